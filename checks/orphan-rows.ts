@@ -64,8 +64,9 @@ function columnsOf(table: Table, names: string[], what: string): Column[] {
 
 function untrustedReasons(fk: ForeignKey): string[] {
   const reasons: string[] = [];
-  if (!fk.validated) reasons.push('NOT VALID');
+  // PostgreSQL 18 marks a NOT ENFORCED constraint not validated as well; name the cause once.
   if (!fk.enforced) reasons.push('NOT ENFORCED');
+  else if (!fk.validated) reasons.push('NOT VALID');
   if (fk.disabledTriggers.length > 0) {
     reasons.push(`RI triggers disabled on ${fk.disabledTriggers.map((t) => displayName(t.schema, t.table)).join(' and ')}`);
   }
@@ -135,7 +136,7 @@ async function verify(ctx: CheckContext<Record<string, never>>, ref: Reference):
     `SELECT count(*) OVER () AS n, ${sampleKeyExpr('c', keyNames)} AS sample
        FROM ${qualifiedName(ref.child.schema, ref.child.name)} c
       WHERE ${violation}
-      ORDER BY 2 LIMIT $1`,
+      ORDER BY ${ref.columns.map((col) => c(col)).join(', ')} LIMIT $1`,
     [ctx.sampleSize],
   );
   if (res.rows.length === 0) return null;

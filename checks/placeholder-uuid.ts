@@ -106,18 +106,20 @@ async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Colu
     return { column, test, value: column.baseType === 'uuid' ? `${ref}::text` : `lower(${ref}::text)` };
   });
   const sampleExpr = table.primaryKey ? sampleKeyExpr('t', table.primaryKey) : 't.ctid::text';
+  const sampleOrder = table.primaryKey ? table.primaryKey.map((c) => `t.${quoteIdent(c)}`).join(', ') : 't.ctid';
   const sampleLimit = bind(ctx.sampleSize, 'int');
   const res = await ctx.db.query<{ i: number; val: string; n: string; sample: string }>(
     `SELECT i, val, n, sample FROM (
        SELECT v.i, v.val, count(*) OVER (PARTITION BY v.i, v.val) AS n,
-              row_number() OVER (PARTITION BY v.i, v.val ORDER BY ${sampleExpr}) AS rn,
+              row_number() OVER (PARTITION BY v.i, v.val ORDER BY ${sampleOrder}) AS rn,
+              row_number() OVER (PARTITION BY v.i ORDER BY ${sampleOrder}) AS column_rank,
               ${sampleExpr} AS sample
          FROM ${qualifiedName(table.schema, table.name)} t
         CROSS JOIN LATERAL (VALUES ${hits.map((h, i) => `(${i}, CASE WHEN ${h.test} THEN ${h.value} END)`).join(', ')}) v(i, val)
         WHERE v.val IS NOT NULL AND (${hits.map((h) => h.test).join(' OR ')})
      ) s
      WHERE rn <= ${sampleLimit}
-     ORDER BY i, sample`,
+     ORDER BY i, column_rank`,
     params,
   );
   // Each (column, value) brings its count and its first samples; a column keeps the first samples overall.

@@ -66,7 +66,7 @@ CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users
          FROM ${qualifiedName(users.schema, users.name)} u
         WHERE NOT EXISTS (SELECT 1 FROM ${qualifiedName(profiles.schema, profiles.name)} p
                            WHERE ${equalsExpr(`p.${quoteIdent(column.name)}`, column.type, `u.${quoteIdent(key.name)}`, key.type)})
-        ORDER BY 2 LIMIT $1`,
+        ORDER BY u.${quoteIdent(key.name)} LIMIT $1`,
       [ctx.sampleSize],
     );
     const profilesName = displayName(profiles.schema, profiles.name);

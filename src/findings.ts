@@ -102,15 +102,18 @@ export function fingerprintOf(checkId: string, kind: string, object: FindingObje
   return createHash('sha256').update(identity).digest('hex').slice(0, 16);
 }
 
+function objectSortKey(o: FindingObject): string {
+  return o.index ?? o.constraint ?? o.column ?? o.columns?.join(',') ?? '';
+}
+
+/** Report order: by check, then severity, then the object's place in the schema. */
 export function compareFindings(a: Finding, b: Finding): number {
   return (
     a.checkId.localeCompare(b.checkId) ||
     SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
     a.object.schema.localeCompare(b.object.schema) ||
     a.object.table.localeCompare(b.object.table) ||
-    (a.object.column ?? a.object.columns?.join(',') ?? a.object.index ?? a.object.constraint ?? '').localeCompare(
-      b.object.column ?? b.object.columns?.join(',') ?? b.object.index ?? b.object.constraint ?? '',
-    ) ||
+    objectSortKey(a.object).localeCompare(objectSortKey(b.object)) ||
     a.fingerprint.localeCompare(b.fingerprint)
   );
 }

@@ -51,7 +51,7 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     const tail = logs.slice(-5).join(' ').replace(/\s+/g, ' ').trim();
-    throw new Error(`embedded PostgreSQL did not start: ${err instanceof Error ? err.message : String(err)}${tail ? ` (${tail})` : ''}`);
+    throw new Error(`embedded PostgreSQL did not start: ${err instanceof Error ? err.message : String(err)}${tail ? ` (${tail})` : ''}`, { cause: err });
   }
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { audit, summarize, useDatabase } from '../helpers/db.js';
+
+describe('placeholder-uuid on the incident fixtures', () => {
+  const db = useDatabase('placeholder', { incidents: ['000_models_without_pricing.sql', '005_quoting_and_lookalikes.sql'] });
+
+  it('reports placeholder parents, placeholder references and placeholder defaults, nothing on look-alikes', async () => {
+    const report = await audit(db.url, { checks: ['placeholder-uuid'] });
+    expect(summarize(report)).toEqual([
+      {
+        checkId: 'placeholder-uuid',
+        severity: 'error',
+        object: { schema: 'Billing Dept', table: 'Invoice Line', column: 'Product Id' },
+        count: 1,
+        samples: ['11111111-1111-4111-8111-000000000002'],
+      },
+      {
+        checkId: 'placeholder-uuid',
+        severity: 'error',
+        object: { schema: 'public', table: 'providers', column: 'id' },
+        count: 1,
+        samples: ['00000000-0000-0000-0000-000000000000'],
+      },
+      {
+        checkId: 'placeholder-uuid',
+        severity: 'error',
+        object: {
+          schema: 'public',
+          table: 'token_usage_ledger',
+          column: 'provider_id',
+          constraint: 'token_usage_ledger_provider_id_fkey',
+          references: { schema: 'public', table: 'providers', columns: ['id'] },
+        },
+        count: 2,
+        samples: ['4', '5'],
+      },
+      {
+        checkId: 'placeholder-uuid',
+        severity: 'warning',
+        object: { schema: 'public', table: 'token_usage_ledger', column: 'provider_id' },
+        count: null,
+        samples: [],
+      },
+    ]);
+    expect(report.findings[1]?.details?.primaryKey).toBe(true);
+    expect(report.findings[2]?.details?.byValue).toEqual({ '00000000-0000-0000-0000-000000000000': 2 });
+  });
+
+  it('uses the configured placeholder list, for text id columns too', async () => {
+    const report = await audit(db.url, {
+      checks: ['placeholder-uuid'],
+      config: { checks: { 'placeholder-uuid': { values: ['9A8B7C6D-5E4F-4A3B-8C2D-1E0F9A8B7C6D', 'gpt-5-chat'] } } },
+    });
+    expect(summarize(report).map((f) => [f.object.table, f.object.column, f.count])).toEqual([
+      ['Invoice Line', 'Product Id', 1],
+      ['models', 'id', 1],
+    ]);
+  });
+});
+
+describe('placeholder-uuid counts every placeholder value of a column in one scan', () => {
+  const db = useDatabase('placeholder_many', {
+    sql: [
+      `CREATE TABLE events (id int PRIMARY KEY, "actorId" text, owner uuid);
+       INSERT INTO events SELECT g, CASE WHEN g % 3 = 0 THEN '00000000-0000-0000-0000-000000000000'
+                                         WHEN g % 3 = 1 THEN 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF' END,
+                                    CASE WHEN g <= 7 THEN '00000000-0000-0000-0000-000000000000'::uuid END
+         FROM generate_series(1, 30) g;
+       CREATE TABLE no_pk (ref_id varchar(36));
+       INSERT INTO no_pk VALUES ('00000000-0000-0000-0000-000000000000'), ('x');`,
+    ],
+  });
+
+  it('sums the values, samples at most five keys per column, and samples ctid without a primary key', async () => {
+    const report = await audit(db.url, { checks: ['placeholder-uuid'] });
+    expect(summarize(report).map((f) => [f.object.table, f.object.column, f.count, f.samples])).toEqual([
+      ['events', 'actorId', 20, ['1', '3', '4', '6', '7']],
+      ['events', 'owner', 7, ['1', '2', '3', '4', '5']],
+      ['no_pk', 'ref_id', 1, ['(0,1)']],
+    ]);
+    expect(report.findings[0]?.details?.byValue).toEqual({
+      '00000000-0000-0000-0000-000000000000': 10,
+      'ffffffff-ffff-ffff-ffff-ffffffffffff': 10,
+    });
+  });
+});

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, inject } from 'vitest';
+import pg from 'pg';
+import { CHECKS } from '../../checks/index.js';
+import { parseConfig } from '../../src/config/load.js';
+import { resolveConnection } from '../../src/db/connection.js';
+import { createDatabase, dropDatabase, loadIncidents, runSql } from '../../src/demo/fixtures.js';
+import { runAudit, type AuditOptions } from '../../src/engine/runner.js';
+import type { AuditReport } from '../../src/findings.js';
+
+export function adminUrl(): string {
+  return inject('adminUrl');
+}
+
+let counter = 0;
+
+/** A database of this test file's own, created before its tests and dropped after. */
+export function useDatabase(label: string, setup: { incidents?: string[] | 'all'; sql?: string[] } = {}) {
+  const name = `integrity_t_${label.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}_${process.pid}_${counter++}`;
+  const handle = { url: '', name };
+  beforeAll(async () => {
+    handle.url = await createDatabase(adminUrl(), name);
+    if (setup.incidents) await loadIncidents(handle.url, setup.incidents === 'all' ? undefined : setup.incidents);
+    if (setup.sql) await runSql(handle.url, setup.sql);
+  });
+  afterAll(async () => {
+    await dropDatabase(adminUrl(), name);
+  });
+  return handle;
+}
+
+export async function query<R extends Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+export interface AuditArgs {
+  checks?: string[];
+  config?: unknown;
+  deep?: boolean;
+  schemas?: string[];
+  jobs?: number;
+  statementTimeoutMs?: number;
+}
+
+/** Runs the audit in-process, as `integrity check` would, selecting only the named checks. */
+export async function audit(url: string, args: AuditArgs = {}): Promise<AuditReport> {
+  const ids = args.checks ?? CHECKS.map((c) => c.id);
+  const options: AuditOptions = {
+    target: resolveConnection({ databaseUrl: url, env: {}, connectTimeoutSec: 10, applicationName: 'integrity-test' }),
+    checks: CHECKS,
+    selected: new Set(ids),
+    deselected: new Map(CHECKS.filter((c) => !ids.includes(c.id)).map((c) => [c.id, 'not selected by --check'])),
+    config: parseConfig(CHECKS, args.config ?? {}, 'test config'),
+    schemas: args.schemas,
+    deep: args.deep ?? false,
+    jobs: args.jobs ?? 2,
+    statementTimeoutMs: args.statementTimeoutMs ?? 30_000,
+    lockTimeoutMs: 3_000,
+    failOn: 'error',
+  };
+  return runAudit(options);
+}
+
+/** The parts of a finding a test asserts on: never the prose. */
+export function summarize(report: AuditReport, checkId?: string) {
+  return report.findings
+    .filter((f) => checkId === undefined || f.checkId === checkId)
+    .map((f) => ({
+      checkId: f.checkId,
+      severity: f.severity,
+      object: f.object,
+      count: f.count,
+      samples: f.samples,
+    }));
+}
+
+export function checkResult(report: AuditReport, id: string) {
+  const result = report.checks.find((c) => c.id === id);
+  if (!result) throw new Error(`no result for ${id}`);
+  return result;
+}

@@ -117,7 +117,7 @@ function resolveUsers(ctx: CheckContext<Options>): Table {
   const { schema, table } = ctx.options.users;
   const found = findTable(ctx.catalog, schema, table);
   if (found) return found;
-  if (!ctx.catalog.schemas.includes(schema)) {
+  if (ctx.catalog.existingSchemas.includes(schema) && !ctx.catalog.schemas.includes(schema)) {
     ctx.skip(`schema ${schema} is not audited, so ${schema}.${table} cannot be checked; add --schema ${schema} or set checks.users-without-profiles.users`);
   }
   ctx.skip(`no table ${displayName(schema, table)}; set checks.users-without-profiles.users to the table that holds your users`);

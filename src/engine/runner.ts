@@ -32,6 +32,23 @@ export interface AuditOptions {
   failOn: FailOn;
 }
 
+interface CheckOutcome {
+  severity: Severity;
+  findings: Finding[];
+  note: string | null;
+  durationMs: number;
+}
+
+/** Carries what is known of a check that stopped (skipped or failed) out of its savepoint. */
+class CheckInterrupted extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly outcome: CheckOutcome,
+  ) {
+    super(errorMessage(cause));
+  }
+}
+
 export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const startedAt = new Date();
   const started = performance.now();
@@ -49,13 +66,14 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         `schema ${unknown.join(', ')} does not exist (or belongs to the system or an extension); existing schemas: ${available.join(', ') || 'none'}`,
       );
     }
-    const catalog = await loadCatalog(session.primary, schemas);
+    const catalog = await loadCatalog(session.primary, schemas, available);
 
     const toRun = options.checks.filter((c) => options.selected.has(c.id));
-    const runCheck = async (check: CheckDefinition, db: Queryable): Promise<{ result: CheckResult; findings: Finding[] }> => {
+    /** Runs inside the lane's savepoint and throws on failure, so the savepoint is rolled back. */
+    const runCheck = async (check: CheckDefinition, db: Queryable): Promise<CheckOutcome> => {
       const settings = options.config.checks[check.id];
       const severity: Severity = settings?.severity ?? check.severity;
-      let note: string | null = null;
+      const outcome: CheckOutcome = { severity, findings: [], note: null, durationMs: 0 };
       const ctx: CheckContext<unknown> = {
         catalog,
         db,
@@ -69,37 +87,17 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
           throw new CheckSkipped(reason);
         },
         note: (text) => {
-          note = text;
+          outcome.note = text;
         },
       };
       const t0 = performance.now();
-      const base = { id: check.id, title: check.title, severity };
       try {
-        const findings = await (check.run as (c: CheckContext<unknown>) => Promise<Finding[]>)(ctx);
-        return {
-          result: {
-            ...base,
-            status: findings.length > 0 ? 'failed' : 'passed',
-            reason: null,
-            note,
-            durationMs: Math.round(performance.now() - t0),
-            findings: findings.length,
-          },
-          findings,
-        };
+        outcome.findings = await (check.run as (c: CheckContext<unknown>) => Promise<Finding[]>)(ctx);
+        outcome.durationMs = Math.round(performance.now() - t0);
+        return outcome;
       } catch (err) {
-        const skipped = err instanceof CheckSkipped;
-        return {
-          result: {
-            ...base,
-            status: skipped ? 'skipped' : 'error',
-            reason: skipped ? err.message : describeError(err, options.target),
-            note,
-            durationMs: Math.round(performance.now() - t0),
-            findings: 0,
-          },
-          findings: [],
-        };
+        outcome.durationMs = Math.round(performance.now() - t0);
+        throw new CheckInterrupted(err, outcome);
       }
     };
 
@@ -107,21 +105,38 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     const results = new Map<string, { result: CheckResult; findings: Finding[] }>();
     settled.forEach((outcome, i) => {
       const check = toRun[i] as CheckDefinition;
-      if (outcome.status === 'fulfilled') results.set(check.id, outcome.value);
-      else
+      const base = { id: check.id, title: check.title };
+      if (outcome.status === 'fulfilled') {
+        const o = outcome.value;
         results.set(check.id, {
           result: {
-            id: check.id,
-            title: check.title,
-            severity: check.severity,
-            status: 'error',
-            reason: describeError(outcome.reason, options.target),
-            note: null,
-            durationMs: 0,
-            findings: 0,
+            ...base,
+            severity: o.severity,
+            status: o.findings.length > 0 ? 'failed' : 'passed',
+            reason: null,
+            note: o.note,
+            durationMs: o.durationMs,
+            findings: o.findings.length,
           },
-          findings: [],
+          findings: o.findings,
         });
+        return;
+      }
+      const interrupted = outcome.reason instanceof CheckInterrupted ? outcome.reason : null;
+      const cause: unknown = interrupted ? interrupted.cause : outcome.reason;
+      const skipped = cause instanceof CheckSkipped;
+      results.set(check.id, {
+        result: {
+          ...base,
+          severity: interrupted?.outcome.severity ?? check.severity,
+          status: skipped ? 'skipped' : 'error',
+          reason: skipped ? cause.message : describeError(cause, options.target),
+          note: interrupted?.outcome.note ?? null,
+          durationMs: interrupted?.outcome.durationMs ?? 0,
+          findings: 0,
+        },
+        findings: [],
+      });
     });
 
     const checks: CheckResult[] = options.checks.map(
@@ -172,7 +187,7 @@ function summarize(checks: CheckResult[], findings: Finding[]): AuditReport['sum
 }
 
 /** One line, with the SQLSTATE when PostgreSQL gave one, and never a secret. */
-export function describeError(err: unknown, target: ConnectionTarget): string {
+export function describeError(err: unknown, target: Pick<ConnectionTarget, 'password'>): string {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
   let message = errorMessage(err).split('\n')[0] ?? 'unknown error';
   if (code === '57014') message += ' (raise --statement-timeout, or run against a replica)';

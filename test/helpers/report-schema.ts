@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+const severity = z.enum(['error', 'warning', 'info']);
+const reference = z.strictObject({ schema: z.string(), table: z.string(), columns: z.array(z.string()).min(1) });
+
+export const findingSchema = z.strictObject({
+  checkId: z.string(),
+  severity,
+  message: z.string().min(1),
+  object: z.strictObject({
+    schema: z.string(),
+    table: z.string(),
+    column: z.string().optional(),
+    columns: z.array(z.string()).min(2).optional(),
+    index: z.string().optional(),
+    constraint: z.string().optional(),
+    references: reference.optional(),
+  }),
+  count: z.number().int().min(1).nullable(),
+  samples: z.array(z.string()).max(100),
+  fingerprint: z.string().regex(/^[0-9a-f]{16}$/),
+  fix: z.null(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** The JSON report's contract, as documented in the README. */
+export const reportSchema = z.strictObject({
+  version: z.string(),
+  tool: z.literal('integrity'),
+  database: z.strictObject({ host: z.string(), port: z.number().int(), name: z.string(), user: z.string(), serverVersion: z.string() }),
+  startedAt: z.iso.datetime(),
+  durationMs: z.number().int().min(0),
+  options: z.strictObject({ schemas: z.array(z.string()), deep: z.boolean(), failOn: z.enum(['error', 'warning', 'info', 'never']) }),
+  summary: z.strictObject({
+    checks: z.strictObject({ passed: z.number(), failed: z.number(), skipped: z.number(), error: z.number() }),
+    findings: z.strictObject({ error: z.number(), warning: z.number(), info: z.number() }),
+  }),
+  checks: z.array(
+    z.strictObject({
+      id: z.string(),
+      title: z.string(),
+      severity,
+      status: z.enum(['passed', 'failed', 'skipped', 'error']),
+      reason: z.string().nullable(),
+      note: z.string().nullable(),
+      durationMs: z.number().int().min(0),
+      findings: z.number().int().min(0),
+    }),
+  ),
+  findings: z.array(findingSchema),
+});

@@ -65,9 +65,15 @@ function describeExtraction(
   const quoteKey = (k: string) => `'${k.replace(/'/g, "''")}'`;
   let expression: string;
   if (extractor === '->>') expression = `${subject}->>${known ? (/^-?\d+$/.test(known[0] as string) && isIntConst(args[1]) ? known[0] : quoteKey(known[0] as string)) : '?'}`;
-  else if (extractor === '#>>') expression = `${subject}#>>${known ? quoteKey(`{${known.join(',')}}`) : '?'}`;
+  else if (extractor === '#>>') expression = `${subject}#>>${known ? quoteKey(`{${known.map(arrayElement).join(',')}}`) : '?'}`;
   else expression = `${extractor}(${[subject, ...(known ? known.map(quoteKey) : ['?'])].join(', ')})`;
   return { extractor, column, keys: known, expression };
+}
+
+/** An element of a text[] literal, quoted as array_out would quote it. */
+function arrayElement(value: string): string {
+  if (value !== '' && !/[{},"\\\s]/.test(value) && value.toUpperCase() !== 'NULL') return value;
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
 function isIntConst(v: TreeValue | undefined): boolean {

@@ -93,15 +93,10 @@ export function parseConnectionString(text: string, origin: string): Map<string,
   );
 }
 
+/** A libpq connection URI: postgres[ql]://[user[:password]@][host][:port][/dbname][?key=value&...]. */
 function parseUrl(text: string, origin: string): Map<string, string> {
-  let url: URL;
-  try {
-    // WHATWG URL does not know the postgres scheme's host rules; parse it as http to get them.
-    url = new URL(text.replace(/^postgres(ql)?:/i, 'http:'));
-  } catch {
-    throw new UsageError(`${origin} is not a valid URL: expected postgres://user@host:5432/dbname`);
-  }
-  const out = new Map<string, string>();
+  const m = /^postgres(?:ql)?:\/\/([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?(?:#.*)?$/i.exec(text);
+  if (!m) throw new UsageError(`${origin} is not a valid URL: expected postgres://user@host:5432/dbname`);
   const decode = (v: string) => {
     try {
       return decodeURIComponent(v);
@@ -109,29 +104,58 @@ function parseUrl(text: string, origin: string): Map<string, string> {
       throw new UsageError(`${origin} has a malformed %-escape; percent-encode special characters in it`);
     }
   };
-  if (url.hostname) out.set('host', decode(url.hostname.replace(/^\[(.*)\]$/, '$1')));
-  if (url.port) out.set('port', url.port);
-  if (url.username) out.set('user', decode(url.username));
-  if (url.password) out.set('password', decode(url.password));
-  const db = decode(url.pathname.replace(/^\//, ''));
+  const out = new Map<string, string>();
+  const authority = m[1] ?? '';
+  // The user info ends at the last '@', so an unencoded '@' in a password still parses.
+  const at = authority.lastIndexOf('@');
+  const userInfo = at >= 0 ? authority.slice(0, at) : '';
+  const hostSpec = at >= 0 ? authority.slice(at + 1) : authority;
+  if (userInfo) {
+    const colon = userInfo.indexOf(':');
+    const user = colon >= 0 ? userInfo.slice(0, colon) : userInfo;
+    if (user) out.set('user', decode(user));
+    if (colon >= 0) out.set('password', decode(userInfo.slice(colon + 1)));
+  }
+  if (hostSpec.includes(',')) {
+    throw new UsageError(`${origin} names several hosts; integrity connects to one: give a single host (a replica, for the nightly audit)`);
+  }
+  const hostMatch = /^(\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(hostSpec);
+  const host = hostMatch?.[1] ?? '';
+  const port = hostMatch?.[2];
+  if (host) out.set('host', decode(host.replace(/^\[(.*)\]$/, '$1')));
+  if (port !== undefined) {
+    if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+      throw new UsageError(`${origin} has an invalid port: give a number from 1 to 65535 after the host`);
+    }
+    out.set('port', port);
+  }
+  const db = decode(m[2] ?? '');
   if (db) out.set('dbname', db);
-  for (const [key, value] of url.searchParams) out.set(key === 'database' ? 'dbname' : key, value);
+  for (const pair of (m[3] ?? '').split('&')) {
+    if (!pair) continue;
+    const eq = pair.indexOf('=');
+    if (eq < 0) throw new UsageError(`${origin} has a query parameter without a value; use key=value`);
+    const key = decode(pair.slice(0, eq));
+    out.set(key === 'database' ? 'dbname' : key, decode(pair.slice(eq + 1)));
+  }
   return out;
 }
 
 function parseKeywordValue(text: string, origin: string): Map<string, string> {
   const out = new Map<string, string>();
-  const re = /\s*([A-Za-z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(\S*))/gy;
-  let m: RegExpExecArray | null;
+  const re = /\s*([A-Za-z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|([^'\s]\S*|))/y;
   let last = 0;
-  while ((m = re.exec(text)) !== null) {
-    const key = m[1] as string;
-    out.set(key, m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? ''));
+  for (;;) {
+    re.lastIndex = last;
+    const m = re.exec(text);
+    if (!m) break;
+    out.set(m[1] as string, m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? ''));
     last = re.lastIndex;
     if (last >= text.length) break;
   }
   if (text.slice(last).trim() !== '') {
-    throw new UsageError(`${origin} could not be read after ${JSON.stringify(text.slice(0, last).trim())}: use key=value pairs`);
+    // Never echo the text: it may hold a password.
+    throw new UsageError(`${origin} could not be read at character ${last + 1}: use key=value pairs, quoting values with spaces in single quotes`);
   }
   return out;
 }
@@ -171,7 +195,15 @@ export function clientConfig(target: ConnectionTarget, withSsl: boolean): Client
 }
 
 function sslOptions(target: ConnectionTarget): ConnectionOptions {
-  const ca = target.sslRootCert ? readFileSync(target.sslRootCert, 'utf8') : undefined;
+  const verifying = target.sslMode === 'verify-ca' || target.sslMode === 'verify-full';
+  let ca: string | undefined;
+  if (verifying && target.sslRootCert) {
+    try {
+      ca = readFileSync(target.sslRootCert, 'utf8');
+    } catch {
+      throw new UsageError(`cannot read sslrootcert ${target.sslRootCert}; give the path of the server's CA certificate`);
+    }
+  }
   switch (target.sslMode) {
     case 'verify-full':
       return { rejectUnauthorized: true, ...(ca ? { ca } : {}) };
@@ -208,7 +240,8 @@ export function describeTarget(target: ConnectionTarget): string {
 /** Removes any password from text that may contain a connection string. */
 export function redactSecrets(text: string, secrets: (string | undefined)[] = []): string {
   let out = text
-    .replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1***@')
+    .replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^\s/?#]*@/gi, '$1***@')
+    .replace(/([?&]password=)[^&\s#]*/gi, '$1***')
     .replace(/(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, '$1***');
   for (const s of secrets) if (s) out = out.split(s).join('***');
   return out;

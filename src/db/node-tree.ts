@@ -154,10 +154,11 @@ export function constText(node: TreeNode): string[] | null {
     const v = readVarlena(bytes, 0);
     return v ? [utf8(v.payload)] : null;
   }
-  if (type === '23' || type === '20' || type === '21') {
+  if (type === '20') {
     // Pass-by-value integers are printed as the machine word, little-endian on every platform we run on.
-    return [String(int32At(bytes, 0))];
+    return [Buffer.from(bytes.slice(0, 8)).readBigInt64LE(0).toString()];
   }
+  if (type === '23' || type === '21') return [String(int32At(bytes, 0))];
   if (type === '1009' || type === '1015') {
     // ArrayType: varlena header, ndim, dataoffset, elemtype, dims[ndim], lbound[ndim], [nulls], data.
     const ndim = int32At(bytes, 4);

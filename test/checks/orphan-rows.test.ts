@@ -180,8 +180,8 @@ describe('orphan-rows on PostgreSQL 18 NOT ENFORCED constraints', () => {
   const db = useDatabase('orphan_not_enforced');
 
   it('verifies NOT ENFORCED foreign keys (skipped before PostgreSQL 18)', async (ctx) => {
-    const [{ v }] = await query<{ v: string }>(db.url, `SELECT current_setting('server_version_num') AS v`);
-    if (Number(v) < 180000) ctx.skip();
+    const [row] = await query<{ v: string }>(db.url, `SELECT current_setting('server_version_num') AS v`);
+    if (Number(row?.v) < 180000) ctx.skip();
     await query(
       db.url,
       `CREATE TABLE p (id int PRIMARY KEY); INSERT INTO p VALUES (1);

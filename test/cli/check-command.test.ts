@@ -8,6 +8,7 @@ import { adminUrl, query, useDatabase } from '../helpers/db.js';
 import { reportSchema } from '../helpers/report-schema.js';
 import { incidentConfigFile } from '../../src/demo/fixtures.js';
 
+// eslint-disable-next-line no-control-regex -- matching the escape character is the point
 const ANSI = /\u001b\[\d+m/;
 
 describe('integrity check against the five incidents', () => {

@@ -52,7 +52,7 @@ describe('AuditSession', () => {
   it('keeps going on a connection after a query times out', async () => {
     const session = await AuditSession.open(target(db.url), { jobs: 1, statementTimeoutMs: 100, lockTimeoutMs: 100 });
     try {
-      const results = await session.runAll([
+      const results = await session.runAll<unknown>([
         (q) => q.query('SELECT pg_sleep(2)'),
         async (q) => (await q.query<{ n: string }>('SELECT count(*) AS n FROM t')).rows[0]?.n,
       ]);

@@ -1,0 +1,34 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CHECKS } from '../../checks/index.js';
+import { renderChecksMarkdown } from '../../src/report/docs.js';
+import { packageRoot } from '../../src/paths.js';
+
+const root = packageRoot();
+
+describe('the check registry', () => {
+  it('lists exactly the files in checks/, each named by its id, sorted by id', () => {
+    const files = readdirSync(path.join(root, 'checks'))
+      .filter((f) => f.endsWith('.ts') && f !== 'index.ts')
+      .map((f) => f.replace(/\.ts$/, ''))
+      .sort();
+    expect(CHECKS.map((c) => c.id)).toEqual(files);
+    expect([...CHECKS.map((c) => c.id)].sort()).toEqual(CHECKS.map((c) => c.id));
+  });
+
+  it.each(CHECKS.map((c) => [c.id, c]))('%s has complete documentation and metadata', (_id, check) => {
+    expect(check.id).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
+    expect(check.title.length).toBeGreaterThan(10);
+    expect(check.description.length).toBeGreaterThan(20);
+    for (const key of ['finds', 'why', 'fix', 'bad', 'good'] as const) expect(check.docs[key].trim().length).toBeGreaterThan(20);
+    expect(check.docs.why).toMatch(/Seed 00\d/);
+    expect(() => check.options.parse({})).not.toThrow();
+  });
+
+  it('is what the README says: its checks table is generated from the checks (npm run docs)', () => {
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const table = readme.split('<!-- checks:start -->')[1]?.split('<!-- checks:end -->')[0]?.trim();
+    expect(table).toBe(renderChecksMarkdown(CHECKS));
+  });
+});

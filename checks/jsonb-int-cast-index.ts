@@ -43,8 +43,20 @@ function unwrapText(value: TreeValue | undefined): TreeNode | null {
     if (!isNode(v)) return null;
     if (v.type === 'RELABELTYPE' || v.type === 'COLLATEEXPR') v = v.fields.arg;
     else if (v.type === 'COERCEVIAIO' && TEXT_TYPES.has(String(v.fields.resulttype))) v = v.fields.arg;
+    else if (isLengthCoercion(v)) v = (v.fields.args as TreeValue[])[0];
     else return v;
   }
+}
+
+/** `::varchar(5)` and `::char(3)`: a cast-formatted call of the type's length function over text. */
+function isLengthCoercion(node: TreeNode): boolean {
+  // funcformat 1 and 2 are COERCE_EXPLICIT_CAST and COERCE_IMPLICIT_CAST.
+  return (
+    node.type === 'FUNCEXPR' &&
+    TEXT_TYPES.has(String(node.fields.funcresulttype)) &&
+    (node.fields.funcformat === '1' || node.fields.funcformat === '2') &&
+    Array.isArray(node.fields.args)
+  );
 }
 
 function describeExtraction(

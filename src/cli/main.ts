@@ -61,6 +61,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .version(TOOL_VERSION, '-V, --version')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `\nExamples:\n  $ npx integrity demo                    # the five incidents on an embedded PostgreSQL\n  $ integrity check -d "$DATABASE_URL"    # audit a database (see integrity check --help)\n  $ integrity explain orphan-rows`)
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),

@@ -36,6 +36,6 @@ export function loadConfig(checks: readonly CheckDefinition[], explicitFile: str
 
 export function parseConfig(checks: readonly CheckDefinition[], json: unknown, origin: string): IntegrityConfig {
   const result = configSchema(checks).safeParse(json);
-  if (!result.success) throw new UsageError(`invalid config ${origin}: ${formatIssues(result.error)}`);
+  if (!result.success) throw new UsageError(`invalid config ${origin}: ${formatIssues(result.error, checks)}`);
   return settingsFrom(checks, result.data);
 }

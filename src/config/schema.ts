@@ -53,12 +53,16 @@ export function settingsFrom(checks: readonly CheckDefinition[], parsed: unknown
   return { checks: settings, relations: data.relations, sampleSize: data.sampleSize };
 }
 
-/** One line per problem: where in the file, and what was expected. */
-export function formatIssues(error: z.ZodError): string {
+/** One line for all problems: where in the file, and what was expected. */
+export function formatIssues(error: z.ZodError, checks: readonly CheckDefinition[] = []): string {
   return error.issues
     .map((issue) => {
       const where = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';
-      return `${where}: ${issue.message}`;
+      const known =
+        issue.code === 'unrecognized_keys' && where === 'checks' && checks.length > 0
+          ? ` (known checks: ${checks.map((c) => c.id).join(', ')})`
+          : '';
+      return `${where}: ${issue.message}${known}`;
     })
     .join('; ');
 }

@@ -44,6 +44,7 @@ describe('jsonb-int-cast-index on json columns and unusual spellings', () => {
        CREATE INDEX docs_json_int ON docs (((body->>'n')::int8));
        CREATE INDEX docs_elem_int ON docs (((tags->>0)::int));
        CREATE INDEX docs_via_varchar ON docs ((((tags->>'v')::varchar)::int));
+       CREATE INDEX docs_via_varchar5 ON docs ((((tags->>'w')::varchar(5))::int));
        CREATE INDEX docs_code_int ON docs ((code::int));
        CREATE INDEX docs_numeric_then_int ON docs ((((tags->>'v')::numeric)::int));`,
     ],
@@ -55,6 +56,7 @@ describe('jsonb-int-cast-index on json columns and unusual spellings', () => {
       ['docs_elem_int', [{ expression: 'tags->>0', castType: 'integer', keys: ['0'], column: 'tags' }]],
       ['docs_json_int', [{ expression: `body->>'n'`, castType: 'bigint', keys: ['n'], column: 'body' }]],
       ['docs_via_varchar', [{ expression: `tags->>'v'`, castType: 'integer', keys: ['v'], column: 'tags' }]],
+      ['docs_via_varchar5', [{ expression: `tags->>'w'`, castType: 'integer', keys: ['w'], column: 'tags' }]],
     ]);
   });
 });

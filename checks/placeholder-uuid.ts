@@ -74,18 +74,18 @@ function foreignKeyOf(ctx: CheckContext<Options>, table: Table, column: Column):
 function placeholderDefaults(ctx: CheckContext<Options>, table: Table, columns: Column[]): Finding[] {
   const out: Finding[] = [];
   for (const column of columns) {
-    const expr = column.defaultExpr?.toLowerCase();
-    if (!expr) continue;
-    const value = ctx.options.values.find((v) => expr.includes(`'${v}'`));
+    const constants = column.defaultConstants.map((c) => c.toLowerCase());
+    const value = ctx.options.values.find((v) => constants.includes(v));
     if (!value) continue;
+    const shown = `'${value}'${column.baseType === 'uuid' ? '::uuid' : ''}`;
     out.push(
       ctx.finding({
         kind: 'default',
         severity: 'warning',
-        message: `${displayName(table.schema, table.name, column.name)} defaults to the placeholder ${value} (DEFAULT ${column.defaultExpr}): every insert that omits it writes a fake id`,
+        message: `${displayName(table.schema, table.name, column.name)} defaults to the placeholder ${value} (DEFAULT ${shown}): every insert that omits it writes a fake id`,
         object: { schema: table.schema, table: table.name, column: column.name },
         count: null,
-        details: { default: column.defaultExpr, placeholder: value },
+        details: { placeholder: value },
       }),
     );
   }

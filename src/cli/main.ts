@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { CHECKS, checkById } from '../../checks/index.js';
 import { loadConfig } from '../config/load.js';
 import { resolveConnection } from '../db/connection.js';
-import { describeError, runAudit } from '../engine/runner.js';
+import { AuditInterrupted, describeError, runAudit } from '../engine/runner.js';
 import { EXIT, UsageError, errorMessage } from '../errors.js';
 import type { FailOn } from '../findings.js';
 import { colorLevel, makeChalk } from '../report/color.js';
@@ -144,8 +144,26 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   return exitCode;
 }
 
+/** Exit codes for a run stopped by a signal: 128 + the signal's number, as shells report it. */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/** While `work` runs, SIGINT and SIGTERM abort `controller` instead of killing the process outright. */
+async function withSignals<T>(controller: AbortController, work: () => Promise<T>): Promise<T> {
+  const handlers = Object.keys(SIGNAL_EXIT).map((signal) => {
+    const handler = () => controller.abort(signal);
+    process.on(signal, handler);
+    return () => process.off(signal, handler);
+  });
+  try {
+    return await work();
+  } finally {
+    for (const remove of handlers) remove();
+  }
+}
+
 async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<number> {
   const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
+  const interruption = new AbortController();
   try {
     const { config } = loadConfig(CHECKS, opts.config, io.cwd);
     const ids = new Set(CHECKS.map((c) => c.id));
@@ -167,7 +185,8 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
       connectTimeoutSec: opts.connectTimeout,
       applicationName: 'integrity',
     });
-    const report = await runAudit({
+    const report = await withSignals(interruption, () =>
+      runAudit({
       target,
       checks: CHECKS,
       selected,
@@ -179,7 +198,9 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
       statementTimeoutMs: opts.statementTimeout,
       lockTimeoutMs: opts.lockTimeout,
       failOn: opts.failOn,
-    });
+      signal: interruption.signal,
+    }),
+    );
     const destinationIsTTY = outputFile ? false : Boolean(io.stdout.isTTY);
     const text =
       opts.format === 'json'
@@ -190,6 +211,11 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
     for (const c of report.checks.filter((r) => r.status === 'error')) errLine(`check ${c.id} errored: ${c.reason}`);
     return exitCodeFor(report, opts.failOn);
   } catch (err) {
+    if (err instanceof AuditInterrupted) {
+      const signal = String(err.reason);
+      errLine(`interrupted by ${signal}: the audit's queries were cancelled on the server; no report was written`);
+      return SIGNAL_EXIT[signal] ?? EXIT.auditFailed;
+    }
     if (err instanceof UsageError) {
       errLine(err.message);
       return EXIT.auditFailed;

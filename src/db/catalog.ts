@@ -1,4 +1,17 @@
 import type { Queryable } from './session.js';
+import { constText, parseNodeTree, walkNodes } from './node-tree.js';
+
+// Catalog queries must not call pg_get_expr() or pg_get_indexdef(): they lock the relation they
+// describe, so a migration holding ACCESS EXCLUSIVE on one table would stall the whole audit.
+// Expressions are read from their stored trees instead.
+
+function treeConstants(tree: string): string[] {
+  try {
+    return [...walkNodes(parseNodeTree(tree))].filter((n) => n.type === 'CONST').flatMap((n) => constText(n) ?? []);
+  } catch {
+    return [];
+  }
+}
 
 export interface Column {
   name: string;
@@ -8,11 +21,12 @@ export interface Column {
   /** The type name after following domains to their base, e.g. `uuid`, `text`, `varchar`. */
   baseType: string;
   notNull: boolean;
-  /** Deparsed DEFAULT expression; null when the column has none or is generated. */
-  defaultExpr: string | null;
+  /** The DEFAULT expression's stored tree; null when the column has none or is generated. */
+  defaultTree: string | null;
+  /** The constants in the DEFAULT expression, as text (e.g. a uuid literal). */
+  defaultConstants: string[];
   /** 's' for a stored generated column, 'v' for virtual (PostgreSQL 18), '' otherwise. */
   generated: '' | 's' | 'v';
-  generationExpr: string | null;
   generationTree: string | null;
 }
 
@@ -64,7 +78,6 @@ export interface Index {
   name: string;
   schema: string;
   table: string;
-  definition: string;
   method: string;
   unique: boolean;
   expressionTree: string | null;
@@ -187,7 +200,6 @@ interface ColumnRow {
   type: string;
   base_type: string;
   attnotnull: boolean;
-  default_expr: string | null;
   default_tree: string | null;
   attgenerated: string;
 }
@@ -198,7 +210,7 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<Table[]> {
             greatest(c.reltuples, 0)::float8 AS est_rows,
             a.attnum::int AS attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
             coalesce(bt.typname, t.typname)::text AS base_type, a.attnotnull,
-            pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default_expr, d.adbin::text AS default_tree,
+            d.adbin::text AS default_tree,
             a.attgenerated::text AS attgenerated
        FROM pg_catalog.pg_class c
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -233,9 +245,9 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<Table[]> {
       type: r.type,
       baseType: r.base_type,
       notNull: r.attnotnull,
-      defaultExpr: generated ? null : r.default_expr,
+      defaultTree: generated ? null : r.default_tree,
+      defaultConstants: !generated && r.default_tree ? treeConstants(r.default_tree) : [],
       generated,
-      generationExpr: generated ? r.default_expr : null,
       generationTree: generated ? r.default_tree : null,
     });
   }
@@ -331,7 +343,6 @@ interface IndexRow {
   schema: string;
   table: string;
   name: string;
-  definition: string;
   method: string;
   unique: boolean;
   exprs: string | null;
@@ -341,7 +352,7 @@ interface IndexRow {
 async function loadIndexes(db: Queryable, schemas: string[]): Promise<Index[]> {
   const res = await db.query<IndexRow>(
     `SELECT n.nspname AS schema, c.relname AS table, i.relname AS name,
-            pg_catalog.pg_get_indexdef(x.indexrelid) AS definition, am.amname AS method,
+            am.amname AS method,
             x.indisunique AS unique, x.indexprs::text AS exprs, x.indpred::text AS pred
        FROM pg_catalog.pg_index x
        JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
@@ -358,7 +369,6 @@ async function loadIndexes(db: Queryable, schemas: string[]): Promise<Index[]> {
     name: r.name,
     schema: r.schema,
     table: r.table,
-    definition: r.definition,
     method: r.method,
     unique: r.unique,
     expressionTree: r.exprs,

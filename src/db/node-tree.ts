@@ -154,6 +154,10 @@ export function constText(node: TreeNode): string[] | null {
     const v = readVarlena(bytes, 0);
     return v ? [utf8(v.payload)] : null;
   }
+  if (type === '2950' && bytes.length >= 16) {
+    const hex = bytes.slice(0, 16).map((b) => b.toString(16).padStart(2, '0')).join('');
+    return [`${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`];
+  }
   if (type === '20') {
     // Pass-by-value integers are printed as the machine word, little-endian on every platform we run on.
     return [Buffer.from(bytes.slice(0, 8)).readBigInt64LE(0).toString()];

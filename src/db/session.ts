@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { clientConfig, sslAttempts, describeTarget, redactSecrets, type ConnectionTarget } from './connection.js';
+import { clientConfig, describeTarget, isSocketHost, redactSecrets, sslAttempts, type ConnectionTarget } from './connection.js';
 import { UsageError, errorMessage } from '../errors.js';
 
 export interface QueryResultLike<R> {
@@ -37,10 +37,41 @@ export async function connect(target: ConnectionTarget): Promise<pg.Client> {
       await client.end().catch(() => undefined);
     }
   }
-  const detail = redactSecrets(errorMessage(lastError), [target.password]);
-  throw new ConnectionError(
-    `cannot connect to ${describeTarget(target)}: ${detail || 'connection failed'} (check --database-url, DATABASE_URL or the PG* variables)`,
-  );
+  throw new ConnectionError(`cannot connect to ${describeTarget(target)}: ${explainConnectError(lastError, target)}`);
+}
+
+/** What went wrong while connecting, in words that say what to check. */
+export function explainConnectError(err: unknown, target: ConnectionTarget): string {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  const raw = redactSecrets(errorMessage(err), [target.password]).split('\n')[0] ?? '';
+  const where = isSocketHost(target.host) ? `socket ${target.host}` : `${target.host}:${target.port}`;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return `connection refused at ${where} (ECONNREFUSED): is PostgreSQL running and listening there? Check the host and port`;
+    case 'ENOENT':
+      return `no server socket in ${target.host} (ENOENT): is PostgreSQL running? Check PGHOST and the port`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `host ${target.host} not found (${code}): check the host name`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `host ${target.host} is unreachable (${code}): check the network and the host`;
+    case '28P01':
+      return `password authentication failed for user ${target.user} [28P01]: check the password (in the URL or PGPASSWORD)`;
+    case '28000':
+      return `${raw} [28000]: check the user name and the server's pg_hba.conf`;
+    case '3D000':
+      return `database ${JSON.stringify(target.database)} does not exist [3D000]: check the database name`;
+    default:
+      break;
+  }
+  if (/does not support SSL/i.test(raw)) {
+    return `the server does not support SSL, but sslmode=${target.sslMode} requires it: use sslmode=prefer or disable, or enable SSL on the server`;
+  }
+  if (/timeout/i.test(raw)) {
+    return `no answer within ${target.connectTimeoutSec} s (--connect-timeout): check the host, the port and any firewall between`;
+  }
+  return `${raw || 'connection failed'}${/^[0-9A-Z]{5}$/.test(code) ? ` [${code}]` : ''} (check --database-url, DATABASE_URL or the PG* variables)`;
 }
 
 /**
@@ -48,12 +79,24 @@ export async function connect(target: ConnectionTarget): Promise<pg.Client> {
  * snapshot and the others import it, so that all parallel workers see the same instant.
  */
 export class AuditSession {
+  private readonly lost = new Set<pg.Client>();
+  private interrupted = false;
+
   private constructor(
     readonly clients: pg.Client[],
     /** False when the server refused to export a snapshot (e.g. some poolers); the audit then runs on one connection. */
     readonly sharedSnapshot: boolean,
     readonly serverVersion: string,
-  ) {}
+    private readonly target: ConnectionTarget,
+    /** Server process ids of the connections, to cancel their queries. */
+    readonly backendPids: number[],
+  ) {
+    for (const client of clients) {
+      const markLost = () => this.lost.add(client);
+      client.on('end', markLost);
+      client.on('error', markLost);
+    }
+  }
 
   static async open(target: ConnectionTarget, options: SessionOptions): Promise<AuditSession> {
     const first = await connect(target);
@@ -71,14 +114,16 @@ export class AuditSession {
           await beginReadOnly(first, options);
         }
       }
+      const pids = [await backendPid(first)];
       if (snapshot) {
         for (let i = 1; i < options.jobs; i++) {
           const worker = await connect(target);
           clients.push(worker);
           await beginReadOnly(worker, options, snapshot);
+          pids.push(await backendPid(worker));
         }
       }
-      return new AuditSession(clients, snapshot !== undefined || options.jobs <= 1, version);
+      return new AuditSession(clients, snapshot !== undefined || options.jobs <= 1, version, target, pids);
     } catch (err) {
       await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
       throw err;
@@ -97,19 +142,44 @@ export class AuditSession {
     const results: PromiseSettledResult<T>[] = new Array(tasks.length);
     let next = 0;
     const lanes = this.clients.map(async (client, lane) => {
-      for (;;) {
+      // A lane whose connection was lost stops taking work; the other lanes finish the queue.
+      while (!this.interrupted && !this.lost.has(client)) {
         const index = next++;
         if (index >= tasks.length) return;
         const task = tasks[index] as (db: Queryable) => Promise<T>;
         try {
           results[index] = { status: 'fulfilled', value: await inSavepoint(client, `lane_${lane}`, task) };
         } catch (reason) {
+          if (isConnectionLoss(reason)) this.lost.add(client);
           results[index] = { status: 'rejected', reason };
         }
       }
     });
     await Promise.all(lanes);
+    for (let i = 0; i < tasks.length; i++) {
+      results[i] ??= {
+        status: 'rejected',
+        reason: new Error(this.interrupted ? 'not run: the audit was interrupted' : 'not run: every audit connection was lost'),
+      };
+    }
     return results;
+  }
+
+  /**
+   * Stops the audit: no further task starts, and the queries running now are cancelled on the server
+   * from a separate connection, so nothing is left running after the process exits.
+   */
+  async interrupt(): Promise<void> {
+    this.interrupted = true;
+    const live = this.backendPids.filter((_, i) => !this.lost.has(this.clients[i] as pg.Client));
+    if (live.length === 0) return;
+    const canceller = await connect(this.target).catch(() => undefined);
+    if (!canceller) return;
+    try {
+      await canceller.query('SELECT pg_catalog.pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid', [live]);
+    } finally {
+      await canceller.end().catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {
@@ -131,6 +201,18 @@ async function beginReadOnly(client: pg.Client, options: SessionOptions, snapsho
             pg_catalog.set_config('idle_in_transaction_session_timeout', '0', true)`,
     [`${options.statementTimeoutMs}ms`, `${options.lockTimeoutMs}ms`],
   );
+}
+
+async function backendPid(client: pg.Client): Promise<number> {
+  return (await client.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;
+}
+
+/** Errors after which the connection is gone: admin shutdown or termination, or the socket closing. */
+export function isConnectionLoss(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  if (['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'EPIPE'].includes(code)) return true;
+  const message = err instanceof Error ? err.message : String(err);
+  return /Connection terminated|Client was closed|not queryable|connection.*(lost|closed)/i.test(message);
 }
 
 async function inSavepoint<T>(client: pg.Client, name: string, task: (db: Queryable) => Promise<T>): Promise<T> {

@@ -30,6 +30,16 @@ export interface AuditOptions {
   statementTimeoutMs: number;
   lockTimeoutMs: number;
   failOn: FailOn;
+  /** Aborting it cancels the running queries on the server and makes runAudit throw AuditInterrupted. */
+  signal?: AbortSignal;
+}
+
+/** The audit was stopped (SIGINT, SIGTERM); there is no report, and nothing it found counts as a pass. */
+export class AuditInterrupted extends Error {
+  override name = 'AuditInterrupted';
+  constructor(readonly reason: unknown) {
+    super(`interrupted${typeof reason === 'string' ? ` by ${reason}` : ''}`);
+  }
 }
 
 interface CheckOutcome {
@@ -57,7 +67,12 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     statementTimeoutMs: options.statementTimeoutMs,
     lockTimeoutMs: options.lockTimeoutMs,
   });
+  const onAbort = () => {
+    void session.interrupt();
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
     const available = await listUserSchemas(session.primary);
     const schemas = options.schemas ?? available.filter((s) => !EXCLUDED_BY_DEFAULT.includes(s));
     const unknown = (options.schemas ?? []).filter((s) => !available.includes(s));
@@ -102,6 +117,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     };
 
     const settled = await session.runAll(toRun.map((check) => (db: Queryable) => runCheck(check, db)));
+    if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
     const results = new Map<string, { result: CheckResult; findings: Finding[] }>();
     settled.forEach((outcome, i) => {
       const check = toRun[i] as CheckDefinition;
@@ -171,7 +187,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
       checks,
       findings,
     };
+  } catch (err) {
+    if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
+    throw err;
   } finally {
+    options.signal?.removeEventListener('abort', onAbort);
     await session.close();
   }
 }

@@ -1,0 +1,224 @@
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { resolveConnection } from '../../src/db/connection.js';
+import { AuditSession, type Queryable } from '../../src/db/session.js';
+import { incidentConfigFile } from '../../src/demo/fixtures.js';
+import { runCli } from '../helpers/cli.js';
+import { adminUrl, query, useDatabase } from '../helpers/db.js';
+import { reportSchema } from '../helpers/report-schema.js';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/integrity.js');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function target(url: string) {
+  return resolveConnection({ databaseUrl: url, env: {}, connectTimeoutSec: 10, applicationName: 'integrity' });
+}
+
+function withCredentials(url: string, user: string, password: string): string {
+  const u = new URL(url);
+  u.username = encodeURIComponent(user);
+  u.password = encodeURIComponent(password);
+  return u.toString();
+}
+
+/** Holds ACCESS EXCLUSIVE on a table in a session of its own, as a migration would, until released. */
+async function holdLock(url: string, table: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  return async () => {
+    await client.query('ROLLBACK');
+    await client.end();
+  };
+}
+
+async function integrityQueries(url: string, database: string): Promise<{ state: string; query: string }[]> {
+  return query<{ state: string; query: string }>(
+    url,
+    `SELECT state, query FROM pg_stat_activity
+      WHERE application_name = 'integrity' AND datname = $1 AND pid <> pg_backend_pid()`,
+    [database],
+  );
+}
+
+describe('a role that can only read', () => {
+  const db = useDatabase('readonly_role', { incidents: 'all' });
+  const role = `integrity_reader_${process.pid}`;
+  afterAll(async () => {
+    await query(db.url, `DROP OWNED BY ${role}`).catch(() => undefined);
+    await query(adminUrl(), `DROP ROLE IF EXISTS ${role}`);
+  });
+
+  it('runs a full --deep audit of every check, with default_transaction_read_only on', async () => {
+    await query(
+      adminUrl(),
+      `DROP ROLE IF EXISTS ${role};
+       CREATE ROLE ${role} LOGIN PASSWORD 'reader-pw';
+       GRANT pg_read_all_data TO ${role};
+       ALTER ROLE ${role} SET default_transaction_read_only = on;`,
+    );
+    const run = await runCli(['check', '-d', withCredentials(db.url, role, 'reader-pw'), '--deep', '--config', incidentConfigFile(), '--format', 'json']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(1);
+    const report = reportSchema.parse(JSON.parse(run.stdout));
+    expect(report.checks.every((c) => c.status === 'failed')).toBe(true);
+    expect(report.summary.findings).toEqual({ error: 18, warning: 2, info: 0 });
+  });
+});
+
+describe('a connection killed mid-audit', () => {
+  const db = useDatabase('killed', { sql: ['CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100);'] });
+
+  it('fails the task that was running on it; the other connections finish the queue; no hang', async () => {
+    const session = await AuditSession.open(target(db.url), { jobs: 2, statementTimeoutMs: 20_000, lockTimeoutMs: 1_000 });
+    try {
+      const victim = session.backendPids[1] as number;
+      const slow = async (q: Queryable) => (await q.query<{ n: string }>('SELECT count(*) AS n FROM t, pg_sleep(1.5)')).rows[0]?.n;
+      const quick = async (q: Queryable) => (await q.query<{ n: string }>('SELECT count(*) AS n FROM t')).rows[0]?.n;
+      const running = session.runAll([slow, slow, quick, quick, quick]);
+      await sleep(300);
+      await query(adminUrl(), 'SELECT pg_terminate_backend($1)', [victim]);
+      const started = Date.now();
+      const results = await running;
+      expect(Date.now() - started).toBeLessThan(5_000);
+      const rejected = results.filter((r) => r.status === 'rejected');
+      expect(rejected).toHaveLength(1);
+      expect(String((rejected[0] as PromiseRejectedResult).reason?.message)).toMatch(/terminat/i);
+      expect(results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<unknown>).value)).toEqual(['100', '100', '100', '100']);
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+describe('a table locked by a migration', () => {
+  const db = useDatabase('locked', { incidents: ['000_models_without_pricing.sql'] });
+
+  it('waits at most --lock-timeout, reports the check as error, and finishes the others', async () => {
+    const release = await holdLock(db.url, 'token_usage_ledger');
+    try {
+      const started = Date.now();
+      const run = await runCli(['check', '-d', db.url, '--lock-timeout', '300', '--format', 'json']);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(run.code).toBe(2);
+      const report = reportSchema.parse(JSON.parse(run.stdout));
+      expect(report.checks.map((c) => [c.id, c.status])).toEqual([
+        ['jsonb-int-cast-index', 'passed'],
+        ['models-without-pricing', 'failed'],
+        ['orphan-rows', 'error'],
+        ['placeholder-uuid', 'error'],
+        ['users-without-profiles', 'skipped'],
+      ]);
+      for (const id of ['orphan-rows', 'placeholder-uuid']) {
+        expect(report.checks.find((c) => c.id === id)?.reason).toMatch(/lock timeout .*--lock-timeout.*\[55P03\]/);
+      }
+    } finally {
+      await release();
+    }
+  });
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('on %s cancels every running query on the server and exits %i without a report', async (signal, code) => {
+    const release = await holdLock(db.url, 'token_usage_ledger');
+    try {
+      const child = spawn(process.execPath, [BIN, 'check', '-d', db.url, '--lock-timeout', '60000', '--format', 'json'], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += String(d)));
+      child.stderr.on('data', (d) => (stderr += String(d)));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      for (let i = 0; i < 100; i++) {
+        if ((await integrityQueries(db.url, db.name)).some((q) => q.state === 'active')) break;
+        await sleep(100);
+      }
+      expect((await integrityQueries(db.url, db.name)).some((q) => q.state === 'active')).toBe(true);
+      child.kill(signal);
+      expect(await exited).toBe(code);
+      expect(stdout).toBe('');
+      expect(stderr).toContain(`interrupted by ${signal}`);
+      expect(await integrityQueries(db.url, db.name)).toEqual([]);
+    } finally {
+      await release();
+    }
+  });
+});
+
+describe('connection failures', () => {
+  const db = useDatabase('connfail');
+  const servers: net.Server[] = [];
+  afterAll(() => {
+    for (const s of servers) s.close();
+  });
+
+  async function fakeServer(onConnection: (socket: net.Socket) => void): Promise<number> {
+    const server = net.createServer(onConnection);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  it('a server that never answers: one line, exit 2, within --connect-timeout', async () => {
+    const port = await fakeServer(() => undefined);
+    const started = Date.now();
+    const run = await runCli(['check', '-d', `postgres://u@127.0.0.1:${port}/app`, '--connect-timeout', '1']);
+    expect(Date.now() - started).toBeLessThan(6_000);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(`integrity: cannot connect to u@127.0.0.1:${port}/app: no answer within 1 s (--connect-timeout): check the host, the port and any firewall between\n`);
+  });
+
+  it('sslmode=require against a server without TLS: one line, exit 2', async () => {
+    // Answers the SSLRequest with 'N', as a server with ssl = off does.
+    const port = await fakeServer((socket) => socket.once('data', () => socket.end('N')));
+    const run = await runCli(['check', '-d', `postgres://u@127.0.0.1:${port}/app?sslmode=require`, '--connect-timeout', '2']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^integrity: cannot connect to u@127\.0\.0\.1:\d+\/app: the server does not support SSL, but sslmode=require requires it: use sslmode=prefer or disable/);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it.each([
+    ['a refused port', 'postgres://u@127.0.0.1:1/app', /connection refused at 127\.0\.0\.1:1 \(ECONNREFUSED\)/],
+    ['a URL that does not parse', 'postgres://u@h:port/app', /--database-url has an invalid port/],
+  ])('%s: one line, exit 2', async (_name, url, message) => {
+    const run = await runCli(['check', '-d', url, '--connect-timeout', '2']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(message);
+  });
+
+  it('an unknown database: one line, exit 2', async () => {
+    const u = new URL(db.url);
+    u.pathname = '/no_such_database_integrity';
+    const run = await runCli(['check', '-d', u.toString()]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/database "no_such_database_integrity" does not exist \[3D000\]: check the database name/);
+  });
+
+  it('a wrong password: one line, exit 2 (where the server checks passwords)', async (ctx) => {
+    const role = `integrity_pw_${process.pid}`;
+    await query(adminUrl(), `DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN PASSWORD 'right-pw'`);
+    try {
+      const probe = new pg.Client({ connectionString: withCredentials(db.url, role, 'wrong-pw') });
+      const trusted = await probe.connect().then(
+        () => true,
+        () => false,
+      );
+      await probe.end().catch(() => undefined);
+      if (trusted) ctx.skip(); // trust authentication: this server accepts any password
+      const run = await runCli(['check', '-d', withCredentials(db.url, role, 'wrong-pw')]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(new RegExp(`password authentication failed for user ${role} \\[28P01\\]: check the password`));
+      expect(run.stderr).not.toContain('wrong-pw');
+    } finally {
+      await query(adminUrl(), `DROP ROLE IF EXISTS ${role}`);
+    }
+  });
+});

@@ -1,0 +1,87 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { quoteIdent } from '../../src/db/quote.js';
+import { audit, query, useDatabase } from '../helpers/db.js';
+
+const NASTY = ['"', "'", ' ', '.', ';', '-', '$', '\\', 'é', 'Ω', '数', 'A', 'Z', 'a', 'z', '0', '_', '(', ')', ',', '%', '?'];
+const RESERVED = ['select', 'table', 'user', 'order', 'from', 'group', 'Primary', 'NULL', 'check', 'references'];
+
+/** Identifiers PostgreSQL accepts (1..63 bytes, no NUL) built to break naive quoting. */
+const identifier = fc.oneof(
+  fc.constantFrom(...RESERVED),
+  fc.array(fc.constantFrom(...NASTY), { minLength: 1, maxLength: 12 }).map((cs) => cs.join('')),
+).filter((s) => s.trim() === s && s.length > 0 && Buffer.byteLength(s) <= 40);
+
+const names = fc.uniqueArray(identifier, { minLength: 8, maxLength: 8, selector: (s) => s.toLowerCase() });
+
+const q = quoteIdent;
+const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+describe('hostile identifiers (property-based)', () => {
+  const db = useDatabase('hostile_names');
+
+  it('every check runs without an SQL error and finds exactly what was planted', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(names, identifier, async ([schema, parent, child, models, pricing, users, profiles, col], key) => {
+        const s = `${schema} ${run++}`;
+        const t = (name: string) => `${q(s)}.${q(name)}`;
+        const idCol = `${col}_id`;
+        await query(
+          db.url,
+          `CREATE SCHEMA ${q(s)};
+           CREATE TABLE ${t(parent)} (${q(col)} uuid PRIMARY KEY, meta jsonb NOT NULL DEFAULT '{}');
+           CREATE INDEX ON ${t(parent)} (((meta->>${lit(key)})::int));
+           CREATE TABLE ${t(child)} (id int PRIMARY KEY, ${q(col)} uuid, ${q(idCol)} text);
+           INSERT INTO ${t(parent)} (${q(col)}) VALUES ('10000000-0000-4000-8000-000000000001');
+           INSERT INTO ${t(child)} VALUES
+             (1, '10000000-0000-4000-8000-000000000001', 'a'),
+             (2, '20000000-0000-4000-8000-000000000002', '00000000-0000-0000-0000-000000000000'),
+             (3, '20000000-0000-4000-8000-000000000003', NULL),
+             (4, '00000000-0000-0000-0000-000000000000', 'b'),
+             (5, NULL, NULL);
+           ALTER TABLE ${t(child)} ADD CONSTRAINT ${q(`${child} → ${parent}`)} FOREIGN KEY (${q(col)}) REFERENCES ${t(parent)} NOT VALID;
+           CREATE TABLE ${t(models)} (${q(col)} text PRIMARY KEY);
+           CREATE TABLE ${t(pricing)} (${q(idCol)} text, is_active boolean);
+           INSERT INTO ${t(models)} VALUES ('m1'), ('m2');
+           INSERT INTO ${t(pricing)} VALUES ('m1', true), ('m2', false);
+           CREATE TABLE ${t(users)} (${q(col)} int PRIMARY KEY);
+           CREATE TABLE ${t(profiles)} (${q(idCol)} int);
+           INSERT INTO ${t(users)} VALUES (1), (2), (3);
+           INSERT INTO ${t(profiles)} VALUES (2);`,
+        );
+        try {
+          const report = await audit(db.url, {
+            schemas: [s],
+            config: {
+              checks: {
+                'models-without-pricing': { models: { schema: s, table: models, key: col }, pricing: { schema: s, table: pricing, column: idCol } },
+                'users-without-profiles': { users: { schema: s, table: users, key: col }, profiles: { schema: s, table: profiles, column: idCol } },
+              },
+            },
+          });
+          expect(report.checks.filter((c) => c.status === 'error' || c.status === 'skipped')).toEqual([]);
+          const found = report.findings.map((f) => [f.checkId, f.object.table, f.object.column ?? f.object.index ?? null, f.count]);
+          expect(found).toEqual(
+            expect.arrayContaining([
+              ['models-without-pricing', models, col, 1],
+              ['orphan-rows', child, col, 3],
+              ['placeholder-uuid', child, col, 1],
+              ['placeholder-uuid', child, idCol, 1],
+              ['users-without-profiles', users, col, 2],
+            ]),
+          );
+          const casts = report.findings.filter((f) => f.checkId === 'jsonb-int-cast-index');
+          expect(casts.map((f) => [f.object.table, f.details?.casts])).toEqual([
+            [parent, [expect.objectContaining({ keys: [key], castType: 'integer', column: 'meta' })]],
+          ]);
+          // Exactly these, plus the warning that no trigger writes the profile table.
+          expect(report.findings).toHaveLength(7);
+        } finally {
+          await query(db.url, `DROP SCHEMA ${q(s)} CASCADE`);
+        }
+      }),
+      { numRuns: 12, seed: 20261123, endOnFailure: true },
+    );
+  }, 120_000);
+});

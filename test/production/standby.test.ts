@@ -1,0 +1,108 @@
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, appendFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { incidentConfigFile, loadIncidents } from '../../src/demo/fixtures.js';
+import { runCli } from '../helpers/cli.js';
+import { query } from '../helpers/db.js';
+import { reportSchema } from '../helpers/report-schema.js';
+
+/** The newest PostgreSQL server binaries installed on the machine (Debian layout), if any. */
+function serverBinaries(): string | null {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return null;
+  const versions = readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', 'pg_basebackup'))).sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? path.join(root, versions[0], 'bin') : null;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const bin = serverBinaries();
+const asRoot = process.getuid?.() === 0;
+const osUser = asRoot ? 'postgres' : null;
+let skipReason: string | null = null;
+if (!bin) skipReason = 'no PostgreSQL server binaries under /usr/lib/postgresql';
+else if (asRoot) {
+  try {
+    execFileSync('id', ['postgres'], { stdio: 'ignore' });
+  } catch {
+    skipReason = 'running as root and there is no postgres OS user to run the servers as';
+  }
+}
+
+/** Runs a server binary as the postgres OS user when we are root (PostgreSQL refuses to run as root). */
+function pgRun(tool: string, args: string[]): string {
+  const file = path.join(bin as string, tool);
+  const [cmd, argv] = osUser ? ['runuser', ['-u', osUser, '--', file, ...args]] : [file, args];
+  // pg_ctl start leaves the server holding inherited pipes; with 'ignore' nothing waits on them.
+  execFileSync(cmd, argv, { stdio: 'ignore', timeout: 60_000 });
+  return '';
+}
+
+describe('a hot standby (streaming replication)', () => {
+  const dirs: string[] = [];
+  const started: string[] = [];
+  afterAll(() => {
+    for (const dir of started.reverse()) {
+      try {
+        pgRun('pg_ctl', ['stop', '-D', dir, '-m', 'immediate', '-w']);
+      } catch {
+        // already stopped
+      }
+    }
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.skipIf(skipReason !== null)(`audits a read replica exactly as its primary${skipReason ? ` (skipped: ${skipReason})` : ''}`, async () => {
+    const base = mkdtempSync(path.join(os.tmpdir(), 'integrity-standby-'));
+    dirs.push(base);
+    if (osUser) execFileSync('chown', ['-R', `${osUser}:`, base]);
+    const primary = path.join(base, 'primary');
+    const standby = path.join(base, 'standby');
+    const [primaryPort, standbyPort] = [await freePort(), await freePort()];
+
+    pgRun('initdb', ['-D', primary, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+    appendFileSync(
+      path.join(primary, 'postgresql.conf'),
+      `\nport = ${primaryPort}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${base}'\nwal_level = replica\nmax_wal_senders = 4\nfsync = off\n`,
+    );
+    appendFileSync(path.join(primary, 'pg_hba.conf'), '\nhost replication all 127.0.0.1/32 trust\n');
+    pgRun('pg_ctl', ['start', '-w', '-D', primary, '-l', path.join(base, 'primary.log')]);
+    started.push(primary);
+
+    const primaryAdmin = `postgres://postgres@127.0.0.1:${primaryPort}/postgres`;
+    await query(primaryAdmin, 'CREATE DATABASE incidents');
+    await loadIncidents(`postgres://postgres@127.0.0.1:${primaryPort}/incidents`);
+
+    pgRun('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primaryPort), '-U', 'postgres', '-D', standby, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']);
+    appendFileSync(path.join(standby, 'postgresql.conf'), `\nport = ${standbyPort}\nhot_standby = on\n`);
+    pgRun('pg_ctl', ['start', '-w', '-D', standby, '-l', path.join(base, 'standby.log')]);
+    started.push(standby);
+    if (osUser) chownSync(base, 0, 0);
+
+    const standbyUrl = `postgres://postgres@127.0.0.1:${standbyPort}/incidents`;
+    expect(await query(standbyUrl, 'SELECT pg_is_in_recovery() AS r')).toEqual([{ r: true }]);
+
+    const args = ['--deep', '--config', incidentConfigFile(), '--format', 'json'];
+    const onStandby = await runCli(['check', '-d', standbyUrl, ...args]);
+    const onPrimary = await runCli(['check', '-d', `postgres://postgres@127.0.0.1:${primaryPort}/incidents`, ...args]);
+    expect(onStandby.stderr).toBe('');
+    expect(onStandby.code).toBe(1);
+    const replica = reportSchema.parse(JSON.parse(onStandby.stdout));
+    const source = reportSchema.parse(JSON.parse(onPrimary.stdout));
+    expect(replica.checks.map((c) => c.status)).toEqual(['failed', 'failed', 'failed', 'failed', 'failed']);
+    const shape = (r: typeof replica) => r.findings.map((f) => [f.fingerprint, f.count, f.samples]);
+    expect(shape(replica)).toEqual(shape(source));
+    expect(replica.summary.findings).toEqual({ error: 18, warning: 2, info: 0 });
+  }, 180_000);
+});

@@ -12,7 +12,10 @@ const identifier = fc.oneof(
   fc.array(fc.constantFrom(...NASTY), { minLength: 1, maxLength: 12 }).map((cs) => cs.join('')),
 ).filter((s) => s.trim() === s && s.length > 0 && Buffer.byteLength(s) <= 40);
 
-const names = fc.uniqueArray(identifier, { minLength: 8, maxLength: 8, selector: (s) => s.toLowerCase() });
+type Eight = [string, string, string, string, string, string, string, string];
+const names = fc
+  .uniqueArray(identifier, { minLength: 8, maxLength: 8, selector: (s) => s.toLowerCase() })
+  .map((a) => a as Eight);
 
 const q = quoteIdent;
 const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;

@@ -69,16 +69,18 @@ function describeExtraction(
   if (node.type === 'OPEXPR') extractor = extractors.operators.get(String(node.fields.opno));
   else if (node.type === 'FUNCEXPR') extractor = extractors.functions.get(String(node.fields.funcid));
   if (!extractor) return null;
-  const target = args[0];
-  const column = isNode(target) && target.type === 'VAR' ? (columnNames.get(Number(target.fields.varattno)) ?? null) : null;
-  const keys = args.slice(1).flatMap((a) => keyTexts(a));
-  const known = keys.every((k) => k !== null) && keys.length > 0 ? (keys as string[]) : null;
-  const subject = column ? displayName(column) : '(expression)';
-  const quoteKey = (k: string) => `'${k.replace(/'/g, "''")}'`;
+  const target = describeJsonValue(args[0], extractors, columnNames);
+  const own = args.slice(1).flatMap((a) => keyTexts(a));
+  const ownKnown = own.every((k) => k !== null) ? (own as string[]) : null;
+  // The whole path when the JSON value is a column (or steps from one); else the keys that are known.
+  const path = ownKnown ? [...(target.keys ?? []), ...ownKnown] : null;
+  const known = path && path.length > 0 ? path : null;
+  const column = target.column;
+  const subject = target.subject;
   let expression: string;
-  if (extractor === '->>') expression = `${subject}->>${known ? (/^-?\d+$/.test(known[0] as string) && isIntConst(args[1]) ? known[0] : quoteKey(known[0] as string)) : '?'}`;
-  else if (extractor === '#>>') expression = `${subject}#>>${known ? quoteKey(`{${known.map(arrayElement).join(',')}}`) : '?'}`;
-  else expression = `${extractor}(${[subject, ...(known ? known.map(quoteKey) : ['?'])].join(', ')})`;
+  if (extractor === '->>') expression = `${subject}->>${stepText(args[1], ownKnown?.[0])}`;
+  else if (extractor === '#>>') expression = `${subject}#>>${ownKnown ? quoteKey(`{${ownKnown.map(arrayElement).join(',')}}`) : '?'}`;
+  else expression = `${extractor}(${[subject, ...(ownKnown && ownKnown.length > 0 ? ownKnown.map(quoteKey) : ['?'])].join(', ')})`;
   return { extractor, column, keys: known, expression };
 }
 
@@ -86,6 +88,39 @@ function describeExtraction(
 function arrayElement(value: string): string {
   if (value !== '' && !/[{},"\\\s]/.test(value) && value.toUpperCase() !== 'NULL') return value;
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+const quoteKey = (k: string) => `'${k.replace(/'/g, "''")}'`;
+
+/** One `->`/`->>` step as written: an array index bare, a key quoted. */
+function stepText(arg: TreeValue | undefined, key: string | undefined): string {
+  if (key === undefined) return '?';
+  return isIntConst(arg) ? key : quoteKey(key);
+}
+
+/** The JSON value a text extraction starts from: a column, maybe followed by `->` and `#>` steps. */
+function describeJsonValue(
+  value: TreeValue | undefined,
+  extractors: JsonTextExtractors,
+  columnNames: Map<number, string>,
+): { subject: string; column: string | null; keys: string[] | null } {
+  if (isNode(value) && value.type === 'VAR') {
+    const column = columnNames.get(Number(value.fields.varattno)) ?? null;
+    return { subject: column ? displayName(column) : '(expression)', column, keys: column ? [] : null };
+  }
+  if (isNode(value) && value.type === 'RELABELTYPE') return describeJsonValue(value.fields.arg, extractors, columnNames);
+  if (isNode(value) && value.type === 'OPEXPR') {
+    const op = extractors.pathOperators.get(String(value.fields.opno));
+    const args = Array.isArray(value.fields.args) ? value.fields.args : [];
+    if (op) {
+      const inner = describeJsonValue(args[0], extractors, columnNames);
+      const own = keyTexts(args[1]);
+      const ownKnown = own.every((k) => k !== null) ? (own as string[]) : null;
+      const step = op === '->' ? `->${stepText(args[1], ownKnown?.[0])}` : `#>${ownKnown ? quoteKey(`{${ownKnown.map(arrayElement).join(',')}}`) : '?'}`;
+      return { subject: `${inner.subject}${step}`, column: inner.column, keys: ownKnown ? [...(inner.keys ?? []), ...ownKnown] : null };
+    }
+  }
+  return { subject: '(expression)', column: null, keys: null };
 }
 
 function isIntConst(v: TreeValue | undefined): boolean {
@@ -127,7 +162,7 @@ export default defineCheck({
   options,
   async run(ctx) {
     const findings: Finding[] = [];
-    const tables = new Map(ctx.catalog.tables.map((t) => [JSON.stringify([t.schema, t.name]), t]));
+    const tables = new Map([...ctx.catalog.tables, ...ctx.catalog.partitions].map((t) => [JSON.stringify([t.schema, t.name]), t]));
     const columnsOf = (schema: string, table: string) => attnumMap(tables.get(JSON.stringify([schema, table])));
     const extractors = ctx.catalog.jsonTextExtractors;
     const report = (kind: string, object: FindingObject, what: string, casts: JsonIntCast[]) => {

@@ -109,8 +109,9 @@ async function auditPair(ctx: CheckContext<Options>, models: Table, pricing: Tab
   const p = (name: string) => `p.${quoteIdent(name)}`;
   const inactive = has(opts.activeColumn) ? `${p(opts.activeColumn)} IS NOT TRUE` : 'false';
   const expired = has(opts.effectiveUntilColumn) ? `coalesce(${p(opts.effectiveUntilColumn)} <= now(), false)` : 'false';
-  const future = has(opts.effectiveFromColumn) ? `coalesce(${p(opts.effectiveFromColumn)} > now(), false)` : 'false';
-  const match = equalsExpr(`p.${quoteIdent(refColumn.name)}`, refColumn.type, `m.${quoteIdent(keyColumn.name)}`, keyColumn.type);
+  // effective_from <= now() must hold: a NULL start is not (yet) in effect.
+  const future = has(opts.effectiveFromColumn) ? `coalesce(${p(opts.effectiveFromColumn)} > now(), true)` : 'false';
+  const match = equalsExpr(`p.${quoteIdent(refColumn.name)}`, refColumn.baseType, `m.${quoteIdent(keyColumn.name)}`, keyColumn.baseType);
 
   const res = await ctx.db.query<{ reason: Reason; n: string; id: string }>(
     `WITH unpriced AS (

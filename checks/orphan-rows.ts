@@ -121,7 +121,10 @@ async function verify(ctx: CheckContext<Record<string, never>>, ref: Reference):
   const joins = ref.columns
     .map((col, i) => {
       const parentCol = ref.parentColumns[i] as Column;
-      return equalsExpr(`p.${quoteIdent(parentCol.name)}`, parentCol.type, c(col), col.type);
+      // A foreign key guarantees an equality operator between its columns' types; compare natively.
+      return ref.constraint
+        ? `p.${quoteIdent(parentCol.name)} = ${c(col)}`
+        : equalsExpr(`p.${quoteIdent(parentCol.name)}`, parentCol.baseType, c(col), col.baseType);
     })
     .join(' AND ');
   const allSet = ref.columns.map((col) => `${c(col)} IS NOT NULL`).join(' AND ');

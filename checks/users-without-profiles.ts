@@ -65,7 +65,7 @@ CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users
       `SELECT count(*) OVER () AS n, u.${quoteIdent(key.name)}::text AS id
          FROM ${qualifiedName(users.schema, users.name)} u
         WHERE NOT EXISTS (SELECT 1 FROM ${qualifiedName(profiles.schema, profiles.name)} p
-                           WHERE ${equalsExpr(`p.${quoteIdent(column.name)}`, column.type, `u.${quoteIdent(key.name)}`, key.type)})
+                           WHERE ${equalsExpr(`p.${quoteIdent(column.name)}`, column.baseType, `u.${quoteIdent(key.name)}`, key.baseType)})
         ORDER BY u.${quoteIdent(key.name)} LIMIT $1`,
       [ctx.sampleSize],
     );
@@ -102,7 +102,7 @@ CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users
           message:
             disabled.length > 0
               ? `the trigger that creates ${profilesName} rows on ${usersName} does not fire: ${disabled.join(', ')}; new users get no profile`
-              : `no trigger on ${usersName} inserts into ${profilesName}: every new user is missing a profile until the application remembers to create one`,
+              : `no enabled trigger on ${usersName} has a function that inserts into ${profilesName}: unless something else creates it, every new user is missing a profile`,
           object: { schema: users.schema, table: users.name, references: { schema: profiles.schema, table: profiles.name, columns: [column.name] } },
           count: null,
         }),

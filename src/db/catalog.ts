@@ -109,6 +109,8 @@ export interface Catalog {
   /** Every user schema in the database, audited or not. */
   existingSchemas: string[];
   tables: Table[];
+  /** Partitions: not scanned (their parent is), but their own indexes and CHECK constraints are examined. */
+  partitions: Table[];
   foreignKeys: ForeignKey[];
   uniqueConstraints: UniqueConstraint[];
   checkConstraints: CheckConstraint[];
@@ -122,6 +124,8 @@ export interface Catalog {
 export interface JsonTextExtractors {
   operators: Map<string, string>;
   functions: Map<string, string>;
+  /** `->` and `#>`: steps into a JSON value that a text extraction may follow. */
+  pathOperators: Map<string, string>;
 }
 
 const SYSTEM_SCHEMA_FILTER = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
@@ -159,7 +163,7 @@ export async function loadCatalog(db: Queryable, schemas: string[], existingSche
   const serverVersion = version.rows[0]?.v ?? 'unknown';
   const serverVersionNum = Number(version.rows[0]?.n ?? 0);
 
-  const [tables, constraints, indexes, triggers, extractors] = [
+  const [{ tables, partitions }, constraints, indexes, triggers, extractors] = [
     await loadTables(db, schemas),
     await loadConstraints(db, schemas, serverVersionNum),
     await loadIndexes(db, schemas),
@@ -177,6 +181,7 @@ export async function loadCatalog(db: Queryable, schemas: string[], existingSche
     schemas,
     existingSchemas,
     tables,
+    partitions,
     foreignKeys: constraints.foreignKeys,
     uniqueConstraints: constraints.unique,
     checkConstraints: constraints.checks,
@@ -202,29 +207,32 @@ interface ColumnRow {
   attnotnull: boolean;
   default_tree: string | null;
   attgenerated: string;
+  is_partition: boolean;
 }
 
-async function loadTables(db: Queryable, schemas: string[]): Promise<Table[]> {
+/** Tables and partitioned tables; partitions come apart, since their rows are read through their parent. */
+async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: Table[]; partitions: Table[] }> {
   const res = await db.query<ColumnRow>(
     `SELECT n.nspname AS schema, c.relname AS table, c.relkind::text AS relkind,
             greatest(c.reltuples, 0)::float8 AS est_rows,
             a.attnum::int AS attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
             coalesce(bt.typname, t.typname)::text AS base_type, a.attnotnull,
             d.adbin::text AS default_tree,
-            a.attgenerated::text AS attgenerated
+            a.attgenerated::text AS attgenerated, c.relispartition AS is_partition
        FROM pg_catalog.pg_class c
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
        JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
        LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
        LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+      WHERE c.relkind IN ('r', 'p')
         AND n.nspname = ANY($1::text[])
         AND ${NOT_EXTENSION_MEMBER('c')}
       ORDER BY n.nspname, c.relname, a.attnum`,
     [schemas],
   );
   const tables: Table[] = [];
+  const partitions: Table[] = [];
   let current: Table | undefined;
   for (const r of res.rows) {
     if (!current || current.schema !== r.schema || current.name !== r.table) {
@@ -236,7 +244,7 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<Table[]> {
         columns: [],
         primaryKey: null,
       };
-      tables.push(current);
+      (r.is_partition ? partitions : tables).push(current);
     }
     const generated = r.attgenerated === 's' || r.attgenerated === 'v' ? r.attgenerated : '';
     current.columns.push({
@@ -251,7 +259,7 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<Table[]> {
       generationTree: generated ? r.default_tree : null,
     });
   }
-  return tables;
+  return { tables, partitions };
 }
 
 interface ConstraintRow {
@@ -289,18 +297,26 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
                      ORDER BY k.ord) END AS ref_columns,
             pg_catalog.pg_get_constraintdef(con.oid, true) AS definition,
             con.conbin::text AS tree,
-            ARRAY(SELECT DISTINCT pg_catalog.json_build_object('schema', tn.nspname, 'table', tc.relname)::text
-                    FROM pg_catalog.pg_trigger tg
-                    JOIN pg_catalog.pg_class tc ON tc.oid = tg.tgrelid
-                    JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
-                   WHERE tg.tgconstraint = con.oid AND tg.tgenabled = 'D') AS disabled_triggers
+            CASE WHEN con.contype = 'f' THEN
+              ARRAY(WITH RECURSIVE family(oid) AS (
+                      SELECT con.oid
+                      UNION ALL
+                      SELECT cc.oid FROM pg_catalog.pg_constraint cc JOIN family f ON cc.conparentid = f.oid)
+                    SELECT DISTINCT pg_catalog.json_build_object('schema', tn.nspname, 'table', tc.relname)::text
+                      FROM pg_catalog.pg_trigger tg
+                      JOIN family f ON tg.tgconstraint = f.oid
+                      JOIN pg_catalog.pg_class tc ON tc.oid = tg.tgrelid
+                      JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
+                     WHERE tg.tgenabled IN ('D', 'R'))
+            ELSE '{}'::text[] END AS disabled_triggers
        FROM pg_catalog.pg_constraint con
        JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
        LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
       WHERE con.contype IN ('p', 'u', 'f', 'c')
-        AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+        AND c.relkind IN ('r', 'p')
+        AND (NOT c.relispartition OR (con.contype = 'c' AND con.conislocal))
         AND con.conparentid = 0
         AND n.nspname = ANY($1::text[])
         AND ${NOT_EXTENSION_MEMBER('c')}
@@ -359,7 +375,9 @@ async function loadIndexes(db: Queryable, schemas: string[]): Promise<Index[]> {
        JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_catalog.pg_am am ON am.oid = i.relam
-      WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition
+      WHERE c.relkind IN ('r', 'p', 'm')
+        AND (NOT c.relispartition
+             OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ih WHERE ih.inhrelid = x.indexrelid))
         AND n.nspname = ANY($1::text[])
         AND ${NOT_EXTENSION_MEMBER('c')}
       ORDER BY n.nspname, c.relname, i.relname`,
@@ -430,8 +448,12 @@ async function loadTriggers(db: Queryable, schemas: string[]): Promise<Trigger[]
 }
 
 async function loadJsonTextExtractors(db: Queryable): Promise<JsonTextExtractors> {
-  const res = await db.query<{ kind: 'op' | 'fn'; oid: string; name: string }>(
-    `SELECT 'op' AS kind, o.oid::text AS oid, o.oprname::text AS name FROM pg_catalog.pg_operator o
+  const res = await db.query<{ kind: 'op' | 'fn' | 'path'; oid: string; name: string }>(
+    `SELECT 'path' AS kind, o.oid::text AS oid, o.oprname::text AS name FROM pg_catalog.pg_operator o
+      WHERE o.oprname IN ('->', '#>')
+        AND o.oprleft IN ('pg_catalog.json'::regtype, 'pg_catalog.jsonb'::regtype)
+     UNION ALL
+     SELECT 'op' AS kind, o.oid::text AS oid, o.oprname::text AS name FROM pg_catalog.pg_operator o
       WHERE o.oprname IN ('->>', '#>>')
         AND o.oprleft IN ('pg_catalog.json'::regtype, 'pg_catalog.jsonb'::regtype)
      UNION ALL
@@ -444,8 +466,9 @@ async function loadJsonTextExtractors(db: Queryable): Promise<JsonTextExtractors
   );
   const operators = new Map<string, string>();
   const functions = new Map<string, string>();
-  for (const r of res.rows) (r.kind === 'op' ? operators : functions).set(r.oid, r.name);
-  return { operators, functions };
+  const pathOperators = new Map<string, string>();
+  for (const r of res.rows) (r.kind === 'op' ? operators : r.kind === 'fn' ? functions : pathOperators).set(r.oid, r.name);
+  return { operators, functions, pathOperators };
 }
 
 export function findTable(catalog: Catalog, schema: string, name: string): Table | undefined {

@@ -167,6 +167,7 @@ export function constText(node: TreeNode): string[] | null {
     // ArrayType: varlena header, ndim, dataoffset, elemtype, dims[ndim], lbound[ndim], [nulls], data.
     const ndim = int32At(bytes, 4);
     const dataOffset = int32At(bytes, 8);
+    if (ndim === 0) return [];
     if (ndim !== 1) return null;
     const count = int32At(bytes, 16);
     let pos = dataOffset !== 0 ? dataOffset : (16 + 8 * ndim + 7) & ~7;

@@ -35,6 +35,12 @@ export async function connect(target: ConnectionTarget): Promise<pg.Client> {
     } catch (err) {
       lastError = err;
       await client.end().catch(() => undefined);
+      // libpq tries the other way only when the server refused the first: SSL it does not support
+      // (prefer), or a pg_hba.conf that wants SSL (allow). A timeout or refused port is final.
+      const message = errorMessage(err);
+      const refusedSsl = withSsl && /does not support SSL/i.test(message);
+      const wantsSsl = !withSsl && /no pg_hba\.conf entry/i.test(message);
+      if (!refusedSsl && !wantsSsl) break;
     }
   }
   throw new ConnectionError(`cannot connect to ${describeTarget(target)}: ${explainConnectError(lastError, target)}`);

@@ -6,9 +6,21 @@ export function sampleKeyExpr(alias: string, columns: string[]): string {
   return `pg_catalog.json_build_array(${columns.map((c) => `${alias}.${quoteIdent(c)}`).join(', ')})::text`;
 }
 
-/** `left = right`, comparing as text when the two columns' types differ (declared relations need not match). */
+const NUMERIC = new Set(['int2', 'int4', 'int8', 'numeric', 'float4', 'float8']);
+const STRING = new Set(['text', 'varchar', 'bpchar', 'name']);
+
+/**
+ * `left = right` for two columns that are meant to hold the same values. Types PostgreSQL can compare
+ * (same type, or both numbers, or both strings) are compared natively, so that `2.00 = 2` and an index
+ * can serve the comparison; a uuid against a string compares the canonical lower-case text; anything
+ * else falls back to text.
+ */
 export function equalsExpr(left: string, leftType: string, right: string, rightType: string): string {
-  return leftType === rightType ? `${left} = ${right}` : `${left}::text = ${right}::text`;
+  const same = leftType === rightType || (NUMERIC.has(leftType) && NUMERIC.has(rightType)) || (STRING.has(leftType) && STRING.has(rightType));
+  if (same) return `${left} = ${right}`;
+  if (leftType === 'uuid' && STRING.has(rightType)) return `${left}::text = lower(${right})`;
+  if (rightType === 'uuid' && STRING.has(leftType)) return `lower(${left}) = ${right}::text`;
+  return `${left}::text = ${right}::text`;
 }
 
 export function allNotNull(alias: string, columns: string[]): string {

@@ -1,5 +1,5 @@
 import { CheckSkipped, makeFinding, type CheckContext, type CheckDefinition } from '../check.js';
-import { listUserSchemas, loadCatalog } from '../db/catalog.js';
+import { listUserSchemas, loadCatalog, type Catalog } from '../db/catalog.js';
 import { isSocketHost, redactSecrets, type ConnectionTarget } from '../db/connection.js';
 import { AuditSession, type Queryable } from '../db/session.js';
 import type { IntegrityConfig } from '../config/schema.js';
@@ -81,7 +81,25 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         `schema ${unknown.join(', ')} does not exist (or belongs to the system or an extension); existing schemas: ${available.join(', ') || 'none'}`,
       );
     }
-    const catalog = await loadCatalog(session.primary, schemas, available);
+    let catalog: Catalog;
+    try {
+      catalog = await loadCatalog(session.primary, schemas, available);
+    } catch (err) {
+      // Without the catalog no check can run; say so for each of them, so a report is still written.
+      if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
+      const reason = `the catalog could not be read: ${describeError(err, options.target)}`;
+      const checks: CheckResult[] = options.checks.map((check) => ({
+        id: check.id,
+        title: check.title,
+        severity: options.config.checks[check.id]?.severity ?? check.severity,
+        status: options.selected.has(check.id) ? 'error' : 'skipped',
+        reason: options.selected.has(check.id) ? reason : (options.deselected.get(check.id) ?? 'not selected'),
+        note: null,
+        durationMs: 0,
+        findings: 0,
+      }));
+      return buildReport(options, session, startedAt, started, schemas, checks, []);
+    }
 
     const toRun = options.checks.filter((c) => options.selected.has(c.id));
     /** Runs inside the lane's savepoint and throws on failure, so the savepoint is rolled back. */
@@ -169,7 +187,25 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         },
     );
     const findings = [...results.values()].flatMap((r) => r.findings).sort(compareFindings);
+    return buildReport(options, session, startedAt, started, schemas, checks, findings);
+  } catch (err) {
+    if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
+    throw err;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    await session.close();
+  }
+}
 
+function buildReport(
+  options: AuditOptions,
+  session: AuditSession,
+  startedAt: Date,
+  started: number,
+  schemas: string[],
+  checks: CheckResult[],
+  findings: Finding[],
+): AuditReport {
     return {
       version: TOOL_VERSION,
       tool: TOOL_NAME,
@@ -187,13 +223,6 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
       checks,
       findings,
     };
-  } catch (err) {
-    if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
-    throw err;
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort);
-    await session.close();
-  }
 }
 
 function summarize(checks: CheckResult[], findings: Finding[]): AuditReport['summary'] {

@@ -60,3 +60,27 @@ describe('jsonb-int-cast-index on json columns and unusual spellings', () => {
     ]);
   });
 });
+
+describe('jsonb-int-cast-index on partitions and path chains', () => {
+  const db = useDatabase('intcast_partitions', {
+    sql: [
+      `CREATE TABLE ev (id int, part text, meta jsonb) PARTITION BY LIST (part);
+       CREATE TABLE ev_a PARTITION OF ev FOR VALUES IN ('a');
+       CREATE TABLE ev_b PARTITION OF ev FOR VALUES IN ('b');
+       CREATE INDEX ev_a_only ON ev_a (((meta->>'n')::int));
+       ALTER TABLE ev_b ADD CONSTRAINT ev_b_m CHECK (((meta->>'m')::int) > 0);
+       CREATE INDEX ev_all ON ev (((meta->>'k')::int));
+       CREATE INDEX ev_chain ON ev_b ((((meta->'x'->'y')->>'z')::bigint));`,
+    ],
+  });
+
+  it('reports indexes and CHECKs that exist only on a partition once, and the whole path of a chain', async () => {
+    const report = await audit(db.url, { checks: ['jsonb-int-cast-index'] });
+    expect(report.findings.map((f) => [f.object.table, f.object.index ?? f.object.constraint, f.details?.casts])).toEqual([
+      ['ev', 'ev_all', [{ expression: `meta->>'k'`, castType: 'integer', keys: ['k'], column: 'meta' }]],
+      ['ev_a', 'ev_a_only', [{ expression: `meta->>'n'`, castType: 'integer', keys: ['n'], column: 'meta' }]],
+      ['ev_b', 'ev_b_m', [{ expression: `meta->>'m'`, castType: 'integer', keys: ['m'], column: 'meta' }]],
+      ['ev_b', 'ev_chain', [{ expression: `meta->'x'->'y'->>'z'`, castType: 'bigint', keys: ['x', 'y', 'z'], column: 'meta' }]],
+    ]);
+  });
+});

@@ -45,7 +45,8 @@ describe('models-without-pricing with configured tables and partial columns', ()
        INSERT INTO "Catalog"."Price" VALUES
          ('00000000-0000-4000-8000-000000000001', true, now() - interval '1 day'),
          ('00000000-0000-4000-8000-000000000002', true, now() + interval '1 day'),
-         ('00000000-0000-4000-8000-000000000003', false, now() - interval '1 day');`,
+         ('00000000-0000-4000-8000-000000000003', false, now() - interval '1 day'),
+         ('00000000-0000-4000-8000-000000000004', true, NULL);`,
     ],
   });
 
@@ -69,9 +70,10 @@ describe('models-without-pricing with configured tables and partial columns', ()
       },
     });
     expect(summarize(report).map((f) => [f.object.table, f.count, f.samples])).toEqual([
-      ['LLM Model', 3, ['00000000-0000-4000-8000-000000000004', '00000000-0000-4000-8000-000000000003', '00000000-0000-4000-8000-000000000002']],
+      ['LLM Model', 3, ['00000000-0000-4000-8000-000000000003', '00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000004']],
     ]);
-    expect(report.findings[0]?.details?.byReason).toEqual({ no_row: 1, only_inactive: 1, only_future: 1 });
+    // A NULL effective_from is not "effective_from <= now()": model 4's only row is not in effect.
+    expect(report.findings[0]?.details?.byReason).toEqual({ only_inactive: 1, only_future: 2 });
   });
 
   it('errors when a configured column does not exist', async () => {

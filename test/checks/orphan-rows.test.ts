@@ -193,3 +193,56 @@ describe('orphan-rows on PostgreSQL 18 NOT ENFORCED constraints', () => {
     expect(report.findings[0]?.details?.reasons).toEqual(['NOT ENFORCED']);
   });
 });
+
+describe('orphan-rows on partitions, replica-only triggers and differently spelled types', () => {
+  const db = useDatabase('orphan_partitions', {
+    sql: [
+      `CREATE TABLE evp (id int PRIMARY KEY);
+       INSERT INTO evp VALUES (1);
+       CREATE TABLE evc (id int, tenant text, p int REFERENCES evp) PARTITION BY LIST (tenant);
+       CREATE TABLE evc_a PARTITION OF evc FOR VALUES IN ('a');
+       CREATE TABLE evc_b PARTITION OF evc FOR VALUES IN ('b');
+       ALTER TABLE evc_a DISABLE TRIGGER ALL;
+       INSERT INTO evc VALUES (1, 'a', 42), (2, 'a', 1);
+       ALTER TABLE evc_a ENABLE TRIGGER ALL;
+       ALTER TABLE evc_a DISABLE TRIGGER ALL;
+
+       CREATE TABLE rp (id int PRIMARY KEY);
+       CREATE TABLE rc (id int PRIMARY KEY, rp_id int REFERENCES rp);
+       SET session_replication_role = replica;
+       INSERT INTO rc VALUES (1, 7);
+       RESET session_replication_role;
+       DO $$ DECLARE t text; BEGIN
+         FOR t IN SELECT tgname FROM pg_trigger WHERE tgrelid = 'rc'::regclass AND tgisinternal LOOP
+           EXECUTE format('ALTER TABLE rc ENABLE REPLICA TRIGGER %I', t);
+         END LOOP;
+       END $$;
+
+       CREATE TABLE money_parent (amount numeric(12, 0) PRIMARY KEY);
+       CREATE TABLE money_child (id int PRIMARY KEY, amount numeric(12, 2) REFERENCES money_parent);
+       INSERT INTO money_parent VALUES (2), (3);
+       INSERT INTO money_child VALUES (1, 2.00), (2, 3);
+       CREATE TABLE ts_parent (at timestamptz PRIMARY KEY);
+       CREATE TABLE ts_child (id int PRIMARY KEY, at timestamp REFERENCES ts_parent);
+       INSERT INTO ts_parent VALUES ('2026-01-01 00:00:00+00');
+       INSERT INTO ts_child VALUES (1, '2026-01-01 00:00:00');`,
+    ],
+  });
+
+  it('distrusts keys whose RI triggers are disabled on a partition or fire only in replica mode', async () => {
+    const report = await audit(db.url, { checks: ['orphan-rows'] });
+    expect(summarize(report).map((f) => [f.object.table, f.object.constraint, f.count, f.samples])).toEqual([
+      ['evc', 'evc_p_fkey', 1, ['42']],
+      ['rc', 'rc_rp_id_fkey', 1, ['7']],
+    ]);
+    expect(report.findings.map((f) => f.details?.reasons)).toEqual([
+      ['RI triggers disabled on public.evc_a'],
+      ['RI triggers disabled on public.rc'],
+    ]);
+  });
+
+  it('compares keys natively, so 2.00 matches 2 and timestamp matches timestamptz (--deep)', async () => {
+    const report = await audit(db.url, { checks: ['orphan-rows'], deep: true });
+    expect(summarize(report).map((f) => f.object.table)).toEqual(['evc', 'rc']);
+  });
+});

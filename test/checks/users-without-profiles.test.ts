@@ -56,13 +56,13 @@ describe('users-without-profiles with a user_id column and a profiles table', ()
     sql: [
       `CREATE SCHEMA auth;
        CREATE TABLE auth.users (id uuid PRIMARY KEY, email text);
-       CREATE TABLE public.profiles (id bigserial PRIMARY KEY, user_id uuid UNIQUE);
-       INSERT INTO auth.users VALUES ('10000000-0000-4000-8000-000000000001', 'a@x'), ('10000000-0000-4000-8000-000000000002', 'b@x');
-       INSERT INTO public.profiles (user_id) VALUES ('10000000-0000-4000-8000-000000000002');`,
+       CREATE TABLE public.profiles (id bigserial PRIMARY KEY, user_id text UNIQUE);
+       INSERT INTO auth.users VALUES ('10000000-0000-4000-8000-000000000001', 'a@x'), ('10000000-0000-4000-8000-00000000000b', 'b@x');
+       INSERT INTO public.profiles (user_id) VALUES ('10000000-0000-4000-8000-00000000000B');`,
     ],
   });
 
-  it('falls back to public.profiles and joins on user_id', async () => {
+  it('falls back to public.profiles and joins on user_id, matching a text uuid in any case', async () => {
     const report = await audit(db.url, { checks: ['users-without-profiles'] });
     expect(summarize(report)[0]).toEqual({
       checkId: 'users-without-profiles',

@@ -32,7 +32,15 @@ const FUNCTIONS: [string, string][] = [
   ['3950', 'json_array_element_text'],
   ['3953', 'json_extract_path_text'],
 ];
-const EXTRACTORS: JsonTextExtractors = { operators: new Map(OPERATORS), functions: new Map(FUNCTIONS) };
+const PATH_OPERATORS: [string, string][] = [
+  ['3211', '->'],
+  ['3212', '->'],
+  ['3962', '->'],
+  ['3964', '->'],
+  ['3213', '#>'],
+  ['3966', '#>'],
+];
+const EXTRACTORS: JsonTextExtractors = { operators: new Map(OPERATORS), functions: new Map(FUNCTIONS), pathOperators: new Map(PATH_OPERATORS) };
 
 function casts(name: TreeName, extractors: JsonTextExtractors = EXTRACTORS, columns?: Map<number, string>): JsonIntCast[] {
   const captured = TREES[name];
@@ -84,7 +92,7 @@ describe('findJsonIntCasts: flagged', () => {
     // through a cast to varchar, a varchar key and a nested extraction
     { tree: 'viaVarchar', expected: [cast('integer', '->>', 'meta', ['a'], "meta->>'a'")] },
     { tree: 'checkVarcharKey', expected: [cast('integer', '->>', 'meta', ['k'], "meta->>'k'")] },
-    { tree: 'nestedArrow', expected: [cast('integer', '->>', null, ['inner'], "(expression)->>'inner'")] },
+    { tree: 'nestedArrow', expected: [cast('integer', '->>', 'meta', ['outer', 'inner'], "meta->'outer'->>'inner'")] },
     // keys that are not constants
     { tree: 'extractPathNonConst', expected: [cast('integer', 'jsonb_extract_path_text', 'meta', null, 'jsonb_extract_path_text(meta, ?)')] },
     { tree: 'checkNullKey', expected: [cast('integer', '->>', 'meta', null, 'meta->>?')] },
@@ -144,32 +152,32 @@ describe('findJsonIntCasts: not flagged', () => {
 
 describe('findJsonIntCasts: driven by the catalog OIDs', () => {
   it('flags nothing when the database reports no extractors', () => {
-    const none: JsonTextExtractors = { operators: new Map(), functions: new Map() };
+    const none: JsonTextExtractors = { operators: new Map(), functions: new Map(), pathOperators: new Map() };
     for (const tree of ['textKey', 'pathKey', 'extractPathFn', 'jsonColumn', 'checkConstraint'] as TreeName[]) {
       expect(casts(tree, none)).toEqual([]);
     }
   });
 
   it('matches OPEXPR by opno and FUNCEXPR by funcid, not the operator function', () => {
-    const functionsOnly: JsonTextExtractors = { operators: new Map(), functions: new Map(FUNCTIONS) };
+    const functionsOnly: JsonTextExtractors = { operators: new Map(), functions: new Map(FUNCTIONS), pathOperators: new Map() };
     expect(casts('textKey', functionsOnly)).toEqual([]);
     expect(casts('extractPathFn', functionsOnly)).toEqual([
       cast('integer', 'jsonb_extract_path_text', 'meta', ['a', 'b'], "jsonb_extract_path_text(meta, 'a', 'b')"),
     ]);
-    const operatorsOnly: JsonTextExtractors = { operators: new Map(OPERATORS), functions: new Map() };
+    const operatorsOnly: JsonTextExtractors = { operators: new Map(OPERATORS), functions: new Map(), pathOperators: new Map() };
     expect(casts('textKey', operatorsOnly)).toEqual([cast('integer', '->>', 'meta', ['creditsPer1kTokens'], "meta->>'creditsPer1kTokens'")]);
     expect(casts('extractPathFn', operatorsOnly)).toEqual([]);
   });
 
   it('counts only the OIDs the catalog lists', () => {
-    const jsonbTextKeyOnly: JsonTextExtractors = { operators: new Map([['3477', '->>']]), functions: new Map() };
+    const jsonbTextKeyOnly: JsonTextExtractors = { operators: new Map([['3477', '->>']]), functions: new Map(), pathOperators: new Map() };
     expect(casts('jsonColumn', jsonbTextKeyOnly)).toEqual([]);
     expect(casts('intKey', jsonbTextKeyOnly)).toEqual([]);
     expect(casts('castAsBigint', jsonbTextKeyOnly)).toEqual([cast('bigint', '->>', 'meta', ['a'], "meta->>'a'")]);
   });
 
   it('reports a function by the name the catalog gives it', () => {
-    const renamed: JsonTextExtractors = { operators: new Map(), functions: new Map([['3940', 'my_path']]) };
+    const renamed: JsonTextExtractors = { operators: new Map(), functions: new Map([['3940', 'my_path']]), pathOperators: new Map() };
     expect(casts('extractPathFn', renamed)).toEqual([cast('integer', 'my_path', 'meta', ['a', 'b'], "my_path(meta, 'a', 'b')")]);
   });
 });

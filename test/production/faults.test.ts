@@ -122,6 +122,28 @@ describe('a table locked by a migration', () => {
     }
   });
 
+  it('a statement that runs past --statement-timeout: that check reports the timeout and what to do; the others finish', async () => {
+    // A query waiting on a lock is still running: with lock_timeout above statement_timeout, the statement timeout fires.
+    const release = await holdLock(db.url, 'token_usage_ledger');
+    try {
+      const run = await runCli(['check', '-d', db.url, '--statement-timeout', '400', '--lock-timeout', '20000', '--format', 'json']);
+      expect(run.code).toBe(2);
+      const report = reportSchema.parse(JSON.parse(run.stdout));
+      expect(report.checks.map((c) => [c.id, c.status])).toEqual([
+        ['jsonb-int-cast-index', 'passed'],
+        ['models-without-pricing', 'failed'],
+        ['orphan-rows', 'error'],
+        ['placeholder-uuid', 'error'],
+        ['users-without-profiles', 'skipped'],
+      ]);
+      expect(report.checks.find((c) => c.id === 'placeholder-uuid')?.reason).toMatch(
+        /canceling statement due to statement timeout \(raise --statement-timeout, or run against a replica\) \[57014\]/,
+      );
+    } finally {
+      await release();
+    }
+  });
+
   it.each([
     ['SIGINT', 130],
     ['SIGTERM', 143],

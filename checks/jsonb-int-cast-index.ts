@@ -2,8 +2,13 @@ import { z } from 'zod';
 import { defineCheck } from '../src/check.js';
 import type { JsonTextExtractors, Table } from '../src/db/catalog.js';
 import { constText, isNode, parseNodeTree, walkNodes, type TreeNode, type TreeValue } from '../src/db/node-tree.js';
-import { displayName } from '../src/db/quote.js';
+import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
 import type { Finding, FindingObject } from '../src/findings.js';
+import { parse } from '@libpg-query/parser';
+import type { Queryable } from '../src/db/session.js';
+import { literal } from '../src/fix/quarantine.js';
+import { rewriteJsonIntCasts } from '../src/fix/rewrite-cast.js';
+import type { Repair } from '../src/fix/types.js';
 
 const options = z.strictObject({});
 
@@ -173,6 +178,8 @@ export default defineCheck({
           object,
           count: null,
           details: { casts: casts.map((c) => ({ expression: c.expression, castType: c.castType, keys: c.keys, column: c.column })) },
+          repair: async () =>
+            kind === 'index' ? rebuildIndex(ctx.db, object) : kind === 'check-constraint' ? rewriteCheck(ctx.db, object) : rewriteGenerated(ctx.db, object),
         }),
       );
     };
@@ -226,4 +233,135 @@ export default defineCheck({
 
 function attnumMap(table: Table | undefined): Map<number, string> {
   return new Map((table?.columns ?? []).map((c) => [c.attnum, c.name]));
+}
+
+function indexTempName(name: string): string {
+  let base = name;
+  while (Buffer.byteLength(`${base}_integrity_new`) > 63) base = base.slice(0, -1);
+  return `${base}_integrity_new`;
+}
+
+/**
+ * The replacement index: pg_get_indexdef's text with the cast's type name (found in the parse tree)
+ * turned into numeric, built CONCURRENTLY under a temporary name, swapped in for the old one.
+ */
+async function rebuildIndex(db: Queryable, object: FindingObject): Promise<Repair> {
+  const index = qualifiedName(object.schema, object.index as string);
+  const facts = await db.query<{ def: string; spc: string | null; constraint: string | null; partitioned: boolean }>(
+    `SELECT pg_catalog.pg_get_indexdef(i.oid) AS def, ts.spcname AS spc,
+            (SELECT con.conname FROM pg_catalog.pg_constraint con WHERE con.conindid = i.oid LIMIT 1) AS constraint,
+            t.relkind = 'p' AS partitioned
+       FROM pg_catalog.pg_class i
+       JOIN pg_catalog.pg_index x ON x.indexrelid = i.oid
+       JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
+       LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = i.reltablespace
+      WHERE i.oid = to_regclass($1)`,
+    [index],
+  );
+  const row = facts.rows[0];
+  if (!row) throw new Error(`index ${index} no longer exists`);
+  const rewritten = (await rewriteJsonIntCasts(row.def)).sql;
+  const tree = (await parse(rewritten)) as { stmts: { stmt: { IndexStmt?: { relation: { location: number }; whereClause?: unknown } } }[] };
+  const stmt = tree.stmts[0]?.stmt.IndexStmt;
+  if (!stmt) throw new Error(`cannot read the definition of ${index}`);
+  const bytes = Buffer.from(rewritten, 'utf8');
+  const prefix = bytes.subarray(0, stmt.relation.location).toString('utf8');
+  let rest = bytes.subarray(stmt.relation.location).toString('utf8');
+  if (row.spc) {
+    const where = rest.lastIndexOf(' WHERE ');
+    const clause = ` TABLESPACE ${quoteIdent(row.spc)}`;
+    rest = stmt.whereClause && where >= 0 ? `${rest.slice(0, where)}${clause}${rest.slice(where)}` : `${rest}${clause}`;
+  }
+  const unique = /^CREATE UNIQUE /.test(prefix) ? 'UNIQUE ' : '';
+  const only = / ON ONLY $/.test(prefix) ? 'ONLY ' : '';
+  const temp = indexTempName(object.index as string);
+  const tempQualified = qualifiedName(object.schema, temp);
+  const create = (concurrently: boolean) =>
+    `CREATE ${unique}INDEX ${concurrently ? 'CONCURRENTLY IF NOT EXISTS ' : ''}${quoteIdent(temp)} ON ${only}${rest};`;
+  const guard = `SELECT pg_catalog.pg_get_indexdef(to_regclass(${literal(index)})) IS NOT DISTINCT FROM ${literal(row.def)}`;
+  const blocked = row.constraint ?? (row.partitioned ? 'partitioned' : null);
+  const step = {
+    safety: blocked ? ('review' as const) : ('safe' as const),
+    phase: 'concurrent' as const,
+    description: `rebuild ${displayName(object.schema, object.index as string)} with a numeric cast: build the new index concurrently, drop the old one, rename`,
+    ...(blocked
+      ? {
+          decision:
+            blocked === 'partitioned'
+              ? 'an index on a partitioned table cannot be built CONCURRENTLY: build it per partition, or accept the lock'
+              : `the index backs constraint ${blocked}: recreate the constraint USING INDEX instead of dropping the index`,
+        }
+      : {}),
+    guard,
+    sql: [
+      `DROP INDEX CONCURRENTLY IF EXISTS ${tempQualified};`,
+      create(true),
+      `DROP INDEX CONCURRENTLY IF EXISTS ${index};`,
+      `ALTER INDEX IF EXISTS ${tempQualified} RENAME TO ${quoteIdent(object.index as string)};`,
+    ].join('\n'),
+    statements: [
+      `DROP INDEX CONCURRENTLY IF EXISTS ${tempQualified}`,
+      create(true).slice(0, -1),
+      `DROP INDEX CONCURRENTLY IF EXISTS ${index}`,
+      `ALTER INDEX IF EXISTS ${tempQualified} RENAME TO ${quoteIdent(object.index as string)}`,
+    ],
+    verifyStatements: [create(false).slice(0, -1), `DROP INDEX ${index}`, `ALTER INDEX ${tempQualified} RENAME TO ${quoteIdent(object.index as string)}`],
+  };
+  return {
+    order: 50,
+    summary: `rebuild the index with ::numeric instead of the integer cast (every other property kept)`,
+    steps: [step],
+  };
+}
+
+async function rewriteCheck(db: Queryable, object: FindingObject): Promise<Repair> {
+  const table = qualifiedName(object.schema, object.table);
+  const res = await db.query<{ def: string }>(
+    `SELECT pg_catalog.pg_get_constraintdef(oid) AS def FROM pg_catalog.pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2`,
+    [table, object.constraint],
+  );
+  const def = res.rows[0]?.def;
+  if (!def) throw new Error(`constraint ${object.constraint} no longer exists`);
+  const statement = `ALTER TABLE ${table} DROP CONSTRAINT ${quoteIdent(object.constraint as string)}, ADD CONSTRAINT ${quoteIdent(object.constraint as string)} ${def} NOT VALID;`;
+  const rewritten = (await rewriteJsonIntCasts(statement)).sql;
+  return {
+    order: 50,
+    summary: `recreate the CHECK constraint with a numeric cast`,
+    steps: [
+      {
+        safety: 'review',
+        phase: 'transaction',
+        description: `recreate ${displayName(object.constraint as string)} casting to numeric`,
+        decision: 'with numeric, 1.38 passes the check where the integer cast failed; confirm the rule still means what it should (add a scale check if whole numbers are required)',
+        sql: `${rewritten}\nALTER TABLE ${table} VALIDATE CONSTRAINT ${quoteIdent(object.constraint as string)};`,
+      },
+    ],
+  };
+}
+
+async function rewriteGenerated(db: Queryable, object: FindingObject): Promise<Repair> {
+  const table = qualifiedName(object.schema, object.table);
+  const res = await db.query<{ expr: string }>(
+    `SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS expr
+       FROM pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+      WHERE d.adrelid = to_regclass($1) AND a.attname = $2`,
+    [table, object.column],
+  );
+  const expr = res.rows[0]?.expr;
+  if (!expr) throw new Error(`generated column ${object.column} no longer exists`);
+  const select = (await rewriteJsonIntCasts(`SELECT ${expr}`)).sql.replace(/^SELECT /, '');
+  const column = quoteIdent(object.column as string);
+  return {
+    order: 50,
+    summary: `recreate the generated column as numeric`,
+    steps: [
+      {
+        safety: 'review',
+        phase: 'transaction',
+        description: `recreate ${displayName(object.table, object.column as string)} as numeric, generated from the numeric cast`,
+        decision: 'dropping the column drops the views and indexes that use it, and rewrites the table: recreate them, and schedule it',
+        sql: `ALTER TABLE ${table} DROP COLUMN ${column}, ADD COLUMN ${column} numeric GENERATED ALWAYS AS (${select}) STORED;`,
+      },
+    ],
+  };
 }

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { defineCheck, type CheckContext } from '../src/check.js';
-import { findColumn, locateTable, type Table } from '../src/db/catalog.js';
+import { findColumn, locateTable, type Column, type Table } from '../src/db/catalog.js';
 import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
 import { equalsExpr } from '../src/db/sql.js';
 import type { Finding } from '../src/findings.js';
+import type { Repair } from '../src/fix/types.js';
 
 const options = z.strictObject({
   models: z
@@ -168,6 +169,83 @@ async function auditPair(ctx: CheckContext<Options>, models: Table, pricing: Tab
         byReason: Object.fromEntries(order.filter((r) => counts.has(r)).map((r) => [r, counts.get(r)])),
         samplesByReason: Object.fromEntries(order.filter((r) => counts.has(r)).map((r) => [r, samplesByReason.get(r)])),
       },
+      repair: async () => {
+        const active = `NOT (${inactive}) AND NOT (${expired}) AND NOT (${future})`;
+        const unpriced = `NOT EXISTS (SELECT 1 FROM ${qualifiedName(pricing.schema, pricing.name)} p WHERE ${match} AND ${active})`;
+        return backfillPricing(ctx, models, keyColumn, pricing, refColumn, unpriced);
+      },
     }),
   ];
+}
+
+/** The provider of a model: `models.provider` when the column exists, else `meta->>'provider'`. */
+function providerExpr(models: Table): string | null {
+  if (findColumn(models, 'provider')) return findColumn(models, 'meta') ? `coalesce(m."provider"::text, m."meta"->>'provider')` : `m."provider"::text`;
+  return findColumn(models, 'meta') ? `m."meta"->>'provider'` : null;
+}
+
+/**
+ * Seed 000's backfill: the provider resolved by name, prices from the model's per-million costs divided
+ * by 1000. Models whose prices cannot be derived get a commented template, never an invented price.
+ */
+async function backfillPricing(
+  ctx: CheckContext<Options>,
+  models: Table,
+  key: Column,
+  pricing: Table,
+  ref: Column,
+  unpriced: string,
+): Promise<Repair> {
+  const opts = ctx.options.pricing;
+  const providers = ctx.catalog.tables.find((t) => t.name === 'providers' && t.schema === pricing.schema) ?? ctx.catalog.tables.find((t) => t.name === 'providers');
+  const provider = providerExpr(models);
+  const needed = ['provider_id', 'input_price_per_1k', 'output_price_per_1k'];
+  const modelsName = qualifiedName(models.schema, models.name);
+  const pricingName = qualifiedName(pricing.schema, pricing.name);
+  const derivable =
+    providers && findColumn(providers, 'id') && findColumn(providers, 'name') && provider && findColumn(models, 'meta') && needed.every((c) => findColumn(pricing, c));
+  const costs = `jsonb_typeof(m."meta"::jsonb->'inputCostPerMillionTokens') = 'number' AND jsonb_typeof(m."meta"::jsonb->'outputCostPerMillionTokens') = 'number'`;
+  const extraCols = [
+    ...(findColumn(pricing, opts.effectiveFromColumn) ? [[opts.effectiveFromColumn, 'now()']] : []),
+    ...(findColumn(pricing, opts.activeColumn) ? [[opts.activeColumn, 'true']] : []),
+  ];
+  const steps: Repair['steps'] = [];
+  let derived: string[] = [];
+  if (derivable) {
+    const from = `FROM ${modelsName} AS m JOIN ${qualifiedName(providers.schema, providers.name)} AS pr ON pr."name"::text = ${provider}
+ WHERE ${unpriced} AND ${costs}`;
+    derived = (await ctx.db.query<{ id: string }>(`SELECT m.${quoteIdent(key.name)}::text AS id ${from} ORDER BY 1`)).rows.map((r) => r.id);
+    if (derived.length > 0) {
+      steps.push({
+        safety: 'safe',
+        phase: 'transaction',
+        description: `insert an active pricing row for ${derived.length} model${derived.length === 1 ? '' : 's'} (${derived.slice(0, 5).join(', ')}${derived.length > 5 ? ', ...' : ''}): provider by name, prices = meta per-million costs / 1000`,
+        sql: `INSERT INTO ${pricingName} ("provider_id", ${quoteIdent(ref.name)}, "input_price_per_1k", "output_price_per_1k"${extraCols.map(([c]) => `, ${quoteIdent(c as string)}`).join('')})
+SELECT pr."id", m.${quoteIdent(key.name)}, (m."meta"->>'inputCostPerMillionTokens')::numeric / 1000, (m."meta"->>'outputCostPerMillionTokens')::numeric / 1000${extraCols.map(([, v]) => `, ${v}`).join('')}
+  ${from};`,
+      });
+    }
+  }
+  const rest = (
+    await ctx.db.query<{ id: string }>(
+      `SELECT m.${quoteIdent(key.name)}::text AS id FROM ${modelsName} AS m WHERE ${unpriced} ORDER BY 1`,
+    )
+  ).rows
+    .map((r) => r.id)
+    .filter((id) => !derived.includes(id));
+  for (const id of rest.slice(0, 50)) {
+    steps.push({
+      safety: 'review',
+      phase: 'transaction',
+      description: `pricing for model ${id}: its prices cannot be derived (no provider match or no per-million costs in meta)`,
+      decision: 'fill in the provider and the prices per 1k tokens; integrity never invents a price',
+      sql: `INSERT INTO ${pricingName} ("provider_id", ${quoteIdent(ref.name)}, "input_price_per_1k", "output_price_per_1k"${extraCols.map(([c]) => `, ${quoteIdent(c as string)}`).join('')})
+VALUES (/* provider id */ NULL, '${id.replace(/'/g, "''")}', /* input per 1k */ NULL, /* output per 1k */ NULL${extraCols.map(([, v]) => `, ${v}`).join('')});`,
+    });
+  }
+  return {
+    order: 20,
+    summary: `backfill pricing: ${derived.length} derived from model metadata, ${rest.length} left for review`,
+    steps,
+  };
 }

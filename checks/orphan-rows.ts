@@ -5,8 +5,27 @@ import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
 import { equalsExpr, sampleKeyExpr } from '../src/db/sql.js';
 import type { Relation } from '../src/config/relations.js';
 import type { Finding } from '../src/findings.js';
+import type { Repair, RepairStep } from '../src/fix/types.js';
+import {
+  QUARANTINE_SCHEMA,
+  copyToQuarantine,
+  createQuarantineTable,
+  literal,
+  moveToQuarantine,
+  quarantineTable,
+  restoreStatement,
+} from '../src/fix/quarantine.js';
 
-const options = z.strictObject({});
+const options = z.strictObject({
+  /**
+   * How to repair the orphans of one reference, keyed by constraint name (or `schema.table.constraint`)
+   * or by a declared relation's name: delete them, set their key to NULL, or leave them for review.
+   */
+  strategies: z.record(z.string(), z.enum(['delete', 'set-null', 'review'])).default({}),
+});
+
+type Options = z.infer<typeof options>;
+type Strategy = 'delete' | 'set-null' | 'review';
 
 /** One reference to verify: a foreign key PostgreSQL is not guaranteeing, or a declared relation. */
 interface Reference {
@@ -18,6 +37,8 @@ interface Reference {
   constraint: string | null;
   /** Why the database's own guarantee was not trusted. */
   reasons: string[];
+  fk: ForeignKey | null;
+  relationName: string | null;
 }
 
 export default defineCheck({
@@ -73,7 +94,7 @@ function untrustedReasons(fk: ForeignKey): string[] {
   return reasons;
 }
 
-function foreignKeysToVerify(ctx: CheckContext<Record<string, never>>): Reference[] {
+function foreignKeysToVerify(ctx: CheckContext<Options>): Reference[] {
   const out: Reference[] = [];
   for (const fk of ctx.catalog.foreignKeys) {
     const reasons = untrustedReasons(fk);
@@ -94,12 +115,14 @@ function foreignKeysToVerify(ctx: CheckContext<Record<string, never>>): Referenc
       matchType: fk.matchType,
       constraint: fk.name,
       reasons: reasons.length > 0 ? reasons : ['verified by --deep'],
+      fk,
+      relationName: null,
     });
   }
   return out;
 }
 
-function declaredRelation(ctx: CheckContext<Record<string, never>>, rel: Relation): Reference {
+function declaredRelation(ctx: CheckContext<Options>, rel: Relation): Reference {
   const label = rel.name ?? `relation ${rel.table}(${rel.columns.join(', ')})`;
   const child = locateTable(ctx.catalog, { schema: rel.schema, table: rel.table });
   if (child.status !== 'found') throw new Error(`${label}: ${child.reason}`);
@@ -113,11 +136,14 @@ function declaredRelation(ctx: CheckContext<Record<string, never>>, rel: Relatio
     matchType: 'simple',
     constraint: null,
     reasons: ['declared in config'],
+    fk: null,
+    relationName: rel.name ?? null,
   };
 }
 
-async function verify(ctx: CheckContext<Record<string, never>>, ref: Reference): Promise<Finding | null> {
-  const c = (col: Column) => `c.${quoteIdent(col.name)}`;
+/** The rows of the child (under `alias`) whose reference matches no parent. */
+function violationSql(ref: Reference, alias: string): string {
+  const c = (col: Column) => `${alias}.${quoteIdent(col.name)}`;
   const joins = ref.columns
     .map((col, i) => {
       const parentCol = ref.parentColumns[i] as Column;
@@ -130,10 +156,14 @@ async function verify(ctx: CheckContext<Record<string, never>>, ref: Reference):
   const allSet = ref.columns.map((col) => `${c(col)} IS NOT NULL`).join(' AND ');
   const missingParent = `NOT EXISTS (SELECT 1 FROM ${qualifiedName(ref.parent.schema, ref.parent.name)} p WHERE ${joins})`;
   // MATCH SIMPLE ignores a row with any NULL key column; MATCH FULL also rejects a partly-NULL key.
-  const violation =
-    ref.matchType === 'full' && ref.columns.length > 1
-      ? `((${allSet}) AND ${missingParent}) OR (NOT (${allSet}) AND (${ref.columns.map((col) => `${c(col)} IS NOT NULL`).join(' OR ')}))`
-      : `(${allSet}) AND ${missingParent}`;
+  return ref.matchType === 'full' && ref.columns.length > 1
+    ? `((${allSet}) AND ${missingParent}) OR (NOT (${allSet}) AND (${ref.columns.map((col) => `${c(col)} IS NOT NULL`).join(' OR ')}))`
+    : `(${allSet}) AND ${missingParent}`;
+}
+
+async function verify(ctx: CheckContext<Options>, ref: Reference): Promise<Finding | null> {
+  const c = (col: Column) => `c.${quoteIdent(col.name)}`;
+  const violation = violationSql(ref, 'c');
   const keyNames = ref.columns.map((col) => col.name);
   const res = await ctx.db.query<{ n: string; sample: string }>(
     `SELECT count(*) OVER () AS n, ${sampleKeyExpr('c', keyNames)} AS sample
@@ -163,5 +193,171 @@ async function verify(ctx: CheckContext<Record<string, never>>, ref: Reference):
     count,
     samples,
     details: { reasons: ref.reasons, matchType: ref.matchType },
+    repair: async (finding) => removeOrphans(ctx, ref, finding),
   });
+}
+
+function strategyFor(ctx: CheckContext<Options>, ref: Reference): Strategy {
+  const keys = ref.fk
+    ? [ref.fk.name, `${ref.fk.schema}.${ref.fk.table}.${ref.fk.name}`]
+    : ref.relationName
+      ? [ref.relationName]
+      : [];
+  for (const key of keys) {
+    const chosen = ctx.options.strategies[key];
+    if (chosen) return chosen;
+  }
+  const nullable = ref.columns.every((c) => !c.notNull);
+  return nullable && ref.fk?.onDelete === 'set null' ? 'set-null' : 'delete';
+}
+
+interface RowSet {
+  table: Table;
+  /** Selects the rows under the given alias. */
+  where: (alias: string) => string;
+}
+
+/**
+ * Rows that deleting `rows` would take with it (ON DELETE CASCADE, recursively) or change (SET NULL,
+ * SET DEFAULT), and references that would block it (NO ACTION, RESTRICT).
+ */
+function dependents(ctx: CheckContext<Options>, rows: RowSet, depth: number, out: { changed: RowSet[]; blockers: RowSet[] }): void {
+  if (depth > 4) return;
+  for (const fk of ctx.catalog.foreignKeys) {
+    if (fk.refSchema !== rows.table.schema || fk.refTable !== rows.table.name) continue;
+    const child = ctx.catalog.tables.find((t) => t.schema === fk.schema && t.name === fk.table);
+    if (!child) continue;
+    const parentAlias = `d${depth}`;
+    const set: RowSet = {
+      table: child,
+      where: (alias) =>
+        `(${fk.columns.map((c) => `${alias}.${quoteIdent(c)}`).join(', ')}) IN (SELECT ${fk.refColumns
+          .map((c) => `${parentAlias}.${quoteIdent(c)}`)
+          .join(', ')} FROM ${qualifiedName(rows.table.schema, rows.table.name)} AS ${parentAlias} WHERE ${rows.where(parentAlias)})`,
+    };
+    if (fk.onDelete === 'cascade') {
+      out.changed.push(set);
+      dependents(ctx, set, depth + 1, out);
+    } else if (fk.onDelete === 'set null' || fk.onDelete === 'set default') {
+      out.changed.push(set);
+    } else {
+      out.blockers.push(set);
+    }
+  }
+}
+
+async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding: Finding): Promise<Repair> {
+  const child = qualifiedName(ref.child.schema, ref.child.name);
+  const childLabel = displayName(ref.child.schema, ref.child.name);
+  const quarantine = quarantineTable(ref.child.name, finding.fingerprint);
+  const where = violationSql(ref, 't');
+  const strategy = strategyFor(ctx, ref);
+  const steps: RepairStep[] = [];
+  const restore: string[] = [];
+  const fp = finding.fingerprint;
+
+  const related = { changed: [] as RowSet[], blockers: [] as RowSet[] };
+  if (strategy === 'delete') dependents(ctx, { table: ref.child, where: (a) => violationSql(ref, a) }, 1, related);
+  let blocked = 0;
+  for (const b of related.blockers) {
+    const n = await ctx.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualifiedName(b.table.schema, b.table.name)} AS t WHERE ${b.where('t')}`);
+    blocked += Number(n.rows[0]?.n ?? 0);
+  }
+
+  if (strategy === 'review' || blocked > 0) {
+    steps.push({
+      safety: 'review',
+      phase: 'transaction',
+      description: `remove the ${finding.count} orphan row(s) of ${childLabel}, quarantined first`,
+      decision:
+        blocked > 0
+          ? `${blocked} row(s) in other tables reference these orphans without ON DELETE CASCADE: repair or remove them first`
+          : 'the strategy for this reference is "review": restore the missing parents, or delete or detach the orphans',
+      sql: `${createQuarantineTable(quarantine, child)}
+${moveToQuarantine(quarantine, child, where, 'orphan-rows', fp)}`,
+    });
+  } else if (strategy === 'set-null') {
+    const sets = ref.columns.map((c) => `${quoteIdent(c.name)} = NULL`).join(', ');
+    steps.push(
+      { safety: 'safe', phase: 'transaction', description: `quarantine table for ${childLabel}`, sql: createQuarantineTable(quarantine, child) },
+      {
+        safety: 'destructive',
+        phase: 'transaction',
+        description: `copy the orphan rows of ${childLabel} to the quarantine, then set their reference to NULL`,
+        sql: `${copyToQuarantine(quarantine, child, where, 'orphan-rows', fp)}
+UPDATE ${child} AS t SET ${sets} WHERE ${where};`,
+      },
+    );
+    restore.push(`UPDATE ${child} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = q.${quoteIdent(c.name)}`).join(', ')} FROM ${quarantine} AS q WHERE q.integrity_finding = ${literal(fp)} AND <match t and q on the primary key>;`);
+  } else {
+    for (const dep of related.changed) {
+      const depName = qualifiedName(dep.table.schema, dep.table.name);
+      const depQuarantine = quarantineTable(dep.table.name, fp);
+      steps.push({
+        safety: 'destructive',
+        phase: 'transaction',
+        description: `quarantine the rows of ${displayName(dep.table.schema, dep.table.name)} that the delete cascades to (or changes)`,
+        sql: `${createQuarantineTable(depQuarantine, depName)}
+${copyToQuarantine(depQuarantine, depName, dep.where('t'), 'orphan-rows', fp)}`,
+      });
+      restore.push(restoreStatement(depQuarantine, depName, dep.table.columns, fp) + ' -- after the rows above');
+    }
+    steps.push(
+      { safety: 'safe', phase: 'transaction', description: `quarantine table for ${childLabel}`, sql: createQuarantineTable(quarantine, child) },
+      {
+        safety: 'destructive',
+        phase: 'transaction',
+        description: `move the orphan rows of ${childLabel} to the quarantine (delete them, keeping a copy)`,
+        sql: moveToQuarantine(quarantine, child, where, 'orphan-rows', fp),
+      },
+    );
+    restore.unshift(restoreStatement(quarantine, child, ref.child.columns, fp));
+  }
+
+  const fk = ref.fk;
+  if (fk && !fk.enforced) {
+    steps.push({
+      safety: 'review',
+      phase: 'transaction',
+      description: `make ${displayName(fk.name)} enforced again`,
+      decision: 'confirm the constraint was not made NOT ENFORCED on purpose',
+      sql: `ALTER TABLE ${child} ALTER CONSTRAINT ${quoteIdent(fk.name)} ENFORCED;`,
+    });
+  } else if (fk && !fk.validated && strategy !== 'review' && blocked === 0) {
+    steps.push({
+      safety: 'safe',
+      phase: 'transaction',
+      description: `validate ${displayName(fk.name)} now that no row breaks it`,
+      sql: `ALTER TABLE ${child} VALIDATE CONSTRAINT ${quoteIdent(fk.name)};`,
+    });
+  }
+  if (fk && fk.disabledTriggers.length > 0) {
+    for (const t of fk.disabledTriggers) {
+      steps.push({
+        safety: 'review',
+        phase: 'transaction',
+        description: `re-enable the triggers of ${displayName(t.schema, t.table)}, so the foreign key is checked again`,
+        decision: 'ENABLE TRIGGER ALL also enables user triggers; confirm none was disabled on purpose',
+        sql: `ALTER TABLE ${qualifiedName(t.schema, t.table)} ENABLE TRIGGER ALL;`,
+      });
+    }
+  }
+  if (!fk) {
+    steps.push({
+      safety: 'review',
+      phase: 'transaction',
+      description: 'add the foreign key this relation never had',
+      decision: 'the referenced columns need a unique constraint, and the types must match',
+      sql: `ALTER TABLE ${child} ADD FOREIGN KEY (${ref.columns.map((c) => quoteIdent(c.name)).join(', ')}) REFERENCES ${qualifiedName(ref.parent.schema, ref.parent.name)} (${ref.parentColumns.map((c) => quoteIdent(c.name)).join(', ')}) NOT VALID;`,
+    });
+  }
+  return {
+    order: 40,
+    summary:
+      strategy === 'set-null'
+        ? `set the dangling reference of ${finding.count} row(s) to NULL, after copying them to the quarantine`
+        : `move ${finding.count} orphan row(s) to the ${QUARANTINE_SCHEMA} schema${related.changed.length ? ', with the rows the delete cascades to' : ''}`,
+    steps,
+    restore,
+  };
 }

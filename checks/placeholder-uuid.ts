@@ -4,6 +4,8 @@ import type { Column, ForeignKey, Table } from '../src/db/catalog.js';
 import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
 import { sampleKeyExpr } from '../src/db/sql.js';
 import type { Finding } from '../src/findings.js';
+import type { Repair } from '../src/fix/types.js';
+import { QUARANTINE_SCHEMA, copyToQuarantine, createQuarantineTable, literal, moveToQuarantine, quarantineTable, restoreStatement } from '../src/fix/quarantine.js';
 
 export const DEFAULT_PLACEHOLDERS = ['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff'];
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -86,6 +88,19 @@ function placeholderDefaults(ctx: CheckContext<Options>, table: Table, columns: 
         object: { schema: table.schema, table: table.name, column: column.name },
         count: null,
         details: { placeholder: value },
+        repair: async () => ({
+          order: 35,
+          summary: `drop the placeholder DEFAULT of ${displayName(table.schema, table.name, column.name)}`,
+          steps: [
+            {
+              safety: 'review',
+              phase: 'transaction',
+              description: `drop the DEFAULT ${shown}`,
+              decision: 'inserts that omit the column will then write NULL (or fail if it is NOT NULL): make sure the application sets it',
+              sql: `ALTER TABLE ${qualifiedName(table.schema, table.name)} ALTER COLUMN ${quoteIdent(column.name)} DROP DEFAULT;`,
+            },
+          ],
+        }),
       }),
     );
   }
@@ -162,8 +177,106 @@ async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Colu
           foreignKey: fk ? fk.name : null,
           sampleKey: table.primaryKey ?? 'ctid',
         },
+        repair: async (finding) => (isPrimaryKey ? removePlaceholderParent(ctx, table, column, finding) : clearPlaceholders(ctx, table, column, finding)),
       }),
     );
   }
   return findings;
+}
+
+function placeholderCondition(ctx: CheckContext<Options>, column: Column, alias: string): string {
+  const values = valuesFor(ctx.options, column).map((v) => literal(v)).join(', ');
+  return column.baseType === 'uuid'
+    ? `${alias}.${quoteIdent(column.name)} = ANY (ARRAY[${values}]::uuid[])`
+    : `lower(${alias}.${quoteIdent(column.name)}::text) = ANY (ARRAY[${values}]::text[])`;
+}
+
+async function clearPlaceholders(ctx: CheckContext<Options>, table: Table, column: Column, finding: Finding): Promise<Repair> {
+  const source = qualifiedName(table.schema, table.name);
+  const where = placeholderCondition(ctx, column, 't');
+  const label = displayName(table.schema, table.name, column.name);
+  if (column.notNull) {
+    return {
+      order: 30,
+      summary: `${label} is NOT NULL: the placeholder must be replaced by the real id, which only a person can supply`,
+      steps: [
+        {
+          safety: 'review',
+          phase: 'transaction',
+          description: `replace the placeholder in ${finding.count} row(s) of ${label}`,
+          decision: 'supply the real id for these rows (or make the column nullable and set NULL)',
+          sql: `UPDATE ${source} AS t SET ${quoteIdent(column.name)} = /* the real id */ NULL WHERE ${where};`,
+        },
+      ],
+    };
+  }
+  const quarantine = quarantineTable(table.name, finding.fingerprint);
+  return {
+    order: 30,
+    summary: `set ${label} to NULL where it holds a placeholder, after copying the rows to the ${QUARANTINE_SCHEMA} schema`,
+    steps: [
+      { safety: 'safe', phase: 'transaction', description: `quarantine table for ${displayName(table.schema, table.name)}`, sql: createQuarantineTable(quarantine, source) },
+      {
+        safety: 'destructive',
+        phase: 'transaction',
+        description: `copy the ${finding.count} row(s) to the quarantine, then set ${displayName(column.name)} to NULL`,
+        sql: `${copyToQuarantine(quarantine, source, where, 'placeholder-uuid', finding.fingerprint)}\nUPDATE ${source} AS t SET ${quoteIdent(column.name)} = NULL WHERE ${where};`,
+      },
+    ],
+    restore: table.primaryKey
+      ? [
+          `UPDATE ${source} AS t SET ${quoteIdent(column.name)} = q.${quoteIdent(column.name)} FROM ${quarantine} AS q WHERE q.integrity_finding = ${literal(finding.fingerprint)} AND ${table.primaryKey.map((k) => `t.${quoteIdent(k)} = q.${quoteIdent(k)}`).join(' AND ')};`,
+        ]
+      : [`-- ${displayName(table.schema, table.name)} has no primary key: match the quarantined rows by their other columns`],
+  };
+}
+
+async function removePlaceholderParent(ctx: CheckContext<Options>, table: Table, column: Column, finding: Finding): Promise<Repair> {
+  const source = qualifiedName(table.schema, table.name);
+  const where = placeholderCondition(ctx, column, 't');
+  const referencing = ctx.catalog.foreignKeys.filter(
+    (fk) => fk.refSchema === table.schema && fk.refTable === table.name && fk.refColumns.includes(column.name),
+  );
+  const uses: string[] = [];
+  const guards: string[] = [];
+  for (const fk of referencing) {
+    const childCol = fk.columns[fk.refColumns.indexOf(column.name)] as string;
+    const refd = `EXISTS (SELECT 1 FROM ${qualifiedName(fk.schema, fk.table)} AS r WHERE r.${quoteIdent(childCol)} = t.${quoteIdent(column.name)})`;
+    guards.push(`NOT ${refd}`);
+    const n = await ctx.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${source} AS t JOIN ${qualifiedName(fk.schema, fk.table)} AS r ON r.${quoteIdent(childCol)} = t.${quoteIdent(column.name)} WHERE ${where}`);
+    const count = Number(n.rows[0]?.n ?? 0);
+    if (count > 0) uses.push(`${count} row(s) of ${displayName(fk.schema, fk.table)} (${fk.name})`);
+  }
+  const label = displayName(table.schema, table.name);
+  const quarantine = quarantineTable(table.name, finding.fingerprint);
+  const guarded = [where, ...guards].join('\n   AND ');
+  if (uses.length > 0) {
+    return {
+      order: 45,
+      summary: `the placeholder row of ${label} is still referenced by ${uses.join(', ')}`,
+      steps: [
+        {
+          safety: 'review',
+          phase: 'transaction',
+          description: `delete the placeholder row of ${label}, quarantined first`,
+          decision: `first repoint or remove what references it: ${uses.join(', ')}`,
+          sql: `${createQuarantineTable(quarantine, source)}\n${moveToQuarantine(quarantine, source, guarded, 'placeholder-uuid', finding.fingerprint)}`,
+        },
+      ],
+    };
+  }
+  return {
+    order: 45,
+    summary: `delete the unreferenced placeholder row of ${label}, keeping a copy in the ${QUARANTINE_SCHEMA} schema`,
+    steps: [
+      { safety: 'safe', phase: 'transaction', description: `quarantine table for ${label}`, sql: createQuarantineTable(quarantine, source) },
+      {
+        safety: 'destructive',
+        phase: 'transaction',
+        description: `move the placeholder row to the quarantine (only while nothing references it)`,
+        sql: moveToQuarantine(quarantine, source, guarded, 'placeholder-uuid', finding.fingerprint),
+      },
+    ],
+    restore: [restoreStatement(quarantine, source, table.columns, finding.fingerprint)],
+  };
 }

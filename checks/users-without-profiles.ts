@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineCheck, type CheckContext } from '../src/check.js';
-import { findColumn, findTable, locateTable, type Table, type Trigger } from '../src/db/catalog.js';
+import { findColumn, findTable, locateTable, type Column, type Table, type Trigger } from '../src/db/catalog.js';
+import type { Repair } from '../src/fix/types.js';
 import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
 import { equalsExpr } from '../src/db/sql.js';
 import type { Finding } from '../src/findings.js';
@@ -85,6 +86,7 @@ CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users
           },
           count,
           samples: res.rows.map((r) => r.id),
+          repair: async () => insertMissingProfiles(users, key, profiles, column),
         }),
       );
     }
@@ -105,6 +107,7 @@ CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users
               : `no enabled trigger on ${usersName} has a function that inserts into ${profilesName}: unless something else creates it, every new user is missing a profile`,
           object: { schema: users.schema, table: users.name, references: { schema: profiles.schema, table: profiles.name, columns: [column.name] } },
           count: null,
+          repair: async () => profileTrigger(users, key, profiles, column, disabled.length > 0 ? writers : []),
         }),
       );
     }
@@ -112,6 +115,92 @@ CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users
     return findings;
   },
 });
+
+/** Columns copied from the user to the new profile when both tables have them. */
+const COPIED_COLUMNS = ['email', 'full_name', 'name', 'display_name', 'username'];
+
+function copiedColumns(users: Table, key: Column, profiles: Table, column: Column): { from: Column; to: Column }[] {
+  const pairs = [{ from: key, to: column }];
+  for (const name of COPIED_COLUMNS) {
+    const from = findColumn(users, name);
+    const to = findColumn(profiles, name);
+    if (from && to && to.name !== column.name && to.generated === '') pairs.push({ from, to });
+  }
+  return pairs;
+}
+
+function insertMissingProfiles(users: Table, key: Column, profiles: Table, column: Column): Repair {
+  const pairs = copiedColumns(users, key, profiles, column);
+  const filled = new Set(pairs.map((p) => p.to.name));
+  const unfillable = profiles.columns.filter((c) => c.notNull && c.defaultTree === null && c.generated === '' && !filled.has(c.name));
+  const profilesName = qualifiedName(profiles.schema, profiles.name);
+  const sql = `INSERT INTO ${profilesName} (${pairs.map((p) => quoteIdent(p.to.name)).join(', ')})
+SELECT ${pairs.map((p) => `u.${quoteIdent(p.from.name)}${p.from.baseType === p.to.baseType ? '' : `::${p.to.type}`}`).join(', ')}
+  FROM ${qualifiedName(users.schema, users.name)} AS u
+ WHERE NOT EXISTS (SELECT 1 FROM ${profilesName} AS p
+                    WHERE ${equalsExpr(`p.${quoteIdent(column.name)}`, column.baseType, `u.${quoteIdent(key.name)}`, key.baseType)})
+ON CONFLICT DO NOTHING;`;
+  const copied = pairs.map((p) => p.to.name).join(', ');
+  return {
+    order: 10,
+    summary: `create the missing profiles from ${displayName(users.schema, users.name)} (${copied})`,
+    steps: [
+      unfillable.length > 0
+        ? {
+            safety: 'review',
+            phase: 'transaction',
+            description: `insert the missing profiles (${copied})`,
+            decision: `${profilesName} also requires ${unfillable.map((c) => c.name).join(', ')} (NOT NULL, no default): add a value for each to the statement`,
+            sql,
+          }
+        : { safety: 'safe', phase: 'transaction', description: `insert the missing profiles (${copied}); existing ones are left alone`, sql },
+    ],
+  };
+}
+
+function profileTrigger(users: Table, key: Column, profiles: Table, column: Column, disabled: Trigger[]): Repair {
+  const usersName = qualifiedName(users.schema, users.name);
+  if (disabled.length > 0) {
+    return {
+      order: 15,
+      summary: `enable the trigger that creates profiles`,
+      steps: disabled.map((t) => ({
+        safety: 'review' as const,
+        phase: 'transaction' as const,
+        description: `enable trigger ${t.name} on ${displayName(users.schema, users.name)}`,
+        decision: 'confirm the trigger was not disabled on purpose (a bulk load, a migration)',
+        sql: `ALTER TABLE ${usersName} ENABLE TRIGGER ${quoteIdent(t.name)};`,
+      })),
+    };
+  }
+  const pairs = copiedColumns(users, key, profiles, column);
+  const fn = qualifiedName(profiles.schema, `integrity_create_${profiles.name}`.slice(0, 63));
+  const sql = `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $integrity$
+BEGIN
+  INSERT INTO ${qualifiedName(profiles.schema, profiles.name)} (${pairs.map((p) => quoteIdent(p.to.name)).join(', ')})
+  VALUES (${pairs.map((p) => `NEW.${quoteIdent(p.from.name)}${p.from.baseType === p.to.baseType ? '' : `::${p.to.type}`}`).join(', ')})
+  ON CONFLICT DO NOTHING;
+  RETURN NEW;
+END
+$integrity$;
+DROP TRIGGER IF EXISTS integrity_create_profile ON ${usersName};
+CREATE TRIGGER integrity_create_profile AFTER INSERT ON ${usersName}
+  FOR EACH ROW EXECUTE FUNCTION ${fn}();`;
+  return {
+    order: 15,
+    summary: `create a trigger that gives every new user a profile (seed 004's layer 1)`,
+    steps: [
+      {
+        safety: 'review',
+        phase: 'transaction',
+        description: `trigger on ${displayName(users.schema, users.name)} inserting into ${displayName(profiles.schema, profiles.name)}`,
+        decision: 'check the columns the profile needs; the function runs as its owner (SECURITY DEFINER)',
+        sql,
+      },
+    ],
+  };
+}
 
 function resolveUsers(ctx: CheckContext<Options>): Table {
   const { schema, table } = ctx.options.users;

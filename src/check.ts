@@ -3,6 +3,7 @@ import type { Catalog } from './db/catalog.js';
 import type { Queryable } from './db/session.js';
 import { fingerprintOf, type Finding, type FindingObject, type Severity } from './findings.js';
 import type { Relation } from './config/relations.js';
+import type { Repair } from './fix/types.js';
 
 export interface CheckDocs {
   /** What the check finds, one paragraph. */
@@ -26,6 +27,8 @@ export interface FindingInput {
   count: number | null;
   samples?: string[];
   details?: Record<string, unknown>;
+  /** Writes the repair, when one exists; called in the audit's snapshot, after the check has run. */
+  repair?: (finding: Finding) => Promise<Repair | null>;
 }
 
 export interface CheckContext<Options> {

@@ -24,9 +24,21 @@ export interface FindingObject {
 
 export type FixSafety = 'safe' | 'review' | 'destructive';
 
-export interface FindingFix {
-  sql: string;
+export interface FindingFixStep {
   safety: FixSafety;
+  phase: 'transaction' | 'concurrent';
+  description: string;
+  decision?: string;
+  sql: string;
+}
+
+export interface FindingFix {
+  /** The most dangerous of its steps. */
+  safety: FixSafety;
+  summary: string;
+  /** The finding's block of the fix script (review steps commented out). */
+  sql: string;
+  steps: FindingFixStep[];
 }
 
 export interface Finding {

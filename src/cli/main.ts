@@ -2,7 +2,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { CHECKS, checkById } from '../../checks/index.js';
 import { loadConfig } from '../config/load.js';
 import { resolveConnection } from '../db/connection.js';
-import { AuditInterrupted, describeError, runAudit } from '../engine/runner.js';
+import { AuditInterrupted, describeError, runAuditWithRepairs } from '../engine/runner.js';
+import { renderFixScript } from '../fix/script.js';
 import { EXIT, UsageError, errorMessage } from '../errors.js';
 import type { FailOn } from '../findings.js';
 import { colorLevel, makeChalk } from '../report/color.js';
@@ -48,6 +49,7 @@ interface CheckCommandOptions {
   output?: string;
   failOn: FailOn;
   config?: string;
+  fixSql?: string;
 }
 
 /** Runs the command line and returns the exit code; the only caller of process.exit is bin/. */
@@ -86,6 +88,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['error', 'warning', 'info', 'never']).default('error'),
     )
     .option('--config <file>', 'config file (default: ./integrity.config.json when it exists)')
+    .option('--fix-sql <file>', 'write the repair script for the findings to FILE (- for stdout; the report then goes only to --output)')
     .addHelpText('after', CHECK_EXAMPLES)
     .action(async (opts: CheckCommandOptions) => {
       exitCode = await checkCommand(opts, io);
@@ -185,8 +188,9 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
       connectTimeoutSec: opts.connectTimeout,
       applicationName: 'integrity',
     });
-    const report = await withSignals(interruption, () =>
-      runAudit({
+    const fixFile = opts.fixSql && opts.fixSql !== '-' ? assertWritableDestination(opts.fixSql, io.cwd) : undefined;
+    const { report, repairs } = await withSignals(interruption, () =>
+      runAuditWithRepairs({
       target,
       checks: CHECKS,
       selected,
@@ -207,7 +211,12 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
         ? renderJson(report)
         : renderPretty(report, { chalk: makeChalk(colorLevel(destinationIsTTY, io.env)), width: io.stdout.columns ?? 120 });
     if (outputFile) writeFileAtomic(outputFile, text);
-    else io.stdout.write(text);
+    else if (opts.fixSql !== '-') io.stdout.write(text);
+    if (opts.fixSql) {
+      const script = renderFixScript({ report, repairs });
+      if (fixFile) writeFileAtomic(fixFile, script);
+      else io.stdout.write(script);
+    }
     for (const c of report.checks.filter((r) => r.status === 'error')) errLine(`check ${c.id} errored: ${c.reason}`);
     return exitCodeFor(report, opts.failOn);
   } catch (err) {

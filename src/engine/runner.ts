@@ -13,6 +13,8 @@ import {
   type Severity,
 } from '../findings.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
+import type { Repair } from '../fix/types.js';
+import { findingFix } from '../fix/script.js';
 
 /** Schemas never audited unless named with --schema: the tool's own quarantine. */
 export const EXCLUDED_BY_DEFAULT = ['integrity_quarantine'];
@@ -47,6 +49,31 @@ interface CheckOutcome {
   findings: Finding[];
   note: string | null;
   durationMs: number;
+  repairs: RepairEntry[];
+}
+
+/**
+ * Writes a finding's repair in its own savepoint: a repair that cannot be written (a lock, a missing
+ * privilege) leaves `fix` null and says why in `details.fixError`, and the finding stands.
+ */
+async function attachRepair(
+  db: Queryable,
+  finding: Finding,
+  repairer: ((f: Finding) => Promise<Repair | null>) | undefined,
+  out: RepairEntry[],
+): Promise<void> {
+  if (!repairer) return;
+  await db.query('SAVEPOINT integrity_repair');
+  try {
+    const repair = await repairer(finding);
+    await db.query('RELEASE SAVEPOINT integrity_repair');
+    if (!repair) return;
+    finding.fix = findingFix(finding, repair);
+    out.push({ finding, repair });
+  } catch (err) {
+    await db.query('ROLLBACK TO SAVEPOINT integrity_repair');
+    finding.details = { ...finding.details, fixError: errorMessage(err) };
+  }
 }
 
 /** Carries what is known of a check that stopped (skipped or failed) out of its savepoint. */
@@ -60,8 +87,28 @@ class CheckInterrupted extends Error {
 }
 
 export async function runAudit(options: AuditOptions): Promise<AuditReport> {
-  const startedAt = new Date();
-  const started = performance.now();
+  return (await runAuditWithRepairs(options)).report;
+}
+
+/** The connections an audit runs on: an AuditSession, or one transaction of `fix --verify`. */
+export interface AuditLanes {
+  primary: Queryable;
+  serverVersion: string;
+  runAll<T>(tasks: ((db: Queryable) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]>;
+}
+
+export interface RepairEntry {
+  finding: Finding;
+  repair: Repair;
+}
+
+export interface AuditOutcome {
+  report: AuditReport;
+  /** Every finding that has a repair, with its structured steps (for the fix script, --verify and --apply). */
+  repairs: RepairEntry[];
+}
+
+export async function runAuditWithRepairs(options: AuditOptions): Promise<AuditOutcome> {
   const session = await AuditSession.open(options.target, {
     jobs: options.jobs,
     statementTimeoutMs: options.statementTimeoutMs,
@@ -72,6 +119,23 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
+    return await auditWith(session, options);
+  } catch (err) {
+    if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
+    throw err;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    await session.close();
+  }
+}
+
+/** The audit itself, on connections that are already in their transaction. */
+export async function auditWith(session: AuditLanes, options: AuditOptions): Promise<AuditOutcome> {
+  const startedAt = new Date();
+  const started = performance.now();
+  const repairers = new Map<Finding, (f: Finding) => Promise<Repair | null>>();
+  {
     if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
     const available = await listUserSchemas(session.primary);
     const schemas = options.schemas ?? available.filter((s) => !EXCLUDED_BY_DEFAULT.includes(s));
@@ -98,7 +162,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         durationMs: 0,
         findings: 0,
       }));
-      return buildReport(options, session, startedAt, started, schemas, checks, []);
+      return { report: buildReport(options, session, startedAt, started, schemas, checks, []), repairs: [] };
     }
 
     const toRun = options.checks.filter((c) => options.selected.has(c.id));
@@ -106,7 +170,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     const runCheck = async (check: CheckDefinition, db: Queryable): Promise<CheckOutcome> => {
       const settings = options.config.checks[check.id];
       const severity: Severity = settings?.severity ?? check.severity;
-      const outcome: CheckOutcome = { severity, findings: [], note: null, durationMs: 0 };
+      const outcome: CheckOutcome = { severity, findings: [], note: null, durationMs: 0, repairs: [] };
       const ctx: CheckContext<unknown> = {
         catalog,
         db,
@@ -115,7 +179,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         deep: options.deep,
         sampleSize: options.config.sampleSize,
         relations: check.id === 'orphan-rows' ? options.config.relations : [],
-        finding: (input) => makeFinding(check.id, severity, input),
+        finding: (input) => {
+          const finding = makeFinding(check.id, severity, input);
+          if (input.repair) repairers.set(finding, input.repair);
+          return finding;
+        },
         skip: (reason) => {
           throw new CheckSkipped(reason);
         },
@@ -127,6 +195,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
       try {
         outcome.findings = await (check.run as (c: CheckContext<unknown>) => Promise<Finding[]>)(ctx);
         outcome.durationMs = Math.round(performance.now() - t0);
+        for (const finding of outcome.findings) await attachRepair(db, finding, repairers.get(finding), outcome.repairs);
         return outcome;
       } catch (err) {
         outcome.durationMs = Math.round(performance.now() - t0);
@@ -137,11 +206,13 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     const settled = await session.runAll(toRun.map((check) => (db: Queryable) => runCheck(check, db)));
     if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
     const results = new Map<string, { result: CheckResult; findings: Finding[] }>();
+    const repairs: RepairEntry[] = [];
     settled.forEach((outcome, i) => {
       const check = toRun[i] as CheckDefinition;
       const base = { id: check.id, title: check.title };
       if (outcome.status === 'fulfilled') {
         const o = outcome.value;
+        repairs.push(...o.repairs);
         results.set(check.id, {
           result: {
             ...base,
@@ -187,19 +258,14 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         },
     );
     const findings = [...results.values()].flatMap((r) => r.findings).sort(compareFindings);
-    return buildReport(options, session, startedAt, started, schemas, checks, findings);
-  } catch (err) {
-    if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
-    throw err;
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort);
-    await session.close();
+    repairs.sort((a, b) => a.repair.order - b.repair.order || compareFindings(a.finding, b.finding));
+    return { report: buildReport(options, session, startedAt, started, schemas, checks, findings), repairs };
   }
 }
 
 function buildReport(
   options: AuditOptions,
-  session: AuditSession,
+  session: AuditLanes,
   startedAt: Date,
   started: number,
   schemas: string[],

@@ -1,0 +1,127 @@
+import type { AuditReport, Finding, FindingFix } from '../findings.js';
+import { describeObject } from '../report/pretty.js';
+import { CREATE_QUARANTINE_SCHEMA, QUARANTINE_SCHEMA } from './quarantine.js';
+import { repairSafety, type Repair, type RepairStep } from './types.js';
+
+function comment(text: string, prefix = '-- '): string {
+  return text
+    .split('\n')
+    .map((l) => `${prefix}${l}`.trimEnd())
+    .join('\n');
+}
+
+function objectLine(finding: Finding): string {
+  return describeObject(finding.object).replace(/\n/g, ' · ');
+}
+
+function renderTransactionStep(step: RepairStep): string {
+  if (step.safety === 'review') {
+    const head = [`REVIEW: ${step.description}`, ...(step.decision ? [`Decide: ${step.decision}`] : []), 'Uncomment to run:'];
+    return `${comment(head.join('\n'))}\n${comment(step.sql, '-- ')}`;
+  }
+  return `${comment(`${step.safety === 'destructive' ? 'DESTRUCTIVE (rows are quarantined first): ' : ''}${step.description}`)}\n${step.sql}`;
+}
+
+/** A concurrent step runs only while its guard says there is work left, so a second run changes nothing. */
+function renderConcurrentStep(step: RepairStep, n: number): string {
+  const body = step.guard
+    ? `SELECT (${step.guard}) AS integrity_todo_${n} \\gset\n\\if :integrity_todo_${n}\n${step.sql}\n\\endif`
+    : step.sql;
+  if (step.safety === 'review') {
+    const head = [`REVIEW: ${step.description}`, ...(step.decision ? [`Decide: ${step.decision}`] : []), 'Uncomment to run:'];
+    return `${comment(head.join('\n'))}\n${comment(body)}`;
+  }
+  return `${comment(step.description)}\n${body}`;
+}
+
+function header(finding: Finding, repair: Repair, index: number, total: number): string {
+  return comment(
+    [
+      `[${index}/${total}] ${finding.checkId} · ${objectLine(finding)}`,
+      `count: ${finding.count ?? '—'} · safety: ${repairSafety(repair)} · fingerprint: ${finding.fingerprint}`,
+      repair.summary,
+      ...(repair.restore?.length ? ['To put quarantined rows back:', ...repair.restore.map((r) => `  ${r}`)] : []),
+    ].join('\n'),
+  );
+}
+
+/** The finding's own block, as it appears in the script (for the JSON report's `fix.sql`). */
+export function findingFix(finding: Finding, repair: Repair): FindingFix {
+  const tx = repair.steps.filter((s) => s.phase === 'transaction');
+  const cc = repair.steps.filter((s) => s.phase === 'concurrent');
+  const parts = [header(finding, repair, 1, 1), ...tx.map(renderTransactionStep)];
+  if (cc.length > 0) parts.push(comment('after COMMIT (cannot run in a transaction):'), ...cc.map((s, i) => renderConcurrentStep(s, i + 1)));
+  return {
+    safety: repairSafety(repair),
+    summary: repair.summary,
+    sql: parts.join('\n'),
+    steps: repair.steps.map((s) => ({
+      safety: s.safety,
+      phase: s.phase,
+      description: s.description,
+      ...(s.decision ? { decision: s.decision } : {}),
+      sql: s.sql,
+    })),
+  };
+}
+
+export interface ScriptContext {
+  report: AuditReport;
+  repairs: { finding: Finding; repair: Repair }[];
+}
+
+/** The whole fix script: `psql -v ON_ERROR_STOP=1 -f FILE` runs it; running it twice changes nothing more. */
+export function renderFixScript({ report, repairs }: ScriptContext): string {
+  const db = report.database;
+  const counts = { safe: 0, review: 0, destructive: 0 };
+  for (const r of repairs) counts[repairSafety(r.repair)]++;
+  const usesQuarantine = repairs.some((r) => r.repair.steps.some((s) => s.safety !== 'review' && s.sql.includes(QUARANTINE_SCHEMA)));
+  const lines: string[] = [
+    comment(
+      [
+        `integrity fix script, written by ${report.tool} ${report.version} at ${new Date().toISOString()}`,
+        `database: ${db.user}@${db.host}${db.host.startsWith('socket:') ? '' : `:${db.port}`}/${db.name} (PostgreSQL ${db.serverVersion}), audited at ${report.startedAt}`,
+        `fixes ${repairs.length} finding${repairs.length === 1 ? '' : 's'}: ${counts.safe} safe, ${counts.review} need review, ${counts.destructive} destructive`,
+        '',
+        'Run it with: psql -v ON_ERROR_STOP=1 -f <this file> "<connection URL>"',
+        'Check it first with: integrity fix --verify (same options as the audit); nothing is changed.',
+        'safe: no row is removed or changed in meaning. destructive: rows leave their table or change, and are',
+        `copied to the ${QUARANTINE_SCHEMA} schema first. REVIEW statements are commented out: read the decision,`,
+        'then uncomment them. Running the script a second time succeeds and changes nothing.',
+      ].join('\n'),
+    ),
+    '',
+    '\\set ON_ERROR_STOP on',
+    "SET lock_timeout = '10s';",
+    '',
+    'BEGIN;',
+  ];
+  if (usesQuarantine) lines.push('', comment('Rows are copied here before they are deleted or changed.'), CREATE_QUARANTINE_SCHEMA);
+  const concurrent: { finding: Finding; steps: RepairStep[] }[] = [];
+  repairs.forEach(({ finding, repair }, i) => {
+    lines.push('', header(finding, repair, i + 1, repairs.length));
+    const tx = repair.steps.filter((s) => s.phase === 'transaction');
+    for (const step of tx) lines.push(renderTransactionStep(step));
+    if (tx.length === 0) lines.push(comment('(nothing inside the transaction; see after COMMIT)'));
+    const cc = repair.steps.filter((s) => s.phase === 'concurrent');
+    if (cc.length > 0) concurrent.push({ finding, steps: cc });
+  });
+  lines.push('', 'COMMIT;');
+  if (concurrent.length > 0) {
+    lines.push(
+      '',
+      comment(
+        [
+          '==== Outside the transaction: CREATE/DROP INDEX CONCURRENTLY cannot run inside one. ====',
+          'Run in this order; each block does its work only while the old definition is still in place.',
+        ].join('\n'),
+      ),
+    );
+    let n = 0;
+    for (const { finding, steps } of concurrent) {
+      lines.push('', comment(`${finding.checkId} · ${objectLine(finding)} · fingerprint ${finding.fingerprint}`));
+      for (const step of steps) lines.push(renderConcurrentStep(step, ++n));
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

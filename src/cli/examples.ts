@@ -13,3 +13,15 @@ Examples:
 
 Exit codes: 0 no finding at or above --fail-on · 1 findings at or above it · 2 the audit failed
 (bad option or config, no connection, a check errored). Skipped checks are listed with their reason.`;
+
+export const FIX_EXAMPLES = `
+Examples:
+  Write the repair script, read it, then prove it clears the findings without changing anything:
+    $ integrity fix -d "$DATABASE_URL" --deep --output fix.sql
+    $ integrity fix -d "$DATABASE_URL" --deep --verify
+  Run it with psql, or let integrity apply it and audit again:
+    $ psql -v ON_ERROR_STOP=1 -f fix.sql "$DATABASE_URL"
+    $ integrity fix -d "$DATABASE_URL" --deep --apply --yes
+
+Exit codes: --verify exits 0 only when every repaired finding is cleared, 1 otherwise; 2 when it could
+not run. Statements marked REVIEW are never run; they are commented out in the script.`;

@@ -12,7 +12,10 @@ import { renderJson } from '../report/json.js';
 import { renderPretty } from '../report/pretty.js';
 import { renderExplain, renderList } from '../report/docs.js';
 import { TOOL_VERSION } from '../version.js';
-import { CHECK_EXAMPLES } from './examples.js';
+import { CHECK_EXAMPLES, FIX_EXAMPLES } from './examples.js';
+import { fixCommand, type FixCommandOptions } from './fix-command.js';
+import { SIGNAL_EXIT, withSignals } from './signals.js';
+import type { AuditOptions } from '../engine/runner.js';
 import { assertWritableDestination, writeFileAtomic, type CliIO } from './io.js';
 
 function integer(name: string, min: number, max: number) {
@@ -35,7 +38,29 @@ function positiveNumber(name: string) {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-interface CheckCommandOptions {
+interface CheckCommandOptions extends AuditCommandOptions {
+  format: 'pretty' | 'json';
+  output?: string;
+  failOn: FailOn;
+  fixSql?: string;
+}
+
+/** The options that say what to audit and how, shared by `check` and `fix`. */
+export function addAuditOptions(cmd: Command): Command {
+  return cmd
+    .option('-d, --database-url <url>', 'connection URL (else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE)')
+    .option('--connect-timeout <seconds>', 'give up connecting after this long (default: 10)', positiveNumber('--connect-timeout'))
+    .option('--check <id>', 'run only this check (repeatable)', collect)
+    .option('--skip <id>', 'do not run this check (repeatable)', collect)
+    .option('--schema <name>', 'audit this schema (repeatable; default: every non-system schema)', collect)
+    .option('--deep', 'orphan-rows: verify every foreign key, not only the ones PostgreSQL is not guaranteeing', false)
+    .option('--jobs <n>', 'parallel connections sharing one snapshot', integer('--jobs', 1, 64), 4)
+    .option('--statement-timeout <ms>', 'cancel any audit query running longer than this', integer('--statement-timeout', 1, 86_400_000), 60_000)
+    .option('--lock-timeout <ms>', 'give up waiting for a lock after this long', integer('--lock-timeout', 1, 86_400_000), 3_000)
+    .option('--config <file>', 'config file (default: ./integrity.config.json when it exists)');
+}
+
+export interface AuditCommandOptions {
   databaseUrl?: string;
   connectTimeout?: number;
   check?: string[];
@@ -45,11 +70,44 @@ interface CheckCommandOptions {
   jobs: number;
   statementTimeout: number;
   lockTimeout: number;
-  format: 'pretty' | 'json';
-  output?: string;
-  failOn: FailOn;
   config?: string;
-  fixSql?: string;
+}
+
+/** Validates the shared options against the config and the registry; throws UsageError. */
+export function auditOptionsFrom(opts: AuditCommandOptions, io: CliIO, failOn: FailOn, signal?: AbortSignal): AuditOptions {
+  const { config } = loadConfig(CHECKS, opts.config, io.cwd);
+  const ids = new Set(CHECKS.map((c) => c.id));
+  for (const id of [...(opts.check ?? []), ...(opts.skip ?? [])]) {
+    if (!ids.has(id)) throw new UsageError(`unknown check ${JSON.stringify(id)}; known checks: ${[...ids].join(', ')}`);
+  }
+  const selected = new Set<string>();
+  const deselected = new Map<string, string>();
+  for (const check of CHECKS) {
+    if (opts.check && !opts.check.includes(check.id)) deselected.set(check.id, 'not selected by --check');
+    else if (opts.skip?.includes(check.id)) deselected.set(check.id, 'skipped by --skip');
+    else if (config.checks[check.id]?.enabled === false) deselected.set(check.id, `disabled in the config file (checks.${check.id}.enabled)`);
+    else selected.add(check.id);
+  }
+  const target = resolveConnection({
+    databaseUrl: opts.databaseUrl,
+    env: io.env,
+    connectTimeoutSec: opts.connectTimeout,
+    applicationName: 'integrity',
+  });
+  return {
+    target,
+    checks: CHECKS,
+    selected,
+    deselected,
+    config,
+    schemas: opts.schema ? [...new Set(opts.schema)] : undefined,
+    deep: opts.deep,
+    jobs: opts.jobs,
+    statementTimeoutMs: opts.statementTimeout,
+    lockTimeoutMs: opts.lockTimeout,
+    failOn,
+    ...(signal ? { signal } : {}),
+  };
 }
 
 /** Runs the command line and returns the exit code; the only caller of process.exit is bin/. */
@@ -70,28 +128,33 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       outputError: (s, write) => write(s),
     });
 
-  program
-    .command('check')
-    .description('Audit a database and report what is broken.')
-    .option('-d, --database-url <url>', 'connection URL (else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE)')
-    .option('--connect-timeout <seconds>', 'give up connecting after this long (default: 10)', positiveNumber('--connect-timeout'))
-    .option('--check <id>', 'run only this check (repeatable)', collect)
-    .option('--skip <id>', 'do not run this check (repeatable)', collect)
-    .option('--schema <name>', 'audit this schema (repeatable; default: every non-system schema)', collect)
-    .option('--deep', 'orphan-rows: verify every foreign key, not only the ones PostgreSQL is not guaranteeing', false)
-    .option('--jobs <n>', 'parallel connections sharing one snapshot', integer('--jobs', 1, 64), 4)
-    .option('--statement-timeout <ms>', 'cancel any audit query running longer than this', integer('--statement-timeout', 1, 86_400_000), 60_000)
-    .option('--lock-timeout <ms>', 'give up waiting for a lock after this long', integer('--lock-timeout', 1, 86_400_000), 3_000)
+  addAuditOptions(
+    program.command('check').description('Audit a database and report what is broken.'),
+  )
     .addOption(new Option('--format <format>', 'report format').choices(['pretty', 'json']).default('pretty'))
     .option('--output <file>', 'write the report to this file instead of stdout')
     .addOption(
       new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['error', 'warning', 'info', 'never']).default('error'),
     )
-    .option('--config <file>', 'config file (default: ./integrity.config.json when it exists)')
     .option('--fix-sql <file>', 'write the repair script for the findings to FILE (- for stdout; the report then goes only to --output)')
     .addHelpText('after', CHECK_EXAMPLES)
     .action(async (opts: CheckCommandOptions) => {
       exitCode = await checkCommand(opts, io);
+    });
+
+  addAuditOptions(
+    program
+      .command('fix')
+      .description('Write the repair script for what an audit finds; --verify proves it in a rolled-back transaction, --apply runs it.'),
+  )
+    .option('--output <file>', 'write the script to this file instead of stdout')
+    .option('--verify', 'run the repairs and the checks again inside one transaction, report what they clear, and roll back', false)
+    .option('--apply', 'apply the script, then audit again (asks on a terminal; elsewhere needs --yes)', false)
+    .option('-y, --yes', 'with --apply: do not ask', false)
+    .addOption(new Option('--format <format>', 'output format of --verify and --apply').choices(['pretty', 'json']).default('pretty'))
+    .addHelpText('after', FIX_EXAMPLES)
+    .action(async (opts: FixCommandOptions) => {
+      exitCode = await fixCommand(opts, io);
     });
 
   program
@@ -147,64 +210,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   return exitCode;
 }
 
-/** Exit codes for a run stopped by a signal: 128 + the signal's number, as shells report it. */
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
-
-/** While `work` runs, SIGINT and SIGTERM abort `controller` instead of killing the process outright. */
-async function withSignals<T>(controller: AbortController, work: () => Promise<T>): Promise<T> {
-  const handlers = Object.keys(SIGNAL_EXIT).map((signal) => {
-    const handler = () => controller.abort(signal);
-    process.on(signal, handler);
-    return () => process.off(signal, handler);
-  });
-  try {
-    return await work();
-  } finally {
-    for (const remove of handlers) remove();
-  }
-}
-
 async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<number> {
   const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
   const interruption = new AbortController();
   try {
-    const { config } = loadConfig(CHECKS, opts.config, io.cwd);
-    const ids = new Set(CHECKS.map((c) => c.id));
-    for (const id of [...(opts.check ?? []), ...(opts.skip ?? [])]) {
-      if (!ids.has(id)) throw new UsageError(`unknown check ${JSON.stringify(id)}; known checks: ${[...ids].join(', ')}`);
-    }
-    const selected = new Set<string>();
-    const deselected = new Map<string, string>();
-    for (const check of CHECKS) {
-      if (opts.check && !opts.check.includes(check.id)) deselected.set(check.id, 'not selected by --check');
-      else if (opts.skip?.includes(check.id)) deselected.set(check.id, 'skipped by --skip');
-      else if (config.checks[check.id]?.enabled === false) deselected.set(check.id, `disabled in the config file (checks.${check.id}.enabled)`);
-      else selected.add(check.id);
-    }
     const outputFile = opts.output ? assertWritableDestination(opts.output, io.cwd) : undefined;
-    const target = resolveConnection({
-      databaseUrl: opts.databaseUrl,
-      env: io.env,
-      connectTimeoutSec: opts.connectTimeout,
-      applicationName: 'integrity',
-    });
     const fixFile = opts.fixSql && opts.fixSql !== '-' ? assertWritableDestination(opts.fixSql, io.cwd) : undefined;
-    const { report, repairs } = await withSignals(interruption, () =>
-      runAuditWithRepairs({
-      target,
-      checks: CHECKS,
-      selected,
-      deselected,
-      config,
-      schemas: opts.schema ? [...new Set(opts.schema)] : undefined,
-      deep: opts.deep,
-      jobs: opts.jobs,
-      statementTimeoutMs: opts.statementTimeout,
-      lockTimeoutMs: opts.lockTimeout,
-      failOn: opts.failOn,
-      signal: interruption.signal,
-    }),
-    );
+    const auditOptions = auditOptionsFrom(opts, io, opts.failOn, interruption.signal);
+    const { report, repairs } = await withSignals(interruption, () => runAuditWithRepairs(auditOptions));
     const destinationIsTTY = outputFile ? false : Boolean(io.stdout.isTTY);
     const text =
       opts.format === 'json'

@@ -19,7 +19,24 @@ export const findingSchema = z.strictObject({
   count: z.number().int().min(1).nullable(),
   samples: z.array(z.string()).max(100),
   fingerprint: z.string().regex(/^[0-9a-f]{16}$/),
-  fix: z.null(),
+  fix: z
+    .strictObject({
+      safety: z.enum(['safe', 'review', 'destructive']),
+      summary: z.string().min(1),
+      sql: z.string().min(1),
+      steps: z
+        .array(
+          z.strictObject({
+            safety: z.enum(['safe', 'review', 'destructive']),
+            phase: z.enum(['transaction', 'concurrent']),
+            description: z.string().min(1),
+            decision: z.string().optional(),
+            sql: z.string().min(1),
+          }),
+        )
+        .min(1),
+    })
+    .nullable(),
   details: z.record(z.string(), z.unknown()).optional(),
 });
 

@@ -1,0 +1,124 @@
+import readline from 'node:readline/promises';
+import { UsageError, EXIT, errorMessage } from '../errors.js';
+import { AuditInterrupted, describeError, runAuditWithRepairs } from '../engine/runner.js';
+import { applyRepairs, runnableSteps, verifyRepairs, type VerifyLine } from '../fix/execute.js';
+import { renderFixScript } from '../fix/script.js';
+import { describeObject } from '../report/pretty.js';
+import { colorLevel, makeChalk } from '../report/color.js';
+import type { AuditReport } from '../findings.js';
+import { assertWritableDestination, writeFileAtomic, type CliIO } from './io.js';
+import { auditOptionsFrom, type AuditCommandOptions } from './main.js';
+import { SIGNAL_EXIT, withSignals } from './signals.js';
+
+export interface FixCommandOptions extends AuditCommandOptions {
+  output?: string;
+  verify: boolean;
+  apply: boolean;
+  yes: boolean;
+  format: 'pretty' | 'json';
+}
+
+function summaryLine(report: AuditReport): string {
+  const s = report.summary;
+  return `${report.findings.length} findings (${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info); checks: ${s.checks.passed} passed, ${s.checks.failed} failed, ${s.checks.skipped} skipped, ${s.checks.error} errored`;
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<number> {
+  const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
+  const chalk = makeChalk(colorLevel(Boolean(io.stdout.isTTY), io.env));
+  const interruption = new AbortController();
+  try {
+    if (opts.verify && opts.apply) throw new UsageError('--verify and --apply exclude each other: verify first, then apply');
+    const outputFile = opts.output ? assertWritableDestination(opts.output, io.cwd) : undefined;
+    const options = auditOptionsFrom(opts, io, 'error', interruption.signal);
+
+    if (opts.verify) {
+      const result = await withSignals(interruption, () => verifyRepairs(options));
+      const repaired = result.lines.filter((l) => l.status !== 'review only');
+      const ok = repaired.every((l) => l.status === 'cleared' || l.status === 'partly cleared') && result.before.report.summary.checks.error === 0;
+      if (opts.format === 'json') {
+        io.stdout.write(
+          `${JSON.stringify({ tool: 'integrity', verified: ok, databaseUnchanged: true, lines: result.lines, before: result.before.report.summary, after: result.after.report.summary }, null, 2)}\n`,
+        );
+      } else {
+        const mark: Record<VerifyLine['status'], string> = {
+          cleared: chalk.green('✔ cleared    '),
+          'partly cleared': chalk.yellow('◐ partly     '),
+          'not cleared': chalk.red('✖ not cleared'),
+          failed: chalk.magenta('! failed     '),
+          'review only': chalk.gray('○ review only'),
+        };
+        const out = [`integrity fix --verify · before: ${summaryLine(result.before.report)}`];
+        for (const l of result.lines) {
+          out.push(
+            `  ${mark[l.status]}  ${l.checkId}  ${describeObject(l.object).replace(/\n/g, ' ')}  ${l.countBefore ?? '—'} → ${l.status === 'review only' ? 'not run' : (l.countAfter ?? '—')}${l.error ? `  (${l.error})` : ''}`,
+          );
+        }
+        const count = (s: VerifyLine['status']) => result.lines.filter((l) => l.status === s).length;
+        out.push(
+          `${repaired.length} repaired findings: ${count('cleared')} cleared, ${count('partly cleared')} partly cleared (the rest needs review), ${count('not cleared')} not cleared, ${count('failed')} failed; ${count('review only')} need review (not run)`,
+          `after the repairs: ${summaryLine(result.after.report)}`,
+          'The database is unchanged: the repairs and the second audit ran in one transaction that was rolled back.',
+        );
+        io.stdout.write(`${out.join('\n')}\n`);
+      }
+      return result.before.report.summary.checks.error > 0 ? EXIT.auditFailed : ok ? EXIT.ok : EXIT.findings;
+    }
+
+    const before = await withSignals(interruption, () => runAuditWithRepairs(options));
+    const script = renderFixScript(before);
+    if (!opts.apply) {
+      if (outputFile) writeFileAtomic(outputFile, script);
+      else io.stdout.write(script);
+      return before.report.summary.checks.error > 0 ? EXIT.auditFailed : EXIT.ok;
+    }
+
+    const runnable = before.repairs.filter((e) => runnableSteps(e).length > 0);
+    if (outputFile) writeFileAtomic(outputFile, script);
+    if (runnable.length === 0) {
+      io.stdout.write(`Nothing to apply: ${before.repairs.length} finding(s) have repairs that need review only.\n`);
+      return EXIT.ok;
+    }
+    if (!opts.yes) {
+      if (!process.stdin.isTTY) throw new UsageError('refusing to apply repairs without a terminal to confirm on: pass --yes after reading the script (integrity fix --output fix.sql)');
+      const d = before.report.database;
+      if (!(await confirm(`Apply ${runnable.length} repair(s) to ${d.user}@${d.host}/${d.name}? Rows removed are kept in integrity_quarantine. [y/N] `))) {
+        errLine('not applied');
+        return EXIT.auditFailed;
+      }
+    }
+    const applied = await applyRepairs(options, runnable);
+    const after = await runAuditWithRepairs({ ...options, signal: undefined });
+    const left = new Set(after.report.findings.map((f) => f.fingerprint));
+    const cleared = runnable.filter((e) => !left.has(e.finding.fingerprint)).length;
+    io.stdout.write(
+      [
+        `before: ${summaryLine(before.report)}`,
+        `applied ${applied.applied} repair(s) in one transaction, then ${applied.concurrentRun} concurrent index rebuild(s)`,
+        `after:  ${summaryLine(after.report)}`,
+        `${cleared} of ${runnable.length} repaired finding(s) cleared`,
+      ].join('\n') + '\n',
+    );
+    return cleared === runnable.length ? EXIT.ok : EXIT.findings;
+  } catch (err) {
+    if (err instanceof AuditInterrupted) {
+      errLine(`interrupted by ${String(err.reason)}; nothing was left running`);
+      return SIGNAL_EXIT[String(err.reason)] ?? EXIT.auditFailed;
+    }
+    if (err instanceof UsageError) {
+      errLine(err.message);
+      return EXIT.auditFailed;
+    }
+    errLine(`fix failed: ${describeError(err, { password: undefined }) || errorMessage(err)}`);
+    return EXIT.auditFailed;
+  }
+}

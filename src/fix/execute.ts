@@ -1,0 +1,159 @@
+import type pg from 'pg';
+import { connect, type Queryable } from '../db/session.js';
+import { auditWith, type AuditLanes, type AuditOptions, type AuditOutcome, type RepairEntry } from '../engine/runner.js';
+import { errorMessage } from '../errors.js';
+import { CREATE_QUARANTINE_SCHEMA, QUARANTINE_SCHEMA } from './quarantine.js';
+import type { RepairStep } from './types.js';
+
+/** One connection, one transaction; checks run one after another, each in a savepoint. */
+class TransactionLanes implements AuditLanes {
+  constructor(
+    private readonly client: pg.Client,
+    readonly serverVersion: string,
+  ) {}
+
+  get primary(): Queryable {
+    return this.client;
+  }
+
+  async runAll<T>(tasks: ((db: Queryable) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
+    const out: PromiseSettledResult<T>[] = [];
+    for (const task of tasks) {
+      await this.client.query('SAVEPOINT integrity_verify_check');
+      try {
+        const value = await task(this.client);
+        await this.client.query('RELEASE SAVEPOINT integrity_verify_check');
+        out.push({ status: 'fulfilled', value });
+      } catch (reason) {
+        await this.client.query('ROLLBACK TO SAVEPOINT integrity_verify_check').catch(() => undefined);
+        out.push({ status: 'rejected', reason });
+      }
+    }
+    return out;
+  }
+}
+
+async function setTimeouts(client: pg.Client, options: AuditOptions): Promise<void> {
+  await client.query(`SELECT pg_catalog.set_config('statement_timeout', $1, true), pg_catalog.set_config('lock_timeout', $2, true)`, [
+    `${options.statementTimeoutMs}ms`,
+    `${options.lockTimeoutMs}ms`,
+  ]);
+}
+
+/** Statements a repair runs (review steps never run). */
+export function runnableSteps(entry: RepairEntry): RepairStep[] {
+  return entry.repair.steps.filter((s) => s.safety !== 'review');
+}
+
+function usesQuarantine(entries: RepairEntry[]): boolean {
+  return entries.some((e) => runnableSteps(e).some((s) => s.sql.includes(QUARANTINE_SCHEMA)));
+}
+
+export type VerifyStatus = 'cleared' | 'partly cleared' | 'not cleared' | 'failed' | 'review only';
+
+export interface VerifyLine {
+  checkId: string;
+  fingerprint: string;
+  object: RepairEntry['finding']['object'];
+  countBefore: number | null;
+  countAfter: number | null;
+  status: VerifyStatus;
+  error?: string;
+}
+
+export interface VerifyResult {
+  before: AuditOutcome;
+  after: AuditOutcome;
+  lines: VerifyLine[];
+}
+
+/**
+ * Runs every repair and then every check again inside one transaction (non-concurrent index builds
+ * standing in for the concurrent ones), compares, and rolls back: the database is left as it was.
+ */
+export async function verifyRepairs(options: AuditOptions): Promise<VerifyResult> {
+  const client = await connect(options.target);
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await setTimeouts(client, options);
+    const version = (await client.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]?.v ?? '';
+    const lanes = new TransactionLanes(client, version);
+    const before = await auditWith(lanes, options);
+    if (usesQuarantine(before.repairs)) await client.query(CREATE_QUARANTINE_SCHEMA);
+    const failures = new Map<string, string>();
+    for (const entry of before.repairs) {
+      const steps = runnableSteps(entry);
+      if (steps.length === 0) continue;
+      await client.query('SAVEPOINT integrity_verify_repair');
+      try {
+        for (const step of steps) {
+          if (step.phase === 'transaction') {
+            await client.query(step.sql);
+            continue;
+          }
+          const todo = step.guard ? Object.values((await client.query(step.guard)).rows[0] ?? {})[0] === true : true;
+          if (todo) for (const sql of step.verifyStatements ?? []) await client.query(sql);
+        }
+        await client.query('RELEASE SAVEPOINT integrity_verify_repair');
+      } catch (err) {
+        await client.query('ROLLBACK TO SAVEPOINT integrity_verify_repair');
+        failures.set(entry.finding.fingerprint, errorMessage(err));
+      }
+    }
+    const after = await auditWith(lanes, options);
+    const remaining = new Map(after.report.findings.map((f) => [f.fingerprint, f]));
+    const lines: VerifyLine[] = before.repairs.map((entry) => {
+      const f = entry.finding;
+      const left = remaining.get(f.fingerprint);
+      const base = { checkId: f.checkId, fingerprint: f.fingerprint, object: f.object, countBefore: f.count, countAfter: left ? left.count : 0 };
+      if (failures.has(f.fingerprint)) return { ...base, status: 'failed', error: failures.get(f.fingerprint) as string };
+      if (runnableSteps(entry).length === 0) return { ...base, status: 'review only' };
+      if (!left) return { ...base, status: 'cleared' };
+      // What a repair leaves for review stays; the part that ran must have reduced the count.
+      const reviewLeft = entry.repair.steps.some((st) => st.safety === 'review');
+      const reduced = left.count !== null && f.count !== null && left.count < f.count;
+      return { ...base, status: reviewLeft && reduced ? 'partly cleared' : 'not cleared' };
+    });
+    return { before, after, lines };
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+}
+
+export interface ApplyResult {
+  applied: number;
+  concurrentRun: number;
+}
+
+/** Runs the transactional part in one transaction, then the concurrent statements whose guards say so. */
+export async function applyRepairs(options: AuditOptions, repairs: RepairEntry[]): Promise<ApplyResult> {
+  const client = await connect(options.target);
+  let applied = 0;
+  let concurrentRun = 0;
+  try {
+    await client.query(`SELECT pg_catalog.set_config('lock_timeout', $1, false)`, [`${Math.max(options.lockTimeoutMs, 10_000)}ms`]);
+    await client.query('BEGIN');
+    if (usesQuarantine(repairs)) await client.query(CREATE_QUARANTINE_SCHEMA);
+    for (const entry of repairs) {
+      const steps = runnableSteps(entry).filter((s) => s.phase === 'transaction');
+      for (const step of steps) await client.query(step.sql);
+      if (steps.length > 0) applied++;
+    }
+    await client.query('COMMIT');
+    for (const entry of repairs) {
+      for (const step of runnableSteps(entry).filter((s) => s.phase === 'concurrent')) {
+        const todo = step.guard ? Object.values((await client.query(step.guard)).rows[0] ?? {})[0] === true : true;
+        if (!todo) continue;
+        for (const sql of step.statements ?? []) await client.query(sql);
+        concurrentRun++;
+      }
+    }
+    return { applied, concurrentRun };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -49,6 +49,10 @@ export interface AuditArgs {
 
 /** Runs the audit in-process, as `integrity check` would, selecting only the named checks. */
 export async function audit(url: string, args: AuditArgs = {}): Promise<AuditReport> {
+  return runAudit(auditOptions(url, args));
+}
+
+export function auditOptions(url: string, args: AuditArgs = {}): AuditOptions {
   const ids = args.checks ?? CHECKS.map((c) => c.id);
   const options: AuditOptions = {
     target: resolveConnection({ databaseUrl: url, env: {}, connectTimeoutSec: 10, applicationName: 'integrity-test' }),
@@ -63,7 +67,7 @@ export async function audit(url: string, args: AuditArgs = {}): Promise<AuditRep
     lockTimeoutMs: 3_000,
     failOn: 'error',
   };
-  return runAudit(options);
+  return options;
 }
 
 /** The parts of a finding a test asserts on: never the prose. */

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { quoteIdent } from '../../src/db/quote.js';
-import { audit, query, useDatabase } from '../helpers/db.js';
+import { audit, auditOptions, query, useDatabase } from '../helpers/db.js';
+import { verifyRepairs } from '../../src/fix/execute.js';
 
 const NASTY = ['"', "'", ' ', '.', ';', '-', '$', '\\', 'é', 'Ω', '数', 'A', 'Z', 'a', 'z', '0', '_', '(', ')', ',', '%', '?'];
 const RESERVED = ['select', 'table', 'user', 'order', 'from', 'group', 'Primary', 'NULL', 'check', 'references'];
@@ -54,7 +55,7 @@ describe('hostile identifiers (property-based)', () => {
            INSERT INTO ${t(profiles)} VALUES (2);`,
         );
         try {
-          const report = await audit(db.url, {
+          const args = {
             schemas: [s],
             config: {
               checks: {
@@ -62,7 +63,8 @@ describe('hostile identifiers (property-based)', () => {
                 'users-without-profiles': { users: { schema: s, table: users, key: col }, profiles: { schema: s, table: profiles, column: idCol } },
               },
             },
-          });
+          };
+          const report = await audit(db.url, args);
           expect(report.checks.filter((c) => c.status === 'error' || c.status === 'skipped')).toEqual([]);
           const found = report.findings.map((f) => [f.checkId, f.object.table, f.object.column ?? f.object.index ?? null, f.count]);
           expect(found).toEqual(
@@ -80,6 +82,10 @@ describe('hostile identifiers (property-based)', () => {
           ]);
           // Exactly these, plus the warning that no trigger writes the profile table.
           expect(report.findings).toHaveLength(7);
+          // Every repair applies cleanly (inside a rolled-back transaction) and clears what it repairs.
+          const verified = await verifyRepairs(auditOptions(db.url, args));
+          expect(verified.lines.filter((l) => l.status === 'failed' || l.status === 'not cleared')).toEqual([]);
+          expect(verified.lines.filter((l) => l.status === 'cleared').length).toBeGreaterThanOrEqual(4);
         } finally {
           await query(db.url, `DROP SCHEMA ${q(s)} CASCADE`);
         }

@@ -7,7 +7,7 @@ import { describeObject } from '../report/pretty.js';
 import { colorLevel, makeChalk } from '../report/color.js';
 import type { AuditReport } from '../findings.js';
 import { assertWritableDestination, writeFileAtomic, type CliIO } from './io.js';
-import { auditOptionsFrom, type AuditCommandOptions } from './main.js';
+import { auditOptionsFrom, type AuditCommandOptions } from './audit-options.js';
 import { SIGNAL_EXIT, withSignals } from './signals.js';
 
 export interface FixCommandOptions extends AuditCommandOptions {

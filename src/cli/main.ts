@@ -1,7 +1,5 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { CHECKS, checkById } from '../../checks/index.js';
-import { loadConfig } from '../config/load.js';
-import { resolveConnection } from '../db/connection.js';
 import { AuditInterrupted, describeError, runAuditWithRepairs } from '../engine/runner.js';
 import { renderFixScript } from '../fix/script.js';
 import { EXIT, UsageError, errorMessage } from '../errors.js';
@@ -14,100 +12,15 @@ import { renderExplain, renderList } from '../report/docs.js';
 import { TOOL_VERSION } from '../version.js';
 import { CHECK_EXAMPLES, FIX_EXAMPLES } from './examples.js';
 import { fixCommand, type FixCommandOptions } from './fix-command.js';
+import { addAuditOptions, auditOptionsFrom, type AuditCommandOptions } from './audit-options.js';
 import { SIGNAL_EXIT, withSignals } from './signals.js';
-import type { AuditOptions } from '../engine/runner.js';
 import { assertWritableDestination, writeFileAtomic, type CliIO } from './io.js';
-
-function integer(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
-    }
-    return n;
-  };
-}
-
-function positiveNumber(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number above 0`);
-    return n;
-  };
-}
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 interface CheckCommandOptions extends AuditCommandOptions {
   format: 'pretty' | 'json';
   output?: string;
   failOn: FailOn;
   fixSql?: string;
-}
-
-/** The options that say what to audit and how, shared by `check` and `fix`. */
-export function addAuditOptions(cmd: Command): Command {
-  return cmd
-    .option('-d, --database-url <url>', 'connection URL (else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE)')
-    .option('--connect-timeout <seconds>', 'give up connecting after this long (default: 10)', positiveNumber('--connect-timeout'))
-    .option('--check <id>', 'run only this check (repeatable)', collect)
-    .option('--skip <id>', 'do not run this check (repeatable)', collect)
-    .option('--schema <name>', 'audit this schema (repeatable; default: every non-system schema)', collect)
-    .option('--deep', 'orphan-rows: verify every foreign key, not only the ones PostgreSQL is not guaranteeing', false)
-    .option('--jobs <n>', 'parallel connections sharing one snapshot', integer('--jobs', 1, 64), 4)
-    .option('--statement-timeout <ms>', 'cancel any audit query running longer than this', integer('--statement-timeout', 1, 86_400_000), 60_000)
-    .option('--lock-timeout <ms>', 'give up waiting for a lock after this long', integer('--lock-timeout', 1, 86_400_000), 3_000)
-    .option('--config <file>', 'config file (default: ./integrity.config.json when it exists)');
-}
-
-export interface AuditCommandOptions {
-  databaseUrl?: string;
-  connectTimeout?: number;
-  check?: string[];
-  skip?: string[];
-  schema?: string[];
-  deep: boolean;
-  jobs: number;
-  statementTimeout: number;
-  lockTimeout: number;
-  config?: string;
-}
-
-/** Validates the shared options against the config and the registry; throws UsageError. */
-export function auditOptionsFrom(opts: AuditCommandOptions, io: CliIO, failOn: FailOn, signal?: AbortSignal): AuditOptions {
-  const { config } = loadConfig(CHECKS, opts.config, io.cwd);
-  const ids = new Set(CHECKS.map((c) => c.id));
-  for (const id of [...(opts.check ?? []), ...(opts.skip ?? [])]) {
-    if (!ids.has(id)) throw new UsageError(`unknown check ${JSON.stringify(id)}; known checks: ${[...ids].join(', ')}`);
-  }
-  const selected = new Set<string>();
-  const deselected = new Map<string, string>();
-  for (const check of CHECKS) {
-    if (opts.check && !opts.check.includes(check.id)) deselected.set(check.id, 'not selected by --check');
-    else if (opts.skip?.includes(check.id)) deselected.set(check.id, 'skipped by --skip');
-    else if (config.checks[check.id]?.enabled === false) deselected.set(check.id, `disabled in the config file (checks.${check.id}.enabled)`);
-    else selected.add(check.id);
-  }
-  const target = resolveConnection({
-    databaseUrl: opts.databaseUrl,
-    env: io.env,
-    connectTimeoutSec: opts.connectTimeout,
-    applicationName: 'integrity',
-  });
-  return {
-    target,
-    checks: CHECKS,
-    selected,
-    deselected,
-    config,
-    schemas: opts.schema ? [...new Set(opts.schema)] : undefined,
-    deep: opts.deep,
-    jobs: opts.jobs,
-    statementTimeoutMs: opts.statementTimeout,
-    lockTimeoutMs: opts.lockTimeout,
-    failOn,
-    ...(signal ? { signal } : {}),
-  };
 }
 
 /** Runs the command line and returns the exit code; the only caller of process.exit is bin/. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCheck, type CheckContext } from '../src/check.js';
+import { defineCheck, scaleCount, tableSample, type CheckContext } from '../src/check.js';
 import { findColumn, locateTable, type Column, type ForeignKey, type MatchType, type Table } from '../src/db/catalog.js';
 import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
 import { equalsExpr, sampleKeyExpr } from '../src/db/sql.js';
@@ -167,13 +167,14 @@ async function verify(ctx: CheckContext<Options>, ref: Reference): Promise<Findi
   const keyNames = ref.columns.map((col) => col.name);
   const res = await ctx.db.query<{ n: string; sample: string }>(
     `SELECT count(*) OVER () AS n, ${sampleKeyExpr('c', keyNames)} AS sample
-       FROM ${qualifiedName(ref.child.schema, ref.child.name)} c
+       FROM ${qualifiedName(ref.child.schema, ref.child.name)} c${tableSample(ctx.samplePercent)}
       WHERE ${violation}
       ORDER BY ${ref.columns.map((col) => c(col)).join(', ')} LIMIT $1`,
     [ctx.sampleSize],
   );
   if (res.rows.length === 0) return null;
-  const count = Number(res.rows[0]?.n);
+  const count = scaleCount(Number(res.rows[0]?.n), ctx.samplePercent);
+  const about = ctx.samplePercent === null ? '' : 'about ';
   const childName = displayName(ref.child.schema, ref.child.name);
   const parentName = displayName(ref.parent.schema, ref.parent.name);
   const cols = keyNames.map((n) => displayName(n)).join(', ');
@@ -182,7 +183,7 @@ async function verify(ctx: CheckContext<Options>, ref: Reference): Promise<Findi
   const samples = [...new Set(res.rows.map((r) => r.sample))];
   return ctx.finding({
     kind: 'orphans',
-    message: `${count} ${count === 1 ? 'row' : 'rows'} of ${childName} ${count === 1 ? 'points' : 'point'} at no row of ${parentName}: (${cols}) -> (${parentCols}) (${via})`,
+    message: `${about}${count} ${count === 1 ? 'row' : 'rows'} of ${childName} ${count === 1 ? 'points' : 'point'} at no row of ${parentName}: (${cols}) -> (${parentCols}) (${via})`,
     object: {
       schema: ref.child.schema,
       table: ref.child.name,
@@ -191,6 +192,7 @@ async function verify(ctx: CheckContext<Options>, ref: Reference): Promise<Findi
       references: { schema: ref.parent.schema, table: ref.parent.name, columns: ref.parentColumns.map((col) => col.name) },
     },
     count,
+    ...(ctx.samplePercent === null ? {} : { estimated: true }),
     samples,
     details: { reasons: ref.reasons, matchType: ref.matchType },
     repair: async (finding) => removeOrphans(ctx, ref, finding),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCheck, type CheckContext } from '../src/check.js';
+import { defineCheck, scaleCount, tableSample, type CheckContext } from '../src/check.js';
 import type { Column, ForeignKey, Table } from '../src/db/catalog.js';
 import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
 import { sampleKeyExpr } from '../src/db/sql.js';
@@ -129,7 +129,7 @@ async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Colu
               row_number() OVER (PARTITION BY v.i, v.val ORDER BY ${sampleOrder}) AS rn,
               row_number() OVER (PARTITION BY v.i ORDER BY ${sampleOrder}) AS column_rank,
               ${sampleExpr} AS sample
-         FROM ${qualifiedName(table.schema, table.name)} t
+         FROM ${qualifiedName(table.schema, table.name)} t${tableSample(ctx.samplePercent)}
         CROSS JOIN LATERAL (VALUES ${hits.map((h, i) => `(${i}, CASE WHEN ${h.test} THEN ${h.value} END)`).join(', ')}) v(i, val)
         WHERE v.val IS NOT NULL AND (${hits.map((h) => h.test).join(' OR ')})
      ) s
@@ -148,7 +148,8 @@ async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Colu
   const findings: Finding[] = [];
   for (const [i, entry] of [...byColumn.entries()].sort((a, b) => a[0] - b[0])) {
     const column = (hits[i] as (typeof hits)[number]).column;
-    const total = [...entry.counts.values()].reduce((a, b) => a + b, 0);
+    const total = scaleCount([...entry.counts.values()].reduce((a, b) => a + b, 0), ctx.samplePercent);
+    const about = ctx.samplePercent === null ? '' : 'about ';
     const isPrimaryKey = table.primaryKey?.includes(column.name) ?? false;
     const fk = foreignKeyOf(ctx, table, column);
     const values = [...entry.counts.keys()].sort();
@@ -160,7 +161,7 @@ async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Colu
     findings.push(
       ctx.finding({
         kind: isPrimaryKey ? 'placeholder-parent' : 'placeholder-value',
-        message: `${total} ${total === 1 ? 'row' : 'rows'} of ${displayName(table.schema, table.name)} ${total === 1 ? 'holds' : 'hold'} the placeholder ${values.join(' / ')} in ${displayName(column.name)} (${role})`,
+        message: `${about}${total} ${total === 1 ? 'row' : 'rows'} of ${displayName(table.schema, table.name)} ${total === 1 ? 'holds' : 'hold'} the placeholder ${values.join(' / ')} in ${displayName(column.name)} (${role})`,
         object: {
           schema: table.schema,
           table: table.name,
@@ -170,6 +171,7 @@ async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Colu
             : {}),
         },
         count: total,
+        ...(ctx.samplePercent === null ? {} : { estimated: true }),
         samples: entry.samples,
         details: {
           byValue: Object.fromEntries([...entry.counts.entries()].sort()),

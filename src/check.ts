@@ -25,6 +25,8 @@ export interface FindingInput {
   message: string;
   object: FindingObject;
   count: number | null;
+  /** The count is an estimate from --sample. */
+  estimated?: boolean;
   samples?: string[];
   details?: Record<string, unknown>;
   /** Writes the repair, when one exists; called in the audit's snapshot, after the check has run. */
@@ -39,6 +41,11 @@ export interface CheckContext<Options> {
   severity: Severity;
   deep: boolean;
   sampleSize: number;
+  /**
+   * `--sample PERCENT`: checks that scan tables read this share of their pages (TABLESAMPLE SYSTEM,
+   * repeatable) and report counts scaled up, marked as estimates. Null for an exact audit.
+   */
+  samplePercent: number | null;
   relations: Relation[];
   finding(input: FindingInput): Finding;
   /** Ends the check as skipped, with a reason that says how to make it run. */
@@ -78,5 +85,17 @@ export function makeFinding(checkId: string, defaultSeverity: Severity, input: F
     fix: null,
   };
   if (input.details) finding.details = input.details;
+  if (input.estimated) finding.estimated = true;
   return finding;
+}
+
+/** `FROM` clause sampling for checks that scan a table, per --sample. */
+export function tableSample(percent: number | null): string {
+  // The percentage is a validated number, not user text; REPEATABLE keeps runs comparable.
+  return percent === null ? '' : ` TABLESAMPLE SYSTEM (${Number(percent)}) REPEATABLE (42)`;
+}
+
+/** Scales a count read from a sample up to the whole table. */
+export function scaleCount(count: number, percent: number | null): number {
+  return percent === null ? count : Math.round((count * 100) / percent);
 }

@@ -47,6 +47,8 @@ export interface Finding {
   message: string;
   object: FindingObject;
   count: number | null;
+  /** Present and true when `count` was estimated from --sample. */
+  estimated?: boolean;
   samples: string[];
   fingerprint: string;
   fix: FindingFix | null;
@@ -87,7 +89,7 @@ export interface AuditReport {
   database: DatabaseInfo;
   startedAt: string;
   durationMs: number;
-  options: { schemas: string[]; deep: boolean; failOn: FailOn };
+  options: { schemas: string[]; deep: boolean; failOn: FailOn; samplePercent: number | null };
   summary: AuditSummary;
   checks: CheckResult[];
   findings: Finding[];

@@ -25,6 +25,12 @@ export function positiveNumber(name: string) {
   };
 }
 
+function samplePercent(value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(n > 0 && n < 100)) throw new InvalidArgumentError('--sample must be a percentage above 0 and below 100');
+  return n;
+}
+
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** The options that say what to audit and how, shared by `check` and `fix`. */
@@ -39,7 +45,8 @@ export function addAuditOptions(cmd: Command): Command {
     .option('--jobs <n>', 'parallel connections sharing one snapshot', integer('--jobs', 1, 64), 4)
     .option('--statement-timeout <ms>', 'cancel any audit query running longer than this', integer('--statement-timeout', 1, 86_400_000), 60_000)
     .option('--lock-timeout <ms>', 'give up waiting for a lock after this long', integer('--lock-timeout', 1, 86_400_000), 3_000)
-    .option('--config <file>', 'config file (default: ./integrity.config.json when it exists)');
+    .option('--config <file>', 'config file (default: ./integrity.config.json when it exists)')
+    .option('--sample <percent>', 'placeholder-uuid and orphan-rows read this share of each table (TABLESAMPLE); their counts become estimates', samplePercent);
 }
 
 export interface AuditCommandOptions {
@@ -53,6 +60,7 @@ export interface AuditCommandOptions {
   statementTimeout: number;
   lockTimeout: number;
   config?: string;
+  sample?: number;
 }
 
 /** Validates the shared options against the config and the registry; throws UsageError. */
@@ -88,6 +96,7 @@ export function auditOptionsFrom(opts: AuditCommandOptions, io: CliIO, failOn: F
     statementTimeoutMs: opts.statementTimeout,
     lockTimeoutMs: opts.lockTimeout,
     failOn,
+    samplePercent: opts.sample ?? null,
     ...(signal ? { signal } : {}),
   };
 }

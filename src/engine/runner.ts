@@ -32,6 +32,8 @@ export interface AuditOptions {
   statementTimeoutMs: number;
   lockTimeoutMs: number;
   failOn: FailOn;
+  /** --sample PERCENT: estimate from a share of each scanned table's pages. */
+  samplePercent?: number | null;
   /** Aborting it cancels the running queries on the server and makes runAudit throw AuditInterrupted. */
   signal?: AbortSignal;
 }
@@ -178,6 +180,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         severity,
         deep: options.deep,
         sampleSize: options.config.sampleSize,
+        samplePercent: options.samplePercent ?? null,
         relations: check.id === 'orphan-rows' ? options.config.relations : [],
         finding: (input) => {
           const finding = makeFinding(check.id, severity, input);
@@ -284,7 +287,7 @@ function buildReport(
       },
       startedAt: startedAt.toISOString(),
       durationMs: Math.round(performance.now() - started),
-      options: { schemas, deep: options.deep, failOn: options.failOn },
+      options: { schemas, deep: options.deep, failOn: options.failOn, samplePercent: options.samplePercent ?? null },
       summary: summarize(checks, findings),
       checks,
       findings,
@@ -305,7 +308,7 @@ function summarize(checks: CheckResult[], findings: Finding[]): AuditReport['sum
 export function describeError(err: unknown, target: Pick<ConnectionTarget, 'password'>): string {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
   let message = errorMessage(err).split('\n')[0] ?? 'unknown error';
-  if (code === '57014') message += ' (raise --statement-timeout, or run against a replica)';
+  if (code === '57014' && /statement timeout/.test(message)) message += ' (raise --statement-timeout, use --sample PERCENT, or run against a replica)';
   if (code === '55P03') message += ' (a lock was not granted within --lock-timeout)';
   if (code === '42501') message += ' (grant the auditing role SELECT on it, or --skip this check)';
   return redactSecrets(/^[0-9A-Z]{5}$/.test(code) ? `${message} [${code}]` : message, [target.password]);

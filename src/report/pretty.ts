@@ -40,7 +40,7 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
   const db = report.database;
   lines.push(
     chalk.bold(`${report.tool} ${report.version}`) +
-      chalk.gray(` · ${db.user}@${db.host}${db.host.startsWith('socket:') ? '' : `:${db.port}`}/${db.name} · PostgreSQL ${db.serverVersion} · schemas: ${report.options.schemas.join(', ') || 'none'}${report.options.deep ? ' · --deep' : ''}`),
+      chalk.gray(` · ${db.user}@${db.host}${db.host.startsWith('socket:') ? '' : `:${db.port}`}/${db.name} · PostgreSQL ${db.serverVersion} · schemas: ${report.options.schemas.join(', ') || 'none'}${report.options.deep ? ' · --deep' : ''}${report.options.samplePercent !== null ? ` · --sample ${report.options.samplePercent}% (counts are estimates)` : ''}`),
   );
   lines.push('');
 
@@ -67,7 +67,7 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
       });
       for (const f of findings) {
         const samples = f.samples.length > 0 ? `\n${chalk.gray(`samples: ${f.samples.join(', ')}`)}` : '';
-        table.push([severityColor[f.severity](f.severity), describeObject(f.object), f.count === null ? '—' : String(f.count), f.message + samples]);
+        table.push([severityColor[f.severity](f.severity), describeObject(f.object), f.count === null ? '—' : `${f.estimated ? '~' : ''}${f.count}`, f.message + samples]);
       }
       lines.push(table.toString());
     }

@@ -84,3 +84,39 @@ describe('placeholder-uuid counts every placeholder value of a column in one sca
     });
   });
 });
+
+describe('placeholder-uuid and orphan-rows with --sample', () => {
+  const db = useDatabase('sampled', {
+    sql: [
+      `CREATE TABLE parent (id int PRIMARY KEY);
+       CREATE TABLE big (id int PRIMARY KEY, owner uuid, parent_id int, pad text);
+       INSERT INTO big SELECT g, CASE WHEN g % 10 = 0 THEN '00000000-0000-0000-0000-000000000000'::uuid END,
+                              CASE WHEN g % 4 = 0 THEN g END, repeat('x', 200)
+         FROM generate_series(1, 20000) g;
+       ALTER TABLE big ADD FOREIGN KEY (parent_id) REFERENCES parent NOT VALID;
+       ANALYZE big;`,
+    ],
+  });
+
+  it('reads a share of the pages and reports counts as estimates, near the exact ones', async () => {
+    const exact = await audit(db.url, { checks: ['placeholder-uuid', 'orphan-rows'] });
+    expect(exact.findings.map((f) => [f.checkId, f.count, f.estimated])).toEqual([
+      ['orphan-rows', 5000, undefined],
+      ['placeholder-uuid', 2000, undefined],
+    ]);
+    const { auditOptions } = await import('../helpers/db.js');
+    const { runAudit } = await import('../../src/engine/runner.js');
+    const sampled = await runAudit({ ...auditOptions(db.url, { checks: ['placeholder-uuid', 'orphan-rows'] }), samplePercent: 30 });
+    expect(sampled.options.samplePercent).toBe(30);
+    expect(sampled.findings.map((f) => [f.checkId, f.estimated])).toEqual([
+      ['orphan-rows', true],
+      ['placeholder-uuid', true],
+    ]);
+    const [orphans, placeholders] = sampled.findings.map((f) => f.count as number);
+    expect(orphans).toBeGreaterThan(3500);
+    expect(orphans).toBeLessThan(6500);
+    expect(placeholders).toBeGreaterThan(1400);
+    expect(placeholders).toBeLessThan(2600);
+    expect(sampled.findings[0]?.message).toMatch(/^about \d+ rows/);
+  });
+});

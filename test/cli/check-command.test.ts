@@ -156,6 +156,7 @@ describe('integrity check when the audit itself fails', () => {
 
   it.each([
     [['check', '--jobs', '0'], /--jobs must be a whole number from 1 to 64/],
+    [['check', '--sample', '100'], /--sample must be a percentage above 0 and below 100/],
     [['check', '--format', 'xml'], /argument 'xml' is invalid/],
     [['check', '--bogus'], /unknown option '--bogus'/],
     [['check', '--check', 'nope', '-d', 'postgres://x@127.0.0.1:1/x'], /unknown check "nope"; known checks: jsonb-int-cast-index/],

@@ -17,6 +17,7 @@ export const findingSchema = z.strictObject({
     references: reference.optional(),
   }),
   count: z.number().int().min(1).nullable(),
+  estimated: z.literal(true).optional(),
   samples: z.array(z.string()).max(100),
   fingerprint: z.string().regex(/^[0-9a-f]{16}$/),
   fix: z
@@ -47,7 +48,7 @@ export const reportSchema = z.strictObject({
   database: z.strictObject({ host: z.string(), port: z.number().int(), name: z.string(), user: z.string(), serverVersion: z.string() }),
   startedAt: z.iso.datetime(),
   durationMs: z.number().int().min(0),
-  options: z.strictObject({ schemas: z.array(z.string()), deep: z.boolean(), failOn: z.enum(['error', 'warning', 'info', 'never']) }),
+  options: z.strictObject({ schemas: z.array(z.string()), deep: z.boolean(), failOn: z.enum(['error', 'warning', 'info', 'never']), samplePercent: z.number().nullable() }),
   summary: z.strictObject({
     checks: z.strictObject({ passed: z.number(), failed: z.number(), skipped: z.number(), error: z.number() }),
     findings: z.strictObject({ error: z.number(), warning: z.number(), info: z.number() }),

@@ -37,10 +37,10 @@ async function holdLock(url: string, table: string): Promise<() => Promise<void>
   };
 }
 
-async function integrityQueries(url: string, database: string): Promise<{ state: string; query: string }[]> {
-  return query<{ state: string; query: string }>(
+async function integrityQueries(url: string, database: string): Promise<{ state: string; query: string; wait: string | null }[]> {
+  return query<{ state: string; query: string; wait: string | null }>(
     url,
-    `SELECT state, query FROM pg_stat_activity
+    `SELECT state, query, wait_event_type AS wait FROM pg_stat_activity
       WHERE application_name = 'integrity' AND datname = $1 AND pid <> pg_backend_pid()`,
     [database],
   );
@@ -137,7 +137,7 @@ describe('a table locked by a migration', () => {
         ['users-without-profiles', 'skipped'],
       ]);
       expect(report.checks.find((c) => c.id === 'placeholder-uuid')?.reason).toMatch(
-        /canceling statement due to statement timeout \(raise --statement-timeout, or run against a replica\) \[57014\]/,
+        /canceling statement due to statement timeout \(raise --statement-timeout, use --sample PERCENT, or run against a replica\) \[57014\]/,
       );
     } finally {
       await release();
@@ -158,11 +158,10 @@ describe('a table locked by a migration', () => {
       child.stdout.on('data', (d) => (stdout += String(d)));
       child.stderr.on('data', (d) => (stderr += String(d)));
       const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-      for (let i = 0; i < 100; i++) {
-        if ((await integrityQueries(db.url, db.name)).some((q) => q.state === 'active')) break;
-        await sleep(100);
-      }
-      expect((await integrityQueries(db.url, db.name)).some((q) => q.state === 'active')).toBe(true);
+      // Wait until the audit is blocked on the migration's lock: a query is running on the server.
+      const blocked = async () => (await integrityQueries(db.url, db.name)).some((q) => q.state === 'active' && q.wait === 'Lock');
+      for (let i = 0; i < 100 && !(await blocked()); i++) await sleep(100);
+      expect(await blocked()).toBe(true);
       child.kill(signal);
       expect(await exited).toBe(code);
       expect(stdout).toBe('');

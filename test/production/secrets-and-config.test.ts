@@ -43,11 +43,14 @@ describe('a password never reaches any output', () => {
       await runCli(['check', '-d', url, '--format', 'json']),
       await runCli(['check', '--format', 'json', '--output', path.join(dir, 'r.json')], { env: { DATABASE_URL: url } }),
       await runCli(['check', '--output', path.join(dir, 'r.txt')], { env: pgEnv }),
+      await runCli(['check', '--format', 'json', '--fix-sql', path.join(dir, 'fix.sql')], { env: { DATABASE_URL: url } }),
     ];
-    expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2]);
+    expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2, 2]);
+    const script = readFileSync(path.join(dir, 'fix.sql'), 'utf8');
+    expect(script).toContain(`-- database: ${role}@`);
     expect(runs[1]?.stdout).toContain('permission denied for table');
     for (const r of runs) assertClean(r.stdout, r.stderr);
-    assertClean(readFileSync(path.join(dir, 'r.json'), 'utf8'), readFileSync(path.join(dir, 'r.txt'), 'utf8'));
+    assertClean(readFileSync(path.join(dir, 'r.json'), 'utf8'), readFileSync(path.join(dir, 'r.txt'), 'utf8'), script);
   });
 
   it('in every connection error', async () => {

@@ -6,21 +6,23 @@ import { EXIT, UsageError, errorMessage } from '../errors.js';
 import type { FailOn } from '../findings.js';
 import { colorLevel, makeChalk } from '../report/color.js';
 import { exitCodeFor } from '../report/exit-code.js';
-import { renderJson } from '../report/json.js';
-import { renderPretty } from '../report/pretty.js';
+import { renderMarkdown } from '../report/markdown.js';
+import { REPORT_FORMATS, renderReport, type ReportFormat } from '../report/formats.js';
+import { appendFileSync } from 'node:fs';
 import { renderExplain, renderList } from '../report/docs.js';
 import { TOOL_VERSION } from '../version.js';
 import { CHECK_EXAMPLES, FIX_EXAMPLES } from './examples.js';
 import { fixCommand, type FixCommandOptions } from './fix-command.js';
-import { addAuditOptions, auditOptionsFrom, type AuditCommandOptions } from './audit-options.js';
+import { addAuditOptions, auditOptionsFrom, collect, type AuditCommandOptions } from './audit-options.js';
 import { SIGNAL_EXIT, withSignals } from './signals.js';
 import { assertWritableDestination, writeFileAtomic, type CliIO } from './io.js';
 
 interface CheckCommandOptions extends AuditCommandOptions {
-  format: 'pretty' | 'json';
+  format: ReportFormat;
   output?: string;
   failOn: FailOn;
   fixSql?: string;
+  report?: string[];
 }
 
 /** Runs the command line and returns the exit code; the only caller of process.exit is bin/. */
@@ -44,8 +46,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   addAuditOptions(
     program.command('check').description('Audit a database and report what is broken.'),
   )
-    .addOption(new Option('--format <format>', 'report format').choices(['pretty', 'json']).default('pretty'))
+    .addOption(new Option('--format <format>', 'report format').choices(REPORT_FORMATS).default('pretty'))
     .option('--output <file>', 'write the report to this file instead of stdout')
+    .option('--report <format=path>', 'also write the report in FORMAT to PATH (repeatable), e.g. junit=integrity.xml', collect)
     .addOption(
       new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['error', 'warning', 'info', 'never']).default('error'),
     )
@@ -123,19 +126,30 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   return exitCode;
 }
 
+function parseReportSpec(spec: string, cwd: string): [ReportFormat, string] {
+  const eq = spec.indexOf('=');
+  const format = spec.slice(0, eq) as ReportFormat;
+  if (eq < 1 || !REPORT_FORMATS.includes(format) || eq === spec.length - 1) {
+    throw new UsageError(`--report ${spec}: expected FORMAT=PATH with FORMAT one of ${REPORT_FORMATS.join(', ')}`);
+  }
+  return [format, assertWritableDestination(spec.slice(eq + 1), cwd)];
+}
+
 async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<number> {
   const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
   const interruption = new AbortController();
   try {
     const outputFile = opts.output ? assertWritableDestination(opts.output, io.cwd) : undefined;
+    const extraReports = (opts.report ?? []).map((spec) => parseReportSpec(spec, io.cwd));
     const fixFile = opts.fixSql && opts.fixSql !== '-' ? assertWritableDestination(opts.fixSql, io.cwd) : undefined;
     const auditOptions = auditOptionsFrom(opts, io, opts.failOn, interruption.signal);
     const { report, repairs } = await withSignals(interruption, () => runAuditWithRepairs(auditOptions));
     const destinationIsTTY = outputFile ? false : Boolean(io.stdout.isTTY);
-    const text =
-      opts.format === 'json'
-        ? renderJson(report)
-        : renderPretty(report, { chalk: makeChalk(colorLevel(destinationIsTTY, io.env)), width: io.stdout.columns ?? 120 });
+    const text = renderReport(opts.format, report, { chalk: makeChalk(colorLevel(destinationIsTTY, io.env)), width: io.stdout.columns ?? 120 });
+    for (const [format, file] of extraReports) writeFileAtomic(file, renderReport(format, report, { chalk: makeChalk(0), width: 120 }));
+    if (io.env.GITHUB_STEP_SUMMARY && (opts.format === 'github' || extraReports.some(([f]) => f === 'github'))) {
+      appendFileSync(io.env.GITHUB_STEP_SUMMARY, renderMarkdown(report));
+    }
     if (outputFile) writeFileAtomic(outputFile, text);
     else if (opts.fixSql !== '-') io.stdout.write(text);
     if (opts.fixSql) {

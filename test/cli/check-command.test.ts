@@ -103,6 +103,22 @@ describe('integrity check against the five incidents', () => {
     expect(reportSchema.parse(JSON.parse(readFileSync(file, 'utf8'))).findings.length).toBeGreaterThan(0);
   });
 
+  it('writes several formats at once with --report, and appends a step summary on GitHub', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-reports-'));
+    const summary = path.join(dir, 'summary.md');
+    writeFileSync(summary, '# earlier step\n');
+    const run = await runCli(
+      ['check', '-d', db.url, '--format', 'github', '--report', `junit=${path.join(dir, 'r.xml')}`, '--report', `markdown=${path.join(dir, 'r.md')}`],
+      { env: { GITHUB_STEP_SUMMARY: summary } },
+    );
+    expect(run.code).toBe(1);
+    expect(run.stdout.split('\n').filter(Boolean).at(-1)).toMatch(/^::notice title=integrity::5 checks: 0 passed, 5 failed/);
+    expect(readFileSync(path.join(dir, 'r.xml'), 'utf8')).toMatch(/^<\?xml version="1\.0" encoding="UTF-8"\?>\n<testsuites name="integrity" tests="18" failures="18"/);
+    expect(readFileSync(path.join(dir, 'r.md'), 'utf8')).toMatch(/^### integrity: 16 error, 2 warning, 0 info/);
+    expect(readFileSync(summary, 'utf8')).toMatch(/^# earlier step\n### integrity: 16 error/);
+    expect((await runCli(['check', '-d', db.url, '--report', 'xml=out.xml'])).stderr).toMatch(/--report xml=out\.xml: expected FORMAT=PATH with FORMAT one of pretty, json, junit, github, markdown/);
+  });
+
   it('reads DATABASE_URL, then the PG* variables', async () => {
     const viaEnv = await runCli(['check', '--check', 'models-without-pricing', '--format', 'json'], { env: { DATABASE_URL: db.url } });
     expect(JSON.parse(viaEnv.stdout).database.name).toBe(db.name);

@@ -1,0 +1,25 @@
+import type { AuditReport } from '../findings.js';
+import { renderGithub } from './github.js';
+import { renderJson } from './json.js';
+import { renderJunit } from './junit.js';
+import { renderMarkdown } from './markdown.js';
+import { renderPretty, type PrettyOptions } from './pretty.js';
+
+/** Every reporter by name: each a pure function of the audit result. */
+export const REPORT_FORMATS = ['pretty', 'json', 'junit', 'github', 'markdown'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export function renderReport(format: ReportFormat, report: AuditReport, pretty: PrettyOptions): string {
+  switch (format) {
+    case 'json':
+      return renderJson(report);
+    case 'junit':
+      return renderJunit(report);
+    case 'github':
+      return renderGithub(report);
+    case 'markdown':
+      return renderMarkdown(report);
+    default:
+      return renderPretty(report, pretty);
+  }
+}

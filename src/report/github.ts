@@ -1,0 +1,37 @@
+import type { AuditReport, Severity } from '../findings.js';
+import { describeObject } from './pretty.js';
+
+/** Escaping of a workflow command's message, as @actions/core does. */
+export function escapeData(text: string): string {
+  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+
+/** Escaping of a workflow command's property value, as @actions/core does. */
+export function escapeProperty(text: string): string {
+  return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
+
+const LEVEL: Record<Severity, 'error' | 'warning' | 'notice'> = { error: 'error', warning: 'warning', info: 'notice' };
+
+/**
+ * GitHub Actions annotations. GitHub shows at most 10 of each kind per step, so the last line, a
+ * notice, carries the totals.
+ */
+export function renderGithub(report: AuditReport): string {
+  const lines: string[] = [];
+  for (const f of report.findings) {
+    const title = `integrity ${f.checkId}: ${describeObject(f.object).replace(/\n/g, ' ')}`;
+    const body = `${f.message}${f.samples.length ? `\nsamples: ${f.samples.join(', ')}` : ''}`;
+    lines.push(`::${LEVEL[f.severity]} title=${escapeProperty(title)}::${escapeData(body)}`);
+  }
+  for (const c of report.checks.filter((c) => c.status === 'error')) {
+    lines.push(`::error title=${escapeProperty(`integrity ${c.id} could not run`)}::${escapeData(c.reason ?? '')}`);
+  }
+  const s = report.summary;
+  lines.push(
+    `::notice title=integrity::${escapeData(
+      `${report.checks.length} checks: ${s.checks.passed} passed, ${s.checks.failed} failed, ${s.checks.skipped} skipped, ${s.checks.error} errored; findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info`,
+    )}`,
+  );
+  return `${lines.join('\n')}\n`;
+}

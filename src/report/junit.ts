@@ -1,0 +1,69 @@
+import type { AuditReport, Finding } from '../findings.js';
+import { describeObject } from './pretty.js';
+
+/** XML 1.0 text: escaped, and without the control characters XML cannot carry. */
+export function xmlEscape(text: string): string {
+  return text
+    // eslint-disable-next-line no-control-regex -- removing the characters XML 1.0 forbids is the point
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
+}
+
+const seconds = (ms: number) => (ms / 1000).toFixed(3);
+
+function findingBody(f: Finding): string {
+  return [f.message, f.count === null ? '' : `count: ${f.estimated ? '~' : ''}${f.count}`, f.samples.length ? `samples: ${f.samples.join(', ')}` : '', `fingerprint: ${f.fingerprint}`]
+    .filter(Boolean)
+    .join('\n');
+}
+
+/**
+ * JUnit XML as GitLab and Jenkins read it: one testsuite per check; one failing testcase per finding,
+ * one passing testcase for a check without findings; skipped and errored checks as such.
+ */
+export function renderJunit(report: AuditReport): string {
+  const suites: string[] = [];
+  const totals = { tests: 0, failures: 0, errors: 0, skipped: 0 };
+  for (const check of report.checks) {
+    const findings = report.findings.filter((f) => f.checkId === check.id);
+    const cases: string[] = [];
+    const counts = { tests: 0, failures: 0, errors: 0, skipped: 0 };
+    const name = xmlEscape(check.title);
+    if (check.status === 'skipped') {
+      counts.tests++;
+      counts.skipped++;
+      cases.push(`    <testcase classname="integrity.${xmlEscape(check.id)}" name="${name}" time="0.000">\n      <skipped message="${xmlEscape(check.reason ?? '')}"/>\n    </testcase>`);
+    } else if (check.status === 'error') {
+      counts.tests++;
+      counts.errors++;
+      cases.push(
+        `    <testcase classname="integrity.${xmlEscape(check.id)}" name="${name}" time="${seconds(check.durationMs)}">\n      <error message="${xmlEscape(check.reason ?? '')}" type="error">${xmlEscape(check.reason ?? '')}</error>\n    </testcase>`,
+      );
+    } else if (findings.length === 0) {
+      counts.tests++;
+      cases.push(`    <testcase classname="integrity.${xmlEscape(check.id)}" name="${name}" time="${seconds(check.durationMs)}"/>`);
+    }
+    for (const f of findings) {
+      counts.tests++;
+      counts.failures++;
+      cases.push(
+        `    <testcase classname="integrity.${xmlEscape(check.id)}" name="${xmlEscape(describeObject(f.object).replace(/\n/g, ' '))}" time="0.000">\n      <failure message="${xmlEscape(f.message)}" type="${f.severity}">${xmlEscape(findingBody(f))}</failure>\n    </testcase>`,
+      );
+    }
+    for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += counts[k];
+    suites.push(
+      `  <testsuite name="${xmlEscape(check.id)}" tests="${counts.tests}" failures="${counts.failures}" errors="${counts.errors}" skipped="${counts.skipped}" time="${seconds(check.durationMs)}" timestamp="${report.startedAt}">\n${cases.join('\n')}\n  </testsuite>`,
+    );
+  }
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="integrity" tests="${totals.tests}" failures="${totals.failures}" errors="${totals.errors}" skipped="${totals.skipped}" time="${seconds(report.durationMs)}">`,
+    ...suites,
+    '</testsuites>',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,98 @@
+import { XMLParser } from 'fast-xml-parser';
+import { describe, expect, it } from 'vitest';
+import type { AuditReport } from '../../src/findings.js';
+import { escapeData, escapeProperty, renderGithub } from '../../src/report/github.js';
+import { renderJunit } from '../../src/report/junit.js';
+import { renderMarkdown } from '../../src/report/markdown.js';
+
+/** A fixed result with every status, and names that break naive escaping. */
+const report: AuditReport = {
+  version: '0.1.0',
+  tool: 'integrity',
+  database: { host: 'db', port: 5432, name: 'app', user: 'auditor', serverVersion: '15.20' },
+  startedAt: '2026-11-23T09:00:00.000Z',
+  durationMs: 1234,
+  options: { schemas: ['public', 'Billing Dept'], deep: false, failOn: 'error', samplePercent: null },
+  summary: { checks: { passed: 1, failed: 1, skipped: 1, error: 1 }, findings: { error: 1, warning: 1, info: 0 } },
+  checks: [
+    { id: 'jsonb-int-cast-index', title: 'JSON text cast', severity: 'error', status: 'passed', reason: null, note: null, durationMs: 5, findings: 0 },
+    { id: 'orphan-rows', title: 'Orphans <&>', severity: 'error', status: 'failed', reason: null, note: 'verified 1', durationMs: 40, findings: 2 },
+    { id: 'placeholder-uuid', title: 'Placeholders', severity: 'error', status: 'error', reason: 'permission denied for table "x" [42501]', note: null, durationMs: 3, findings: 0 },
+    { id: 'users-without-profiles', title: 'Profiles', severity: 'error', status: 'skipped', reason: 'no table auth.users', note: null, durationMs: 0, findings: 0 },
+  ],
+  findings: [
+    {
+      checkId: 'orphan-rows',
+      severity: 'error',
+      message: '2 rows of "Billing Dept"."Invoice | Line" point at 100% nothing:\nsecond line, with a comma',
+      object: { schema: 'Billing Dept', table: 'Invoice | Line', columns: ['Tenant', 'No'], constraint: 'fk <1>' },
+      count: 2,
+      samples: ['["acme", 9]', `it's & "quoted"`],
+      fingerprint: '0123456789abcdef',
+      fix: null,
+    },
+    {
+      checkId: 'orphan-rows',
+      severity: 'warning',
+      message: 'warn',
+      object: { schema: 'public', table: 't' },
+      count: null,
+      samples: [],
+      fingerprint: 'fedcba9876543210',
+      fix: null,
+    },
+  ],
+};
+
+describe('junit reporter', () => {
+  const xml = renderJunit(report);
+  const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'testsuite' || name === 'testcase' }).parse(xml);
+
+  it('parses back: one suite per check, one case per finding or passed check, skipped and errored as such', () => {
+    const root = parsed.testsuites;
+    expect([root.tests, root.failures, root.errors, root.skipped]).toEqual(['5', '2', '1', '1']);
+    expect(root.testsuite.map((s: { name: string; tests: string }) => [s.name, s.tests])).toEqual([
+      ['jsonb-int-cast-index', '1'],
+      ['orphan-rows', '2'],
+      ['placeholder-uuid', '1'],
+      ['users-without-profiles', '1'],
+    ]);
+    const orphan = root.testsuite[1].testcase[0];
+    expect(orphan.name).toBe('"Billing Dept"."Invoice | Line"("Tenant", "No") constraint "fk <1>"');
+    expect(orphan.failure.message).toBe(report.findings[0]?.message);
+    expect(orphan.failure['#text']).toContain(`samples: ["acme", 9], it's & "quoted"`);
+    expect(root.testsuite[2].testcase[0].error.message).toBe('permission denied for table "x" [42501]');
+    expect(root.testsuite[3].testcase[0].skipped.message).toBe('no table auth.users');
+  });
+
+  it('never writes a character XML cannot carry', () => {
+    const nasty = { ...report, findings: [{ ...report.findings[1]!, message: 'bell \u0007 here' }] };
+    expect(renderJunit(nasty)).toContain('message="bell  here"');
+  });
+});
+
+describe('github reporter', () => {
+  it('escapes as the Actions toolkit does', () => {
+    expect(escapeData('100%\r\nnext')).toBe('100%25%0D%0Anext');
+    expect(escapeProperty('a: b, c')).toBe('a%3A b%2C c');
+  });
+
+  it('writes one annotation per finding and errored check, and a notice with the totals last', () => {
+    expect(renderGithub(report).split('\n').filter(Boolean)).toEqual([
+      '::error title=integrity orphan-rows%3A "Billing Dept"."Invoice | Line"("Tenant"%2C "No") constraint "fk <1>"::2 rows of "Billing Dept"."Invoice | Line" point at 100%25 nothing:%0Asecond line, with a comma%0Asamples: ["acme", 9], it\'s & "quoted"',
+      '::warning title=integrity orphan-rows%3A public.t::warn',
+      '::error title=integrity placeholder-uuid could not run::permission denied for table "x" [42501]',
+      '::notice title=integrity::4 checks: 1 passed, 1 failed, 1 skipped, 1 errored; findings: 1 error, 1 warning, 0 info',
+    ]);
+  });
+});
+
+describe('markdown reporter', () => {
+  it('summarises checks and findings in tables, escaping pipes and line breaks', () => {
+    const md = renderMarkdown(report);
+    expect(md).toMatch(/^### integrity: 1 error, 1 warning, 0 info\n/);
+    expect(md).toContain('| `placeholder-uuid` | ⚠️ error | 0 | permission denied for table "x" [42501] |');
+    expect(md).toContain('| `users-without-profiles` | ⏭️ skipped | 0 | no table auth.users |');
+    expect(md).toContain('| error | `orphan-rows` | "Billing Dept"."Invoice \\| Line"("Tenant", "No")<br>constraint "fk <1>" | 2 | 2 rows of "Billing Dept"."Invoice \\| Line" point at 100% nothing:<br>second line, with a comma |');
+  });
+});

@@ -241,16 +241,46 @@ function indexTempName(name: string): string {
   return `${base}_integrity_new`;
 }
 
+/** The smallest `location` in a parse subtree: where the node's text starts. */
+function firstLocation(node: unknown): number {
+  let min = Number.POSITIVE_INFINITY;
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'location' && typeof x === 'number' && x >= 0) min = Math.min(min, x);
+        else walk(x);
+      }
+    }
+  };
+  walk(node);
+  return min;
+}
+
+/**
+ * Where a TABLESPACE clause goes in pg_get_indexdef's text: before the WHERE of a partial index (found
+ * from the predicate's position in the parse tree), else at the end.
+ */
+export function tablespaceOffset(bytes: Buffer, whereClause: unknown): number {
+  if (!whereClause) return bytes.length;
+  let at = firstLocation(whereClause);
+  // Step back over the predicate's opening parentheses and spaces to the WHERE keyword.
+  while (at > 0 && (bytes[at - 1] === 0x28 || bytes[at - 1] === 0x20)) at--;
+  if (bytes.subarray(at - 5, at).toString('latin1').toUpperCase() !== 'WHERE') throw new Error('cannot place TABLESPACE in the index definition');
+  return at - 6; // the space before WHERE
+}
+
 /**
  * The replacement index: pg_get_indexdef's text with the cast's type name (found in the parse tree)
- * turned into numeric, built CONCURRENTLY under a temporary name, swapped in for the old one.
+ * turned into numeric, built CONCURRENTLY under a temporary name, swapped in for the old one, its
+ * comment carried over. A run that stopped half way resumes: the second block only renames.
  */
 async function rebuildIndex(db: Queryable, object: FindingObject): Promise<Repair> {
   const index = qualifiedName(object.schema, object.index as string);
-  const facts = await db.query<{ def: string; spc: string | null; constraint: string | null; partitioned: boolean }>(
+  const facts = await db.query<{ def: string; spc: string | null; constraint: string | null; partitioned: boolean; comment: string | null }>(
     `SELECT pg_catalog.pg_get_indexdef(i.oid) AS def, ts.spcname AS spc,
             (SELECT con.conname FROM pg_catalog.pg_constraint con WHERE con.conindid = i.oid LIMIT 1) AS constraint,
-            t.relkind = 'p' AS partitioned
+            t.relkind = 'p' AS partitioned, pg_catalog.obj_description(i.oid, 'pg_class') AS comment
        FROM pg_catalog.pg_class i
        JOIN pg_catalog.pg_index x ON x.indexrelid = i.oid
        JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
@@ -264,53 +294,72 @@ async function rebuildIndex(db: Queryable, object: FindingObject): Promise<Repai
   const tree = (await parse(rewritten)) as { stmts: { stmt: { IndexStmt?: { relation: { location: number }; whereClause?: unknown } } }[] };
   const stmt = tree.stmts[0]?.stmt.IndexStmt;
   if (!stmt) throw new Error(`cannot read the definition of ${index}`);
-  const bytes = Buffer.from(rewritten, 'utf8');
-  const prefix = bytes.subarray(0, stmt.relation.location).toString('utf8');
-  let rest = bytes.subarray(stmt.relation.location).toString('utf8');
+  let bytes = Buffer.from(rewritten, 'utf8');
   if (row.spc) {
-    const where = rest.lastIndexOf(' WHERE ');
-    const clause = ` TABLESPACE ${quoteIdent(row.spc)}`;
-    rest = stmt.whereClause && where >= 0 ? `${rest.slice(0, where)}${clause}${rest.slice(where)}` : `${rest}${clause}`;
+    const at = tablespaceOffset(bytes, stmt.whereClause);
+    bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from(` TABLESPACE ${quoteIdent(row.spc)}`), bytes.subarray(at)]);
   }
+  const prefix = bytes.subarray(0, stmt.relation.location).toString('utf8');
+  const rest = bytes.subarray(stmt.relation.location).toString('utf8');
   const unique = /^CREATE UNIQUE /.test(prefix) ? 'UNIQUE ' : '';
-  const only = / ON ONLY $/.test(prefix) ? 'ONLY ' : '';
-  const temp = indexTempName(object.index as string);
+  const name = object.index as string;
+  const temp = indexTempName(name);
   const tempQualified = qualifiedName(object.schema, temp);
-  const create = (concurrently: boolean) =>
-    `CREATE ${unique}INDEX ${concurrently ? 'CONCURRENTLY IF NOT EXISTS ' : ''}${quoteIdent(temp)} ON ${only}${rest};`;
-  const guard = `SELECT pg_catalog.pg_get_indexdef(to_regclass(${literal(index)})) IS NOT DISTINCT FROM ${literal(row.def)}`;
-  const blocked = row.constraint ?? (row.partitioned ? 'partitioned' : null);
-  const step = {
-    safety: blocked ? ('review' as const) : ('safe' as const),
-    phase: 'concurrent' as const,
-    description: `rebuild ${displayName(object.schema, object.index as string)} with a numeric cast: build the new index concurrently, drop the old one, rename`,
-    ...(blocked
-      ? {
-          decision:
-            blocked === 'partitioned'
-              ? 'an index on a partitioned table cannot be built CONCURRENTLY: build it per partition, or accept the lock'
-              : `the index backs constraint ${blocked}: recreate the constraint USING INDEX instead of dropping the index`,
-        }
-      : {}),
-    guard,
-    sql: [
-      `DROP INDEX CONCURRENTLY IF EXISTS ${tempQualified};`,
-      create(true),
-      `DROP INDEX CONCURRENTLY IF EXISTS ${index};`,
-      `ALTER INDEX IF EXISTS ${tempQualified} RENAME TO ${quoteIdent(object.index as string)};`,
-    ].join('\n'),
-    statements: [
-      `DROP INDEX CONCURRENTLY IF EXISTS ${tempQualified}`,
-      create(true).slice(0, -1),
-      `DROP INDEX CONCURRENTLY IF EXISTS ${index}`,
-      `ALTER INDEX IF EXISTS ${tempQualified} RENAME TO ${quoteIdent(object.index as string)}`,
-    ],
-    verifyStatements: [create(false).slice(0, -1), `DROP INDEX ${index}`, `ALTER INDEX ${tempQualified} RENAME TO ${quoteIdent(object.index as string)}`],
-  };
+  const comment = row.comment === null ? [] : [`COMMENT ON INDEX ${index} IS ${literal(row.comment)}`];
+  const create = (concurrently: boolean, indexName: string) =>
+    `CREATE ${unique}INDEX ${concurrently ? 'CONCURRENTLY IF NOT EXISTS ' : ''}${quoteIdent(indexName)} ON ${rest}`;
+  const oldUnchanged = `pg_catalog.pg_get_indexdef(to_regclass(${literal(index)})) IS NOT DISTINCT FROM ${literal(row.def)}`;
+
+  if (row.partitioned || row.constraint) {
+    // Neither can be swapped concurrently: a recipe that runs in one transaction, for a person to schedule.
+    const decision = row.partitioned
+      ? 'an index on a partitioned table cannot be built CONCURRENTLY; this takes a SHARE lock on every partition while it builds'
+      : `the index backs constraint ${row.constraint}: dropping it needs the constraint dropped and re-added (ALTER TABLE ... ADD CONSTRAINT ... USING INDEX)`;
+    return {
+      order: 50,
+      summary: 'rebuild the index with ::numeric instead of the integer cast (needs review)',
+      steps: [
+        {
+          safety: 'review',
+          phase: 'transaction',
+          description: `rebuild ${displayName(object.schema, name)} with a numeric cast`,
+          decision,
+          sql: [`DROP INDEX ${index};`, `${create(false, name)};`, ...comment.map((c) => `${c};`)].join('\n'),
+        },
+      ],
+    };
+  }
+  const swap = [
+    `DROP INDEX CONCURRENTLY IF EXISTS ${tempQualified}`,
+    create(true, temp),
+    `DROP INDEX CONCURRENTLY IF EXISTS ${index}`,
+    `ALTER INDEX IF EXISTS ${tempQualified} RENAME TO ${quoteIdent(name)}`,
+    ...comment,
+  ];
+  const resume = [`ALTER INDEX IF EXISTS ${tempQualified} RENAME TO ${quoteIdent(name)}`, ...comment];
   return {
     order: 50,
     summary: `rebuild the index with ::numeric instead of the integer cast (every other property kept)`,
-    steps: [step],
+    steps: [
+      {
+        safety: 'safe',
+        phase: 'concurrent',
+        description: `rebuild ${displayName(object.schema, name)} with a numeric cast: build the new index concurrently, drop the old one, rename`,
+        guard: `SELECT ${oldUnchanged}`,
+        sql: swap.map((x) => `${x};`).join('\n'),
+        statements: swap,
+        verifyStatements: [create(false, temp), `DROP INDEX ${index}`, `ALTER INDEX ${tempQualified} RENAME TO ${quoteIdent(name)}`, ...comment],
+      },
+      {
+        safety: 'safe',
+        phase: 'concurrent',
+        description: `finish a rebuild of ${displayName(object.schema, name)} that stopped after dropping the old index`,
+        guard: `SELECT to_regclass(${literal(index)}) IS NULL AND to_regclass(${literal(tempQualified)}) IS NOT NULL`,
+        sql: resume.map((x) => `${x};`).join('\n'),
+        statements: resume,
+        verifyStatements: [],
+      },
+    ],
   };
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineCheck, scaleCount, tableSample, type CheckContext } from '../src/check.js';
-import { findColumn, locateTable, type Column, type ForeignKey, type MatchType, type Table } from '../src/db/catalog.js';
+import { findColumn, locateTable, tableKey, type Column, type ForeignKey, type MatchType, type Table } from '../src/db/catalog.js';
 import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
 import { equalsExpr, sampleKeyExpr } from '../src/db/sql.js';
 import type { Relation } from '../src/config/relations.js';
@@ -61,7 +61,7 @@ ALTER TABLE llm_call ADD FOREIGN KEY (prompt_file_id) REFERENCES stored_file(id)
   options,
   async run(ctx) {
     const references = [...foreignKeysToVerify(ctx), ...ctx.relations.map((r) => declaredRelation(ctx, r))];
-    const trusted = ctx.catalog.foreignKeys.filter((fk) => untrustedReasons(fk).length === 0).length;
+    const trusted = ctx.catalog.foreignKeys.filter((fk) => ctx.catalog.schemas.includes(fk.schema) && untrustedReasons(fk).length === 0).length;
     const findings: Finding[] = [];
     for (const ref of references) {
       const finding = await verify(ctx, ref);
@@ -217,66 +217,111 @@ interface RowSet {
   table: Table;
   /** Selects the rows under the given alias. */
   where: (alias: string) => string;
+  /** For dependents: the columns ON DELETE SET NULL/DEFAULT changes; none when the rows are deleted. */
+  setColumns?: string[];
 }
 
-/**
- * Rows that deleting `rows` would take with it (ON DELETE CASCADE, recursively) or change (SET NULL,
- * SET DEFAULT), and references that would block it (NO ACTION, RESTRICT).
- */
-function dependents(ctx: CheckContext<Options>, rows: RowSet, depth: number, out: { changed: RowSet[]; blockers: RowSet[] }): void {
-  if (depth > 4) return;
+interface Dependents {
+  /** Rows a delete would take with it (ON DELETE CASCADE) or change (SET NULL, SET DEFAULT), one entry per table. */
+  changed: RowSet[];
+  /** References that would block the delete (NO ACTION, RESTRICT). */
+  blockers: RowSet[];
+  /** Why the cascade cannot be quarantined exactly (a cycle, a table outside the audit). */
+  problems: string[];
+}
+
+/** Follows every foreign key into `rows`, as deep as the cascades go; a cycle is reported, not followed. */
+function dependents(ctx: CheckContext<Options>, rows: RowSet, path: string[], out: Dependents): void {
   for (const fk of ctx.catalog.foreignKeys) {
     if (fk.refSchema !== rows.table.schema || fk.refTable !== rows.table.name) continue;
+    const key = tableKey(fk.schema, fk.table);
+    const label = displayName(fk.schema, fk.table);
     const child = ctx.catalog.tables.find((t) => t.schema === fk.schema && t.name === fk.table);
-    if (!child) continue;
-    const parentAlias = `d${depth}`;
-    const set: RowSet = {
-      table: child,
-      where: (alias) =>
-        `(${fk.columns.map((c) => `${alias}.${quoteIdent(c)}`).join(', ')}) IN (SELECT ${fk.refColumns
-          .map((c) => `${parentAlias}.${quoteIdent(c)}`)
-          .join(', ')} FROM ${qualifiedName(rows.table.schema, rows.table.name)} AS ${parentAlias} WHERE ${rows.where(parentAlias)})`,
-    };
-    if (fk.onDelete === 'cascade') {
-      out.changed.push(set);
-      dependents(ctx, set, depth + 1, out);
-    } else if (fk.onDelete === 'set null' || fk.onDelete === 'set default') {
-      out.changed.push(set);
-    } else {
-      out.blockers.push(set);
+    if (fk.onDelete === 'no action' || fk.onDelete === 'restrict') {
+      if (!child) out.problems.push(`${label} references it and is outside the audited schemas (add --schema ${fk.schema})`);
+      else out.blockers.push(dependentRows(fk, child, rows, path.length));
+      continue;
     }
+    if (!child) {
+      out.problems.push(`the delete would cascade into ${label}, outside the audited schemas (add --schema ${fk.schema})`);
+      continue;
+    }
+    if (path.includes(key)) {
+      out.problems.push(`the delete cascades through a cycle of foreign keys (${label} again)`);
+      continue;
+    }
+    const set = dependentRows(fk, child, rows, path.length);
+    if (fk.onDelete !== 'cascade') {
+      if (!child.primaryKey) {
+        out.problems.push(`the delete would change rows of ${label}, which has no primary key to put them back by`);
+        continue;
+      }
+      set.setColumns = fk.columns;
+    }
+    const same = out.changed.find((c) => c.table === child && (c.setColumns === undefined) === (set.setColumns === undefined));
+    if (same) {
+      // Reached again by another path: one copy, whichever path selects the row.
+      const previous = same.where;
+      same.where = (alias) => `(${previous(alias)}) OR (${set.where(alias)})`;
+    } else {
+      out.changed.push(set);
+    }
+    if (fk.onDelete === 'cascade') dependents(ctx, set, [...path, key], out);
   }
+}
+
+function dependentRows(fk: ForeignKey, child: Table, parent: RowSet, depth: number): RowSet {
+  const parentAlias = `d${depth}`;
+  return {
+    table: child,
+    where: (alias) =>
+      `(${fk.columns.map((c) => `${alias}.${quoteIdent(c)}`).join(', ')}) IN (SELECT ${fk.refColumns
+        .map((c) => `${parentAlias}.${quoteIdent(c)}`)
+        .join(', ')} FROM ${qualifiedName(parent.table.schema, parent.table.name)} AS ${parentAlias} WHERE ${parent.where(parentAlias)})`,
+  };
 }
 
 async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding: Finding): Promise<Repair> {
   const child = qualifiedName(ref.child.schema, ref.child.name);
   const childLabel = displayName(ref.child.schema, ref.child.name);
-  const quarantine = quarantineTable(ref.child.name, finding.fingerprint);
+  const quarantine = quarantineTable(ref.child.schema, ref.child.name, finding.fingerprint);
   const where = violationSql(ref, 't');
   const strategy = strategyFor(ctx, ref);
   const steps: RepairStep[] = [];
   const restore: string[] = [];
   const fp = finding.fingerprint;
 
-  const related = { changed: [] as RowSet[], blockers: [] as RowSet[] };
-  if (strategy === 'delete') dependents(ctx, { table: ref.child, where: (a) => violationSql(ref, a) }, 1, related);
+  const related: Dependents = { changed: [], blockers: [], problems: [] };
+  if (strategy === 'delete') {
+    dependents(ctx, { table: ref.child, where: (a) => violationSql(ref, a) }, [tableKey(ref.child.schema, ref.child.name)], related);
+  }
   let blocked = 0;
   for (const b of related.blockers) {
     const n = await ctx.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualifiedName(b.table.schema, b.table.name)} AS t WHERE ${b.where('t')}`);
     blocked += Number(n.rows[0]?.n ?? 0);
   }
 
-  if (strategy === 'review' || blocked > 0) {
+  if (strategy === 'review' || blocked > 0 || related.problems.length > 0) {
     steps.push({
       safety: 'review',
       phase: 'transaction',
       description: `remove the ${finding.count} orphan row(s) of ${childLabel}, quarantined first`,
       decision:
-        blocked > 0
-          ? `${blocked} row(s) in other tables reference these orphans without ON DELETE CASCADE: repair or remove them first`
-          : 'the strategy for this reference is "review": restore the missing parents, or delete or detach the orphans',
+        related.problems.length > 0
+          ? `the rows this delete would also remove cannot all be quarantined by this script: ${[...new Set(related.problems)].join('; ')}`
+          : blocked > 0
+            ? `${blocked} row(s) in other tables reference these orphans without ON DELETE CASCADE: repair or remove them first`
+            : 'the strategy for this reference is "review": restore the missing parents, or delete or detach the orphans',
       sql: `${createQuarantineTable(quarantine, child)}
 ${moveToQuarantine(quarantine, child, where, 'orphan-rows', fp)}`,
+    });
+  } else if (strategy === 'set-null' && !ref.child.primaryKey) {
+    steps.push({
+      safety: 'review',
+      phase: 'transaction',
+      description: `copy the orphan rows of ${childLabel} to the quarantine, then set their reference to NULL`,
+      decision: `${childLabel} has no primary key, so the old values could not be put back row by row: add a key first, or accept that`,
+      sql: `${createQuarantineTable(quarantine, child)}\n${copyToQuarantine(quarantine, child, where, 'orphan-rows', fp)}\nUPDATE ${child} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = NULL`).join(', ')} WHERE ${where};`,
     });
   } else if (strategy === 'set-null') {
     const sets = ref.columns.map((c) => `${quoteIdent(c.name)} = NULL`).join(', ');
@@ -290,11 +335,13 @@ ${moveToQuarantine(quarantine, child, where, 'orphan-rows', fp)}`,
 UPDATE ${child} AS t SET ${sets} WHERE ${where};`,
       },
     );
-    restore.push(`UPDATE ${child} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = q.${quoteIdent(c.name)}`).join(', ')} FROM ${quarantine} AS q WHERE q.integrity_finding = ${literal(fp)} AND <match t and q on the primary key>;`);
+    restore.push(
+      `UPDATE ${child} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = q.${quoteIdent(c.name)}`).join(', ')} FROM ${quarantine} AS q WHERE q.integrity_finding = ${literal(fp)} AND ${(ref.child.primaryKey ?? []).map((k) => `t.${quoteIdent(k)} = q.${quoteIdent(k)}`).join(' AND ')};`,
+    );
   } else {
     for (const dep of related.changed) {
       const depName = qualifiedName(dep.table.schema, dep.table.name);
-      const depQuarantine = quarantineTable(dep.table.name, fp);
+      const depQuarantine = quarantineTable(dep.table.schema, dep.table.name, fp);
       steps.push({
         safety: 'destructive',
         phase: 'transaction',
@@ -302,7 +349,11 @@ UPDATE ${child} AS t SET ${sets} WHERE ${where};`,
         sql: `${createQuarantineTable(depQuarantine, depName)}
 ${copyToQuarantine(depQuarantine, depName, dep.where('t'), 'orphan-rows', fp)}`,
       });
-      restore.push(restoreStatement(depQuarantine, depName, dep.table.columns, fp) + ' -- after the rows above');
+      restore.push(
+        dep.setColumns
+          ? `UPDATE ${depName} AS t SET ${dep.setColumns.map((c) => `${quoteIdent(c)} = q.${quoteIdent(c)}`).join(', ')} FROM ${depQuarantine} AS q WHERE q.integrity_finding = ${literal(fp)} AND ${(dep.table.primaryKey ?? []).map((k) => `t.${quoteIdent(k)} = q.${quoteIdent(k)}`).join(' AND ')}; -- after the rows above`
+          : `${restoreStatement(depQuarantine, depName, dep.table.columns, fp)} -- after the rows above`,
+      );
     }
     steps.push(
       { safety: 'safe', phase: 'transaction', description: `quarantine table for ${childLabel}`, sql: createQuarantineTable(quarantine, child) },
@@ -325,7 +376,7 @@ ${copyToQuarantine(depQuarantine, depName, dep.where('t'), 'orphan-rows', fp)}`,
       decision: 'confirm the constraint was not made NOT ENFORCED on purpose',
       sql: `ALTER TABLE ${child} ALTER CONSTRAINT ${quoteIdent(fk.name)} ENFORCED;`,
     });
-  } else if (fk && !fk.validated && strategy !== 'review' && blocked === 0) {
+  } else if (fk && !fk.validated && strategy !== 'review' && blocked === 0 && related.problems.length === 0) {
     steps.push({
       safety: 'safe',
       phase: 'transaction',

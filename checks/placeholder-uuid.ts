@@ -212,7 +212,22 @@ async function clearPlaceholders(ctx: CheckContext<Options>, table: Table, colum
       ],
     };
   }
-  const quarantine = quarantineTable(table.name, finding.fingerprint);
+  const quarantine = quarantineTable(table.schema, table.name, finding.fingerprint);
+  if (!table.primaryKey) {
+    return {
+      order: 30,
+      summary: `${displayName(table.schema, table.name)} has no primary key: setting the placeholders to NULL could not be undone row by row`,
+      steps: [
+        {
+          safety: 'review',
+          phase: 'transaction',
+          description: `copy the ${finding.count} row(s) to the quarantine, then set ${displayName(column.name)} to NULL`,
+          decision: 'add a primary key first, or accept that the quarantine copy cannot be matched back to its row',
+          sql: `${createQuarantineTable(quarantine, source)}\n${copyToQuarantine(quarantine, source, where, 'placeholder-uuid', finding.fingerprint)}\nUPDATE ${source} AS t SET ${quoteIdent(column.name)} = NULL WHERE ${where};`,
+        },
+      ],
+    };
+  }
   return {
     order: 30,
     summary: `set ${label} to NULL where it holds a placeholder, after copying the rows to the ${QUARANTINE_SCHEMA} schema`,
@@ -225,11 +240,9 @@ async function clearPlaceholders(ctx: CheckContext<Options>, table: Table, colum
         sql: `${copyToQuarantine(quarantine, source, where, 'placeholder-uuid', finding.fingerprint)}\nUPDATE ${source} AS t SET ${quoteIdent(column.name)} = NULL WHERE ${where};`,
       },
     ],
-    restore: table.primaryKey
-      ? [
-          `UPDATE ${source} AS t SET ${quoteIdent(column.name)} = q.${quoteIdent(column.name)} FROM ${quarantine} AS q WHERE q.integrity_finding = ${literal(finding.fingerprint)} AND ${table.primaryKey.map((k) => `t.${quoteIdent(k)} = q.${quoteIdent(k)}`).join(' AND ')};`,
-        ]
-      : [`-- ${displayName(table.schema, table.name)} has no primary key: match the quarantined rows by their other columns`],
+    restore: [
+      `UPDATE ${source} AS t SET ${quoteIdent(column.name)} = q.${quoteIdent(column.name)} FROM ${quarantine} AS q WHERE q.integrity_finding = ${literal(finding.fingerprint)} AND ${table.primaryKey.map((k) => `t.${quoteIdent(k)} = q.${quoteIdent(k)}`).join(' AND ')};`,
+    ],
   };
 }
 
@@ -250,7 +263,7 @@ async function removePlaceholderParent(ctx: CheckContext<Options>, table: Table,
     if (count > 0) uses.push(`${count} row(s) of ${displayName(fk.schema, fk.table)} (${fk.name})`);
   }
   const label = displayName(table.schema, table.name);
-  const quarantine = quarantineTable(table.name, finding.fingerprint);
+  const quarantine = quarantineTable(table.schema, table.name, finding.fingerprint);
   const guarded = [where, ...guards].join('\n   AND ');
   if (uses.length > 0) {
     return {

@@ -1,7 +1,7 @@
 import readline from 'node:readline/promises';
 import { UsageError, EXIT, errorMessage } from '../errors.js';
 import { AuditInterrupted, describeError, runAuditWithRepairs } from '../engine/runner.js';
-import { applyRepairs, runnableSteps, verifyRepairs, type VerifyLine } from '../fix/execute.js';
+import { applyRepairs, outcomeOf, runnableSteps, verifyRepairs, type VerifyLine } from '../fix/execute.js';
 import { renderFixScript } from '../fix/script.js';
 import { describeObject } from '../report/pretty.js';
 import { colorLevel, makeChalk } from '../report/color.js';
@@ -36,15 +36,18 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
   const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
   const chalk = makeChalk(colorLevel(Boolean(io.stdout.isTTY), io.env));
   const interruption = new AbortController();
+  let password: string | undefined;
   try {
     if (opts.verify && opts.apply) throw new UsageError('--verify and --apply exclude each other: verify first, then apply');
     const outputFile = opts.output ? assertWritableDestination(opts.output, io.cwd) : undefined;
     const options = auditOptionsFrom(opts, io, 'error', interruption.signal);
+    password = options.target.password;
 
     if (opts.verify) {
       const result = await withSignals(interruption, () => verifyRepairs(options));
       const repaired = result.lines.filter((l) => l.status !== 'review only');
-      const ok = repaired.every((l) => l.status === 'cleared' || l.status === 'partly cleared') && result.before.report.summary.checks.error === 0;
+      // Exit 0 only when every repaired finding is cleared; a partly cleared one still needs a person.
+      const ok = repaired.every((l) => l.status === 'cleared') && result.before.report.summary.checks.error === 0;
       if (opts.format === 'json') {
         io.stdout.write(
           `${JSON.stringify({ tool: 'integrity', verified: ok, databaseUnchanged: true, lines: result.lines, before: result.before.report.summary, after: result.after.report.summary }, null, 2)}\n`,
@@ -98,12 +101,14 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
     }
     const applied = await applyRepairs(options, runnable);
     const after = await runAuditWithRepairs({ ...options, signal: undefined });
-    const left = new Set(after.report.findings.map((f) => f.fingerprint));
-    const cleared = runnable.filter((e) => !left.has(e.finding.fingerprint)).length;
+    const remaining = new Map(after.report.findings.map((f) => [f.fingerprint, f]));
+    const outcomes = runnable.map((e) => ({ entry: e, status: outcomeOf(e, remaining) }));
+    const cleared = outcomes.filter((o) => o.status === 'cleared').length;
     io.stdout.write(
       [
         `before: ${summaryLine(before.report)}`,
         `applied ${applied.applied} repair(s) in one transaction, then ${applied.concurrentRun} concurrent index rebuild(s)`,
+        ...outcomes.map((o) => `  ${o.status.padEnd(14)} ${o.entry.finding.checkId}  ${describeObject(o.entry.finding.object).replace(/\n/g, ' ')}  ${o.entry.finding.count ?? '—'} → ${remaining.get(o.entry.finding.fingerprint)?.count ?? 0}`),
         `after:  ${summaryLine(after.report)}`,
         `${cleared} of ${runnable.length} repaired finding(s) cleared`,
       ].join('\n') + '\n',
@@ -111,14 +116,15 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
     return cleared === runnable.length ? EXIT.ok : EXIT.findings;
   } catch (err) {
     if (err instanceof AuditInterrupted) {
-      errLine(`interrupted by ${String(err.reason)}; nothing was left running`);
+      errLine(`interrupted by ${String(err.reason)}; nothing was left running${opts.verify ? ', and the database is unchanged' : ''}`);
       return SIGNAL_EXIT[String(err.reason)] ?? EXIT.auditFailed;
     }
     if (err instanceof UsageError) {
       errLine(err.message);
       return EXIT.auditFailed;
     }
-    errLine(`fix failed: ${describeError(err, { password: undefined }) || errorMessage(err)}`);
+    errLine(`fix failed: ${describeError(err, { password }) || errorMessage(err)}`);
+    if (opts.verify) errLine('the database is unchanged: --verify ran in one transaction, which was rolled back');
     return EXIT.auditFailed;
   }
 }

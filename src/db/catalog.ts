@@ -27,6 +27,8 @@ export interface Column {
   defaultConstants: string[];
   /** 's' for a stored generated column, 'v' for virtual (PostgreSQL 18), '' otherwise. */
   generated: '' | 's' | 'v';
+  /** pg_attribute.attidentity: 'a' GENERATED ALWAYS AS IDENTITY, 'd' BY DEFAULT, '' none. */
+  identity: '' | 'a' | 'd';
   generationTree: string | null;
 }
 
@@ -207,6 +209,7 @@ interface ColumnRow {
   attnotnull: boolean;
   default_tree: string | null;
   attgenerated: string;
+  attidentity: string;
   is_partition: boolean;
 }
 
@@ -218,7 +221,7 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: T
             a.attnum::int AS attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
             coalesce(bt.typname, t.typname)::text AS base_type, a.attnotnull,
             d.adbin::text AS default_tree,
-            a.attgenerated::text AS attgenerated, c.relispartition AS is_partition
+            a.attgenerated::text AS attgenerated, a.attidentity::text AS attidentity, c.relispartition AS is_partition
        FROM pg_catalog.pg_class c
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -256,6 +259,7 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: T
       defaultTree: generated ? null : r.default_tree,
       defaultConstants: !generated && r.default_tree ? treeConstants(r.default_tree) : [],
       generated,
+      identity: r.attidentity === 'a' || r.attidentity === 'd' ? r.attidentity : '',
       generationTree: generated ? r.default_tree : null,
     });
   }
@@ -318,7 +322,8 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
         AND c.relkind IN ('r', 'p')
         AND (NOT c.relispartition OR (con.contype = 'c' AND con.conislocal))
         AND con.conparentid = 0
-        AND n.nspname = ANY($1::text[])
+        -- foreign keys that point into the audited schemas from anywhere: a repair must see every cascade
+        AND (n.nspname = ANY($1::text[]) OR (con.contype = 'f' AND rn.nspname = ANY($1::text[])))
         AND ${NOT_EXTENSION_MEMBER('c')}
       ORDER BY n.nspname, c.relname, con.conname`,
     [schemas],

@@ -74,7 +74,10 @@ async function attachRepair(
     out.push({ finding, repair });
   } catch (err) {
     await db.query('ROLLBACK TO SAVEPOINT integrity_repair');
-    finding.details = { ...finding.details, fixError: errorMessage(err) };
+    const error = errorMessage(err);
+    finding.details = { ...finding.details, fixError: error };
+    // Kept in the list, so the script and --verify say which finding has no repair and why.
+    out.push({ finding, repair: { order: 99, summary: `the repair could not be written: ${error}`, steps: [], error } });
   }
 }
 

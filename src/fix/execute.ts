@@ -4,6 +4,7 @@ import { auditWith, type AuditLanes, type AuditOptions, type AuditOutcome, type 
 import { errorMessage } from '../errors.js';
 import { CREATE_QUARANTINE_SCHEMA, QUARANTINE_SCHEMA } from './quarantine.js';
 import type { RepairStep } from './types.js';
+import type { Finding } from '../findings.js';
 
 /** One connection, one transaction; checks run one after another, each in a savepoint. */
 class TransactionLanes implements AuditLanes {
@@ -106,13 +107,9 @@ export async function verifyRepairs(options: AuditOptions): Promise<VerifyResult
       const f = entry.finding;
       const left = remaining.get(f.fingerprint);
       const base = { checkId: f.checkId, fingerprint: f.fingerprint, object: f.object, countBefore: f.count, countAfter: left ? left.count : 0 };
+      if (entry.repair.error) return { ...base, status: 'failed', error: `the repair could not be written: ${entry.repair.error}` };
       if (failures.has(f.fingerprint)) return { ...base, status: 'failed', error: failures.get(f.fingerprint) as string };
-      if (runnableSteps(entry).length === 0) return { ...base, status: 'review only' };
-      if (!left) return { ...base, status: 'cleared' };
-      // What a repair leaves for review stays; the part that ran must have reduced the count.
-      const reviewLeft = entry.repair.steps.some((st) => st.safety === 'review');
-      const reduced = left.count !== null && f.count !== null && left.count < f.count;
-      return { ...base, status: reviewLeft && reduced ? 'partly cleared' : 'not cleared' };
+      return { ...base, status: outcomeOf(entry, remaining) };
     });
     return { before, after, lines };
   } finally {
@@ -127,6 +124,17 @@ export interface ApplyResult {
 }
 
 /** Runs the transactional part in one transaction, then the concurrent statements whose guards say so. */
+/** The same judgement for --verify and --apply: what became of each repaired finding. */
+export function outcomeOf(entry: RepairEntry, remaining: Map<string, Finding>): VerifyStatus {
+  if (entry.repair.error) return 'failed';
+  if (runnableSteps(entry).length === 0) return 'review only';
+  const left = remaining.get(entry.finding.fingerprint);
+  if (!left) return 'cleared';
+  const reviewLeft = entry.repair.steps.some((st) => st.safety === 'review');
+  const reduced = left.count !== null && entry.finding.count !== null && left.count < entry.finding.count;
+  return reviewLeft && reduced ? 'partly cleared' : 'not cleared';
+}
+
 export async function applyRepairs(options: AuditOptions, repairs: RepairEntry[]): Promise<ApplyResult> {
   const client = await connect(options.target);
   let applied = 0;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { qualifiedName, quoteIdent } from '../db/quote.js';
 import type { Column } from '../db/catalog.js';
 import type { RepairStep } from './types.js';
@@ -6,11 +7,15 @@ export const QUARANTINE_SCHEMA = 'integrity_quarantine';
 
 export const CREATE_QUARANTINE_SCHEMA = `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(QUARANTINE_SCHEMA)};`;
 
-/** One quarantine table per finding and table: the table's name, cut to fit, and the finding's fingerprint. */
-export function quarantineTable(table: string, fingerprint: string): string {
+/**
+ * One quarantine table per finding and source table: the table's name, cut to fit, then a hash of the
+ * source's schema and name and of the finding, so that `a.notes` and `b.notes` never share one.
+ */
+export function quarantineTable(schema: string, table: string, fingerprint: string): string {
   let name = table;
   while (Buffer.byteLength(name) > 40) name = name.slice(0, -1);
-  return qualifiedName(QUARANTINE_SCHEMA, `${name}__${fingerprint.slice(0, 12)}`);
+  const hash = createHash('sha256').update(JSON.stringify([schema, table, fingerprint])).digest('hex').slice(0, 12);
+  return qualifiedName(QUARANTINE_SCHEMA, `${name}__${hash}`);
 }
 
 /** Same columns as the table, after when, which check and which finding put the row there. */
@@ -35,7 +40,8 @@ INSERT INTO ${quarantine} SELECT now(), ${literal(checkId)}, ${literal(fingerpri
 
 export function restoreStatement(quarantine: string, source: string, columns: Column[], fingerprint: string): string {
   const cols = columns.filter((c) => c.generated === '').map((c) => quoteIdent(c.name)).join(', ');
-  return `INSERT INTO ${source} (${cols}) SELECT ${cols} FROM ${quarantine} WHERE integrity_finding = ${literal(fingerprint)};`;
+  const overriding = columns.some((c) => c.identity === 'a') ? ' OVERRIDING SYSTEM VALUE' : '';
+  return `INSERT INTO ${source} (${cols})${overriding} SELECT ${cols} FROM ${quarantine} WHERE integrity_finding = ${literal(fingerprint)};`;
 }
 
 export function literal(value: string): string {

@@ -74,14 +74,15 @@ export interface ScriptContext {
 export function renderFixScript({ report, repairs }: ScriptContext): string {
   const db = report.database;
   const counts = { safe: 0, review: 0, destructive: 0 };
-  for (const r of repairs) counts[repairSafety(r.repair)]++;
+  const failed = repairs.filter((r) => r.repair.error).length;
+  for (const r of repairs) if (!r.repair.error) counts[repairSafety(r.repair)]++;
   const usesQuarantine = repairs.some((r) => r.repair.steps.some((s) => s.safety !== 'review' && s.sql.includes(QUARANTINE_SCHEMA)));
   const lines: string[] = [
     comment(
       [
         `integrity fix script, written by ${report.tool} ${report.version} at ${new Date().toISOString()}`,
         `database: ${db.user}@${db.host}${db.host.startsWith('socket:') ? '' : `:${db.port}`}/${db.name} (PostgreSQL ${db.serverVersion}), audited at ${report.startedAt}`,
-        `fixes ${repairs.length} finding${repairs.length === 1 ? '' : 's'}: ${counts.safe} safe, ${counts.review} need review, ${counts.destructive} destructive`,
+        `fixes ${repairs.length - failed} finding${repairs.length - failed === 1 ? '' : 's'}: ${counts.safe} safe, ${counts.review} need review, ${counts.destructive} destructive${failed ? `; ${failed} could not be written (see NOT REPAIRED)` : ''}`,
         '',
         'Run it with: psql -v ON_ERROR_STOP=1 -f <this file> "<connection URL>"',
         'Check it first with: integrity fix --verify (same options as the audit); nothing is changed.',
@@ -102,7 +103,8 @@ export function renderFixScript({ report, repairs }: ScriptContext): string {
     lines.push('', header(finding, repair, i + 1, repairs.length));
     const tx = repair.steps.filter((s) => s.phase === 'transaction');
     for (const step of tx) lines.push(renderTransactionStep(step));
-    if (tx.length === 0) lines.push(comment('(nothing inside the transaction; see after COMMIT)'));
+    if (repair.error) lines.push(comment(`NOT REPAIRED: ${repair.error}; audit again when it can be read, or repair by hand`));
+    else if (tx.length === 0) lines.push(comment('(nothing inside the transaction; see after COMMIT)'));
     const cc = repair.steps.filter((s) => s.phase === 'concurrent');
     if (cc.length > 0) concurrent.push({ finding, steps: cc });
   });

@@ -26,6 +26,8 @@ export interface Repair {
   steps: RepairStep[];
   /** How to put quarantined rows back, for the script's comments. */
   restore?: string[];
+  /** Set when the repair could not be written (a lock, a privilege); it then has no steps. */
+  error?: string;
 }
 
 const RANK: Record<FixSafety, number> = { safe: 0, review: 1, destructive: 2 };

@@ -144,6 +144,22 @@ describe('a table locked by a migration', () => {
     }
   });
 
+  it('a repair that cannot be written (its index is locked) is reported, and --verify does not pass', async () => {
+    await query(db.url, `CREATE TABLE IF NOT EXISTS cast_t (meta jsonb); CREATE INDEX IF NOT EXISTS cast_t_i ON cast_t (((meta->>'n')::int))`);
+    const release = await holdLock(db.url, 'cast_t');
+    try {
+      const run = await runCli(['fix', '-d', db.url, '--check', 'jsonb-int-cast-index', '--lock-timeout', '300', '--verify', '--format', 'json']);
+      expect(run.code).toBe(1);
+      const out = JSON.parse(run.stdout) as { lines: { object: { index?: string }; status: string; error?: string }[] };
+      expect(out.lines.find((l) => l.object.index === 'cast_t_i')).toMatchObject({ status: 'failed', error: expect.stringMatching(/could not be written: canceling statement due to lock timeout/) });
+      const script = await runCli(['fix', '-d', db.url, '--check', 'jsonb-int-cast-index', '--lock-timeout', '300']);
+      expect(script.stdout).toMatch(/-- NOT REPAIRED: canceling statement due to lock timeout/);
+    } finally {
+      await release();
+      await query(db.url, 'DROP TABLE cast_t');
+    }
+  });
+
   it.each([
     ['SIGINT', 130],
     ['SIGTERM', 143],
@@ -224,7 +240,40 @@ describe('connection failures', () => {
     expect(run.stderr).toMatch(/database "no_such_database_integrity" does not exist \[3D000\]: check the database name/);
   });
 
-  it('a wrong password: one line, exit 2 (where the server checks passwords)', async (ctx) => {
+  it('a wrong password: one line that says to check the password, exit 2', async () => {
+    // Plays a server that asks for a cleartext password and rejects it, as one with password auth does.
+    const port = await fakeServer((socket) => {
+      let stage = 0;
+      socket.on('data', (chunk) => {
+        if (stage === 0 && chunk.length === 8 && chunk.readInt32BE(4) === 80877103) {
+          socket.write('N'); // SSLRequest: no SSL here
+          return;
+        }
+        if (stage === 0) {
+          stage = 1;
+          const auth = Buffer.alloc(9);
+          auth.write('R', 0);
+          auth.writeInt32BE(8, 1);
+          auth.writeInt32BE(3, 5); // AuthenticationCleartextPassword
+          socket.write(auth);
+          return;
+        }
+        const fields = ['SFATAL', 'VFATAL', 'C28P01', 'Mpassword authentication failed for user "u"'].map((f) => Buffer.from(`${f}\0`));
+        const body = Buffer.concat([...fields, Buffer.from([0])]);
+        const head = Buffer.alloc(5);
+        head.write('E', 0);
+        head.writeInt32BE(body.length + 4, 1);
+        socket.end(Buffer.concat([head, body]));
+      });
+    });
+    const run = await runCli(['check', '-d', `postgres://u:wrong-Pw-1@127.0.0.1:${port}/app`, '--connect-timeout', '2']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      `integrity: cannot connect to u@127.0.0.1:${port}/app: password authentication failed for user u [28P01]: check the password (in the URL or PGPASSWORD)\n`,
+    );
+  });
+
+  it('a wrong password against the real server (where it checks passwords)', async (ctx) => {
     const role = `integrity_pw_${process.pid}`;
     await query(adminUrl(), `DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN PASSWORD 'right-pw'`);
     try {

@@ -3,6 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { quoteIdent } from '../../src/db/quote.js';
 import { audit, auditOptions, query, useDatabase } from '../helpers/db.js';
 import { verifyRepairs } from '../../src/fix/execute.js';
+import { renderFixScript } from '../../src/fix/script.js';
+import { runAuditWithRepairs } from '../../src/engine/runner.js';
+import { HAS_PSQL, psqlFile } from '../helpers/psql.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const NASTY = ['"', "'", ' ', '.', ';', '-', '$', '\\', 'é', 'Ω', '数', 'A', 'Z', 'a', 'z', '0', '_', '(', ')', ',', '%', '?'];
 const RESERVED = ['select', 'table', 'user', 'order', 'from', 'group', 'Primary', 'NULL', 'check', 'references'];
@@ -86,6 +92,16 @@ describe('hostile identifiers (property-based)', () => {
           const verified = await verifyRepairs(auditOptions(db.url, args));
           expect(verified.lines.filter((l) => l.status === 'failed' || l.status === 'not cleared')).toEqual([]);
           expect(verified.lines.filter((l) => l.status === 'cleared').length).toBeGreaterThanOrEqual(4);
+          // And the rendered script runs under psql, twice, and clears them for real.
+          const script = renderFixScript(await runAuditWithRepairs(auditOptions(db.url, args)));
+          const file = join(mkdtempSync(join(tmpdir(), 'integrity-hostile-')), 'fix.sql');
+          writeFileSync(file, script);
+          if (HAS_PSQL) {
+            for (let i = 0; i < 2; i++) psqlFile(db.url, file);
+            const after = await audit(db.url, args);
+            const cleared = new Set(verified.lines.filter((l) => l.status === 'cleared').map((l) => l.fingerprint));
+            expect(after.findings.filter((f) => cleared.has(f.fingerprint))).toEqual([]);
+          }
         } finally {
           await query(db.url, `DROP SCHEMA ${q(s)} CASCADE`);
         }

@@ -53,6 +53,19 @@ describe('a password never reaches any output', () => {
     assertClean(readFileSync(path.join(dir, 'r.json'), 'utf8'), readFileSync(path.join(dir, 'r.txt'), 'utf8'), script);
   });
 
+  it('in the fix script and in what fix --verify and fix --apply print', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-secret-fix-'));
+    const runs = [
+      await runCli(['fix', '-d', url, '--output', path.join(dir, 'fix.sql')]),
+      await runCli(['fix', '--verify'], { env: pgEnv }),
+      await runCli(['fix', '--apply', '--yes', '--format', 'json'], { env: { DATABASE_URL: url } }),
+      await runCli(['fix', '-d', url, '--verify', '--statement-timeout', '1']),
+    ];
+    for (const r of runs) assertClean(r.stdout, r.stderr);
+    assertClean(readFileSync(path.join(dir, 'fix.sql'), 'utf8'));
+    expect(runs[3]?.stderr).toContain('the database is unchanged');
+  });
+
   it('in every connection error', async () => {
     const u = new URL(url);
     const broken = [

@@ -337,12 +337,15 @@ async function rebuildIndex(db: Queryable, object: FindingObject): Promise<Repai
     ...comment,
   ];
   const resume = [`ALTER INDEX IF EXISTS ${tempQualified} RENAME TO ${quoteIdent(name)}`, ...comment];
+  // A unique index on numeric treats 1 and 1.0 as the same value: a person confirms that is wanted.
+  const safety = unique ? ('review' as const) : ('safe' as const);
   return {
     order: 50,
     summary: `rebuild the index with ::numeric instead of the integer cast (every other property kept)`,
     steps: [
       {
-        safety: 'safe',
+        safety,
+        ...(unique ? { decision: 'as numeric, values such as 1 and 1.0 count as duplicates; confirm the uniqueness rule still holds' } : {}),
         phase: 'concurrent',
         description: `rebuild ${displayName(object.schema, name)} with a numeric cast: build the new index concurrently, drop the old one, rename`,
         guard: `SELECT ${oldUnchanged}`,
@@ -351,7 +354,7 @@ async function rebuildIndex(db: Queryable, object: FindingObject): Promise<Repai
         verifyStatements: [create(false, temp), `DROP INDEX ${index}`, `ALTER INDEX ${tempQualified} RENAME TO ${quoteIdent(name)}`, ...comment],
       },
       {
-        safety: 'safe',
+        safety,
         phase: 'concurrent',
         description: `finish a rebuild of ${displayName(object.schema, name)} that stopped after dropping the old index`,
         guard: `SELECT to_regclass(${literal(index)}) IS NULL AND to_regclass(${literal(tempQualified)}) IS NOT NULL`,

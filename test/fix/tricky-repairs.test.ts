@@ -103,7 +103,7 @@ describe('index rebuilds keep every property', () => {
        CREATE INDEX idx_incl ON idx (name, ((meta->>'k')::integer)) INCLUDE (extra) WITH (fillfactor = 70, deduplicate_items = off)
          WHERE name <> 'a WHERE b';
        COMMENT ON INDEX idx_incl IS 'important comment';
-       CREATE UNIQUE INDEX idx_u ON idx (((meta->>'u')::bigint)) NULLS NOT DISTINCT;`,
+       CREATE INDEX idx_u ON idx (((meta->>'u')::bigint)) WITH (fillfactor = 80);`,
     ],
   });
 
@@ -120,6 +120,13 @@ describe('index rebuilds keep every property', () => {
     expect(after.map((r) => r.indexdef)).toEqual(before.map((r) => r.indexdef.replace(/::(integer|bigint)\)/g, '::numeric)')));
     expect(await query(db.url, `SELECT obj_description('idx_incl'::regclass, 'pg_class') AS c`)).toEqual([{ c: 'important comment' }]);
     expect((await runCli(['check', '-d', db.url, '--check', 'jsonb-int-cast-index'])).code).toBe(0);
+  });
+
+  it('leaves a unique index for review: as numeric, 1 and 1.0 would collide', async () => {
+    await query(db.url, `CREATE UNIQUE INDEX idx_unique ON idx (((meta->>'v')::int))`);
+    const { repairs } = await runAuditWithRepairs(auditOptions(db.url, { checks: ['jsonb-int-cast-index'] }));
+    expect(repairs.find((r) => r.finding.object.index === 'idx_unique')?.repair.steps[0]).toMatchObject({ safety: 'review', decision: expect.stringContaining('1 and 1.0') });
+    await query(db.url, 'DROP INDEX idx_unique');
   });
 
   it('places TABLESPACE before the WHERE keyword found from the parse tree, not inside a literal', async () => {

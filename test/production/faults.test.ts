@@ -144,6 +144,42 @@ describe('a table locked by a migration', () => {
     }
   });
 
+  it('a connection killed mid-audit: its check is an error with the reason, the others finish, exit 2', async () => {
+    const release = await holdLock(db.url, 'token_usage_ledger');
+    let released = false;
+    try {
+      const child = spawn(process.execPath, [BIN, 'check', '-d', db.url, '--lock-timeout', '60000', '--jobs', '2', '--format', 'json'], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      });
+      let stdout = '';
+      child.stdout.on('data', (d) => (stdout += String(d)));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      let victim: number | undefined;
+      for (let i = 0; i < 100 && victim === undefined; i++) {
+        const [row] = await query<{ pid: number }>(
+          db.url,
+          `SELECT pid FROM pg_stat_activity WHERE application_name = 'integrity' AND datname = $1 AND wait_event_type = 'Lock' LIMIT 1`,
+          [db.name],
+        );
+        victim = row?.pid;
+        if (victim === undefined) await sleep(100);
+      }
+      expect(victim).toBeDefined();
+      await query(adminUrl(), 'SELECT pg_terminate_backend($1)', [victim]);
+      await release();
+      released = true;
+      expect(await exited).toBe(2);
+      const report = reportSchema.parse(JSON.parse(stdout));
+      const errored = report.checks.filter((c) => c.status === 'error');
+      expect(errored).toHaveLength(1);
+      expect(errored[0]?.reason).toMatch(/terminating connection due to administrator command \[57P01\]/);
+      expect(report.checks.filter((c) => c.status !== 'error').map((c) => c.status)).not.toContain('error');
+      expect(report.checks.find((c) => c.id === 'models-without-pricing')?.status).toBe('failed');
+    } finally {
+      if (!released) await release();
+    }
+  });
+
   it('a repair that cannot be written (its index is locked) is reported, and --verify does not pass', async () => {
     await query(db.url, `CREATE TABLE IF NOT EXISTS cast_t (meta jsonb); CREATE INDEX IF NOT EXISTS cast_t_i ON cast_t (((meta->>'n')::int))`);
     const release = await holdLock(db.url, 'cast_t');

@@ -54,6 +54,17 @@ export interface Finding {
   fix: FindingFix | null;
   /** Check-specific facts a machine may want (e.g. a breakdown of the count); never row data. */
   details?: Record<string, unknown>;
+  /** Present and true when --baseline accepts it: it does not count toward the exit code. */
+  baselined?: boolean;
+  /** Set when an `ignore` entry of the config covers it: it does not count toward the exit code. */
+  ignored?: { reason: string; until: string | null };
+}
+
+export interface BaselineEntry {
+  fingerprint: string;
+  checkId: string;
+  object: FindingObject;
+  count: number | null;
 }
 
 export type CheckStatus = 'passed' | 'failed' | 'skipped' | 'error';
@@ -93,6 +104,10 @@ export interface AuditReport {
   summary: AuditSummary;
   checks: CheckResult[];
   findings: Finding[];
+  /** With --baseline: the file, how many findings it accepted, and its entries that no longer occur. */
+  baseline?: { file: string; accepted: number; stale: BaselineEntry[] };
+  /** `ignore` entries of the config whose `until` date has passed: they no longer apply. */
+  expiredIgnores?: { check: string; object: string; reason: string; until: string }[];
 }
 
 export type FailOn = Severity | 'never';

@@ -8,7 +8,9 @@ import { colorLevel, makeChalk } from '../report/color.js';
 import { exitCodeFor } from '../report/exit-code.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { REPORT_FORMATS, renderReport, type ReportFormat } from '../report/formats.js';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { applySuppressions, baselineFrom, parseBaseline, pruneBaseline } from '../report/suppress.js';
 import { renderExplain, renderList } from '../report/docs.js';
 import { TOOL_VERSION } from '../version.js';
 import { CHECK_EXAMPLES, FIX_EXAMPLES } from './examples.js';
@@ -23,6 +25,8 @@ interface CheckCommandOptions extends AuditCommandOptions {
   failOn: FailOn;
   fixSql?: string;
   report?: string[];
+  baseline?: string;
+  pruneBaseline: boolean;
 }
 
 /** Runs the command line and returns the exit code; the only caller of process.exit is bin/. */
@@ -52,6 +56,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .addOption(
       new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['error', 'warning', 'info', 'never']).default('error'),
     )
+    .option('--baseline <file>', 'findings recorded in this baseline (integrity baseline) do not fail the run unless their count grew')
+    .option('--prune-baseline', 'with --baseline: rewrite it without the entries that no longer occur', false)
     .option('--fix-sql <file>', 'write the repair script for the findings to FILE (- for stdout; the report then goes only to --output)')
     .addHelpText('after', CHECK_EXAMPLES)
     .action(async (opts: CheckCommandOptions) => {
@@ -71,6 +77,13 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .addHelpText('after', FIX_EXAMPLES)
     .action(async (opts: FixCommandOptions) => {
       exitCode = await fixCommand(opts, io);
+    });
+
+  addAuditOptions(program.command('baseline').description('Record the current findings, so that a gate fails only on new ones (check --baseline).'))
+    .option('--output <file>', 'where to write the baseline', 'integrity-baseline.json')
+    .addHelpText('after', '\nExamples:\n  $ integrity baseline -d "$DATABASE_URL" --output integrity-baseline.json\n  $ integrity check -d "$DATABASE_URL" --baseline integrity-baseline.json')
+    .action(async (opts: AuditCommandOptions & { output: string }) => {
+      exitCode = await baselineCommand(opts, io);
     });
 
   program
@@ -126,6 +139,26 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   return exitCode;
 }
 
+async function baselineCommand(opts: AuditCommandOptions & { output: string }, io: CliIO): Promise<number> {
+  const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
+  try {
+    const target = assertWritableDestination(opts.output, io.cwd);
+    const report = (await runAuditWithRepairs(auditOptionsFrom(opts, io, 'never'))).report;
+    const errored = report.checks.filter((c) => c.status === 'error');
+    if (errored.length > 0) {
+      for (const c of errored) errLine(`check ${c.id} errored: ${c.reason}`);
+      errLine('no baseline written: a baseline from an audit with errors would hide what the failed checks find');
+      return EXIT.auditFailed;
+    }
+    writeFileAtomic(target, `${JSON.stringify(baselineFrom(report, new Date()), null, 2)}\n`);
+    io.stdout.write(`wrote ${report.findings.length} finding(s) to ${opts.output}\n`);
+    return EXIT.ok;
+  } catch (err) {
+    errLine(err instanceof UsageError ? err.message : `audit failed: ${describeError(err, { password: undefined })}`);
+    return EXIT.auditFailed;
+  }
+}
+
 function parseReportSpec(spec: string, cwd: string): [ReportFormat, string] {
   const eq = spec.indexOf('=');
   const format = spec.slice(0, eq) as ReportFormat;
@@ -143,7 +176,20 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
     const extraReports = (opts.report ?? []).map((spec) => parseReportSpec(spec, io.cwd));
     const fixFile = opts.fixSql && opts.fixSql !== '-' ? assertWritableDestination(opts.fixSql, io.cwd) : undefined;
     const auditOptions = auditOptionsFrom(opts, io, opts.failOn, interruption.signal);
-    const { report, repairs } = await withSignals(interruption, () => runAuditWithRepairs(auditOptions));
+    const baselineFile = opts.baseline ? path.resolve(io.cwd, opts.baseline) : undefined;
+    if (opts.pruneBaseline && !baselineFile) throw new UsageError('--prune-baseline needs --baseline FILE');
+    if (baselineFile && !existsSync(baselineFile)) throw new UsageError(`baseline ${opts.baseline} does not exist; write one with integrity baseline --output ${opts.baseline}`);
+    const baseline = baselineFile ? { file: opts.baseline as string, data: parseBaseline(readFileSync(baselineFile, 'utf8'), opts.baseline as string) } : undefined;
+    const outcome = await withSignals(interruption, () => runAuditWithRepairs(auditOptions));
+    const repairs = outcome.repairs;
+    const report = applySuppressions(outcome.report, {
+      ...(baseline ? { baseline } : {}),
+      ignore: auditOptions.config.ignore,
+      today: new Date().toISOString().slice(0, 10),
+    });
+    if (baseline && baselineFile && opts.pruneBaseline && report.checks.every((c) => c.status !== 'error')) {
+      writeFileAtomic(baselineFile, `${JSON.stringify(pruneBaseline(baseline.data, report), null, 2)}\n`);
+    }
     const destinationIsTTY = outputFile ? false : Boolean(io.stdout.isTTY);
     const text = renderReport(opts.format, report, { chalk: makeChalk(colorLevel(destinationIsTTY, io.env)), width: io.stdout.columns ?? 120 });
     for (const [format, file] of extraReports) writeFileAtomic(file, renderReport(format, report, { chalk: makeChalk(0), width: 120 }));
@@ -152,6 +198,7 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
     }
     if (outputFile) writeFileAtomic(outputFile, text);
     else if (opts.fixSql !== '-') io.stdout.write(text);
+    if (opts.fixSql === '-' && !outputFile) errLine('the report was not printed: --fix-sql - writes the script to stdout; add --output FILE to keep the report');
     if (opts.fixSql) {
       const script = renderFixScript({ report, repairs });
       if (fixFile) writeFileAtomic(fixFile, script);

@@ -9,10 +9,20 @@ export interface CheckSettings {
   options: Record<string, unknown>;
 }
 
+export const ignoreSchema = z.strictObject({
+  check: z.string().min(1),
+  /** A glob on `schema.table` or `schema.table.column`: `*` any characters, `?` one. */
+  object: z.string().min(1),
+  reason: z.string().trim().min(1, 'an ignore needs a reason: say why this finding is accepted'),
+  until: z.iso.date().optional(),
+});
+export type IgnoreEntry = z.infer<typeof ignoreSchema>;
+
 export interface IntegrityConfig {
   checks: Record<string, CheckSettings>;
   relations: Relation[];
   sampleSize: number;
+  ignore: IgnoreEntry[];
 }
 
 /** The config file's schema, built from the checks' own option schemas so the two cannot drift. */
@@ -34,12 +44,13 @@ export function configSchema(checks: readonly CheckDefinition[]) {
     sampleSize: z.number().int().min(1).max(100).default(5),
     checks: z.strictObject(entries).default({}),
     relations: z.array(relationSchema).default([]),
+    ignore: z.array(ignoreSchema).default([]),
   });
 }
 
 /** Turns the parsed file into settings for every check, filling in each check's defaults. */
 export function settingsFrom(checks: readonly CheckDefinition[], parsed: unknown): IntegrityConfig {
-  const data = parsed as { sampleSize: number; checks: Record<string, Record<string, unknown> | undefined>; relations: Relation[] };
+  const data = parsed as { sampleSize: number; checks: Record<string, Record<string, unknown> | undefined>; relations: Relation[]; ignore: IgnoreEntry[] };
   const settings: Record<string, CheckSettings> = {};
   for (const check of checks) {
     const entry = data.checks[check.id];
@@ -50,7 +61,7 @@ export function settingsFrom(checks: readonly CheckDefinition[], parsed: unknown
       options: entry ? rest : (check.options.parse({}) as Record<string, unknown>),
     };
   }
-  return { checks: settings, relations: data.relations, sampleSize: data.sampleSize };
+  return { checks: settings, relations: data.relations, sampleSize: data.sampleSize, ignore: data.ignore };
 }
 
 /** One line for all problems: where in the file, and what was expected. */

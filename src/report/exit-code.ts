@@ -6,5 +6,6 @@ export function exitCodeFor(report: Pick<AuditReport, 'checks' | 'findings'>, fa
   if (report.checks.some((c) => c.status === 'error')) return EXIT.auditFailed;
   if (failOn === 'never') return EXIT.ok;
   const threshold = SEVERITY_RANK[failOn];
-  return report.findings.some((f) => SEVERITY_RANK[f.severity] <= threshold) ? EXIT.findings : EXIT.ok;
+  // Findings a baseline or an ignore entry accepts are shown but do not fail the run.
+  return report.findings.some((f) => !f.baselined && !f.ignored && SEVERITY_RANK[f.severity] <= threshold) ? EXIT.findings : EXIT.ok;
 }

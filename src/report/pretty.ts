@@ -67,7 +67,14 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
       });
       for (const f of findings) {
         const samples = f.samples.length > 0 ? `\n${chalk.gray(`samples: ${f.samples.join(', ')}`)}` : '';
-        table.push([severityColor[f.severity](f.severity), describeObject(f.object), f.count === null ? '—' : `${f.estimated ? '~' : ''}${f.count}`, f.message + samples]);
+        const accepted = f.baselined ? 'baselined' : f.ignored ? `ignored: ${f.ignored.reason}${f.ignored.until ? ` (until ${f.ignored.until})` : ''}` : '';
+        const row = [
+          accepted ? chalk.gray(f.severity) : severityColor[f.severity](f.severity),
+          describeObject(f.object),
+          f.count === null ? '—' : `${f.estimated ? '~' : ''}${f.count}`,
+          f.message + samples + (accepted ? `\n${chalk.gray(`(${accepted}: does not fail the run)`)}` : ''),
+        ];
+        table.push(accepted ? row.map((c) => chalk.dim(c)) : row);
       }
       lines.push(table.toString());
     }
@@ -78,6 +85,13 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
   const checksPart = `${report.checks.length} checks: ${s.checks.passed} passed, ${s.checks.failed} failed, ${s.checks.skipped} skipped, ${s.checks.error} errored`;
   const findingsPart = `findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info`;
   const summaryColor = s.checks.error > 0 ? chalk.magenta.bold : s.checks.failed > 0 ? chalk.red.bold : chalk.green.bold;
-  lines.push(`${summaryColor(checksPart)} · ${findingsPart} · ${report.durationMs} ms`);
+  if (report.baseline && report.baseline.stale.length > 0) {
+    lines.push(chalk.yellow(`baseline ${report.baseline.file}: ${report.baseline.stale.length} entr${report.baseline.stale.length === 1 ? 'y no longer occurs' : 'ies no longer occur'}; shrink it with --prune-baseline`));
+  }
+  for (const e of report.expiredIgnores ?? []) {
+    lines.push(chalk.yellow(`ignore for ${e.check} on ${e.object} expired on ${e.until} and no longer applies (${e.reason})`));
+  }
+  const accepted = report.findings.filter((f) => f.baselined || f.ignored).length;
+  lines.push(`${summaryColor(checksPart)} · ${findingsPart}${accepted ? ` (${accepted} baselined or ignored)` : ''} · ${report.durationMs} ms`);
   return `${lines.join('\n')}\n`;
 }

@@ -39,6 +39,8 @@ export const findingSchema = z.strictObject({
     })
     .nullable(),
   details: z.record(z.string(), z.unknown()).optional(),
+  baselined: z.literal(true).optional(),
+  ignored: z.strictObject({ reason: z.string().min(1), until: z.string().nullable() }).optional(),
 });
 
 /** The JSON report's contract, as documented in the README. */
@@ -66,4 +68,12 @@ export const reportSchema = z.strictObject({
     }),
   ),
   findings: z.array(findingSchema),
+  baseline: z
+    .strictObject({
+      file: z.string(),
+      accepted: z.number().int(),
+      stale: z.array(z.strictObject({ fingerprint: z.string(), checkId: z.string(), object: z.record(z.string(), z.unknown()), count: z.number().nullable() })),
+    })
+    .optional(),
+  expiredIgnores: z.array(z.strictObject({ check: z.string(), object: z.string(), reason: z.string(), until: z.string() })).optional(),
 });

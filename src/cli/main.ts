@@ -27,6 +27,7 @@ interface CheckCommandOptions extends AuditCommandOptions {
   report?: string[];
   baseline?: string;
   pruneBaseline: boolean;
+  sarifCategory: string;
 }
 
 /** Runs the command line and returns the exit code; the only caller of process.exit is bin/. */
@@ -56,6 +57,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .addOption(
       new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['error', 'warning', 'info', 'never']).default('error'),
     )
+    .option('--sarif-category <name>', 'SARIF runAutomationDetails.id prefix, to keep e.g. the nightly run and the gate apart', 'integrity')
     .option('--baseline <file>', 'findings recorded in this baseline (integrity baseline) do not fail the run unless their count grew')
     .option('--prune-baseline', 'with --baseline: rewrite it without the entries that no longer occur', false)
     .option('--fix-sql <file>', 'write the repair script for the findings to FILE (- for stdout; the report then goes only to --output)')
@@ -191,8 +193,8 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
       writeFileAtomic(baselineFile, `${JSON.stringify(pruneBaseline(baseline.data, report), null, 2)}\n`);
     }
     const destinationIsTTY = outputFile ? false : Boolean(io.stdout.isTTY);
-    const text = renderReport(opts.format, report, { chalk: makeChalk(colorLevel(destinationIsTTY, io.env)), width: io.stdout.columns ?? 120 });
-    for (const [format, file] of extraReports) writeFileAtomic(file, renderReport(format, report, { chalk: makeChalk(0), width: 120 }));
+    const text = renderReport(opts.format, report, { chalk: makeChalk(colorLevel(destinationIsTTY, io.env)), width: io.stdout.columns ?? 120, sarifCategory: opts.sarifCategory });
+    for (const [format, file] of extraReports) writeFileAtomic(file, renderReport(format, report, { chalk: makeChalk(0), width: 120, sarifCategory: opts.sarifCategory }));
     if (io.env.GITHUB_STEP_SUMMARY && (opts.format === 'github' || extraReports.some(([f]) => f === 'github'))) {
       appendFileSync(io.env.GITHUB_STEP_SUMMARY, renderMarkdown(report));
     }

@@ -116,7 +116,7 @@ describe('integrity check against the five incidents', () => {
     expect(readFileSync(path.join(dir, 'r.xml'), 'utf8')).toMatch(/^<\?xml version="1\.0" encoding="UTF-8"\?>\n<testsuites name="integrity" tests="18" failures="18"/);
     expect(readFileSync(path.join(dir, 'r.md'), 'utf8')).toMatch(/^### integrity: 16 error, 2 warning, 0 info/);
     expect(readFileSync(summary, 'utf8')).toMatch(/^# earlier step\n### integrity: 16 error/);
-    expect((await runCli(['check', '-d', db.url, '--report', 'xml=out.xml'])).stderr).toMatch(/--report xml=out\.xml: expected FORMAT=PATH with FORMAT one of pretty, json, junit, github, markdown/);
+    expect((await runCli(['check', '-d', db.url, '--report', 'xml=out.xml'])).stderr).toMatch(/--report xml=out\.xml: expected FORMAT=PATH with FORMAT one of pretty, json, junit, sarif, github, markdown/);
   });
 
   it('reads DATABASE_URL, then the PG* variables', async () => {

@@ -4,6 +4,9 @@ import type { AuditReport } from '../../src/findings.js';
 import { escapeData, escapeProperty, renderGithub } from '../../src/report/github.js';
 import { renderJunit } from '../../src/report/junit.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
+import { renderSarif } from '../../src/report/sarif.js';
+import { CHECKS } from '../../checks/index.js';
+import * as zod from 'zod';
 
 /** A fixed result with every status, and names that break naive escaping. */
 const report: AuditReport = {
@@ -94,5 +97,55 @@ describe('markdown reporter', () => {
     expect(md).toContain('| `placeholder-uuid` | ⚠️ error | 0 | permission denied for table "x" [42501] |');
     expect(md).toContain('| `users-without-profiles` | ⏭️ skipped | 0 | no table auth.users |');
     expect(md).toContain('| error | `orphan-rows` | "Billing Dept"."Invoice \\| Line"("Tenant", "No")<br>constraint "fk <1>" | 2 | 2 rows of "Billing Dept"."Invoice \\| Line" point at 100% nothing:<br>second line, with a comma |');
+  });
+});
+
+describe('sarif reporter', () => {
+  const { z } = zod;
+  const text = z.strictObject({ text: z.string().min(1) });
+  // The parts of SARIF 2.1.0 that GitHub code scanning reads, checked strictly where we write them.
+  const sarif = z.object({
+    $schema: z.literal('https://json.schemastore.org/sarif-2.1.0.json'),
+    version: z.literal('2.1.0'),
+    runs: z
+      .array(
+        z.object({
+          tool: z.object({
+            driver: z.object({
+              name: z.literal('integrity'),
+              version: z.string(),
+              rules: z.array(z.object({ id: z.string(), shortDescription: text, fullDescription: text, help: z.object({ text: z.string(), markdown: z.string() }) })),
+            }),
+          }),
+          automationDetails: z.object({ id: z.string().regex(/\/$/) }),
+          results: z.array(
+            z.object({
+              ruleId: z.string(),
+              ruleIndex: z.number().int().min(0),
+              level: z.enum(['error', 'warning', 'note']),
+              message: text,
+              locations: z
+                .array(z.object({ physicalLocation: z.object({ artifactLocation: z.object({ uri: z.string() }), region: z.object({ startLine: z.number().int().min(1) }) }) }))
+                .length(1),
+              partialFingerprints: z.record(z.string(), z.string()),
+            }),
+          ),
+        }),
+      )
+      .length(1),
+  });
+
+  it('has one rule per check, one located result per finding, fingerprints, suppressions and the category', () => {
+    const withBaseline = { ...report, findings: [{ ...report.findings[0]!, baselined: true as const }, report.findings[1]!] };
+    const log = sarif.parse(JSON.parse(renderSarif(withBaseline, 'integrity-nightly')));
+    const run = log.runs[0]!;
+    expect(run.tool.driver.rules.map((r) => r.id)).toEqual(CHECKS.map((c) => c.id));
+    expect(run.automationDetails.id).toBe('integrity-nightly/app/');
+    expect(run.results.map((r) => [r.ruleId, r.level, r.locations[0]?.physicalLocation.artifactLocation.uri, r.partialFingerprints['integrity/v1']])).toEqual([
+      ['orphan-rows', 'error', 'db/Billing%20Dept/Invoice%20%7C%20Line.sql', '0123456789abcdef'],
+      ['orphan-rows', 'warning', 'db/public/t.sql', 'fedcba9876543210'],
+    ]);
+    const raw = JSON.parse(renderSarif(withBaseline)) as { runs: { results: { suppressions?: unknown }[] }[] };
+    expect(raw.runs[0]?.results.map((r) => r.suppressions)).toEqual([[{ kind: 'external', justification: 'accepted in the baseline' }], undefined]);
   });
 });

@@ -1,0 +1,71 @@
+import { CHECKS } from '../../checks/index.js';
+import type { AuditReport, Finding, Severity } from '../findings.js';
+
+const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = { error: 'error', warning: 'warning', info: 'note' };
+
+/** A stable path per object: GitHub shows no result without a physical location. */
+export function objectPath(f: Finding): string {
+  return `db/${encodeURIComponent(f.object.schema)}/${encodeURIComponent(f.object.table)}.sql`;
+}
+
+/**
+ * SARIF 2.1.0: one rule per check with its help text, one result per finding with the finding's
+ * fingerprint; baselined and ignored findings carry a suppression. `category` becomes
+ * runAutomationDetails.id, so the nightly run and the gate stay apart in code scanning.
+ */
+export function renderSarif(report: AuditReport, category = 'integrity'): string {
+  const rules = CHECKS.map((c) => ({
+    id: c.id,
+    name: c.id.replace(/(^|-)(\w)/g, (_m, _d, ch: string) => ch.toUpperCase()),
+    shortDescription: { text: c.title },
+    fullDescription: { text: c.description },
+    help: {
+      text: `${c.docs.finds}\n\nWhy: ${c.docs.why}\n\nFix: ${c.docs.fix}`,
+      markdown: `${c.docs.finds}\n\n**Why it matters.** ${c.docs.why}\n\n**How to fix.** ${c.docs.fix}\n\nInstead of:\n\n\`\`\`sql\n${c.docs.bad}\n\`\`\`\n\nUse:\n\n\`\`\`sql\n${c.docs.good}\n\`\`\``,
+    },
+    defaultConfiguration: { level: LEVEL[c.severity] },
+    properties: { tags: ['data-integrity', 'postgresql'] },
+  }));
+  const results = report.findings.map((f) => {
+    const columns = f.object.column ? [f.object.column] : (f.object.columns ?? []);
+    const name = [f.object.schema, f.object.table, ...(columns.length === 1 ? columns : [])].join('.');
+    return {
+      ruleId: f.checkId,
+      ruleIndex: Math.max(0, CHECKS.findIndex((c) => c.id === f.checkId)),
+      level: LEVEL[f.severity],
+      message: { text: `${f.message}${f.samples.length ? ` (samples: ${f.samples.join(', ')})` : ''}` },
+      locations: [
+        {
+          physicalLocation: { artifactLocation: { uri: objectPath(f), uriBaseId: 'DATABASE' }, region: { startLine: 1 } },
+          logicalLocations: [{ fullyQualifiedName: name, kind: columns.length === 1 ? 'member' : 'type' }],
+        },
+      ],
+      partialFingerprints: { 'integrity/v1': f.fingerprint },
+      ...(f.baselined || f.ignored
+        ? { suppressions: [{ kind: 'external', justification: f.ignored ? f.ignored.reason : 'accepted in the baseline' }] }
+        : {}),
+      properties: { count: f.count, ...(f.estimated ? { estimated: true } : {}) },
+    };
+  });
+  const errors = report.checks.filter((c) => c.status === 'error');
+  const log = {
+    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    version: '2.1.0',
+    runs: [
+      {
+        tool: { driver: { name: 'integrity', version: report.version, semanticVersion: report.version, rules } },
+        automationDetails: { id: `${category}/${report.database.name}/` },
+        originalUriBaseIds: { DATABASE: { description: { text: `database ${report.database.name}` } } },
+        invocations: [
+          {
+            executionSuccessful: errors.length === 0,
+            startTimeUtc: report.startedAt,
+            toolExecutionNotifications: errors.map((c) => ({ level: 'error', message: { text: `${c.id}: ${c.reason ?? 'error'}` } })),
+          },
+        ],
+        results,
+      },
+    ],
+  };
+  return `${JSON.stringify(log, null, 2)}\n`;
+}

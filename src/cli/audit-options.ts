@@ -46,6 +46,7 @@ export function addAuditOptions(cmd: Command): Command {
     .option('--statement-timeout <ms>', 'cancel any audit query running longer than this', integer('--statement-timeout', 1, 86_400_000), 60_000)
     .option('--lock-timeout <ms>', 'give up waiting for a lock after this long', integer('--lock-timeout', 1, 86_400_000), 3_000)
     .option('--config <file>', 'config file (default: ./integrity.config.json when it exists)')
+    .option('--samples <n>', 'sample key values per finding (default 5, or sampleSize in the config; 0 for none)', integer('--samples', 0, 100))
     .option('--sample <percent>', 'placeholder-uuid and orphan-rows read this share of each table (TABLESAMPLE); their counts become estimates', samplePercent);
 }
 
@@ -61,11 +62,13 @@ export interface AuditCommandOptions {
   lockTimeout: number;
   config?: string;
   sample?: number;
+  samples?: number;
 }
 
 /** Validates the shared options against the config and the registry; throws UsageError. */
 export function auditOptionsFrom(opts: AuditCommandOptions, io: CliIO, failOn: FailOn, signal?: AbortSignal): AuditOptions {
-  const { config } = loadConfig(CHECKS, opts.config, io.cwd);
+  const loaded = loadConfig(CHECKS, opts.config, io.cwd).config;
+  const config = opts.samples === undefined ? loaded : { ...loaded, sampleSize: opts.samples };
   const ids = new Set(CHECKS.map((c) => c.id));
   for (const id of [...(opts.check ?? []), ...(opts.skip ?? [])]) {
     if (!ids.has(id)) throw new UsageError(`unknown check ${JSON.stringify(id)}; known checks: ${[...ids].join(', ')}`);

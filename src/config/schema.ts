@@ -23,6 +23,8 @@ export interface IntegrityConfig {
   relations: Relation[];
   sampleSize: number;
   ignore: IgnoreEntry[];
+  /** Globs on `schema.table` or `schema.table.column`: findings there carry no sample values. */
+  samplesExclude: string[];
 }
 
 /** The config file's schema, built from the checks' own option schemas so the two cannot drift. */
@@ -41,7 +43,8 @@ export function configSchema(checks: readonly CheckDefinition[]) {
   );
   return z.strictObject({
     $schema: z.string().optional(),
-    sampleSize: z.number().int().min(1).max(100).default(5),
+    sampleSize: z.number().int().min(0).max(100).default(5),
+    samples: z.strictObject({ exclude: z.array(z.string().min(1)).default([]) }).default({ exclude: [] }),
     checks: z.strictObject(entries).default({}),
     relations: z.array(relationSchema).default([]),
     ignore: z.array(ignoreSchema).default([]),
@@ -50,7 +53,13 @@ export function configSchema(checks: readonly CheckDefinition[]) {
 
 /** Turns the parsed file into settings for every check, filling in each check's defaults. */
 export function settingsFrom(checks: readonly CheckDefinition[], parsed: unknown): IntegrityConfig {
-  const data = parsed as { sampleSize: number; checks: Record<string, Record<string, unknown> | undefined>; relations: Relation[]; ignore: IgnoreEntry[] };
+  const data = parsed as {
+    sampleSize: number;
+    samples: { exclude: string[] };
+    checks: Record<string, Record<string, unknown> | undefined>;
+    relations: Relation[];
+    ignore: IgnoreEntry[];
+  };
   const settings: Record<string, CheckSettings> = {};
   for (const check of checks) {
     const entry = data.checks[check.id];
@@ -61,7 +70,7 @@ export function settingsFrom(checks: readonly CheckDefinition[], parsed: unknown
       options: entry ? rest : (check.options.parse({}) as Record<string, unknown>),
     };
   }
-  return { checks: settings, relations: data.relations, sampleSize: data.sampleSize, ignore: data.ignore };
+  return { checks: settings, relations: data.relations, sampleSize: data.sampleSize, ignore: data.ignore, samplesExclude: data.samples.exclude };
 }
 
 /** One line for all problems: where in the file, and what was expected. */

@@ -15,6 +15,7 @@ import {
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import type { Repair } from '../fix/types.js';
 import { findingFix } from '../fix/script.js';
+import { globToRegExp, objectNames } from '../report/suppress.js';
 
 /** Schemas never audited unless named with --schema: the tool's own quarantine. */
 export const EXCLUDED_BY_DEFAULT = ['integrity_quarantine'];
@@ -182,7 +183,8 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         options: check.options.parse(settings?.options ?? {}),
         severity,
         deep: options.deep,
-        sampleSize: options.config.sampleSize,
+        // Queries need at least one row to carry the count; samples are dropped afterwards when 0 was asked.
+        sampleSize: Math.max(1, options.config.sampleSize),
         samplePercent: options.samplePercent ?? null,
         relations: check.id === 'orphan-rows' ? options.config.relations : [],
         finding: (input) => {
@@ -264,8 +266,26 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         },
     );
     const findings = [...results.values()].flatMap((r) => r.findings).sort(compareFindings);
+    withheldSamples(findings, options.config.sampleSize, options.config.samplesExclude);
     repairs.sort((a, b) => a.repair.order - b.repair.order || compareFindings(a.finding, b.finding));
     return { report: buildReport(options, session, startedAt, started, schemas, checks, findings), repairs };
+  }
+}
+
+/** `--samples 0` and `samples.exclude`: no key values leave the database for these findings. */
+function withheldSamples(findings: Finding[], sampleSize: number, exclude: string[]): void {
+  const patterns = exclude.map(globToRegExp);
+  for (const f of findings) {
+    const sampleKey = f.details?.sampleKey;
+    const keyNames = Array.isArray(sampleKey) ? sampleKey.map((k) => `${f.object.schema}.${f.object.table}.${String(k)}`) : [];
+    const names = [...objectNames(f), ...keyNames];
+    if (sampleSize === 0 || patterns.some((p) => names.some((n) => p.test(n)))) {
+      f.samples = [];
+      if (f.details && 'samplesByReason' in f.details) {
+        const { samplesByReason: _withheld, ...rest } = f.details;
+        f.details = rest;
+      }
+    }
   }
 }
 

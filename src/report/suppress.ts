@@ -42,13 +42,13 @@ export function parseBaseline(text: string, file: string): BaselineFile {
   return parsed.data;
 }
 
-function globToRegExp(glob: string): RegExp {
+export function globToRegExp(glob: string): RegExp {
   const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 
 /** The names an ignore's glob is matched against: `schema.table` and `schema.table.column` for each column. */
-function objectNames(f: Finding): string[] {
+export function objectNames(f: Finding): string[] {
   const base = `${f.object.schema}.${f.object.table}`;
   const columns = f.object.column ? [f.object.column] : (f.object.columns ?? []);
   return [base, ...columns.map((c) => `${base}.${c}`)];

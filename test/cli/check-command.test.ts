@@ -119,6 +119,17 @@ describe('integrity check against the five incidents', () => {
     expect((await runCli(['check', '-d', db.url, '--report', 'xml=out.xml'])).stderr).toMatch(/--report xml=out\.xml: expected FORMAT=PATH with FORMAT one of pretty, json, junit, sarif, github, markdown/);
   });
 
+  it('--samples 0 and samples.exclude keep key values in the database', async () => {
+    const none = reportSchema.parse(JSON.parse((await runCli(['check', '-d', db.url, '--samples', '0', '--format', 'json'])).stdout));
+    expect(none.findings.every((f) => f.samples.length === 0)).toBe(true);
+    expect(none.findings.find((f) => f.checkId === 'orphan-rows')?.count).toBe(2);
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'integrity-pii-'));
+    writeFileSync(path.join(cwd, 'integrity.config.json'), JSON.stringify({ samples: { exclude: ['auth.users', 'public.*.user_id'] } }));
+    const some = reportSchema.parse(JSON.parse((await runCli(['check', '-d', db.url, '--format', 'json'], { cwd })).stdout));
+    expect(some.findings.filter((f) => f.object.schema === 'auth' || f.object.column === 'user_id').map((f) => f.samples)).toEqual([[], [], []]);
+    expect(some.findings.find((f) => f.object.table === 'AssistantChatSession')?.samples).toEqual(['api-user-7f3a', 'api-user-9c21']);
+  });
+
   it('reads DATABASE_URL, then the PG* variables', async () => {
     const viaEnv = await runCli(['check', '--check', 'models-without-pricing', '--format', 'json'], { env: { DATABASE_URL: db.url } });
     expect(JSON.parse(viaEnv.stdout).database.name).toBe(db.name);

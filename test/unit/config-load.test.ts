@@ -222,14 +222,14 @@ describe('parseConfig: errors', () => {
       message: 'invalid config f.json: relations.0: Unrecognized key: "extra"',
     },
     { name: 'relations not an array', json: { relations: {} }, message: 'invalid config f.json: relations: Invalid input: expected array, received object' },
-    { name: 'sampleSize 0', json: { sampleSize: 0 }, message: 'invalid config f.json: sampleSize: Too small: expected number to be >=1' },
+    { name: 'sampleSize -1', json: { sampleSize: -1 }, message: 'invalid config f.json: sampleSize: Too small: expected number to be >=0' },
     { name: 'sampleSize 101', json: { sampleSize: 101 }, message: 'invalid config f.json: sampleSize: Too big: expected number to be <=100' },
     { name: 'sampleSize fractional', json: { sampleSize: 2.5 }, message: 'invalid config f.json: sampleSize: Invalid input: expected int, received number' },
     { name: 'sampleSize a string', json: { sampleSize: '5' }, message: 'invalid config f.json: sampleSize: Invalid input: expected number, received string' },
     {
       name: 'two problems on one line',
-      json: { bogus: 1, sampleSize: 0 },
-      message: 'invalid config f.json: sampleSize: Too small: expected number to be >=1; (top level): Unrecognized key: "bogus"',
+      json: { bogus: 1, sampleSize: -1 },
+      message: 'invalid config f.json: sampleSize: Too small: expected number to be >=0; (top level): Unrecognized key: "bogus"',
     },
   ];
   it.each(cases)('$name', ({ json, message }) => {

@@ -10,6 +10,7 @@ import { renderMarkdown } from '../report/markdown.js';
 import { REPORT_FORMATS, renderReport, type ReportFormat } from '../report/formats.js';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { notificationPayload, notifyWebhook, webhookLabel } from '../report/notify.js';
 import { applySuppressions, baselineFrom, parseBaseline, pruneBaseline } from '../report/suppress.js';
 import { renderExplain, renderList } from '../report/docs.js';
 import { TOOL_VERSION } from '../version.js';
@@ -28,6 +29,9 @@ interface CheckCommandOptions extends AuditCommandOptions {
   baseline?: string;
   pruneBaseline: boolean;
   sarifCategory: string;
+  notifyWebhook?: string;
+  notifyOn: 'failure' | 'always';
+  notifyRequired: boolean;
 }
 
 /** Runs the command line and returns the exit code; the only caller of process.exit is bin/. */
@@ -58,6 +62,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['error', 'warning', 'info', 'never']).default('error'),
     )
     .option('--sarif-category <name>', 'SARIF runAutomationDetails.id prefix, to keep e.g. the nightly run and the gate apart', 'integrity')
+    .option('--notify-webhook <url>', 'POST a JSON summary (with a Slack-compatible text) here when the run fails or errors')
+    .addOption(new Option('--notify-on <when>', 'when to notify').choices(['failure', 'always']).default('failure'))
+    .option('--notify-required', 'exit 2 when the notification cannot be delivered', false)
     .option('--baseline <file>', 'findings recorded in this baseline (integrity baseline) do not fail the run unless their count grew')
     .option('--prune-baseline', 'with --baseline: rewrite it without the entries that no longer occur', false)
     .option('--fix-sql <file>', 'write the repair script for the findings to FILE (- for stdout; the report then goes only to --output)')
@@ -207,18 +214,28 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
       else io.stdout.write(script);
     }
     for (const c of report.checks.filter((r) => r.status === 'error')) errLine(`check ${c.id} errored: ${c.reason}`);
-    return exitCodeFor(report, opts.failOn);
+    const code = exitCodeFor(report, opts.failOn);
+    if (opts.notifyWebhook && (opts.notifyOn === 'always' || code !== EXIT.ok)) {
+      const sent = await notifyWebhook(opts.notifyWebhook, notificationPayload(report, code));
+      if (!sent.delivered) {
+        errLine(`notification to ${webhookLabel(opts.notifyWebhook)} failed after ${sent.attempts} attempt(s): ${sent.error}`);
+        if (opts.notifyRequired) return EXIT.auditFailed;
+      }
+    }
+    return code;
   } catch (err) {
     if (err instanceof AuditInterrupted) {
       const signal = String(err.reason);
       errLine(`interrupted by ${signal}: the audit's queries were cancelled on the server; no report was written`);
       return SIGNAL_EXIT[signal] ?? EXIT.auditFailed;
     }
-    if (err instanceof UsageError) {
-      errLine(err.message);
-      return EXIT.auditFailed;
+    const message = err instanceof UsageError ? err.message : `audit failed: ${describeError(err, { password: undefined })}`;
+    errLine(message);
+    if (opts.notifyWebhook) {
+      // The nightly job must hear about an audit that could not run at all (no connection, bad config).
+      const sent = await notifyWebhook(opts.notifyWebhook, { tool: 'integrity', status: 'error', exitCode: EXIT.auditFailed, text: `integrity could not run: ${message}` });
+      if (!sent.delivered) errLine(`notification to ${webhookLabel(opts.notifyWebhook)} failed after ${sent.attempts} attempt(s): ${sent.error}`);
     }
-    errLine(`audit failed: ${describeError(err, { password: undefined })}`);
     return EXIT.auditFailed;
   }
 }

@@ -1,0 +1,60 @@
+import type { AuditReport } from '../findings.js';
+
+export interface NotifyResult {
+  delivered: boolean;
+  attempts: number;
+  error?: string;
+}
+
+/** The JSON a webhook receives; `text` makes it readable in Slack and compatible chat tools. */
+export function notificationPayload(report: AuditReport, exitCode: number): Record<string, unknown> {
+  const status = exitCode === 2 ? 'error' : exitCode === 1 ? 'failed' : 'passed';
+  const s = report.summary;
+  const head = `integrity ${status} on ${report.database.name}: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info; checks ${s.checks.failed} failed, ${s.checks.error} errored`;
+  const lines = report.findings
+    .filter((f) => !f.baselined && !f.ignored)
+    .slice(0, 10)
+    .map((f) => `• [${f.severity}] ${f.checkId}: ${f.message.split('\n')[0]}`);
+  const errors = report.checks.filter((c) => c.status === 'error').map((c) => `• [error] ${c.id} could not run: ${c.reason}`);
+  return {
+    tool: 'integrity',
+    version: report.version,
+    status,
+    exitCode,
+    database: { host: report.database.host, name: report.database.name },
+    startedAt: report.startedAt,
+    summary: report.summary,
+    findings: report.findings.map((f) => ({ checkId: f.checkId, severity: f.severity, object: f.object, count: f.count, fingerprint: f.fingerprint })),
+    text: [head, ...errors, ...lines].join('\n'),
+  };
+}
+
+/** POSTs the payload; one retry on a network error or a 5xx. Never throws. */
+export async function notifyWebhook(url: string, payload: unknown, timeoutMs = 10_000): Promise<NotifyResult> {
+  let error = '';
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'integrity' },
+        body: JSON.stringify(payload),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (res.ok) return { delivered: true, attempts: attempt };
+      error = `HTTP ${res.status}`;
+      if (res.status < 500) return { delivered: false, attempts: attempt, error };
+    } catch (err) {
+      error = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    }
+  }
+  return { delivered: false, attempts: 2, error };
+}
+
+/** The webhook's host only: its path often holds a token. */
+export function webhookLabel(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'the webhook';
+  }
+}

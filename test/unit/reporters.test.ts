@@ -149,3 +149,29 @@ describe('sarif reporter', () => {
     expect(raw.runs[0]?.results.map((r) => r.suppressions)).toEqual([[{ kind: 'external', justification: 'accepted in the baseline' }], undefined]);
   });
 });
+
+describe('sarif reporter against the official SARIF 2.1.0 JSON schema', () => {
+  it('validates (schema rtm.5, as shipped in @microsoft/jest-sarif)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { createRequire } = await import('node:module');
+    const { default: Ajv } = await import('ajv');
+    const require = createRequire(import.meta.url);
+    const schemaPath = require.resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json');
+    const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as Record<string, unknown>;
+    // The schema is written for draft-04 (`id`, `$schema`); its keywords otherwise mean the same to Ajv 8.
+    delete schema.$schema;
+    delete schema.id;
+    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, unicodeRegExp: false });
+    const validate = ajv.compile(schema);
+    const withSuppression = { ...report, findings: [{ ...report.findings[0]!, ignored: { reason: 'legacy', until: null } }, report.findings[1]!] };
+    for (const r of [report, withSuppression, { ...report, findings: [] }]) {
+      const ok = validate(JSON.parse(renderSarif(r)));
+      expect(validate.errors ?? []).toEqual([]);
+      expect(ok).toBe(true);
+    }
+    // The validator is live: a result without a message is rejected.
+    const broken = JSON.parse(renderSarif(report)) as { runs: { results: Record<string, unknown>[] }[] };
+    delete broken.runs[0]?.results[0]?.message;
+    expect(validate(broken)).toBe(false);
+  });
+});

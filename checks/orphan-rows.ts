@@ -64,6 +64,7 @@ ALTER TABLE llm_call ADD FOREIGN KEY (prompt_file_id) REFERENCES stored_file(id)
     const trusted = ctx.catalog.foreignKeys.filter((fk) => ctx.catalog.schemas.includes(fk.schema) && untrustedReasons(fk).length === 0).length;
     const findings: Finding[] = [];
     for (const ref of references) {
+      ctx.progress(displayName(ref.child.schema, ref.child.name));
       const finding = await verify(ctx, ref);
       if (finding) findings.push(finding);
     }

@@ -58,6 +58,7 @@ SELECT id, 12 FROM providers WHERE name = 'openai';`,
       const applicable = columns.filter((c) => valuesFor(ctx.options, c).length > 0);
       if (applicable.length === 0) continue;
       scanned++;
+      ctx.progress(displayName(table.schema, table.name));
       findings.push(...(await scanTable(ctx, table, applicable)));
     }
     ctx.note(`scanned ${scanned} tables, ${columnsChecked} id columns, for ${ctx.options.values.join(', ')}`);

@@ -52,6 +52,8 @@ export interface CheckContext<Options> {
   skip(reason: string): never;
   /** Says what was covered (e.g. "verified 3 of 12 foreign keys"), shown with the check's status. */
   note(text: string): void;
+  /** Names the object being read now, for the progress line. */
+  progress(object: string): void;
 }
 
 export interface CheckDefinition<Schema extends z.ZodObject = z.ZodObject> {

@@ -18,6 +18,7 @@ import { CHECK_EXAMPLES, FIX_EXAMPLES } from './examples.js';
 import { fixCommand, type FixCommandOptions } from './fix-command.js';
 import { addAuditOptions, auditOptionsFrom, collect, type AuditCommandOptions } from './audit-options.js';
 import { SIGNAL_EXIT, withSignals } from './signals.js';
+import { ProgressLine } from './progress.js';
 import { assertWritableDestination, writeFileAtomic, type CliIO } from './io.js';
 
 interface CheckCommandOptions extends AuditCommandOptions {
@@ -32,6 +33,7 @@ interface CheckCommandOptions extends AuditCommandOptions {
   notifyWebhook?: string;
   notifyOn: 'failure' | 'always';
   notifyRequired: boolean;
+  quiet: boolean;
 }
 
 /** Runs the command line and returns the exit code; the only caller of process.exit is bin/. */
@@ -62,6 +64,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['error', 'warning', 'info', 'never']).default('error'),
     )
     .option('--sarif-category <name>', 'SARIF runAutomationDetails.id prefix, to keep e.g. the nightly run and the gate apart', 'integrity')
+    .option('-q, --quiet', 'no progress line on the terminal', false)
     .option('--notify-webhook <url>', 'POST a JSON summary (with a Slack-compatible text) here when the run fails or errors')
     .addOption(new Option('--notify-on <when>', 'when to notify').choices(['failure', 'always']).default('failure'))
     .option('--notify-required', 'exit 2 when the notification cannot be delivered', false)
@@ -189,7 +192,10 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
     if (opts.pruneBaseline && !baselineFile) throw new UsageError('--prune-baseline needs --baseline FILE');
     if (baselineFile && !existsSync(baselineFile)) throw new UsageError(`baseline ${opts.baseline} does not exist; write one with integrity baseline --output ${opts.baseline}`);
     const baseline = baselineFile ? { file: opts.baseline as string, data: parseBaseline(readFileSync(baselineFile, 'utf8'), opts.baseline as string) } : undefined;
-    const outcome = await withSignals(interruption, () => runAuditWithRepairs(auditOptions));
+    const progress = io.stderr.isTTY && !opts.quiet ? new ProgressLine(io.stderr) : undefined;
+    const outcome = await withSignals(interruption, () =>
+      runAuditWithRepairs(progress ? { ...auditOptions, onProgress: progress.onEvent } : auditOptions),
+    ).finally(() => progress?.clear());
     const repairs = outcome.repairs;
     const report = applySuppressions(outcome.report, {
       ...(baseline ? { baseline } : {}),

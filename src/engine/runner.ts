@@ -20,6 +20,12 @@ import { globToRegExp, objectNames } from '../report/suppress.js';
 /** Schemas never audited unless named with --schema: the tool's own quarantine. */
 export const EXCLUDED_BY_DEFAULT = ['integrity_quarantine'];
 
+export type ProgressEvent =
+  | { kind: 'catalog' }
+  | { kind: 'check-start'; checkId: string; total: number }
+  | { kind: 'object'; checkId: string; object: string }
+  | { kind: 'check-done'; checkId: string; done: number; total: number };
+
 export interface AuditOptions {
   target: ConnectionTarget;
   checks: readonly CheckDefinition[];
@@ -35,6 +41,8 @@ export interface AuditOptions {
   failOn: FailOn;
   /** --sample PERCENT: estimate from a share of each scanned table's pages. */
   samplePercent?: number | null;
+  /** Told when a phase starts, a check starts or finishes, or a check moves to another object. */
+  onProgress?: (event: ProgressEvent) => void;
   /** Aborting it cancels the running queries on the server and makes runAudit throw AuditInterrupted. */
   signal?: AbortSignal;
 }
@@ -153,6 +161,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
     }
     let catalog: Catalog;
     try {
+      options.onProgress?.({ kind: 'catalog' });
       catalog = await loadCatalog(session.primary, schemas, available);
     } catch (err) {
       // Without the catalog no check can run; say so for each of them, so a report is still written.
@@ -198,7 +207,9 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         note: (text) => {
           outcome.note = text;
         },
+        progress: (object) => options.onProgress?.({ kind: 'object', checkId: check.id, object }),
       };
+      options.onProgress?.({ kind: 'check-start', checkId: check.id, total: toRun.length });
       const t0 = performance.now();
       try {
         outcome.findings = await (check.run as (c: CheckContext<unknown>) => Promise<Finding[]>)(ctx);
@@ -211,7 +222,16 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
       }
     };
 
-    const settled = await session.runAll(toRun.map((check) => (db: Queryable) => runCheck(check, db)));
+    let done = 0;
+    const settled = await session.runAll(
+      toRun.map((check) => async (db: Queryable) => {
+        try {
+          return await runCheck(check, db);
+        } finally {
+          options.onProgress?.({ kind: 'check-done', checkId: check.id, done: ++done, total: toRun.length });
+        }
+      }),
+    );
     if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
     const results = new Map<string, { result: CheckResult; findings: Finding[] }>();
     const repairs: RepairEntry[] = [];

@@ -19,6 +19,7 @@ import { fixCommand, type FixCommandOptions } from './fix-command.js';
 import { addAuditOptions, auditOptionsFrom, collect, type AuditCommandOptions } from './audit-options.js';
 import { SIGNAL_EXIT, withSignals } from './signals.js';
 import { ProgressLine } from './progress.js';
+import { initCommand } from './init-command.js';
 import { assertWritableDestination, writeFileAtomic, type CliIO } from './io.js';
 
 interface CheckCommandOptions extends AuditCommandOptions {
@@ -96,6 +97,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .addHelpText('after', '\nExamples:\n  $ integrity baseline -d "$DATABASE_URL" --output integrity-baseline.json\n  $ integrity check -d "$DATABASE_URL" --baseline integrity-baseline.json')
     .action(async (opts: AuditCommandOptions & { output: string }) => {
       exitCode = await baselineCommand(opts, io);
+    });
+
+  addAuditOptions(program.command('init').description('Inspect the database (read-only) and write integrity.config.json with what it finds.'))
+    .option('--output <file>', 'where to write the config', 'integrity.config.json')
+    .option('--force', 'overwrite an existing file', false)
+    .addHelpText('after', '\nExamples:\n  $ integrity init -d "$DATABASE_URL"\n  $ integrity init -d "$DATABASE_URL" --output ci/integrity.config.json --force')
+    .action(async (opts: AuditCommandOptions & { output: string; force: boolean }) => {
+      exitCode = await initCommand(opts, io);
     });
 
   program

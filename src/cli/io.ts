@@ -16,14 +16,14 @@ export interface CliIO {
 }
 
 /** Fails before the audit starts when the report could not be written afterwards. */
-export function assertWritableDestination(file: string, cwd: string): string {
+export function assertWritableDestination(file: string, cwd: string, option = '--output'): string {
   const target = path.resolve(cwd, file);
   const dir = path.dirname(target);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new UsageError(`cannot write --output ${file}: directory ${dir} does not exist; create it or choose another path`);
+    throw new UsageError(`cannot write ${option} ${file}: directory ${dir} does not exist; create it or choose another path`);
   }
   if (existsSync(target) && statSync(target).isDirectory()) {
-    throw new UsageError(`cannot write --output ${file}: it is a directory; give a file name`);
+    throw new UsageError(`cannot write ${option} ${file}: it is a directory; give a file name`);
   }
   return target;
 }

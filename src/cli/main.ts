@@ -186,7 +186,7 @@ function parseReportSpec(spec: string, cwd: string): [ReportFormat, string] {
   if (eq < 1 || !REPORT_FORMATS.includes(format) || eq === spec.length - 1) {
     throw new UsageError(`--report ${spec}: expected FORMAT=PATH with FORMAT one of ${REPORT_FORMATS.join(', ')}`);
   }
-  return [format, assertWritableDestination(spec.slice(eq + 1), cwd)];
+  return [format, assertWritableDestination(spec.slice(eq + 1), cwd, `--report ${format}=`)];
 }
 
 async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<number> {
@@ -195,7 +195,7 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
   try {
     const outputFile = opts.output ? assertWritableDestination(opts.output, io.cwd) : undefined;
     const extraReports = (opts.report ?? []).map((spec) => parseReportSpec(spec, io.cwd));
-    const fixFile = opts.fixSql && opts.fixSql !== '-' ? assertWritableDestination(opts.fixSql, io.cwd) : undefined;
+    const fixFile = opts.fixSql && opts.fixSql !== '-' ? assertWritableDestination(opts.fixSql, io.cwd, '--fix-sql') : undefined;
     const auditOptions = auditOptionsFrom(opts, io, opts.failOn, interruption.signal);
     const baselineFile = opts.baseline ? path.resolve(io.cwd, opts.baseline) : undefined;
     if (opts.pruneBaseline && !baselineFile) throw new UsageError('--prune-baseline needs --baseline FILE');
@@ -229,6 +229,12 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
       else io.stdout.write(script);
     }
     for (const c of report.checks.filter((r) => r.status === 'error')) errLine(`check ${c.id} errored: ${c.reason}`);
+    if (opts.format !== 'pretty') {
+      // Pretty output shows these itself; for the machine formats they go to stderr as well.
+      const stale = report.baseline?.stale.length ?? 0;
+      if (stale > 0) errLine(`baseline ${report.baseline?.file}: ${stale} entr${stale === 1 ? 'y no longer occurs' : 'ies no longer occur'}; shrink it with --prune-baseline`);
+      for (const e of report.expiredIgnores ?? []) errLine(`ignore for ${e.check} on ${e.object} expired on ${e.until} and no longer applies`);
+    }
     const code = exitCodeFor(report, opts.failOn);
     if (opts.notifyWebhook && (opts.notifyOn === 'always' || code !== EXIT.ok)) {
       const sent = await notifyWebhook(opts.notifyWebhook, notificationPayload(report, code));

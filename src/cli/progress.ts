@@ -13,7 +13,13 @@ export class ProgressLine {
   private lastDraw = 0;
   private drawn = false;
 
-  constructor(private readonly stream: OutputStream) {}
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly stream: OutputStream) {
+    // Redraw every second, so the elapsed time moves during a long query.
+    this.timer = setInterval(() => this.draw(true), 1000);
+    this.timer.unref();
+  }
 
   readonly onEvent = (event: ProgressEvent): void => {
     if (event.kind === 'catalog') this.running.set('catalog', 'reading the catalog');
@@ -39,12 +45,13 @@ export class ProgressLine {
     const what = first ? (first[0] === 'catalog' ? first[1] : `${first[0]}${first[1] ? ` · ${first[1]}` : ''}`) : 'finishing';
     const elapsed = ((now - this.started) / 1000).toFixed(1);
     const line = `integrity · ${what} · ${elapsed}s · ${this.done}/${this.total || '?'} checks`;
-    const width = (this.stream.columns ?? 100) - 1;
+    const width = (this.stream.columns || 100) - 1;
     this.stream.write(`\r\u001b[2K${line.length > width ? `${line.slice(0, width - 1)}…` : line}`);
     this.drawn = true;
   }
 
   clear(): void {
+    clearInterval(this.timer);
     if (this.drawn) this.stream.write('\r\u001b[2K');
   }
 }

@@ -13,7 +13,10 @@ export const ignoreSchema = z.strictObject({
   check: z.string().min(1),
   /** A glob on `schema.table` or `schema.table.column`: `*` any characters, `?` one. */
   object: z.string().min(1),
-  reason: z.string().trim().min(1, 'an ignore needs a reason: say why this finding is accepted'),
+  reason: z
+    .string({ error: 'an ignore needs a reason: say why this finding is accepted' })
+    .trim()
+    .min(1, 'an ignore needs a reason: say why this finding is accepted'),
   until: z.iso.date().optional(),
 });
 export type IgnoreEntry = z.infer<typeof ignoreSchema>;
@@ -47,7 +50,14 @@ export function configSchema(checks: readonly CheckDefinition[]) {
     samples: z.strictObject({ exclude: z.array(z.string().min(1)).default([]) }).default({ exclude: [] }),
     checks: z.strictObject(entries).default({}),
     relations: z.array(relationSchema).default([]),
-    ignore: z.array(ignoreSchema).default([]),
+    ignore: z
+      .array(
+        ignoreSchema.refine((i) => checks.some((c) => c.id === i.check), {
+          message: `unknown check; known checks: ${checks.map((c) => c.id).join(', ')}`,
+          path: ['check'],
+        }),
+      )
+      .default([]),
   });
 }
 

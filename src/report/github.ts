@@ -19,10 +19,20 @@ const LEVEL: Record<Severity, 'error' | 'warning' | 'notice'> = { error: 'error'
  */
 export function renderGithub(report: AuditReport): string {
   const lines: string[] = [];
-  for (const f of report.findings) {
+  // New findings first, as errors and warnings; accepted ones (baseline, ignore) only as notices, so the
+  // ten annotations GitHub shows per kind go to what is new.
+  const fresh = report.findings.filter((f) => !f.baselined && !f.ignored);
+  const accepted = report.findings.filter((f) => f.baselined || f.ignored);
+  for (const f of fresh) {
     const title = `integrity ${f.checkId}: ${describeObject(f.object).replace(/\n/g, ' ')}`;
     const body = `${f.message}${f.samples.length ? `\nsamples: ${f.samples.join(', ')}` : ''}`;
     lines.push(`::${LEVEL[f.severity]} title=${escapeProperty(title)}::${escapeData(body)}`);
+  }
+  for (const e of report.baseline?.stale ?? []) {
+    lines.push(`::warning title=${escapeProperty('integrity baseline')}::${escapeData(`${e.checkId} on ${e.object.schema}.${e.object.table} no longer occurs; shrink the baseline with --prune-baseline`)}`);
+  }
+  for (const e of report.expiredIgnores ?? []) {
+    lines.push(`::warning title=${escapeProperty('integrity ignore expired')}::${escapeData(`${e.check} on ${e.object} expired on ${e.until} and no longer applies (${e.reason})`)}`);
   }
   for (const c of report.checks.filter((c) => c.status === 'error')) {
     lines.push(`::error title=${escapeProperty(`integrity ${c.id} could not run`)}::${escapeData(c.reason ?? '')}`);
@@ -30,7 +40,7 @@ export function renderGithub(report: AuditReport): string {
   const s = report.summary;
   lines.push(
     `::notice title=integrity::${escapeData(
-      `${report.checks.length} checks: ${s.checks.passed} passed, ${s.checks.failed} failed, ${s.checks.skipped} skipped, ${s.checks.error} errored; findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info`,
+      `${report.checks.length} checks: ${s.checks.passed} passed, ${s.checks.failed} failed, ${s.checks.skipped} skipped, ${s.checks.error} errored; findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info; ${fresh.length} new, ${accepted.length} accepted (baseline or ignore)`,
     )}`,
   );
   return `${lines.join('\n')}\n`;

@@ -49,10 +49,16 @@ export function renderJunit(report: AuditReport): string {
     }
     for (const f of findings) {
       counts.tests++;
+      const name = `    <testcase classname="integrity.${xmlEscape(check.id)}" name="${xmlEscape(describeObject(f.object).replace(/\n/g, ' '))}" time="0.000">`;
+      if (f.baselined || f.ignored) {
+        // Accepted findings are not failures: shown as skipped, with why.
+        counts.skipped++;
+        const why = f.ignored ? `ignored: ${f.ignored.reason}` : 'accepted in the baseline';
+        cases.push(`${name}\n      <skipped message="${xmlEscape(`${why}: ${f.message}`)}"/>\n    </testcase>`);
+        continue;
+      }
       counts.failures++;
-      cases.push(
-        `    <testcase classname="integrity.${xmlEscape(check.id)}" name="${xmlEscape(describeObject(f.object).replace(/\n/g, ' '))}" time="0.000">\n      <failure message="${xmlEscape(f.message)}" type="${f.severity}">${xmlEscape(findingBody(f))}</failure>\n    </testcase>`,
-      );
+      cases.push(`${name}\n      <failure message="${xmlEscape(f.message)}" type="${f.severity}">${xmlEscape(findingBody(f))}</failure>\n    </testcase>`);
     }
     for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += counts[k];
     suites.push(

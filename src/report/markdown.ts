@@ -3,7 +3,12 @@ import { describeObject } from './pretty.js';
 
 /** Text for a Markdown table cell: pipes escaped, one line. */
 function cell(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/([\\`*_[\]|])/g, '\\$1')
+    .replace(/\r?\n/g, '<br>');
 }
 
 const STATUS = { passed: '✅ passed', failed: '❌ failed', skipped: '⏭️ skipped', error: '⚠️ error' } as const;
@@ -11,8 +16,9 @@ const STATUS = { passed: '✅ passed', failed: '❌ failed', skipped: '⏭️ sk
 /** A summary for a pull-request comment or a GitHub step summary. */
 export function renderMarkdown(report: AuditReport): string {
   const s = report.summary;
+  const accepted = report.findings.filter((f) => f.baselined || f.ignored).length;
   const out = [
-    `### integrity: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info`,
+    `### integrity: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info${accepted ? ` (${report.findings.length - accepted} new, ${accepted} accepted)` : ''}`,
     '',
     `Database \`${report.database.name}\` (PostgreSQL ${report.database.serverVersion}) · ${report.checks.length} checks: ${s.checks.passed} passed, ${s.checks.failed} failed, ${s.checks.skipped} skipped, ${s.checks.error} errored · ${report.durationMs} ms`,
     '',
@@ -27,9 +33,11 @@ export function renderMarkdown(report: AuditReport): string {
       '| --- | --- | --- | --- | --- |',
       ...report.findings.map(
         (f) =>
-          `| ${f.severity} | \`${f.checkId}\` | ${cell(describeObject(f.object))} | ${f.count === null ? '—' : `${f.estimated ? '~' : ''}${f.count}`} | ${cell(f.message)} |`,
+          `| ${f.severity}${f.baselined ? ' (baselined)' : f.ignored ? ' (ignored)' : ''} | \`${f.checkId}\` | ${cell(describeObject(f.object))} | ${f.count === null ? '—' : `${f.estimated ? '~' : ''}${f.count}`} | ${cell(f.message)} |`,
       ),
     );
   }
+  for (const e of report.baseline?.stale ?? []) out.push('', `- baseline entry no longer occurs: \`${e.checkId}\` on ${cell(`${e.object.schema}.${e.object.table}`)} (shrink it with --prune-baseline)`);
+  for (const e of report.expiredIgnores ?? []) out.push('', `- ignore expired on ${e.until}: \`${e.check}\` on ${cell(e.object)} (${cell(e.reason)})`);
   return `${out.join('\n')}\n`;
 }

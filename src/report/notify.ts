@@ -10,7 +10,8 @@ export interface NotifyResult {
 export function notificationPayload(report: AuditReport, exitCode: number): Record<string, unknown> {
   const status = exitCode === 2 ? 'error' : exitCode === 1 ? 'failed' : 'passed';
   const s = report.summary;
-  const head = `integrity ${status} on ${report.database.name}: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info; checks ${s.checks.failed} failed, ${s.checks.error} errored`;
+  const fresh = report.findings.filter((f) => !f.baselined && !f.ignored);
+  const head = `integrity ${status} on ${report.database.name}: ${fresh.length} new finding(s) (${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info in all); checks ${s.checks.failed} failed, ${s.checks.error} errored`;
   const lines = report.findings
     .filter((f) => !f.baselined && !f.ignored)
     .slice(0, 10)
@@ -24,7 +25,16 @@ export function notificationPayload(report: AuditReport, exitCode: number): Reco
     database: { host: report.database.host, name: report.database.name },
     startedAt: report.startedAt,
     summary: report.summary,
-    findings: report.findings.map((f) => ({ checkId: f.checkId, severity: f.severity, object: f.object, count: f.count, fingerprint: f.fingerprint })),
+    // At most 100, new ones first; the summary carries the totals.
+    findings: [...fresh, ...report.findings.filter((f) => f.baselined || f.ignored)].slice(0, 100).map((f) => ({
+      checkId: f.checkId,
+      severity: f.severity,
+      object: f.object,
+      count: f.count,
+      fingerprint: f.fingerprint,
+      ...(f.baselined ? { baselined: true } : {}),
+      ...(f.ignored ? { ignored: f.ignored } : {}),
+    })),
     text: [head, ...errors, ...lines].join('\n'),
   };
 }

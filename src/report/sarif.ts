@@ -54,7 +54,8 @@ export function renderSarif(report: AuditReport, category = 'integrity'): string
     runs: [
       {
         tool: { driver: { name: 'integrity', version: report.version, semanticVersion: report.version, rules } },
-        automationDetails: { id: `${category}/${report.database.name}/` },
+        // Exactly the category (GitHub's upload keeps an id the run already has): stable across renames.
+        automationDetails: { id: `${category}/` },
         originalUriBaseIds: { DATABASE: { description: { text: `database ${report.database.name}` } } },
         invocations: [
           {

@@ -83,15 +83,24 @@ export function applySuppressions(
     }
     const present = new Set(findings.map((f) => f.fingerprint));
     const stale: BaselineEntry[] = options.baseline.data.findings
-      .filter((e) => !present.has(e.fingerprint))
+      .filter((e) => !present.has(e.fingerprint) && covered(report, e))
       .map((e) => ({ fingerprint: e.fingerprint, checkId: e.checkId, object: e.object as unknown as BaselineEntry['object'], count: e.count }));
     out.baseline = { file: options.baseline.file, accepted, stale };
   }
   return out;
 }
 
-/** The baseline without its stale entries (--prune-baseline); entries that still occur keep their count. */
+/** Whether this audit could have seen the entry: its check ran to the end and its schema was audited. */
+function covered(report: AuditReport, e: { checkId: string; object: Record<string, unknown> }): boolean {
+  const check = report.checks.find((c) => c.id === e.checkId);
+  return !!check && (check.status === 'passed' || check.status === 'failed') && report.options.schemas.includes(String(e.object.schema));
+}
+
+/**
+ * The baseline without its stale entries (--prune-baseline). Entries this audit could not have seen
+ * (a check not run, a schema not audited) are kept.
+ */
 export function pruneBaseline(data: BaselineFile, report: AuditReport): BaselineFile {
   const present = new Set(report.findings.map((f) => f.fingerprint));
-  return { ...data, findings: data.findings.filter((e) => present.has(e.fingerprint)) };
+  return { ...data, findings: data.findings.filter((e) => present.has(e.fingerprint) || !covered(report, e)) };
 }

@@ -45,6 +45,18 @@ describe('baselines: a gate that fails only on what is new', () => {
     expect(JSON.parse(readFileSync(path.join(cwd, 'base.json'), 'utf8')).findings).toEqual([]);
   });
 
+  it('keeps the entries of checks and schemas the run did not cover when pruning', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'integrity-baseline-scope-'));
+    await query(db.url, 'SET session_replication_role = replica; INSERT INTO c VALUES (5, 55)');
+    await runCli(['baseline', '-d', db.url, '--output', 'base.json'], { cwd });
+    const entries = () => JSON.parse(readFileSync(path.join(cwd, 'base.json'), 'utf8')).findings.length as number;
+    const before = entries();
+    expect(before).toBeGreaterThan(0);
+    const run = await runCli(['check', '-d', db.url, '--check', 'placeholder-uuid', '--baseline', 'base.json', '--prune-baseline', '--format', 'json'], { cwd });
+    expect(JSON.parse(run.stdout).baseline.stale).toEqual([]);
+    expect(entries()).toBe(before);
+  });
+
   it('rejects a file that is not a baseline, and --prune-baseline without --baseline', async () => {
     const cwd = mkdtempSync(path.join(os.tmpdir(), 'integrity-baseline-bad-'));
     writeFileSync(path.join(cwd, 'bad.json'), '{"findings": 3}');
@@ -82,11 +94,18 @@ describe('ignores in the config', () => {
     expect(run.stderr).toMatch(/ignore\.0\.reason: an ignore needs a reason/);
   });
 
+  it('an ignore naming an unknown check is a config error', async () => {
+    const run = await withConfig({ ignore: [{ check: 'orphan-row', object: 'public.*', reason: 'typo' }] });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/ignore\.0\.check: unknown check; known checks: jsonb-int-cast-index/);
+  });
+
   it('an expired ignore stops applying and is reported as expired', async () => {
     const run = await withConfig({ ignore: [{ check: 'orphan-rows', object: 'public.legacy_c', reason: 'until the migration', until: '2020-01-01' }] });
     expect(run.code).toBe(1);
     const report = reportSchema.parse(JSON.parse(run.stdout));
     expect(report.findings[0]?.ignored).toBeUndefined();
     expect(report.expiredIgnores).toEqual([{ check: 'orphan-rows', object: 'public.legacy_c', reason: 'until the migration', until: '2020-01-01' }]);
+    expect(run.stderr).toContain('ignore for orphan-rows on public.legacy_c expired on 2020-01-01 and no longer applies');
   });
 });

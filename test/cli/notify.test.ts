@@ -37,7 +37,7 @@ describe('alerts for the nightly job', () => {
     expect(run.code).toBe(1);
     expect(hook.received).toHaveLength(1);
     expect(hook.received[0]?.body).toMatchObject({ tool: 'integrity', status: 'failed', exitCode: 1, database: { name: db.name } });
-    expect(String(hook.received[0]?.body.text)).toMatch(/^integrity failed on integrity_t_notify_\d+_\d+: 2 error, 1 warning/);
+    expect(String(hook.received[0]?.body.text)).toMatch(/^integrity failed on integrity_t_notify_\d+_\d+: 3 new finding\(s\) \(2 error, 1 warning, 0 info in all\)/);
   });
 
   it('stays quiet on a passing run unless --notify-on always', async () => {

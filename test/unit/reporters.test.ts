@@ -85,8 +85,25 @@ describe('github reporter', () => {
       '::error title=integrity orphan-rows%3A "Billing Dept"."Invoice | Line"("Tenant"%2C "No") constraint "fk <1>"::2 rows of "Billing Dept"."Invoice | Line" point at 100%25 nothing:%0Asecond line, with a comma%0Asamples: ["acme", 9], it\'s & "quoted"',
       '::warning title=integrity orphan-rows%3A public.t::warn',
       '::error title=integrity placeholder-uuid could not run::permission denied for table "x" [42501]',
-      '::notice title=integrity::4 checks: 1 passed, 1 failed, 1 skipped, 1 errored; findings: 1 error, 1 warning, 0 info',
+      '::notice title=integrity::4 checks: 1 passed, 1 failed, 1 skipped, 1 errored; findings: 1 error, 1 warning, 0 info; 2 new, 0 accepted (baseline or ignore)',
     ]);
+  });
+
+  it('annotates only new findings; accepted ones count in the notice; stale and expired entries are warnings', () => {
+    const withAccepted: AuditReport = {
+      ...report,
+      findings: [{ ...report.findings[0]!, baselined: true }, report.findings[1]!],
+      baseline: { file: 'b.json', accepted: 1, stale: [{ fingerprint: 'aaaaaaaaaaaaaaaa', checkId: 'orphan-rows', object: { schema: 'public', table: 'gone' }, count: 1 }] },
+      expiredIgnores: [{ check: 'placeholder-uuid', object: 'public.*', reason: 'old', until: '2020-01-01' }],
+    };
+    const lines = renderGithub(withAccepted).split('\n').filter(Boolean);
+    expect(lines.filter((l) => l.startsWith('::error title=integrity orphan-rows'))).toEqual([]);
+    expect(lines).toContain('::warning title=integrity baseline::orphan-rows on public.gone no longer occurs; shrink the baseline with --prune-baseline');
+    expect(lines).toContain('::warning title=integrity ignore expired::placeholder-uuid on public.* expired on 2020-01-01 and no longer applies (old)');
+    expect(lines.at(-1)).toMatch(/; 1 new, 1 accepted \(baseline or ignore\)$/);
+    expect(renderJunit(withAccepted)).toContain('<skipped message="accepted in the baseline: 2 rows of');
+    expect(renderMarkdown(withAccepted)).toMatch(/^### integrity: 1 error, 1 warning, 0 info \(1 new, 1 accepted\)/);
+    expect(renderMarkdown(withAccepted)).toContain('| error (baselined) |');
   });
 });
 
@@ -94,9 +111,9 @@ describe('markdown reporter', () => {
   it('summarises checks and findings in tables, escaping pipes and line breaks', () => {
     const md = renderMarkdown(report);
     expect(md).toMatch(/^### integrity: 1 error, 1 warning, 0 info\n/);
-    expect(md).toContain('| `placeholder-uuid` | ⚠️ error | 0 | permission denied for table "x" [42501] |');
+    expect(md).toContain('| `placeholder-uuid` | ⚠️ error | 0 | permission denied for table "x" \\[42501\\] |');
     expect(md).toContain('| `users-without-profiles` | ⏭️ skipped | 0 | no table auth.users |');
-    expect(md).toContain('| error | `orphan-rows` | "Billing Dept"."Invoice \\| Line"("Tenant", "No")<br>constraint "fk <1>" | 2 | 2 rows of "Billing Dept"."Invoice \\| Line" point at 100% nothing:<br>second line, with a comma |');
+    expect(md).toContain('| error | `orphan-rows` | "Billing Dept"."Invoice \\| Line"("Tenant", "No")<br>constraint "fk &lt;1&gt;" | 2 | 2 rows of "Billing Dept"."Invoice \\| Line" point at 100% nothing:<br>second line, with a comma |');
   });
 });
 
@@ -140,7 +157,7 @@ describe('sarif reporter', () => {
     const log = sarif.parse(JSON.parse(renderSarif(withBaseline, 'integrity-nightly')));
     const run = log.runs[0]!;
     expect(run.tool.driver.rules.map((r) => r.id)).toEqual(CHECKS.map((c) => c.id));
-    expect(run.automationDetails.id).toBe('integrity-nightly/app/');
+    expect(run.automationDetails.id).toBe('integrity-nightly/');
     expect(run.results.map((r) => [r.ruleId, r.level, r.locations[0]?.physicalLocation.artifactLocation.uri, r.partialFingerprints['integrity/v1']])).toEqual([
       ['orphan-rows', 'error', 'db/Billing%20Dept/Invoice%20%7C%20Line.sql', '0123456789abcdef'],
       ['orphan-rows', 'warning', 'db/public/t.sql', 'fedcba9876543210'],

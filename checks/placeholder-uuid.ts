@@ -66,6 +66,18 @@ SELECT id, 12 FROM providers WHERE name = 'openai';`,
   },
 });
 
+/**
+ * Case-insensitive comparison of a text column. lower() is the costly part of the scan, so when every value
+ * is made of hex digits and dashes (the UUIDs), a byte-length test runs first: no other character lowers
+ * to one of those, so a value of another length cannot match.
+ */
+function textTest(ref: string, values: string[], bind: (value: unknown, type: string) => string): string {
+  const compare = `lower(${ref}::text) = ANY(${bind(values, 'text[]')})`;
+  if (!values.every((v) => /^[0-9a-f-]+$/.test(v))) return compare;
+  const lengths = [...new Set(values.map((v) => v.length))];
+  return `(octet_length(${ref}::text) = ANY(${bind(lengths, 'int[]')}) AND ${compare})`;
+}
+
 function valuesFor(options: Options, column: Column): string[] {
   return column.baseType === 'uuid' ? options.values.filter((v) => UUID_RE.test(v)) : options.values;
 }
@@ -118,7 +130,7 @@ async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Colu
     const ref = `t.${quoteIdent(column.name)}`;
     const values = valuesFor(ctx.options, column);
     // Compare uuids as uuids (an index can serve it); compare text case-insensitively.
-    const test = column.baseType === 'uuid' ? `${ref} = ANY(${bind(values, 'uuid[]')})` : `lower(${ref}::text) = ANY(${bind(values, 'text[]')})`;
+    const test = column.baseType === 'uuid' ? `${ref} = ANY(${bind(values, 'uuid[]')})` : textTest(ref, values, bind);
     return { column, test, value: column.baseType === 'uuid' ? `${ref}::text` : `lower(${ref}::text)` };
   });
   const sampleExpr = table.primaryKey ? sampleKeyExpr('t', table.primaryKey) : 't.ctid::text';

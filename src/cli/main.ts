@@ -1,6 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CHECKS, checkById } from '../../checks/index.js';
-import { AuditInterrupted, describeError, runAuditWithRepairs } from '../engine/runner.js';
+import { AuditInterrupted, describeError, runAuditWithRepairs, type AuditOptions } from '../engine/runner.js';
+import { planAudit } from '../engine/plan.js';
+import { renderPlanJson, renderPlanPretty } from '../report/plan.js';
 import { renderFixScript } from '../fix/script.js';
 import { EXIT, UsageError, errorMessage } from '../errors.js';
 import type { FailOn } from '../findings.js';
@@ -35,6 +37,7 @@ interface CheckCommandOptions extends AuditCommandOptions {
   notifyOn: 'failure' | 'always';
   notifyRequired: boolean;
   quiet: boolean;
+  plan: boolean;
 }
 
 /** Runs the command line and returns the exit code; the only caller of process.exit is bin/. */
@@ -72,6 +75,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .option('--baseline <file>', 'findings recorded in this baseline (integrity baseline) do not fail the run unless their count grew')
     .option('--prune-baseline', 'with --baseline: rewrite it without the entries that no longer occur', false)
     .option('--fix-sql <file>', 'write the repair script for the findings to FILE (- for stdout; the report then goes only to --output)')
+    .option('--plan', 'print what each check would read and the planner\'s estimates (rows, pages), without running the audit', false)
     .addHelpText('after', CHECK_EXAMPLES)
     .action(async (opts: CheckCommandOptions) => {
       exitCode = await checkCommand(opts, io);
@@ -180,6 +184,34 @@ async function baselineCommand(opts: AuditCommandOptions & { output: string }, i
   }
 }
 
+async function planCommand(
+  opts: CheckCommandOptions,
+  auditOptions: AuditOptions,
+  interruption: AbortController,
+  outputFile: string | undefined,
+  io: CliIO,
+): Promise<number> {
+  if (opts.format !== 'pretty' && opts.format !== 'json') throw new UsageError(`--plan prints pretty or json, not ${opts.format}; add --format json for a machine`);
+  for (const [given, name] of [
+    [opts.report, '--report'],
+    [opts.fixSql, '--fix-sql'],
+    [opts.baseline, '--baseline'],
+    [opts.notifyWebhook, '--notify-webhook'],
+  ] as const) {
+    if (given !== undefined) throw new UsageError(`--plan reads nothing, so ${name} has nothing to work on; drop one of them`);
+  }
+  const plan = await withSignals(interruption, () => planAudit(auditOptions));
+  const text =
+    opts.format === 'json'
+      ? renderPlanJson(plan)
+      : renderPlanPretty(plan, makeChalk(colorLevel(outputFile ? false : Boolean(io.stdout.isTTY), io.env)), io.stdout.columns ?? 120);
+  if (outputFile) writeFileAtomic(outputFile, text);
+  else io.stdout.write(text);
+  const errored = plan.checks.filter((c) => c.status === 'error');
+  for (const c of errored) io.stderr.write(`integrity: check ${c.id} cannot be planned: ${c.reason}\n`);
+  return errored.length > 0 ? EXIT.auditFailed : EXIT.ok;
+}
+
 function parseReportSpec(spec: string, cwd: string): [ReportFormat, string] {
   const eq = spec.indexOf('=');
   const format = spec.slice(0, eq) as ReportFormat;
@@ -197,6 +229,7 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
     const extraReports = (opts.report ?? []).map((spec) => parseReportSpec(spec, io.cwd));
     const fixFile = opts.fixSql && opts.fixSql !== '-' ? assertWritableDestination(opts.fixSql, io.cwd, '--fix-sql') : undefined;
     const auditOptions = auditOptionsFrom(opts, io, opts.failOn, interruption.signal);
+    if (opts.plan) return await planCommand(opts, auditOptions, interruption, outputFile, io);
     const baselineFile = opts.baseline ? path.resolve(io.cwd, opts.baseline) : undefined;
     if (opts.pruneBaseline && !baselineFile) throw new UsageError('--prune-baseline needs --baseline FILE');
     if (baselineFile && !existsSync(baselineFile)) throw new UsageError(`baseline ${opts.baseline} does not exist; write one with integrity baseline --output ${opts.baseline}`);

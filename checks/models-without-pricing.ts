@@ -4,6 +4,7 @@ import { findColumn, locateTable, type Column, type Table } from '../src/db/cata
 import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
 import { equalsExpr } from '../src/db/sql.js';
 import type { Finding } from '../src/findings.js';
+import type { Queryable } from '../src/db/session.js';
 import type { Repair } from '../src/fix/types.js';
 
 const options = z.strictObject({
@@ -169,10 +170,10 @@ async function auditPair(ctx: CheckContext<Options>, models: Table, pricing: Tab
         byReason: Object.fromEntries(order.filter((r) => counts.has(r)).map((r) => [r, counts.get(r)])),
         samplesByReason: Object.fromEntries(order.filter((r) => counts.has(r)).map((r) => [r, samplesByReason.get(r)])),
       },
-      repair: async () => {
+      repair: async (_finding, db) => {
         const active = `NOT (${inactive}) AND NOT (${expired}) AND NOT (${future})`;
         const unpriced = `NOT EXISTS (SELECT 1 FROM ${qualifiedName(pricing.schema, pricing.name)} p WHERE ${match} AND ${active})`;
-        return backfillPricing(ctx, models, keyColumn, pricing, refColumn, unpriced);
+        return backfillPricing(ctx, db, models, keyColumn, pricing, refColumn, unpriced);
       },
     }),
   ];
@@ -190,6 +191,7 @@ function providerExpr(models: Table): string | null {
  */
 async function backfillPricing(
   ctx: CheckContext<Options>,
+  db: Queryable,
   models: Table,
   key: Column,
   pricing: Table,
@@ -214,7 +216,7 @@ async function backfillPricing(
   if (derivable) {
     const from = `FROM ${modelsName} AS m JOIN ${qualifiedName(providers.schema, providers.name)} AS pr ON pr."name"::text = ${provider}
  WHERE ${unpriced} AND ${costs}`;
-    derived = (await ctx.db.query<{ id: string }>(`SELECT m.${quoteIdent(key.name)}::text AS id ${from} ORDER BY 1`)).rows.map((r) => r.id);
+    derived = (await db.query<{ id: string }>(`SELECT m.${quoteIdent(key.name)}::text AS id ${from} ORDER BY 1`)).rows.map((r) => r.id);
     if (derived.length > 0) {
       steps.push({
         safety: 'safe',
@@ -227,7 +229,7 @@ SELECT pr."id", m.${quoteIdent(key.name)}, (m."meta"->>'inputCostPerMillionToken
     }
   }
   const rest = (
-    await ctx.db.query<{ id: string }>(
+    await db.query<{ id: string }>(
       `SELECT m.${quoteIdent(key.name)}::text AS id FROM ${modelsName} AS m WHERE ${unpriced} ORDER BY 1`,
     )
   ).rows

@@ -5,6 +5,7 @@ import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
 import { equalsExpr, sampleKeyExpr } from '../src/db/sql.js';
 import type { Relation } from '../src/config/relations.js';
 import type { Finding } from '../src/findings.js';
+import type { Queryable } from '../src/db/session.js';
 import type { Repair, RepairStep } from '../src/fix/types.js';
 import {
   QUARANTINE_SCHEMA,
@@ -62,12 +63,14 @@ ALTER TABLE llm_call ADD FOREIGN KEY (prompt_file_id) REFERENCES stored_file(id)
   async run(ctx) {
     const references = [...foreignKeysToVerify(ctx), ...ctx.relations.map((r) => declaredRelation(ctx, r))];
     const trusted = ctx.catalog.foreignKeys.filter((fk) => ctx.catalog.schemas.includes(fk.schema) && untrustedReasons(fk).length === 0).length;
-    const findings: Finding[] = [];
-    for (const ref of references) {
-      ctx.progress(displayName(ref.child.schema, ref.child.name));
-      const finding = await verify(ctx, ref);
-      if (finding) findings.push(finding);
-    }
+    const verified = await ctx.parallel(
+      references.map((ref) => ({ item: ref, weight: Math.max(0, ref.child.estimatedRows) })),
+      async (ref, db) => {
+        ctx.progress(displayName(ref.child.schema, ref.child.name));
+        return verify(ctx, ref, db);
+      },
+    );
+    const findings = verified.filter((f): f is Finding => f !== null);
     ctx.note(
       `verified ${references.length} reference${references.length === 1 ? '' : 's'}` +
         (ctx.deep ? ' (--deep: every foreign key)' : `; ${trusted} foreign key${trusted === 1 ? '' : 's'} trusted as guaranteed by PostgreSQL (use --deep to verify them too)`),
@@ -162,11 +165,12 @@ function violationSql(ref: Reference, alias: string): string {
     : `(${allSet}) AND ${missingParent}`;
 }
 
-async function verify(ctx: CheckContext<Options>, ref: Reference): Promise<Finding | null> {
+/** Runs the verification on `db` (any of the audit's connections); the repair is written later on the check's own. */
+async function verify(ctx: CheckContext<Options>, ref: Reference, db: Queryable): Promise<Finding | null> {
   const c = (col: Column) => `c.${quoteIdent(col.name)}`;
   const violation = violationSql(ref, 'c');
   const keyNames = ref.columns.map((col) => col.name);
-  const res = await ctx.db.query<{ n: string; sample: string }>(
+  const res = await db.query<{ n: string; sample: string }>(
     `SELECT count(*) OVER () AS n, ${sampleKeyExpr('c', keyNames)} AS sample
        FROM ${qualifiedName(ref.child.schema, ref.child.name)} c${tableSample(ctx.samplePercent)}
       WHERE ${violation}
@@ -196,7 +200,7 @@ async function verify(ctx: CheckContext<Options>, ref: Reference): Promise<Findi
     ...(ctx.samplePercent === null ? {} : { estimated: true }),
     samples,
     details: { reasons: ref.reasons, matchType: ref.matchType },
-    repair: async (finding) => removeOrphans(ctx, ref, finding),
+    repair: async (finding, repairDb) => removeOrphans(ctx, ref, finding, repairDb),
   });
 }
 
@@ -282,7 +286,7 @@ function dependentRows(fk: ForeignKey, child: Table, parent: RowSet, depth: numb
   };
 }
 
-async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding: Finding): Promise<Repair> {
+async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding: Finding, db: Queryable): Promise<Repair> {
   const child = qualifiedName(ref.child.schema, ref.child.name);
   const childLabel = displayName(ref.child.schema, ref.child.name);
   const quarantine = quarantineTable(ref.child.schema, ref.child.name, finding.fingerprint);
@@ -298,7 +302,7 @@ async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding
   }
   let blocked = 0;
   for (const b of related.blockers) {
-    const n = await ctx.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualifiedName(b.table.schema, b.table.name)} AS t WHERE ${b.where('t')}`);
+    const n = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualifiedName(b.table.schema, b.table.name)} AS t WHERE ${b.where('t')}`);
     blocked += Number(n.rows[0]?.n ?? 0);
   }
 

@@ -4,6 +4,7 @@ import type { Column, ForeignKey, Table } from '../src/db/catalog.js';
 import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
 import { sampleKeyExpr } from '../src/db/sql.js';
 import type { Finding } from '../src/findings.js';
+import type { Queryable } from '../src/db/session.js';
 import type { Repair } from '../src/fix/types.js';
 import { QUARANTINE_SCHEMA, copyToQuarantine, createQuarantineTable, literal, moveToQuarantine, quarantineTable, restoreStatement } from '../src/fix/quarantine.js';
 
@@ -50,6 +51,7 @@ SELECT id, 12 FROM providers WHERE name = 'openai';`,
     const findings: Finding[] = [];
     let scanned = 0;
     let columnsChecked = 0;
+    const scans: { item: { table: Table; columns: Column[] }; weight: number }[] = [];
     for (const table of ctx.catalog.tables) {
       const columns = table.columns.filter(isIdentifierColumn);
       if (columns.length === 0) continue;
@@ -58,9 +60,13 @@ SELECT id, 12 FROM providers WHERE name = 'openai';`,
       const applicable = columns.filter((c) => valuesFor(ctx.options, c).length > 0);
       if (applicable.length === 0) continue;
       scanned++;
-      ctx.progress(displayName(table.schema, table.name));
-      findings.push(...(await scanTable(ctx, table, applicable)));
+      scans.push({ item: { table, columns: applicable }, weight: Math.max(0, table.estimatedRows) });
     }
+    const found = await ctx.parallel(scans, async ({ table, columns }, db) => {
+      ctx.progress(displayName(table.schema, table.name));
+      return scanTable(ctx, table, columns, db);
+    });
+    findings.push(...found.flat());
     ctx.note(`scanned ${scanned} tables, ${columnsChecked} id columns, for ${ctx.options.values.join(', ')}`);
     return findings;
   },
@@ -120,7 +126,8 @@ function placeholderDefaults(ctx: CheckContext<Options>, table: Table, columns: 
   return out;
 }
 
-async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Column[]): Promise<Finding[]> {
+/** One scan of the table on `db` (any of the audit's connections) for all of its id columns. */
+async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Column[], db: Queryable): Promise<Finding[]> {
   const params: unknown[] = [];
   const bind = (value: unknown, type: string) => {
     params.push(value);
@@ -136,7 +143,7 @@ async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Colu
   const sampleExpr = table.primaryKey ? sampleKeyExpr('t', table.primaryKey) : 't.ctid::text';
   const sampleOrder = table.primaryKey ? table.primaryKey.map((c) => `t.${quoteIdent(c)}`).join(', ') : 't.ctid';
   const sampleLimit = bind(ctx.sampleSize, 'int');
-  const res = await ctx.db.query<{ i: number; val: string; n: string; sample: string }>(
+  const res = await db.query<{ i: number; val: string; n: string; sample: string }>(
     `SELECT i, val, n, sample FROM (
        SELECT v.i, v.val, count(*) OVER (PARTITION BY v.i, v.val) AS n,
               row_number() OVER (PARTITION BY v.i, v.val ORDER BY ${sampleOrder}) AS rn,
@@ -192,7 +199,7 @@ async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Colu
           foreignKey: fk ? fk.name : null,
           sampleKey: table.primaryKey ?? 'ctid',
         },
-        repair: async (finding) => (isPrimaryKey ? removePlaceholderParent(ctx, table, column, finding) : clearPlaceholders(ctx, table, column, finding)),
+        repair: async (finding, repairDb) => (isPrimaryKey ? removePlaceholderParent(ctx, table, column, finding, repairDb) : clearPlaceholders(ctx, table, column, finding)),
       }),
     );
   }
@@ -259,7 +266,7 @@ async function clearPlaceholders(ctx: CheckContext<Options>, table: Table, colum
   };
 }
 
-async function removePlaceholderParent(ctx: CheckContext<Options>, table: Table, column: Column, finding: Finding): Promise<Repair> {
+async function removePlaceholderParent(ctx: CheckContext<Options>, table: Table, column: Column, finding: Finding, db: Queryable): Promise<Repair> {
   const source = qualifiedName(table.schema, table.name);
   const where = placeholderCondition(ctx, column, 't');
   const referencing = ctx.catalog.foreignKeys.filter(
@@ -271,7 +278,7 @@ async function removePlaceholderParent(ctx: CheckContext<Options>, table: Table,
     const childCol = fk.columns[fk.refColumns.indexOf(column.name)] as string;
     const refd = `EXISTS (SELECT 1 FROM ${qualifiedName(fk.schema, fk.table)} AS r WHERE r.${quoteIdent(childCol)} = t.${quoteIdent(column.name)})`;
     guards.push(`NOT ${refd}`);
-    const n = await ctx.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${source} AS t JOIN ${qualifiedName(fk.schema, fk.table)} AS r ON r.${quoteIdent(childCol)} = t.${quoteIdent(column.name)} WHERE ${where}`);
+    const n = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${source} AS t JOIN ${qualifiedName(fk.schema, fk.table)} AS r ON r.${quoteIdent(childCol)} = t.${quoteIdent(column.name)} WHERE ${where}`);
     const count = Number(n.rows[0]?.n ?? 0);
     if (count > 0) uses.push(`${count} row(s) of ${displayName(fk.schema, fk.table)} (${fk.name})`);
   }

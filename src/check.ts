@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Catalog } from './db/catalog.js';
-import type { Queryable } from './db/session.js';
+import type { FanOut, Queryable } from './db/session.js';
 import { fingerprintOf, type Finding, type FindingObject, type Severity } from './findings.js';
 import type { Relation } from './config/relations.js';
 import type { Repair } from './fix/types.js';
@@ -30,7 +30,7 @@ export interface FindingInput {
   samples?: string[];
   details?: Record<string, unknown>;
   /** Writes the repair, when one exists; called in the audit's snapshot, after the check has run. */
-  repair?: (finding: Finding) => Promise<Repair | null>;
+  repair?: (finding: Finding, db: Queryable) => Promise<Repair | null>;
 }
 
 export interface CheckContext<Options> {
@@ -54,6 +54,11 @@ export interface CheckContext<Options> {
   note(text: string): void;
   /** Names the object being read now, for the progress line. */
   progress(object: string): void;
+  /**
+   * Runs independent reads (one per table, say) on the audit's idle connections too, heaviest first,
+   * in the same snapshot; `weight` is the expected cost (e.g. the table's estimated rows).
+   */
+  parallel: FanOut;
 }
 
 export interface CheckDefinition<Schema extends z.ZodObject = z.ZodObject> {

@@ -17,6 +17,94 @@ export interface SessionOptions {
   lockTimeoutMs: number;
 }
 
+/**
+ * Runs `work` on each item, spread over the audit's idle connections (in the same snapshot), the
+ * heaviest first; resolves with the results in the items' order, or rejects with the first failure.
+ */
+export type FanOut = <I, R>(items: { item: I; weight: number }[], work: (item: I, db: Queryable) => Promise<R>) => Promise<R[]>;
+
+/** Runs the pieces one after the other on the caller's own connection: for a single transaction. */
+export function sequentialFanOut(db: Queryable): FanOut {
+  return async (items, work) => {
+    const out = [];
+    for (const { item } of [...items].sort((a, b) => b.weight - a.weight)) out.push(await work(item, db));
+    return sortedBack(items, out);
+  };
+}
+
+function sortedBack<I, R>(items: { item: I; weight: number }[], resultsByWeight: R[]): R[] {
+  const order = items.map((_, i) => i).sort((a, b) => (items[b] as { weight: number }).weight - (items[a] as { weight: number }).weight);
+  const out: R[] = new Array(items.length);
+  order.forEach((original, k) => {
+    out[original] = resultsByWeight[k] as R;
+  });
+  return out;
+}
+
+interface Piece {
+  weight: number;
+  run: (db: Queryable) => Promise<unknown>;
+  succeed: (value: unknown) => void;
+  fail: (err: unknown) => void;
+}
+
+/** The pieces the running tasks have shared, heaviest first, and a way for idle lanes to wait for more. */
+class PiecePool {
+  private readonly pieces: Piece[] = [];
+  private waiters: (() => void)[] = [];
+
+  take(): Piece | undefined {
+    return this.pieces.shift();
+  }
+
+  wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  waitForWork(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** The caller's lane works through the pieces too, so the call finishes even when no lane is idle. */
+  async share<I, R>(items: { item: I; weight: number }[], work: (item: I, db: Queryable) => Promise<R>, runHere: (piece: Piece) => Promise<void>): Promise<R[]> {
+    let firstFailure: { error: unknown } | null = null;
+    const results: R[] = new Array(items.length);
+    const mine: Piece[] = [];
+    const settled = items.map(
+      ({ item, weight }, index) =>
+        new Promise<void>((resolve) => {
+          mine.push({
+            weight,
+            // Once a piece has failed the check has failed: the rest are not worth reading.
+            run: (db) => (firstFailure ? Promise.resolve(undefined) : work(item, db)),
+            succeed: (v) => {
+              results[index] = v as R;
+              resolve();
+            },
+            fail: (e) => {
+              firstFailure ??= { error: e };
+              resolve();
+            },
+          });
+        }),
+    );
+    this.pieces.push(...mine);
+    this.pieces.sort((a, b) => b.weight - a.weight);
+    this.wake();
+    for (;;) {
+      const piece = this.pieces.find((p) => mine.includes(p));
+      if (!piece) break;
+      this.pieces.splice(this.pieces.indexOf(piece), 1);
+      await runHere(piece);
+    }
+    await Promise.all(settled);
+    if (firstFailure) throw (firstFailure as { error: unknown }).error;
+    return results;
+  }
+}
+
 /** A connection whose failure to open is the user's to fix (exit 2), not a bug. */
 export class ConnectionError extends UsageError {
   override name = 'ConnectionError';
@@ -87,6 +175,7 @@ export function explainConnectError(err: unknown, target: ConnectionTarget): str
 export class AuditSession {
   private readonly lost = new Set<pg.Client>();
   private interrupted = false;
+  private readonly pool = new PiecePool();
 
   private constructor(
     readonly clients: pg.Client[],
@@ -143,22 +232,37 @@ export class AuditSession {
   /**
    * Runs tasks on the session's connections, at most one at a time per connection. Each task runs
    * inside a savepoint so that a failed or timed-out query does not abort the shared transaction.
+   * A task may fan out (see FanOut): a connection with no task left helps with the pieces of the
+   * tasks still running, so that one long check does not leave the other connections idle.
    */
-  async runAll<T>(tasks: ((db: Queryable) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
+  async runAll<T>(tasks: ((db: Queryable, fanOut: FanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
     const results: PromiseSettledResult<T>[] = new Array(tasks.length);
     let next = 0;
+    let running = 0;
+    const pool = this.pool;
     const lanes = this.clients.map(async (client, lane) => {
       // A lane whose connection was lost stops taking work; the other lanes finish the queue.
       while (!this.interrupted && !this.lost.has(client)) {
         const index = next++;
-        if (index >= tasks.length) return;
-        const task = tasks[index] as (db: Queryable) => Promise<T>;
+        if (index >= tasks.length) break;
+        const task = tasks[index] as (db: Queryable, fanOut: FanOut) => Promise<T>;
+        running++;
         try {
-          results[index] = { status: 'fulfilled', value: await inSavepoint(client, `lane_${lane}`, task) };
+          const fanOut: FanOut = (items, work) => pool.share(items, work, (piece) => this.runPiece(client, piece));
+          results[index] = { status: 'fulfilled', value: await inSavepoint(client, `lane_${lane}`, (db) => task(db, fanOut)) };
         } catch (reason) {
           if (isConnectionLoss(reason)) this.lost.add(client);
           results[index] = { status: 'rejected', reason };
+        } finally {
+          running--;
+          pool.wake();
         }
+      }
+      // No task left: help the running ones with their pieces until they are all done.
+      while (!this.interrupted && !this.lost.has(client) && running > 0) {
+        const piece = pool.take();
+        if (piece) await this.runPiece(client, piece);
+        else await pool.waitForWork();
       }
     });
     await Promise.all(lanes);
@@ -171,12 +275,23 @@ export class AuditSession {
     return results;
   }
 
+  private async runPiece(client: pg.Client, piece: Piece): Promise<void> {
+    if (this.interrupted) return piece.fail(new Error('not run: the audit was interrupted'));
+    try {
+      piece.succeed(await inSavepoint(client, 'piece', piece.run));
+    } catch (err) {
+      if (isConnectionLoss(err)) this.lost.add(client);
+      piece.fail(err);
+    }
+  }
+
   /**
    * Stops the audit: no further task starts, and the queries running now are cancelled on the server
    * from a separate connection, so nothing is left running after the process exits.
    */
   async interrupt(): Promise<void> {
     this.interrupted = true;
+    this.pool.wake();
     const live = this.backendPids.filter((_, i) => !this.lost.has(this.clients[i] as pg.Client));
     if (live.length === 0) return;
     const canceller = await connect(this.target).catch(() => undefined);

@@ -1,7 +1,7 @@
 import { CheckSkipped, makeFinding, type CheckContext, type CheckDefinition } from '../check.js';
 import { listUserSchemas, loadCatalog, type Catalog } from '../db/catalog.js';
 import { isSocketHost, redactSecrets, type ConnectionTarget } from '../db/connection.js';
-import { AuditSession, type Queryable } from '../db/session.js';
+import { AuditSession, type FanOut, type Queryable } from '../db/session.js';
 import type { IntegrityConfig } from '../config/schema.js';
 import { UsageError, errorMessage } from '../errors.js';
 import {
@@ -70,13 +70,13 @@ interface CheckOutcome {
 async function attachRepair(
   db: Queryable,
   finding: Finding,
-  repairer: ((f: Finding) => Promise<Repair | null>) | undefined,
+  repairer: ((f: Finding, db: Queryable) => Promise<Repair | null>) | undefined,
   out: RepairEntry[],
 ): Promise<void> {
   if (!repairer) return;
   await db.query('SAVEPOINT integrity_repair');
   try {
-    const repair = await repairer(finding);
+    const repair = await repairer(finding, db);
     await db.query('RELEASE SAVEPOINT integrity_repair');
     if (!repair) return;
     finding.fix = findingFix(finding, repair);
@@ -108,7 +108,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
 export interface AuditLanes {
   primary: Queryable;
   serverVersion: string;
-  runAll<T>(tasks: ((db: Queryable) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]>;
+  runAll<T>(tasks: ((db: Queryable, fanOut: FanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]>;
 }
 
 export interface RepairEntry {
@@ -153,7 +153,7 @@ export async function runWithSession<T>(options: AuditOptions, work: (session: A
 export async function auditWith(session: AuditLanes, options: AuditOptions): Promise<AuditOutcome> {
   const startedAt = new Date();
   const started = performance.now();
-  const repairers = new Map<Finding, (f: Finding) => Promise<Repair | null>>();
+  const repairers = new Map<Finding, (f: Finding, db: Queryable) => Promise<Repair | null>>();
   {
     if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
     const available = await listUserSchemas(session.primary);
@@ -187,7 +187,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
 
     const toRun = options.checks.filter((c) => options.selected.has(c.id));
     /** Runs inside the lane's savepoint and throws on failure, so the savepoint is rolled back. */
-    const runCheck = async (check: CheckDefinition, db: Queryable): Promise<CheckOutcome> => {
+    const runCheck = async (check: CheckDefinition, db: Queryable, fanOut: FanOut): Promise<CheckOutcome> => {
       const settings = options.config.checks[check.id];
       const severity: Severity = settings?.severity ?? check.severity;
       const outcome: CheckOutcome = { severity, findings: [], note: null, durationMs: 0, repairs: [] };
@@ -213,13 +213,18 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
           outcome.note = text;
         },
         progress: (object) => options.onProgress?.({ kind: 'object', checkId: check.id, object }),
+        parallel: fanOut,
       };
       options.onProgress?.({ kind: 'check-start', checkId: check.id, total: toRun.length });
       const t0 = performance.now();
       try {
         outcome.findings = await (check.run as (c: CheckContext<unknown>) => Promise<Finding[]>)(ctx);
         outcome.durationMs = Math.round(performance.now() - t0);
-        for (const finding of outcome.findings) await attachRepair(db, finding, repairers.get(finding), outcome.repairs);
+        // Repairs read too (what a delete would cascade to, say): spread them over the idle connections.
+        await fanOut(
+          outcome.findings.map((finding) => ({ item: finding, weight: 1 })),
+          (finding, lane) => attachRepair(lane, finding, repairers.get(finding), outcome.repairs),
+        );
         return outcome;
       } catch (err) {
         outcome.durationMs = Math.round(performance.now() - t0);
@@ -229,9 +234,9 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
 
     let done = 0;
     const settled = await session.runAll(
-      toRun.map((check) => async (db: Queryable) => {
+      toRun.map((check) => async (db: Queryable, fanOut: FanOut) => {
         try {
-          return await runCheck(check, db);
+          return await runCheck(check, db, fanOut);
         } finally {
           options.onProgress?.({ kind: 'check-done', checkId: check.id, done: ++done, total: toRun.length });
         }

@@ -52,7 +52,7 @@ describe('integrity check --plan', () => {
     expect(run.stdout).toMatch(/orphan-rows .* queries/);
     expect(run.stdout).toContain('auth.users');
     expect(run.stdout).toMatch(/queries would read at most [\d,]+ pages/);
-    expect(run.stdout).toMatch(/models-without-pricing .*\n  skipped: not selected by --check/);
+    expect(run.stdout).toMatch(/models-without-pricing .*\n {2}skipped: not selected by --check/);
     const sarif = await runCli(['check', '-d', db.url, '--plan', '--format', 'sarif']);
     expect(sarif.code).toBe(2);
     expect(sarif.stderr).toMatch(/--plan prints pretty or json/);

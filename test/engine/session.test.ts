@@ -49,6 +49,53 @@ describe('AuditSession', () => {
     }
   });
 
+  it('spreads a task\'s pieces over the idle connections, heaviest first, in the shared snapshot', async () => {
+    const session = await AuditSession.open(target(db.url), { jobs: 3, statementTimeoutMs: 10_000, lockTimeoutMs: 1_000 });
+    try {
+      const started: number[] = [];
+      const [fanned, quick] = await session.runAll<unknown>([
+        async (_q, fanOut) =>
+          fanOut(
+            [1, 2, 3, 4, 5, 6].map((n) => ({ item: n, weight: n })),
+            async (n, q) => {
+              started.push(n);
+              return (await q.query<{ n: string; pid: number }>('SELECT $1::int AS n, count(*) AS rows, pg_backend_pid() AS pid FROM t, pg_sleep(0.2)', [n])).rows[0];
+            },
+          ),
+        async (q) => (await q.query<{ n: string }>('SELECT count(*) AS n FROM t')).rows[0]?.n,
+      ]);
+      expect(quick).toMatchObject({ status: 'fulfilled' });
+      const rows = (fanned as PromiseFulfilledResult<{ n: number; rows: string; pid: number }[]>).value;
+      // Results come back in the items' order; the heaviest pieces started first.
+      expect(rows.map((r) => r.n)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(started.slice(0, 3).sort()).toEqual([4, 5, 6]);
+      expect(new Set(rows.map((r) => r.rows))).toEqual(new Set([rows[0]?.rows]));
+      expect(new Set(rows.map((r) => r.pid)).size).toBe(3);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('rejects a fan-out with the failure of a piece, and the connections carry on', async () => {
+    const session = await AuditSession.open(target(db.url), { jobs: 2, statementTimeoutMs: 10_000, lockTimeoutMs: 1_000 });
+    try {
+      const [fanned, after] = await session.runAll<unknown>([
+        async (_q, fanOut) =>
+          fanOut(
+            [1, 2, 3].map((n) => ({ item: n, weight: n })),
+            (n, q) => q.query(n === 2 ? 'SELECT 1/0' : 'SELECT pg_sleep(0.05)'),
+          ),
+        async (q) => (await q.query<{ n: string }>('SELECT count(*) AS n FROM t')).rows[0]?.n,
+      ]);
+      expect(fanned).toMatchObject({ status: 'rejected', reason: { code: '22012' } });
+      expect(after).toMatchObject({ status: 'fulfilled' });
+      const [again] = await session.runAll([async (q) => (await q.query<{ ok: number }>('SELECT 1 AS ok')).rows[0]?.ok]);
+      expect(again).toEqual({ status: 'fulfilled', value: 1 });
+    } finally {
+      await session.close();
+    }
+  });
+
   it('keeps going on a connection after a query times out', async () => {
     const session = await AuditSession.open(target(db.url), { jobs: 1, statementTimeoutMs: 100, lockTimeoutMs: 100 });
     try {

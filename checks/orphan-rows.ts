@@ -300,11 +300,15 @@ async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding
   if (strategy === 'delete') {
     dependents(ctx, { table: ref.child, where: (a) => violationSql(ref, a) }, [tableKey(ref.child.schema, ref.child.name)], related);
   }
-  let blocked = 0;
+  // Whether any row blocks the delete, not how many: EXISTS stops at the first, where a count would read
+  // every referencing row (on a large table, as much again as the audit itself).
+  const blockingTables: string[] = [];
   for (const b of related.blockers) {
-    const n = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualifiedName(b.table.schema, b.table.name)} AS t WHERE ${b.where('t')}`);
-    blocked += Number(n.rows[0]?.n ?? 0);
+    const hit = await db.query<{ blocked: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualifiedName(b.table.schema, b.table.name)} AS t WHERE ${b.where('t')}) AS blocked`);
+    const label = displayName(b.table.schema, b.table.name);
+    if (hit.rows[0]?.blocked && !blockingTables.includes(label)) blockingTables.push(label);
   }
+  const blocked = blockingTables.length;
 
   if (strategy === 'review' || blocked > 0 || related.problems.length > 0) {
     steps.push({
@@ -315,7 +319,7 @@ async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding
         related.problems.length > 0
           ? `the rows this delete would also remove cannot all be quarantined by this script: ${[...new Set(related.problems)].join('; ')}`
           : blocked > 0
-            ? `${blocked} row(s) in other tables reference these orphans without ON DELETE CASCADE: repair or remove them first`
+            ? `rows of ${blockingTables.join(', ')} reference these orphans without ON DELETE CASCADE: repair or remove them first`
             : 'the strategy for this reference is "review": restore the missing parents, or delete or detach the orphans',
       sql: `${createQuarantineTable(quarantine, child)}
 ${moveToQuarantine(quarantine, child, where, 'orphan-rows', fp)}`,

@@ -56,6 +56,8 @@ export interface Finding {
   details?: Record<string, unknown>;
   /** Present and true when --baseline accepts it: it does not count toward the exit code. */
   baselined?: boolean;
+  /** The migration that created the object, when the config names a migrations folder. */
+  source?: { file: string; line: number };
   /** Set when an `ignore` entry of the config covers it: it does not count toward the exit code. */
   ignored?: { reason: string; until: string | null };
 }

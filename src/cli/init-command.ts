@@ -78,6 +78,7 @@ export function renderInitConfig(catalog: Catalog, schemaRef: string): string {
     `  "$schema": ${JSON.stringify(schemaRef)},`,
     '  "sampleSize": 5,',
     '  // "samples": { "exclude": ["public.customers"] },  // findings there carry no sample values',
+    '  // "migrations": "db/migrations",  // SARIF results and GitHub annotations then point at the migration that created each object',
     ...relations,
     '  "checks": {',
     checks.join(',\n'),

@@ -3,6 +3,7 @@ import { CHECKS, checkById } from '../../checks/index.js';
 import { AuditInterrupted, describeError, runAuditWithRepairs, type AuditOptions } from '../engine/runner.js';
 import { planAudit } from '../engine/plan.js';
 import { renderPlanJson, renderPlanPretty } from '../report/plan.js';
+import { indexMigrations, locateFinding } from '../report/migrations.js';
 import { renderFixScript } from '../fix/script.js';
 import { EXIT, UsageError, errorMessage } from '../errors.js';
 import type { FailOn } from '../findings.js';
@@ -230,6 +231,8 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
     const fixFile = opts.fixSql && opts.fixSql !== '-' ? assertWritableDestination(opts.fixSql, io.cwd, '--fix-sql') : undefined;
     const auditOptions = auditOptionsFrom(opts, io, opts.failOn, interruption.signal);
     if (opts.plan) return await planCommand(opts, auditOptions, interruption, outputFile, io);
+    // Read before the audit, so a wrong folder fails at once rather than after a long run.
+    const migrations = auditOptions.config.migrations ? indexMigrations(auditOptions.config.migrations, io.cwd) : null;
     const baselineFile = opts.baseline ? path.resolve(io.cwd, opts.baseline) : undefined;
     if (opts.pruneBaseline && !baselineFile) throw new UsageError('--prune-baseline needs --baseline FILE');
     if (baselineFile && !existsSync(baselineFile)) throw new UsageError(`baseline ${opts.baseline} does not exist; write one with integrity baseline --output ${opts.baseline}`);
@@ -244,6 +247,12 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
       ignore: auditOptions.config.ignore,
       today: new Date().toISOString().slice(0, 10),
     });
+    if (migrations) {
+      for (const f of report.findings) {
+        const source = locateFinding(migrations, f);
+        if (source) f.source = source;
+      }
+    }
     if (baseline && baselineFile && opts.pruneBaseline && report.checks.every((c) => c.status !== 'error')) {
       writeFileAtomic(baselineFile, `${JSON.stringify(pruneBaseline(baseline.data, report), null, 2)}\n`);
     }

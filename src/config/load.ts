@@ -31,7 +31,10 @@ export function loadConfig(checks: readonly CheckDefinition[], explicitFile: str
   } catch (err) {
     throw new UsageError(`config file ${file} is not valid JSON: ${errorMessage(err)}`);
   }
-  return { config: parseConfig(checks, json, file), file };
+  const config = parseConfig(checks, json, file);
+  // A path in the file is relative to the file, wherever the command runs from.
+  if (config.migrations) config.migrations = path.resolve(path.dirname(file), config.migrations);
+  return { config, file };
 }
 
 export function parseConfig(checks: readonly CheckDefinition[], json: unknown, origin: string): IntegrityConfig {

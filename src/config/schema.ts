@@ -28,6 +28,8 @@ export interface IntegrityConfig {
   ignore: IgnoreEntry[];
   /** Globs on `schema.table` or `schema.table.column`: findings there carry no sample values. */
   samplesExclude: string[];
+  /** The folder of .sql migrations (absolute once loaded from a file): SARIF and GitHub point at the line that created each object. */
+  migrations: string | null;
 }
 
 /** The config file's schema, built from the checks' own option schemas so the two cannot drift. */
@@ -50,6 +52,8 @@ export function configSchema(checks: readonly CheckDefinition[]) {
     samples: z.strictObject({ exclude: z.array(z.string().min(1)).default([]) }).default({ exclude: [] }),
     checks: z.strictObject(entries).default({}),
     relations: z.array(relationSchema).default([]),
+    /** Folder of .sql migrations, relative to this file: SARIF results and GitHub annotations then point at the migration that created the object. */
+    migrations: z.string().min(1).optional(),
     ignore: z
       .array(
         ignoreSchema.refine((i) => checks.some((c) => c.id === i.check), {
@@ -69,6 +73,7 @@ export function settingsFrom(checks: readonly CheckDefinition[], parsed: unknown
     checks: Record<string, Record<string, unknown> | undefined>;
     relations: Relation[];
     ignore: IgnoreEntry[];
+    migrations?: string;
   };
   const settings: Record<string, CheckSettings> = {};
   for (const check of checks) {
@@ -80,7 +85,14 @@ export function settingsFrom(checks: readonly CheckDefinition[], parsed: unknown
       options: entry ? rest : (check.options.parse({}) as Record<string, unknown>),
     };
   }
-  return { checks: settings, relations: data.relations, sampleSize: data.sampleSize, ignore: data.ignore, samplesExclude: data.samples.exclude };
+  return {
+    checks: settings,
+    relations: data.relations,
+    sampleSize: data.sampleSize,
+    ignore: data.ignore,
+    samplesExclude: data.samples.exclude,
+    migrations: data.migrations ?? null,
+  };
 }
 
 /** One line for all problems: where in the file, and what was expected. */

@@ -26,7 +26,9 @@ export function renderGithub(report: AuditReport): string {
   for (const f of fresh) {
     const title = `integrity ${f.checkId}: ${describeObject(f.object).replace(/\n/g, ' ')}`;
     const body = `${f.message}${f.samples.length ? `\nsamples: ${f.samples.join(', ')}` : ''}`;
-    lines.push(`::${LEVEL[f.severity]} title=${escapeProperty(title)}::${escapeData(body)}`);
+    // With a migration to point at, the annotation sits on that line of the pull request's files.
+    const where = f.source ? `file=${escapeProperty(f.source.file)},line=${f.source.line},` : '';
+    lines.push(`::${LEVEL[f.severity]} ${where}title=${escapeProperty(title)}::${escapeData(body)}`);
   }
   for (const e of report.baseline?.stale ?? []) {
     lines.push(`::warning title=${escapeProperty('integrity baseline')}::${escapeData(`${e.checkId} on ${e.object.schema}.${e.object.table} no longer occurs; shrink the baseline with --prune-baseline`)}`);

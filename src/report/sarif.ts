@@ -3,7 +3,7 @@ import type { AuditReport, Finding, Severity } from '../findings.js';
 
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = { error: 'error', warning: 'warning', info: 'note' };
 
-/** A stable path per object: GitHub shows no result without a physical location. */
+/** A stable path per object, for findings no migration places: GitHub shows no result without a physical location. */
 export function objectPath(f: Finding): string {
   return `db/${encodeURIComponent(f.object.schema)}/${encodeURIComponent(f.object.table)}.sql`;
 }
@@ -36,7 +36,9 @@ export function renderSarif(report: AuditReport, category = 'integrity'): string
       message: { text: `${f.message}${f.samples.length ? ` (samples: ${f.samples.join(', ')})` : ''}` },
       locations: [
         {
-          physicalLocation: { artifactLocation: { uri: objectPath(f), uriBaseId: 'DATABASE' }, region: { startLine: 1 } },
+          physicalLocation: f.source
+            ? { artifactLocation: { uri: f.source.file, uriBaseId: '%SRCROOT%' }, region: { startLine: f.source.line } }
+            : { artifactLocation: { uri: objectPath(f), uriBaseId: 'DATABASE' }, region: { startLine: 1 } },
           logicalLocations: [{ fullyQualifiedName: name, kind: columns.length === 1 ? 'member' : 'type' }],
         },
       ],
@@ -56,7 +58,10 @@ export function renderSarif(report: AuditReport, category = 'integrity'): string
         tool: { driver: { name: 'integrity', version: report.version, semanticVersion: report.version, rules } },
         // Exactly the category (GitHub's upload keeps an id the run already has): stable across renames.
         automationDetails: { id: `${category}/` },
-        originalUriBaseIds: { DATABASE: { description: { text: `database ${report.database.name}` } } },
+        originalUriBaseIds: {
+          DATABASE: { description: { text: `database ${report.database.name}` } },
+          '%SRCROOT%': { description: { text: 'the directory integrity ran in (the repository root in CI)' } },
+        },
         invocations: [
           {
             executionSuccessful: errors.length === 0,

@@ -45,7 +45,7 @@ describe('orphan-rows repairs', () => {
     expect(member?.repair.summary).toMatch(/set the dangling reference of 2 row\(s\) to NULL/);
     // task 2's owner is an orphan, but note 1 references task 2 without ON DELETE CASCADE: a person decides.
     const task = repairs.find((r) => r.finding.object.table === 'task');
-    expect(task?.repair.steps[0]).toMatchObject({ safety: 'review', decision: expect.stringMatching(/^1 row\(s\) in other tables reference these orphans/) });
+    expect(task?.repair.steps[0]).toMatchObject({ safety: 'review', decision: expect.stringMatching(/^rows of public\.note reference these orphans without ON DELETE CASCADE/) });
 
     const verified = await verifyRepairs(o);
     expect(verified.lines.map((l) => [l.object.table, l.status])).toEqual([

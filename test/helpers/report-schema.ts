@@ -41,6 +41,7 @@ export const findingSchema = z.strictObject({
   details: z.record(z.string(), z.unknown()).optional(),
   baselined: z.literal(true).optional(),
   ignored: z.strictObject({ reason: z.string().min(1), until: z.string().nullable() }).optional(),
+  source: z.strictObject({ file: z.string().min(1), line: z.number().int().min(1) }).optional(),
 });
 
 /** The JSON report's contract, as documented in the README. */

@@ -213,3 +213,24 @@ describe('json and pretty reporters on the fixed result', () => {
     expect(text).toMatch(/4 checks: 1 passed, 1 failed, 1 skipped, 1 errored · findings: 1 error, 1 warning, 0 info · 1234 ms\n$/);
   });
 });
+
+describe('every reporter on the fixed result, against its snapshot', () => {
+  // One finding placed by a migrations folder, so both kinds of SARIF location are in the snapshots.
+  const snapshotReport: AuditReport = {
+    ...report,
+    findings: report.findings.map((f, i) => (i === 0 ? { ...f, source: { file: 'db/migrations/001_init.sql', line: 12 } } : f)),
+  };
+  it.each([
+    ['pretty', 'txt'],
+    ['json', 'json'],
+    ['junit', 'xml'],
+    ['sarif', 'sarif'],
+    ['github', 'txt'],
+    ['markdown', 'md'],
+  ] as const)('%s', async (format, ext) => {
+    const { renderReport } = await import('../../src/report/formats.js');
+    const { makeChalk } = await import('../../src/report/color.js');
+    const text = renderReport(format, snapshotReport, { chalk: makeChalk(0), width: 120, sarifCategory: 'integrity/gate' });
+    await expect(text).toMatchFileSnapshot(`./__snapshots__/report.${format}.${ext}`);
+  });
+});

@@ -1,0 +1,116 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Finding } from '../findings.js';
+import { UsageError } from '../errors.js';
+
+/** Where an object was created: a file (relative to the working directory, with `/`) and a 1-based line. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+}
+
+/** The migration that created each table, index and named constraint; the first creation wins. */
+export interface MigrationIndex {
+  tables: Map<string, SourceLocation>;
+  /** Tables created without a schema, by name: matched in any schema when no qualified one matches. */
+  unqualifiedTables: Map<string, SourceLocation>;
+  indexes: Map<string, SourceLocation>;
+  /** Constraint names that occur once across the migrations (a repeated name cannot be placed). */
+  constraints: Map<string, SourceLocation>;
+}
+
+const IDENT = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)`;
+const QNAME = String.raw`(${IDENT})(?:\s*\.\s*(${IDENT}))?`;
+const CREATE_TABLE = new RegExp(
+  String.raw`\bCREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:(?:TEMP|TEMPORARY|UNLOGGED)\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?${QNAME}`,
+  'gi',
+);
+const CREATE_INDEX = new RegExp(
+  String.raw`\bCREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(${IDENT})\s+ON\s+(?:ONLY\s+)?${QNAME}`,
+  'gi',
+);
+const CONSTRAINT = new RegExp(String.raw`\bCONSTRAINT\s+(${IDENT})`, 'gi');
+
+/** An identifier as PostgreSQL stores it: quoted ones verbatim, others folded to lower case. */
+function identifier(text: string): string {
+  return text.startsWith('"') ? text.slice(1, -1).replace(/""/g, '"') : text.toLowerCase();
+}
+
+/** Blanks out comments and string literals, keeping every offset and line break, so matches inside them do not count. */
+export function blankCommentsAndStrings(sql: string): string {
+  return sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^']|'')*'|\$([A-Za-z_]*)\$[\s\S]*?\$\1\$/g, (m) =>
+    m.startsWith('$') ? m : m.replace(/[^\n]/g, ' '),
+  );
+}
+
+function lineAt(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+function sqlFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...sqlFiles(full));
+    else if (entry.isFile() && entry.name.toLowerCase().endsWith('.sql')) out.push(full);
+  }
+  return out;
+}
+
+/**
+ * Reads every `.sql` file under `dir` (in name order, as migration tools apply them) and records where each
+ * table, index and constraint is first created. Function bodies (dollar-quoted) are read too: migrations
+ * often create tables inside DO blocks.
+ */
+export function indexMigrations(dir: string, cwd: string): MigrationIndex {
+  const absolute = path.resolve(cwd, dir);
+  let isDir = false;
+  try {
+    isDir = statSync(absolute).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new UsageError(`migrations folder ${dir} does not exist; set "migrations" in the config to the folder holding your .sql migrations`);
+  const index: MigrationIndex = { tables: new Map(), unqualifiedTables: new Map(), indexes: new Map(), constraints: new Map() };
+  const constraintCounts = new Map<string, number>();
+  for (const file of sqlFiles(absolute)) {
+    const text = blankCommentsAndStrings(readFileSync(file, 'utf8'));
+    const where = (offset: number): SourceLocation => ({ file: path.relative(cwd, file).split(path.sep).join('/'), line: lineAt(text, offset) });
+    for (const m of text.matchAll(CREATE_TABLE)) {
+      const [first, second] = [m[1] as string, m[2]];
+      if (second) setOnce(index.tables, `${identifier(first)}.${identifier(second)}`, where(m.index));
+      else setOnce(index.unqualifiedTables, identifier(first), where(m.index));
+    }
+    for (const m of text.matchAll(CREATE_INDEX)) {
+      const schema = m[3] ? identifier(m[2] as string) : null;
+      setOnce(index.indexes, `${schema ?? ''}.${identifier(m[1] as string)}`, where(m.index));
+    }
+    for (const m of text.matchAll(CONSTRAINT)) {
+      const name = identifier(m[1] as string);
+      constraintCounts.set(name, (constraintCounts.get(name) ?? 0) + 1);
+      setOnce(index.constraints, name, where(m.index));
+    }
+  }
+  for (const [name, n] of constraintCounts) if (n > 1) index.constraints.delete(name);
+  return index;
+}
+
+function setOnce(map: Map<string, SourceLocation>, key: string, value: SourceLocation): void {
+  if (!map.has(key)) map.set(key, value);
+}
+
+/** The migration line for a finding: its index, else its constraint, else its table. */
+export function locateFinding(index: MigrationIndex, f: Finding): SourceLocation | null {
+  const { schema, table } = f.object;
+  if (f.object.index) {
+    const found = index.indexes.get(`${schema}.${f.object.index}`) ?? index.indexes.get(`.${f.object.index}`);
+    if (found) return found;
+  }
+  if (f.object.constraint) {
+    const found = index.constraints.get(f.object.constraint);
+    if (found) return found;
+  }
+  return index.tables.get(`${schema}.${table}`) ?? index.unqualifiedTables.get(table) ?? null;
+}

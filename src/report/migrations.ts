@@ -66,12 +66,7 @@ function sqlFiles(dir: string): string[] {
  */
 export function indexMigrations(dir: string, cwd: string): MigrationIndex {
   const absolute = path.resolve(cwd, dir);
-  let isDir = false;
-  try {
-    isDir = statSync(absolute).isDirectory();
-  } catch {
-    isDir = false;
-  }
+  const isDir = statSync(absolute, { throwIfNoEntry: false })?.isDirectory() ?? false;
   if (!isDir) throw new UsageError(`migrations folder ${dir} does not exist; set "migrations" in the config to the folder holding your .sql migrations`);
   const index: MigrationIndex = { tables: new Map(), unqualifiedTables: new Map(), indexes: new Map(), constraints: new Map() };
   const constraintCounts = new Map<string, number>();

@@ -277,12 +277,21 @@ function dependents(ctx: CheckContext<Options>, rows: RowSet, path: string[], ou
 
 function dependentRows(fk: ForeignKey, child: Table, parent: RowSet, depth: number): RowSet {
   const parentAlias = `d${depth}`;
+  const parentTable = qualifiedName(parent.table.schema, parent.table.name);
+  // From the smaller side: a referencing table smaller than the parent is probed row by row through the
+  // parent's key (OFFSET 0 keeps PostgreSQL from turning it back into a join that reads the whole parent);
+  // otherwise the parent's matching rows are collected once.
+  const probe = child.estimatedRows >= 0 && parent.table.estimatedRows > 0 && child.estimatedRows < parent.table.estimatedRows;
   return {
     table: child,
     where: (alias) =>
-      `(${fk.columns.map((c) => `${alias}.${quoteIdent(c)}`).join(', ')}) IN (SELECT ${fk.refColumns
-        .map((c) => `${parentAlias}.${quoteIdent(c)}`)
-        .join(', ')} FROM ${qualifiedName(parent.table.schema, parent.table.name)} AS ${parentAlias} WHERE ${parent.where(parentAlias)})`,
+      probe
+        ? `EXISTS (SELECT 1 FROM ${parentTable} AS ${parentAlias} WHERE ${fk.columns
+            .map((c, i) => `${parentAlias}.${quoteIdent(fk.refColumns[i] as string)} = ${alias}.${quoteIdent(c)}`)
+            .join(' AND ')} AND (${parent.where(parentAlias)}) OFFSET 0)`
+        : `(${fk.columns.map((c) => `${alias}.${quoteIdent(c)}`).join(', ')}) IN (SELECT ${fk.refColumns
+            .map((c) => `${parentAlias}.${quoteIdent(c)}`)
+            .join(', ')} FROM ${parentTable} AS ${parentAlias} WHERE ${parent.where(parentAlias)})`,
   };
 }
 

@@ -22,6 +22,44 @@ function options(url: string, checks: string[], config: unknown = {}): AuditOpti
   };
 }
 
+describe('orphan-rows repairs when the referencing tables are smaller than the orphans\' table', () => {
+  // Analyzed, so the repair knows the sizes and probes the small referencing tables row by row.
+  const db = useDatabase('repair_probe', {
+    sql: [
+      `CREATE TABLE account (id int PRIMARY KEY);
+       INSERT INTO account SELECT generate_series(1, 10);
+       CREATE TABLE event (id int PRIMARY KEY, account_id int);
+       INSERT INTO event SELECT i, CASE WHEN i % 100 = 0 THEN 1000 + i ELSE 1 + i % 10 END FROM generate_series(1, 2000) i;
+       ALTER TABLE event ADD CONSTRAINT event_account_fkey FOREIGN KEY (account_id) REFERENCES account NOT VALID;
+       CREATE TABLE event_tag (id int PRIMARY KEY, event_id int REFERENCES event ON DELETE CASCADE);
+       INSERT INTO event_tag VALUES (1, 100), (2, 101), (3, 200);
+       CREATE TABLE audit_note (id int PRIMARY KEY, event_id int REFERENCES event);
+       INSERT INTO audit_note VALUES (1, 5);
+       ANALYZE;`,
+    ],
+  });
+
+  it('quarantines the cascade through a row-by-row probe, and clears the orphans in --verify', async () => {
+    const o = options(db.url, ['orphan-rows']);
+    const { repairs } = await runAuditWithRepairs(o);
+    const event = repairs.find((r) => r.finding.object.table === 'event');
+    expect(event?.finding.count).toBe(20);
+    // audit_note references only a healthy event, so nothing blocks the delete.
+    expect(event?.repair.steps.map((s) => s.safety)).toEqual(['destructive', 'safe', 'destructive', 'safe']);
+    const cascadeCopy = event?.repair.steps[0]?.sql ?? '';
+    expect(cascadeCopy).toMatch(/FROM "public"."event_tag" AS t\s+WHERE EXISTS \(SELECT 1 FROM "public"."event" AS d1 WHERE d1."id" = t."event_id" AND .* OFFSET 0\)/s);
+    const verified = await verifyRepairs(o);
+    expect(verified.lines.map((l) => [l.object.table, l.status])).toEqual([['event', 'cleared']]);
+  });
+
+  it('says which table blocks the delete when a small one references an orphan', async () => {
+    await query(db.url, 'INSERT INTO audit_note VALUES (2, 300)');
+    const { repairs } = await runAuditWithRepairs(options(db.url, ['orphan-rows']));
+    const event = repairs.find((r) => r.finding.object.table === 'event');
+    expect(event?.repair.steps[0]).toMatchObject({ safety: 'review', decision: expect.stringMatching(/^rows of public\.audit_note reference these orphans without ON DELETE CASCADE/) });
+  });
+});
+
 describe('orphan-rows repairs', () => {
   const db = useDatabase('repair_orphans', {
     sql: [

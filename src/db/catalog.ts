@@ -58,7 +58,6 @@ export interface ForeignKey {
   onDelete: ReferentialAction;
   /** Tables on which internal RI triggers of this constraint are disabled (child: inserts unchecked; parent: deletes). */
   disabledTriggers: { schema: string; table: string }[];
-  definition: string;
 }
 
 export interface CheckConstraint {
@@ -288,7 +287,23 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
   // conenforced exists from PostgreSQL 18; before that every constraint is enforced.
   const enforced = versionNum >= 180000 ? 'con.conenforced' : 'true';
   const res = await db.query<ConstraintRow>(
-    `SELECT con.conname AS name, con.contype::text AS contype, n.nspname AS schema, c.relname AS table,
+    // Disabled RI triggers are found for all foreign keys at once (a foreign key on a partitioned table
+    // owns the triggers of its partitions' constraints): per-constraint subqueries grow with the square
+    // of the number of foreign keys.
+    `WITH RECURSIVE family(root, oid) AS (
+       SELECT k.oid, k.oid FROM pg_catalog.pg_constraint k WHERE k.contype = 'f' AND k.conparentid = 0
+       UNION ALL
+       SELECT f.root, cc.oid FROM pg_catalog.pg_constraint cc JOIN family f ON cc.conparentid = f.oid
+     ), disabled AS (
+       SELECT f.root, array_agg(DISTINCT pg_catalog.json_build_object('schema', tn.nspname, 'table', tc.relname)::text) AS tables
+         FROM family f
+         JOIN pg_catalog.pg_trigger tg ON tg.tgconstraint = f.oid
+         JOIN pg_catalog.pg_class tc ON tc.oid = tg.tgrelid
+         JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
+        WHERE tg.tgenabled IN ('D', 'R')
+        GROUP BY f.root
+     )
+     SELECT con.conname AS name, con.contype::text AS contype, n.nspname AS schema, c.relname AS table,
             con.convalidated AS validated, ${enforced} AS enforced,
             con.confmatchtype::text AS matchtype, con.confdeltype::text AS deltype,
             ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
@@ -299,25 +314,16 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
               ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
                       JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
                      ORDER BY k.ord) END AS ref_columns,
-            pg_catalog.pg_get_constraintdef(con.oid, true) AS definition,
+            -- Deparsing is the costly part of this query; only CHECK constraints need their text.
+            CASE WHEN con.contype = 'c' THEN pg_catalog.pg_get_constraintdef(con.oid, true) END AS definition,
             con.conbin::text AS tree,
-            CASE WHEN con.contype = 'f' THEN
-              ARRAY(WITH RECURSIVE family(oid) AS (
-                      SELECT con.oid
-                      UNION ALL
-                      SELECT cc.oid FROM pg_catalog.pg_constraint cc JOIN family f ON cc.conparentid = f.oid)
-                    SELECT DISTINCT pg_catalog.json_build_object('schema', tn.nspname, 'table', tc.relname)::text
-                      FROM pg_catalog.pg_trigger tg
-                      JOIN family f ON tg.tgconstraint = f.oid
-                      JOIN pg_catalog.pg_class tc ON tc.oid = tg.tgrelid
-                      JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
-                     WHERE tg.tgenabled IN ('D', 'R'))
-            ELSE '{}'::text[] END AS disabled_triggers
+            coalesce(d.tables, '{}'::text[]) AS disabled_triggers
        FROM pg_catalog.pg_constraint con
        JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
        LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
+       LEFT JOIN disabled d ON d.root = con.oid
       WHERE con.contype IN ('p', 'u', 'f', 'c')
         AND c.relkind IN ('r', 'p')
         AND (NOT c.relispartition OR (con.contype = 'c' AND con.conislocal))
@@ -351,7 +357,6 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
         disabledTriggers: r.disabled_triggers
           .map((t) => JSON.parse(t) as { schema: string; table: string })
           .sort((a, b) => a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table)),
-        definition: r.definition,
       });
     } else if (r.contype === 'c' && r.tree) {
       checks.push({ name: r.name, schema: r.schema, table: r.table, definition: r.definition, tree: r.tree });

@@ -336,11 +336,16 @@ export function isConnectionLoss(err: unknown): boolean {
   return /Connection terminated|Client was closed|not queryable|connection.*(lost|closed)/i.test(message);
 }
 
+/**
+ * Runs `task` in a savepoint that is rolled back even when it succeeds: the transaction is read-only, so
+ * nothing is lost, and rolling back releases the locks the task's reads took. A transaction that kept one
+ * lock per table read (and per index) would run out of lock space on a database of thousands of tables.
+ */
 async function inSavepoint<T>(client: pg.Client, name: string, task: (db: Queryable) => Promise<T>): Promise<T> {
   await client.query(`SAVEPOINT ${name}`);
   try {
     const value = await task(client);
-    await client.query(`RELEASE SAVEPOINT ${name}`);
+    await client.query(`ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}`);
     return value;
   } catch (err) {
     await client.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);

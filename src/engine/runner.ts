@@ -364,5 +364,6 @@ export function describeError(err: unknown, target: Pick<ConnectionTarget, 'pass
   if (code === '57014' && /statement timeout/.test(message)) message += ' (raise --statement-timeout, use --sample PERCENT, or run against a replica)';
   if (code === '55P03') message += ' (a lock was not granted within --lock-timeout)';
   if (code === '42501') message += ' (grant the auditing role SELECT on it, or --skip this check)';
+  if (code === '53200') message += ' (the lock table is full: raise max_locks_per_transaction, or audit fewer schemas at a time with --schema)';
   return redactSecrets(/^[0-9A-Z]{5}$/.test(code) ? `${message} [${code}]` : message, [target.password]);
 }

@@ -96,6 +96,25 @@ describe('AuditSession', () => {
     }
   });
 
+  it('lets go of the locks a task took once it is done, so thousands of tables fit in one transaction', async () => {
+    const session = await AuditSession.open(target(db.url), { jobs: 1, statementTimeoutMs: 10_000, lockTimeoutMs: 1_000 });
+    try {
+      const locksOnT = async (q: Queryable) =>
+        (await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE pid = pg_backend_pid() AND relation = 't'::regclass`)).rows[0]?.n;
+      const [during, after] = await session.runAll<unknown>([
+        async (q) => {
+          await q.query('SELECT count(*) FROM t');
+          return locksOnT(q);
+        },
+        locksOnT,
+      ]);
+      expect(during).toEqual({ status: 'fulfilled', value: 1 });
+      expect(after).toEqual({ status: 'fulfilled', value: 0 });
+    } finally {
+      await session.close();
+    }
+  });
+
   it('keeps going on a connection after a query times out', async () => {
     const session = await AuditSession.open(target(db.url), { jobs: 1, statementTimeoutMs: 100, lockTimeoutMs: 100 });
     try {

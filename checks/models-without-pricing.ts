@@ -114,25 +114,22 @@ async function auditPair(ctx: CheckContext<Options>, models: Table, pricing: Tab
   // effective_from <= now() must hold: a NULL start is not (yet) in effect.
   const future = has(opts.effectiveFromColumn) ? `coalesce(${p(opts.effectiveFromColumn)} > now(), true)` : 'false';
   const match = equalsExpr(`p.${quoteIdent(refColumn.name)}`, refColumn.baseType, `m.${quoteIdent(keyColumn.name)}`, keyColumn.baseType);
+  // The row the LEFT JOIN adds for a model without pricing has every pricing column NULL.
+  const matched = `p.${quoteIdent(refColumn.name)} IS NOT NULL`;
 
   const res = await ctx.db.query<{ reason: Reason; n: string; id: string }>(
+    // One join and one aggregation, not a lookup per model: the pricing column is rarely indexed.
     `WITH unpriced AS (
        SELECT m.${quoteIdent(keyColumn.name)}::text AS id,
-              CASE WHEN s.n = 0 THEN 'no_row'
-                   WHEN s.all_inactive THEN 'only_inactive'
-                   WHEN s.all_expired THEN 'only_expired'
-                   WHEN s.all_future THEN 'only_future'
+              CASE WHEN count(p.${quoteIdent(refColumn.name)}) = 0 THEN 'no_row'
+                   WHEN bool_and(${inactive}) FILTER (WHERE ${matched}) THEN 'only_inactive'
+                   WHEN bool_and(${expired}) FILTER (WHERE ${matched}) THEN 'only_expired'
+                   WHEN bool_and(${future}) FILTER (WHERE ${matched}) THEN 'only_future'
                    ELSE 'mixed' END AS reason
          FROM ${qualifiedName(models.schema, models.name)} m
-         CROSS JOIN LATERAL (
-           SELECT count(*) AS n,
-                  bool_or(NOT (${inactive}) AND NOT (${expired}) AND NOT (${future})) AS any_active,
-                  bool_and(${inactive}) AS all_inactive,
-                  bool_and(${expired}) AS all_expired,
-                  bool_and(${future}) AS all_future
-             FROM ${qualifiedName(pricing.schema, pricing.name)} p
-            WHERE ${match}) s
-        WHERE NOT coalesce(s.any_active, false)
+         LEFT JOIN ${qualifiedName(pricing.schema, pricing.name)} p ON ${match}
+        GROUP BY m.ctid, m.${quoteIdent(keyColumn.name)}
+       HAVING NOT coalesce(bool_or(NOT (${inactive}) AND NOT (${expired}) AND NOT (${future})) FILTER (WHERE ${matched}), false)
      ), ranked AS (
        SELECT reason, id, count(*) OVER (PARTITION BY reason) AS n,
               row_number() OVER (PARTITION BY reason ORDER BY id) AS rn

@@ -35,7 +35,7 @@ export interface Planted {
 }
 
 /** How many of 1..n are congruent to r modulo m. */
-function every(n: number, m: number, r: number): number {
+export function every(n: number, m: number, r: number): number {
   if (r === 0) return Math.floor(n / m);
   return n >= r ? Math.floor((n - r) / m) + 1 : 0;
 }

@@ -12,7 +12,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/demo/embedded.js';
-import { generate, plantedAt, sizesAt, type Planted } from './generate.js';
+import { generate, plantedAt, sizesAt } from './generate.js';
+import { compareWithPlanted, type AuditReportShape } from './compare.js';
 import { median, runOnConnections, timed } from './pool.js';
 import { yardsticks } from './peers.js';
 import { generateWide, measureCatalog, type CatalogFigures } from './wide.js';
@@ -76,10 +77,6 @@ interface AuditRun {
   report: AuditReportShape;
 }
 
-interface AuditReportShape {
-  findings: { checkId: string; object: { schema: string; table: string; column?: string; columns?: string[] }; count: number | null }[];
-  checks: { id: string; status: string; reason: string | null; durationMs: number }[];
-}
 
 /** One `integrity check` in its own process: wall time, peak RSS and the JSON report. */
 async function runAudit(url: string, args: string[]): Promise<AuditRun> {
@@ -105,27 +102,6 @@ async function runAudit(url: string, args: string[]): Promise<AuditRun> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Differences between what the audit reported and what was planted; empty when exact. */
-export function compareWithPlanted(report: AuditReportShape, planted: Planted[]): string[] {
-  const problems: string[] = [];
-  for (const check of report.checks) {
-    if (check.status === 'error' || check.status === 'skipped') problems.push(`${check.id} ${check.status}: ${check.reason}`);
-  }
-  const key = (check: string, table: string, column: string | null, count: number | null) => `${check} ${table}${column ? `.${column}` : ''} = ${count ?? 'catalog'}`;
-  const expected = planted.map((p) => key(p.check, p.table, p.column, p.count));
-  const actual = report.findings.map((f) =>
-    key(f.checkId, `${f.object.schema}.${f.object.table}`, f.object.column ?? (f.object.columns ? f.object.columns.join(',') : null), f.count),
-  );
-  const remaining = [...actual];
-  for (const e of expected) {
-    const i = remaining.indexOf(e);
-    if (i >= 0) remaining.splice(i, 1);
-    else problems.push(`missing: ${e}`);
-  }
-  for (const r of remaining) problems.push(`unexpected: ${r}`);
-  return problems;
 }
 
 interface ScaleFigures {

@@ -1,0 +1,61 @@
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { compareWithPlanted, type AuditReportShape } from '../../bench/compare.js';
+import { every, generate, plantedAt, sizesAt } from '../../bench/generate.js';
+import { audit, useDatabase } from '../helpers/db.js';
+
+describe('the benchmark\'s own arithmetic', () => {
+  it('counts 1..n congruent to r modulo m exactly', () => {
+    for (const n of [0, 1, 7, 99, 100, 101, 250, 1234]) {
+      for (const m of [1, 40, 50, 80, 100, 120, 200, 250]) {
+        for (const r of [0, 1, 2, 3, 5, 7, 9].filter((x) => x < m)) {
+          const brute = Array.from({ length: n }, (_, i) => i + 1).filter((i) => i % m === r).length;
+          expect(every(n, m, r), `n=${n} m=${m} r=${r}`).toBe(brute);
+        }
+      }
+    }
+  });
+
+  it('tells a wrong count, a missing finding, an extra one and a check that did not run apart from an exact answer', () => {
+    const planted = plantedAt(sizesAt(0.001));
+    const exact: AuditReportShape = {
+      checks: [{ id: 'orphan-rows', status: 'failed', reason: null, durationMs: 1 }],
+      findings: planted.map((p) => ({
+        checkId: p.check,
+        object: { schema: p.table.split('.')[0] as string, table: p.table.split('.')[1] as string, ...(p.column ? { column: p.column } : {}) },
+        count: p.count,
+      })),
+    };
+    expect(compareWithPlanted(exact, planted)).toEqual([]);
+    const wrong = structuredClone(exact);
+    (wrong.findings[0] as { count: number | null }).count = 1;
+    wrong.findings.push({ checkId: 'orphan-rows', object: { schema: 'public', table: 'x' }, count: 3 });
+    wrong.checks.push({ id: 'placeholder-uuid', status: 'error', reason: 'boom', durationMs: 0 });
+    expect(compareWithPlanted(wrong, planted)).toEqual([
+      'placeholder-uuid error: boom',
+      `missing: users-without-profiles auth.users.id = ${planted[0]?.count}`,
+      'unexpected: users-without-profiles auth.users.id = 1',
+      'unexpected: orphan-rows public.x = 3',
+    ]);
+  });
+});
+
+describe('the benchmark\'s generator', () => {
+  const db = useDatabase('bench_generate');
+
+  it('plants exactly the defects it says it plants, and the audit finds exactly those', async () => {
+    const sizes = sizesAt(0.0002);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await generate(client, sizes);
+    } finally {
+      await client.end();
+    }
+    const report = await audit(db.url, { deep: true });
+    expect(compareWithPlanted(report, plantedAt(sizes))).toEqual([]);
+    // The foreign keys broken by the load are valid in the catalog: without --deep they are trusted.
+    const shallow = await audit(db.url, { checks: ['orphan-rows'] });
+    expect(shallow.findings.map((f) => `${f.object.table}.${f.object.column}`)).toEqual(['stored_files.message_id']);
+  });
+});

@@ -43,18 +43,38 @@ function sortedBack<I, R>(items: { item: I; weight: number }[], resultsByWeight:
 
 interface Piece {
   weight: number;
+  /** Connections it was tried on and lost: it goes back to the pool once, then fails. */
+  attempts: number;
   run: (db: Queryable) => Promise<unknown>;
   succeed: (value: unknown) => void;
   fail: (err: unknown) => void;
 }
 
-/** The pieces the running tasks have shared, heaviest first, and a way for idle lanes to wait for more. */
+/** One fan-out's pieces, heaviest first. */
+class Share {
+  constructor(readonly pieces: Piece[]) {}
+  get head(): Piece | undefined {
+    return this.pieces[0];
+  }
+}
+
+/** The pieces the running tasks have shared, and a way for idle lanes to wait for more. */
 class PiecePool {
-  private readonly pieces: Piece[] = [];
+  private readonly shares = new Set<Share>();
   private waiters: (() => void)[] = [];
 
-  take(): Piece | undefined {
-    return this.pieces.shift();
+  /** The heaviest piece waiting in any share, with its share. */
+  take(): { piece: Piece; share: Share } | undefined {
+    let best: Share | undefined;
+    for (const share of this.shares) if (share.head && (!best || share.head.weight > (best.head as Piece).weight)) best = share;
+    const piece = best?.pieces.shift();
+    return best && piece ? { piece, share: best } : undefined;
+  }
+
+  /** A piece whose connection was lost goes back to its share, for another lane. */
+  putBack(share: Share, piece: Piece): void {
+    share.pieces.unshift(piece);
+    this.wake();
   }
 
   wake(): void {
@@ -67,42 +87,63 @@ class PiecePool {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** The caller's lane works through the pieces too, so the call finishes even when no lane is idle. */
-  async share<I, R>(items: { item: I; weight: number }[], work: (item: I, db: Queryable) => Promise<R>, runHere: (piece: Piece) => Promise<void>): Promise<R[]> {
+  /**
+   * The caller's lane works through its own pieces too, so the call finishes even when no lane is idle;
+   * it returns once every piece has succeeded or failed, wherever it ran.
+   */
+  async share<I, R>(
+    items: { item: I; weight: number }[],
+    work: (item: I, db: Queryable) => Promise<R>,
+    runHere: (piece: Piece, share: Share) => Promise<void>,
+    /** Whether the caller's connection, and any connection, is still there. */
+    lanes: () => 'alive' | 'lost' | 'all-lost',
+  ): Promise<R[]> {
     let firstFailure: { error: unknown } | null = null;
     const results: R[] = new Array(items.length);
-    const mine: Piece[] = [];
-    const settled = items.map(
-      ({ item, weight }, index) =>
-        new Promise<void>((resolve) => {
-          mine.push({
-            weight,
-            // Once a piece has failed the check has failed: the rest are not worth reading.
-            run: (db) => (firstFailure ? Promise.resolve(undefined) : work(item, db)),
-            succeed: (v) => {
-              results[index] = v as R;
-              resolve();
-            },
-            fail: (e) => {
-              firstFailure ??= { error: e };
-              resolve();
-            },
-          });
-        }),
+    let pending = items.length;
+    const settle = () => {
+      pending--;
+      this.wake();
+    };
+    const pieces = items.map(
+      ({ item, weight }, index): Piece => ({
+        weight,
+        attempts: 0,
+        // Once a piece has failed the check has failed: the rest are not worth reading.
+        run: (db) => (firstFailure ? Promise.resolve(undefined) : work(item, db)),
+        succeed: (v) => {
+          results[index] = v as R;
+          settle();
+        },
+        fail: (e) => {
+          firstFailure ??= { error: e };
+          settle();
+        },
+      }),
     );
-    this.pieces.push(...mine);
-    this.pieces.sort((a, b) => b.weight - a.weight);
+    const share = new Share(pieces.sort((a, b) => b.weight - a.weight));
+    this.shares.add(share);
     this.wake();
-    for (;;) {
-      const piece = this.pieces.find((p) => mine.includes(p));
-      if (!piece) break;
-      this.pieces.splice(this.pieces.indexOf(piece), 1);
-      await runHere(piece);
+    try {
+      while (pending > 0) {
+        const state = lanes();
+        if (state === 'all-lost') {
+          for (const piece of share.pieces.splice(0)) piece.fail(new Error('not run: every audit connection was lost'));
+          if (pending > 0) await this.waitForWork();
+          continue;
+        }
+        // A caller whose connection is gone leaves its pieces to the other lanes.
+        const piece = state === 'alive' ? share.pieces.shift() : undefined;
+        if (piece) await runHere(piece, share);
+        else await this.waitForWork();
+      }
+    } finally {
+      this.shares.delete(share);
     }
-    await Promise.all(settled);
     if (firstFailure) throw (firstFailure as { error: unknown }).error;
     return results;
   }
+
 }
 
 /** A connection whose failure to open is the user's to fix (exit 2), not a bug. */
@@ -176,6 +217,7 @@ export class AuditSession {
   private readonly lost = new Set<pg.Client>();
   private interrupted = false;
   private readonly pool = new PiecePool();
+  private readonly lossCause = new Map<pg.Client, unknown>();
 
   private constructor(
     readonly clients: pg.Client[],
@@ -248,11 +290,18 @@ export class AuditSession {
         const task = tasks[index] as (db: Queryable, fanOut: FanOut) => Promise<T>;
         running++;
         try {
-          const fanOut: FanOut = (items, work) => pool.share(items, work, (piece) => this.runPiece(client, piece));
+          const fanOut: FanOut = (items, work) =>
+            pool.share(
+              items,
+              work,
+              (piece, share) => this.runPiece(client, piece, share),
+              () => (this.clients.every((c) => this.lost.has(c)) ? 'all-lost' : this.lost.has(client) ? 'lost' : 'alive'),
+            );
           results[index] = { status: 'fulfilled', value: await inSavepoint(client, `lane_${lane}`, (db) => task(db, fanOut)) };
         } catch (reason) {
           if (isConnectionLoss(reason)) this.lost.add(client);
-          results[index] = { status: 'rejected', reason };
+          // The first error that said why the connection went beats the client's later "not queryable".
+          results[index] = { status: 'rejected', reason: (isConnectionLoss(reason) && this.lossCause.get(client)) || reason };
         } finally {
           running--;
           pool.wake();
@@ -260,8 +309,8 @@ export class AuditSession {
       }
       // No task left: help the running ones with their pieces until they are all done.
       while (!this.interrupted && !this.lost.has(client) && running > 0) {
-        const piece = pool.take();
-        if (piece) await this.runPiece(client, piece);
+        const taken = pool.take();
+        if (taken) await this.runPiece(client, taken.piece, taken.share);
         else await pool.waitForWork();
       }
     });
@@ -275,12 +324,17 @@ export class AuditSession {
     return results;
   }
 
-  private async runPiece(client: pg.Client, piece: Piece): Promise<void> {
+  private async runPiece(client: pg.Client, piece: Piece, share: Share): Promise<void> {
     if (this.interrupted) return piece.fail(new Error('not run: the audit was interrupted'));
     try {
       piece.succeed(await inSavepoint(client, 'piece', piece.run));
     } catch (err) {
-      if (isConnectionLoss(err)) this.lost.add(client);
+      if (isConnectionLoss(err)) {
+        this.lost.add(client);
+        if (!this.lossCause.has(client)) this.lossCause.set(client, err);
+        // Another lane may still have its connection: one more try there before the check fails.
+        if (piece.attempts++ === 0 && this.clients.some((c) => !this.lost.has(c))) return this.pool.putBack(share, piece);
+      }
       piece.fail(err);
     }
   }

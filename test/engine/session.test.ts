@@ -96,6 +96,29 @@ describe('AuditSession', () => {
     }
   });
 
+  it('gives a piece whose connection was lost to another lane, and the fan-out still completes', async () => {
+    const session = await AuditSession.open(target(db.url), { jobs: 3, statementTimeoutMs: 10_000, lockTimeoutMs: 1_000 });
+    try {
+      const tried = new Set<number>();
+      const [fanned] = await session.runAll<unknown>([
+        async (_q, fanOut) =>
+          fanOut(
+            [1, 2, 3, 4, 5, 6].map((n) => ({ item: n, weight: n })),
+            async (n, q) => {
+              if (n === 5 && !tried.has(n)) {
+                tried.add(n);
+                await q.query('SELECT pg_terminate_backend(pg_backend_pid())');
+              }
+              return (await q.query<{ n: number }>('SELECT $1::int AS n FROM pg_sleep(0.05)', [n])).rows[0]?.n;
+            },
+          ),
+      ]);
+      expect(fanned).toEqual({ status: 'fulfilled', value: [1, 2, 3, 4, 5, 6] });
+    } finally {
+      await session.close();
+    }
+  });
+
   it('lets go of the locks a task took once it is done, so thousands of tables fit in one transaction', async () => {
     const session = await AuditSession.open(target(db.url), { jobs: 1, statementTimeoutMs: 10_000, lockTimeoutMs: 1_000 });
     try {

@@ -218,6 +218,7 @@ export class AuditSession {
   private interrupted = false;
   private readonly pool = new PiecePool();
   private readonly lossCause = new Map<pg.Client, unknown>();
+  private releaseLocks = false;
 
   private constructor(
     readonly clients: pg.Client[],
@@ -272,6 +273,15 @@ export class AuditSession {
   }
 
   /**
+   * Whether each task's savepoint is rolled back when it is done, which lets go of the locks its reads
+   * took. Off by default: the locks keep TRUNCATE and table rewrites (which are not MVCC-safe) out until
+   * the audit ends, so every check sees the snapshot's rows. On for catalogs too large for the lock table.
+   */
+  releaseLocksAfterEachTask(on: boolean): void {
+    this.releaseLocks = on;
+  }
+
+  /**
    * Runs tasks on the session's connections, at most one at a time per connection. Each task runs
    * inside a savepoint so that a failed or timed-out query does not abort the shared transaction.
    * A task may fan out (see FanOut): a connection with no task left helps with the pieces of the
@@ -297,7 +307,7 @@ export class AuditSession {
               (piece, share) => this.runPiece(client, piece, share),
               () => (this.clients.every((c) => this.lost.has(c)) ? 'all-lost' : this.lost.has(client) ? 'lost' : 'alive'),
             );
-          results[index] = { status: 'fulfilled', value: await inSavepoint(client, `lane_${lane}`, (db) => task(db, fanOut)) };
+          results[index] = { status: 'fulfilled', value: await inSavepoint(client, `lane_${lane}`, (db) => task(db, fanOut), this.releaseLocks) };
         } catch (reason) {
           if (isConnectionLoss(reason)) this.lost.add(client);
           // The first error that said why the connection went beats the client's later "not queryable".
@@ -327,7 +337,7 @@ export class AuditSession {
   private async runPiece(client: pg.Client, piece: Piece, share: Share): Promise<void> {
     if (this.interrupted) return piece.fail(new Error('not run: the audit was interrupted'));
     try {
-      piece.succeed(await inSavepoint(client, 'piece', piece.run));
+      piece.succeed(await inSavepoint(client, 'piece', piece.run, this.releaseLocks));
     } catch (err) {
       if (isConnectionLoss(err)) {
         this.lost.add(client);
@@ -391,15 +401,16 @@ export function isConnectionLoss(err: unknown): boolean {
 }
 
 /**
- * Runs `task` in a savepoint that is rolled back even when it succeeds: the transaction is read-only, so
- * nothing is lost, and rolling back releases the locks the task's reads took. A transaction that kept one
- * lock per table read (and per index) would run out of lock space on a database of thousands of tables.
+ * Runs `task` in a savepoint. With `releaseLocks` the savepoint is rolled back even when the task
+ * succeeds: the transaction is read-only, so nothing is lost, and the rollback lets go of the locks the
+ * task's reads took. A transaction keeping one lock per table and index read runs out of lock space
+ * ("out of shared memory") on a database of thousands of tables.
  */
-async function inSavepoint<T>(client: pg.Client, name: string, task: (db: Queryable) => Promise<T>): Promise<T> {
+async function inSavepoint<T>(client: pg.Client, name: string, task: (db: Queryable) => Promise<T>, releaseLocks = false): Promise<T> {
   await client.query(`SAVEPOINT ${name}`);
   try {
     const value = await task(client);
-    await client.query(`ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}`);
+    await client.query(releaseLocks ? `ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}` : `RELEASE SAVEPOINT ${name}`);
     return value;
   } catch (err) {
     await client.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);

@@ -20,6 +20,9 @@ import { globToRegExp, objectNames } from '../report/suppress.js';
 /** Schemas never audited unless named with --schema: the tool's own quarantine. */
 export const EXCLUDED_BY_DEFAULT = ['integrity_quarantine'];
 
+/** Tables and indexes above which each audit task lets go of its locks when it is done. */
+export const LOCK_RELEASE_THRESHOLD = 1000;
+
 export type ProgressEvent =
   | { kind: 'catalog' }
   | { kind: 'check-start'; checkId: string; total: number }
@@ -109,6 +112,8 @@ export interface AuditLanes {
   primary: Queryable;
   serverVersion: string;
   runAll<T>(tasks: ((db: Queryable, fanOut: FanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]>;
+  /** See AuditSession.releaseLocksAfterEachTask. */
+  releaseLocksAfterEachTask?(on: boolean): void;
 }
 
 export interface RepairEntry {
@@ -185,6 +190,9 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
       return { report: buildReport(options, session, startedAt, started, schemas, checks, []), repairs: [] };
     }
 
+    // Beyond this many tables and indexes, the locks of one audit could fill PostgreSQL's lock table
+    // (max_locks_per_transaction x max_connections, 6,400 by default, shared by every session).
+    session.releaseLocksAfterEachTask?.(catalog.tables.length + catalog.partitions.length + catalog.indexes.length > LOCK_RELEASE_THRESHOLD);
     const toRun = options.checks.filter((c) => options.selected.has(c.id));
     /** Runs inside the lane's savepoint and throws on failure, so the savepoint is rolled back. */
     const runCheck = async (check: CheckDefinition, db: Queryable, fanOut: FanOut): Promise<CheckOutcome> => {

@@ -120,7 +120,7 @@ async function auditPair(ctx: CheckContext<Options>, models: Table, pricing: Tab
   const res = await ctx.db.query<{ reason: Reason; n: string; id: string }>(
     // One join and one aggregation, not a lookup per model: the pricing column is rarely indexed.
     `WITH unpriced AS (
-       SELECT m.${quoteIdent(keyColumn.name)}::text AS id,
+       SELECT min(m.${quoteIdent(keyColumn.name)}::text) AS id,
               CASE WHEN count(p.${quoteIdent(refColumn.name)}) = 0 THEN 'no_row'
                    WHEN bool_and(${inactive}) FILTER (WHERE ${matched}) THEN 'only_inactive'
                    WHEN bool_and(${expired}) FILTER (WHERE ${matched}) THEN 'only_expired'
@@ -128,7 +128,8 @@ async function auditPair(ctx: CheckContext<Options>, models: Table, pricing: Tab
                    ELSE 'mixed' END AS reason
          FROM ${qualifiedName(models.schema, models.name)} m
          LEFT JOIN ${qualifiedName(pricing.schema, pricing.name)} p ON ${match}
-        GROUP BY m.ctid, m.${quoteIdent(keyColumn.name)}
+        -- One group per model row: ctid is unique only within one partition of a partitioned table.
+        GROUP BY m.tableoid, m.ctid
        HAVING NOT coalesce(bool_or(NOT (${inactive}) AND NOT (${expired}) AND NOT (${future})) FILTER (WHERE ${matched}), false)
      ), ranked AS (
        SELECT reason, id, count(*) OVER (PARTITION BY reason) AS n,

@@ -117,7 +117,7 @@ class PlanningLanes implements AuditLanes {
 export async function planAudit(options: AuditOptions): Promise<AuditPlan> {
   return runWithSession({ ...options, jobs: 1 }, async (session) => {
     const lanes = new PlanningLanes(session);
-    const { report } = await auditWith(lanes, options);
+    const { report } = await auditWith(lanes, { ...options, repairs: false });
     const toRun = options.checks.filter((c) => options.selected.has(c.id));
     const checks: CheckPlan[] = report.checks.map((c) => {
       const index = toRun.findIndex((t) => t.id === c.id);

@@ -46,6 +46,8 @@ export interface AuditOptions {
   samplePercent?: number | null;
   /** Told when a phase starts, a check starts or finishes, or a check moves to another object. */
   onProgress?: (event: ProgressEvent) => void;
+  /** False: write no repairs (`--plan` lists only what the checks themselves read). Default true. */
+  repairs?: boolean;
   /** Aborting it cancels the running queries on the server and makes runAudit throw AuditInterrupted. */
   signal?: AbortSignal;
 }
@@ -229,7 +231,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         outcome.findings = await (check.run as (c: CheckContext<unknown>) => Promise<Finding[]>)(ctx);
         outcome.durationMs = Math.round(performance.now() - t0);
         // Repairs read too (what a delete would cascade to, say): spread them over the idle connections.
-        await fanOut(
+        if (options.repairs !== false) await fanOut(
           outcome.findings.map((finding) => ({ item: finding, weight: 1 })),
           (finding, lane) => attachRepair(lane, finding, repairers.get(finding), outcome.repairs),
         );

@@ -86,3 +86,22 @@ describe('models-without-pricing with configured tables and partial columns', ()
     expect(result.reason).toContain('column nope not found');
   });
 });
+
+describe('models-without-pricing on a partitioned models table', () => {
+  // The same model id in two partitions is two rows; both sit at ctid (0,1) of their own partition.
+  const db = useDatabase('pricing_partitioned', {
+    sql: [
+      `CREATE TABLE models (id text NOT NULL, region text NOT NULL) PARTITION BY LIST (region);
+       CREATE TABLE models_eu PARTITION OF models FOR VALUES IN ('eu');
+       CREATE TABLE models_us PARTITION OF models FOR VALUES IN ('us');
+       INSERT INTO models VALUES ('gpt-x', 'eu'), ('gpt-x', 'us'), ('priced', 'eu');
+       CREATE TABLE model_provider_pricing (model_name text NOT NULL, is_active boolean NOT NULL);
+       INSERT INTO model_provider_pricing VALUES ('priced', true), ('gpt-x', false);`,
+    ],
+  });
+
+  it('counts every model row, in whichever partition it is', async () => {
+    const report = await audit(db.url, { checks: ['models-without-pricing'] });
+    expect(report.findings.map((f) => [f.count, f.samples, f.details?.byReason])).toEqual([[2, ['gpt-x', 'gpt-x'], { only_inactive: 2 }]]);
+  });
+});

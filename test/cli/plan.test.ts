@@ -31,6 +31,9 @@ describe('integrity check --plan', () => {
       ['placeholder-uuid', 'planned'],
       ['users-without-profiles', 'planned'],
     ]);
+    // A check that reads only the catalog lists no query (its repairs are not written when planning).
+    expect(plan.checks.find((c) => c.id === 'jsonb-int-cast-index')?.queries).toEqual([]);
+    expect(plan.relations.filter((r) => r.schema === 'pg_catalog')).toEqual([]);
     const orphanReads = plan.checks.find((c) => c.id === 'orphan-rows')?.queries.map((q) => q.object) ?? [];
     expect(orphanReads).toContain('Billing Dept.Invoice Line');
     expect(orphanReads).toContain('public.AssistantChatMessage');

@@ -26,20 +26,26 @@ const CREATE_TABLE = new RegExp(
   'gi',
 );
 const CREATE_INDEX = new RegExp(
-  String.raw`\bCREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(${IDENT})\s+ON\s+(?:ONLY\s+)?${QNAME}`,
+  String.raw`\bCREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?!(?:CONCURRENTLY|ON)\s)(${IDENT})\s+ON\s+(?:ONLY\s+)?${QNAME}`,
   'gi',
 );
-const CONSTRAINT = new RegExp(String.raw`\bCONSTRAINT\s+(${IDENT})`, 'gi');
+/** A constraint being defined: not one being validated, dropped, renamed or altered. */
+const CONSTRAINT = new RegExp(String.raw`(?<!\b(?:DROP|VALIDATE|RENAME|ALTER)\s+)\bCONSTRAINT\s+(?!IF\s)(${IDENT})`, 'gi');
 
 /** An identifier as PostgreSQL stores it: quoted ones verbatim, others folded to lower case. */
 function identifier(text: string): string {
   return text.startsWith('"') ? text.slice(1, -1).replace(/""/g, '"') : text.toLowerCase();
 }
 
-/** Blanks out comments and string literals, keeping every offset and line break, so matches inside them do not count. */
+/**
+ * Blanks out comments and string literals (E'' strings with their backslash escapes too), keeping every
+ * offset and line break, so matches inside them do not count. Quoted identifiers and dollar-quoted bodies
+ * are kept: a quote inside `"O'Reilly"` starts no string, and a function body may create a table.
+ */
 export function blankCommentsAndStrings(sql: string): string {
-  return sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^']|'')*'|\$([A-Za-z_]*)\$[\s\S]*?\$\1\$/g, (m) =>
-    m.startsWith('$') ? m : m.replace(/[^\n]/g, ' '),
+  return sql.replace(
+    /--[^\n]*|\/\*[\s\S]*?\*\/|"(?:[^"]|"")*"|(?<![\w$])[Ee]'(?:[^'\\]|\\[\s\S]|'')*'|'(?:[^']|'')*'|\$([A-Za-z_][A-Za-z_0-9]*)?\$[\s\S]*?\$\1\$/g,
+    (m) => (m.startsWith('$') || m.startsWith('"') ? m : m.replace(/[^\n]/g, ' ')),
   );
 }
 

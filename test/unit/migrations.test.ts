@@ -81,6 +81,31 @@ describe('migrations folder', () => {
     expect(lines[1]).toMatch(/^::error title=integrity orphan-rows%3A public\.elsewhere::m$/);
   });
 
+  it('counts only the definition of a constraint, and reads past quoted names, E-strings and dollar tags', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-migrations-'));
+    writeFileSync(
+      path.join(dir, '001.sql'),
+      [
+        'ALTER TABLE a ADD CONSTRAINT a_fk FOREIGN KEY (x) REFERENCES b (id) NOT VALID;',
+        'ALTER TABLE a VALIDATE CONSTRAINT a_fk;',
+        'ALTER TABLE a DROP CONSTRAINT IF EXISTS old_fk;',
+        'CREATE TABLE "O\'Reilly" (id int);',
+        "COMMENT ON TABLE x IS 'writers';",
+        "INSERT INTO t VALUES (E'it\\'s');",
+        'CREATE TABLE after_e (id int);',
+        'CREATE INDEX CONCURRENTLY ON after_e (id);',
+        'CREATE FUNCTION f() RETURNS void AS $fn1$ BEGIN CREATE TABLE in_body (id int); END $fn1$ LANGUAGE plpgsql;',
+      ].join('\n'),
+    );
+    const found = indexMigrations('.', dir);
+    expect(found.constraints.get('a_fk')).toEqual({ file: '001.sql', line: 1 });
+    expect(found.constraints.has('if')).toBe(false);
+    expect(found.unqualifiedTables.get("O'Reilly")).toEqual({ file: '001.sql', line: 4 });
+    expect(found.unqualifiedTables.get('after_e')).toEqual({ file: '001.sql', line: 7 });
+    expect(found.unqualifiedTables.get('in_body')).toEqual({ file: '001.sql', line: 9 });
+    expect([...found.indexes.keys()]).toEqual([]);
+  });
+
   it('refuses a folder that does not exist, saying what to set', () => {
     expect(() => indexMigrations('no/such/dir', root)).toThrow(UsageError);
     expect(() => indexMigrations('no/such/dir', root)).toThrow(/set "migrations" in the config/);

@@ -77,9 +77,10 @@ SELECT id, 12 FROM providers WHERE name = 'openai';`,
  * is made of hex digits and dashes (the UUIDs), a byte-length test runs first: no other character lowers
  * to one of those, so a value of another length cannot match.
  */
-function textTest(ref: string, values: string[], bind: (value: unknown, type: string) => string): string {
+function textTest(ref: string, values: string[], bind: (value: unknown, type: string) => string, deterministic: boolean): string {
   const compare = `lower(${ref}::text) = ANY(${bind(values, 'text[]')})`;
-  if (!values.every((v) => /^[0-9a-f-]+$/.test(v))) return compare;
+  // Under a nondeterministic collation, strings of other lengths can compare equal.
+  if (!deterministic || !values.every((v) => /^[0-9a-f-]+$/.test(v))) return compare;
   const lengths = [...new Set(values.map((v) => v.length))];
   return `(octet_length(${ref}::text) = ANY(${bind(lengths, 'int[]')}) AND ${compare})`;
 }
@@ -127,6 +128,8 @@ function placeholderDefaults(ctx: CheckContext<Options>, table: Table, columns: 
 }
 
 /** One scan of the table on `db` (any of the audit's connections) for all of its id columns. */
+// Values are told apart byte by byte (COLLATE "C"): under a nondeterministic collation two spellings of
+// a placeholder compare equal, and each would otherwise carry the count of both.
 async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Column[], db: Queryable): Promise<Finding[]> {
   const params: unknown[] = [];
   const bind = (value: unknown, type: string) => {
@@ -137,7 +140,7 @@ async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Colu
     const ref = `t.${quoteIdent(column.name)}`;
     const values = valuesFor(ctx.options, column);
     // Compare uuids as uuids (an index can serve it); compare text case-insensitively.
-    const test = column.baseType === 'uuid' ? `${ref} = ANY(${bind(values, 'uuid[]')})` : textTest(ref, values, bind);
+    const test = column.baseType === 'uuid' ? `${ref} = ANY(${bind(values, 'uuid[]')})` : textTest(ref, values, bind, column.deterministicCollation);
     return { column, test, value: column.baseType === 'uuid' ? `${ref}::text` : `lower(${ref}::text)` };
   });
   const sampleExpr = table.primaryKey ? sampleKeyExpr('t', table.primaryKey) : 't.ctid::text';
@@ -145,8 +148,8 @@ async function scanTable(ctx: CheckContext<Options>, table: Table, columns: Colu
   const sampleLimit = bind(ctx.sampleSize, 'int');
   const res = await db.query<{ i: number; val: string; n: string; sample: string }>(
     `SELECT i, val, n, sample FROM (
-       SELECT v.i, v.val, count(*) OVER (PARTITION BY v.i, v.val) AS n,
-              row_number() OVER (PARTITION BY v.i, v.val ORDER BY ${sampleOrder}) AS rn,
+       SELECT v.i, v.val, count(*) OVER (PARTITION BY v.i, v.val COLLATE "C") AS n,
+              row_number() OVER (PARTITION BY v.i, v.val COLLATE "C" ORDER BY ${sampleOrder}) AS rn,
               row_number() OVER (PARTITION BY v.i ORDER BY ${sampleOrder}) AS column_rank,
               ${sampleExpr} AS sample
          FROM ${qualifiedName(table.schema, table.name)} t${tableSample(ctx.samplePercent)}

@@ -30,6 +30,8 @@ export interface Column {
   /** pg_attribute.attidentity: 'a' GENERATED ALWAYS AS IDENTITY, 'd' BY DEFAULT, '' none. */
   identity: '' | 'a' | 'd';
   generationTree: string | null;
+  /** False for a nondeterministic (e.g. case-insensitive ICU) collation: equal strings may differ in bytes. */
+  deterministicCollation: boolean;
 }
 
 export interface Table {
@@ -210,6 +212,7 @@ interface ColumnRow {
   attgenerated: string;
   attidentity: string;
   is_partition: boolean;
+  deterministic: boolean;
 }
 
 /** Tables and partitioned tables; partitions come apart, since their rows are read through their parent. */
@@ -220,13 +223,15 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: T
             a.attnum::int AS attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
             coalesce(bt.typname, t.typname)::text AS base_type, a.attnotnull,
             d.adbin::text AS default_tree,
-            a.attgenerated::text AS attgenerated, a.attidentity::text AS attidentity, c.relispartition AS is_partition
+            a.attgenerated::text AS attgenerated, a.attidentity::text AS attidentity, c.relispartition AS is_partition,
+            coalesce(coll.collisdeterministic, true) AS deterministic
        FROM pg_catalog.pg_class c
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
        JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
        LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
        LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+       LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = a.attcollation
       WHERE c.relkind IN ('r', 'p')
         AND n.nspname = ANY($1::text[])
         AND ${NOT_EXTENSION_MEMBER('c')}
@@ -260,6 +265,7 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: T
       generated,
       identity: r.attidentity === 'a' || r.attidentity === 'd' ? r.attidentity : '',
       generationTree: generated ? r.default_tree : null,
+      deterministicCollation: r.deterministic,
     });
   }
   return { tables, partitions };

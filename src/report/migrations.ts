@@ -49,10 +49,20 @@ export function blankCommentsAndStrings(sql: string): string {
   );
 }
 
-function lineAt(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
+/** Line of an offset, by binary search over where each line starts. */
+function lineFinder(text: string): (offset: number) => number {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+  return (offset) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((starts[mid] as number) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  };
 }
 
 function sqlFiles(dir: string): string[] {
@@ -78,7 +88,8 @@ export function indexMigrations(dir: string, cwd: string): MigrationIndex {
   const constraintCounts = new Map<string, number>();
   for (const file of sqlFiles(absolute)) {
     const text = blankCommentsAndStrings(readFileSync(file, 'utf8'));
-    const where = (offset: number): SourceLocation => ({ file: path.relative(cwd, file).split(path.sep).join('/'), line: lineAt(text, offset) });
+    const lineAt = lineFinder(text);
+    const where = (offset: number): SourceLocation => ({ file: path.relative(cwd, file).split(path.sep).join('/'), line: lineAt(offset) });
     for (const m of text.matchAll(CREATE_TABLE)) {
       const [first, second] = [m[1] as string, m[2]];
       if (second) setOnce(index.tables, `${identifier(first)}.${identifier(second)}`, where(m.index));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineCheck, scaleCount, tableSample, type CheckContext } from '../src/check.js';
-import { findColumn, locateTable, tableKey, type Column, type ForeignKey, type MatchType, type Table } from '../src/db/catalog.js';
+import { findColumn, findTable, locateTable, tableKey, type Column, type ForeignKey, type MatchType, type Table } from '../src/db/catalog.js';
 import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
 import { equalsExpr, sampleKeyExpr } from '../src/db/sql.js';
 import type { Relation } from '../src/config/relations.js';
@@ -103,8 +103,8 @@ function foreignKeysToVerify(ctx: CheckContext<Options>): Reference[] {
   for (const fk of ctx.catalog.foreignKeys) {
     const reasons = untrustedReasons(fk);
     if (reasons.length === 0 && !ctx.deep) continue;
-    const child = ctx.catalog.tables.find((t) => t.schema === fk.schema && t.name === fk.table);
-    const parent = ctx.catalog.tables.find((t) => t.schema === fk.refSchema && t.name === fk.refTable);
+    const child = findTable(ctx.catalog, fk.schema, fk.table);
+    const parent = findTable(ctx.catalog, fk.refSchema, fk.refTable);
     if (!child) continue;
     const columns = columnsOf(child, fk.columns, fk.name);
     out.push({
@@ -241,7 +241,7 @@ function dependents(ctx: CheckContext<Options>, rows: RowSet, path: string[], ou
     if (fk.refSchema !== rows.table.schema || fk.refTable !== rows.table.name) continue;
     const key = tableKey(fk.schema, fk.table);
     const label = displayName(fk.schema, fk.table);
-    const child = ctx.catalog.tables.find((t) => t.schema === fk.schema && t.name === fk.table);
+    const child = findTable(ctx.catalog, fk.schema, fk.table);
     if (fk.onDelete === 'no action' || fk.onDelete === 'restrict') {
       if (!child) out.problems.push(`${label} references it and is outside the audited schemas (add --schema ${fk.schema})`);
       else out.blockers.push(dependentRows(fk, child, rows, path.length));

@@ -487,8 +487,16 @@ async function loadJsonTextExtractors(db: Queryable): Promise<JsonTextExtractors
   return { operators, functions, pathOperators };
 }
 
+const tableIndexes = new WeakMap<Catalog, Map<string, Table>>();
+
+/** A table by schema and name, through an index built once per catalog (checks look up every foreign key's ends). */
 export function findTable(catalog: Catalog, schema: string, name: string): Table | undefined {
-  return catalog.tables.find((t) => t.schema === schema && t.name === name);
+  let index = tableIndexes.get(catalog);
+  if (!index) {
+    index = new Map(catalog.tables.map((t) => [tableKey(t.schema, t.name), t]));
+    tableIndexes.set(catalog, index);
+  }
+  return index.get(tableKey(schema, name));
 }
 
 export function tablesNamed(catalog: Catalog, name: string): Table[] {

@@ -59,6 +59,14 @@ export interface CheckContext<Options> {
    * in the same snapshot; `weight` is the expected cost (e.g. the table's estimated rows).
    */
   parallel: FanOut;
+  /**
+   * Like `parallel`, but one item's failure costs that item only: its error is recorded against
+   * `object` (see objectError) and its result is undefined, while the other items' results stand.
+   * Use it wherever items are independent objects (one per table or per reference).
+   */
+  each<I, R>(items: { item: I; weight: number; object: string }[], work: (item: I, db: Queryable) => Promise<R>): Promise<(R | undefined)[]>;
+  /** Records that one object could not be checked (the check ends as `error`, keeping its other findings). */
+  objectError(object: string, error: unknown): void;
 }
 
 export interface CheckDefinition<Schema extends z.ZodObject = z.ZodObject> {

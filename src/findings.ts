@@ -69,7 +69,11 @@ export interface BaselineEntry {
   count: number | null;
 }
 
-export type CheckStatus = 'passed' | 'failed' | 'skipped' | 'error';
+/**
+ * `sampled`: under --sample-percent the check found nothing in the share it read, which is not a pass
+ * (rows outside the sample were never looked at).
+ */
+export type CheckStatus = 'passed' | 'sampled' | 'failed' | 'skipped' | 'error';
 
 export interface CheckResult {
   id: string;
@@ -81,6 +85,11 @@ export interface CheckResult {
   note: string | null;
   durationMs: number;
   findings: number;
+  /**
+   * Objects the check could not read (a lock, row-level security, a privilege), each with its reason.
+   * Present only when there are some; the check is then `error`, and its findings on the rest stand.
+   */
+  objectErrors?: { object: string; reason: string }[];
 }
 
 export interface DatabaseInfo {
@@ -103,6 +112,8 @@ export interface AuditReport {
   startedAt: string;
   durationMs: number;
   options: { schemas: string[]; deep: boolean; failOn: FailOn; samplePercent: number | null };
+  /** What the audit covered: the tables (and partitions) in the audited schemas. A run over none is not a pass. */
+  scope: { tables: number; partitions: number };
   summary: AuditSummary;
   checks: CheckResult[];
   findings: Finding[];

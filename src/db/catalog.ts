@@ -41,6 +41,27 @@ export interface Table {
   estimatedRows: number;
   columns: Column[];
   primaryKey: string[] | null;
+  /** Row-level security: whether policies apply, and whether this audit's role sees every row anyway. */
+  rowSecurity: RowSecurity;
+  /** Why this audit cannot read the table at all (an unlogged table on a hot standby); null when it can. */
+  unreadable: string | null;
+  /** For a partition: the partitioned table it belongs to. */
+  partitionOf: { schema: string; name: string } | null;
+  /** Whether other tables inherit from it (INHERITS): its own rows are then `ONLY` it. */
+  hasInheritanceChildren: boolean;
+}
+
+export interface RowSecurity {
+  /** ENABLE ROW LEVEL SECURITY */
+  enabled: boolean;
+  /** FORCE ROW LEVEL SECURITY: its owner is subject to the policies too. */
+  forced: boolean;
+  /**
+   * Whether the auditing role reads every row: RLS off, or the role is a superuser or has BYPASSRLS, or
+   * it owns the table (has the owner's privileges) and the table does not FORCE it. When false, every
+   * read of the table fails under the audit's `row_security = off`, rather than returning part of it.
+   */
+  readableWhole: boolean;
 }
 
 export type MatchType = 'simple' | 'full' | 'partial';
@@ -66,7 +87,6 @@ export interface CheckConstraint {
   name: string;
   schema: string;
   table: string;
-  definition: string;
   tree: string;
 }
 
@@ -102,6 +122,10 @@ export interface Trigger {
   functionName: string;
   functionLanguage: string;
   functionSource: string;
+  /** The trigger function's OID (as text), to look up what it calls. */
+  functionOid: string;
+  /** The WHEN condition's stored tree (pg_trigger.tgqual); null when the trigger has none. */
+  whenTree: string | null;
 }
 
 export interface Catalog {
@@ -112,8 +136,19 @@ export interface Catalog {
   /** Every user schema in the database, audited or not. */
   existingSchemas: string[];
   tables: Table[];
-  /** Partitions: not scanned (their parent is), but their own indexes and CHECK constraints are examined. */
+  /**
+   * Partitions: not scanned (their parent is), but their own indexes, CHECK constraints and the foreign
+   * keys declared on them alone are examined. findTable finds them.
+   */
   partitions: Table[];
+  /** The server is a hot standby (pg_is_in_recovery()). */
+  inRecovery: boolean;
+  /**
+   * Where `session_replication_role = replica` is set for sessions of this database (on the database, on a
+   * role, or server-wide): those sessions fire no RI trigger, so no foreign key is guaranteed. Empty when
+   * nowhere.
+   */
+  replicationRole: string[];
   foreignKeys: ForeignKey[];
   uniqueConstraints: UniqueConstraint[];
   checkConstraints: CheckConstraint[];
@@ -166,8 +201,9 @@ export async function loadCatalog(db: Queryable, schemas: string[], existingSche
   const serverVersion = version.rows[0]?.v ?? 'unknown';
   const serverVersionNum = Number(version.rows[0]?.n ?? 0);
 
-  const [{ tables, partitions }, constraints, indexes, triggers, extractors] = [
+  const [{ tables, partitions, inRecovery }, replicationRole, constraints, indexes, triggers, extractors] = [
     await loadTables(db, schemas),
+    await loadReplicationRole(db),
     await loadConstraints(db, schemas, serverVersionNum),
     await loadIndexes(db, schemas),
     await loadTriggers(db, schemas),
@@ -176,7 +212,7 @@ export async function loadCatalog(db: Queryable, schemas: string[], existingSche
 
   const primaryKeys = new Map<string, string[]>();
   for (const c of constraints.primaryKeys) primaryKeys.set(tableKey(c.schema, c.table), c.columns);
-  for (const t of tables) t.primaryKey = primaryKeys.get(tableKey(t.schema, t.name)) ?? null;
+  for (const t of [...tables, ...partitions]) t.primaryKey = primaryKeys.get(tableKey(t.schema, t.name)) ?? null;
 
   return {
     serverVersion,
@@ -185,6 +221,8 @@ export async function loadCatalog(db: Queryable, schemas: string[], existingSche
     existingSchemas,
     tables,
     partitions,
+    inRecovery,
+    replicationRole,
     foreignKeys: constraints.foreignKeys,
     uniqueConstraints: constraints.unique,
     checkConstraints: constraints.checks,
@@ -213,12 +251,29 @@ interface ColumnRow {
   attidentity: string;
   is_partition: boolean;
   deterministic: boolean;
+  rls: boolean;
+  rls_forced: boolean;
+  readable_whole: boolean;
+  unlogged: boolean;
+  in_recovery: boolean;
+  parent_schema: string | null;
+  parent_name: string | null;
+  has_children: boolean;
 }
 
 /** Tables and partitioned tables; partitions come apart, since their rows are read through their parent. */
-async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: Table[]; partitions: Table[] }> {
+async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: Table[]; partitions: Table[]; inRecovery: boolean }> {
+  // Whether the role reads every row follows check_enable_rls(): superuser or BYPASSRLS, else the owner's
+  // privileges (inherited ones count) unless FORCE ROW LEVEL SECURITY.
   const res = await db.query<ColumnRow>(
-    `SELECT n.nspname AS schema, c.relname AS table, c.relkind::text AS relkind,
+    `WITH me AS (SELECT r.rolsuper OR r.rolbypassrls AS bypass FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+     SELECT n.nspname AS schema, c.relname AS table, c.relkind::text AS relkind,
+            c.relrowsecurity AS rls, c.relforcerowsecurity AS rls_forced,
+            (NOT c.relrowsecurity OR coalesce((SELECT bypass FROM me), false)
+              OR (NOT c.relforcerowsecurity AND pg_catalog.pg_has_role(c.relowner, 'USAGE'))) AS readable_whole,
+            c.relpersistence = 'u' AS unlogged, pg_catalog.pg_is_in_recovery() AS in_recovery,
+            pn.nspname AS parent_schema, pc.relname AS parent_name,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ch WHERE ch.inhparent = c.oid) AND c.relkind = 'r' AS has_children,
             greatest(c.reltuples, 0)::float8 AS est_rows,
             a.attnum::int AS attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
             coalesce(bt.typname, t.typname)::text AS base_type, a.attnotnull,
@@ -232,6 +287,9 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: T
        LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
        LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
        LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = a.attcollation
+       LEFT JOIN pg_catalog.pg_inherits ih ON c.relispartition AND ih.inhrelid = c.oid
+       LEFT JOIN pg_catalog.pg_class pc ON pc.oid = ih.inhparent
+       LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
       WHERE c.relkind IN ('r', 'p')
         AND n.nspname = ANY($1::text[])
         AND ${NOT_EXTENSION_MEMBER('c')}
@@ -241,8 +299,10 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: T
   const tables: Table[] = [];
   const partitions: Table[] = [];
   let current: Table | undefined;
+  let inRecovery = false;
   for (const r of res.rows) {
     if (!current || current.schema !== r.schema || current.name !== r.table) {
+      inRecovery = r.in_recovery;
       current = {
         schema: r.schema,
         name: r.table,
@@ -250,6 +310,10 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: T
         estimatedRows: Number(r.est_rows),
         columns: [],
         primaryKey: null,
+        rowSecurity: { enabled: r.rls, forced: r.rls_forced, readableWhole: r.readable_whole },
+        unreadable: r.unlogged && r.in_recovery ? 'an unlogged table cannot be read on a hot standby (its rows are only on the primary)' : null,
+        partitionOf: r.parent_schema !== null && r.parent_name !== null ? { schema: r.parent_schema, name: r.parent_name } : null,
+        hasInheritanceChildren: r.has_children,
       };
       (r.is_partition ? partitions : tables).push(current);
     }
@@ -268,7 +332,36 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: T
       deterministicCollation: r.deterministic,
     });
   }
-  return { tables, partitions };
+  if (res.rows.length === 0) {
+    inRecovery = (await db.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r')).rows[0]?.r ?? false;
+  }
+  return { tables, partitions, inRecovery };
+}
+
+/**
+ * session_replication_role = replica wherever it reaches this database's sessions: ALTER DATABASE/ROLE ...
+ * SET (pg_db_role_setting, for this database or all), or the server's own setting.
+ */
+async function loadReplicationRole(db: Queryable): Promise<string[]> {
+  const res = await db.query<{ role: string | null; database: boolean; source: string }>(
+    `SELECT r.rolname AS role, s.setdatabase <> 0 AS database, 'setting' AS source
+       FROM pg_catalog.pg_db_role_setting s
+       LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+      CROSS JOIN LATERAL unnest(s.setconfig) AS cfg(item)
+      WHERE s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()))
+        AND pg_catalog.lower(pg_catalog.replace(cfg.item, ' ', '')) = 'session_replication_role=replica'
+     UNION ALL
+     SELECT NULL, false, st.source FROM pg_catalog.pg_settings st
+      WHERE st.name = 'session_replication_role' AND st.setting = 'replica' AND st.source IN ('configuration file', 'command line', 'environment variable')
+      ORDER BY 1 NULLS FIRST, 2`,
+  );
+  return res.rows.map((r) =>
+    r.source !== 'setting'
+      ? `session_replication_role = replica is set server-wide (${r.source})`
+      : r.role === null
+        ? `session_replication_role = replica is set on ${r.database ? 'this database' : 'every database'} (ALTER DATABASE ... SET)`
+        : `session_replication_role = replica is set for role ${r.role}${r.database ? ' in this database' : ''} (ALTER ROLE ... SET)`,
+  );
 }
 
 interface ConstraintRow {
@@ -284,9 +377,9 @@ interface ConstraintRow {
   ref_schema: string | null;
   ref_table: string | null;
   ref_columns: string[] | null;
-  definition: string;
   tree: string | null;
   disabled_triggers: string[];
+  is_partition: boolean;
 }
 
 async function loadConstraints(db: Queryable, schemas: string[], versionNum: number) {
@@ -320,10 +413,8 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
               ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
                       JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
                      ORDER BY k.ord) END AS ref_columns,
-            -- Deparsing is the costly part of this query; only CHECK constraints need their text.
-            CASE WHEN con.contype = 'c' THEN pg_catalog.pg_get_constraintdef(con.oid, true) END AS definition,
             con.conbin::text AS tree,
-            coalesce(d.tables, '{}'::text[]) AS disabled_triggers
+            coalesce(d.tables, '{}'::text[]) AS disabled_triggers, c.relispartition AS is_partition
        FROM pg_catalog.pg_constraint con
        JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -332,8 +423,10 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
        LEFT JOIN disabled d ON d.root = con.oid
       WHERE con.contype IN ('p', 'u', 'f', 'c')
         AND c.relkind IN ('r', 'p')
-        AND (NOT c.relispartition OR (con.contype = 'c' AND con.conislocal))
-        AND con.conparentid = 0
+        -- A partition's own CHECK constraints and the foreign keys declared on it alone (conparentid = 0;
+        -- the ones its parent's constraint made have a parent), and its primary key, for its rows' keys.
+        AND (NOT c.relispartition OR (con.contype = 'c' AND con.conislocal) OR (con.contype = 'f' AND con.conparentid = 0) OR con.contype = 'p')
+        AND (con.conparentid = 0 OR (c.relispartition AND con.contype = 'p'))
         -- foreign keys that point into the audited schemas from anywhere: a repair must see every cascade
         AND (n.nspname = ANY($1::text[]) OR (con.contype = 'f' AND rn.nspname = ANY($1::text[])))
         AND ${NOT_EXTENSION_MEMBER('c')}
@@ -341,11 +434,15 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
     [schemas],
   );
   const primaryKeys: UniqueConstraint[] = [];
+  /** Partitions' primary keys: their rows' keys, but not constraints of their own. */
+  const partitionKeys: UniqueConstraint[] = [];
   const unique: UniqueConstraint[] = [];
   const foreignKeys: ForeignKey[] = [];
   const checks: CheckConstraint[] = [];
   for (const r of res.rows) {
-    if (r.contype === 'p' || r.contype === 'u') {
+    if (r.contype === 'p' && r.is_partition) {
+      partitionKeys.push({ name: r.name, schema: r.schema, table: r.table, columns: r.columns });
+    } else if (r.contype === 'p' || r.contype === 'u') {
       (r.contype === 'p' ? primaryKeys : unique).push({ name: r.name, schema: r.schema, table: r.table, columns: r.columns });
     } else if (r.contype === 'f' && r.ref_schema && r.ref_table && r.ref_columns) {
       foreignKeys.push({
@@ -365,10 +462,10 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
           .sort((a, b) => a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table)),
       });
     } else if (r.contype === 'c' && r.tree) {
-      checks.push({ name: r.name, schema: r.schema, table: r.table, definition: r.definition, tree: r.tree });
+      checks.push({ name: r.name, schema: r.schema, table: r.table, tree: r.tree });
     }
   }
-  return { primaryKeys, unique: [...primaryKeys, ...unique], foreignKeys, checks };
+  return { primaryKeys: [...primaryKeys, ...partitionKeys], unique: [...primaryKeys, ...unique], foreignKeys, checks };
 }
 
 interface IndexRow {
@@ -420,6 +517,8 @@ interface TriggerRow {
   fn_name: string;
   fn_language: string;
   fn_source: string;
+  fn_oid: string;
+  when_tree: string | null;
 }
 
 // pg_trigger.tgtype bits, from src/include/catalog/pg_trigger.h
@@ -429,7 +528,7 @@ async function loadTriggers(db: Queryable, schemas: string[]): Promise<Trigger[]
   const res = await db.query<TriggerRow>(
     `SELECT n.nspname AS schema, c.relname AS table, t.tgname AS name, t.tgenabled::text AS enabled,
             t.tgtype::int AS tgtype, pn.nspname AS fn_schema, p.proname AS fn_name, l.lanname AS fn_language,
-            coalesce(p.prosrc, '') AS fn_source
+            coalesce(p.prosrc, '') AS fn_source, p.oid::text AS fn_oid, t.tgqual::text AS when_tree
        FROM pg_catalog.pg_trigger t
        JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -459,6 +558,8 @@ async function loadTriggers(db: Queryable, schemas: string[]): Promise<Trigger[]
       functionName: r.fn_name,
       functionLanguage: r.fn_language,
       functionSource: r.fn_source,
+      functionOid: r.fn_oid,
+      whenTree: r.when_tree,
     };
   });
 }
@@ -489,11 +590,14 @@ async function loadJsonTextExtractors(db: Queryable): Promise<JsonTextExtractors
 
 const tableIndexes = new WeakMap<Catalog, Map<string, Table>>();
 
-/** A table by schema and name, through an index built once per catalog (checks look up every foreign key's ends). */
+/**
+ * A table or partition by schema and name, through an index built once per catalog (checks look up every
+ * foreign key's ends, and a foreign key may be declared on a partition alone).
+ */
 export function findTable(catalog: Catalog, schema: string, name: string): Table | undefined {
   let index = tableIndexes.get(catalog);
   if (!index) {
-    index = new Map(catalog.tables.map((t) => [tableKey(t.schema, t.name), t]));
+    index = new Map([...catalog.tables, ...catalog.partitions].map((t) => [tableKey(t.schema, t.name), t]));
     tableIndexes.set(catalog, index);
   }
   return index.get(tableKey(schema, name));

@@ -23,11 +23,39 @@ export interface SessionOptions {
  */
 export type FanOut = <I, R>(items: { item: I; weight: number }[], work: (item: I, db: Queryable) => Promise<R>) => Promise<R[]>;
 
+/**
+ * Like FanOut, but one piece's failure costs that piece only: each piece runs in its own savepoint and
+ * settles on its own, so one locked or unreadable table does not lose the others' results.
+ */
+export type SettledFanOut = <I, R>(
+  items: { item: I; weight: number }[],
+  work: (item: I, db: Queryable) => Promise<R>,
+) => Promise<PromiseSettledResult<R>[]>;
+
 /** Runs the pieces one after the other on the caller's own connection (one transaction: order is moot). */
 export function sequentialFanOut(db: Queryable): FanOut {
   return async (items, work) => {
     const out = [];
     for (const { item } of items) out.push(await work(item, db));
+    return out;
+  };
+}
+
+/** The settled form on one connection: each piece in a savepoint, so a failed one leaves the transaction usable. */
+export function sequentialSettledFanOut(db: Queryable): SettledFanOut {
+  return async (items, work) => {
+    const out = [];
+    for (const { item } of items) {
+      await db.query('SAVEPOINT integrity_piece');
+      try {
+        const value = await work(item, db);
+        await db.query('RELEASE SAVEPOINT integrity_piece');
+        out.push({ status: 'fulfilled' as const, value });
+      } catch (reason) {
+        await db.query('ROLLBACK TO SAVEPOINT integrity_piece').catch(() => undefined);
+        out.push({ status: 'rejected' as const, reason: reason as unknown });
+      }
+    }
     return out;
   };
 }
@@ -88,11 +116,13 @@ class PiecePool {
     runHere: (piece: Piece, share: Share) => Promise<void>,
     /** Whether the caller's connection, and any connection, is still there. */
     lanes: () => 'alive' | 'lost' | 'all-lost',
-  ): Promise<R[]> {
+    /** Settle each piece on its own instead of failing the whole call at the first failure. */
+    settle = false,
+  ): Promise<PromiseSettledResult<R>[]> {
     let firstFailure: { error: unknown } | null = null;
-    const results: R[] = new Array(items.length);
+    const results: PromiseSettledResult<R>[] = new Array(items.length);
     let pending = items.length;
-    const settle = () => {
+    const settled = () => {
       pending--;
       this.wake();
     };
@@ -103,12 +133,13 @@ class PiecePool {
         // Once a piece has failed the check has failed: the rest are not worth reading.
         run: (db) => (firstFailure ? Promise.resolve(undefined) : work(item, db)),
         succeed: (v) => {
-          results[index] = v as R;
-          settle();
+          results[index] = { status: 'fulfilled', value: v as R };
+          settled();
         },
         fail: (e) => {
-          firstFailure ??= { error: e };
-          settle();
+          results[index] = { status: 'rejected', reason: e };
+          if (!settle) firstFailure ??= { error: e };
+          settled();
         },
       }),
     );
@@ -278,7 +309,7 @@ export class AuditSession {
    * A task may fan out (see FanOut): a connection with no task left helps with the pieces of the
    * tasks still running, so that one long check does not leave the other connections idle.
    */
-  async runAll<T>(tasks: ((db: Queryable, fanOut: FanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
+  async runAll<T>(tasks: ((db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
     const results: PromiseSettledResult<T>[] = new Array(tasks.length);
     let next = 0;
     let running = 0;
@@ -288,17 +319,24 @@ export class AuditSession {
       while (!this.interrupted && !this.lost.has(client)) {
         const index = next++;
         if (index >= tasks.length) break;
-        const task = tasks[index] as (db: Queryable, fanOut: FanOut) => Promise<T>;
+        const task = tasks[index] as (db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut) => Promise<T>;
         running++;
         try {
-          const fanOut: FanOut = (items, work) =>
+          const share = <I, R>(items: { item: I; weight: number }[], work: (item: I, db: Queryable) => Promise<R>, settle: boolean) =>
             pool.share(
               items,
               work,
-              (piece, share) => this.runPiece(client, piece, share),
+              (piece, s) => this.runPiece(client, piece, s),
               () => (this.clients.every((c) => this.lost.has(c)) ? 'all-lost' : this.lost.has(client) ? 'lost' : 'alive'),
+              settle,
             );
-          results[index] = { status: 'fulfilled', value: await inSavepoint(client, `lane_${lane}`, (db) => task(db, fanOut), this.releaseLocks) };
+          const fanOut: FanOut = async (items, work) =>
+            (await share(items, work, false)).map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof work>>>).value);
+          const settledFanOut: SettledFanOut = (items, work) => share(items, work, true);
+          results[index] = {
+            status: 'fulfilled',
+            value: await inSavepoint(client, `lane_${lane}`, (db) => task(db, fanOut, settledFanOut), this.releaseLocks),
+          };
         } catch (reason) {
           if (isConnectionLoss(reason)) this.lost.add(client);
           // The first error that said why the connection went beats the client's later "not queryable".
@@ -372,12 +410,19 @@ async function beginReadOnly(client: pg.Client, options: SessionOptions, snapsho
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
   if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT ${pg.escapeLiteral(snapshot)}`);
   // set_config with is_local = true is SET LOCAL with bound values.
-  await client.query(
-    `SELECT pg_catalog.set_config('statement_timeout', $1, true), pg_catalog.set_config('lock_timeout', $2, true),
-            pg_catalog.set_config('idle_in_transaction_session_timeout', '0', true)`,
-    [`${options.statementTimeoutMs}ms`, `${options.lockTimeoutMs}ms`],
-  );
+  await client.query(AUDIT_SETTINGS_SQL, [`${options.statementTimeoutMs}ms`, `${options.lockTimeoutMs}ms`]);
 }
+
+/**
+ * The settings of every audit transaction ($1 statement_timeout, $2 lock_timeout), as pg_dump pins its
+ * session: `row_security = off` makes a table whose policies would hide rows an error instead of a
+ * silent partial read, and a `search_path` of `pg_catalog, pg_temp` keeps every unqualified operator,
+ * function and type on the system's own, so no object a user created runs inside the audit.
+ */
+export const AUDIT_SETTINGS_SQL = `SELECT pg_catalog.set_config('statement_timeout', $1, true), pg_catalog.set_config('lock_timeout', $2, true),
+            pg_catalog.set_config('idle_in_transaction_session_timeout', '0', true),
+            pg_catalog.set_config('row_security', 'off', true),
+            pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)`;
 
 async function backendPid(client: pg.Client): Promise<number> {
   return (await client.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;

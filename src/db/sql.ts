@@ -1,4 +1,4 @@
-import { quoteIdent } from './quote.js';
+import { qualifiedName, quoteIdent } from './quote.js';
 
 /** A sample key as text: the value itself for one column, a JSON array for several. */
 export function sampleKeyExpr(alias: string, columns: string[]): string {
@@ -25,4 +25,13 @@ export function equalsExpr(left: string, leftType: string, right: string, rightT
 
 export function allNotNull(alias: string, columns: string[]): string {
   return columns.map((c) => `${alias}.${quoteIdent(c)} IS NOT NULL`).join(' AND ');
+}
+
+/**
+ * How a query names a table's own rows, as PostgreSQL's RI queries do (`FROM ONLY`): an inheritance
+ * parent's rows without its children's, which a foreign key on it neither covers nor is satisfied by. A
+ * partitioned table is named plainly, since its rows are all in its partitions.
+ */
+export function ownRows(table: { schema: string; name: string; kind: 'table' | 'partitioned table' }): string {
+  return `${table.kind === 'partitioned table' ? '' : 'ONLY '}${qualifiedName(table.schema, table.name)}`;
 }

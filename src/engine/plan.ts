@@ -1,4 +1,4 @@
-import { sequentialFanOut, type FanOut, type Queryable, type QueryResultLike } from '../db/session.js';
+import { sequentialFanOut, sequentialSettledFanOut, type FanOut, type Queryable, type QueryResultLike, type SettledFanOut } from '../db/session.js';
 import { auditWith, runWithSession, type AuditLanes, type AuditOptions } from './runner.js';
 import type { CheckStatus } from '../findings.js';
 
@@ -101,12 +101,12 @@ class PlanningLanes implements AuditLanes {
   get serverVersion(): string {
     return this.inner.serverVersion;
   }
-  async runAll<T>(tasks: ((db: Queryable, fanOut: FanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
+  async runAll<T>(tasks: ((db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
     const results: PromiseSettledResult<T>[] = [];
     for (const task of tasks) {
       const db = new ExplainingQueryable(this.inner.primary);
       this.perTask.push(db.queries);
-      const [settled] = await this.inner.runAll([async () => task(db, sequentialFanOut(db))]);
+      const [settled] = await this.inner.runAll([async () => task(db, sequentialFanOut(db), sequentialSettledFanOut(db))]);
       results.push(settled as PromiseSettledResult<T>);
     }
     return results;

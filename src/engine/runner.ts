@@ -1,7 +1,7 @@
 import { CheckSkipped, makeFinding, type CheckContext, type CheckDefinition } from '../check.js';
 import { listUserSchemas, loadCatalog, type Catalog } from '../db/catalog.js';
 import { isSocketHost, redactSecrets, type ConnectionTarget } from '../db/connection.js';
-import { AuditSession, type FanOut, type Queryable } from '../db/session.js';
+import { AuditSession, type FanOut, type Queryable, type SettledFanOut } from '../db/session.js';
 import type { IntegrityConfig } from '../config/schema.js';
 import { UsageError, errorMessage } from '../errors.js';
 import {
@@ -66,6 +66,7 @@ interface CheckOutcome {
   note: string | null;
   durationMs: number;
   repairs: RepairEntry[];
+  objectErrors: { object: string; reason: string }[];
 }
 
 /**
@@ -113,7 +114,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
 export interface AuditLanes {
   primary: Queryable;
   serverVersion: string;
-  runAll<T>(tasks: ((db: Queryable, fanOut: FanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]>;
+  runAll<T>(tasks: ((db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]>;
   /** See AuditSession.releaseLocksAfterEachTask. */
   releaseLocksAfterEachTask?(on: boolean): void;
 }
@@ -189,7 +190,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         durationMs: 0,
         findings: 0,
       }));
-      return { report: buildReport(options, session, startedAt, started, schemas, checks, []), repairs: [] };
+      return { report: buildReport(options, session, startedAt, started, schemas, checks, [], { tables: 0, partitions: 0 }), repairs: [] };
     }
 
     // Beyond this many tables and indexes, the locks of one audit could fill PostgreSQL's lock table
@@ -197,10 +198,14 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
     session.releaseLocksAfterEachTask?.(catalog.tables.length + catalog.partitions.length + catalog.indexes.length > LOCK_RELEASE_THRESHOLD);
     const toRun = options.checks.filter((c) => options.selected.has(c.id));
     /** Runs inside the lane's savepoint and throws on failure, so the savepoint is rolled back. */
-    const runCheck = async (check: CheckDefinition, db: Queryable, fanOut: FanOut): Promise<CheckOutcome> => {
+    const runCheck = async (check: CheckDefinition, db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut): Promise<CheckOutcome> => {
       const settings = options.config.checks[check.id];
       const severity: Severity = settings?.severity ?? check.severity;
-      const outcome: CheckOutcome = { severity, findings: [], note: null, durationMs: 0, repairs: [] };
+      const outcome: CheckOutcome = { severity, findings: [], note: null, durationMs: 0, repairs: [], objectErrors: [] };
+      const objectError = (object: string, error: unknown) => {
+        if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
+        outcome.objectErrors.push({ object, reason: describeError(error, options.target) });
+      };
       const ctx: CheckContext<unknown> = {
         catalog,
         db,
@@ -224,6 +229,15 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         },
         progress: (object) => options.onProgress?.({ kind: 'object', checkId: check.id, object }),
         parallel: fanOut,
+        each: async (items, work) => {
+          const settled = await settledFanOut(items, work);
+          return settled.map((r, i) => {
+            if (r.status === 'fulfilled') return r.value;
+            objectError((items[i] as { object: string }).object, r.reason);
+            return undefined;
+          });
+        },
+        objectError,
       };
       options.onProgress?.({ kind: 'check-start', checkId: check.id, total: toRun.length });
       const t0 = performance.now();
@@ -244,9 +258,9 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
 
     let done = 0;
     const settled = await session.runAll(
-      toRun.map((check) => async (db: Queryable, fanOut: FanOut) => {
+      toRun.map((check) => async (db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut) => {
         try {
-          return await runCheck(check, db, fanOut);
+          return await runCheck(check, db, fanOut, settledFanOut);
         } finally {
           options.onProgress?.({ kind: 'check-done', checkId: check.id, done: ++done, total: toRun.length });
         }
@@ -254,6 +268,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
     );
     if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
     const results = new Map<string, { result: CheckResult; findings: Finding[] }>();
+    const sampled = options.samplePercent !== null && options.samplePercent !== undefined;
     const repairs: RepairEntry[] = [];
     settled.forEach((outcome, i) => {
       const check = toRun[i] as CheckDefinition;
@@ -261,15 +276,17 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
       if (outcome.status === 'fulfilled') {
         const o = outcome.value;
         repairs.push(...o.repairs);
+        const partial = o.objectErrors.length > 0;
         results.set(check.id, {
           result: {
             ...base,
             severity: o.severity,
-            status: o.findings.length > 0 ? 'failed' : 'passed',
-            reason: null,
+            status: partial ? 'error' : o.findings.length > 0 ? 'failed' : sampled ? 'sampled' : 'passed',
+            reason: partial ? objectErrorsReason(o.objectErrors) : sampled && o.findings.length === 0 ? `nothing found in the ${options.samplePercent}% read` : null,
             note: o.note,
             durationMs: o.durationMs,
             findings: o.findings.length,
+            ...(partial ? { objectErrors: o.objectErrors } : {}),
           },
           findings: o.findings,
         });
@@ -308,8 +325,16 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
     const findings = [...results.values()].flatMap((r) => r.findings).sort(compareFindings);
     withheldSamples(findings, options.config.sampleSize, options.config.samplesExclude);
     repairs.sort((a, b) => a.repair.order - b.repair.order || compareFindings(a.finding, b.finding));
-    return { report: buildReport(options, session, startedAt, started, schemas, checks, findings), repairs };
+    const scope = { tables: catalog.tables.length, partitions: catalog.partitions.length };
+    return { report: buildReport(options, session, startedAt, started, schemas, checks, findings, scope), repairs };
   }
+}
+
+/** One line naming every object a check could not read; the findings on the others are kept. */
+function objectErrorsReason(errors: { object: string; reason: string }[]): string {
+  const shown = errors.slice(0, 3).map((e) => `${e.object}: ${e.reason}`);
+  const more = errors.length > 3 ? `; and ${errors.length - 3} more (see objectErrors in the JSON report)` : '';
+  return `${errors.length} object${errors.length === 1 ? '' : 's'} could not be checked, the findings on the rest stand: ${shown.join('; ')}${more}`;
 }
 
 /** `--samples 0` and `samples.exclude`: no key values leave the database for these findings. */
@@ -337,6 +362,7 @@ function buildReport(
   schemas: string[],
   checks: CheckResult[],
   findings: Finding[],
+  scope: AuditReport['scope'],
 ): AuditReport {
     return {
       version: TOOL_VERSION,
@@ -351,6 +377,7 @@ function buildReport(
       startedAt: startedAt.toISOString(),
       durationMs: Math.round(performance.now() - started),
       options: { schemas, deep: options.deep, failOn: options.failOn, samplePercent: options.samplePercent ?? null },
+      scope,
       summary: summarize(checks, findings),
       checks,
       findings,
@@ -359,7 +386,7 @@ function buildReport(
 
 function summarize(checks: CheckResult[], findings: Finding[]): AuditReport['summary'] {
   const summary: AuditReport['summary'] = {
-    checks: { passed: 0, failed: 0, skipped: 0, error: 0 },
+    checks: { passed: 0, sampled: 0, failed: 0, skipped: 0, error: 0 },
     findings: { error: 0, warning: 0, info: 0 },
   };
   for (const c of checks) summary.checks[c.status]++;
@@ -373,7 +400,9 @@ export function describeError(err: unknown, target: Pick<ConnectionTarget, 'pass
   let message = errorMessage(err).split('\n')[0] ?? 'unknown error';
   if (code === '57014' && /statement timeout/.test(message)) message += ' (raise --statement-timeout, use --sample PERCENT, or run against a replica)';
   if (code === '55P03') message += ' (a lock was not granted within --lock-timeout)';
-  if (code === '42501') message += ' (grant the auditing role SELECT on it, or --skip this check)';
+  if (code === '42501' && /row-level security/i.test(message)) {
+    message += ' (run the audit as a role with BYPASSRLS, or as the table owner when it does not FORCE ROW LEVEL SECURITY: policies would hide rows, so no partial answer is given)';
+  } else if (code === '42501') message += ' (grant the auditing role SELECT on it, or --skip this check)';
   if (code === '53200') message += ' (the lock table is full: raise max_locks_per_transaction, or audit fewer schemas at a time with --schema)';
   return redactSecrets(/^[0-9A-Z]{5}$/.test(code) ? `${message} [${code}]` : message, [target.password]);
 }

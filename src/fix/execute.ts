@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { connect, sequentialFanOut, type FanOut, type Queryable } from '../db/session.js';
+import { connect, sequentialFanOut, sequentialSettledFanOut, type FanOut, type Queryable, type SettledFanOut } from '../db/session.js';
 import { auditWith, type AuditLanes, type AuditOptions, type AuditOutcome, type RepairEntry } from '../engine/runner.js';
 import { errorMessage } from '../errors.js';
 import { CREATE_QUARANTINE_SCHEMA, QUARANTINE_SCHEMA } from './quarantine.js';
@@ -17,12 +17,12 @@ class TransactionLanes implements AuditLanes {
     return this.client;
   }
 
-  async runAll<T>(tasks: ((db: Queryable, fanOut: FanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
+  async runAll<T>(tasks: ((db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
     const out: PromiseSettledResult<T>[] = [];
     for (const task of tasks) {
       await this.client.query('SAVEPOINT integrity_verify_check');
       try {
-        const value = await task(this.client, sequentialFanOut(this.client));
+        const value = await task(this.client, sequentialFanOut(this.client), sequentialSettledFanOut(this.client));
         await this.client.query('RELEASE SAVEPOINT integrity_verify_check');
         out.push({ status: 'fulfilled', value });
       } catch (reason) {

@@ -11,7 +11,7 @@ function cell(text: string): string {
     .replace(/\r?\n/g, '<br>');
 }
 
-const STATUS = { passed: '✅ passed', failed: '❌ failed', skipped: '⏭️ skipped', error: '⚠️ error' } as const;
+const STATUS = { passed: '✅ passed', sampled: '◐ nothing found in the sample', failed: '❌ failed', skipped: '⏭️ skipped', error: '⚠️ error' } as const;
 
 /** A summary for a pull-request comment or a GitHub step summary. */
 export function renderMarkdown(report: AuditReport): string {

@@ -9,7 +9,7 @@ export interface PrettyOptions {
   width: number;
 }
 
-const STATUS_MARK: Record<CheckResult['status'], string> = { passed: '✔', failed: '✖', skipped: '○', error: '!' };
+const STATUS_MARK: Record<CheckResult['status'], string> = { passed: '✔', sampled: '◐', failed: '✖', skipped: '○', error: '!' };
 
 export function describeObject(o: FindingObject): string {
   const cols = o.column ? [o.column] : (o.columns ?? []);
@@ -32,6 +32,7 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
   };
   const statusColor: Record<CheckResult['status'], (s: string) => string> = {
     passed: (s) => chalk.green(s),
+    sampled: (s) => chalk.yellow(s),
     failed: (s) => chalk.red(s),
     skipped: (s) => chalk.gray(s),
     error: (s) => chalk.magenta.bold(s),

@@ -67,7 +67,8 @@ describe('migrations folder', () => {
       startedAt: '2026-11-23T00:00:00.000Z',
       durationMs: 1,
       options: { schemas: ['public'], deep: false, failOn: 'error' as const, samplePercent: null },
-      summary: { checks: { passed: 0, failed: 1, skipped: 0, error: 0 }, findings: { error: 2, warning: 0, info: 0 } },
+      scope: { tables: 3, partitions: 0 },
+      summary: { checks: { passed: 0, sampled: 0, failed: 1, skipped: 0, error: 0 }, findings: { error: 2, warning: 0, info: 0 } },
       checks: [],
       findings: [located, other],
     };

@@ -16,7 +16,8 @@ const report: AuditReport = {
   startedAt: '2026-11-23T09:00:00.000Z',
   durationMs: 1234,
   options: { schemas: ['public', 'Billing Dept'], deep: false, failOn: 'error', samplePercent: null },
-  summary: { checks: { passed: 1, failed: 1, skipped: 1, error: 1 }, findings: { error: 1, warning: 1, info: 0 } },
+  scope: { tables: 3, partitions: 0 },
+  summary: { checks: { passed: 1, sampled: 0, failed: 1, skipped: 1, error: 1 }, findings: { error: 1, warning: 1, info: 0 } },
   checks: [
     { id: 'jsonb-int-cast-index', title: 'JSON text cast', severity: 'error', status: 'passed', reason: null, note: null, durationMs: 5, findings: 0 },
     { id: 'orphan-rows', title: 'Orphans <&>', severity: 'error', status: 'failed', reason: null, note: 'verified 1', durationMs: 40, findings: 2 },

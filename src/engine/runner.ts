@@ -215,7 +215,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         // Queries need at least one row to carry the count; samples are dropped afterwards when 0 was asked.
         sampleSize: Math.max(1, options.config.sampleSize),
         samplePercent: options.samplePercent ?? null,
-        relations: check.id === 'orphan-rows' ? options.config.relations : [],
+        relations: options.config.relations,
         finding: (input) => {
           const finding = makeFinding(check.id, severity, input);
           if (input.repair) repairers.set(finding, input.repair);

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { defineCheck, scaleCount, tableSample, type CheckContext } from '../src/check.js';
-import { findColumn, findTable, locateTable, tableKey, type Column, type ForeignKey, type MatchType, type Table } from '../src/db/catalog.js';
+import { findColumn, findTable, locateTable, tableKey, type Column, type ForeignKey, type KeyEquality, type MatchType, type Table } from '../src/db/catalog.js';
 import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
-import { equalsExpr, sampleKeyExpr } from '../src/db/sql.js';
+import { equalsExpr, ownRows, sampleKeyExpr } from '../src/db/sql.js';
 import type { Relation } from '../src/config/relations.js';
 import type { Finding } from '../src/findings.js';
 import type { Queryable } from '../src/db/session.js';
@@ -40,6 +40,13 @@ interface Reference {
   reasons: string[];
   fk: ForeignKey | null;
   relationName: string | null;
+  /** The constraint's own comparison (operators, casts); null for a declared relation. */
+  equality: KeyEquality[] | null;
+}
+
+function referenceLabel(ref: Reference): string {
+  const child = displayName(ref.child.schema, ref.child.name);
+  return ref.constraint ? `${child} (constraint ${displayName(ref.constraint)})` : `${child} (relation ${ref.relationName ?? ref.columns.map((c) => c.name).join(', ')})`;
 }
 
 export default defineCheck({
@@ -61,19 +68,24 @@ ALTER TABLE llm_call ADD FOREIGN KEY (prompt_file_id) REFERENCES stored_file(id)
   },
   options,
   async run(ctx) {
-    const references = [...foreignKeysToVerify(ctx), ...ctx.relations.map((r) => declaredRelation(ctx, r))];
-    const trusted = ctx.catalog.foreignKeys.filter((fk) => ctx.catalog.schemas.includes(fk.schema) && untrustedReasons(fk).length === 0).length;
-    const verified = await ctx.parallel(
-      references.map((ref) => ({ item: ref, weight: Math.max(0, ref.child.estimatedRows) })),
+    const all = [...foreignKeysToVerify(ctx), ...ctx.relations.map((r) => declaredRelation(ctx, r))];
+    const trusted = ctx.catalog.foreignKeys.filter((fk) => ctx.catalog.schemas.includes(fk.schema) && untrustedReasons(ctx, fk).length === 0).length;
+    // A table this audit cannot read (an unlogged table on a standby) costs only the references that need it.
+    const unreadable = all.filter((ref) => ref.child.unreadable ?? ref.parent.unreadable);
+    const references = all.filter((ref) => !unreadable.includes(ref));
+    const verified = await ctx.each(
+      references.map((ref) => ({ item: ref, weight: Math.max(0, ref.child.estimatedRows), object: referenceLabel(ref) })),
       async (ref, db) => {
         ctx.progress(displayName(ref.child.schema, ref.child.name));
         return verify(ctx, ref, db);
       },
     );
-    const findings = verified.filter((f): f is Finding => f !== null);
+    const findings = verified.filter((f): f is Finding => f !== null && f !== undefined);
+    const why = ctx.catalog.replicationRole.length > 0 ? ` (every foreign key: ${ctx.catalog.replicationRole.join('; ')})` : '';
     ctx.note(
       `verified ${references.length} reference${references.length === 1 ? '' : 's'}` +
-        (ctx.deep ? ' (--deep: every foreign key)' : `; ${trusted} foreign key${trusted === 1 ? '' : 's'} trusted as guaranteed by PostgreSQL (use --deep to verify them too)`),
+        (ctx.deep ? ' (--deep: every foreign key)' : why || `; ${trusted} foreign key${trusted === 1 ? '' : 's'} trusted as guaranteed by PostgreSQL (use --deep to verify them too)`) +
+        unreadable.map((ref) => `; skipped ${referenceLabel(ref)}: ${ref.child.unreadable ?? ref.parent.unreadable}`).join(''),
     );
     return findings;
   },
@@ -87,8 +99,10 @@ function columnsOf(table: Table, names: string[], what: string): Column[] {
   });
 }
 
-function untrustedReasons(fk: ForeignKey): string[] {
+function untrustedReasons(ctx: CheckContext<Options>, fk: ForeignKey): string[] {
   const reasons: string[] = [];
+  // Sessions with session_replication_role = replica fire no RI trigger: no constraint is guaranteed.
+  if (ctx.catalog.replicationRole.length > 0) reasons.push('session_replication_role = replica: not enforced for those sessions');
   // PostgreSQL 18 marks a NOT ENFORCED constraint not validated as well; name the cause once.
   if (!fk.enforced) reasons.push('NOT ENFORCED');
   else if (!fk.validated) reasons.push('NOT VALID');
@@ -101,7 +115,7 @@ function untrustedReasons(fk: ForeignKey): string[] {
 function foreignKeysToVerify(ctx: CheckContext<Options>): Reference[] {
   const out: Reference[] = [];
   for (const fk of ctx.catalog.foreignKeys) {
-    const reasons = untrustedReasons(fk);
+    const reasons = untrustedReasons(ctx, fk);
     if (reasons.length === 0 && !ctx.deep) continue;
     const child = findTable(ctx.catalog, fk.schema, fk.table);
     const parent = findTable(ctx.catalog, fk.refSchema, fk.refTable);
@@ -112,7 +126,7 @@ function foreignKeysToVerify(ctx: CheckContext<Options>): Reference[] {
       columns,
       // A parent outside the audited schemas has no loaded columns; a foreign key's types are compatible, so
       // comparing with the child's types is exact.
-      parent: parent ?? { schema: fk.refSchema, name: fk.refTable, kind: 'table', estimatedRows: 0, columns: [], primaryKey: null },
+      parent: parent ?? outsideTable(fk),
       parentColumns: parent
         ? columnsOf(parent, fk.refColumns, fk.name)
         : fk.refColumns.map((name, i) => ({ ...(columns[i] as Column), name })),
@@ -121,9 +135,27 @@ function foreignKeysToVerify(ctx: CheckContext<Options>): Reference[] {
       reasons: reasons.length > 0 ? reasons : ['verified by --deep'],
       fk,
       relationName: null,
+      equality: fk.equality,
     });
   }
   return out;
+}
+
+/** A referenced table outside the audited schemas: only what the foreign key says of it is known. */
+function outsideTable(fk: ForeignKey): Table {
+  return {
+    schema: fk.refSchema,
+    name: fk.refTable,
+    kind: fk.refKind,
+    estimatedRows: 0,
+    columns: [],
+    primaryKey: null,
+    // Not known; were its policies to hide rows, the read fails under row_security = off rather than mislead.
+    rowSecurity: { enabled: false, forced: false, readableWhole: true },
+    unreadable: null,
+    partitionOf: null,
+    hasInheritanceChildren: false,
+  };
 }
 
 function declaredRelation(ctx: CheckContext<Options>, rel: Relation): Reference {
@@ -142,27 +174,36 @@ function declaredRelation(ctx: CheckContext<Options>, rel: Relation): Reference 
     reasons: ['declared in config'],
     fk: null,
     relationName: rel.name ?? null,
+    equality: null,
   };
 }
 
-/** The rows of the child (under `alias`) whose reference matches no parent. */
+/**
+ * The rows of the child (under `alias`) whose reference matches no parent, as PostgreSQL's RI query
+ * sees it: `ONLY` on both sides (an inheritance child's rows are neither checked nor a match), and the
+ * constraint's own equality operator, schema-qualified, with the casts ri_GenerateQual would add.
+ */
 function violationSql(ref: Reference, alias: string): string {
   const c = (col: Column) => `${alias}.${quoteIdent(col.name)}`;
   const joins = ref.columns
     .map((col, i) => {
       const parentCol = ref.parentColumns[i] as Column;
-      // A foreign key guarantees an equality operator between its columns' types; compare natively.
-      return ref.constraint
-        ? `p.${quoteIdent(parentCol.name)} = ${c(col)}`
-        : equalsExpr(`p.${quoteIdent(parentCol.name)}`, parentCol.baseType, c(col), col.baseType);
+      const eq = ref.equality?.[i];
+      if (eq) return `${cast(`p.${quoteIdent(parentCol.name)}`, eq.parentCast)} ${eq.operator} ${cast(c(col), eq.childCast)}`;
+      return equalsExpr(`p.${quoteIdent(parentCol.name)}`, parentCol.baseType, c(col), col.baseType);
     })
     .join(' AND ');
   const allSet = ref.columns.map((col) => `${c(col)} IS NOT NULL`).join(' AND ');
-  const missingParent = `NOT EXISTS (SELECT 1 FROM ${qualifiedName(ref.parent.schema, ref.parent.name)} p WHERE ${joins})`;
+  const missingParent = `NOT EXISTS (SELECT 1 FROM ${ownRows(ref.parent)} p WHERE ${joins})`;
   // MATCH SIMPLE ignores a row with any NULL key column; MATCH FULL also rejects a partly-NULL key.
   return ref.matchType === 'full' && ref.columns.length > 1
     ? `((${allSet}) AND ${missingParent}) OR (NOT (${allSet}) AND (${ref.columns.map((col) => `${c(col)} IS NOT NULL`).join(' OR ')}))`
     : `(${allSet}) AND ${missingParent}`;
+}
+
+function cast(expr: string, type: string | null): string {
+  // The type name comes from format_type() in the audit's own session: qualified wherever it must be.
+  return type === null ? expr : `(${expr})::${type}`;
 }
 
 /** Runs the verification on `db` (any of the audit's connections); the repair is written later on the check's own. */
@@ -172,7 +213,7 @@ async function verify(ctx: CheckContext<Options>, ref: Reference, db: Queryable)
   const keyNames = ref.columns.map((col) => col.name);
   const res = await db.query<{ n: string; sample: string }>(
     `SELECT count(*) OVER () AS n, ${sampleKeyExpr('c', keyNames)} AS sample
-       FROM ${qualifiedName(ref.child.schema, ref.child.name)} c${tableSample(ctx.samplePercent)}
+       FROM ${ownRows(ref.child)} c${tableSample(ctx.samplePercent)}
       WHERE ${violation}
       ORDER BY ${ref.columns.map((col) => c(col)).join(', ')} LIMIT $1`,
     [ctx.sampleSize],
@@ -275,9 +316,16 @@ function dependents(ctx: CheckContext<Options>, rows: RowSet, path: string[], ou
   }
 }
 
+/** Column pair `i` of a foreign key compared as its RI query compares it (qualified operator, casts). */
+function keyEquals(fk: ForeignKey, i: number, parentExpr: string, childExpr: string): string {
+  const eq = fk.equality[i];
+  return eq ? `${cast(parentExpr, eq.parentCast)} ${eq.operator} ${cast(childExpr, eq.childCast)}` : `${parentExpr} OPERATOR(pg_catalog.=) ${childExpr}`;
+}
+
 function dependentRows(fk: ForeignKey, child: Table, parent: RowSet, depth: number): RowSet {
   const parentAlias = `d${depth}`;
-  const parentTable = qualifiedName(parent.table.schema, parent.table.name);
+  // The rows being removed are the parent's own (ONLY); RI's cascades read the child's own rows too.
+  const parentTable = ownRows(parent.table);
   // From the smaller side: a referencing table smaller than the parent is probed row by row through the
   // parent's key (OFFSET 0 keeps PostgreSQL from turning it back into a join that reads the whole parent);
   // otherwise the parent's matching rows are collected once.
@@ -287,7 +335,7 @@ function dependentRows(fk: ForeignKey, child: Table, parent: RowSet, depth: numb
     where: (alias) =>
       probe
         ? `EXISTS (SELECT 1 FROM ${parentTable} AS ${parentAlias} WHERE ${fk.columns
-            .map((c, i) => `${parentAlias}.${quoteIdent(fk.refColumns[i] as string)} = ${alias}.${quoteIdent(c)}`)
+            .map((c, i) => keyEquals(fk, i, `${parentAlias}.${quoteIdent(fk.refColumns[i] as string)}`, `${alias}.${quoteIdent(c)}`))
             .join(' AND ')} AND (${parent.where(parentAlias)}) OFFSET 0)`
         : `(${fk.columns.map((c) => `${alias}.${quoteIdent(c)}`).join(', ')}) IN (SELECT ${fk.refColumns
             .map((c) => `${parentAlias}.${quoteIdent(c)}`)
@@ -297,6 +345,8 @@ function dependentRows(fk: ForeignKey, child: Table, parent: RowSet, depth: numb
 
 async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding: Finding, db: Queryable): Promise<Repair> {
   const child = qualifiedName(ref.child.schema, ref.child.name);
+  // Reads, updates and deletes of the child's own rows (ONLY, as its foreign key covers); inserts name it plainly.
+  const childRows = ownRows(ref.child);
   const childLabel = displayName(ref.child.schema, ref.child.name);
   const quarantine = quarantineTable(ref.child.schema, ref.child.name, finding.fingerprint);
   const where = violationSql(ref, 't');
@@ -313,7 +363,7 @@ async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding
   // every referencing row (on a large table, as much again as the audit itself).
   const blockingTables: string[] = [];
   for (const b of related.blockers) {
-    const hit = await db.query<{ blocked: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualifiedName(b.table.schema, b.table.name)} AS t WHERE ${b.where('t')}) AS blocked`);
+    const hit = await db.query<{ blocked: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${ownRows(b.table)} AS t WHERE ${b.where('t')}) AS blocked`);
     const label = displayName(b.table.schema, b.table.name);
     if (hit.rows[0]?.blocked && !blockingTables.includes(label)) blockingTables.push(label);
   }
@@ -331,7 +381,7 @@ async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding
             ? `rows of ${blockingTables.join(', ')} reference these orphans without ON DELETE CASCADE: repair or remove them first`
             : 'the strategy for this reference is "review": restore the missing parents, or delete or detach the orphans',
       sql: `${createQuarantineTable(quarantine, child)}
-${moveToQuarantine(quarantine, child, where, 'orphan-rows', fp)}`,
+${moveToQuarantine(quarantine, childRows, where, 'orphan-rows', fp)}`,
     });
   } else if (strategy === 'set-null' && !ref.child.primaryKey) {
     steps.push({
@@ -339,7 +389,7 @@ ${moveToQuarantine(quarantine, child, where, 'orphan-rows', fp)}`,
       phase: 'transaction',
       description: `copy the orphan rows of ${childLabel} to the quarantine, then set their reference to NULL`,
       decision: `${childLabel} has no primary key, so the old values could not be put back row by row: add a key first, or accept that`,
-      sql: `${createQuarantineTable(quarantine, child)}\n${copyToQuarantine(quarantine, child, where, 'orphan-rows', fp)}\nUPDATE ${child} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = NULL`).join(', ')} WHERE ${where};`,
+      sql: `${createQuarantineTable(quarantine, child)}\n${copyToQuarantine(quarantine, childRows, where, 'orphan-rows', fp)}\nUPDATE ${childRows} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = NULL`).join(', ')} WHERE ${where};`,
     });
   } else if (strategy === 'set-null') {
     const sets = ref.columns.map((c) => `${quoteIdent(c.name)} = NULL`).join(', ');
@@ -349,27 +399,28 @@ ${moveToQuarantine(quarantine, child, where, 'orphan-rows', fp)}`,
         safety: 'destructive',
         phase: 'transaction',
         description: `copy the orphan rows of ${childLabel} to the quarantine, then set their reference to NULL`,
-        sql: `${copyToQuarantine(quarantine, child, where, 'orphan-rows', fp)}
-UPDATE ${child} AS t SET ${sets} WHERE ${where};`,
+        sql: `${copyToQuarantine(quarantine, childRows, where, 'orphan-rows', fp)}
+UPDATE ${childRows} AS t SET ${sets} WHERE ${where};`,
       },
     );
     restore.push(
-      `UPDATE ${child} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = q.${quoteIdent(c.name)}`).join(', ')} FROM ${quarantine} AS q WHERE q.integrity_finding = ${literal(fp)} AND ${(ref.child.primaryKey ?? []).map((k) => `t.${quoteIdent(k)} = q.${quoteIdent(k)}`).join(' AND ')};`,
+      `UPDATE ${childRows} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = q.${quoteIdent(c.name)}`).join(', ')} FROM ${quarantine} AS q WHERE q.integrity_finding = ${literal(fp)} AND ${(ref.child.primaryKey ?? []).map((k) => `t.${quoteIdent(k)} = q.${quoteIdent(k)}`).join(' AND ')};`,
     );
   } else {
     for (const dep of related.changed) {
       const depName = qualifiedName(dep.table.schema, dep.table.name);
+      const depRows = ownRows(dep.table);
       const depQuarantine = quarantineTable(dep.table.schema, dep.table.name, fp);
       steps.push({
         safety: 'destructive',
         phase: 'transaction',
         description: `quarantine the rows of ${displayName(dep.table.schema, dep.table.name)} that the delete cascades to (or changes)`,
         sql: `${createQuarantineTable(depQuarantine, depName)}
-${copyToQuarantine(depQuarantine, depName, dep.where('t'), 'orphan-rows', fp)}`,
+${copyToQuarantine(depQuarantine, depRows, dep.where('t'), 'orphan-rows', fp)}`,
       });
       restore.push(
         dep.setColumns
-          ? `UPDATE ${depName} AS t SET ${dep.setColumns.map((c) => `${quoteIdent(c)} = q.${quoteIdent(c)}`).join(', ')} FROM ${depQuarantine} AS q WHERE q.integrity_finding = ${literal(fp)} AND ${(dep.table.primaryKey ?? []).map((k) => `t.${quoteIdent(k)} = q.${quoteIdent(k)}`).join(' AND ')}; -- after the rows above`
+          ? `UPDATE ${depRows} AS t SET ${dep.setColumns.map((c) => `${quoteIdent(c)} = q.${quoteIdent(c)}`).join(', ')} FROM ${depQuarantine} AS q WHERE q.integrity_finding = ${literal(fp)} AND ${(dep.table.primaryKey ?? []).map((k) => `t.${quoteIdent(k)} = q.${quoteIdent(k)}`).join(' AND ')}; -- after the rows above`
           : `${restoreStatement(depQuarantine, depName, dep.table.columns, fp)} -- after the rows above`,
       );
     }
@@ -379,7 +430,7 @@ ${copyToQuarantine(depQuarantine, depName, dep.where('t'), 'orphan-rows', fp)}`,
         safety: 'destructive',
         phase: 'transaction',
         description: `move the orphan rows of ${childLabel} to the quarantine (delete them, keeping a copy)`,
-        sql: moveToQuarantine(quarantine, child, where, 'orphan-rows', fp),
+        sql: moveToQuarantine(quarantine, childRows, where, 'orphan-rows', fp),
       },
     );
     restore.unshift(restoreStatement(quarantine, child, ref.child.columns, fp));

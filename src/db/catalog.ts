@@ -75,12 +75,28 @@ export interface ForeignKey {
   refSchema: string;
   refTable: string;
   refColumns: string[];
+  /** The referenced table's kind: a partitioned one is read whole, any other `ONLY`, as RI does. */
+  refKind: 'table' | 'partitioned table';
+  /**
+   * Per column pair, how PostgreSQL's RI query compares them (pg_constraint.conpfeqop): the operator,
+   * schema-qualified, and the casts it needs where a column's type is not the operator's input type.
+   */
+  equality: KeyEquality[];
   validated: boolean;
   enforced: boolean;
   matchType: MatchType;
   onDelete: ReferentialAction;
   /** Tables on which internal RI triggers of this constraint are disabled (child: inserts unchecked; parent: deletes). */
   disabledTriggers: { schema: string; table: string }[];
+}
+
+export interface KeyEquality {
+  /** e.g. `OPERATOR(pg_catalog.=)` */
+  operator: string;
+  /** Type to cast the referenced (parent) column to, or null when it already is the operator's input type. */
+  parentCast: string | null;
+  /** Likewise for the referencing (child) column. */
+  childCast: string | null;
 }
 
 export interface CheckConstraint {
@@ -377,6 +393,8 @@ interface ConstraintRow {
   ref_schema: string | null;
   ref_table: string | null;
   ref_columns: string[] | null;
+  ref_kind: string | null;
+  equality: string[] | null;
   tree: string | null;
   disabled_triggers: string[];
   is_partition: boolean;
@@ -413,6 +431,19 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
               ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
                       JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
                      ORDER BY k.ord) END AS ref_columns,
+            rc.relkind::text AS ref_kind,
+            -- Casts are written as ri_GenerateQual writes them: only where the column's type is not the operator's.
+            CASE WHEN con.contype = 'f' THEN
+              ARRAY(SELECT pg_catalog.json_build_array(
+                             'OPERATOR(' || pg_catalog.quote_ident(opn.nspname) || '.' || o.oprname || ')',
+                             CASE WHEN pa.atttypid <> o.oprleft THEN pg_catalog.format_type(o.oprleft, NULL) END,
+                             CASE WHEN fa.atttypid <> o.oprright THEN pg_catalog.format_type(o.oprright, NULL) END)::text
+                      FROM unnest(con.conpfeqop, con.confkey, con.conkey) WITH ORDINALITY k(op, pkatt, fkatt, ord)
+                      JOIN pg_catalog.pg_operator o ON o.oid = k.op
+                      JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace
+                      JOIN pg_catalog.pg_attribute pa ON pa.attrelid = con.confrelid AND pa.attnum = k.pkatt
+                      JOIN pg_catalog.pg_attribute fa ON fa.attrelid = con.conrelid AND fa.attnum = k.fkatt
+                     ORDER BY k.ord) END AS equality,
             con.conbin::text AS tree,
             coalesce(d.tables, '{}'::text[]) AS disabled_triggers, c.relispartition AS is_partition
        FROM pg_catalog.pg_constraint con
@@ -453,6 +484,11 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
         refSchema: r.ref_schema,
         refTable: r.ref_table,
         refColumns: r.ref_columns,
+        refKind: r.ref_kind === 'p' ? 'partitioned table' : 'table',
+        equality: (r.equality ?? []).map((e) => {
+          const [operator, parentCast, childCast] = JSON.parse(e) as [string, string | null, string | null];
+          return { operator, parentCast, childCast };
+        }),
         validated: r.validated,
         enforced: r.enforced,
         matchType: MATCH_TYPES[r.matchtype] ?? 'simple',

@@ -47,7 +47,7 @@ describe('orphan-rows repairs when the referencing tables are smaller than the o
     // audit_note references only a healthy event, so nothing blocks the delete.
     expect(event?.repair.steps.map((s) => s.safety)).toEqual(['destructive', 'safe', 'destructive', 'safe']);
     const cascadeCopy = event?.repair.steps[0]?.sql ?? '';
-    expect(cascadeCopy).toMatch(/FROM "public"."event_tag" AS t\s+WHERE EXISTS \(SELECT 1 FROM "public"."event" AS d1 WHERE d1."id" = t."event_id" AND .* OFFSET 0\)/s);
+    expect(cascadeCopy).toMatch(/FROM ONLY "public"."event_tag" AS t\s+WHERE EXISTS \(SELECT 1 FROM ONLY "public"."event" AS d1 WHERE d1."id" OPERATOR\(pg_catalog.=\) t."event_id" AND .* OFFSET 0\)/s);
     const verified = await verifyRepairs(o);
     expect(verified.lines.map((l) => [l.object.table, l.status])).toEqual([['event', 'cleared']]);
   });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CHECKS } from '../../checks/index.js';
-import { listUserSchemas, loadCatalog, type Catalog, type Table } from '../db/catalog.js';
+import { describeRowSecurity, listUserSchemas, loadCatalog, rowSecurityTables, type Catalog, type Table } from '../db/catalog.js';
 import { AuditSession } from '../db/session.js';
 import { EXCLUDED_BY_DEFAULT, describeError } from '../engine/runner.js';
 import { EXIT, UsageError } from '../errors.js';
@@ -96,18 +96,20 @@ export async function initCommand(opts: AuditCommandOptions & { output: string; 
     const options = auditOptionsFrom({ ...opts, config: undefined }, { ...io, cwd: path.dirname(target) }, 'never');
     const session = await AuditSession.open(options.target, { jobs: 1, statementTimeoutMs: options.statementTimeoutMs, lockTimeoutMs: options.lockTimeoutMs });
     let text: string;
+    let rls: string;
     try {
       const available = await listUserSchemas(session.primary);
       const schemas = options.schemas ?? available.filter((s) => !EXCLUDED_BY_DEFAULT.includes(s));
       const catalog = await loadCatalog(session.primary, schemas, available);
       const schemaRef = path.relative(path.dirname(target), path.join(packageRoot(), SCHEMA_FILE)).split(path.sep).join('/');
       text = renderInitConfig(catalog, schemaRef);
+      rls = describeRowSecurity(rowSecurityTables(catalog), options.target.user);
     } finally {
       await session.close();
     }
     parseConfig(CHECKS, JSON.parse(stripJsonComments(text)), opts.output); // never write a config we would reject
     writeFileAtomic(target, text);
-    io.stdout.write(`wrote ${opts.output}\n`);
+    io.stdout.write(`wrote ${opts.output}\n${rls}\n`);
     return EXIT.ok;
   } catch (err) {
     errLine(err instanceof UsageError ? err.message : `init failed: ${describeError(err, { password: undefined })}`);

@@ -680,3 +680,29 @@ export function locateTable(catalog: Catalog, ref: { schema?: string | undefined
     candidates: named,
   };
 }
+
+export interface RowSecurityEntry {
+  schema: string;
+  table: string;
+  forced: boolean;
+  readableWhole: boolean;
+}
+
+/** The audited tables (and partitions) with row-level security enabled, and whether this role reads each whole. */
+export function rowSecurityTables(catalog: Catalog): RowSecurityEntry[] {
+  return [...catalog.tables, ...catalog.partitions]
+    .filter((t) => t.rowSecurity.enabled)
+    .map((t) => ({ schema: t.schema, table: t.name, forced: t.rowSecurity.forced, readableWhole: t.rowSecurity.readableWhole }))
+    .sort((a, b) => a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table));
+}
+
+/** One line for people: which tables have RLS, and which of them the role cannot read whole (with the remedy). */
+export function describeRowSecurity(entries: RowSecurityEntry[], role: string): string {
+  if (entries.length === 0) return 'row-level security: no audited table has it enabled';
+  const name = (e: RowSecurityEntry) => `${JSON.stringify(`${e.schema}.${e.table}`)}${e.forced ? ' (FORCE)' : ''}`;
+  const blocked = entries.filter((e) => !e.readableWhole);
+  const head = `row-level security: enabled on ${entries.length} table${entries.length === 1 ? '' : 's'} (${entries.map(name).join(', ')})`;
+  return blocked.length === 0
+    ? `${head}; role ${role} reads all of them whole`
+    : `${head}; role ${role} cannot read ${blocked.length} of them whole (${blocked.map(name).join(', ')}): checks that need them will be errors. Audit as a role with BYPASSRLS, or as the owner of tables without FORCE`;
+}

@@ -1,6 +1,7 @@
 import { sequentialFanOut, sequentialSettledFanOut, type FanOut, type Queryable, type QueryResultLike, type SettledFanOut } from '../db/session.js';
 import { auditWith, runWithSession, type AuditLanes, type AuditOptions } from './runner.js';
 import type { CheckStatus } from '../findings.js';
+import { rowSecurityTables, type RowSecurityEntry } from '../db/catalog.js';
 
 /** One relation a query reads, as the planner means to read it. */
 export interface PlannedScan {
@@ -45,6 +46,10 @@ export interface AuditPlan {
   /** Every table or index some query reads, with its size from the catalog statistics. */
   relations: RelationSize[];
   totals: { queries: number; pages: number; bytes: number; cost: number };
+  /** Audited tables with row-level security, and whether the auditing role reads each whole. */
+  rowSecurity: RowSecurityEntry[];
+  /** The role the audit runs as. */
+  role: string;
 }
 
 interface ExplainNode {
@@ -117,7 +122,7 @@ class PlanningLanes implements AuditLanes {
 export async function planAudit(options: AuditOptions): Promise<AuditPlan> {
   return runWithSession({ ...options, jobs: 1 }, async (session) => {
     const lanes = new PlanningLanes(session);
-    const { report } = await auditWith(lanes, { ...options, repairs: false });
+    const { report, catalog } = await auditWith(lanes, { ...options, repairs: false });
     const toRun = options.checks.filter((c) => options.selected.has(c.id));
     const checks: CheckPlan[] = report.checks.map((c) => {
       const index = toRun.findIndex((t) => t.id === c.id);
@@ -149,6 +154,12 @@ export async function planAudit(options: AuditOptions): Promise<AuditPlan> {
         bytes += byName.get(name)?.bytes ?? 0;
       }
     }
-    return { checks, relations, totals: { queries: queries.length, pages, bytes, cost: queries.reduce((a, q) => a + q.cost, 0) } };
+    return {
+      checks,
+      relations,
+      totals: { queries: queries.length, pages, bytes, cost: queries.reduce((a, q) => a + q.cost, 0) },
+      rowSecurity: catalog ? rowSecurityTables(catalog) : [],
+      role: options.target.user,
+    };
   });
 }

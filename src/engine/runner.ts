@@ -126,6 +126,8 @@ export interface RepairEntry {
 
 export interface AuditOutcome {
   report: AuditReport;
+  /** The catalog the checks read; null when it could not be loaded. */
+  catalog: Catalog | null;
   /** Every finding that has a repair, with its structured steps (for the fix script, --verify and --apply). */
   repairs: RepairEntry[];
 }
@@ -190,7 +192,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         durationMs: 0,
         findings: 0,
       }));
-      return { report: buildReport(options, session, startedAt, started, schemas, checks, [], { tables: 0, partitions: 0 }), repairs: [] };
+      return { report: buildReport(options, session, startedAt, started, schemas, checks, [], { tables: 0, partitions: 0 }), repairs: [], catalog: null };
     }
 
     // Beyond this many tables and indexes, the locks of one audit could fill PostgreSQL's lock table
@@ -326,7 +328,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
     withheldSamples(findings, options.config.sampleSize, options.config.samplesExclude);
     repairs.sort((a, b) => a.repair.order - b.repair.order || compareFindings(a.finding, b.finding));
     const scope = { tables: catalog.tables.length, partitions: catalog.partitions.length };
-    return { report: buildReport(options, session, startedAt, started, schemas, checks, findings, scope), repairs };
+    return { report: buildReport(options, session, startedAt, started, schemas, checks, findings, scope), repairs, catalog };
   }
 }
 

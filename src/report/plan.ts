@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import type { ChalkInstance } from 'chalk';
 import type { AuditPlan } from '../engine/plan.js';
+import { describeRowSecurity } from '../db/catalog.js';
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
@@ -49,6 +50,8 @@ export function renderPlanPretty(plan: AuditPlan, chalk: ChalkInstance, width: n
     `${plan.totals.queries} queries would read at most ${count(plan.totals.pages)} pages (${formatBytes(plan.totals.bytes)}); planner cost ${count(plan.totals.cost)}.\n` +
       'Rows out are the planner\'s estimates from the last ANALYZE; pages and sizes are the relations\' current sizes. Nothing was read.\n',
   );
+  const rls = describeRowSecurity(plan.rowSecurity, plan.role);
+  out.push(`${plan.rowSecurity.some((e) => !e.readableWhole) ? chalk.yellow(rls) : rls}\n`);
   return out.join('\n');
 }
 

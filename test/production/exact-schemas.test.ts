@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -79,6 +82,17 @@ describe('row-level security: an error for the tables the role cannot read whole
     const report = reportSchema.parse(JSON.parse(run.stdout));
     expect(report.checks.find((c) => c.id === 'orphan-rows')?.reason).toMatch(/invoice/);
     expect(report.findings.map((f) => f.object.table)).toEqual(['tag']);
+  });
+
+  it('--plan and init say which tables have RLS and whether the role reads them whole', async () => {
+    const plan = await runCli(['check', '-d', as(db.url, reader, 'pw'), '--plan', '--check', 'orphan-rows', '--format', 'json']);
+    expect((JSON.parse(plan.stdout) as { rowSecurity: unknown }).rowSecurity).toEqual([{ schema: 'public', table: 'tenant', forced: false, readableWhole: false }]);
+    const asBypass = await runCli(['check', '-d', as(db.url, bypass, 'pw'), '--plan', '--check', 'orphan-rows', '--format', 'json']);
+    expect((JSON.parse(asBypass.stdout) as { rowSecurity: unknown }).rowSecurity).toEqual([{ schema: 'public', table: 'tenant', forced: false, readableWhole: true }]);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-rls-init-'));
+    const init = await runCli(['init', '-d', as(db.url, reader, 'pw'), '--output', path.join(dir, 'integrity.config.json')]);
+    expect(init.code).toBe(0);
+    expect(init.stdout).toMatch(new RegExp(`role ${reader} cannot read 1 of them whole \\("public.tenant"\\)`));
   });
 
   it('the owner under FORCE ROW LEVEL SECURITY is refused too; the owner without FORCE and a BYPASSRLS role read it whole', async () => {

@@ -16,7 +16,7 @@ describe('integrity init', () => {
   it('writes a config that validates, points at the shipped JSON Schema, and finds the same tables', async () => {
     const cwd = mkdtempSync(path.join(os.tmpdir(), 'integrity-init-'));
     const run = await runCli(['init', '-d', db.url], { cwd });
-    expect(run).toMatchObject({ code: 0, stdout: 'wrote integrity.config.json\n' });
+    expect(run).toMatchObject({ code: 0, stdout: 'wrote integrity.config.json\nrow-level security: no audited table has it enabled\n' });
     const text = readFileSync(path.join(cwd, 'integrity.config.json'), 'utf8');
     expect(text).toMatch(/^\/\/ integrity\.config\.json, written by integrity init/);
     const json = JSON.parse(stripJsonComments(text)) as Record<string, unknown>;

@@ -78,8 +78,8 @@ describe('a connection killed mid-audit', () => {
     const session = await AuditSession.open(target(db.url), { jobs: 2, statementTimeoutMs: 20_000, lockTimeoutMs: 1_000 });
     try {
       const victim = session.backendPids[1] as number;
-      const slow = async (q: Queryable) => (await q.query<{ n: string }>('SELECT count(*) AS n FROM t, pg_sleep(1.5)')).rows[0]?.n;
-      const quick = async (q: Queryable) => (await q.query<{ n: string }>('SELECT count(*) AS n FROM t')).rows[0]?.n;
+      const slow = async (q: Queryable) => (await q.query<{ n: string }>('SELECT count(*) AS n FROM public.t, pg_sleep(1.5)')).rows[0]?.n;
+      const quick = async (q: Queryable) => (await q.query<{ n: string }>('SELECT count(*) AS n FROM public.t')).rows[0]?.n;
       const running = session.runAll([slow, slow, quick, quick, quick]);
       await sleep(300);
       await query(adminUrl(), 'SELECT pg_terminate_backend($1)', [victim]);

@@ -115,6 +115,36 @@ describe('row-level security: an error for the tables the role cannot read whole
   });
 });
 
+describe('row-level security on a profiles table: an error naming it, not "every user lacks a profile"', () => {
+  const reader = `integrity_rls_profiles_${pid}`;
+  const db = useDatabase('rls_profiles', {
+    sql: [
+      `DROP ROLE IF EXISTS ${reader}; CREATE ROLE ${reader} LOGIN PASSWORD 'pw'; GRANT pg_read_all_data TO ${reader};`,
+      `CREATE SCHEMA auth;
+       CREATE TABLE auth.users (id uuid PRIMARY KEY, email text);
+       CREATE TABLE public.user_profiles (id uuid PRIMARY KEY REFERENCES auth.users (id), email text);
+       INSERT INTO auth.users VALUES ('d78a04ae-a852-4bd8-9ed6-aa927276d190', 'a@example.com');
+       INSERT INTO public.user_profiles VALUES ('d78a04ae-a852-4bd8-9ed6-aa927276d190', 'a@example.com');
+       ALTER TABLE public.user_profiles ENABLE ROW LEVEL SECURITY;
+       CREATE POLICY mine ON public.user_profiles USING (id::text = current_setting('request.jwt.sub', true));`,
+    ],
+  });
+  afterAll(async () => {
+    await query(db.url, `DROP OWNED BY ${reader}`).catch(() => undefined);
+    await query(adminUrl(), `DROP ROLE IF EXISTS ${reader}`).catch(() => undefined);
+  });
+
+  it('users-without-profiles is error with the table and the remedy, and reports no missing profile', async () => {
+    const report = await audit(as(db.url, reader, 'pw'), { checks: ['users-without-profiles'] });
+    const result = checkResult(report, 'users-without-profiles');
+    expect(result.status).toBe('error');
+    expect(result.reason).toMatch(/user_profiles.*BYPASSRLS/);
+    expect(report.findings).toEqual([]);
+    // Read whole (as a superuser), the one user has its profile.
+    expect(summarize(await audit(db.url, { checks: ['users-without-profiles'] })).filter((f) => f.count !== null)).toEqual([]);
+  });
+});
+
 describe('a foreign key declared on one partition only', () => {
   const db = useDatabase('partition_fk', {
     sql: [

@@ -112,6 +112,8 @@ export interface AuditReport {
   startedAt: string;
   durationMs: number;
   options: { schemas: string[]; deep: boolean; failOn: FailOn; samplePercent: number | null };
+  /** How the run differed from what was asked (e.g. fewer connections than --jobs, for want of free slots). */
+  warnings?: string[];
   /** What the audit covered: the tables (and partitions) in the audited schemas. A run over none is not a pass. */
   scope: { tables: number; partitions: number };
   summary: AuditSummary;

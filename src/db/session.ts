@@ -1,5 +1,18 @@
+import net from 'node:net';
+import path from 'node:path';
 import pg from 'pg';
-import { clientConfig, describeTarget, isSocketHost, redactSecrets, sslAttempts, type ConnectionTarget } from './connection.js';
+import {
+  ConnectionRequirementError,
+  authenticationGuard,
+  clientConfig,
+  describeTarget,
+  isSocketHost,
+  redactSecrets,
+  sessionAttributesMismatch,
+  sslAttempts,
+  triesOtherWay,
+  type ConnectionTarget,
+} from './connection.js';
 import { UsageError, errorMessage } from '../errors.js';
 
 export interface QueryResultLike<R> {
@@ -177,24 +190,41 @@ export async function connect(target: ConnectionTarget): Promise<pg.Client> {
   const attempts = sslAttempts(target);
   let lastError: unknown;
   for (const withSsl of attempts) {
-    const client = new pg.Client(clientConfig(target, withSsl));
+    const guard = authenticationGuard(target, withSsl);
+    // The password goes through the guard: require_auth and channel_binding are checked before it is sent.
+    const client = new pg.Client({ ...clientConfig(target, withSsl), password: guard.password });
     // An idle connection that drops must not crash the process; the next query reports it.
     client.on('error', () => undefined);
+    guard.watch(client.connection);
     try {
       await client.connect();
+      guard.authenticated();
+      await assertSessionAttributes(client, target);
       return client;
     } catch (err) {
       lastError = err;
       await client.end().catch(() => undefined);
-      // libpq tries the other way only when the server refused the first: SSL it does not support
-      // (prefer), or a pg_hba.conf that wants SSL (allow). A timeout or refused port is final.
-      const message = errorMessage(err);
-      const refusedSsl = withSsl && /does not support SSL/i.test(message);
-      const wantsSsl = !withSsl && /no pg_hba\.conf entry/i.test(message);
-      if (!refusedSsl && !wantsSsl) break;
+      // libpq tries the other way only when the server refused the first (prefer: no SSL, a failed
+      // handshake or an error over SSL; allow: an error without SSL). A timeout or refused port is final.
+      if (!triesOtherWay(err, withSsl, target.sslMode)) break;
     }
   }
-  throw new ConnectionError(`cannot connect to ${describeTarget(target)}: ${explainConnectError(lastError, target)}`);
+  if (lastError instanceof ConnectionRequirementError) throw new ConnectionError(`cannot connect to ${describeTarget(target)}: ${lastError.message}`);
+  const code = typeof lastError === 'object' && lastError !== null && 'code' in lastError ? String(lastError.code) : '';
+  const fromFile = target.passwordFile && code === '28P01' ? ` (the password was read from ${target.passwordFile})` : '';
+  throw new ConnectionError(`cannot connect to ${describeTarget(target)}: ${explainConnectError(lastError, target)}${fromFile}`);
+}
+
+/** target_session_attrs, checked as libpq does once connected: with one host, a server that does not match is an error. */
+async function assertSessionAttributes(client: pg.Client, target: ConnectionTarget): Promise<void> {
+  if (!target.targetSessionAttrs || target.targetSessionAttrs === 'any' || target.targetSessionAttrs === 'prefer-standby') return;
+  const row = (
+    await client.query<{ standby: boolean; ro: string }>(
+      `SELECT pg_catalog.pg_is_in_recovery() AS standby, pg_catalog.current_setting('transaction_read_only') AS ro`,
+    )
+  ).rows[0];
+  const mismatch = sessionAttributesMismatch(target.targetSessionAttrs, { inRecovery: row?.standby === true, readOnly: row?.ro === 'on' });
+  if (mismatch) throw new ConnectionRequirementError(mismatch);
 }
 
 /** What went wrong while connecting, in words that say what to check. */
@@ -241,6 +271,8 @@ export class AuditSession {
   private readonly pool = new PiecePool();
   private readonly lossCause = new Map<pg.Client, unknown>();
   private releaseLocks = false;
+  /** What the session had to do differently from what was asked (fewer connections), for the report. */
+  readonly warnings: string[] = [];
 
   private constructor(
     readonly clients: pg.Client[],
@@ -275,15 +307,26 @@ export class AuditSession {
         }
       }
       const pids = [await backendPid(first)];
+      const warnings: string[] = [];
       if (snapshot) {
         for (let i = 1; i < options.jobs; i++) {
-          const worker = await connect(target);
+          let worker: pg.Client;
+          try {
+            worker = await connect(target);
+          } catch (err) {
+            // No free connection slot (53300, or only reserved ones left): audit on the connections there are.
+            if (!isOutOfSlots(err)) throw err;
+            warnings.push(`ran on ${clients.length} connection${clients.length === 1 ? '' : 's'} instead of --jobs ${options.jobs}: the server has no free connection slot for more (${errorMessage(err).split('\n')[0]})`);
+            break;
+          }
           clients.push(worker);
           await beginReadOnly(worker, options, snapshot);
           pids.push(await backendPid(worker));
         }
       }
-      return new AuditSession(clients, snapshot !== undefined || options.jobs <= 1, version, target, pids);
+      const session = new AuditSession(clients, snapshot !== undefined || options.jobs <= 1, version, target, pids);
+      session.warnings.push(...warnings);
+      return session;
     } catch (err) {
       await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
       throw err;
@@ -385,15 +428,10 @@ export class AuditSession {
   async interrupt(): Promise<void> {
     this.interrupted = true;
     this.pool.wake();
-    const live = this.backendPids.filter((_, i) => !this.lost.has(this.clients[i] as pg.Client));
-    if (live.length === 0) return;
-    const canceller = await connect(this.target).catch(() => undefined);
-    if (!canceller) return;
-    try {
-      await canceller.query('SELECT pg_catalog.pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid', [live]);
-    } finally {
-      await canceller.end().catch(() => undefined);
-    }
+    const live = this.clients.filter((c) => !this.lost.has(c));
+    // The protocol's CancelRequest needs no connection slot (the postmaster answers it before any
+    // authentication), so it works on a server with every slot taken, as psql's Ctrl-C does.
+    await Promise.all(live.map((c) => sendCancelRequest(this.target, backendKey(c))));
   }
 
   async close(): Promise<void> {
@@ -410,17 +448,89 @@ async function beginReadOnly(client: pg.Client, options: SessionOptions, snapsho
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
   if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT ${pg.escapeLiteral(snapshot)}`);
   // set_config with is_local = true is SET LOCAL with bound values.
-  await client.query(AUDIT_SETTINGS_SQL, [`${options.statementTimeoutMs}ms`, `${options.lockTimeoutMs}ms`]);
+  const limits = await serverLimits(client);
+  await client.query(AUDIT_SETTINGS_SQL, [
+    `${smallerLimit(options.statementTimeoutMs, limits.statement_timeout)}ms`,
+    `${smallerLimit(options.lockTimeoutMs, limits.lock_timeout)}ms`,
+    `${limits.idle_in_transaction_session_timeout}ms`,
+  ]);
+}
+
+interface ServerLimits {
+  statement_timeout: number;
+  lock_timeout: number;
+  idle_in_transaction_session_timeout: number;
+}
+
+/** The timeouts the session started with (the server's, the database's or the role's settings), in ms; 0 is none. */
+async function serverLimits(client: pg.Client): Promise<ServerLimits> {
+  const res = await client.query<{ name: keyof ServerLimits; ms: string }>(
+    `SELECT name, setting AS ms FROM pg_catalog.pg_settings
+      WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout')`,
+  );
+  const limits: ServerLimits = { statement_timeout: 0, lock_timeout: 0, idle_in_transaction_session_timeout: 0 };
+  for (const r of res.rows) limits[r.name] = Number(r.ms) || 0;
+  return limits;
 }
 
 /**
- * The settings of every audit transaction ($1 statement_timeout, $2 lock_timeout), as pg_dump pins its
+ * A guard a DBA set on the role or database is never loosened: the audit uses the smaller of its own
+ * limit and the one already in force (0 means none).
+ */
+export function smallerLimit(ours: number, theirs: number): number {
+  return theirs > 0 && theirs < ours ? theirs : ours;
+}
+
+interface BackendKey {
+  processID: number;
+  secretKey: number;
+}
+
+function backendKey(client: pg.Client): BackendKey {
+  // pg keeps the BackendKeyData it received on the client; its type definitions do not declare it.
+  const { processID, secretKey } = client as unknown as BackendKey;
+  return { processID, secretKey };
+}
+
+/** Sends the protocol's CancelRequest for one backend over a connection of its own; never throws. */
+export async function sendCancelRequest(target: ConnectionTarget, key: BackendKey, timeoutMs = 3000): Promise<void> {
+  if (!key.processID) return;
+  const packet = Buffer.alloc(16);
+  packet.writeInt32BE(16, 0);
+  packet.writeInt32BE(80877102, 4);
+  packet.writeInt32BE(key.processID, 8);
+  packet.writeInt32BE(key.secretKey, 12);
+  await new Promise<void>((resolve) => {
+    const socket = isSocketHost(target.host)
+      ? net.connect({ path: path.join(target.host, `.s.PGSQL.${target.port}`) })
+      : net.connect({ host: target.host, port: target.port });
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    socket.once('connect', () => socket.end(packet));
+    socket.once('close', done);
+    socket.once('error', done);
+  });
+}
+
+/** Too many connections (53300), or only superuser-reserved slots left. */
+function isOutOfSlots(err: unknown): boolean {
+  const message = errorMessage(err);
+  return /\[53300\]|too many (clients|connections)|remaining connection slots are reserved/i.test(message);
+}
+
+/**
+ * The settings of every audit transaction ($1 statement_timeout, $2 lock_timeout, $3
+ * idle_in_transaction_session_timeout: each never looser than the one in force), as pg_dump pins its
  * session: `row_security = off` makes a table whose policies would hide rows an error instead of a
  * silent partial read, and a `search_path` of `pg_catalog, pg_temp` keeps every unqualified operator,
  * function and type on the system's own, so no object a user created runs inside the audit.
  */
 export const AUDIT_SETTINGS_SQL = `SELECT pg_catalog.set_config('statement_timeout', $1, true), pg_catalog.set_config('lock_timeout', $2, true),
-            pg_catalog.set_config('idle_in_transaction_session_timeout', '0', true),
+            pg_catalog.set_config('idle_in_transaction_session_timeout', $3, true),
             pg_catalog.set_config('row_security', 'off', true),
             pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)`;
 

@@ -115,6 +115,8 @@ export interface AuditLanes {
   primary: Queryable;
   serverVersion: string;
   runAll<T>(tasks: ((db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]>;
+  /** What the connections had to do differently from what was asked (e.g. fewer of them). */
+  readonly warnings?: readonly string[];
   /** See AuditSession.releaseLocksAfterEachTask. */
   releaseLocksAfterEachTask?(on: boolean): void;
 }
@@ -378,6 +380,7 @@ function buildReport(
       },
       startedAt: startedAt.toISOString(),
       durationMs: Math.round(performance.now() - started),
+      ...(session.warnings?.length ? { warnings: [...session.warnings] } : {}),
       options: { schemas, deep: options.deep, failOn: options.failOn, samplePercent: options.samplePercent ?? null },
       scope,
       summary: summarize(checks, findings),

@@ -51,6 +51,7 @@ export const reportSchema = z.strictObject({
   database: z.strictObject({ host: z.string(), port: z.number().int(), name: z.string(), user: z.string(), serverVersion: z.string() }),
   startedAt: z.iso.datetime(),
   durationMs: z.number().int().min(0),
+  warnings: z.array(z.string().min(1)).min(1).optional(),
   options: z.strictObject({ schemas: z.array(z.string()), deep: z.boolean(), failOn: z.enum(['error', 'warning', 'info', 'never']), samplePercent: z.number().nullable() }),
   scope: z.strictObject({ tables: z.number().int().min(0), partitions: z.number().int().min(0) }),
   summary: z.strictObject({

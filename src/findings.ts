@@ -98,6 +98,8 @@ export interface DatabaseInfo {
   name: string;
   user: string;
   serverVersion: string;
+  /** pg_control_system().system_identifier: which cluster this is (a restored copy shares it); null if unreadable. */
+  systemIdentifier?: string | null;
 }
 
 export interface AuditSummary {

@@ -169,6 +169,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
   {
     if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
     const available = await listUserSchemas(session.primary);
+    const systemIdentifier = await readSystemIdentifier(session.primary);
     const schemas = options.schemas ?? available.filter((s) => !EXCLUDED_BY_DEFAULT.includes(s));
     const unknown = (options.schemas ?? []).filter((s) => !available.includes(s));
     if (unknown.length > 0) {
@@ -194,7 +195,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         durationMs: 0,
         findings: 0,
       }));
-      return { report: buildReport(options, session, startedAt, started, schemas, checks, [], { tables: 0, partitions: 0 }), repairs: [], catalog: null };
+      return { report: buildReport(options, session, systemIdentifier, startedAt, started, schemas, checks, [], { tables: 0, partitions: 0 }), repairs: [], catalog: null };
     }
 
     // Beyond this many tables and indexes, the locks of one audit could fill PostgreSQL's lock table
@@ -330,7 +331,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
     withheldSamples(findings, options.config.sampleSize, options.config.samplesExclude);
     repairs.sort((a, b) => a.repair.order - b.repair.order || compareFindings(a.finding, b.finding));
     const scope = { tables: catalog.tables.length, partitions: catalog.partitions.length };
-    return { report: buildReport(options, session, startedAt, started, schemas, checks, findings, scope), repairs, catalog };
+    return { report: buildReport(options, session, systemIdentifier, startedAt, started, schemas, checks, findings, scope), repairs, catalog };
   }
 }
 
@@ -358,9 +359,23 @@ function withheldSamples(findings: Finding[], sampleSize: number, exclude: strin
   }
 }
 
+/** The cluster's identity (pg_control_system), so a fix script can refuse to run on another server. */
+async function readSystemIdentifier(db: Queryable): Promise<string | null> {
+  try {
+    await db.query('SAVEPOINT integrity_sysid');
+    const id = (await db.query<{ id: string }>('SELECT s.system_identifier::text AS id FROM pg_catalog.pg_control_system() AS s')).rows[0]?.id ?? null;
+    await db.query('RELEASE SAVEPOINT integrity_sysid');
+    return id;
+  } catch {
+    await db.query('ROLLBACK TO SAVEPOINT integrity_sysid').catch(() => undefined);
+    return null;
+  }
+}
+
 function buildReport(
   options: AuditOptions,
   session: AuditLanes,
+  systemIdentifier: string | null,
   startedAt: Date,
   started: number,
   schemas: string[],
@@ -377,6 +392,7 @@ function buildReport(
         name: options.target.database,
         user: options.target.user,
         serverVersion: session.serverVersion,
+        systemIdentifier,
       },
       startedAt: startedAt.toISOString(),
       durationMs: Math.round(performance.now() - started),

@@ -1,12 +1,29 @@
 import type { AuditReport, Finding, FindingFix } from '../findings.js';
 import { describeObject } from '../report/pretty.js';
-import { CREATE_QUARANTINE_SCHEMA, QUARANTINE_SCHEMA } from './quarantine.js';
+import { CREATE_QUARANTINE_SCHEMA, QUARANTINE_SCHEMA, literal } from './quarantine.js';
 import { repairSafety, type Repair, type RepairStep } from './types.js';
 
-function comment(text: string, prefix = '-- '): string {
+/**
+ * Characters that must never reach a script raw from user text: every one psql's or the server's lexer
+ * treats as a line end (CR, LF), the other C0/C1 controls and DEL (terminal escapes), and the Unicode line
+ * and paragraph separators (editors and viewers break lines there).
+ */
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** Shows an unprintable character as `\xHH` / `\uHHHH`, so a comment line can only end where we end it. */
+export function visibleText(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** A `--` comment: one line per `\n` of ours; anything else that could end a line is made visible. */
+export function comment(text: string, prefix = '-- '): string {
   return text
     .split('\n')
-    .map((l) => `${prefix}${l}`.trimEnd())
+    .map((l) => `${prefix}${visibleText(l)}`.trimEnd())
     .join('\n');
 }
 
@@ -70,6 +87,38 @@ export interface ScriptContext {
   repairs: { finding: Finding; repair: Repair }[];
 }
 
+/**
+ * Settings the script relies on, pinned as pg_dump pins its restore session: literals mean what they say
+ * whatever the server's default (`standard_conforming_strings`), no object a user created is found by an
+ * unqualified name (`search_path`), a copy sees every row the delete removes or fails (`row_security`).
+ */
+export function sessionPins(): string[] {
+  return [
+    "SET client_encoding = 'UTF8';",
+    'SET standard_conforming_strings = on;',
+    "SET search_path = pg_catalog, pg_temp;",
+    'SET row_security = off;',
+    'SET check_function_bodies = false;',
+    "SET lock_timeout = '10s';",
+  ];
+}
+
+/** Refuses to run against another database than the audited one, unless `psql -v integrity_any_database=1`. */
+function databaseGuard(report: AuditReport): string[] {
+  const db = report.database;
+  const sameCluster = db.systemIdentifier ? ` AND (SELECT s.system_identifier::text FROM pg_catalog.pg_control_system() AS s) = ${literal(db.systemIdentifier)}` : '';
+  return [
+    comment(`Written for database ${db.name}${db.systemIdentifier ? ` of the cluster with system identifier ${db.systemIdentifier}` : ''}; anywhere else it stops here.`),
+    comment('To run it elsewhere on purpose (a restored copy, say): psql -v integrity_any_database=1 ...'),
+    `SELECT pg_catalog.current_database() OPERATOR(pg_catalog.=) ${literal(db.name)}${sameCluster} AS integrity_same_database \\gset`,
+    '\\if :{?integrity_any_database}',
+    '\\elif :integrity_same_database',
+    '\\else',
+    "DO $integrity$ BEGIN RAISE EXCEPTION 'integrity: this script was written for another database (see its header); run it there, or pass -v integrity_any_database=1'; END $integrity$;",
+    '\\endif',
+  ];
+}
+
 /** The whole fix script: `psql -v ON_ERROR_STOP=1 -f FILE` runs it; running it twice changes nothing more. */
 export function renderFixScript({ report, repairs }: ScriptContext): string {
   const db = report.database;
@@ -93,7 +142,9 @@ export function renderFixScript({ report, repairs }: ScriptContext): string {
     ),
     '',
     '\\set ON_ERROR_STOP on',
-    "SET lock_timeout = '10s';",
+    ...sessionPins(),
+    '',
+    ...databaseGuard(report),
     '',
     'BEGIN;',
   ];

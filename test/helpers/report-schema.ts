@@ -48,7 +48,7 @@ export const findingSchema = z.strictObject({
 export const reportSchema = z.strictObject({
   version: z.string(),
   tool: z.literal('integrity'),
-  database: z.strictObject({ host: z.string(), port: z.number().int(), name: z.string(), user: z.string(), serverVersion: z.string() }),
+  database: z.strictObject({ host: z.string(), port: z.number().int(), name: z.string(), user: z.string(), serverVersion: z.string(), systemIdentifier: z.string().regex(/^\d+$/).nullable().optional() }),
   startedAt: z.iso.datetime(),
   durationMs: z.number().int().min(0),
   warnings: z.array(z.string().min(1)).min(1).optional(),

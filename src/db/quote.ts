@@ -1,7 +1,39 @@
-/** Quotes an identifier the way PostgreSQL's quote_ident does, always (never relying on case folding). */
+/**
+ * Characters no SQL text we write may carry raw: line ends (CR and LF end a `--` comment for psql and the
+ * server), the other C0/C1 controls and DEL (terminal escapes), and the Unicode line and paragraph
+ * separators. Identifiers and literals holding them are written with escapes instead.
+ */
+// eslint-disable-next-line no-control-regex
+export const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+// eslint-disable-next-line no-control-regex
+const UNSAFE_CHARS_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+const hex = (c: string, width: number) => c.charCodeAt(0).toString(16).padStart(width, '0');
+
+/**
+ * Quotes an identifier, always (never relying on case folding). A name holding a line end or another
+ * control character is written as a Unicode-escaped identifier (`U&"a\000Db"`), which PostgreSQL reads
+ * whatever standard_conforming_strings says, so the SQL text itself never carries the raw character.
+ */
 export function quoteIdent(name: string): string {
   if (name.includes('\u0000')) throw new Error(`identifier contains a NUL byte: ${JSON.stringify(name)}`);
-  return `"${name.replace(/"/g, '""')}"`;
+  const quoted = name.replace(/"/g, '""');
+  if (!UNSAFE_CHARS.test(name)) return `"${quoted}"`;
+  return `U&"${quoted.replace(/\\/g, '\\\\').replace(UNSAFE_CHARS_ALL, (c) => `\\${hex(c, 4)}`)}"`;
+}
+
+/**
+ * A string literal that means the same under any server setting: an escape string (`E'...'`), which
+ * standard_conforming_strings does not change, with backslashes and quotes doubled and every control
+ * character written as an escape, so the SQL text never carries a raw line end.
+ */
+export function quoteLiteral(value: string): string {
+  if (value.includes('\u0000')) throw new Error('a string literal cannot hold a NUL byte');
+  const body = value
+    .replace(/\\/g, '\\\\')
+    .replace(/'/g, "''")
+    .replace(UNSAFE_CHARS_ALL, (c) => (c.charCodeAt(0) < 0x80 ? `\\x${hex(c, 2)}` : `\\u${hex(c, 4)}`));
+  return `E'${body}'`;
 }
 
 export function qualifiedName(schema: string, table: string): string {

@@ -34,6 +34,20 @@ class TransactionLanes implements AuditLanes {
   }
 }
 
+/**
+ * The settings the repairs rely on, as the script pins them at its top: literals and names mean what
+ * they say, no user object is found by an unqualified name, and a copy sees every row its delete removes
+ * (row_security = off errors instead of hiding rows). `local`: for this transaction only.
+ */
+async function pinSession(client: pg.Client, local: boolean): Promise<void> {
+  await client.query(
+    `SELECT pg_catalog.set_config('standard_conforming_strings', 'on', $1), pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', $1),
+            pg_catalog.set_config('row_security', 'off', $1), pg_catalog.set_config('client_encoding', 'UTF8', $1),
+            pg_catalog.set_config('check_function_bodies', 'off', $1)`,
+    [local],
+  );
+}
+
 async function setTimeouts(client: pg.Client, options: AuditOptions): Promise<void> {
   await client.query(`SELECT pg_catalog.set_config('statement_timeout', $1, true), pg_catalog.set_config('lock_timeout', $2, true)`, [
     `${options.statementTimeoutMs}ms`,
@@ -77,6 +91,7 @@ export async function verifyRepairs(options: AuditOptions): Promise<VerifyResult
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     await setTimeouts(client, options);
+    await pinSession(client, true);
     const version = (await client.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]?.v ?? '';
     const lanes = new TransactionLanes(client, version);
     const before = await auditWith(lanes, options);
@@ -141,6 +156,7 @@ export async function applyRepairs(options: AuditOptions, repairs: RepairEntry[]
   let concurrentRun = 0;
   try {
     await client.query(`SELECT pg_catalog.set_config('lock_timeout', $1, false)`, [`${Math.max(options.lockTimeoutMs, 10_000)}ms`]);
+    await pinSession(client, false);
     await client.query('BEGIN');
     if (usesQuarantine(repairs)) await client.query(CREATE_QUARANTINE_SCHEMA);
     for (const entry of repairs) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { qualifiedName, quoteIdent } from '../db/quote.js';
+import { qualifiedName, quoteIdent, quoteLiteral } from '../db/quote.js';
 import type { Column } from '../db/catalog.js';
 import type { RepairStep } from './types.js';
 
@@ -44,8 +44,9 @@ export function restoreStatement(quarantine: string, source: string, columns: Co
   return `INSERT INTO ${source} (${cols})${overriding} SELECT ${cols} FROM ${quarantine} WHERE integrity_finding = ${literal(fingerprint)};`;
 }
 
+/** A string literal safe under any setting; see quoteLiteral. */
 export function literal(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
+  return quoteLiteral(value);
 }
 
 export function quarantineSteps(quarantine: string, source: string): RepairStep[] {

@@ -40,7 +40,8 @@ describe('users-without-profiles on seed 004', () => {
     await query(db.url, `ALTER TABLE auth.users DISABLE TRIGGER on_auth_user_created`);
     report = await audit(db.url, { checks: ['users-without-profiles'] });
     expect(report.findings.map((f) => f.severity)).toEqual(['error', 'warning']);
-    expect(report.findings[1]?.message).toContain('on_auth_user_created (disabled)');
+    expect(report.findings[1]?.details?.triggers).toMatchObject([{ name: 'on_auth_user_created', inserts: 'yes', blockers: ['disabled'] }]);
+    expect(report.findings[1]?.fix?.steps.map((s) => [s.safety, s.sql])).toEqual([['review', 'ALTER TABLE "auth"."users" ENABLE TRIGGER "on_auth_user_created";']]);
   });
 
   it('is skipped with a reason when auth is not audited', async () => {

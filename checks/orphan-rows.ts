@@ -252,6 +252,8 @@ function strategyFor(ctx: CheckContext<Options>, ref: Reference): Strategy {
       ? [ref.relationName]
       : [];
   for (const key of keys) {
+    // Keys are names users chose: a constraint called `constructor` must not find Object.prototype's.
+    if (!Object.hasOwn(ctx.options.strategies, key)) continue;
     const chosen = ctx.options.strategies[key];
     if (chosen) return chosen;
   }
@@ -283,6 +285,14 @@ function dependents(ctx: CheckContext<Options>, rows: RowSet, path: string[], ou
     const key = tableKey(fk.schema, fk.table);
     const label = displayName(fk.schema, fk.table);
     const child = findTable(ctx.catalog, fk.schema, fk.table);
+    // The referential actions are triggers on the referenced table: disabled there, the delete neither
+    // cascades nor is refused, and would leave the rows that reference it orphaned.
+    if (fk.disabledTriggers.some((t) => t.schema === rows.table.schema && t.table === rows.table.name)) {
+      out.problems.push(
+        `the RI triggers of ${displayName(fk.name)} are disabled on ${displayName(rows.table.schema, rows.table.name)}, so the delete would not ${fk.onDelete === 'cascade' ? 'cascade to' : 'be checked against'} ${label} and would leave its rows orphaned: re-enable them first`,
+      );
+      continue;
+    }
     if (fk.onDelete === 'no action' || fk.onDelete === 'restrict') {
       if (!child) out.problems.push(`${label} references it and is outside the audited schemas (add --schema ${fk.schema})`);
       else out.blockers.push(dependentRows(fk, child, rows, path.length));
@@ -343,6 +353,23 @@ function dependentRows(fk: ForeignKey, child: Table, parent: RowSet, depth: numb
   };
 }
 
+/**
+ * Locks the rows a repair is about to copy and remove (FOR UPDATE), in the order given: a concurrent
+ * insert that references one of them waits for this transaction (its foreign key check takes FOR KEY
+ * SHARE on the row) and then fails, instead of slipping in between the copy and the delete.
+ */
+function lockStep(sets: RowSet[]): RepairStep {
+  const label = sets.map((s) => displayName(s.table.schema, s.table.name)).join(', ');
+  return {
+    safety: 'safe',
+    phase: 'transaction',
+    description: `lock the rows to be removed (${label}) until COMMIT, so that no writer adds to them or changes them in between`,
+    sql: sets
+      .map((s) => `SELECT pg_catalog.count(*) AS rows_locked FROM (SELECT 1 FROM ${ownRows(s.table)} AS t WHERE ${s.where('t')} FOR UPDATE OF t) AS locked;`)
+      .join('\n'),
+  };
+}
+
 async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding: Finding, db: Queryable): Promise<Repair> {
   const child = qualifiedName(ref.child.schema, ref.child.name);
   // Reads, updates and deletes of the child's own rows (ONLY, as its foreign key covers); inserts name it plainly.
@@ -394,6 +421,7 @@ ${moveToQuarantine(quarantine, childRows, where, 'orphan-rows', fp)}`,
   } else if (strategy === 'set-null') {
     const sets = ref.columns.map((c) => `${quoteIdent(c.name)} = NULL`).join(', ');
     steps.push(
+      lockStep([{ table: ref.child, where: (a) => violationSql(ref, a) }]),
       { safety: 'safe', phase: 'transaction', description: `quarantine table for ${childLabel}`, sql: createQuarantineTable(quarantine, child) },
       {
         safety: 'destructive',
@@ -407,6 +435,9 @@ UPDATE ${childRows} AS t SET ${sets} WHERE ${where};`,
       `UPDATE ${childRows} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = q.${quoteIdent(c.name)}`).join(', ')} FROM ${quarantine} AS q WHERE q.integrity_finding = ${literal(fp)} AND ${(ref.child.primaryKey ?? []).map((k) => `t.${quoteIdent(k)} = q.${quoteIdent(k)}`).join(' AND ')};`,
     );
   } else {
+    // Locked before anything is copied: a row a writer adds to the cascade after its copy was taken would
+    // be deleted with no copy. Under the lock, such a writer waits for this transaction and then fails.
+    steps.push(lockStep([{ table: ref.child, where: (a) => violationSql(ref, a) }, ...related.changed.filter((d) => !d.setColumns)]));
     for (const dep of related.changed) {
       const depName = qualifiedName(dep.table.schema, dep.table.name);
       const depRows = ownRows(dep.table);
@@ -450,7 +481,9 @@ ${copyToQuarantine(depQuarantine, depRows, dep.where('t'), 'orphan-rows', fp)}`,
       safety: 'safe',
       phase: 'transaction',
       description: `validate ${displayName(fk.name)} now that no row breaks it`,
-      sql: `ALTER TABLE ${child} VALIDATE CONSTRAINT ${quoteIdent(fk.name)};`,
+      // Deferred constraint triggers queued by the deletes above would make ALTER TABLE fail with
+      // "pending trigger events": fire them first.
+      sql: `SET CONSTRAINTS ALL IMMEDIATE;\nALTER TABLE ${child} VALIDATE CONSTRAINT ${quoteIdent(fk.name)};`,
     });
   }
   if (fk && fk.disabledTriggers.length > 0) {

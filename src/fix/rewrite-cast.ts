@@ -75,3 +75,18 @@ export async function rewriteJsonIntCasts(sql: string): Promise<{ sql: string; r
   out = Buffer.concat([out, bytes.subarray(cursor)]);
   return { sql: out.toString('utf8'), rewritten: locations.length };
 }
+
+/**
+ * Whether an expression (as pg_get_indexdef prints one key) is itself an integer cast of extracted JSON
+ * text, rather than containing one inside a larger expression.
+ */
+export async function isBareJsonIntCast(expression: string): Promise<boolean> {
+  const tree = (await parse(`SELECT ${expression}`)) as { stmts: { stmt: { SelectStmt?: { targetList?: { ResTarget?: { val?: unknown } }[] } } }[] };
+  const target = tree.stmts[0]?.stmt.SelectStmt?.targetList;
+  if (!target || target.length !== 1) return false;
+  const val = target[0]?.ResTarget?.val as Json | undefined;
+  const tc = val?.TypeCast as Json | undefined;
+  if (!tc) return false;
+  const type = lastName((tc.typeName as Json | undefined)?.names);
+  return !!type && INTEGER_TYPES.has(type) && isJsonTextExtraction(tc.arg);
+}

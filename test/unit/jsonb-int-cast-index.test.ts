@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findJsonIntCasts, type JsonIntCast } from '../../checks/jsonb-int-cast-index.js';
+import { findJsonIntCasts, integerOnlyPattern, oneLine, type GuardCatalog, type JsonIntCast } from '../../checks/jsonb-int-cast-index.js';
 import type { JsonTextExtractors } from '../../src/db/catalog.js';
 import { COLUMNS, TREES } from './pg-node-trees.js';
 
@@ -243,5 +243,180 @@ describe('findJsonIntCasts: synthetic trees', () => {
   ];
   it.each(cases)('$name', ({ tree, expected }) => {
     expect(findJsonIntCasts(tree, EXTRACTORS, COLUMNS.t)).toEqual(expected);
+  });
+});
+
+describe('integerOnlyPattern: patterns that admit only integer literals', () => {
+  it.each([
+    ['^-?[0-9]+$', null],
+    ['^[0-9]+$', null],
+    ['^\\d+$', null],
+    ['^-?\\d+$', null],
+    ['^[[:digit:]]+$', null],
+    ['^[+-]?[0-9]+$', null],
+    ['^[-+]?[0-9]+$', null],
+    ['^(-|\\+)?[0-9]+$', null],
+    ['^(?:-)?[0-9]+$', null],
+    ['\\A-?\\d+\\Z', null],
+    ['^[0-9]+?$', null],
+    ['^([0-9])+$', null],
+    ['^(0|[1-9][0-9]*)$', null],
+    ['^[0-9]+$|^-[0-9]+$', null],
+    ['^[\\d]+$', null],
+    ['^[0-9]{1,9}$', 9],
+    ['^-?[0-9]{1,9}$', 9],
+    ['^[0-9]{3}$', 3],
+    ['^[0-9][0-9]?$', 2],
+    ['^[1-9][0-9]{0,3}$', 4],
+    ['^-?[0-9]{1,18}$', 18],
+    ['^[0-9]{2,}$', null],
+    ['^([0-9]{1,2}){1,3}$', 6],
+  ])('%s (at most %s digits)', (pattern, maxDigits) => {
+    expect(integerOnlyPattern(pattern, true)).toEqual({ maxDigits });
+  });
+
+  it('a pattern that can match nothing admits no non-integer text', () => {
+    expect(integerOnlyPattern('^[0-9]+$x', true)).toEqual({ maxDigits: 0 });
+  });
+});
+
+describe('integerOnlyPattern: patterns that do not prove an integer', () => {
+  it.each([
+    ['[0-9]+', 'unanchored'],
+    ['^[0-9]+', 'no end anchor: 12.5 matches'],
+    ['[0-9]+$', 'no start anchor'],
+    ['^-?[0-9.]+$', "admits '.'"],
+    ['^-?[0-9]+(\\.[0-9]+)?$', 'admits a fraction'],
+    ['^-?[0-9]*$', "admits '' and '-'"],
+    ['^[0-9]*$', "admits ''"],
+    ['^$', "only ''"],
+    ['^[+-]$', 'a sign alone'],
+    ['^--?[0-9]+$', "admits '--1'"],
+    ['^[0-9]+-$', "admits '1-'"],
+    ['^.+$', 'any character'],
+    ['^[^a-z]+$', 'a negated set'],
+    ['^[0-9a]+$', "admits 'a'"],
+    ['^[+--]?[0-9]+$', "a range that includes ','"],
+    ['^[٠-٩]+$', 'non-ASCII digits'],
+    ['^\\s*[0-9]+\\s*$', '\\s is not read'],
+    ['^[0-9]+$|x', 'an unanchored branch'],
+    ['^([0-9]+|x)$', "a branch admitting 'x'"],
+    ['(?n)^[0-9]+$', 'embedded options: ^ and $ at newlines'],
+    ['***=^[0-9]+$', 'a literal pattern'],
+    ['***:^[0-9]+$', 'a director'],
+    ['^([0-9]+)\\1$', 'a back reference'],
+    ['^[0-9]+(?=x)$', 'a lookahead'],
+    ['^[0-9]{2,1}$', 'an invalid bound'],
+    ['^[0-9]{256}$', 'a bound over RE_DUP_MAX'],
+    ['^[0-9]**$', 'a doubled quantifier'],
+    ['^*[0-9]$', 'a quantified anchor'],
+    ['^[0-9]+\\', 'a trailing backslash'],
+    ['^[0-9+$', 'an unterminated bracket'],
+    ['^([0-9]+$', 'an unclosed group'],
+    ['^[[:alnum:]]+$', 'a class other than digit'],
+    ['^[[.0.]]+$', 'a collating element'],
+    ['^\\x30+$', 'a character entry'],
+    ['^\\w+$', 'a word class'],
+    ['^([0-9]{1,255}){1,255}$', 'too large to expand'],
+  ])('%s (%s)', (pattern) => {
+    expect(integerOnlyPattern(pattern, true)).toBeNull();
+  });
+
+  it.each(['^\\d+$', '^[[:digit:]]+$', '^[\\d]+$', '^-?\\d{1,9}$'])('%s under a collation whose digit class is not ASCII-only (ICU)', (pattern) => {
+    expect(integerOnlyPattern(pattern, false)).toBeNull();
+  });
+
+  it('[0-9] is a code-point range under any collation', () => {
+    expect(integerOnlyPattern('^[0-9]+$', false)).toEqual({ maxDigits: null });
+  });
+});
+
+describe('findJsonIntCasts: guards, on trees captured from PostgreSQL 15', () => {
+  // CREATE TABLE t (id int, meta jsonb); the operators: 641 ~(text,text), 642 !~(text,text); collation 100 the default.
+  const GUARDS: GuardCatalog = { match: new Set(['641']), noMatch: new Set(['642']), asciiDigitCollations: new Set(['100', '950']) };
+  const col = new Map([[1, 'id'], [2, 'meta']]);
+  const k = (key: string) =>
+    `{OPEXPR :opno 3477 :opfuncid 3214 :opresulttype 25 :opretset false :opcollid 100 :inputcollid 100 :args ({VAR :varno 1 :varattno 2 :vartype 3802 :vartypmod -1 :varcollid 0 :varlevelsup 0 :varnosyn 1 :varattnosyn 2 :location 32} {CONST :consttype 25 :consttypmod -1 :constcollid 100 :constlen -1 :constbyval false :constisnull false :location 39 :constvalue ${key.length + 4} [ ${(key.length + 4) * 4} 0 0 0 ${[...Buffer.from(key)].join(' ')} ]}) :location 36}`;
+  const text = (s: string) => {
+    const b = [...Buffer.from(s)];
+    return `{CONST :consttype 25 :consttypmod -1 :constcollid 100 :constlen -1 :constbyval false :constisnull false :location 46 :constvalue ${b.length + 4} [ ${(b.length + 4) * 4} 0 0 0 ${b.join(' ')} ]}`;
+  };
+  const re = (key: string, pattern: string, opno = '641', coll = '100') =>
+    `{OPEXPR :opno ${opno} :opfuncid 1254 :opresulttype 16 :opretset false :opcollid 0 :inputcollid ${coll} :args (${k(key)} ${text(pattern)}) :location 44}`;
+  const int = (key: string) => `{COERCEVIAIO :arg ${k(key)} :resulttype 23 :resultcollid 0 :coerceformat 1 :location 72}`;
+  const caseOf = (whens: [string, string][], otherwise = '{CONST :consttype 23 :constisnull true :constvalue <>}') =>
+    `{CASEEXPR :casetype 23 :casecollid 0 :arg <> :args (${whens.map(([c, r]) => `{CASEWHEN :expr ${c} :result ${r} :location 27}`).join(' ')}) :defresult ${otherwise} :location 22}`;
+  const bool = (op: 'and' | 'or' | 'not', ...args: string[]) => `{BOOLEXPR :boolop ${op} :args (${args.join(' ')}) :location -1}`;
+  const guards = (tree: string, predicate?: string) => findJsonIntCasts(tree, EXTRACTORS, col, { catalog: GUARDS, predicate: predicate ?? null }).map((c) => c.guard ?? null);
+  const INT = '^-?[0-9]+$';
+
+  it('reads the captured CASE tree the way PostgreSQL stores it', () => {
+    // CREATE INDEX ON t ((CASE WHEN (meta->>'k') ~ '^\d+$' THEN (meta->>'k')::int END))
+    const captured =
+      "({CASEEXPR :casetype 23 :casecollid 0 :arg <> :args ({CASEWHEN :expr {OPEXPR :opno 641 :opfuncid 1254 :opresulttype 16 :opretset false :opcollid 0 :inputcollid 100 :args ({OPEXPR :opno 3477 :opfuncid 3214 :opresulttype 25 :opretset false :opcollid 100 :inputcollid 100 :args ({VAR :varno 1 :varattno 2 :vartype 3802 :vartypmod -1 :varcollid 0 :varlevelsup 0 :varnosyn 1 :varattnosyn 2 :location 33} {CONST :consttype 25 :consttypmod -1 :constcollid 100 :constlen -1 :constbyval false :constisnull false :location 40 :constvalue 5 [ 20 0 0 0 107 ]}) :location 37} {CONST :consttype 25 :consttypmod -1 :constcollid 100 :constlen -1 :constbyval false :constisnull false :location 47 :constvalue 9 [ 36 0 0 0 94 92 100 43 36 ]}) :location 45} :result {COERCEVIAIO :arg {OPEXPR :opno 3477 :opfuncid 3214 :opresulttype 25 :opretset false :opcollid 100 :inputcollid 100 :args ({VAR :varno 1 :varattno 2 :vartype 3802 :vartypmod -1 :varcollid 0 :varlevelsup 0 :varnosyn 1 :varattnosyn 2 :location 61} {CONST :consttype 25 :consttypmod -1 :constcollid 100 :constlen -1 :constbyval false :constisnull false :location 68 :constvalue 5 [ 20 0 0 0 107 ]}) :location 65} :resulttype 23 :resultcollid 0 :coerceformat 1 :location 72} :location 27}) :defresult {CONST :consttype 23 :consttypmod -1 :constcollid 0 :constlen 4 :constbyval true :constisnull true :location -1 :constvalue <>} :location 22})";
+    expect(findJsonIntCasts(captured, EXTRACTORS, col, { catalog: GUARDS })).toEqual([
+      { ...cast('integer', '->>', 'meta', ['k'], "meta->>'k'"), guard: { by: 'case', pattern: '^\\d+$', maxDigits: null } },
+    ]);
+    // Without the guard catalog, the same cast is unguarded.
+    expect(findJsonIntCasts(captured, EXTRACTORS, col).map((c) => c.guard)).toEqual([undefined]);
+  });
+
+  it.each([
+    { name: 'a CASE branch on the same key', tree: caseOf([[re('k', INT), int('k')]]), expected: [{ by: 'case', pattern: INT, maxDigits: null }] },
+    { name: 'the ELSE after WHEN x !~ ...', tree: caseOf([[re('k', INT, '642'), text('x')]], int('k')), expected: [{ by: 'case', pattern: INT, maxDigits: null }] },
+    { name: 'the ELSE after WHEN NOT (x ~ ...)', tree: caseOf([[bool('not', re('k', INT)), text('x')]], int('k')), expected: [{ by: 'case', pattern: INT, maxDigits: null }] },
+    { name: 'an AND with the match', tree: caseOf([[bool('and', text('t'), re('k', INT)), int('k')]]), expected: [{ by: 'case', pattern: INT, maxDigits: null }] },
+    { name: 'an OR where both sides match', tree: caseOf([[bool('or', re('k', '^[0-9]+$'), re('k', '^-[0-9]{1,3}$')), int('k')]]), expected: [{ by: 'case', pattern: '^[0-9]+$', maxDigits: null }] },
+    { name: 'the tighter of two patterns', tree: caseOf([[bool('and', re('k', INT), re('k', '^[0-9]{1,5}$')), int('k')]]), expected: [{ by: 'case', pattern: '^[0-9]{1,5}$', maxDigits: 5 }] },
+    { name: 'under the C collation (950)', tree: caseOf([[re('k', '^\\d+$', '641', '950'), int('k')]]), expected: [{ by: 'case', pattern: '^\\d+$', maxDigits: null }] },
+  ])('guarded: $name', ({ tree, expected }) => {
+    expect(guards(tree)).toEqual(expected);
+  });
+
+  it.each([
+    { name: 'a guard on another key', tree: caseOf([[re('j', INT), int('k')]]) },
+    { name: 'an OR with another condition', tree: caseOf([[bool('or', re('k', INT), text('t')), int('k')]]) },
+    { name: 'the ELSE after WHEN x ~ ...', tree: caseOf([[re('k', INT), text('x')]], int('k')) },
+    { name: 'a branch under WHEN x !~ ...', tree: caseOf([[re('k', INT, '642'), int('k')]]) },
+    { name: 'the ELSE after an AND of !~ and something else', tree: caseOf([[bool('and', re('k', INT, '642'), text('t')), text('x')]], int('k')) },
+    { name: 'an operator that is not pg_catalog.~ (another OID)', tree: caseOf([[re('k', INT, '99999'), int('k')]]) },
+    { name: '\\d under a collation not known to be libc (an ICU one)', tree: caseOf([[re('k', '^\\d+$', '641', '12345'), int('k')]]) },
+    { name: 'a pattern that admits a fraction', tree: caseOf([[re('k', '^[0-9.]+$'), int('k')]]) },
+  ])('not guarded: $name', ({ tree }) => {
+    expect(guards(tree)).toEqual([null]);
+  });
+
+  it('a cast in the WHEN condition itself is not guarded by that condition, but is by an earlier branch not taken', () => {
+    const inCondition = caseOf([[bool('and', re('k', INT), `{OPEXPR :opno 521 :args (${int('k')} {CONST :consttype 23 :constisnull false :constvalue 4 [ 0 0 0 0 0 0 0 0 ]})}`), text('x')]]);
+    expect(guards(inCondition)).toEqual([null]);
+    const afterNotTaken = caseOf([
+      [re('k', INT, '642'), text('x')],
+      [`{OPEXPR :opno 521 :args (${int('k')} {CONST :consttype 23 :constisnull false :constvalue 4 [ 0 0 0 0 0 0 0 0 ]})}`, text('y')],
+    ]);
+    expect(guards(afterNotTaken)).toEqual([{ by: 'case', pattern: INT, maxDigits: null }]);
+  });
+
+  it('the partial-index predicate guards the key expressions, unless the match is OR-ed', () => {
+    expect(guards(`(${int('k')})`, re('k', INT))).toEqual([{ by: 'predicate', pattern: INT, maxDigits: null }]);
+    expect(guards(`(${int('k')})`, bool('and', text('t'), re('k', INT)))).toEqual([{ by: 'predicate', pattern: INT, maxDigits: null }]);
+    expect(guards(`(${int('k')})`, `(${text('t')} ${re('k', INT)})`)).toEqual([{ by: 'predicate', pattern: INT, maxDigits: null }]);
+    expect(guards(`(${int('k')})`, bool('or', re('k', INT), text('t')))).toEqual([null]);
+    expect(guards(`(${int('k')})`, re('j', INT))).toEqual([null]);
+  });
+
+  it('a cast through ::varchar(1) is not guarded: the text cast is not the text matched', () => {
+    const varchar1 = `{COERCEVIAIO :arg {FUNCEXPR :funcid 669 :funcresulttype 1043 :funcretset false :funcvariadic false :funcformat 2 :args ({RELABELTYPE :arg ${k('k')} :resulttype 1043} {CONST :consttype 23 :constisnull false :constvalue 4 [ 5 0 0 0 0 0 0 0 ]} {CONST :consttype 16 :constisnull false :constvalue 1 [ 1 0 0 0 0 0 0 0 ]})} :resulttype 23}`;
+    expect(findJsonIntCasts(caseOf([[re('k', INT), varchar1]]), EXTRACTORS, col, { catalog: GUARDS })).toEqual([cast('integer', '->>', 'meta', ['k'], "meta->>'k'")]);
+    const relabelled = `{COERCEVIAIO :arg {RELABELTYPE :arg ${k('k')} :resulttype 1043} :resulttype 23}`;
+    expect(guards(caseOf([[re('k', INT), relabelled]]))).toEqual([{ by: 'case', pattern: INT, maxDigits: null }]);
+  });
+});
+
+describe('oneLine: a deparsed expression on one line for a decision', () => {
+  it('joins the lines of a CASE and keeps line breaks inside literals and identifiers', () => {
+    expect(oneLine("(\nCASE\n    WHEN ((meta ->> 'k'::text) ~ '^[0-9]+$'::text) THEN ((meta ->> 'k'::text))::integer\n    ELSE NULL::integer\nEND)")).toBe(
+      "(CASE WHEN ((meta ->> 'k'::text) ~ '^[0-9]+$'::text) THEN ((meta ->> 'k'::text))::integer ELSE NULL::integer END)",
+    );
+    expect(oneLine(`(meta ->> 'a\n  b''c'::text) = "x\n  y"\n  AND true`)).toBe(`(meta ->> 'a\n  b''c'::text) = "x\n  y" AND true`);
   });
 });

@@ -11,10 +11,10 @@ import {
   QUARANTINE_SCHEMA,
   copyToQuarantine,
   createQuarantineTable,
-  literal,
   moveToQuarantine,
-  quarantineTable,
+  quarantineFor,
   restoreStatement,
+  restoreValuesStatement,
 } from '../src/fix/quarantine.js';
 
 const options = z.strictObject({
@@ -375,7 +375,7 @@ async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding
   // Reads, updates and deletes of the child's own rows (ONLY, as its foreign key covers); inserts name it plainly.
   const childRows = ownRows(ref.child);
   const childLabel = displayName(ref.child.schema, ref.child.name);
-  const quarantine = quarantineTable(ref.child.schema, ref.child.name, finding.fingerprint);
+  const quarantine = await quarantineFor(db, ref.child, finding.fingerprint);
   const where = violationSql(ref, 't');
   const strategy = strategyFor(ctx, ref);
   const steps: RepairStep[] = [];
@@ -407,7 +407,7 @@ async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding
           : blocked > 0
             ? `rows of ${blockingTables.join(', ')} reference these orphans without ON DELETE CASCADE: repair or remove them first`
             : 'the strategy for this reference is "review": restore the missing parents, or delete or detach the orphans',
-      sql: `${createQuarantineTable(quarantine, child)}
+      sql: `${createQuarantineTable(quarantine, ref.child)}
 ${moveToQuarantine(quarantine, childRows, where, 'orphan-rows', fp)}`,
     });
   } else if (strategy === 'set-null' && !ref.child.primaryKey) {
@@ -416,13 +416,13 @@ ${moveToQuarantine(quarantine, childRows, where, 'orphan-rows', fp)}`,
       phase: 'transaction',
       description: `copy the orphan rows of ${childLabel} to the quarantine, then set their reference to NULL`,
       decision: `${childLabel} has no primary key, so the old values could not be put back row by row: add a key first, or accept that`,
-      sql: `${createQuarantineTable(quarantine, child)}\n${copyToQuarantine(quarantine, childRows, where, 'orphan-rows', fp)}\nUPDATE ${childRows} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = NULL`).join(', ')} WHERE ${where};`,
+      sql: `${createQuarantineTable(quarantine, ref.child)}\n${copyToQuarantine(quarantine, childRows, where, 'orphan-rows', fp)}\nUPDATE ${childRows} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = NULL`).join(', ')} WHERE ${where};`,
     });
   } else if (strategy === 'set-null') {
     const sets = ref.columns.map((c) => `${quoteIdent(c.name)} = NULL`).join(', ');
     steps.push(
       lockStep([{ table: ref.child, where: (a) => violationSql(ref, a) }]),
-      { safety: 'safe', phase: 'transaction', description: `quarantine table for ${childLabel}`, sql: createQuarantineTable(quarantine, child) },
+      { safety: 'safe', phase: 'transaction', description: `quarantine table for ${childLabel}`, sql: createQuarantineTable(quarantine, ref.child) },
       {
         safety: 'destructive',
         phase: 'transaction',
@@ -432,31 +432,30 @@ UPDATE ${childRows} AS t SET ${sets} WHERE ${where};`,
       },
     );
     restore.push(
-      `UPDATE ${childRows} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = q.${quoteIdent(c.name)}`).join(', ')} FROM ${quarantine} AS q WHERE q.integrity_finding = ${literal(fp)} AND ${(ref.child.primaryKey ?? []).map((k) => `t.${quoteIdent(k)} = q.${quoteIdent(k)}`).join(' AND ')};`,
+      restoreValuesStatement(quarantine, childRows, ref.child, ref.columns.map((c) => c.name), fp),
     );
   } else {
     // Locked before anything is copied: a row a writer adds to the cascade after its copy was taken would
     // be deleted with no copy. Under the lock, such a writer waits for this transaction and then fails.
     steps.push(lockStep([{ table: ref.child, where: (a) => violationSql(ref, a) }, ...related.changed.filter((d) => !d.setColumns)]));
     for (const dep of related.changed) {
-      const depName = qualifiedName(dep.table.schema, dep.table.name);
       const depRows = ownRows(dep.table);
-      const depQuarantine = quarantineTable(dep.table.schema, dep.table.name, fp);
+      const depQuarantine = await quarantineFor(db, dep.table, fp);
       steps.push({
         safety: 'destructive',
         phase: 'transaction',
         description: `quarantine the rows of ${displayName(dep.table.schema, dep.table.name)} that the delete cascades to (or changes)`,
-        sql: `${createQuarantineTable(depQuarantine, depName)}
+        sql: `${createQuarantineTable(depQuarantine, dep.table)}
 ${copyToQuarantine(depQuarantine, depRows, dep.where('t'), 'orphan-rows', fp)}`,
       });
       restore.push(
         dep.setColumns
-          ? `UPDATE ${depRows} AS t SET ${dep.setColumns.map((c) => `${quoteIdent(c)} = q.${quoteIdent(c)}`).join(', ')} FROM ${depQuarantine} AS q WHERE q.integrity_finding = ${literal(fp)} AND ${(dep.table.primaryKey ?? []).map((k) => `t.${quoteIdent(k)} = q.${quoteIdent(k)}`).join(' AND ')}; -- after the rows above`
-          : `${restoreStatement(depQuarantine, depName, dep.table.columns, fp)} -- after the rows above`,
+          ? `${restoreValuesStatement(depQuarantine, depRows, dep.table, dep.setColumns, fp)} -- after the rows above`
+          : `${restoreStatement(depQuarantine, dep.table, fp)} -- after the rows above`,
       );
     }
     steps.push(
-      { safety: 'safe', phase: 'transaction', description: `quarantine table for ${childLabel}`, sql: createQuarantineTable(quarantine, child) },
+      { safety: 'safe', phase: 'transaction', description: `quarantine table for ${childLabel}`, sql: createQuarantineTable(quarantine, ref.child) },
       {
         safety: 'destructive',
         phase: 'transaction',
@@ -464,7 +463,7 @@ ${copyToQuarantine(depQuarantine, depRows, dep.where('t'), 'orphan-rows', fp)}`,
         sql: moveToQuarantine(quarantine, childRows, where, 'orphan-rows', fp),
       },
     );
-    restore.unshift(restoreStatement(quarantine, child, ref.child.columns, fp));
+    restore.unshift(restoreStatement(quarantine, ref.child, fp));
   }
 
   const fk = ref.fk;

@@ -6,7 +6,7 @@ import { ownRows, sampleKeyExpr } from '../src/db/sql.js';
 import type { Finding } from '../src/findings.js';
 import type { Queryable } from '../src/db/session.js';
 import type { Repair } from '../src/fix/types.js';
-import { QUARANTINE_SCHEMA, copyToQuarantine, createQuarantineTable, literal, moveToQuarantine, quarantineTable, restoreStatement } from '../src/fix/quarantine.js';
+import { QUARANTINE_SCHEMA, copyToQuarantine, createQuarantineTable, literal, moveToQuarantine, quarantineFor, restoreStatement, restoreValuesStatement } from '../src/fix/quarantine.js';
 import { globToRegExp } from '../src/report/suppress.js';
 
 export const DEFAULT_PLACEHOLDERS = ['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff'];
@@ -490,7 +490,7 @@ function placeholderFinding(ctx: CheckContext<Options>, table: Table, hits: Colu
       ? {}
       : {
           repair: async (finding: Finding, repairDb: Queryable) =>
-            plan.role === 'parent' ? removePlaceholderParent(ctx, table, plan, finding, repairDb) : clearPlaceholders(ctx, table, plan, finding),
+            plan.role === 'parent' ? removePlaceholderParent(ctx, table, plan, finding, repairDb) : clearPlaceholders(ctx, table, plan, finding, repairDb),
         }),
   });
 }
@@ -512,7 +512,7 @@ function clearedValue(ctx: CheckContext<Options>, plan: ColumnPlan): string {
   return `CASE WHEN pg_catalog.array_ndims(${array}) OPERATOR(pg_catalog.>) 1 THEN ${replaced} ELSE ${removed} END`;
 }
 
-async function clearPlaceholders(ctx: CheckContext<Options>, table: Table, plan: ColumnPlan, finding: Finding): Promise<Repair> {
+async function clearPlaceholders(ctx: CheckContext<Options>, table: Table, plan: ColumnPlan, finding: Finding, db: Queryable): Promise<Repair> {
   const column = plan.column;
   // ONLY: an inheritance parent's statement must not reach its children's rows, whose quarantine copy
   // would lack their own columns; they have findings of their own.
@@ -538,7 +538,7 @@ async function clearPlaceholders(ctx: CheckContext<Options>, table: Table, plan:
       ],
     };
   }
-  const quarantine = quarantineTable(table.schema, table.name, finding.fingerprint);
+  const quarantine = await quarantineFor(db, table, finding.fingerprint);
   const what = isArray ? `remove the placeholder elements from ${displayName(column.name)} (NULL them in multidimensional arrays)` : `set ${displayName(column.name)} to NULL`;
   const clear = `${copyToQuarantine(quarantine, source, where, 'placeholder-uuid', finding.fingerprint)}\nUPDATE ${source} AS t SET ${quoteIdent(column.name)} = ${clearedValue(ctx, plan)} WHERE ${where};`;
   if (!table.primaryKey) {
@@ -551,13 +551,13 @@ async function clearPlaceholders(ctx: CheckContext<Options>, table: Table, plan:
           phase: 'transaction',
           description: `copy the ${finding.count} row(s) to the quarantine, then ${what}`,
           decision: 'add a primary key first, or accept that the quarantine copy cannot be matched back to its row',
-          sql: `${createQuarantineTable(quarantine, source)}\n${clear}`,
+          sql: `${createQuarantineTable(quarantine, table)}\n${clear}`,
         },
       ],
     };
   }
   const restore = [
-    `UPDATE ${source} AS t SET ${quoteIdent(column.name)} = q.${quoteIdent(column.name)} FROM ${quarantine} AS q WHERE q.integrity_finding = ${literal(finding.fingerprint)} AND ${table.primaryKey.map((k) => `t.${quoteIdent(k)} = q.${quoteIdent(k)}`).join(' AND ')};`,
+    restoreValuesStatement(quarantine, source, table, [column.name], finding.fingerprint),
   ];
   // Only a foreign key's placeholder surely means "no parent", which NULL says properly. Elsewhere (a
   // declared relation included: the database never held it to that) the application may rely on the value,
@@ -577,7 +577,7 @@ async function clearPlaceholders(ctx: CheckContext<Options>, table: Table, plan:
             plan.role === 'referenced-key'
               ? 'other rows refer to this key: repoint or remove them first'
               : 'no foreign key says the placeholder means "no parent": make sure no code looks rows up by it, or reads it as a value',
-          sql: `${createQuarantineTable(quarantine, source)}\n${clear}`,
+          sql: `${createQuarantineTable(quarantine, table)}\n${clear}`,
         },
       ],
       restore,
@@ -587,7 +587,7 @@ async function clearPlaceholders(ctx: CheckContext<Options>, table: Table, plan:
     order: 30,
     summary: `set ${label} to NULL where it holds a placeholder, after copying the rows to the ${QUARANTINE_SCHEMA} schema`,
     steps: [
-      { safety: 'safe', phase: 'transaction', description: `quarantine table for ${displayName(table.schema, table.name)}`, sql: createQuarantineTable(quarantine, source) },
+      { safety: 'safe', phase: 'transaction', description: `quarantine table for ${displayName(table.schema, table.name)}`, sql: createQuarantineTable(quarantine, table) },
       { safety: 'destructive', phase: 'transaction', description: `copy the ${finding.count} row(s) to the quarantine, then ${what}`, sql: clear },
     ],
     restore,
@@ -637,7 +637,7 @@ async function removePlaceholderParent(ctx: CheckContext<Options>, table: Table,
     if (count > 0) uses.push(`${count} row(s) of ${referrer.label}`);
   }
   const label = displayName(table.schema, table.name);
-  const quarantine = quarantineTable(table.schema, table.name, finding.fingerprint);
+  const quarantine = await quarantineFor(db, table, finding.fingerprint);
   const guarded = [where, ...guards].join('\n   AND ');
   if (uses.length > 0) {
     return {
@@ -649,7 +649,7 @@ async function removePlaceholderParent(ctx: CheckContext<Options>, table: Table,
           phase: 'transaction',
           description: `delete the placeholder row of ${label}, quarantined first`,
           decision: `first repoint or remove what references it: ${uses.join(', ')}`,
-          sql: `${createQuarantineTable(quarantine, source)}\n${moveToQuarantine(quarantine, source, guarded, 'placeholder-uuid', finding.fingerprint)}`,
+          sql: `${createQuarantineTable(quarantine, table)}\n${moveToQuarantine(quarantine, source, guarded, 'placeholder-uuid', finding.fingerprint)}`,
         },
       ],
     };
@@ -658,15 +658,17 @@ async function removePlaceholderParent(ctx: CheckContext<Options>, table: Table,
     order: 45,
     summary: `delete the unreferenced placeholder row of ${label}, keeping a copy in the ${QUARANTINE_SCHEMA} schema`,
     steps: [
-      { safety: 'safe', phase: 'transaction', description: `quarantine table for ${label}`, sql: createQuarantineTable(quarantine, source) },
+      { safety: 'safe', phase: 'transaction', description: `quarantine table for ${label}`, sql: createQuarantineTable(quarantine, table) },
       {
         safety: 'destructive',
         phase: 'transaction',
         description: `move the placeholder row to the quarantine (only while nothing references it)`,
-        sql: moveToQuarantine(quarantine, source, guarded, 'placeholder-uuid', finding.fingerprint),
+        // Locked first: a writer referencing the row meanwhile waits, then fails, rather than have its new
+        // row taken by a cascade that the guard below did not see.
+        sql: `SELECT pg_catalog.count(*) AS rows_locked FROM (SELECT 1 FROM ${source} AS t WHERE ${where} FOR UPDATE OF t) AS locked;\n${moveToQuarantine(quarantine, source, guarded, 'placeholder-uuid', finding.fingerprint)}`,
       },
     ],
     // INSERT takes no ONLY: the row goes back into the table it came from.
-    restore: [restoreStatement(quarantine, qualifiedName(table.schema, table.name), table.columns, finding.fingerprint)],
+    restore: [restoreStatement(quarantine, table, finding.fingerprint)],
   };
 }

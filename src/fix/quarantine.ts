@@ -1,56 +1,169 @@
 import { createHash } from 'node:crypto';
 import { qualifiedName, quoteIdent, quoteLiteral } from '../db/quote.js';
-import type { Column } from '../db/catalog.js';
+import type { Column, Table } from '../db/catalog.js';
+import type { Queryable } from '../db/session.js';
+import { equalsExpr } from '../db/sql.js';
 import type { RepairStep } from './types.js';
 
 export const QUARANTINE_SCHEMA = 'integrity_quarantine';
 
 export const CREATE_QUARANTINE_SCHEMA = `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(QUARANTINE_SCHEMA)};`;
 
-/**
- * One quarantine table per finding and source table: the table's name, cut to fit, then a hash of the
- * source's schema and name and of the finding, so that `a.notes` and `b.notes` never share one.
- */
-export function quarantineTable(schema: string, table: string, fingerprint: string): string {
-  let name = table;
-  while (Buffer.byteLength(name) > 40) name = name.slice(0, -1);
-  const hash = createHash('sha256').update(JSON.stringify([schema, table, fingerprint])).digest('hex').slice(0, 12);
-  return qualifiedName(QUARANTINE_SCHEMA, `${name}__${hash}`);
-}
-
-/** Same columns as the table, after when, which check and which finding put the row there. */
-export function createQuarantineTable(quarantine: string, source: string): string {
-  return `CREATE TABLE IF NOT EXISTS ${quarantine} AS
-  SELECT now() AS integrity_quarantined_at, ''::text AS integrity_check, ''::text AS integrity_finding, t.*
-    FROM ${source} AS t WITH NO DATA;`;
-}
-
-/** Copies the rows `where` selects (alias `t`) into the quarantine. */
-export function copyToQuarantine(quarantine: string, source: string, where: string, checkId: string, fingerprint: string): string {
-  return `INSERT INTO ${quarantine}
-SELECT now(), ${literal(checkId)}, ${literal(fingerprint)}, t.* FROM ${source} AS t
- WHERE ${where};`;
-}
-
-/** Deletes the rows `where` selects (alias `t`) and keeps them in the quarantine, in one statement. */
-export function moveToQuarantine(quarantine: string, source: string, where: string, checkId: string, fingerprint: string): string {
-  return `WITH moved AS (DELETE FROM ${source} AS t WHERE ${where} RETURNING t.*)
-INSERT INTO ${quarantine} SELECT now(), ${literal(checkId)}, ${literal(fingerprint)}, moved.* FROM moved;`;
-}
-
-export function restoreStatement(quarantine: string, source: string, columns: Column[], fingerprint: string): string {
-  const cols = columns.filter((c) => c.generated === '').map((c) => quoteIdent(c.name)).join(', ');
-  const overriding = columns.some((c) => c.identity === 'a') ? ' OVERRIDING SYSTEM VALUE' : '';
-  return `INSERT INTO ${source} (${cols})${overriding} SELECT ${cols} FROM ${quarantine} WHERE integrity_finding = ${literal(fingerprint)};`;
-}
-
 /** A string literal safe under any setting; see quoteLiteral. */
 export function literal(value: string): string {
   return quoteLiteral(value);
 }
 
-export function quarantineSteps(quarantine: string, source: string): RepairStep[] {
+/**
+ * Where a finding's rows of one table are kept: every column of the table, copied by name, after three
+ * columns of our own (when, which check, which finding) named so that none collides with the table's.
+ */
+export interface Quarantine {
+  /** Schema-qualified and quoted. */
+  name: string;
+  /** The source table's columns, in order. */
+  columns: Column[];
+  /** Our own columns' names (unquoted). */
+  meta: { at: string; check: string; finding: string };
+}
+
+const META = { at: 'integrity_quarantined_at', check: 'integrity_check', finding: 'integrity_finding' } as const;
+
+function metaNames(columns: Column[]): Quarantine['meta'] {
+  const taken = new Set(columns.map((c) => c.name));
+  const free = (base: string) => {
+    let name = base;
+    while (taken.has(name)) name = `${name}_`;
+    taken.add(name);
+    return name;
+  };
+  return { at: free(META.at), check: free(META.check), finding: free(META.finding) };
+}
+
+/**
+ * The quarantine table's name: the table's name, cut to fit, then a hash of the source's schema and name,
+ * the finding and the table's columns (names and types), so that `a.notes` and `b.notes` never share one
+ * and a table whose columns changed since gets a new one rather than a copy into the wrong columns.
+ */
+function baseName(table: Table, fingerprint: string, suffix: number): string {
+  let name = table.name;
+  while (Buffer.byteLength(name) > 36) name = name.slice(0, -1);
+  const shape = table.columns.map((c) => [c.name, c.type]);
+  const hash = createHash('sha256').update(JSON.stringify([table.schema, table.name, fingerprint, shape])).digest('hex').slice(0, 12);
+  return `${name}__${hash}${suffix > 0 ? `_${suffix}` : ''}`;
+}
+
+function expectedShape(q: Pick<Quarantine, 'columns' | 'meta'>): string[] {
   return [
-    { safety: 'safe', phase: 'transaction', description: `quarantine table for ${source}`, sql: createQuarantineTable(quarantine, source) },
+    `${q.meta.at}:timestamp with time zone`,
+    `${q.meta.check}:text`,
+    `${q.meta.finding}:text`,
+    ...q.columns.map((c) => `${c.name}:${c.type}`),
   ];
+}
+
+/**
+ * The quarantine for a finding's rows of `table`. A table of that name that already exists is used only
+ * when it has exactly the expected columns and types, no trigger and no rule; otherwise (someone else's,
+ * or an old shape) the next free name is taken.
+ */
+export async function quarantineFor(db: Queryable, table: Table, fingerprint: string): Promise<Quarantine> {
+  const columns = table.columns;
+  const meta = metaNames(columns);
+  const expected = expectedShape({ columns, meta });
+  for (let suffix = 0; suffix < 20; suffix++) {
+    const name = baseName(table, fingerprint, suffix);
+    const existing = await db.query<{ shape: string[] | null; extras: boolean }>(
+      `SELECT ARRAY(SELECT a.attname::text || ':' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+                      FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS shape,
+              EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = c.oid)
+                OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class = c.oid)
+                OR c.relkind <> 'r' AS extras
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2`,
+      [QUARANTINE_SCHEMA, name],
+    );
+    const row = existing.rows[0];
+    if (!row || (!row.extras && JSON.stringify(row.shape) === JSON.stringify(expected))) {
+      return { name: qualifiedName(QUARANTINE_SCHEMA, name), columns, meta };
+    }
+  }
+  throw new Error(`no free quarantine table name for ${qualifiedName(table.schema, table.name)} in ${QUARANTINE_SCHEMA}: clear out the old ones`);
+}
+
+const columnList = (columns: Column[], alias?: string) => columns.map((c) => `${alias ? `${alias}.` : ''}${quoteIdent(c.name)}`).join(', ');
+const metaList = (q: Quarantine) => [q.meta.at, q.meta.check, q.meta.finding].map(quoteIdent).join(', ');
+
+/** A dollar-quote tag that does not occur in `body`. */
+function dollarTag(body: string): string {
+  let tag = '$integrity_guard$';
+  for (let i = 1; body.includes(tag); i++) tag = `$integrity_guard_${i}$`;
+  return tag;
+}
+
+/**
+ * Creates the quarantine table when it is missing, then refuses (an error, so the script stops and rolls
+ * back) to copy into one that exists with other columns, a trigger or a rule, or that the running role
+ * does not own: such a table could store values in the wrong columns, or run someone else's code.
+ */
+export function createQuarantineTable(q: Quarantine, source: Table): string {
+  const create = `CREATE TABLE IF NOT EXISTS ${q.name} AS
+  SELECT pg_catalog.now() AS ${quoteIdent(q.meta.at)}, ''::pg_catalog.text AS ${quoteIdent(q.meta.check)}, ''::pg_catalog.text AS ${quoteIdent(q.meta.finding)}, ${columnList(q.columns, 't')}
+    FROM ${qualifiedName(source.schema, source.name)} AS t WITH NO DATA;`;
+  const expected = `ARRAY[${expectedShape(q).map(quoteLiteral).join(', ')}]::pg_catalog.text[]`;
+  // format_type() qualifies a name by the search_path: compare under the audit's own (pg_catalog), whatever
+  // the session running this has, and give the session its own back.
+  const body = `DECLARE
+  caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
+  unexpected boolean;
+BEGIN
+  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+  SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+              WHERE c.oid = pg_catalog.to_regclass(${quoteLiteral(q.name)})
+                AND (NOT pg_catalog.pg_has_role(c.relowner, 'USAGE')
+                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = c.oid)
+                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class = c.oid)
+                     OR ARRAY(SELECT a.attname::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) pg_catalog.format_type(a.atttypid, a.atttypmod)
+                                FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)
+                        IS DISTINCT FROM ${expected})) INTO unexpected;
+  PERFORM pg_catalog.set_config('search_path', caller_path, true);
+  IF unexpected THEN
+    RAISE EXCEPTION 'integrity: the quarantine table % is not the one this script expects (other columns, a trigger or rule, or another owner); move it aside and audit again', ${quoteLiteral(q.name)};
+  END IF;
+END`;
+  const tag = dollarTag(body);
+  return `${create}\nDO ${tag}${body}${tag};`;
+}
+
+/** Copies the rows `where` selects (alias `t`) from `rows` (e.g. `ONLY "s"."t"`) into the quarantine, column by column. */
+export function copyToQuarantine(q: Quarantine, rows: string, where: string, checkId: string, fingerprint: string): string {
+  return `INSERT INTO ${q.name} (${metaList(q)}, ${columnList(q.columns)})
+SELECT pg_catalog.now(), ${literal(checkId)}, ${literal(fingerprint)}, ${columnList(q.columns, 't')} FROM ${rows} AS t
+ WHERE ${where};`;
+}
+
+/** Deletes the rows `where` selects (alias `t`) and keeps them in the quarantine, in one statement. */
+export function moveToQuarantine(q: Quarantine, rows: string, where: string, checkId: string, fingerprint: string): string {
+  return `WITH moved AS (DELETE FROM ${rows} AS t WHERE ${where} RETURNING ${columnList(q.columns, 't')})
+INSERT INTO ${q.name} (${metaList(q)}, ${columnList(q.columns)}) SELECT pg_catalog.now(), ${literal(checkId)}, ${literal(fingerprint)}, ${columnList(q.columns, 'moved')} FROM moved;`;
+}
+
+/** Puts the finding's rows back into `source` (generated columns are computed again). */
+export function restoreStatement(q: Quarantine, source: Table, fingerprint: string): string {
+  const cols = columnList(q.columns.filter((c) => c.generated === ''));
+  const overriding = q.columns.some((c) => c.identity === 'a') ? ' OVERRIDING SYSTEM VALUE' : '';
+  return `INSERT INTO ${qualifiedName(source.schema, source.name)} (${cols})${overriding} SELECT ${cols} FROM ${q.name} WHERE ${quoteIdent(q.meta.finding)} OPERATOR(pg_catalog.=) ${literal(fingerprint)};`;
+}
+
+/** Puts back the values of `columns` that an UPDATE changed, matching rows by the table's primary key (alias `t`, quarantine `q`). */
+export function restoreValuesStatement(q: Quarantine, rows: string, table: Table, columns: string[], fingerprint: string): string {
+  const key = (table.primaryKey ?? []).map((k) => {
+    const type = table.columns.find((c) => c.name === k)?.baseType ?? 'text';
+    return equalsExpr(`t.${quoteIdent(k)}`, type, `q.${quoteIdent(k)}`, type);
+  });
+  return `UPDATE ${rows} AS t SET ${columns.map((c) => `${quoteIdent(c)} = q.${quoteIdent(c)}`).join(', ')} FROM ${q.name} AS q WHERE q.${quoteIdent(q.meta.finding)} OPERATOR(pg_catalog.=) ${literal(fingerprint)} AND ${key.join(' AND ')};`;
+}
+
+export function quarantineSteps(q: Quarantine, source: Table): RepairStep[] {
+  return [{ safety: 'safe', phase: 'transaction', description: `quarantine table for ${qualifiedName(source.schema, source.name)}`, sql: createQuarantineTable(q, source) }];
 }

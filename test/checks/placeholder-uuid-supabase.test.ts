@@ -131,6 +131,6 @@ describe('placeholder-uuid on the real Supabase auth schema (supabase/auth migra
       ['identities', 'review'],
       ['users', 'review'],
     ]);
-    expect(repairs.some((r) => r.repair.steps.some((s) => /instance_id/.test(s.sql)))).toBe(false);
+    expect(repairs.some((r) => r.repair.steps.some((s) => /SET "instance_id"/.test(s.sql)))).toBe(false);
   });
 });

@@ -3,6 +3,7 @@ import { defineCheck, type CheckContext } from '../src/check.js';
 import { findColumn, locateTable, type Column, type Table } from '../src/db/catalog.js';
 import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
 import { equalsExpr } from '../src/db/sql.js';
+import { literal } from '../src/fix/quarantine.js';
 import type { Finding } from '../src/findings.js';
 import type { Queryable } from '../src/db/session.js';
 import type { Repair } from '../src/fix/types.js';
@@ -168,10 +169,10 @@ async function auditPair(ctx: CheckContext<Options>, models: Table, pricing: Tab
         byReason: Object.fromEntries(order.filter((r) => counts.has(r)).map((r) => [r, counts.get(r)])),
         samplesByReason: Object.fromEntries(order.filter((r) => counts.has(r)).map((r) => [r, samplesByReason.get(r)])),
       },
-      repair: async (_finding, db) => {
+      repair: async (finding, db) => {
         const active = `NOT (${inactive}) AND NOT (${expired}) AND NOT (${future})`;
         const unpriced = `NOT EXISTS (SELECT 1 FROM ${qualifiedName(pricing.schema, pricing.name)} p WHERE ${match} AND ${active})`;
-        return backfillPricing(ctx, db, models, keyColumn, pricing, refColumn, unpriced);
+        return backfillPricing(ctx, db, models, keyColumn, pricing, refColumn, unpriced, ctx.valuesAllowed(finding));
       },
     }),
   ];
@@ -195,6 +196,8 @@ async function backfillPricing(
   pricing: Table,
   ref: Column,
   unpriced: string,
+  /** False under --samples 0 or samples.exclude: no model id is written into the script. */
+  showIds: boolean,
 ): Promise<Repair> {
   const opts = ctx.options.pricing;
   const providers = ctx.catalog.tables.find((t) => t.name === 'providers' && t.schema === pricing.schema) ?? ctx.catalog.tables.find((t) => t.name === 'providers');
@@ -204,9 +207,9 @@ async function backfillPricing(
   const pricingName = qualifiedName(pricing.schema, pricing.name);
   const derivable =
     providers && findColumn(providers, 'id') && findColumn(providers, 'name') && provider && findColumn(models, 'meta') && needed.every((c) => findColumn(pricing, c));
-  const costs = `jsonb_typeof(m."meta"::jsonb->'inputCostPerMillionTokens') = 'number' AND jsonb_typeof(m."meta"::jsonb->'outputCostPerMillionTokens') = 'number'`;
+  const costs = `pg_catalog.jsonb_typeof(m."meta"::pg_catalog.jsonb OPERATOR(pg_catalog.->) 'inputCostPerMillionTokens') OPERATOR(pg_catalog.=) 'number' AND pg_catalog.jsonb_typeof(m."meta"::pg_catalog.jsonb OPERATOR(pg_catalog.->) 'outputCostPerMillionTokens') OPERATOR(pg_catalog.=) 'number'`;
   const extraCols = [
-    ...(findColumn(pricing, opts.effectiveFromColumn) ? [[opts.effectiveFromColumn, 'now()']] : []),
+    ...(findColumn(pricing, opts.effectiveFromColumn) ? [[opts.effectiveFromColumn, 'pg_catalog.now()']] : []),
     ...(findColumn(pricing, opts.activeColumn) ? [[opts.activeColumn, 'true']] : []),
   ];
   const steps: Repair['steps'] = [];
@@ -219,7 +222,7 @@ async function backfillPricing(
       steps.push({
         safety: 'safe',
         phase: 'transaction',
-        description: `insert an active pricing row for ${derived.length} model${derived.length === 1 ? '' : 's'} (${derived.slice(0, 5).join(', ')}${derived.length > 5 ? ', ...' : ''}): provider by name, prices = meta per-million costs / 1000`,
+        description: `insert an active pricing row for ${derived.length} model${derived.length === 1 ? '' : 's'}${showIds ? ` (${derived.slice(0, 5).join(', ')}${derived.length > 5 ? ', ...' : ''})` : ''}: provider by name, prices = meta per-million costs / 1000`,
         sql: `INSERT INTO ${pricingName} ("provider_id", ${quoteIdent(ref.name)}, "input_price_per_1k", "output_price_per_1k"${extraCols.map(([c]) => `, ${quoteIdent(c as string)}`).join('')})
 SELECT pr."id", m.${quoteIdent(key.name)}, (m."meta"->>'inputCostPerMillionTokens')::numeric / 1000, (m."meta"->>'outputCostPerMillionTokens')::numeric / 1000${extraCols.map(([, v]) => `, ${v}`).join('')}
   ${from};`,
@@ -233,14 +236,26 @@ SELECT pr."id", m.${quoteIdent(key.name)}, (m."meta"->>'inputCostPerMillionToken
   ).rows
     .map((r) => r.id)
     .filter((id) => !derived.includes(id));
-  for (const id of rest.slice(0, 50)) {
+  if (!showIds && rest.length > 0) {
+    // One template for them all, selecting the models by the audit's own condition: no id is spelled out.
+    steps.push({
+      safety: 'review',
+      phase: 'transaction',
+      description: `pricing for ${rest.length} model${rest.length === 1 ? '' : 's'} whose prices cannot be derived (no provider match or no per-million costs in meta)`,
+      decision: 'fill in the provider and the prices per 1k tokens for each; integrity never invents a price',
+      sql: `INSERT INTO ${pricingName} ("provider_id", ${quoteIdent(ref.name)}, "input_price_per_1k", "output_price_per_1k"${extraCols.map(([c]) => `, ${quoteIdent(c as string)}`).join('')})
+SELECT /* provider id */ NULL, m.${quoteIdent(key.name)}, /* input per 1k */ NULL, /* output per 1k */ NULL${extraCols.map(([, v]) => `, ${v}`).join('')}
+  FROM ${modelsName} AS m WHERE ${unpriced};`,
+    });
+  }
+  for (const id of showIds ? rest.slice(0, 50) : []) {
     steps.push({
       safety: 'review',
       phase: 'transaction',
       description: `pricing for model ${id}: its prices cannot be derived (no provider match or no per-million costs in meta)`,
       decision: 'fill in the provider and the prices per 1k tokens; integrity never invents a price',
       sql: `INSERT INTO ${pricingName} ("provider_id", ${quoteIdent(ref.name)}, "input_price_per_1k", "output_price_per_1k"${extraCols.map(([c]) => `, ${quoteIdent(c as string)}`).join('')})
-VALUES (/* provider id */ NULL, '${id.replace(/'/g, "''")}', /* input per 1k */ NULL, /* output per 1k */ NULL${extraCols.map(([, v]) => `, ${v}`).join('')});`,
+VALUES (/* provider id */ NULL, ${literal(id)}, /* input per 1k */ NULL, /* output per 1k */ NULL${extraCols.map(([, v]) => `, ${v}`).join('')});`,
     });
   }
   return {

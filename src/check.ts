@@ -67,6 +67,12 @@ export interface CheckContext<Options> {
   each<I, R>(items: { item: I; weight: number; object: string }[], work: (item: I, db: Queryable) => Promise<R>): Promise<(R | undefined)[]>;
   /** Records that one object could not be checked (the check ends as `error`, keeping its other findings). */
   objectError(object: string, error: unknown): void;
+  /**
+   * Whether key values of this finding may leave the database (samples, and repair SQL or descriptions
+   * that would spell them out): false under `--samples 0` or when `samples.exclude` covers the object. A
+   * repair then selects its rows by condition instead of listing them.
+   */
+  valuesAllowed(finding: Finding): boolean;
 }
 
 export interface CheckDefinition<Schema extends z.ZodObject = z.ZodObject> {

@@ -202,6 +202,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
     // (max_locks_per_transaction x max_connections, 6,400 by default, shared by every session).
     session.releaseLocksAfterEachTask?.(catalog.tables.length + catalog.partitions.length + catalog.indexes.length > LOCK_RELEASE_THRESHOLD);
     const toRun = options.checks.filter((c) => options.selected.has(c.id));
+    const withheldPatterns = options.config.samplesExclude.map(globToRegExp);
     /** Runs inside the lane's savepoint and throws on failure, so the savepoint is rolled back. */
     const runCheck = async (check: CheckDefinition, db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut): Promise<CheckOutcome> => {
       const settings = options.config.checks[check.id];
@@ -243,6 +244,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
           });
         },
         objectError,
+        valuesAllowed: (finding) => !samplesWithheld(finding, options.config.sampleSize, withheldPatterns),
       };
       options.onProgress?.({ kind: 'check-start', checkId: check.id, total: toRun.length });
       const t0 = performance.now();
@@ -342,14 +344,19 @@ function objectErrorsReason(errors: { object: string; reason: string }[]): strin
   return `${errors.length} object${errors.length === 1 ? '' : 's'} could not be checked, the findings on the rest stand: ${shown.join('; ')}${more}`;
 }
 
+/** Whether `--samples 0` or `samples.exclude` keeps this finding's key values in the database. */
+function samplesWithheld(f: Finding, sampleSize: number, patterns: RegExp[]): boolean {
+  const sampleKey = f.details?.sampleKey;
+  const keyNames = Array.isArray(sampleKey) ? sampleKey.map((k) => `${f.object.schema}.${f.object.table}.${String(k)}`) : [];
+  const names = [...objectNames(f), ...keyNames];
+  return sampleSize === 0 || patterns.some((p) => names.some((n) => p.test(n)));
+}
+
 /** `--samples 0` and `samples.exclude`: no key values leave the database for these findings. */
 function withheldSamples(findings: Finding[], sampleSize: number, exclude: string[]): void {
   const patterns = exclude.map(globToRegExp);
   for (const f of findings) {
-    const sampleKey = f.details?.sampleKey;
-    const keyNames = Array.isArray(sampleKey) ? sampleKey.map((k) => `${f.object.schema}.${f.object.table}.${String(k)}`) : [];
-    const names = [...objectNames(f), ...keyNames];
-    if (sampleSize === 0 || patterns.some((p) => names.some((n) => p.test(n)))) {
+    if (samplesWithheld(f, sampleSize, patterns)) {
       f.samples = [];
       if (f.details && 'samplesByReason' in f.details) {
         const { samplesByReason: _withheld, ...rest } = f.details;

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { parse } from '@libpg-query/parser';
 import { connect, sequentialFanOut, sequentialSettledFanOut, type FanOut, type Queryable, type SettledFanOut } from '../db/session.js';
 import { auditWith, type AuditLanes, type AuditOptions, type AuditOutcome, type RepairEntry } from '../engine/runner.js';
 import { errorMessage } from '../errors.js';
@@ -80,6 +81,44 @@ export interface VerifyResult {
   before: AuditOutcome;
   after: AuditOutcome;
   lines: VerifyLine[];
+  /** Findings the repairs would create (not there before, or grown): a repair that makes a new orphan. */
+  created: Finding[];
+  /** What the rollback cannot undo: sequence values the repairs' inserts took, triggers' side effects outside the database. */
+  notUndone: string[];
+}
+
+/** Findings of `after` that `before` did not have, or whose count grew. */
+export function createdFindings(before: Finding[], after: Finding[]): Finding[] {
+  const counts = new Map(before.map((f) => [f.fingerprint, f.count]));
+  return after.filter((f) => {
+    if (!counts.has(f.fingerprint)) return true;
+    const was = counts.get(f.fingerprint);
+    return f.count !== null && was !== null && was !== undefined && f.count > was;
+  });
+}
+
+/**
+ * What a rolled-back --verify leaves behind: nextval() is never rolled back, and a trigger that fired on a
+ * repaired table may have acted outside the database (dblink, COPY ... TO PROGRAM, an HTTP call).
+ */
+async function notUndoneBy(client: pg.Client): Promise<string[]> {
+  // The tables this transaction wrote to, cascades included, as the statistics of the transaction count them.
+  const res = await client.query<{ kind: string; name: string }>(
+    `WITH t AS (SELECT x.relid AS oid, x.n_tup_ins > 0 AS inserted FROM pg_catalog.pg_stat_xact_user_tables x
+                 WHERE x.n_tup_ins + x.n_tup_upd + x.n_tup_del > 0 AND x.schemaname <> 'integrity_quarantine')
+     SELECT DISTINCT 'sequence' AS kind, sq.oid::pg_catalog.regclass::text AS name
+       FROM t JOIN pg_catalog.pg_depend d ON t.inserted AND d.refobjid = t.oid AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i')
+       JOIN pg_catalog.pg_class sq ON sq.oid = d.objid AND sq.relkind = 'S'
+     UNION
+     SELECT DISTINCT 'trigger', tg.tgname::text || ' on ' || tg.tgrelid::pg_catalog.regclass::text
+       FROM t JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = t.oid AND NOT tg.tgisinternal AND tg.tgenabled <> 'D'
+     ORDER BY 1, 2`,
+  );
+  return res.rows.map((r) =>
+    r.kind === 'sequence'
+      ? `sequence ${r.name}: values taken by the repairs' inserts are not given back by the rollback (gaps in ids)`
+      : `trigger ${r.name} fired during the repairs: anything it did outside this database (dblink, COPY TO PROGRAM, an HTTP call, a message) is not undone`,
+  );
 }
 
 /**
@@ -87,6 +126,9 @@ export interface VerifyResult {
  * standing in for the concurrent ones), compares, and rolls back: the database is left as it was.
  */
 export async function verifyRepairs(options: AuditOptions): Promise<VerifyResult> {
+  // The parser's WebAssembly loads on first use: load it before the transaction starts, so a small
+  // idle_in_transaction_session_timeout never ends the transaction while Node is busy.
+  await parse('SELECT 1');
   const client = await connect(options.target);
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
@@ -116,6 +158,7 @@ export async function verifyRepairs(options: AuditOptions): Promise<VerifyResult
         failures.set(entry.finding.fingerprint, errorMessage(err));
       }
     }
+    const notUndone = await notUndoneBy(client);
     const after = await auditWith(lanes, options);
     const remaining = new Map(after.report.findings.map((f) => [f.fingerprint, f]));
     const lines: VerifyLine[] = before.repairs.map((entry) => {
@@ -126,7 +169,14 @@ export async function verifyRepairs(options: AuditOptions): Promise<VerifyResult
       if (failures.has(f.fingerprint)) return { ...base, status: 'failed', error: failures.get(f.fingerprint) as string };
       return { ...base, status: outcomeOf(entry, remaining) };
     });
-    return { before, after, lines };
+    return { before, after, lines, created: createdFindings(before.report.findings, after.report.findings), notUndone };
+  } catch (err) {
+    if (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '25P03') {
+      throw new Error(
+        'the server ended the verify transaction: idle_in_transaction_session_timeout is shorter than a pause between the repairs (raise it for this role, or run --verify against a copy)',
+      );
+    }
+    throw err;
   } finally {
     await client.query('ROLLBACK').catch(() => undefined);
     await client.end().catch(() => undefined);

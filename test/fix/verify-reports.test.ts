@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { verifyRepairs } from '../../src/fix/execute.js';
+import { auditOptions, query, useDatabase } from '../helpers/db.js';
+
+describe('fix --verify says what it cannot prove by rolling back', () => {
+  const db = useDatabase('verify_reports', {
+    incidents: ['000_models_without_pricing.sql'],
+    sql: [
+      // A model whose provider resolves to the placeholder parent: its derived pricing row would carry
+      // the nil UUID, a finding the repair creates.
+      `INSERT INTO models VALUES ('mystery-1', 'unknown', '{"inputCostPerMillionTokens": 1, "outputCostPerMillionTokens": 2}');
+       CREATE FUNCTION public.audit_pricing() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+       CREATE TRIGGER pricing_audit AFTER INSERT ON model_provider_pricing FOR EACH ROW EXECUTE FUNCTION public.audit_pricing();`,
+    ],
+  });
+
+  it('reports the findings the repairs create, the sequences they advance and the triggers they fire', async () => {
+    const result = await verifyRepairs(auditOptions(db.url, { checks: ['models-without-pricing', 'placeholder-uuid'] }));
+    expect(result.created.map((f) => [f.checkId, f.object.table, f.object.column])).toEqual([['placeholder-uuid', 'model_provider_pricing', 'provider_id']]);
+    expect(result.notUndone).toEqual([
+      expect.stringMatching(/^sequence public.model_provider_pricing_id_seq: /),
+      expect.stringMatching(/^trigger pricing_audit on public.model_provider_pricing fired/),
+    ]);
+    // And the database is as it was.
+    expect(await query(db.url, `SELECT count(*) AS n FROM model_provider_pricing WHERE model_name = 'mystery-1'`)).toEqual([{ n: '0' }]);
+  });
+});

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { CHECKS } from '../../checks/index.js';
 import { loadConfig } from '../config/load.js';
 import { resolveConnection } from '../db/connection.js';
@@ -25,10 +25,12 @@ export function positiveNumber(name: string) {
   };
 }
 
-function samplePercent(value: string): number {
-  const n = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(n > 0 && n < 100)) throw new InvalidArgumentError('--sample must be a percentage above 0 and below 100');
-  return n;
+function percentage(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(n > 0 && n < 100)) throw new InvalidArgumentError(`${name} must be a percentage above 0 and below 100`);
+    return n;
+  };
 }
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -36,7 +38,10 @@ export const collect = (value: string, previous: string[] = []) => [...previous,
 /** The options that say what to audit and how, shared by `check` and `fix`. */
 export function addAuditOptions(cmd: Command): Command {
   return cmd
-    .option('-d, --database-url <url>', 'connection URL (else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE)')
+    .option(
+      '-d, --database-url <url>',
+      'postgres:// URL or libpq "key=value" string (else DATABASE_URL, else PGSERVICE and the PG* variables); an empty one is an error',
+    )
     .option('--connect-timeout <seconds>', 'give up connecting after this long (default: 10)', positiveNumber('--connect-timeout'))
     .option('--check <id>', 'run only this check (repeatable)', collect)
     .option('--skip <id>', 'do not run this check (repeatable)', collect)
@@ -47,7 +52,12 @@ export function addAuditOptions(cmd: Command): Command {
     .option('--lock-timeout <ms>', 'give up waiting for a lock after this long', integer('--lock-timeout', 1, 86_400_000), 3_000)
     .option('--config <file>', 'config file (default: ./integrity.config.json when it exists)')
     .option('--samples <n>', 'sample key values per finding (default 5, or sampleSize in the config; 0 for none)', integer('--samples', 0, 100))
-    .option('--sample <percent>', 'placeholder-uuid and orphan-rows read this share of each table (TABLESAMPLE); their counts become estimates', samplePercent);
+    .option(
+      '--sample-percent <percent>',
+      'placeholder-uuid and orphan-rows read this share of each table (TABLESAMPLE); their counts become estimates, and a check that finds nothing is "sampled", not passed',
+      percentage('--sample-percent'),
+    )
+    .addOption(new Option('--sample <percent>', 'deprecated: the old name of --sample-percent').argParser(percentage('--sample')).hideHelp());
 }
 
 export interface AuditCommandOptions {
@@ -61,8 +71,12 @@ export interface AuditCommandOptions {
   statementTimeout: number;
   lockTimeout: number;
   config?: string;
+  samplePercent?: number;
+  /** The deprecated spelling of --sample-percent. */
   sample?: number;
   samples?: number;
+  /** check, fix, baseline: an audit that covered no table, or ran no check, exits 0 instead of 2. */
+  allowEmpty?: boolean;
 }
 
 /** Validates the shared options against the config and the registry; throws UsageError. */
@@ -81,12 +95,19 @@ export function auditOptionsFrom(opts: AuditCommandOptions, io: CliIO, failOn: F
     else if (config.checks[check.id]?.enabled === false) deselected.set(check.id, `disabled in the config file (checks.${check.id}.enabled)`);
     else selected.add(check.id);
   }
+  if (opts.sample !== undefined && opts.samplePercent !== undefined) {
+    throw new UsageError('--sample is the old name of --sample-percent: give --sample-percent only');
+  }
+  if (opts.sample !== undefined) io.stderr.write('integrity: warning: --sample is deprecated and will be removed; use --sample-percent\n');
+  const samplePercent = opts.samplePercent ?? opts.sample ?? null;
   const target = resolveConnection({
     databaseUrl: opts.databaseUrl,
     env: io.env,
     connectTimeoutSec: opts.connectTimeout,
+    // Our name is the fallback: an application_name the user gives (keyword, service or PGAPPNAME) wins.
     applicationName: 'integrity',
   });
+  for (const warning of target.warnings ?? []) io.stderr.write(`integrity: warning: ${warning}\n`);
   return {
     target,
     checks: CHECKS,
@@ -99,7 +120,7 @@ export function auditOptionsFrom(opts: AuditCommandOptions, io: CliIO, failOn: F
     statementTimeoutMs: opts.statementTimeout,
     lockTimeoutMs: opts.lockTimeout,
     failOn,
-    samplePercent: opts.sample ?? null,
+    samplePercent,
     ...(signal ? { signal } : {}),
   };
 }

@@ -12,7 +12,9 @@ Examples:
     $ integrity check --database-url "$STAGING_DATABASE_URL" --format json --output integrity.json
 
 Exit codes: 0 no finding at or above --fail-on · 1 findings at or above it · 2 the audit failed
-(bad option or config, no connection, a check errored). Skipped checks are listed with their reason.`;
+(bad option or config, no database given or an empty --database-url, no connection, a check errored,
+or nothing audited: no table, or every check skipped, unless --allow-empty). Skipped checks are listed
+with their reason; under --sample-percent a check that found nothing is "sampled", never "passed".`;
 
 export const FIX_EXAMPLES = `
 Examples:

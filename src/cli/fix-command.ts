@@ -6,6 +6,8 @@ import { renderFixScript } from '../fix/script.js';
 import { describeObject } from '../report/pretty.js';
 import { colorLevel, makeChalk } from '../report/color.js';
 import type { AuditReport } from '../findings.js';
+import { nothingAudited } from '../report/exit-code.js';
+import { checkCounts } from '../report/sampled.js';
 import { assertWritableDestination, writeFileAtomic, type CliIO } from './io.js';
 import { auditOptionsFrom, type AuditCommandOptions } from './audit-options.js';
 import { SIGNAL_EXIT, withSignals } from './signals.js';
@@ -20,7 +22,7 @@ export interface FixCommandOptions extends AuditCommandOptions {
 
 function summaryLine(report: AuditReport): string {
   const s = report.summary;
-  return `${report.findings.length} findings (${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info); checks: ${s.checks.passed} passed, ${s.checks.failed} failed, ${s.checks.skipped} skipped, ${s.checks.error} errored`;
+  return `${report.findings.length} findings (${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info); ${checkCounts(report)}`;
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -37,6 +39,12 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
   const chalk = makeChalk(colorLevel(Boolean(io.stdout.isTTY), io.env));
   const interruption = new AbortController();
   let password: string | undefined;
+  /** A run that covered no table or ran no check: says so in one line; true unless --allow-empty. */
+  const emptyAudit = (report: AuditReport): boolean => {
+    const empty = opts.allowEmpty ? null : nothingAudited(report);
+    if (empty) errLine(empty);
+    return empty !== null;
+  };
   try {
     if (opts.verify && opts.apply) throw new UsageError('--verify and --apply exclude each other: verify first, then apply');
     const outputFile = opts.output ? assertWritableDestination(opts.output, io.cwd) : undefined;
@@ -74,7 +82,9 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
         );
         io.stdout.write(`${out.join('\n')}\n`);
       }
-      return result.before.report.summary.checks.error > 0 ? EXIT.auditFailed : ok ? EXIT.ok : EXIT.findings;
+      if (result.before.report.summary.checks.error > 0) return EXIT.auditFailed;
+      if (emptyAudit(result.before.report)) return EXIT.auditFailed;
+      return ok ? EXIT.ok : EXIT.findings;
     }
 
     const before = await withSignals(interruption, () => runAuditWithRepairs(options));
@@ -82,8 +92,9 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
     if (!opts.apply) {
       if (outputFile) writeFileAtomic(outputFile, script);
       else io.stdout.write(script);
-      return before.report.summary.checks.error > 0 ? EXIT.auditFailed : EXIT.ok;
+      return before.report.summary.checks.error > 0 || emptyAudit(before.report) ? EXIT.auditFailed : EXIT.ok;
     }
+    if (before.report.summary.checks.error === 0 && emptyAudit(before.report)) return EXIT.auditFailed;
 
     const runnable = before.repairs.filter((e) => runnableSteps(e).length > 0);
     if (outputFile) writeFileAtomic(outputFile, script);

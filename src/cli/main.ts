@@ -8,7 +8,7 @@ import { renderFixScript } from '../fix/script.js';
 import { EXIT, UsageError, errorMessage } from '../errors.js';
 import type { FailOn } from '../findings.js';
 import { colorLevel, makeChalk } from '../report/color.js';
-import { exitCodeFor } from '../report/exit-code.js';
+import { exitCodeFor, nothingAudited } from '../report/exit-code.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { REPORT_FORMATS, renderReport, type ReportFormat } from '../report/formats.js';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
@@ -77,6 +77,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .option('--prune-baseline', 'with --baseline: rewrite it without the entries that no longer occur', false)
     .option('--fix-sql <file>', 'write the repair script for the findings to FILE (- for stdout; the report then goes only to --output)')
     .option('--plan', 'print what each check would read and the planner\'s estimates (rows, pages), without running the audit', false)
+    .option('--allow-empty', 'exit 0, not 2, when the audit covered no table or ran no check (an empty database on purpose)', false)
     .addHelpText('after', CHECK_EXAMPLES)
     .action(async (opts: CheckCommandOptions) => {
       exitCode = await checkCommand(opts, io);
@@ -92,6 +93,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .option('--apply', 'apply the script, then audit again (asks on a terminal; elsewhere needs --yes)', false)
     .option('-y, --yes', 'with --apply: do not ask', false)
     .addOption(new Option('--format <format>', 'output format of --verify and --apply').choices(['pretty', 'json']).default('pretty'))
+    .option('--allow-empty', 'exit 0, not 2, when the audit covered no table or ran no check (an empty database on purpose)', false)
     .addHelpText('after', FIX_EXAMPLES)
     .action(async (opts: FixCommandOptions) => {
       exitCode = await fixCommand(opts, io);
@@ -99,6 +101,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
   addAuditOptions(program.command('baseline').description('Record the current findings, so that a gate fails only on new ones (check --baseline).'))
     .option('--output <file>', 'where to write the baseline', 'integrity-baseline.json')
+    .option('--allow-empty', 'exit 0, not 2, when the audit covered no table or ran no check (an empty database on purpose)', false)
     .addHelpText('after', '\nExamples:\n  $ integrity baseline -d "$DATABASE_URL" --output integrity-baseline.json\n  $ integrity check -d "$DATABASE_URL" --baseline integrity-baseline.json')
     .action(async (opts: AuditCommandOptions & { output: string }) => {
       exitCode = await baselineCommand(opts, io);
@@ -174,6 +177,11 @@ async function baselineCommand(opts: AuditCommandOptions & { output: string }, i
     if (errored.length > 0) {
       for (const c of errored) errLine(`check ${c.id} errored: ${c.reason}`);
       errLine('no baseline written: a baseline from an audit with errors would hide what the failed checks find');
+      return EXIT.auditFailed;
+    }
+    const empty = nothingAudited(report);
+    if (empty && !opts.allowEmpty) {
+      errLine(`${empty}; no baseline was written`);
       return EXIT.auditFailed;
     }
     writeFileAtomic(target, `${JSON.stringify(baselineFrom(report, new Date()), null, 2)}\n`);
@@ -270,16 +278,20 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
       if (fixFile) writeFileAtomic(fixFile, script);
       else io.stdout.write(script);
     }
-    for (const c of report.checks.filter((r) => r.status === 'error')) errLine(`check ${c.id} errored: ${c.reason}`);
+    const errored = report.checks.filter((r) => r.status === 'error');
+    for (const c of errored) errLine(`check ${c.id} errored: ${c.reason}`);
+    // A run that covered no table, or ran no check, proves nothing: exit 2 unless --allow-empty.
+    const empty = errored.length === 0 && !opts.allowEmpty ? nothingAudited(report) : null;
+    if (empty) errLine(empty);
     if (opts.format !== 'pretty') {
       // Pretty output shows these itself; for the machine formats they go to stderr as well.
       const stale = report.baseline?.stale.length ?? 0;
       if (stale > 0) errLine(`baseline ${report.baseline?.file}: ${stale} entr${stale === 1 ? 'y no longer occurs' : 'ies no longer occur'}; shrink it with --prune-baseline`);
       for (const e of report.expiredIgnores ?? []) errLine(`ignore for ${e.check} on ${e.object} expired on ${e.until} and no longer applies`);
     }
-    const code = exitCodeFor(report, opts.failOn);
+    const code = exitCodeFor(report, opts.failOn, { allowEmpty: opts.allowEmpty });
     if (opts.notifyWebhook && (opts.notifyOn === 'always' || code !== EXIT.ok)) {
-      const sent = await notifyWebhook(opts.notifyWebhook, notificationPayload(report, code));
+      const sent = await notifyWebhook(opts.notifyWebhook, notificationPayload(report, code, empty ? [empty] : []));
       if (!sent.delivered) {
         errLine(`notification to ${webhookLabel(opts.notifyWebhook)} failed after ${sent.attempts} attempt(s): ${sent.error}`);
         if (opts.notifyRequired) return EXIT.auditFailed;

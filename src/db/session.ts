@@ -195,7 +195,7 @@ export async function connect(target: ConnectionTarget): Promise<pg.Client> {
     const client = new pg.Client({ ...clientConfig(target, withSsl), password: guard.password });
     // An idle connection that drops must not crash the process; the next query reports it.
     client.on('error', () => undefined);
-    guard.watch(client.connection);
+    guard.watch(client as pg.Client & { saslSession?: { mechanism?: string } | null });
     try {
       await client.connect();
       guard.authenticated();

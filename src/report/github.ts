@@ -1,5 +1,6 @@
 import type { AuditReport, Severity } from '../findings.js';
 import { describeObject } from './pretty.js';
+import { checkCounts, sampledReason } from './sampled.js';
 
 /** Escaping of a workflow command's message, as @actions/core does. */
 export function escapeData(text: string): string {
@@ -39,10 +40,14 @@ export function renderGithub(report: AuditReport): string {
   for (const c of report.checks.filter((c) => c.status === 'error')) {
     lines.push(`::error title=${escapeProperty(`integrity ${c.id} could not run`)}::${escapeData(c.reason ?? '')}`);
   }
+  // A check that found nothing in the share --sample-percent read did not pass: say so for each.
+  for (const c of report.checks.filter((c) => c.status === 'sampled')) {
+    lines.push(`::notice title=${escapeProperty(`integrity ${c.id} sampled, not passed`)}::${escapeData(sampledReason(report, c))}`);
+  }
   const s = report.summary;
   lines.push(
     `::notice title=integrity::${escapeData(
-      `${report.checks.length} checks: ${s.checks.passed} passed, ${s.checks.failed} failed, ${s.checks.skipped} skipped, ${s.checks.error} errored; findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info; ${fresh.length} new, ${accepted.length} accepted (baseline or ignore)`,
+      `${checkCounts(report)}; findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info; ${fresh.length} new, ${accepted.length} accepted (baseline or ignore)`,
     )}`,
   );
   return `${lines.join('\n')}\n`;

@@ -1,5 +1,6 @@
 import type { AuditReport, Finding } from '../findings.js';
 import { describeObject } from './pretty.js';
+import { sampledReason } from './sampled.js';
 
 /** XML 1.0 text: escaped, and without the control characters XML cannot carry. */
 export function xmlEscape(text: string): string {
@@ -23,7 +24,8 @@ function findingBody(f: Finding): string {
 
 /**
  * JUnit XML as GitLab and Jenkins read it: one testsuite per check; one failing testcase per finding,
- * one passing testcase for a check without findings; skipped and errored checks as such.
+ * one passing testcase for a check without findings; skipped and errored checks as such. A `sampled`
+ * check (nothing found in the share --sample-percent read) is a skipped testcase: never a passing one.
  */
 export function renderJunit(report: AuditReport): string {
   const suites: string[] = [];
@@ -37,6 +39,10 @@ export function renderJunit(report: AuditReport): string {
       counts.tests++;
       counts.skipped++;
       cases.push(`    <testcase classname="integrity.${xmlEscape(check.id)}" name="${name}" time="0.000">\n      <skipped message="${xmlEscape(check.reason ?? '')}"/>\n    </testcase>`);
+    } else if (check.status === 'sampled') {
+      counts.tests++;
+      counts.skipped++;
+      cases.push(`    <testcase classname="integrity.${xmlEscape(check.id)}" name="${name}" time="${seconds(check.durationMs)}">\n      <skipped message="${xmlEscape(sampledReason(report, check))}"/>\n    </testcase>`);
     } else if (check.status === 'error') {
       counts.tests++;
       counts.errors++;

@@ -1,5 +1,6 @@
 import type { AuditReport } from '../findings.js';
 import { describeObject } from './pretty.js';
+import { checkCounts, sampledReason } from './sampled.js';
 
 /** Text for a Markdown table cell: pipes escaped, one line. */
 function cell(text: string): string {
@@ -11,7 +12,7 @@ function cell(text: string): string {
     .replace(/\r?\n/g, '<br>');
 }
 
-const STATUS = { passed: '✅ passed', sampled: '◐ nothing found in the sample', failed: '❌ failed', skipped: '⏭️ skipped', error: '⚠️ error' } as const;
+const STATUS = { passed: '✅ passed', sampled: '◐ sampled, not a pass', failed: '❌ failed', skipped: '⏭️ skipped', error: '⚠️ error' } as const;
 
 /** A summary for a pull-request comment or a GitHub step summary. */
 export function renderMarkdown(report: AuditReport): string {
@@ -20,11 +21,11 @@ export function renderMarkdown(report: AuditReport): string {
   const out = [
     `### integrity: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info${accepted ? ` (${report.findings.length - accepted} new, ${accepted} accepted)` : ''}`,
     '',
-    `Database \`${report.database.name}\` (PostgreSQL ${report.database.serverVersion}) · ${report.checks.length} checks: ${s.checks.passed} passed, ${s.checks.failed} failed, ${s.checks.skipped} skipped, ${s.checks.error} errored · ${report.durationMs} ms`,
+    `Database \`${report.database.name}\` (PostgreSQL ${report.database.serverVersion}) · ${checkCounts(report)} · ${report.durationMs} ms`,
     '',
     '| check | status | findings | note |',
     '| --- | --- | --- | --- |',
-    ...report.checks.map((c) => `| \`${c.id}\` | ${STATUS[c.status]} | ${c.findings} | ${cell(c.reason ?? c.note ?? '')} |`),
+    ...report.checks.map((c) => `| \`${c.id}\` | ${STATUS[c.status]} | ${c.findings} | ${cell(c.status === 'sampled' ? sampledReason(report, c) : (c.reason ?? c.note ?? ''))} |`),
   ];
   if (report.findings.length > 0) {
     out.push(

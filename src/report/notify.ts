@@ -1,4 +1,5 @@
 import type { AuditReport } from '../findings.js';
+import { sampledReason } from './sampled.js';
 
 export interface NotifyResult {
   delivered: boolean;
@@ -6,17 +7,23 @@ export interface NotifyResult {
   error?: string;
 }
 
-/** The JSON a webhook receives; `text` makes it readable in Slack and compatible chat tools. */
-export function notificationPayload(report: AuditReport, exitCode: number): Record<string, unknown> {
-  const status = exitCode === 2 ? 'error' : exitCode === 1 ? 'failed' : 'passed';
+/**
+ * The JSON a webhook receives; `text` makes it readable in Slack and compatible chat tools. `status` is
+ * error, failed, sampled (exit 0, but some check found nothing only in the share it read) or passed.
+ * `problems` are lines saying why the run exited 2 when no check errored (e.g. nothing was audited).
+ */
+export function notificationPayload(report: AuditReport, exitCode: number, problems: string[] = []): Record<string, unknown> {
+  const sampled = report.checks.filter((c) => c.status === 'sampled');
+  const status = exitCode === 2 ? 'error' : exitCode === 1 ? 'failed' : sampled.length > 0 ? 'sampled' : 'passed';
   const s = report.summary;
   const fresh = report.findings.filter((f) => !f.baselined && !f.ignored);
-  const head = `integrity ${status} on ${report.database.name}: ${fresh.length} new finding(s) (${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info in all); checks ${s.checks.failed} failed, ${s.checks.error} errored`;
+  const head = `integrity ${status} on ${report.database.name}: ${fresh.length} new finding(s) (${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info in all); checks ${s.checks.failed} failed, ${s.checks.error} errored${sampled.length > 0 ? `, ${sampled.length} sampled (not passed)` : ''}`;
   const lines = report.findings
     .filter((f) => !f.baselined && !f.ignored)
     .slice(0, 10)
     .map((f) => `• [${f.severity}] ${f.checkId}: ${f.message.split('\n')[0]}`);
   const errors = report.checks.filter((c) => c.status === 'error').map((c) => `• [error] ${c.id} could not run: ${c.reason}`);
+  const notPassed = sampled.map((c) => `• [sampled] ${c.id}: ${sampledReason(report, c)}`);
   return {
     tool: 'integrity',
     version: report.version,
@@ -35,7 +42,7 @@ export function notificationPayload(report: AuditReport, exitCode: number): Reco
       ...(f.baselined ? { baselined: true } : {}),
       ...(f.ignored ? { ignored: f.ignored } : {}),
     })),
-    text: [head, ...errors, ...lines].join('\n'),
+    text: [head, ...problems.map((p) => `• ${p}`), ...errors, ...notPassed, ...lines].join('\n'),
   };
 }
 

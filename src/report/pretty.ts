@@ -2,6 +2,7 @@ import Table from 'cli-table3';
 import type { ChalkInstance } from 'chalk';
 import type { AuditReport, CheckResult, Finding, FindingObject, Severity } from '../findings.js';
 import { displayName } from '../db/quote.js';
+import { checkCounts, sampledReason } from './sampled.js';
 
 export interface PrettyOptions {
   chalk: ChalkInstance;
@@ -41,7 +42,7 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
   const db = report.database;
   lines.push(
     chalk.bold(`${report.tool} ${report.version}`) +
-      chalk.gray(` · ${db.user}@${db.host}${db.host.startsWith('socket:') ? '' : `:${db.port}`}/${db.name} · PostgreSQL ${db.serverVersion} · schemas: ${report.options.schemas.join(', ') || 'none'}${report.options.deep ? ' · --deep' : ''}${report.options.samplePercent !== null ? ` · --sample ${report.options.samplePercent}% (counts are estimates)` : ''}`),
+      chalk.gray(` · ${db.user}@${db.host}${db.host.startsWith('socket:') ? '' : `:${db.port}`}/${db.name} · PostgreSQL ${db.serverVersion} · schemas: ${report.options.schemas.join(', ') || 'none'}${report.options.deep ? ' · --deep' : ''}${report.options.samplePercent !== null ? ` · --sample-percent ${report.options.samplePercent} (counts are estimates)` : ''}`),
   );
   lines.push('');
 
@@ -55,7 +56,8 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
     const mark = statusColor[check.status](`${STATUS_MARK[check.status]} ${check.id}`);
     const count = check.status === 'failed' ? ` ${check.findings} finding${check.findings === 1 ? '' : 's'}` : ` ${check.status}`;
     lines.push(`${mark}${chalk.gray(` ${check.title} ·`)}${statusColor[check.status](count)}${chalk.gray(` · ${check.durationMs} ms`)}`);
-    if (check.reason) lines.push(`  ${statusColor[check.status](`${check.status === 'error' ? 'error' : 'reason'}:`)} ${check.reason}`);
+    if (check.status === 'sampled') lines.push(`  ${statusColor.sampled('not a pass:')} ${sampledReason(report, check)}`);
+    else if (check.reason) lines.push(`  ${statusColor[check.status](`${check.status === 'error' ? 'error' : 'reason'}:`)} ${check.reason}`);
     if (check.note) lines.push(chalk.gray(`  ${check.note}`));
     const findings = byCheck.get(check.id) ?? [];
     if (findings.length > 0) {
@@ -83,9 +85,9 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
   }
 
   const s = report.summary;
-  const checksPart = `${report.checks.length} checks: ${s.checks.passed} passed, ${s.checks.failed} failed, ${s.checks.skipped} skipped, ${s.checks.error} errored`;
+  const checksPart = checkCounts(report);
   const findingsPart = `findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info`;
-  const summaryColor = s.checks.error > 0 ? chalk.magenta.bold : s.checks.failed > 0 ? chalk.red.bold : chalk.green.bold;
+  const summaryColor = s.checks.error > 0 ? chalk.magenta.bold : s.checks.failed > 0 ? chalk.red.bold : s.checks.sampled > 0 ? chalk.yellow.bold : chalk.green.bold;
   if (report.baseline && report.baseline.stale.length > 0) {
     lines.push(chalk.yellow(`baseline ${report.baseline.file}: ${report.baseline.stale.length} entr${report.baseline.stale.length === 1 ? 'y no longer occurs' : 'ies no longer occur'}; shrink it with --prune-baseline`));
   }

@@ -1,5 +1,6 @@
 import { CHECKS } from '../../checks/index.js';
 import type { AuditReport, Finding, Severity } from '../findings.js';
+import { sampledReason } from './sampled.js';
 
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = { error: 'error', warning: 'warning', info: 'note' };
 
@@ -66,7 +67,13 @@ export function renderSarif(report: AuditReport, category = 'integrity'): string
           {
             executionSuccessful: errors.length === 0,
             startTimeUtc: report.startedAt,
-            toolExecutionNotifications: errors.map((c) => ({ level: 'error', message: { text: `${c.id}: ${c.reason ?? 'error'}` } })),
+            toolExecutionNotifications: [
+              ...errors.map((c) => ({ level: 'error', message: { text: `${c.id}: ${c.reason ?? 'error'}` } })),
+              // SARIF has results only for what was found; a check that found nothing in a sample is not a clean pass.
+              ...report.checks
+                .filter((c) => c.status === 'sampled')
+                .map((c) => ({ level: 'note', message: { text: `${c.id}: ${sampledReason(report, c)} (sampled, not passed)` } })),
+            ],
           },
         ],
         results,

@@ -19,8 +19,13 @@ import { UsageError } from '../../src/errors.js';
 /** PGHOST is always given unless a test is about the default host, which looks for a socket on disk. */
 const HOST_ENV = { PGHOST: 'pg.internal' };
 
+/** An empty home directory: no ~/.pgpass, ~/.pg_service.conf or ~/.postgresql/ of the machine's user is read. */
+const HOME = mkdtempSync(path.join(os.tmpdir(), 'integrity-home-'));
+const ROOT_CRT = path.join(HOME, '.postgresql', 'root.crt');
+
 function resolve(input: Partial<ResolveInput>): ConnectionTarget {
-  return resolveConnection({ databaseUrl: undefined, env: HOST_ENV, connectTimeoutSec: undefined, applicationName: 'integrity-test', ...input });
+  const env = { HOME, ...(input.env ?? HOST_ENV) };
+  return resolveConnection({ databaseUrl: undefined, connectTimeoutSec: undefined, applicationName: 'integrity-test', ...input, env });
 }
 
 function parsed(text: string, origin = '--database-url'): Record<string, string> {
@@ -216,16 +221,6 @@ describe('resolveConnection: where the settings come from', () => {
       expected: { host: 'pg-host', port: 5002, user: 'pg-user', password: 'pg-pw', database: 'pg-db', source: 'environment' },
     },
     {
-      name: 'a blank --database-url falls through to DATABASE_URL',
-      input: { databaseUrl: '   ', env },
-      expected: { host: 'env-host', port: 5001, user: 'env-user', password: 'env-pw', database: 'env-db', source: 'DATABASE_URL' },
-    },
-    {
-      name: 'an empty DATABASE_URL falls through to PG*',
-      input: { env: { ...env, DATABASE_URL: '' } },
-      expected: { host: 'pg-host', port: 5002, user: 'pg-user', password: 'pg-pw', database: 'pg-db', source: 'environment' },
-    },
-    {
       name: 'surrounding whitespace is trimmed from DATABASE_URL',
       input: { env: { ...env, DATABASE_URL: '  postgres://w@wh/wdb \n' } },
       expected: { host: 'wh', port: 5002, user: 'w', password: 'pg-pw', database: 'wdb', source: 'DATABASE_URL' },
@@ -274,7 +269,8 @@ describe('resolveConnection: where the settings come from', () => {
       sslMode: 'verify-full',
       sslRootCert: '/etc/ssl/root.crt',
       connectTimeoutSec: 7,
-      applicationName: 'integrity',
+      applicationName: undefined,
+      fallbackApplicationName: 'integrity',
       source: 'environment',
     });
   });
@@ -294,7 +290,8 @@ describe('resolveConnection: where the settings come from', () => {
       sslMode: 'require',
       sslRootCert: '/ca.pem',
       connectTimeoutSec: 4,
-      applicationName: 'integrity-test',
+      applicationName: undefined,
+      fallbackApplicationName: 'integrity-test',
       source: 'url',
     });
   });
@@ -312,7 +309,7 @@ describe('resolveConnection: where the settings come from', () => {
 });
 
 describe('resolveConnection: defaults', () => {
-  it('port 5432, sslmode prefer, timeout 10, no password, no root cert', () => {
+  it('port 5432, sslmode prefer, timeout 10, no password, the root certificate libpq looks for in ~/.postgresql', () => {
     expect(resolve({ env: { PGHOST: 'h', PGUSER: 'alice' } })).toEqual({
       host: 'h',
       port: 5432,
@@ -320,9 +317,10 @@ describe('resolveConnection: defaults', () => {
       user: 'alice',
       password: undefined,
       sslMode: 'prefer',
-      sslRootCert: undefined,
+      sslRootCert: ROOT_CRT,
       connectTimeoutSec: 10,
-      applicationName: 'integrity-test',
+      applicationName: undefined,
+      fallbackApplicationName: 'integrity-test',
       source: 'environment',
     });
   });
@@ -348,8 +346,9 @@ describe('resolveConnection: defaults', () => {
     expect(['/var/run/postgresql', '/tmp', 'localhost']).toContain(host);
   });
 
-  it('applicationName is passed through', () => {
-    expect(resolve({ applicationName: 'my-app' }).applicationName).toBe('my-app');
+  it("the tool's name is only the fallback: the user's application_name wins", () => {
+    expect(resolve({ applicationName: 'my-app' })).toMatchObject({ applicationName: undefined, fallbackApplicationName: 'my-app' });
+    expect(resolve({ applicationName: 'my-app', databaseUrl: 'postgres://h/db?application_name=nightly' })).toMatchObject({ applicationName: 'nightly', fallbackApplicationName: 'my-app' });
   });
 });
 
@@ -398,17 +397,17 @@ describe('resolveConnection: invalid settings', () => {
     {
       name: 'PGCONNECT_TIMEOUT not a number',
       input: { env: { ...HOST_ENV, PGCONNECT_TIMEOUT: 'soon' } },
-      message: 'invalid connect timeout "soon": give a number of seconds above 0',
+      message: 'invalid connect_timeout "soon": give a number of seconds above 0',
     },
     {
       name: 'URL connect_timeout=0',
       input: { databaseUrl: 'postgres://h/db?connect_timeout=0' },
-      message: 'invalid connect timeout "0": give a number of seconds above 0',
+      message: 'invalid connect_timeout "0": give a number of seconds above 0',
     },
     {
       name: 'negative PGCONNECT_TIMEOUT',
       input: { env: { ...HOST_ENV, PGCONNECT_TIMEOUT: '-3' } },
-      message: 'invalid connect timeout "-3": give a number of seconds above 0',
+      message: 'invalid connect_timeout "-3": give a number of seconds above 0',
     },
     {
       name: 'invalid --database-url',
@@ -502,7 +501,12 @@ describe('clientConfig', () => {
       password: 's3cret-pw',
       database: 'appdb',
       application_name: 'integrity-test',
+      fallback_application_name: 'integrity',
+      options: '-c client_encoding=UTF8',
+      keepAlive: true,
       connectionTimeoutMillis: 2500,
+      enableChannelBinding: true,
+      sslnegotiation: 'postgres',
       ssl: false,
     });
   });
@@ -520,9 +524,16 @@ describe('clientConfig', () => {
     { sslMode: 'allow' as const, ssl: { rejectUnauthorized: false } },
     { sslMode: 'prefer' as const, ssl: { rejectUnauthorized: false } },
     { sslMode: 'require' as const, ssl: { rejectUnauthorized: false } },
-    { sslMode: 'verify-full' as const, ssl: { rejectUnauthorized: true } },
-  ])('$sslMode with SSL: $ssl', ({ sslMode, ssl }) => {
+  ])('$sslMode with SSL and no root certificate: $ssl', ({ sslMode, ssl }) => {
     expect(clientConfig(target({ sslMode }), true).ssl).toEqual(ssl);
+  });
+
+  it.each(['verify-ca', 'verify-full'] as SslMode[])('%s without a root certificate is an error naming sslrootcert, as in libpq', (sslMode) => {
+    expect(usageError(() => clientConfig(target({ sslMode }), true)).message).toMatch(/^cannot read sslrootcert \(none given\); .*sslrootcert=system/);
+  });
+
+  it('sslrootcert=system verifies against the trusted roots, with the host name', () => {
+    expect(clientConfig(target({ sslMode: 'verify-full', sslRootCert: 'system' }), true).ssl).toEqual({ rejectUnauthorized: true });
   });
 
   it.each(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as SslMode[])('%s without SSL: ssl false', (sslMode) => {
@@ -530,11 +541,11 @@ describe('clientConfig', () => {
   });
 
   it('verify-ca checks the chain but not the host name', () => {
-    const ssl = clientConfig(target({ sslMode: 'verify-ca' }), true).ssl as { rejectUnauthorized: boolean; checkServerIdentity: () => unknown; ca?: string };
+    const ssl = clientConfig(target({ sslMode: 'verify-ca', sslRootCert: caFile }), true).ssl as { rejectUnauthorized: boolean; checkServerIdentity: () => unknown; ca?: string };
     expect(ssl.rejectUnauthorized).toBe(true);
     expect(typeof ssl.checkServerIdentity).toBe('function');
     expect(ssl.checkServerIdentity()).toBeUndefined();
-    expect('ca' in ssl).toBe(false);
+    expect(ssl.ca).toBe(PEM);
   });
 
   it('verify-full and verify-ca read sslrootcert as the CA', () => {
@@ -544,8 +555,12 @@ describe('clientConfig', () => {
     expect(ssl.ca).toBe(PEM);
   });
 
-  it('require does not verify, even with a root certificate', () => {
-    expect(clientConfig(target({ sslMode: 'require', sslRootCert: caFile }), true).ssl).toEqual({ rejectUnauthorized: false });
+  // libpq-ssl: "if a root CA file exists, the behavior of sslmode=require will be the same as that of verify-ca".
+  it.each(['require', 'prefer', 'allow'] as SslMode[])('%s with a root certificate that exists verifies the chain (not the name), as libpq does', (sslMode) => {
+    const ssl = clientConfig(target({ sslMode, sslRootCert: caFile }), true).ssl as { rejectUnauthorized: boolean; checkServerIdentity?: () => unknown; ca?: string };
+    expect(ssl.rejectUnauthorized).toBe(true);
+    expect(ssl.ca).toBe(PEM);
+    expect(ssl.checkServerIdentity?.()).toBeUndefined();
   });
 
   // libpq raises "root certificate file does not exist" only for verify-ca/verify-full; with prefer

@@ -235,3 +235,69 @@ describe('every reporter on the fixed result, against its snapshot', () => {
     await expect(text).toMatchFileSnapshot(`./__snapshots__/report.${format}.${ext}`);
   });
 });
+
+describe('no silent pass: a check that found nothing under --sample-percent is "sampled" in every format, never passed', () => {
+  const REASON = 'nothing found in the 10% read';
+  const sampledReport: AuditReport = {
+    ...report,
+    options: { ...report.options, samplePercent: 10 },
+    summary: { checks: { passed: 1, sampled: 1, failed: 1, skipped: 1, error: 0 }, findings: { error: 1, warning: 1, info: 0 } },
+    checks: [
+      report.checks[0]!,
+      report.checks[1]!,
+      { id: 'placeholder-uuid', title: 'Placeholders', severity: 'error', status: 'sampled', reason: REASON, note: null, durationMs: 3, findings: 0 },
+      report.checks[3]!,
+    ],
+  };
+
+  it('pretty: the sampled mark and the reason, and the summary counts it apart from passed', async () => {
+    const { renderPretty } = await import('../../src/report/pretty.js');
+    const { makeChalk } = await import('../../src/report/color.js');
+    const text = renderPretty(sampledReport, { chalk: makeChalk(0), width: 120 });
+    expect(text).toMatch(/◐ placeholder-uuid .*· sampled · 3 ms\n {2}not a pass: nothing found in the 10% read\n/);
+    expect(text).toContain('--sample-percent 10 (counts are estimates)');
+    expect(text).toMatch(/4 checks: 1 passed, 1 sampled \(nothing found in the share read\), 1 failed, 1 skipped, 0 errored/);
+  });
+
+  it('json: status sampled with the reason', async () => {
+    const { renderJson } = await import('../../src/report/json.js');
+    const json = JSON.parse(renderJson(sampledReport)) as AuditReport;
+    expect(json.checks.find((c) => c.id === 'placeholder-uuid')).toMatchObject({ status: 'sampled', reason: REASON });
+    expect(json.summary.checks).toMatchObject({ passed: 1, sampled: 1 });
+  });
+
+  it('junit: a skipped testcase with the reason, not a passing one', () => {
+    const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'testsuite' || name === 'testcase' }).parse(renderJunit(sampledReport));
+    const suite = parsed.testsuites.testsuite.find((s: { name: string }) => s.name === 'placeholder-uuid');
+    expect([suite.tests, suite.skipped, suite.failures, suite.errors]).toEqual(['1', '1', '0', '0']);
+    expect(suite.testcase[0].skipped.message).toBe(REASON);
+    expect(parsed.testsuites.skipped).toBe('2');
+  });
+
+  it('sarif: a notification naming the check and the reason, still valid SARIF', () => {
+    const log = JSON.parse(renderSarif(sampledReport)) as { runs: { invocations: { executionSuccessful: boolean; toolExecutionNotifications: { level: string; message: { text: string } }[] }[] }[] };
+    const invocation = log.runs[0]!.invocations[0]!;
+    expect(invocation.toolExecutionNotifications).toEqual([{ level: 'note', message: { text: `placeholder-uuid: ${REASON} (sampled, not passed)` } }]);
+  });
+
+  it('github: an annotation for the check, and the totals count it as sampled', () => {
+    const lines = renderGithub(sampledReport).split('\n').filter(Boolean);
+    expect(lines).toContain('::notice title=integrity placeholder-uuid sampled%2C not passed::nothing found in the 10%25 read');
+    expect(lines.at(-1)).toMatch(/^::notice title=integrity::4 checks: 1 passed, 1 sampled \(nothing found in the share read\), 1 failed/);
+  });
+
+  it('markdown (and the GitHub step summary): the row says sampled, with the reason', () => {
+    const md = renderMarkdown(sampledReport);
+    expect(md).toContain(`| \`placeholder-uuid\` | ◐ sampled, not a pass | 0 | ${REASON} |`);
+    expect(md).toContain('4 checks: 1 passed, 1 sampled (nothing found in the share read), 1 failed');
+  });
+
+  it('webhook: status sampled on exit 0 (never passed), and a line for the check', async () => {
+    const { notificationPayload } = await import('../../src/report/notify.js');
+    const clean = { ...sampledReport, findings: [], checks: sampledReport.checks.filter((c) => c.status !== 'failed') };
+    const payload = notificationPayload(clean, 0);
+    expect(payload.status).toBe('sampled');
+    expect(String(payload.text).split('\n')).toContain(`• [sampled] placeholder-uuid: ${REASON}`);
+    expect(notificationPayload({ ...clean, checks: clean.checks.filter((c) => c.status !== 'sampled') }, 0).status).toBe('passed');
+  });
+});

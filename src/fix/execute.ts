@@ -174,6 +174,7 @@ export async function verifyRepairs(options: AuditOptions): Promise<VerifyResult
     if (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '25P03') {
       throw new Error(
         'the server ended the verify transaction: idle_in_transaction_session_timeout is shorter than a pause between the repairs (raise it for this role, or run --verify against a copy)',
+        { cause: err },
       );
     }
     throw err;

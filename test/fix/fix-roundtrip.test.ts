@@ -1,11 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { incidentConfigFile } from '../../src/demo/fixtures.js';
 import { runCli } from '../helpers/cli.js';
-import { query, useDatabase } from '../helpers/db.js';
+import { auditOptions, query, useDatabase } from '../helpers/db.js';
+import { acceptedConcurrentReviews } from '../helpers/psql.js';
+import { expectScriptRunsOnlyPlanned } from '../helpers/script-statements.js';
+import { runAuditWithRepairs } from '../../src/engine/runner.js';
 import { reportSchema } from '../helpers/report-schema.js';
 
 function hasPsql(): boolean {
@@ -68,6 +71,8 @@ describe.skipIf(!hasPsql())('fix SQL on the five incidents (needs psql)', () => 
     const before = reportSchema.parse(JSON.parse(generated.stdout));
     const script = readFileSync(file, 'utf8');
     expect(script).toMatch(/^-- integrity fix script/);
+    const config = JSON.parse(readFileSync(incidentConfigFile(), 'utf8')) as unknown;
+    await expectScriptRunsOnlyPlanned(script, await runAuditWithRepairs(auditOptions(db.url, { deep: true, config })));
     expect(script.indexOf('COMMIT;')).toBeLessThan(script.indexOf('CREATE INDEX CONCURRENTLY'));
     expect(before.findings.every((f) => f.fix !== null)).toBe(true);
     const indexesBefore = await query<{ indexname: string; indexdef: string }>(
@@ -96,7 +101,9 @@ describe.skipIf(!hasPsql())('fix SQL on the five incidents (needs psql)', () => 
       else expect(remaining.get(line.fingerprint) ?? 0).toBe(line.countAfter ?? 0);
     }
     expect(after.findings.map((f) => f.fix?.safety)).toEqual(after.findings.map(() => 'review'));
-    expect(after.findings).toHaveLength(8);
+    // 8, plus the four index rebuilds (review: queries written with ::int stop using a ::numeric index) and
+    // the placeholder in a column without a foreign key (review: the application may rely on it).
+    expect(after.findings).toHaveLength(13);
 
     // Nothing lost: the quarantine holds exactly the rows removed or changed, with their values.
     const q = async (sql: string) => query(db.url, sql);
@@ -107,7 +114,6 @@ describe.skipIf(!hasPsql())('fix SQL on the five incidents (needs psql)', () => 
       'AssistantChatMessage',
       'AssistantChatMessage',
       'AssistantChatSession',
-      'Invoice Line',
       'Invoice Line',
       'chat_conversations',
       'stored_file',
@@ -136,14 +142,18 @@ describe.skipIf(!hasPsql())('fix SQL on the five incidents (needs psql)', () => 
     expect(await rows('Invoice Line', `"Line Id"::text || '/' || coalesce("Product Id"::text, '-')`)).toEqual([
       'orphan-rows:11111111-1111-4111-8111-000000000003/-',
       'orphan-rows:11111111-1111-4111-8111-000000000004/-',
-      'placeholder-uuid:11111111-1111-4111-8111-000000000002/ffffffff-ffff-ffff-ffff-ffffffffffff',
     ]);
-    expect(await q(`SELECT "Product Id" AS p FROM "Billing Dept"."Invoice Line" WHERE "Line Id" = '11111111-1111-4111-8111-000000000002'`)).toEqual([{ p: null }]);
+    expect(await q(`SELECT "Product Id"::text AS p FROM "Billing Dept"."Invoice Line" WHERE "Line Id" = '11111111-1111-4111-8111-000000000002'`)).toEqual([
+      { p: 'ffffffff-ffff-ffff-ffff-ffffffffffff' },
+    ]);
     expect(await q(`SELECT count(*)::int AS n FROM model_provider_pricing WHERE model_name IN ('gpt-5-chat', 'gpt-4-turbo-preview') AND is_active`)).toEqual([{ n: 2 }]);
     expect(await q(`SELECT input_price_per_1k::text AS i, output_price_per_1k::text AS o FROM model_provider_pricing WHERE model_name = 'gpt-5-chat'`)).toEqual([{ i: '0.005000', o: '0.015000' }]);
     expect(await q(`SELECT count(*)::int AS n FROM model_provider_pricing WHERE model_name = 'text-davinci-003' AND is_active AND effective_until IS NULL`)).toEqual([{ n: 0 }]);
 
-    // Rebuilt indexes keep every property but the cast.
+    // The index rebuilds are review: run them as a person who accepts them would; they keep every property but the cast.
+    const accepted = path.join(dir, 'accepted.sql');
+    writeFileSync(accepted, acceptedConcurrentReviews((await runAuditWithRepairs(auditOptions(db.url, { deep: true, config }))).repairs));
+    expect(psqlFile(db.url, accepted).code).toBe(0);
     const indexesAfter = await query<{ indexname: string; indexdef: string }>(
       db.url,
       `SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN ('idx_models_meta_credits_per_1k', 'idx_model_versions_rank', 'idx_model_versions_prioritised', 'Invoice Line credits') ORDER BY 1`,

@@ -10,6 +10,7 @@ import { renderFixScript, sessionPins } from '../../src/fix/script.js';
 import { CREATE_QUARANTINE_SCHEMA } from '../../src/fix/quarantine.js';
 import { adminUrl, auditOptions, query, useDatabase } from '../helpers/db.js';
 import { HAS_PSQL } from '../helpers/psql.js';
+import { expectScriptRunsOnlyPlanned } from '../helpers/script-statements.js';
 
 // A row leaves its table only with its copy in the quarantine: under a concurrent writer, with the
 // parent's RI triggers disabled, with row-level security on a dependent, and whatever the names.
@@ -115,7 +116,9 @@ describe('repairs that PostgreSQL would not carry out as planned', () => {
        ALTER TABLE message ENABLE ROW LEVEL SECURITY; ALTER TABLE message FORCE ROW LEVEL SECURITY;
        CREATE POLICY none_visible ON message USING (false);`,
     );
-    const script = renderFixScript(await runAuditWithRepairs(auditOptions(db.url, { checks: ['orphan-rows'] })));
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: ['orphan-rows'] }));
+    const script = renderFixScript(outcome);
+    await expectScriptRunsOnlyPlanned(script, outcome);
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'integrity-rls-fix-')), 'fix.sql');
     writeFileSync(file, script);
     const u = new URL(db.url);
@@ -139,7 +142,9 @@ describe.skipIf(!HAS_PSQL)('a table with a deferred constraint trigger', () => {
   });
 
   it('the script deletes, then validates the constraint in the same transaction, under psql', async () => {
-    const script = renderFixScript(await runAuditWithRepairs(auditOptions(db.url, { checks: ['orphan-rows'] })));
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: ['orphan-rows'] }));
+    const script = renderFixScript(outcome);
+    await expectScriptRunsOnlyPlanned(script, outcome);
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'integrity-deferred-')), 'fix.sql');
     writeFileSync(file, script);
     const run = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, db.url], { encoding: 'utf8' });

@@ -7,6 +7,7 @@ import { runAuditWithRepairs } from '../../src/engine/runner.js';
 import { renderFixScript } from '../../src/fix/script.js';
 import { auditOptions, query, useDatabase } from '../helpers/db.js';
 import { HAS_PSQL } from '../helpers/psql.js';
+import { expectScriptRunsOnlyPlanned } from '../helpers/script-statements.js';
 
 const SCHEMA = `CREATE TABLE parent (id int PRIMARY KEY);
 CREATE TABLE child (id int PRIMARY KEY, parent_id int, integrity_check text, integrity_finding text, note text);
@@ -14,6 +15,7 @@ INSERT INTO child VALUES (1, 9, 'mine', 'also mine', 'a'), (2, 8, NULL, NULL, 'b
 ALTER TABLE child ADD CONSTRAINT child_parent_fk FOREIGN KEY (parent_id) REFERENCES parent (id) NOT VALID;`;
 
 function runScript(url: string, script: string): { code: number | null; stderr: string } {
+  // (every script here is also parsed: see the calls to expectScriptRunsOnlyPlanned)
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'integrity-qshape-')), 'fix.sql');
   writeFileSync(file, script);
   const r = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, url], { encoding: 'utf8' });
@@ -29,6 +31,7 @@ describe.skipIf(!HAS_PSQL)('quarantine tables', () => {
 
   it('a user column named like ours (integrity_check, integrity_finding) is kept, and ours take other names', async () => {
     const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: ['orphan-rows'] }));
+    await expectScriptRunsOnlyPlanned(renderFixScript(outcome), outcome);
     expect(runScript(db.url, renderFixScript(outcome))).toMatchObject({ code: 0 });
     const [table] = await quarantineTables(db.url);
     const rows = await query<Record<string, unknown>>(db.url, `SELECT * FROM integrity_quarantine."${table}" ORDER BY id`);
@@ -70,6 +73,7 @@ describe.skipIf(!HAS_PSQL)('quarantine tables', () => {
     const second = await runAuditWithRepairs(auditOptions(db.url, { checks: ['orphan-rows'] }));
     const next = /INSERT INTO "integrity_quarantine"\."([^"]+)"/.exec(second.repairs[0]?.repair.steps.map((s) => s.sql).join('\n') ?? '')?.[1];
     expect(next).toBe(`${planned}_1`);
+    await expectScriptRunsOnlyPlanned(renderFixScript(second), second);
     expect(runScript(db.url, renderFixScript(second))).toMatchObject({ code: 0 });
     expect(await query(db.url, 'SELECT id FROM child')).toEqual([]);
     expect(await query(db.url, `SELECT id, note FROM integrity_quarantine."${next}"`)).toEqual([{ id: 3, note: 'c' }]);

@@ -37,7 +37,7 @@ describe('fix scripts under hostile names and data (property-based)', () => {
   it('psql would run exactly the planned statements, and running them runs nothing else', async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.uniqueArray(hostile, { minLength: 4, maxLength: 4, selector: (s) => s.toLowerCase() }), fc.array(hostile, { minLength: 2, maxLength: 3 }), async ([schemaName, parent, child, fk], values) => {
+      fc.asyncProperty(fc.uniqueArray(hostile, { minLength: 4, maxLength: 4, selector: (s) => s.toLowerCase() }).map((a) => a as [string, string, string, string]), fc.array(hostile, { minLength: 2, maxLength: 3 }), async ([schemaName, parent, child, fk], values) => {
         const s = `${schemaName}${run++}`;
         const t = (name: string) => `${quoteIdent(s)}.${quoteIdent(name)}`;
         const models = values.map((v, i) => `(${quoteLiteral(`${v}${i}`)}, 'openai', '{"inputCostPerMillionTokens": 1, "outputCostPerMillionTokens": 2}')`);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineCheck } from '../src/check.js';
 import type { JsonTextExtractors, Table } from '../src/db/catalog.js';
 import { constText, isNode, parseNodeTree, walkNodes, type TreeNode, type TreeValue } from '../src/db/node-tree.js';
-import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
+import { displayName, qualifiedName, quoteIdent, relationOid, relationOidLiteral } from '../src/db/quote.js';
 import type { Finding, FindingObject } from '../src/findings.js';
 import { parse } from '@libpg-query/parser';
 import type { Queryable } from '../src/db/session.js';
@@ -645,8 +645,8 @@ async function rebuildIndex(db: Queryable, object: FindingObject, shape: QuerySh
        JOIN pg_catalog.pg_index x ON x.indexrelid = i.oid
        JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
        LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = i.reltablespace
-      WHERE i.oid = pg_catalog.to_regclass($1)`,
-    [index],
+      WHERE i.oid = ${relationOid('$1::pg_catalog.text', '$2::pg_catalog.text')}`,
+    [object.schema, object.index],
   );
   const row = facts.rows[0];
   if (!row) throw new Error(`index ${index} no longer exists`);
@@ -668,7 +668,7 @@ async function rebuildIndex(db: Queryable, object: FindingObject, shape: QuerySh
   const comment = row.comment === null ? [] : [`COMMENT ON INDEX ${index} IS ${literal(row.comment)}`];
   const create = (concurrently: boolean, indexName: string) =>
     `CREATE ${unique}INDEX ${concurrently ? 'CONCURRENTLY IF NOT EXISTS ' : ''}${quoteIdent(indexName)} ON ${rest}`;
-  const oldUnchanged = `pg_catalog.pg_get_indexdef(pg_catalog.to_regclass(${literal(index)})) IS NOT DISTINCT FROM ${literal(row.def)}`;
+  const oldUnchanged = `pg_catalog.pg_get_indexdef(${relationOidLiteral(object.schema, name)}) IS NOT DISTINCT FROM ${literal(row.def)}`;
   const queries = await queryChanges(shape, row.keys, row.predicate);
 
   if (row.partitioned || row.constraint) {
@@ -719,7 +719,7 @@ async function rebuildIndex(db: Queryable, object: FindingObject, shape: QuerySh
         decision: 'only to finish the rebuild above, once the queries it names have changed',
         phase: 'concurrent',
         description: `finish a rebuild of ${displayName(object.schema, name)} that stopped after dropping the old index`,
-        guard: `SELECT pg_catalog.to_regclass(${literal(index)}) IS NULL AND pg_catalog.to_regclass(${literal(tempQualified)}) IS NOT NULL`,
+        guard: `SELECT ${relationOidLiteral(object.schema, name)} IS NULL AND ${relationOidLiteral(object.schema, temp)} IS NOT NULL`,
         sql: resume.map((x) => `${x};`).join('\n'),
         statements: resume,
         verifyStatements: [],
@@ -731,8 +731,8 @@ async function rebuildIndex(db: Queryable, object: FindingObject, shape: QuerySh
 async function rewriteCheck(db: Queryable, object: FindingObject): Promise<Repair> {
   const table = qualifiedName(object.schema, object.table);
   const res = await db.query<{ def: string }>(
-    `SELECT pg_catalog.pg_get_constraintdef(oid) AS def FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass($1) AND conname = $2`,
-    [table, object.constraint],
+    `SELECT pg_catalog.pg_get_constraintdef(oid) AS def FROM pg_catalog.pg_constraint WHERE conrelid = ${relationOid('$1::pg_catalog.text', '$2::pg_catalog.text')} AND conname = $3`,
+    [object.schema, object.table, object.constraint],
   );
   const def = res.rows[0]?.def;
   if (!def) throw new Error(`constraint ${object.constraint} no longer exists`);
@@ -758,8 +758,8 @@ async function rewriteGenerated(db: Queryable, object: FindingObject): Promise<R
   const res = await db.query<{ expr: string }>(
     `SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS expr
        FROM pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-      WHERE d.adrelid = pg_catalog.to_regclass($1) AND a.attname = $2`,
-    [table, object.column],
+      WHERE d.adrelid = ${relationOid('$1::pg_catalog.text', '$2::pg_catalog.text')} AND a.attname = $3`,
+    [object.schema, object.table, object.column],
   );
   const expr = res.rows[0]?.expr;
   if (!expr) throw new Error(`generated column ${object.column} no longer exists`);

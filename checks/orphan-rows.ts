@@ -67,6 +67,7 @@ ALTER TABLE "AssistantChatMessage" ENABLE TRIGGER ALL;
 ALTER TABLE llm_call ADD FOREIGN KEY (prompt_file_id) REFERENCES stored_file(id);`,
   },
   options,
+  samplesTables: true,
   async run(ctx) {
     const all = [...foreignKeysToVerify(ctx), ...ctx.relations.map((r) => declaredRelation(ctx, r))];
     const trusted = ctx.catalog.foreignKeys.filter((fk) => ctx.catalog.schemas.includes(fk.schema) && untrustedReasons(ctx, fk).length === 0).length;

@@ -228,6 +228,7 @@ INSERT INTO token_usage_ledger (provider_id, credits)
 SELECT id, 12 FROM providers WHERE name = 'openai';`,
   },
   options,
+  samplesTables: true,
   async run(ctx) {
     const plan = planScans(ctx);
     const found = await ctx.each(

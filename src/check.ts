@@ -42,7 +42,7 @@ export interface CheckContext<Options> {
   deep: boolean;
   sampleSize: number;
   /**
-   * `--sample PERCENT`: checks that scan tables read this share of their pages (TABLESAMPLE SYSTEM,
+   * `--sample-percent PERCENT`: checks that scan tables read this share of their pages (TABLESAMPLE SYSTEM,
    * repeatable) and report counts scaled up, marked as estimates. Null for an exact audit.
    */
   samplePercent: number | null;
@@ -83,6 +83,11 @@ export interface CheckDefinition<Schema extends z.ZodObject = z.ZodObject> {
   docs: CheckDocs;
   /** Options accepted under `checks.<id>` in the config file, with their defaults. */
   options: Schema;
+  /**
+   * True when the check reads only a share of each table under `--sample-percent` (TABLESAMPLE): finding
+   * nothing is then `sampled`, not `passed`. Checks that read the catalog or whole tables leave it unset.
+   */
+  samplesTables?: boolean;
   run(ctx: CheckContext<z.infer<Schema>>): Promise<Finding[]>;
 }
 

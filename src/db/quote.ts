@@ -44,3 +44,18 @@ export function qualifiedName(schema: string, table: string): string {
 export function displayName(...parts: string[]): string {
   return parts.map((p) => (/^[a-z_][a-z0-9_$]*$/.test(p) ? p : quoteIdent(p))).join('.');
 }
+
+/**
+ * A relation's OID by schema and name, or NULL, as SQL: to_regclass() would parse a quoted name with its
+ * own reader, which knows no `U&"..."`, so names are matched as values instead. `schema` and `name` are
+ * SQL expressions: bind parameters (`$1`) in audit queries, literals in scripts.
+ */
+export function relationOid(schema: string, name: string): string {
+  return `(SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+          WHERE n.nspname OPERATOR(pg_catalog.=) ${schema} AND c.relname OPERATOR(pg_catalog.=) ${name})`;
+}
+
+/** relationOid for names known when the script is written. */
+export function relationOidLiteral(schema: string, name: string): string {
+  return relationOid(quoteLiteral(schema), quoteLiteral(name));
+}

@@ -501,9 +501,12 @@ export async function sendCancelRequest(target: ConnectionTarget, key: BackendKe
   packet.writeInt32BE(key.processID, 8);
   packet.writeInt32BE(key.secretKey, 12);
   await new Promise<void>((resolve) => {
-    const socket = isSocketHost(target.host)
-      ? net.connect({ path: path.join(target.host, `.s.PGSQL.${target.port}`) })
-      : net.connect({ host: target.host, port: target.port });
+    // hostaddr is where the session's connection went: the cancel request must reach the same server.
+    const socket = target.hostaddr
+      ? net.connect({ host: target.hostaddr, port: target.port })
+      : isSocketHost(target.host)
+        ? net.connect({ path: path.join(target.host, `.s.PGSQL.${target.port}`) })
+        : net.connect({ host: target.host, port: target.port });
     const done = () => {
       clearTimeout(timer);
       socket.destroy();

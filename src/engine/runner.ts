@@ -42,7 +42,7 @@ export interface AuditOptions {
   statementTimeoutMs: number;
   lockTimeoutMs: number;
   failOn: FailOn;
-  /** --sample PERCENT: estimate from a share of each scanned table's pages. */
+  /** --sample-percent PERCENT: estimate from a share of each scanned table's pages. */
   samplePercent?: number | null;
   /** Told when a phase starts, a check starts or finishes, or a check moves to another object. */
   onProgress?: (event: ProgressEvent) => void;
@@ -288,8 +288,8 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
           result: {
             ...base,
             severity: o.severity,
-            status: partial ? 'error' : o.findings.length > 0 ? 'failed' : sampled ? 'sampled' : 'passed',
-            reason: partial ? objectErrorsReason(o.objectErrors) : sampled && o.findings.length === 0 ? `nothing found in the ${options.samplePercent}% read` : null,
+            status: partial ? 'error' : o.findings.length > 0 ? 'failed' : sampled && check.samplesTables ? 'sampled' : 'passed',
+            reason: partial ? objectErrorsReason(o.objectErrors) : sampled && check.samplesTables && o.findings.length === 0 ? `nothing found in the ${options.samplePercent}% read` : null,
             note: o.note,
             durationMs: o.durationMs,
             findings: o.findings.length,
@@ -426,7 +426,7 @@ function summarize(checks: CheckResult[], findings: Finding[]): AuditReport['sum
 export function describeError(err: unknown, target: Pick<ConnectionTarget, 'password'>): string {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
   let message = errorMessage(err).split('\n')[0] ?? 'unknown error';
-  if (code === '57014' && /statement timeout/.test(message)) message += ' (raise --statement-timeout, use --sample PERCENT, or run against a replica)';
+  if (code === '57014' && /statement timeout/.test(message)) message += ' (raise --statement-timeout, use --sample-percent PERCENT, or run against a replica)';
   if (code === '55P03') message += ' (a lock was not granted within --lock-timeout)';
   if (code === '42501' && /row-level security/i.test(message)) {
     message += ' (run the audit as a role with BYPASSRLS, or as the table owner when it does not FORCE ROW LEVEL SECURITY: policies would hide rows, so no partial answer is given)';

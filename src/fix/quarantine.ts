@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { qualifiedName, quoteIdent, quoteLiteral } from '../db/quote.js';
+import { qualifiedName, quoteIdent, quoteLiteral, relationOidLiteral } from '../db/quote.js';
 import type { Column, Table } from '../db/catalog.js';
 import type { Queryable } from '../db/session.js';
 import { equalsExpr } from '../db/sql.js';
@@ -21,6 +21,8 @@ export function literal(value: string): string {
 export interface Quarantine {
   /** Schema-qualified and quoted. */
   name: string;
+  /** The table's own name, unquoted. */
+  relname: string;
   /** The source table's columns, in order. */
   columns: Column[];
   /** Our own columns' names (unquoted). */
@@ -85,7 +87,7 @@ export async function quarantineFor(db: Queryable, table: Table, fingerprint: st
     );
     const row = existing.rows[0];
     if (!row || (!row.extras && JSON.stringify(row.shape) === JSON.stringify(expected))) {
-      return { name: qualifiedName(QUARANTINE_SCHEMA, name), columns, meta };
+      return { name: qualifiedName(QUARANTINE_SCHEMA, name), relname: name, columns, meta };
     }
   }
   throw new Error(`no free quarantine table name for ${qualifiedName(table.schema, table.name)} in ${QUARANTINE_SCHEMA}: clear out the old ones`);
@@ -119,7 +121,7 @@ export function createQuarantineTable(q: Quarantine, source: Table): string {
 BEGIN
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
   SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
-              WHERE c.oid = pg_catalog.to_regclass(${quoteLiteral(q.name)})
+              WHERE c.oid = ${relationOidLiteral(QUARANTINE_SCHEMA, q.relname)}
                 AND (NOT pg_catalog.pg_has_role(c.relowner, 'USAGE')
                      OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = c.oid)
                      OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class = c.oid)
@@ -128,7 +130,7 @@ BEGIN
                         IS DISTINCT FROM ${expected})) INTO unexpected;
   PERFORM pg_catalog.set_config('search_path', caller_path, true);
   IF unexpected THEN
-    RAISE EXCEPTION 'integrity: the quarantine table % is not the one this script expects (other columns, a trigger or rule, or another owner); move it aside and audit again', ${quoteLiteral(q.name)};
+    RAISE EXCEPTION 'integrity: the quarantine table % is not the one this script expects (other columns, a trigger or rule, or another owner); move it aside and audit again', ${quoteLiteral(q.relname)};
   END IF;
 END`;
   const tag = dollarTag(body);

@@ -51,6 +51,15 @@ describe('--sample-percent on a clean database', () => {
     expect(report.options.samplePercent).toBe(50);
   });
 
+  it('a check that reads no sample (the catalog only) still passes under --sample-percent', async () => {
+    const r = await runCli(['check', '-d', db.url, '--check', 'jsonb-int-cast-index', '--check', 'orphan-rows', '--sample-percent', '50', '--format', 'json'], { env: { HOME } });
+    const report = reportSchema.parse(JSON.parse(r.stdout));
+    expect(report.checks.filter((c) => c.status !== 'skipped').map((c) => [c.id, c.status])).toEqual([
+      ['jsonb-int-cast-index', 'passed'],
+      ['orphan-rows', 'sampled'],
+    ]);
+  });
+
   it('pretty, junit, sarif, markdown, github annotations and the step summary all say it', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-sampled-reports-'));
     const summary = path.join(dir, 'summary.md');

@@ -55,10 +55,12 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
       const result = await withSignals(interruption, () => verifyRepairs(options));
       const repaired = result.lines.filter((l) => l.status !== 'review only');
       // Exit 0 only when every repaired finding is cleared; a partly cleared one still needs a person.
-      const ok = repaired.every((l) => l.status === 'cleared') && result.before.report.summary.checks.error === 0;
+      // A repair that creates a finding (a new orphan, a placeholder) is not proven, whatever it cleared.
+      const ok = repaired.every((l) => l.status === 'cleared') && result.created.length === 0 && result.before.report.summary.checks.error === 0;
+      const created = result.created.map((f) => ({ checkId: f.checkId, fingerprint: f.fingerprint, object: f.object, count: f.count, message: f.message }));
       if (opts.format === 'json') {
         io.stdout.write(
-          `${JSON.stringify({ tool: 'integrity', verified: ok, databaseUnchanged: true, lines: result.lines, before: result.before.report.summary, after: result.after.report.summary }, null, 2)}\n`,
+          `${JSON.stringify({ tool: 'integrity', verified: ok, databaseUnchanged: true, lines: result.lines, created, notUndone: result.notUndone, before: result.before.report.summary, after: result.after.report.summary }, null, 2)}\n`,
         );
       } else {
         const mark: Record<VerifyLine['status'], string> = {
@@ -78,7 +80,11 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
         out.push(
           `${repaired.length} repaired findings: ${count('cleared')} cleared, ${count('partly cleared')} partly cleared (the rest needs review), ${count('not cleared')} not cleared, ${count('failed')} failed; ${count('review only')} need review (not run)`,
           `after the repairs: ${summaryLine(result.after.report)}`,
-          'The database is unchanged: the repairs and the second audit ran in one transaction that was rolled back.',
+          ...(created.length > 0
+            ? [chalk.red(`the repairs would create ${created.length} finding${created.length === 1 ? '' : 's'}:`), ...created.map((f) => `  ${chalk.red('+ new        ')}  ${f.checkId}  ${describeObject(f.object).replace(/\n/g, ' ')}  ${f.count ?? '—'}`)]
+            : []),
+          'The database is unchanged: the repairs and the second audit ran in one transaction that was rolled back,',
+          ...(result.notUndone.length > 0 ? ['except for what a rollback cannot undo:', ...result.notUndone.map((n) => `  - ${n}`)] : ['and nothing they did lies outside it (no sequence advanced, no trigger fired).']),
         );
         io.stdout.write(`${out.join('\n')}\n`);
       }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { verifyRepairs } from '../../src/fix/execute.js';
+import { runCli } from '../helpers/cli.js';
 import { auditOptions, query, useDatabase } from '../helpers/db.js';
 
 describe('fix --verify says what it cannot prove by rolling back', () => {
@@ -21,6 +22,16 @@ describe('fix --verify says what it cannot prove by rolling back', () => {
       expect.stringMatching(/^sequence public.model_provider_pricing_id_seq: /),
       expect.stringMatching(/^trigger pricing_audit on public.model_provider_pricing fired/),
     ]);
+    // The command says so, and a repair that creates a finding is not a proof: exit 1.
+    const cli = await runCli(['fix', '-d', db.url, '--check', 'models-without-pricing', '--check', 'placeholder-uuid', '--verify', '--format', 'json']);
+    expect(cli.code).toBe(1);
+    const out = JSON.parse(cli.stdout) as { verified: boolean; created: { checkId: string; object: { table: string } }[]; notUndone: string[] };
+    expect(out.verified).toBe(false);
+    expect(out.created.map((f) => [f.checkId, f.object.table])).toEqual([['placeholder-uuid', 'model_provider_pricing']]);
+    expect(out.notUndone).toHaveLength(2);
+    const pretty = await runCli(['fix', '-d', db.url, '--check', 'models-without-pricing', '--check', 'placeholder-uuid', '--verify']);
+    expect(pretty.stdout).toMatch(/the repairs would create 1 finding:\n {2}\+ new {8} {2}placeholder-uuid/);
+    expect(pretty.stdout).toMatch(/except for what a rollback cannot undo:\n {2}- sequence /);
     // And the database is as it was.
     expect(await query(db.url, `SELECT count(*) AS n FROM model_provider_pricing WHERE model_name = 'mystery-1'`)).toEqual([{ n: '0' }]);
   });

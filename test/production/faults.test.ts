@@ -134,7 +134,7 @@ describe('a table locked by a migration', () => {
       const report = reportSchema.parse(JSON.parse(run.stdout));
       expect(report.checks.map((c) => [c.id, c.status])).toEqual(LEDGER_LOCKED);
       expect(report.checks.find((c) => c.id === 'placeholder-uuid')?.reason).toMatch(
-        /canceling statement due to statement timeout \(raise --statement-timeout, use --sample PERCENT, or run against a replica\) \[57014\]/,
+        /canceling statement due to statement timeout \(raise --statement-timeout, use --sample-percent PERCENT, or run against a replica\) \[57014\]/,
       );
     } finally {
       await release();

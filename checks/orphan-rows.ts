@@ -279,16 +279,39 @@ interface Dependents {
   problems: string[];
 }
 
+/**
+ * The tables whose foreign keys reach rows of `table`: itself, the partitioned tables it is a partition of
+ * (a key on the parent covers its partitions' rows), and its own partitions, at any depth.
+ */
+function partitionFamily(ctx: CheckContext<Options>, table: Table): Set<string> {
+  const family = new Set([tableKey(table.schema, table.name)]);
+  for (let up = table.partitionOf; up; ) {
+    family.add(tableKey(up.schema, up.name));
+    up = findTable(ctx.catalog, up.schema, up.name)?.partitionOf ?? null;
+  }
+  for (const p of ctx.catalog.partitions) if (isBelow(ctx, p, table)) family.add(tableKey(p.schema, p.name));
+  return family;
+}
+
+/** Whether `p` is a partition of `table` at some depth. */
+function isBelow(ctx: CheckContext<Options>, p: Table, table: Table): boolean {
+  for (let up = p.partitionOf; up; up = findTable(ctx.catalog, up.schema, up.name)?.partitionOf ?? null) {
+    if (up.schema === table.schema && up.name === table.name) return true;
+  }
+  return false;
+}
+
 /** Follows every foreign key into `rows`, as deep as the cascades go; a cycle is reported, not followed. */
 function dependents(ctx: CheckContext<Options>, rows: RowSet, path: string[], out: Dependents): void {
+  const family = partitionFamily(ctx, rows.table);
   for (const fk of ctx.catalog.foreignKeys) {
-    if (fk.refSchema !== rows.table.schema || fk.refTable !== rows.table.name) continue;
+    if (!family.has(tableKey(fk.refSchema, fk.refTable))) continue;
     const key = tableKey(fk.schema, fk.table);
     const label = displayName(fk.schema, fk.table);
     const child = findTable(ctx.catalog, fk.schema, fk.table);
     // The referential actions are triggers on the referenced table: disabled there, the delete neither
     // cascades nor is refused, and would leave the rows that reference it orphaned.
-    if (fk.disabledTriggers.some((t) => t.schema === rows.table.schema && t.table === rows.table.name)) {
+    if (fk.disabledTriggers.some((t) => family.has(tableKey(t.schema, t.table)))) {
       out.problems.push(
         `the RI triggers of ${displayName(fk.name)} are disabled on ${displayName(rows.table.schema, rows.table.name)}, so the delete would not ${fk.onDelete === 'cascade' ? 'cascade to' : 'be checked against'} ${label} and would leave its rows orphaned: re-enable them first`,
       );
@@ -311,6 +334,19 @@ function dependents(ctx: CheckContext<Options>, rows: RowSet, path: string[], ou
     if (fk.onDelete !== 'cascade') {
       if (!child.primaryKey) {
         out.problems.push(`the delete would change rows of ${label}, which has no primary key to put them back by`);
+        continue;
+      }
+      // The restore finds a changed row by its primary key: not if the change is to the key itself.
+      if (fk.columns.some((c) => child.primaryKey?.includes(c))) {
+        out.problems.push(`the delete would change the primary key of rows of ${label} (ON DELETE ${fk.onDelete.toUpperCase()}), so they could not be put back by it`);
+        continue;
+      }
+      // The change is an UPDATE: keys that reference those columns ON UPDATE would carry it further.
+      const carried = ctx.catalog.foreignKeys.filter(
+        (other) => other.refSchema === child.schema && other.refTable === child.name && other.onUpdate !== 'no action' && other.onUpdate !== 'restrict' && other.refColumns.some((c) => fk.columns.includes(c)),
+      );
+      if (carried.length > 0) {
+        out.problems.push(`setting ${label}'s key would cascade further by ON UPDATE (${carried.map((o) => displayName(o.name)).join(', ')}), which this script cannot quarantine`);
         continue;
       }
       set.setColumns = fk.columns;
@@ -348,10 +384,33 @@ function dependentRows(fk: ForeignKey, child: Table, parent: RowSet, depth: numb
         ? `EXISTS (SELECT 1 FROM ${parentTable} AS ${parentAlias} WHERE ${fk.columns
             .map((c, i) => keyEquals(fk, i, `${parentAlias}.${quoteIdent(fk.refColumns[i] as string)}`, `${alias}.${quoteIdent(c)}`))
             .join(' AND ')} AND (${parent.where(parentAlias)}) OFFSET 0)`
-        : `(${fk.columns.map((c) => `${alias}.${quoteIdent(c)}`).join(', ')}) IN (SELECT ${fk.refColumns
-            .map((c) => `${parentAlias}.${quoteIdent(c)}`)
-            .join(', ')} FROM ${parentTable} AS ${parentAlias} WHERE ${parent.where(parentAlias)})`,
+        : // A semi-join PostgreSQL may hash; the key's own operator, as the cascade compares (citext's, say).
+          `EXISTS (SELECT 1 FROM ${parentTable} AS ${parentAlias} WHERE ${fk.columns
+            .map((c, i) => keyEquals(fk, i, `${parentAlias}.${quoteIdent(fk.refColumns[i] as string)}`, `${alias}.${quoteIdent(c)}`))
+            .join(' AND ')} AND (${parent.where(parentAlias)}))`,
   };
+}
+
+/** The enabled user triggers and rules that an UPDATE or DELETE of these tables (or their partitions) would fire. */
+export async function userCodeFiredBy(db: Queryable, touched: { table: Table; event: 'delete' | 'update' }[]): Promise<string[]> {
+  if (touched.length === 0) return [];
+  const res = await db.query<{ what: string }>(
+    `WITH r AS (SELECT c.oid, r.ev FROM unnest($1::text[], $2::text[], $3::text[]) AS r(s, t, ev)
+                  JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) r.s
+                  JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid AND c.relname OPERATOR(pg_catalog.=) r.t),
+          rel AS (SELECT r.oid, r.ev FROM r UNION SELECT pt.relid, r.ev FROM r CROSS JOIN LATERAL pg_catalog.pg_partition_tree(r.oid) AS pt)
+     SELECT DISTINCT 'trigger ' || pg_catalog.quote_ident(tg.tgname) || ' on ' || tg.tgrelid::pg_catalog.regclass::pg_catalog.text AS what
+       FROM rel JOIN pg_catalog.pg_trigger tg ON tg.tgrelid OPERATOR(pg_catalog.=) rel.oid
+      WHERE NOT tg.tgisinternal AND tg.tgenabled NOT IN ('D', 'R')
+        AND (tg.tgtype::int OPERATOR(pg_catalog.&) (CASE rel.ev WHEN 'delete' THEN 8 ELSE 16 END)) OPERATOR(pg_catalog.<>) 0
+     UNION
+     SELECT DISTINCT 'rule ' || pg_catalog.quote_ident(rw.rulename) || ' on ' || rw.ev_class::pg_catalog.regclass::pg_catalog.text
+       FROM rel JOIN pg_catalog.pg_rewrite rw ON rw.ev_class OPERATOR(pg_catalog.=) rel.oid
+      WHERE rw.ev_type OPERATOR(pg_catalog.=) (CASE rel.ev WHEN 'delete' THEN '4' ELSE '2' END)::"char"
+     ORDER BY 1`,
+    [touched.map((t) => t.table.schema), touched.map((t) => t.table.name), touched.map((t) => t.event)],
+  );
+  return res.rows.map((r) => r.what);
 }
 
 /**
@@ -359,15 +418,15 @@ function dependentRows(fk: ForeignKey, child: Table, parent: RowSet, depth: numb
  * insert that references one of them waits for this transaction (its foreign key check takes FOR KEY
  * SHARE on the row) and then fails, instead of slipping in between the copy and the delete.
  */
-function lockStep(sets: RowSet[]): RepairStep {
-  const label = sets.map((s) => displayName(s.table.schema, s.table.name)).join(', ');
+function lockStep(rememberOrphans: string, cascaded: RowSet[]): RepairStep {
   return {
     safety: 'safe',
     phase: 'transaction',
-    description: `lock the rows to be removed (${label}) until COMMIT, so that no writer adds to them or changes them in between`,
-    sql: sets
-      .map((s) => `SELECT pg_catalog.count(*) AS rows_locked FROM (SELECT 1 FROM ${ownRows(s.table)} AS t WHERE ${s.where('t')} FOR UPDATE OF t) AS locked;`)
-      .join('\n'),
+    description: `lock the orphans${cascaded.length ? ` and the rows their delete cascades to (${cascaded.map((s) => displayName(s.table.schema, s.table.name)).join(', ')})` : ''} until COMMIT, remembering which, so that no writer adds to them or changes them in between`,
+    sql: [
+      rememberOrphans,
+      ...cascaded.map((s) => `SELECT pg_catalog.count(*) AS rows_locked FROM (SELECT 1 FROM ${ownRows(s.table)} AS t WHERE ${s.where('t')} FOR UPDATE OF t) AS locked;`),
+    ].join('\n'),
   };
 }
 
@@ -377,15 +436,24 @@ async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding
   const childRows = ownRows(ref.child);
   const childLabel = displayName(ref.child.schema, ref.child.name);
   const quarantine = await quarantineFor(db, ref.child, finding.fingerprint);
-  const where = violationSql(ref, 't');
   const strategy = strategyFor(ctx, ref);
   const steps: RepairStep[] = [];
   const restore: string[] = [];
   const fp = finding.fingerprint;
+  // The orphans are chosen once, when they are locked, and only those are copied and removed: a row that
+  // becomes an orphan later in the run (no key checks a declared relation) is left for the next audit.
+  const locked = `pg_temp.${quoteIdent(`integrity_rows_${fp}`)}`;
+  const lockedOrphans = (a: string) => `(${violationSql(ref, a)}) AND (${a}.tableoid, ${a}.ctid) IN (SELECT integrity_rel, integrity_row FROM ${locked})`;
+  const where = lockedOrphans('t');
+  const rememberOrphans = `CREATE TEMP TABLE ${locked} ON COMMIT DROP AS SELECT t.tableoid AS integrity_rel, t.ctid AS integrity_row FROM ${childRows} AS t WHERE ${violationSql(ref, 't')} FOR UPDATE OF t;`;
 
+  // Read now (which rows would block or be cascaded to), and as the script will select them.
   const related: Dependents = { changed: [], blockers: [], problems: [] };
+  const scripted: Dependents = { changed: [], blockers: [], problems: [] };
   if (strategy === 'delete') {
-    dependents(ctx, { table: ref.child, where: (a) => violationSql(ref, a) }, [tableKey(ref.child.schema, ref.child.name)], related);
+    const path = [tableKey(ref.child.schema, ref.child.name)];
+    dependents(ctx, { table: ref.child, where: (a) => violationSql(ref, a) }, path, related);
+    dependents(ctx, { table: ref.child, where: lockedOrphans }, path, scripted);
   }
   // Whether any row blocks the delete, not how many: EXISTS stops at the first, where a count would read
   // every referencing row (on a large table, as much again as the audit itself).
@@ -396,6 +464,15 @@ async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding
     if (hit.rows[0]?.blocked && !blockingTables.includes(label)) blockingTables.push(label);
   }
   const blocked = blockingTables.length;
+  // Code of the user's that the removal would run, changing rows that the quarantine would not hold.
+  const touched = [
+    { table: ref.child, event: strategy === 'set-null' ? ('update' as const) : ('delete' as const) },
+    ...related.changed.map((d) => ({ table: d.table, event: d.setColumns ? ('update' as const) : ('delete' as const) })),
+  ];
+  if (strategy !== 'review') {
+    const fired = await userCodeFiredBy(db, touched);
+    if (fired.length > 0) related.problems.push(`the ${strategy === 'set-null' ? 'update' : 'delete'} would fire ${fired.join(', ')}, whose changes the quarantine would not hold: read them first`);
+  }
 
   if (strategy === 'review' || blocked > 0 || related.problems.length > 0) {
     steps.push({
@@ -409,7 +486,7 @@ async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding
             ? `rows of ${blockingTables.join(', ')} reference these orphans without ON DELETE CASCADE: repair or remove them first`
             : 'the strategy for this reference is "review": restore the missing parents, or delete or detach the orphans',
       sql: `${createQuarantineTable(quarantine, ref.child)}
-${moveToQuarantine(quarantine, childRows, where, 'orphan-rows', fp)}`,
+${moveToQuarantine(quarantine, childRows, violationSql(ref, 't'), 'orphan-rows', fp)}`,
     });
   } else if (strategy === 'set-null' && !ref.child.primaryKey) {
     steps.push({
@@ -417,12 +494,12 @@ ${moveToQuarantine(quarantine, childRows, where, 'orphan-rows', fp)}`,
       phase: 'transaction',
       description: `copy the orphan rows of ${childLabel} to the quarantine, then set their reference to NULL`,
       decision: `${childLabel} has no primary key, so the old values could not be put back row by row: add a key first, or accept that`,
-      sql: `${createQuarantineTable(quarantine, ref.child)}\n${copyToQuarantine(quarantine, childRows, where, 'orphan-rows', fp)}\nUPDATE ${childRows} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = NULL`).join(', ')} WHERE ${where};`,
+      sql: `${createQuarantineTable(quarantine, ref.child)}\n${copyToQuarantine(quarantine, childRows, violationSql(ref, 't'), 'orphan-rows', fp)}\nUPDATE ${childRows} AS t SET ${ref.columns.map((c) => `${quoteIdent(c.name)} = NULL`).join(', ')} WHERE ${violationSql(ref, 't')};`,
     });
   } else if (strategy === 'set-null') {
     const sets = ref.columns.map((c) => `${quoteIdent(c.name)} = NULL`).join(', ');
     steps.push(
-      lockStep([{ table: ref.child, where: (a) => violationSql(ref, a) }]),
+      lockStep(rememberOrphans, []),
       { safety: 'safe', phase: 'transaction', description: `quarantine table for ${childLabel}`, sql: createQuarantineTable(quarantine, ref.child) },
       {
         safety: 'destructive',
@@ -438,8 +515,8 @@ UPDATE ${childRows} AS t SET ${sets} WHERE ${where};`,
   } else {
     // Locked before anything is copied: a row a writer adds to the cascade after its copy was taken would
     // be deleted with no copy. Under the lock, such a writer waits for this transaction and then fails.
-    steps.push(lockStep([{ table: ref.child, where: (a) => violationSql(ref, a) }, ...related.changed.filter((d) => !d.setColumns)]));
-    for (const dep of related.changed) {
+    steps.push(lockStep(rememberOrphans, scripted.changed.filter((d) => !d.setColumns)));
+    for (const dep of scripted.changed) {
       const depRows = ownRows(dep.table);
       const depQuarantine = await quarantineFor(db, dep.table, fp);
       steps.push({

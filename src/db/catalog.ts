@@ -1,5 +1,6 @@
 import type { Queryable } from './session.js';
 import { constText, parseNodeTree, walkNodes } from './node-tree.js';
+import { quoteIdent } from './quote.js';
 
 // Catalog queries must not call pg_get_expr() or pg_get_indexdef(): they lock the relation they
 // describe, so a migration holding ACCESS EXCLUSIVE on one table would stall the whole audit.
@@ -32,6 +33,8 @@ export interface Column {
   generationTree: string | null;
   /** False for a nondeterministic (e.g. case-insensitive ICU) collation: equal strings may differ in bytes. */
   deterministicCollation: boolean;
+  /** The column's collation (schema and name, unquoted); null for a type without one. */
+  collation: { schema: string; name: string } | null;
 }
 
 export interface Table {
@@ -86,6 +89,7 @@ export interface ForeignKey {
   enforced: boolean;
   matchType: MatchType;
   onDelete: ReferentialAction;
+  onUpdate: ReferentialAction;
   /** Tables on which internal RI triggers of this constraint are disabled (child: inserts unchecked; parent: deletes). */
   disabledTriggers: { schema: string; table: string }[];
 }
@@ -267,6 +271,8 @@ interface ColumnRow {
   attidentity: string;
   is_partition: boolean;
   deterministic: boolean;
+  coll_schema: string | null;
+  coll_name: string | null;
   rls: boolean;
   rls_forced: boolean;
   readable_whole: boolean;
@@ -295,7 +301,7 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: T
             coalesce(bt.typname, t.typname)::text AS base_type, a.attnotnull,
             d.adbin::text AS default_tree,
             a.attgenerated::text AS attgenerated, a.attidentity::text AS attidentity, c.relispartition AS is_partition,
-            coalesce(coll.collisdeterministic, true) AS deterministic
+            coalesce(coll.collisdeterministic, true) AS deterministic, cns.nspname AS coll_schema, coll.collname AS coll_name
        FROM pg_catalog.pg_class c
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -303,6 +309,7 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: T
        LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
        LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
        LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = a.attcollation
+       LEFT JOIN pg_catalog.pg_namespace cns ON cns.oid = coll.collnamespace
        LEFT JOIN pg_catalog.pg_inherits ih ON c.relispartition AND ih.inhrelid = c.oid
        LEFT JOIN pg_catalog.pg_class pc ON pc.oid = ih.inhparent
        LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
@@ -346,6 +353,7 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: T
       identity: r.attidentity === 'a' || r.attidentity === 'd' ? r.attidentity : '',
       generationTree: generated ? r.default_tree : null,
       deterministicCollation: r.deterministic,
+      collation: r.coll_schema !== null && r.coll_name !== null ? { schema: r.coll_schema, name: r.coll_name } : null,
     });
   }
   if (res.rows.length === 0) {
@@ -389,6 +397,7 @@ interface ConstraintRow {
   enforced: boolean;
   matchtype: string;
   deltype: string;
+  updtype: string;
   columns: string[];
   ref_schema: string | null;
   ref_table: string | null;
@@ -422,7 +431,7 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
      )
      SELECT con.conname AS name, con.contype::text AS contype, n.nspname AS schema, c.relname AS table,
             con.convalidated AS validated, ${enforced} AS enforced,
-            con.confmatchtype::text AS matchtype, con.confdeltype::text AS deltype,
+            con.confmatchtype::text AS matchtype, con.confdeltype::text AS deltype, con.confupdtype::text AS updtype,
             ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
                     JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
                    ORDER BY k.ord) AS columns,
@@ -435,12 +444,14 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
             -- Casts are written as ri_GenerateQual writes them: only where the column's type is not the operator's.
             CASE WHEN con.contype = 'f' THEN
               ARRAY(SELECT pg_catalog.json_build_array(
-                             'OPERATOR(' || pg_catalog.quote_ident(opn.nspname) || '.' || o.oprname || ')',
-                             CASE WHEN pa.atttypid <> o.oprleft THEN pg_catalog.format_type(o.oprleft, NULL) END,
-                             CASE WHEN fa.atttypid <> o.oprright THEN pg_catalog.format_type(o.oprright, NULL) END)::text
+                             opn.nspname, o.oprname,
+                             CASE WHEN pa.atttypid <> o.oprleft THEN pg_catalog.json_build_array(ltn.nspname, lt.typname) END,
+                             CASE WHEN fa.atttypid <> o.oprright THEN pg_catalog.json_build_array(rtn.nspname, rt.typname) END)::text
                       FROM unnest(con.conpfeqop, con.confkey, con.conkey) WITH ORDINALITY k(op, pkatt, fkatt, ord)
                       JOIN pg_catalog.pg_operator o ON o.oid = k.op
                       JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace
+                      JOIN pg_catalog.pg_type lt ON lt.oid = o.oprleft JOIN pg_catalog.pg_namespace ltn ON ltn.oid = lt.typnamespace
+                      JOIN pg_catalog.pg_type rt ON rt.oid = o.oprright JOIN pg_catalog.pg_namespace rtn ON rtn.oid = rt.typnamespace
                       JOIN pg_catalog.pg_attribute pa ON pa.attrelid = con.confrelid AND pa.attnum = k.pkatt
                       JOIN pg_catalog.pg_attribute fa ON fa.attrelid = con.conrelid AND fa.attnum = k.fkatt
                      ORDER BY k.ord) END AS equality,
@@ -485,14 +496,17 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
         refTable: r.ref_table,
         refColumns: r.ref_columns,
         refKind: r.ref_kind === 'p' ? 'partitioned table' : 'table',
+        // Names are quoted here, never by the server (quote_ident leaves line ends in a name raw).
         equality: (r.equality ?? []).map((e) => {
-          const [operator, parentCast, childCast] = JSON.parse(e) as [string, string | null, string | null];
-          return { operator, parentCast, childCast };
+          const [schema, op, parentType, childType] = JSON.parse(e) as [string, string, [string, string] | null, [string, string] | null];
+          const type = (t: [string, string] | null) => (t ? `${quoteIdent(t[0])}.${quoteIdent(t[1])}` : null);
+          return { operator: `OPERATOR(${quoteIdent(schema)}.${op})`, parentCast: type(parentType), childCast: type(childType) };
         }),
         validated: r.validated,
         enforced: r.enforced,
         matchType: MATCH_TYPES[r.matchtype] ?? 'simple',
         onDelete: ACTIONS[r.deltype] ?? 'no action',
+        onUpdate: ACTIONS[r.updtype] ?? 'no action',
         disabledTriggers: r.disabled_triggers
           .map((t) => JSON.parse(t) as { schema: string; table: string })
           .sort((a, b) => a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table)),

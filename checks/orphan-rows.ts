@@ -190,7 +190,10 @@ function violationSql(ref: Reference, alias: string): string {
     .map((col, i) => {
       const parentCol = ref.parentColumns[i] as Column;
       const eq = ref.equality?.[i];
-      if (eq) return `${cast(`p.${quoteIdent(parentCol.name)}`, eq.parentCast)} ${eq.operator} ${cast(c(col), eq.childCast)}`;
+      // As ri_GenerateQualCollation: where the two columns' collations differ, the parent's decides.
+      const pc = parentCol.collation;
+      const collate = pc && (col.collation?.schema !== pc.schema || col.collation?.name !== pc.name) ? ` COLLATE ${quoteIdent(pc.schema)}.${quoteIdent(pc.name)}` : '';
+      if (eq) return `${cast(`p.${quoteIdent(parentCol.name)}`, eq.parentCast)} ${eq.operator} ${cast(c(col), eq.childCast)}${collate}`;
       return equalsExpr(`p.${quoteIdent(parentCol.name)}`, parentCol.baseType, c(col), col.baseType);
     })
     .join(' AND ');

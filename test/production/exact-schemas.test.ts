@@ -307,3 +307,33 @@ describe('a table locked by a migration costs only the findings that need it', (
     }
   });
 });
+
+describe('collations: the referenced column\'s decides, as in PostgreSQL\'s RI query', () => {
+  const db = useDatabase('fk_collations', {
+    sql: [
+      // (a server built without ICU gets a deterministic stand-in: the parent's collation still decides)
+      `DO $$ BEGIN CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+           EXCEPTION WHEN OTHERS THEN CREATE COLLATION ci FROM "C"; END $$;
+       CREATE TABLE p_def (code text PRIMARY KEY);
+       INSERT INTO p_def VALUES ('ALICE');
+       CREATE TABLE c_ci (id int PRIMARY KEY, code text COLLATE ci);
+       INSERT INTO c_ci VALUES (1, 'alice'), (2, 'ALICE');
+       ALTER TABLE c_ci ADD CONSTRAINT c_ci_fk FOREIGN KEY (code) REFERENCES p_def (code) NOT VALID;
+       CREATE TABLE p_c (code text COLLATE "C" PRIMARY KEY);
+       INSERT INTO p_c VALUES ('a');
+       CREATE TABLE c_posix (id int PRIMARY KEY, code text COLLATE "POSIX");
+       INSERT INTO c_posix VALUES (1, 'a'), (2, 'b');
+       ALTER TABLE c_posix ADD CONSTRAINT c_posix_fk FOREIGN KEY (code) REFERENCES p_c (code) NOT VALID;`,
+    ],
+  });
+
+  it('finds what VALIDATE CONSTRAINT rejects, and no collation conflict errors', async () => {
+    const report = await audit(db.url, { checks: ['orphan-rows'] });
+    expect(checkResult(report, 'orphan-rows').status).toBe('failed');
+    expect(summarize(report).map((f) => [f.object.table, f.count, f.samples])).toEqual([
+      ['c_ci', 1, ['alice']],
+      ['c_posix', 1, ['b']],
+    ]);
+    expect(await postgresValidates(db.url, 'c_ci', 'c_ci_fk')).toBe(false);
+  });
+});

@@ -318,7 +318,9 @@ describe('collations: the referenced column\'s decides, as in PostgreSQL\'s RI q
        INSERT INTO p_def VALUES ('ALICE');
        CREATE TABLE c_ci (id int PRIMARY KEY, code text COLLATE ci);
        INSERT INTO c_ci VALUES (1, 'alice'), (2, 'ALICE');
-       ALTER TABLE c_ci ADD CONSTRAINT c_ci_fk FOREIGN KEY (code) REFERENCES p_def (code) NOT VALID;
+       -- PostgreSQL 18 refuses this key outright ("cannot be implemented"); 15 accepts it.
+       DO $$ BEGIN ALTER TABLE c_ci ADD CONSTRAINT c_ci_fk FOREIGN KEY (code) REFERENCES p_def (code) NOT VALID;
+           EXCEPTION WHEN OTHERS THEN NULL; END $$;
        CREATE TABLE p_c (code text COLLATE "C" PRIMARY KEY);
        INSERT INTO p_c VALUES ('a');
        CREATE TABLE c_posix (id int PRIMARY KEY, code text COLLATE "POSIX");
@@ -330,10 +332,9 @@ describe('collations: the referenced column\'s decides, as in PostgreSQL\'s RI q
   it('finds what VALIDATE CONSTRAINT rejects, and no collation conflict errors', async () => {
     const report = await audit(db.url, { checks: ['orphan-rows'] });
     expect(checkResult(report, 'orphan-rows').status).toBe('failed');
-    expect(summarize(report).map((f) => [f.object.table, f.count, f.samples])).toEqual([
-      ['c_ci', 1, ['alice']],
-      ['c_posix', 1, ['b']],
-    ]);
-    expect(await postgresValidates(db.url, 'c_ci', 'c_ci_fk')).toBe(false);
+    const ciKey = (await query(db.url, `SELECT 1 FROM pg_constraint WHERE conname = 'c_ci_fk'`)).length > 0;
+    expect(summarize(report).map((f) => [f.object.table, f.count, f.samples])).toEqual([...(ciKey ? [['c_ci', 1, ['alice']]] : []), ['c_posix', 1, ['b']]]);
+    if (ciKey) expect(await postgresValidates(db.url, 'c_ci', 'c_ci_fk')).toBe(false);
+    expect(await postgresValidates(db.url, 'c_posix', 'c_posix_fk')).toBe(false);
   });
 });

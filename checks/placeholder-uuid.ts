@@ -604,15 +604,32 @@ function refersTo(childRef: string, child: Column | undefined, parentRef: string
   return `pg_catalog.lower(${childRef}::pg_catalog.text) OPERATOR(pg_catalog.=) pg_catalog.lower(${parentRef}::pg_catalog.text)`;
 }
 
-/** Every table and column that refers to the parent column: foreign keys, and declared relations. */
-function referrers(ctx: CheckContext<Options>, table: Table, column: Column): { table: string; column: Column | undefined; columnName: string; label: string }[] {
-  const out: { table: string; column: Column | undefined; columnName: string; label: string }[] = [];
+/**
+ * Every table that refers to the row: foreign keys into any of its columns (a key on another unique
+ * column refers to the same row, and its cascade would take rows with it), and declared relations.
+ */
+function referrers(ctx: CheckContext<Options>, table: Table, column: Column): { table: string; column: Column | undefined; columnName: string; label: string; match?: string }[] {
+  const out: { table: string; column: Column | undefined; columnName: string; label: string; match?: string }[] = [];
   for (const fk of ctx.catalog.foreignKeys) {
-    if (fk.refSchema !== table.schema || fk.refTable !== table.name || !fk.refColumns.includes(column.name)) continue;
-    const columnName = fk.columns[fk.refColumns.indexOf(column.name)] as string;
+    if (fk.refSchema !== table.schema || fk.refTable !== table.name) continue;
     const child = ctx.catalog.tables.find((t) => t.schema === fk.schema && t.name === fk.table) ?? ctx.catalog.partitions.find((t) => t.schema === fk.schema && t.name === fk.table);
+    const label = `${displayName(fk.schema, fk.table)} (${fk.name})`;
+    if (!fk.refColumns.includes(column.name)) {
+      // Compared as the key compares them (its own operators), column by column.
+      const match = fk.columns
+        .map((c, i) => {
+          const eq = fk.equality[i];
+          const parent = `t.${quoteIdent(fk.refColumns[i] as string)}`;
+          const ref = `r.${quoteIdent(c)}`;
+          return eq ? `${eq.parentCast ? `(${parent})::${eq.parentCast}` : parent} ${eq.operator} ${eq.childCast ? `(${ref})::${eq.childCast}` : ref}` : `${parent} OPERATOR(pg_catalog.=) ${ref}`;
+        })
+        .join(' AND ');
+      out.push({ table: qualifiedName(fk.schema, fk.table), column: undefined, columnName: fk.columns[0] as string, label, match });
+      continue;
+    }
+    const columnName = fk.columns[fk.refColumns.indexOf(column.name)] as string;
     // Without ONLY: rows of inheritance children count too, which only makes the guard stricter.
-    out.push({ table: qualifiedName(fk.schema, fk.table), column: child?.columns.find((c) => c.name === columnName), columnName, label: `${displayName(fk.schema, fk.table)} (${fk.name})` });
+    out.push({ table: qualifiedName(fk.schema, fk.table), column: child?.columns.find((c) => c.name === columnName), columnName, label });
   }
   for (const rel of ctx.relations) {
     if (!relationEndIs(rel.references, table) || !rel.references.columns.includes(column.name)) continue;
@@ -631,7 +648,7 @@ async function removePlaceholderParent(ctx: CheckContext<Options>, table: Table,
   const uses: string[] = [];
   const guards: string[] = [];
   for (const referrer of referrers(ctx, table, column)) {
-    const match = refersTo(`r.${quoteIdent(referrer.columnName)}`, referrer.column, `t.${quoteIdent(column.name)}`, column);
+    const match = referrer.match ?? refersTo(`r.${quoteIdent(referrer.columnName)}`, referrer.column, `t.${quoteIdent(column.name)}`, column);
     guards.push(`NOT EXISTS (SELECT 1 FROM ${referrer.table} AS r WHERE ${match})`);
     const n = await db.query<{ n: string }>(`SELECT pg_catalog.count(*) AS n FROM ${source} AS t JOIN ${referrer.table} AS r ON ${match} WHERE ${where}`);
     const count = Number(n.rows[0]?.n ?? 0);

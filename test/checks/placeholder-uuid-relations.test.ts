@@ -26,3 +26,21 @@ describe('placeholder-uuid: a placeholder parent referenced only through a decla
     expect(free.repairs.find((r) => r.finding.object.table === 'account')?.repair.steps.some((s) => s.safety === 'destructive')).toBe(true);
   });
 });
+
+describe('placeholder-uuid: a placeholder parent referenced through another unique column', () => {
+  const db = useDatabase('placeholder_other_key', {
+    sql: [
+      `CREATE TABLE provider (id uuid PRIMARY KEY, slug text UNIQUE NOT NULL);
+       CREATE TABLE usage_row (id int PRIMARY KEY, provider_slug text REFERENCES provider (slug) ON DELETE CASCADE);
+       INSERT INTO provider VALUES ('${NIL}', 'unknown'), ('11111111-1111-1111-1111-111111111111', 'openai');
+       INSERT INTO usage_row VALUES (1, 'unknown'), (2, 'openai');`,
+    ],
+  });
+
+  it('is left for review: deleting it would cascade to the rows that name it by slug', async () => {
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: ['placeholder-uuid'] }));
+    const parent = outcome.repairs.find((r) => r.finding.object.table === 'provider');
+    expect(parent?.repair.steps.map((s) => s.safety)).toEqual(['review']);
+    expect(parent?.repair.steps[0]?.decision).toMatch(/usage_row/);
+  });
+});

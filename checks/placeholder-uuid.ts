@@ -6,6 +6,7 @@ import { ownRows, sampleKeyExpr } from '../src/db/sql.js';
 import type { Finding } from '../src/findings.js';
 import type { Queryable } from '../src/db/session.js';
 import type { Repair } from '../src/fix/types.js';
+import { userCodeFiredBy } from '../src/fix/side-effects.js';
 import { QUARANTINE_SCHEMA, copyToQuarantine, createQuarantineTable, literal, moveToQuarantine, quarantineFor, restoreStatement, restoreValuesStatement } from '../src/fix/quarantine.js';
 import { globToRegExp } from '../src/report/suppress.js';
 
@@ -565,6 +566,24 @@ async function clearPlaceholders(ctx: CheckContext<Options>, table: Table, plan:
   // as Supabase looks users up by instance_id = the nil UUID: a person decides. So too for a foreign key of
   // one partition only: the statement on the partitioned table would reach the other partitions' rows.
   const ownForeignKey = plan.fk !== undefined && plan.fk.schema === table.schema && plan.fk.table === table.name;
+  // An UPDATE trigger or rule would change rows that the quarantine does not hold.
+  const fired = ownForeignKey && !isArray ? await userCodeFiredBy(db, [{ table, event: 'update' }]) : [];
+  if (fired.length > 0) {
+    return {
+      order: 30,
+      summary: `${what} in ${label} would fire ${fired.join(', ')}: left for review`,
+      steps: [
+        {
+          safety: 'review',
+          phase: 'transaction',
+          description: `copy the ${finding.count} row(s) to the quarantine, then ${what}`,
+          decision: `the update would fire ${fired.join(', ')}, whose changes the quarantine would not hold: read them first`,
+          sql: `${createQuarantineTable(quarantine, table)}\n${clear}`,
+        },
+      ],
+      restore,
+    };
+  }
   if (!ownForeignKey || isArray) {
     return {
       order: 30,
@@ -657,6 +676,8 @@ async function removePlaceholderParent(ctx: CheckContext<Options>, table: Table,
   const label = displayName(table.schema, table.name);
   const quarantine = await quarantineFor(db, table, finding.fingerprint);
   const guarded = [where, ...guards].join('\n   AND ');
+  const fired = await userCodeFiredBy(db, [{ table, event: 'delete' }]);
+  if (fired.length > 0) uses.push(`the delete would fire ${fired.join(', ')}, whose changes the quarantine would not hold`);
   if (uses.length > 0) {
     return {
       order: 45,

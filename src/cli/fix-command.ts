@@ -119,7 +119,7 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
     const applied = await applyRepairs(options, runnable);
     const after = await runAuditWithRepairs({ ...options, signal: undefined });
     const remaining = new Map(after.report.findings.map((f) => [f.fingerprint, f]));
-    const outcomes = runnable.map((e) => ({ entry: e, status: outcomeOf(e, remaining) }));
+    const outcomes = runnable.map((e) => ({ entry: e, status: outcomeOf(e, remaining, after.report) }));
     const cleared = outcomes.filter((o) => o.status === 'cleared').length;
     io.stdout.write(
       [
@@ -130,6 +130,7 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
         `${cleared} of ${runnable.length} repaired finding(s) cleared`,
       ].join('\n') + '\n',
     );
+    if (after.report.summary.checks.error > 0) return EXIT.auditFailed;
     return cleared === runnable.length ? EXIT.ok : EXIT.findings;
   } catch (err) {
     if (err instanceof AuditInterrupted) {

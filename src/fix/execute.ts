@@ -2,10 +2,10 @@ import type pg from 'pg';
 import { parse } from '@libpg-query/parser';
 import { connect, sequentialFanOut, sequentialSettledFanOut, type FanOut, type Queryable, type SettledFanOut } from '../db/session.js';
 import { auditWith, type AuditLanes, type AuditOptions, type AuditOutcome, type RepairEntry } from '../engine/runner.js';
-import { errorMessage } from '../errors.js';
+import { UsageError, errorMessage } from '../errors.js';
 import { CREATE_QUARANTINE_SCHEMA, QUARANTINE_SCHEMA } from './quarantine.js';
 import type { RepairStep } from './types.js';
-import type { Finding } from '../findings.js';
+import type { AuditReport, Finding } from '../findings.js';
 
 /** One connection, one transaction; checks run one after another, each in a savepoint. */
 class TransactionLanes implements AuditLanes {
@@ -41,6 +41,10 @@ class TransactionLanes implements AuditLanes {
  * (row_security = off errors instead of hiding rows). `local`: for this transaction only.
  */
 async function pinSession(client: pg.Client, local: boolean): Promise<void> {
+  const role = (await client.query<{ r: string }>(`SELECT pg_catalog.current_setting('session_replication_role') AS r`)).rows[0]?.r;
+  if (role !== 'origin') {
+    throw new UsageError(`session_replication_role is ${role} for this role or database, so foreign keys would neither cascade nor be checked: repair as a role without that setting`);
+  }
   await client.query(
     `SELECT pg_catalog.set_config('standard_conforming_strings', 'on', $1), pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', $1),
             pg_catalog.set_config('row_security', 'off', $1), pg_catalog.set_config('client_encoding', 'UTF8', $1),
@@ -167,7 +171,10 @@ export async function verifyRepairs(options: AuditOptions): Promise<VerifyResult
       const base = { checkId: f.checkId, fingerprint: f.fingerprint, object: f.object, countBefore: f.count, countAfter: left ? left.count : 0 };
       if (entry.repair.error) return { ...base, status: 'failed', error: `the repair could not be written: ${entry.repair.error}` };
       if (failures.has(f.fingerprint)) return { ...base, status: 'failed', error: failures.get(f.fingerprint) as string };
-      return { ...base, status: outcomeOf(entry, remaining) };
+      const status = outcomeOf(entry, remaining, after.report);
+      const recheck = after.report.checks.find((c) => c.id === f.checkId);
+      if (status === 'failed') return { ...base, status, error: `the audit after the repairs could not check it: ${recheck?.reason ?? 'unknown'}` };
+      return { ...base, status };
     });
     return { before, after, lines, created: createdFindings(before.report.findings, after.report.findings), notUndone };
   } catch (err) {
@@ -191,9 +198,12 @@ export interface ApplyResult {
 
 /** Runs the transactional part in one transaction, then the concurrent statements whose guards say so. */
 /** The same judgement for --verify and --apply: what became of each repaired finding. */
-export function outcomeOf(entry: RepairEntry, remaining: Map<string, Finding>): VerifyStatus {
+export function outcomeOf(entry: RepairEntry, remaining: Map<string, Finding>, after?: AuditReport): VerifyStatus {
   if (entry.repair.error) return 'failed';
   if (runnableSteps(entry).length === 0) return 'review only';
+  // A finding the second audit could not look for is not cleared: it is unknown.
+  const check = after?.checks.find((c) => c.id === entry.finding.checkId);
+  if (check && (check.status === 'error' || check.status === 'skipped')) return 'failed';
   const left = remaining.get(entry.finding.fingerprint);
   if (!left) return 'cleared';
   const reviewLeft = entry.repair.steps.some((st) => st.safety === 'review');

@@ -7,7 +7,19 @@ import type { RepairStep } from './types.js';
 
 export const QUARANTINE_SCHEMA = 'integrity_quarantine';
 
-export const CREATE_QUARANTINE_SCHEMA = `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(QUARANTINE_SCHEMA)};`;
+/**
+ * Creates the quarantine schema, or stops the script when it exists and belongs to another role: its
+ * owner could drop the copies, or plant a table whose code runs as whoever runs the script.
+ */
+export const CREATE_QUARANTINE_SCHEMA = `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(QUARANTINE_SCHEMA)};
+DO $integrity_schema$
+BEGIN
+  IF (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) ${quoteLiteral(QUARANTINE_SCHEMA)})
+     OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
+    RAISE EXCEPTION 'integrity: the schema ${QUARANTINE_SCHEMA} belongs to another role; it must be owned by the role that runs the repairs (ALTER SCHEMA ${QUARANTINE_SCHEMA} OWNER TO ...)';
+  END IF;
+END
+$integrity_schema$;`;
 
 /** A string literal safe under any setting; see quoteLiteral. */
 export function literal(value: string): string {
@@ -80,7 +92,12 @@ export async function quarantineFor(db: Queryable, table: Table, fingerprint: st
                       FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS shape,
               EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = c.oid)
                 OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class = c.oid)
-                OR c.relkind <> 'r' AS extras
+                OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid)
+                OR EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid)
+                OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ih WHERE ih.inhrelid = c.oid OR ih.inhparent = c.oid)
+                OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+                              AND (a.atthasdef OR a.attgenerated <> '' OR a.attidentity <> ''))
+                OR c.relkind <> 'r' OR c.relpersistence <> 'p' OR c.relrowsecurity AS extras
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relname = $2`,
       [QUARANTINE_SCHEMA, name],
@@ -122,9 +139,15 @@ BEGIN
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
   SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
               WHERE c.oid = ${relationOidLiteral(QUARANTINE_SCHEMA, q.relname)}
-                AND (NOT pg_catalog.pg_has_role(c.relowner, 'USAGE')
+                AND (c.relowner OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+                     OR c.relkind OPERATOR(pg_catalog.<>) 'r' OR c.relpersistence OPERATOR(pg_catalog.<>) 'p' OR c.relrowsecurity
                      OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = c.oid)
                      OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class = c.oid)
+                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid)
+                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid)
+                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ih WHERE ih.inhrelid = c.oid OR ih.inhparent = c.oid)
+                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+                                   AND (a.atthasdef OR a.attgenerated <> '' OR a.attidentity <> ''))
                      OR ARRAY(SELECT a.attname::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) pg_catalog.format_type(a.atttypid, a.atttypmod)
                                 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)
                         IS DISTINCT FROM ${expected})) INTO unexpected;

@@ -100,6 +100,9 @@ export function sessionPins(): string[] {
     'SET row_security = off;',
     'SET check_function_bodies = false;',
     "SET lock_timeout = '10s';",
+    // Only a superuser may set it, so it is checked rather than set: under `replica` no foreign key
+    // cascades, and the deletes would leave orphans behind.
+    `DO $integrity_role$ BEGIN IF pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.<>) 'origin' THEN RAISE EXCEPTION ${"'"}integrity: session_replication_role is not origin in this session, so foreign keys would neither cascade nor be checked: run the script as a role without that setting${"'"}; END IF; END $integrity_role$;`,
   ];
 }
 

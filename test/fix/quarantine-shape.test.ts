@@ -7,6 +7,7 @@ import { runAuditWithRepairs } from '../../src/engine/runner.js';
 import { renderFixScript } from '../../src/fix/script.js';
 import { auditOptions, query, useDatabase } from '../helpers/db.js';
 import { HAS_PSQL } from '../helpers/psql.js';
+import { runCli } from '../helpers/cli.js';
 import { expectScriptRunsOnlyPlanned } from '../helpers/script-statements.js';
 
 const SCHEMA = `CREATE TABLE parent (id int PRIMARY KEY);
@@ -91,5 +92,52 @@ describe.skipIf(!HAS_PSQL)('quarantine tables', () => {
     const name = (o: typeof before) => /INSERT INTO "integrity_quarantine"\."([^"]+)"/.exec(o.repairs[0]?.repair.steps.map((s) => s.sql).join('\n') ?? '')?.[1];
     expect(name(after)).not.toBe(name(before));
     expect(runScript(db.url, renderFixScript(after))).toMatchObject({ code: 0 });
+  });
+});
+
+describe.skipIf(!HAS_PSQL)('a quarantine planted by another role', () => {
+  const planter = `integrity_planter_${process.pid}`;
+  const db = useDatabase('quarantine_planted', { sql: [SCHEMA] });
+
+  it('a quarantine schema owned by another role stops the script; so does a table with a CHECK that calls code', async () => {
+    await query(db.url, `DROP ROLE IF EXISTS ${planter}; CREATE ROLE ${planter}; CREATE SCHEMA integrity_quarantine AUTHORIZATION ${planter};`);
+    try {
+      const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: ['orphan-rows'] }));
+      const refused = runScript(db.url, renderFixScript(outcome));
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/belongs to another role/);
+      expect(await query(db.url, 'SELECT count(*) AS n FROM child')).toEqual([{ n: '2' }]);
+
+      await query(db.url, `ALTER SCHEMA integrity_quarantine OWNER TO CURRENT_USER`);
+      const planted = /INSERT INTO "integrity_quarantine"\."([^"]+)"/.exec(outcome.repairs[0]?.repair.steps.map((s) => s.sql).join('\n') ?? '')?.[1] as string;
+      await query(
+        db.url,
+        `CREATE FUNCTION public.escalate() RETURNS boolean LANGUAGE sql AS 'SELECT true';
+         CREATE TABLE integrity_quarantine."${planted}" (integrity_quarantined_at timestamptz, integrity_check text, integrity_finding text,
+           id int, parent_id int, integrity_check_ text, integrity_finding_ text, note text, CHECK (public.escalate()));`,
+      );
+      const second = runScript(db.url, renderFixScript(outcome));
+      expect(second.code).not.toBe(0);
+      expect(second.stderr).toMatch(/is not the one this script expects/);
+      expect(await query(db.url, 'SELECT count(*) AS n FROM child')).toEqual([{ n: '2' }]);
+    } finally {
+      await query(db.url, `DROP SCHEMA IF EXISTS integrity_quarantine CASCADE; DROP ROLE IF EXISTS ${planter};`);
+    }
+  });
+});
+
+describe.skipIf(!HAS_PSQL)('session_replication_role = replica where the repairs run', () => {
+  const db = useDatabase('repairs_replica_role', { sql: [SCHEMA] });
+
+  it('stops the script and --verify: no key would cascade or be checked', async () => {
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: ['orphan-rows'] }));
+    await query(db.url, `ALTER DATABASE ${db.name} SET session_replication_role = replica`);
+    const refused = runScript(db.url, renderFixScript(outcome));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/session_replication_role is not origin/);
+    expect(await query(db.url, 'SELECT count(*) AS n FROM child')).toEqual([{ n: '2' }]);
+    const verify = await runCli(['fix', '-d', db.url, '--check', 'orphan-rows', '--verify']);
+    expect(verify.code).toBe(2);
+    expect(verify.stderr).toMatch(/session_replication_role is replica/);
   });
 });

@@ -57,7 +57,7 @@ function header(finding: Finding, repair: Repair, index: number, total: number):
       `[${index}/${total}] ${finding.checkId} · ${objectLine(finding)}`,
       `count: ${finding.count ?? '—'} · safety: ${repairSafety(repair)} · fingerprint: ${finding.fingerprint}`,
       repair.summary,
-      ...(repair.restore?.length ? ['To put quarantined rows back:', ...repair.restore.map((r) => `  ${r}`)] : []),
+      ...(repair.restore?.length ? ["To put quarantined rows back (the rows they referred to must exist again; the table's INSERT and UPDATE triggers fire again):", ...repair.restore.map((r) => `  ${r}`)] : []),
     ].join('\n'),
   );
 }

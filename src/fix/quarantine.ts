@@ -90,14 +90,7 @@ export async function quarantineFor(db: Queryable, table: Table, fingerprint: st
     const existing = await db.query<{ shape: string[] | null; extras: boolean }>(
       `SELECT ARRAY(SELECT a.attname::text || ':' || pg_catalog.format_type(a.atttypid, a.atttypmod)
                       FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS shape,
-              EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = c.oid)
-                OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class = c.oid)
-                OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid)
-                OR EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid)
-                OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ih WHERE ih.inhrelid = c.oid OR ih.inhparent = c.oid)
-                OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
-                              AND (a.atthasdef OR a.attgenerated <> '' OR a.attidentity <> ''))
-                OR c.relkind <> 'r' OR c.relpersistence <> 'p' OR c.relrowsecurity AS extras
+              ${SOMEONE_ELSES('c')} AS extras
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relname = $2`,
       [QUARANTINE_SCHEMA, name],
@@ -109,6 +102,20 @@ export async function quarantineFor(db: Queryable, table: Table, fingerprint: st
   }
   throw new Error(`no free quarantine table name for ${qualifiedName(table.schema, table.name)} in ${QUARANTINE_SCHEMA}: clear out the old ones`);
 }
+
+/**
+ * True for a table that is not a bare copy of ours: anything that could run code or bend what is stored
+ * when rows are inserted (a trigger, rule, constraint, index, default, generated or identity column,
+ * row-level security, inheritance), or that is not a plain permanent table.
+ */
+const SOMEONE_ELSES = (c: string) => `(${c}.relkind OPERATOR(pg_catalog.<>) 'r' OR ${c}.relpersistence OPERATOR(pg_catalog.<>) 'p' OR ${c}.relrowsecurity
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid OPERATOR(pg_catalog.=) ${c}.oid)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class OPERATOR(pg_catalog.=) ${c}.oid)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid OPERATOR(pg_catalog.=) ${c}.oid)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid OPERATOR(pg_catalog.=) ${c}.oid)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ih WHERE ih.inhrelid OPERATOR(pg_catalog.=) ${c}.oid OR ih.inhparent OPERATOR(pg_catalog.=) ${c}.oid)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) ${c}.oid AND a.attnum OPERATOR(pg_catalog.>) 0
+                     AND (a.atthasdef OR a.attgenerated OPERATOR(pg_catalog.<>) '' OR a.attidentity OPERATOR(pg_catalog.<>) '')))`;
 
 const columnList = (columns: Column[], alias?: string) => columns.map((c) => `${alias ? `${alias}.` : ''}${quoteIdent(c.name)}`).join(', ');
 const metaList = (q: Quarantine) => [q.meta.at, q.meta.check, q.meta.finding].map(quoteIdent).join(', ');
@@ -140,14 +147,7 @@ BEGIN
   SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
               WHERE c.oid = ${relationOidLiteral(QUARANTINE_SCHEMA, q.relname)}
                 AND (c.relowner OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
-                     OR c.relkind OPERATOR(pg_catalog.<>) 'r' OR c.relpersistence OPERATOR(pg_catalog.<>) 'p' OR c.relrowsecurity
-                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = c.oid)
-                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class = c.oid)
-                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid)
-                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid)
-                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ih WHERE ih.inhrelid = c.oid OR ih.inhparent = c.oid)
-                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
-                                   AND (a.atthasdef OR a.attgenerated <> '' OR a.attidentity <> ''))
+                     OR ${SOMEONE_ELSES('c')}
                      OR ARRAY(SELECT a.attname::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) pg_catalog.format_type(a.atttypid, a.atttypmod)
                                 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)
                         IS DISTINCT FROM ${expected})) INTO unexpected;

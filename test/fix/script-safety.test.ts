@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { adminUrl, query, useDatabase } from '../helpers/db.js';
+import { adminUrl, auditOptions, query, useDatabase } from '../helpers/db.js';
+import { expectScriptRunsOnlyPlanned } from '../helpers/script-statements.js';
+import { runAuditWithRepairs } from '../../src/engine/runner.js';
 import { HAS_PSQL } from '../helpers/psql.js';
 
 // The fix script is run by people with `psql -f`: nothing a table name or a data value holds may end a
@@ -59,6 +61,8 @@ describe.skipIf(!HAS_PSQL)('the fix script runs exactly the statements it shows'
     // Every line that starts with a backslash is one of ours.
     const metaLines = script.split('\n').filter((l) => l.startsWith('\\'));
     expect(new Set(metaLines.map((l) => l.split(' ')[0]))).toEqual(new Set(['\\set', '\\if', '\\elif', '\\else', '\\endif']));
+    // What psql would run is exactly what the repairs plan (parsed by libpg_query).
+    await expectScriptRunsOnlyPlanned(script, await runAuditWithRepairs(auditOptions(db.url, { checks: ['models-without-pricing', 'orphan-rows'] })));
     expect(psql(db.url, file)).toMatchObject({ code: 0 });
     expect(existsSync(pwned)).toBe(false);
     expect(await query(db.url, `SELECT to_regclass('public.victim') IS NOT NULL AS there`)).toEqual([{ there: true }]);

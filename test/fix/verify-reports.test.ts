@@ -36,3 +36,23 @@ describe('fix --verify says what it cannot prove by rolling back', () => {
     expect(await query(db.url, `SELECT count(*) AS n FROM model_provider_pricing WHERE model_name = 'mystery-1'`)).toEqual([{ n: '0' }]);
   });
 });
+
+describe('fix --verify under a small idle_in_transaction_session_timeout', () => {
+  const role = `integrity_idle_${process.pid}`;
+  const db = useDatabase('verify_idle', { incidents: ['000_models_without_pricing.sql', '003_credits_index.sql'] });
+
+  it('keeps the transaction busy: it finishes, and the database is unchanged', async () => {
+    await query(db.url, `DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN SUPERUSER PASSWORD 'pw'; ALTER ROLE ${role} SET idle_in_transaction_session_timeout = '100ms';`);
+    try {
+      const u = new URL(db.url);
+      u.username = role;
+      u.password = 'pw';
+      const run = await runCli(['fix', '-d', u.toString(), '--check', 'jsonb-int-cast-index', '--check', 'models-without-pricing', '--verify', '--format', 'json']);
+      expect(run.stderr).not.toMatch(/idle/);
+      expect([0, 1]).toContain(run.code);
+      expect((JSON.parse(run.stdout) as { databaseUnchanged: boolean }).databaseUnchanged).toBe(true);
+    } finally {
+      await query(db.url, `DROP ROLE IF EXISTS ${role}`);
+    }
+  });
+});

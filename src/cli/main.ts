@@ -13,7 +13,7 @@ import { renderMarkdown } from '../report/markdown.js';
 import { REPORT_FORMATS, renderReport, type ReportFormat } from '../report/formats.js';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { notificationPayload, notifyWebhook, webhookLabel } from '../report/notify.js';
+import { errorNotification, notificationPayload, notifyWebhook, webhookLabel } from '../report/notify.js';
 import { applySuppressions, baselineFrom, parseBaseline, pruneBaseline } from '../report/suppress.js';
 import { renderExplain, renderList } from '../report/docs.js';
 import { TOOL_VERSION } from '../version.js';
@@ -170,9 +170,11 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
 async function baselineCommand(opts: AuditCommandOptions & { output: string }, io: CliIO): Promise<number> {
   const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
+  const interruption = new AbortController();
   try {
     const target = assertWritableDestination(opts.output, io.cwd);
-    const report = (await runAuditWithRepairs(auditOptionsFrom(opts, io, 'never'))).report;
+    const options = auditOptionsFrom(opts, io, 'never', interruption.signal);
+    const report = (await withSignals(interruption, () => runAuditWithRepairs(options))).report;
     const errored = report.checks.filter((c) => c.status === 'error');
     if (errored.length > 0) {
       for (const c of errored) errLine(`check ${c.id} errored: ${c.reason}`);
@@ -188,6 +190,11 @@ async function baselineCommand(opts: AuditCommandOptions & { output: string }, i
     io.stdout.write(`wrote ${report.findings.length} finding(s) to ${opts.output}\n`);
     return EXIT.ok;
   } catch (err) {
+    if (err instanceof AuditInterrupted) {
+      const signal = String(err.reason);
+      errLine(`interrupted by ${signal}: the audit's queries were cancelled on the server; no baseline was written`);
+      return SIGNAL_EXIT[signal] ?? EXIT.auditFailed;
+    }
     errLine(err instanceof UsageError ? err.message : `audit failed: ${describeError(err, { password: undefined })}`);
     return EXIT.auditFailed;
   }
@@ -244,6 +251,8 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
     const baselineFile = opts.baseline ? path.resolve(io.cwd, opts.baseline) : undefined;
     if (opts.pruneBaseline && !baselineFile) throw new UsageError('--prune-baseline needs --baseline FILE');
     if (baselineFile && !existsSync(baselineFile)) throw new UsageError(`baseline ${opts.baseline} does not exist; write one with integrity baseline --output ${opts.baseline}`);
+    // --prune-baseline rewrites it afterwards: fail now, not after the audit, when it could not be.
+    if (opts.pruneBaseline && opts.baseline) assertWritableDestination(opts.baseline, io.cwd, '--prune-baseline');
     const baseline = baselineFile ? { file: opts.baseline as string, data: parseBaseline(readFileSync(baselineFile, 'utf8'), opts.baseline as string) } : undefined;
     const progress = io.stderr.isTTY && !opts.quiet ? new ProgressLine(io.stderr) : undefined;
     const outcome = await withSignals(interruption, () =>
@@ -308,7 +317,7 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
     errLine(message);
     if (opts.notifyWebhook) {
       // The nightly job must hear about an audit that could not run at all (no connection, bad config).
-      const sent = await notifyWebhook(opts.notifyWebhook, { tool: 'integrity', status: 'error', exitCode: EXIT.auditFailed, text: `integrity could not run: ${message}` });
+      const sent = await notifyWebhook(opts.notifyWebhook, errorNotification(message));
       if (!sent.delivered) errLine(`notification to ${webhookLabel(opts.notifyWebhook)} failed after ${sent.attempts} attempt(s): ${sent.error}`);
     }
     return EXIT.auditFailed;

@@ -1,7 +1,11 @@
-/** Exit codes for a run stopped by a signal: 128 + the signal's number, as shells report it. */
-export const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+/**
+ * Exit codes for a run stopped by a signal: 128 + the signal's number, as shells report it. SIGHUP (the
+ * terminal closed, or a supervisor's reload) stops the audit as SIGTERM does: its queries are cancelled on
+ * the server and no report is written, rather than Node's default of dying with the queries still running.
+ */
+export const SIGNAL_EXIT: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
-/** While `work` runs, SIGINT and SIGTERM abort `controller` instead of killing the process outright. */
+/** While `work` runs, SIGHUP, SIGINT and SIGTERM abort `controller` instead of killing the process outright. */
 export async function withSignals<T>(controller: AbortController, work: () => Promise<T>): Promise<T> {
   const handlers = Object.keys(SIGNAL_EXIT).map((signal) => {
     const handler = () => controller.abort(signal);
@@ -14,4 +18,3 @@ export async function withSignals<T>(controller: AbortController, work: () => Pr
     for (const remove of handlers) remove();
   }
 }
-

@@ -1,6 +1,7 @@
 import type { AuditReport, Severity } from '../findings.js';
 import { describeObject } from './pretty.js';
 import { checkCounts, sampledReason } from './sampled.js';
+import { visible, visibleLines } from './escape.js';
 
 /** Escaping of a workflow command's message, as @actions/core does. */
 export function escapeData(text: string): string {
@@ -26,23 +27,23 @@ export function renderGithub(report: AuditReport): string {
   const accepted = report.findings.filter((f) => f.baselined || f.ignored);
   for (const f of fresh) {
     const title = `integrity ${f.checkId}: ${describeObject(f.object).replace(/\n/g, ' ')}`;
-    const body = `${f.message}${f.samples.length ? `\nsamples: ${f.samples.join(', ')}` : ''}`;
+    const body = `${visibleLines(f.message)}${f.samples.length ? `\nsamples: ${f.samples.map(visible).join(', ')}` : ''}`;
     // With a migration to point at, the annotation sits on that line of the pull request's files.
-    const where = f.source ? `file=${escapeProperty(f.source.file)},line=${f.source.line},` : '';
+    const where = f.source ? `file=${escapeProperty(visible(f.source.file))},line=${f.source.line},` : '';
     lines.push(`::${LEVEL[f.severity]} ${where}title=${escapeProperty(title)}::${escapeData(body)}`);
   }
   for (const e of report.baseline?.stale ?? []) {
-    lines.push(`::warning title=${escapeProperty('integrity baseline')}::${escapeData(`${e.checkId} on ${e.object.schema}.${e.object.table} no longer occurs; shrink the baseline with --prune-baseline`)}`);
+    lines.push(`::warning title=${escapeProperty('integrity baseline')}::${escapeData(`${visible(e.checkId)} on ${visible(`${e.object.schema}.${e.object.table}`)} no longer occurs; shrink the baseline with --prune-baseline`)}`);
   }
   for (const e of report.expiredIgnores ?? []) {
-    lines.push(`::warning title=${escapeProperty('integrity ignore expired')}::${escapeData(`${e.check} on ${e.object} expired on ${e.until} and no longer applies (${e.reason})`)}`);
+    lines.push(`::warning title=${escapeProperty('integrity ignore expired')}::${escapeData(`${visible(e.check)} on ${visible(e.object)} expired on ${visible(e.until)} and no longer applies (${visible(e.reason)})`)}`);
   }
   for (const c of report.checks.filter((c) => c.status === 'error')) {
-    lines.push(`::error title=${escapeProperty(`integrity ${c.id} could not run`)}::${escapeData(c.reason ?? '')}`);
+    lines.push(`::error title=${escapeProperty(`integrity ${c.id} could not run`)}::${escapeData(visible(c.reason ?? ''))}`);
   }
   // A check that found nothing in the share --sample-percent read did not pass: say so for each.
   for (const c of report.checks.filter((c) => c.status === 'sampled')) {
-    lines.push(`::notice title=${escapeProperty(`integrity ${c.id} sampled, not passed`)}::${escapeData(sampledReason(report, c))}`);
+    lines.push(`::notice title=${escapeProperty(`integrity ${c.id} sampled, not passed`)}::${escapeData(visible(sampledReason(report, c)))}`);
   }
   const s = report.summary;
   lines.push(

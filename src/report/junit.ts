@@ -1,12 +1,15 @@
 import type { AuditReport, Finding } from '../findings.js';
 import { describeObject } from './pretty.js';
 import { sampledReason } from './sampled.js';
+import { visible, visibleLines } from './escape.js';
 
-/** XML 1.0 text: escaped, and without the control characters XML cannot carry. */
+/**
+ * XML 1.0 text: control characters as visible escapes (line feeds kept: the body's own lines), the two
+ * non-characters XML cannot carry removed, markup escaped.
+ */
 export function xmlEscape(text: string): string {
-  return text
-    // eslint-disable-next-line no-control-regex -- removing the characters XML 1.0 forbids is the point
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
+  return visibleLines(text)
+    .replace(/[\uFFFE\uFFFF]/g, '')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
@@ -17,7 +20,7 @@ export function xmlEscape(text: string): string {
 const seconds = (ms: number) => (ms / 1000).toFixed(3);
 
 function findingBody(f: Finding): string {
-  return [f.message, f.count === null ? '' : `count: ${f.estimated ? '~' : ''}${f.count}`, f.samples.length ? `samples: ${f.samples.join(', ')}` : '', `fingerprint: ${f.fingerprint}`]
+  return [visibleLines(f.message), f.count === null ? '' : `count: ${f.estimated ? '~' : ''}${f.count}`, f.samples.length ? `samples: ${f.samples.map(visible).join(', ')}` : '', `fingerprint: ${f.fingerprint}`]
     .filter(Boolean)
     .join('\n');
 }
@@ -38,16 +41,16 @@ export function renderJunit(report: AuditReport): string {
     if (check.status === 'skipped') {
       counts.tests++;
       counts.skipped++;
-      cases.push(`    <testcase classname="integrity.${xmlEscape(check.id)}" name="${name}" time="0.000">\n      <skipped message="${xmlEscape(check.reason ?? '')}"/>\n    </testcase>`);
+      cases.push(`    <testcase classname="integrity.${xmlEscape(check.id)}" name="${name}" time="0.000">\n      <skipped message="${xmlEscape(visible(check.reason ?? ''))}"/>\n    </testcase>`);
     } else if (check.status === 'sampled') {
       counts.tests++;
       counts.skipped++;
-      cases.push(`    <testcase classname="integrity.${xmlEscape(check.id)}" name="${name}" time="${seconds(check.durationMs)}">\n      <skipped message="${xmlEscape(sampledReason(report, check))}"/>\n    </testcase>`);
+      cases.push(`    <testcase classname="integrity.${xmlEscape(check.id)}" name="${name}" time="${seconds(check.durationMs)}">\n      <skipped message="${xmlEscape(visible(sampledReason(report, check)))}"/>\n    </testcase>`);
     } else if (check.status === 'error') {
       counts.tests++;
       counts.errors++;
       cases.push(
-        `    <testcase classname="integrity.${xmlEscape(check.id)}" name="${name}" time="${seconds(check.durationMs)}">\n      <error message="${xmlEscape(check.reason ?? '')}" type="error">${xmlEscape(check.reason ?? '')}</error>\n    </testcase>`,
+        `    <testcase classname="integrity.${xmlEscape(check.id)}" name="${name}" time="${seconds(check.durationMs)}">\n      <error message="${xmlEscape(visible(check.reason ?? ''))}" type="error">${xmlEscape(visible(check.reason ?? ''))}</error>\n    </testcase>`,
       );
     } else if (findings.length === 0) {
       counts.tests++;
@@ -59,8 +62,8 @@ export function renderJunit(report: AuditReport): string {
       if (f.baselined || f.ignored) {
         // Accepted findings are not failures: shown as skipped, with why.
         counts.skipped++;
-        const why = f.ignored ? `ignored: ${f.ignored.reason}` : 'accepted in the baseline';
-        cases.push(`${name}\n      <skipped message="${xmlEscape(`${why}: ${f.message}`)}"/>\n    </testcase>`);
+        const why = f.ignored ? `ignored: ${visible(f.ignored.reason)}` : 'accepted in the baseline';
+        cases.push(`${name}\n      <skipped message="${xmlEscape(`${why}: ${visibleLines(f.message)}`)}"/>\n    </testcase>`);
         continue;
       }
       counts.failures++;

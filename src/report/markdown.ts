@@ -1,10 +1,11 @@
 import type { AuditReport } from '../findings.js';
 import { describeObject } from './pretty.js';
 import { checkCounts, sampledReason } from './sampled.js';
+import { visibleLines, visible } from './escape.js';
 
-/** Text for a Markdown table cell: pipes escaped, one line. */
+/** Text for a Markdown table cell: controls made visible, HTML and Markdown escaped, one line. */
 function cell(text: string): string {
-  return text
+  return visibleLines(text)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
@@ -21,7 +22,7 @@ export function renderMarkdown(report: AuditReport): string {
   const out = [
     `### integrity: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info${accepted ? ` (${report.findings.length - accepted} new, ${accepted} accepted)` : ''}`,
     '',
-    `Database \`${report.database.name}\` (PostgreSQL ${report.database.serverVersion}) · ${checkCounts(report)} · ${report.durationMs} ms`,
+    `Database \`${visible(report.database.name)}\` (PostgreSQL ${visible(report.database.serverVersion)}) · ${checkCounts(report)} · ${report.durationMs} ms`,
     '',
     '| check | status | findings | note |',
     '| --- | --- | --- | --- |',
@@ -39,6 +40,6 @@ export function renderMarkdown(report: AuditReport): string {
     );
   }
   for (const e of report.baseline?.stale ?? []) out.push('', `- baseline entry no longer occurs: \`${e.checkId}\` on ${cell(`${e.object.schema}.${e.object.table}`)} (shrink it with --prune-baseline)`);
-  for (const e of report.expiredIgnores ?? []) out.push('', `- ignore expired on ${e.until}: \`${e.check}\` on ${cell(e.object)} (${cell(e.reason)})`);
+  for (const e of report.expiredIgnores ?? []) out.push('', `- ignore expired on ${visible(e.until)}: \`${visible(e.check)}\` on ${cell(e.object)} (${cell(e.reason)})`);
   return `${out.join('\n')}\n`;
 }

@@ -37,16 +37,129 @@ function identifier(text: string): string {
   return text.startsWith('"') ? text.slice(1, -1).replace(/""/g, '"') : text.toLowerCase();
 }
 
+/** Counts the characters a scan examined, for tests that prove it linear. */
+export interface ScanMeter {
+  steps: number;
+}
+
+const isIdentStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 0x80;
+const isIdentCont = (c: number) => isIdentStart(c) || (c >= 48 && c <= 57) || c === 36;
+/** A dollar-quote tag as PostgreSQL reads one: `$$` or `$name$`, the name not starting with a digit. */
+const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][A-Za-z_0-9\u0080-\uffff]*)?\$/y;
+
 /**
  * Blanks out comments and string literals (E'' strings with their backslash escapes too), keeping every
  * offset and line break, so matches inside them do not count. Quoted identifiers and dollar-quoted bodies
- * are kept: a quote inside `"O'Reilly"` starts no string, and a function body may create a table.
+ * are kept: a quote inside `"O'Reilly"` starts no string, and a function body may create a table. Block
+ * comments nest, as in PostgreSQL, and `$` inside a name (`a$b$`) starts no dollar quote.
+ *
+ * One pass from left to right, each character examined a bounded number of times: a string, comment,
+ * quoted name or dollar quote that is never closed runs to the end of the file, as PostgreSQL reads it,
+ * and is blanked there (PostgreSQL rejects such a file, so nothing in it was created). A regular expression
+ * retried at each opening instead takes quadratic time on a file of unclosed `$tag$`s or `/*`s.
  */
-export function blankCommentsAndStrings(sql: string): string {
-  return sql.replace(
-    /--[^\n]*|\/\*[\s\S]*?\*\/|"(?:[^"]|"")*"|(?<![\w$])[Ee]'(?:[^'\\]|\\[\s\S]|'')*'|'(?:[^']|'')*'|\$([A-Za-z_][A-Za-z_0-9]*)?\$[\s\S]*?\$\1\$/g,
-    (m) => (m.startsWith('$') || m.startsWith('"') ? m : m.replace(/[^\n]/g, ' ')),
-  );
+export function blankCommentsAndStrings(sql: string, meter?: ScanMeter): string {
+  const n = sql.length;
+  const out: string[] = [];
+  let copied = 0;
+  let steps = 0;
+  const blank = (from: number, to: number) => {
+    out.push(sql.slice(copied, from), sql.slice(from, to).replace(/[^\n]/g, ' '));
+    copied = to;
+  };
+  /** Where the next `quote` that is not doubled closes a literal or name opened before `from`, or -1. */
+  const closingQuote = (quote: string, from: number): number => {
+    let j = from;
+    for (;;) {
+      const k = sql.indexOf(quote, j);
+      steps += (k < 0 ? n : k + 1) - j;
+      if (k < 0) return -1;
+      if (sql[k + 1] !== quote) return k;
+      j = k + 2;
+    }
+  };
+  let i = 0;
+  while (i < n) {
+    steps++;
+    const c = sql.charCodeAt(i);
+    const next = sql.charCodeAt(i + 1);
+    if (c === 45 && next === 45) {
+      // -- to the end of the line
+      const eol = sql.indexOf('\n', i + 2);
+      const end = eol < 0 ? n : eol;
+      steps += end - i;
+      blank(i, end);
+      i = end;
+    } else if (c === 47 && next === 42) {
+      // /* ... */, nested
+      let depth = 1;
+      let j = i + 2;
+      while (j < n && depth > 0) {
+        steps++;
+        const a = sql.charCodeAt(j);
+        const b = sql.charCodeAt(j + 1);
+        if (a === 47 && b === 42) {
+          depth++;
+          j += 2;
+        } else if (a === 42 && b === 47) {
+          depth--;
+          j += 2;
+        } else j++;
+      }
+      blank(i, j);
+      i = j;
+    } else if (c === 39) {
+      // '...' with '' for a quote
+      const close = closingQuote("'", i + 1);
+      const end = close < 0 ? n : close + 1;
+      blank(i, end);
+      i = end;
+    } else if (c === 34) {
+      // "name" with "" for a quote: kept, unless never closed
+      const close = closingQuote('"', i + 1);
+      if (close < 0) {
+        blank(i, n);
+        i = n;
+      } else i = close + 1;
+    } else if (c === 36) {
+      DOLLAR_TAG.lastIndex = i;
+      const tag = DOLLAR_TAG.exec(sql)?.[0];
+      if (!tag) {
+        i++;
+        continue;
+      }
+      // $tag$ ... $tag$: kept whole, unless never closed
+      const close = sql.indexOf(tag, i + tag.length);
+      steps += (close < 0 ? n : close + tag.length) - i;
+      if (close < 0) {
+        blank(i, n);
+        i = n;
+      } else i = close + tag.length;
+    } else if (isIdentStart(c)) {
+      let j = i + 1;
+      while (j < n && isIdentCont(sql.charCodeAt(j))) j++;
+      steps += j - i;
+      if (j === i + 1 && (c === 69 || c === 101) && sql.charCodeAt(j) === 39) {
+        // E'...': backslash escapes, and '' for a quote
+        let k = j + 1;
+        while (k < n) {
+          steps++;
+          const a = sql.charCodeAt(k);
+          if (a === 92) k += 2;
+          else if (a === 39) {
+            if (sql.charCodeAt(k + 1) === 39) k += 2;
+            else break;
+          } else k++;
+        }
+        const end = Math.min(n, k + 1);
+        blank(i, end);
+        i = end;
+      } else i = j;
+    } else i++;
+  }
+  out.push(sql.slice(copied));
+  if (meter) meter.steps += steps;
+  return out.join('');
 }
 
 /** Line of an offset, by binary search over where each line starts. */

@@ -1,10 +1,26 @@
 import type { AuditReport } from '../findings.js';
+import { EXIT } from '../errors.js';
 import { sampledReason } from './sampled.js';
+import { slackEscape, visible } from './escape.js';
 
 export interface NotifyResult {
   delivered: boolean;
   attempts: number;
   error?: string;
+}
+
+/**
+ * The webhook's Slack-compatible text from its lines: in each, every control character as a visible
+ * escape (so a value can neither start a new line nor drive a terminal that prints the text), then `&`,
+ * `<` and `>` as Slack asks. The lines are joined with line feeds, the only ones left.
+ */
+export function webhookText(lines: string[]): string {
+  return lines.map((l) => slackEscape(visible(l))).join('\n');
+}
+
+/** The payload of a run that could not audit at all (no connection, bad config): `message` says why. */
+export function errorNotification(message: string): Record<string, unknown> {
+  return { tool: 'integrity', status: 'error', exitCode: EXIT.auditFailed, text: webhookText([`integrity could not run: ${message}`]) };
 }
 
 /**
@@ -21,7 +37,7 @@ export function notificationPayload(report: AuditReport, exitCode: number, probl
   const lines = report.findings
     .filter((f) => !f.baselined && !f.ignored)
     .slice(0, 10)
-    .map((f) => `• [${f.severity}] ${f.checkId}: ${f.message.split('\n')[0]}`);
+    .map((f) => `• [${f.severity}] ${f.checkId}: ${f.message}`);
   const errors = report.checks.filter((c) => c.status === 'error').map((c) => `• [error] ${c.id} could not run: ${c.reason}`);
   const notPassed = sampled.map((c) => `• [sampled] ${c.id}: ${sampledReason(report, c)}`);
   return {
@@ -42,7 +58,7 @@ export function notificationPayload(report: AuditReport, exitCode: number, probl
       ...(f.baselined ? { baselined: true } : {}),
       ...(f.ignored ? { ignored: f.ignored } : {}),
     })),
-    text: [head, ...problems.map((p) => `• ${p}`), ...errors, ...notPassed, ...lines].join('\n'),
+    text: webhookText([head, ...problems.map((p) => `• ${p}`), ...errors, ...notPassed, ...lines]),
   };
 }
 

@@ -2,6 +2,7 @@ import Table from 'cli-table3';
 import type { ChalkInstance } from 'chalk';
 import type { AuditPlan } from '../engine/plan.js';
 import { describeRowSecurity } from '../db/catalog.js';
+import { visible } from './escape.js';
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
@@ -23,7 +24,7 @@ export function renderPlanPretty(plan: AuditPlan, chalk: ChalkInstance, width: n
   for (const check of plan.checks) {
     const head = `${chalk.bold(check.id)}  ${check.title}`;
     if (check.status !== 'planned') {
-      out.push(`${head}\n  ${check.status}: ${check.reason ?? ''}\n`);
+      out.push(`${head}\n  ${check.status}: ${visible(check.reason ?? '')}\n`);
       continue;
     }
     if (check.queries.length === 0) {
@@ -36,8 +37,8 @@ export function renderPlanPretty(plan: AuditPlan, chalk: ChalkInstance, width: n
         const size = sizes.get(`${s.schema}.${s.reads}`);
         table.push([
           j === 0 ? String(i + 1) : '',
-          `${s.schema}.${s.relation}${s.index ? ` (${s.index})` : ''}`,
-          s.method,
+          visible(`${s.schema}.${s.relation}${s.index ? ` (${s.index})` : ''}`),
+          visible(s.method),
           count(s.rows),
           size ? count(size.pages) : '',
           size ? formatBytes(size.bytes) : '',
@@ -50,7 +51,7 @@ export function renderPlanPretty(plan: AuditPlan, chalk: ChalkInstance, width: n
     `${plan.totals.queries} queries would read at most ${count(plan.totals.pages)} pages (${formatBytes(plan.totals.bytes)}); planner cost ${count(plan.totals.cost)}.\n` +
       'Rows out are the planner\'s estimates from the last ANALYZE; pages and sizes are the relations\' current sizes. Nothing was read.\n',
   );
-  const rls = describeRowSecurity(plan.rowSecurity, plan.role);
+  const rls = visible(describeRowSecurity(plan.rowSecurity, plan.role));
   out.push(`${plan.rowSecurity.some((e) => !e.readableWhole) ? chalk.yellow(rls) : rls}\n`);
   return out.join('\n');
 }

@@ -3,6 +3,7 @@ import type { ChalkInstance } from 'chalk';
 import type { AuditReport, CheckResult, Finding, FindingObject, Severity } from '../findings.js';
 import { displayName } from '../db/quote.js';
 import { checkCounts, sampledReason } from './sampled.js';
+import { visible, visibleLines } from './escape.js';
 
 export interface PrettyOptions {
   chalk: ChalkInstance;
@@ -12,15 +13,20 @@ export interface PrettyOptions {
 
 const STATUS_MARK: Record<CheckResult['status'], string> = { passed: '✔', sampled: '◐', failed: '✖', skipped: '○', error: '!' };
 
+/**
+ * An object's name for a person, over up to three lines (the object, its index or constraint, what it
+ * references). Each name is passed through `visible`, so the only line feeds are these separators.
+ */
 export function describeObject(o: FindingObject): string {
+  const name = (...parts: string[]) => visible(displayName(...parts));
   const cols = o.column ? [o.column] : (o.columns ?? []);
-  let text = displayName(o.schema, o.table);
-  if (cols.length === 1) text += `.${displayName(cols[0] as string)}`;
-  else if (cols.length > 1) text += `(${cols.map((c) => displayName(c)).join(', ')})`;
-  if (o.index) text += `\nindex ${displayName(o.index)}`;
-  if (o.constraint) text += `\nconstraint ${displayName(o.constraint)}`;
+  let text = name(o.schema, o.table);
+  if (cols.length === 1) text += `.${name(cols[0] as string)}`;
+  else if (cols.length > 1) text += `(${cols.map((c) => name(c)).join(', ')})`;
+  if (o.index) text += `\nindex ${name(o.index)}`;
+  if (o.constraint) text += `\nconstraint ${name(o.constraint)}`;
   if (o.references) {
-    text += `\n→ ${displayName(o.references.schema, o.references.table)}(${o.references.columns.map((c) => displayName(c)).join(', ')})`;
+    text += `\n→ ${name(o.references.schema, o.references.table)}(${o.references.columns.map((c) => name(c)).join(', ')})`;
   }
   return text;
 }
@@ -42,7 +48,7 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
   const db = report.database;
   lines.push(
     chalk.bold(`${report.tool} ${report.version}`) +
-      chalk.gray(` · ${db.user}@${db.host}${db.host.startsWith('socket:') ? '' : `:${db.port}`}/${db.name} · PostgreSQL ${db.serverVersion} · schemas: ${report.options.schemas.join(', ') || 'none'}${report.options.deep ? ' · --deep' : ''}${report.options.samplePercent !== null ? ` · --sample-percent ${report.options.samplePercent} (counts are estimates)` : ''}`),
+      chalk.gray(` · ${visible(`${db.user}@${db.host}${db.host.startsWith('socket:') ? '' : `:${db.port}`}/${db.name}`)} · PostgreSQL ${visible(db.serverVersion)} · schemas: ${visible(report.options.schemas.join(', ')) || 'none'}${report.options.deep ? ' · --deep' : ''}${report.options.samplePercent !== null ? ` · --sample-percent ${report.options.samplePercent} (counts are estimates)` : ''}`),
   );
   lines.push('');
 
@@ -56,9 +62,9 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
     const mark = statusColor[check.status](`${STATUS_MARK[check.status]} ${check.id}`);
     const count = check.status === 'failed' ? ` ${check.findings} finding${check.findings === 1 ? '' : 's'}` : ` ${check.status}`;
     lines.push(`${mark}${chalk.gray(` ${check.title} ·`)}${statusColor[check.status](count)}${chalk.gray(` · ${check.durationMs} ms`)}`);
-    if (check.status === 'sampled') lines.push(`  ${statusColor.sampled('not a pass:')} ${sampledReason(report, check)}`);
-    else if (check.reason) lines.push(`  ${statusColor[check.status](`${check.status === 'error' ? 'error' : 'reason'}:`)} ${check.reason}`);
-    if (check.note) lines.push(chalk.gray(`  ${check.note}`));
+    if (check.status === 'sampled') lines.push(`  ${statusColor.sampled('not a pass:')} ${visible(sampledReason(report, check))}`);
+    else if (check.reason) lines.push(`  ${statusColor[check.status](`${check.status === 'error' ? 'error' : 'reason'}:`)} ${visible(check.reason)}`);
+    if (check.note) lines.push(chalk.gray(`  ${visible(check.note)}`));
     const findings = byCheck.get(check.id) ?? [];
     if (findings.length > 0) {
       const table = new Table({
@@ -69,13 +75,13 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
         style: { head: [], border: [] },
       });
       for (const f of findings) {
-        const samples = f.samples.length > 0 ? `\n${chalk.gray(`samples: ${f.samples.join(', ')}`)}` : '';
-        const accepted = f.baselined ? 'baselined' : f.ignored ? `ignored: ${f.ignored.reason}${f.ignored.until ? ` (until ${f.ignored.until})` : ''}` : '';
+        const samples = f.samples.length > 0 ? `\n${chalk.gray(`samples: ${f.samples.map(visible).join(', ')}`)}` : '';
+        const accepted = f.baselined ? 'baselined' : f.ignored ? `ignored: ${visible(f.ignored.reason)}${f.ignored.until ? ` (until ${visible(f.ignored.until)})` : ''}` : '';
         const row = [
           accepted ? chalk.gray(f.severity) : severityColor[f.severity](f.severity),
           describeObject(f.object),
           f.count === null ? '—' : `${f.estimated ? '~' : ''}${f.count}`,
-          f.message + samples + (accepted ? `\n${chalk.gray(`(${accepted}: does not fail the run)`)}` : ''),
+          visibleLines(f.message) + samples + (accepted ? `\n${chalk.gray(`(${accepted}: does not fail the run)`)}` : ''),
         ];
         table.push(accepted ? row.map((c) => chalk.dim(c)) : row);
       }
@@ -89,10 +95,10 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
   const findingsPart = `findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info`;
   const summaryColor = s.checks.error > 0 ? chalk.magenta.bold : s.checks.failed > 0 ? chalk.red.bold : s.checks.sampled > 0 ? chalk.yellow.bold : chalk.green.bold;
   if (report.baseline && report.baseline.stale.length > 0) {
-    lines.push(chalk.yellow(`baseline ${report.baseline.file}: ${report.baseline.stale.length} entr${report.baseline.stale.length === 1 ? 'y no longer occurs' : 'ies no longer occur'}; shrink it with --prune-baseline`));
+    lines.push(chalk.yellow(`baseline ${visible(report.baseline.file)}: ${report.baseline.stale.length} entr${report.baseline.stale.length === 1 ? 'y no longer occurs' : 'ies no longer occur'}; shrink it with --prune-baseline`));
   }
   for (const e of report.expiredIgnores ?? []) {
-    lines.push(chalk.yellow(`ignore for ${e.check} on ${e.object} expired on ${e.until} and no longer applies (${e.reason})`));
+    lines.push(chalk.yellow(`ignore for ${visible(e.check)} on ${visible(e.object)} expired on ${visible(e.until)} and no longer applies (${visible(e.reason)})`));
   }
   const accepted = report.findings.filter((f) => f.baselined || f.ignored).length;
   lines.push(`${summaryColor(checksPart)} · ${findingsPart}${accepted ? ` (${accepted} baselined or ignored)` : ''} · ${report.durationMs} ms`);

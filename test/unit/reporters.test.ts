@@ -69,9 +69,12 @@ describe('junit reporter', () => {
     expect(root.testsuite[3].testcase[0].skipped.message).toBe('no table auth.users');
   });
 
-  it('never writes a character XML cannot carry', () => {
-    const nasty = { ...report, findings: [{ ...report.findings[1]!, message: 'bell \u0007 here' }] };
-    expect(renderJunit(nasty)).toContain('message="bell  here"');
+  it('never writes a character XML cannot carry: controls are written as visible escapes', () => {
+    const nasty = { ...report, findings: [{ ...report.findings[1]!, message: 'bell \u0007 here\uFFFE' }] };
+    const xml = renderJunit(nasty);
+    expect(xml).toContain('message="bell \\x07 here"');
+    // eslint-disable-next-line no-control-regex -- the characters XML 1.0 forbids
+    expect(xml).not.toMatch(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/);
   });
 });
 

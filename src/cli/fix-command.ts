@@ -8,7 +8,8 @@ import { colorLevel, makeChalk } from '../report/color.js';
 import type { AuditReport } from '../findings.js';
 import { nothingAudited } from '../report/exit-code.js';
 import { checkCounts } from '../report/sampled.js';
-import { assertWritableDestination, writeFileAtomic, type CliIO } from './io.js';
+import { visible } from '../report/escape.js';
+import { assertWritableDestination, errorLine, writeFileAtomic, type CliIO } from './io.js';
 import { auditOptionsFrom, type AuditCommandOptions } from './audit-options.js';
 import { SIGNAL_EXIT, withSignals } from './signals.js';
 
@@ -35,7 +36,7 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<number> {
-  const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
+  const errLine = errorLine(io);
   const chalk = makeChalk(colorLevel(Boolean(io.stdout.isTTY), io.env));
   const interruption = new AbortController();
   let password: string | undefined;
@@ -73,7 +74,7 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
         const out = [`integrity fix --verify · before: ${summaryLine(result.before.report)}`];
         for (const l of result.lines) {
           out.push(
-            `  ${mark[l.status]}  ${l.checkId}  ${describeObject(l.object).replace(/\n/g, ' ')}  ${l.countBefore ?? '—'} → ${l.status === 'review only' ? 'not run' : (l.countAfter ?? '—')}${l.error ? `  (${l.error})` : ''}`,
+            `  ${mark[l.status]}  ${l.checkId}  ${describeObject(l.object).replace(/\n/g, ' ')}  ${l.countBefore ?? '—'} → ${l.status === 'review only' ? 'not run' : (l.countAfter ?? '—')}${l.error ? `  (${visible(l.error)})` : ''}`,
           );
         }
         const count = (s: VerifyLine['status']) => result.lines.filter((l) => l.status === s).length;

@@ -8,7 +8,7 @@ import { EXIT, UsageError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import { parseConfig, stripJsonComments } from '../config/load.js';
 import { auditOptionsFrom, type AuditCommandOptions } from './audit-options.js';
-import { writeFileAtomic, type CliIO } from './io.js';
+import { assertWritableDestination, errorLine, writeFileAtomic, type CliIO } from './io.js';
 
 const SCHEMA_FILE = path.join('schema', 'integrity.config.schema.json');
 
@@ -89,10 +89,12 @@ export function renderInitConfig(catalog: Catalog, schemaRef: string): string {
 }
 
 export async function initCommand(opts: AuditCommandOptions & { output: string; force: boolean }, io: CliIO): Promise<number> {
-  const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
+  const errLine = errorLine(io);
   try {
     const target = path.resolve(io.cwd, opts.output);
     if (existsSync(target) && !opts.force) throw new UsageError(`${opts.output} exists; pass --force to overwrite it`);
+    // Before connecting: an unwritable target loses nothing but costs no audit either.
+    assertWritableDestination(opts.output, io.cwd);
     const options = auditOptionsFrom({ ...opts, config: undefined }, { ...io, cwd: path.dirname(target) }, 'never');
     const session = await AuditSession.open(options.target, { jobs: 1, statementTimeoutMs: options.statementTimeoutMs, lockTimeoutMs: options.lockTimeoutMs });
     let text: string;

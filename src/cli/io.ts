@@ -1,3 +1,4 @@
+import { visible } from '../report/escape.js';
 import { accessSync, chmodSync, mkdirSync, closeSync, fchownSync, constants, fsyncSync, lstatSync, openSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -194,4 +195,11 @@ export function writeFileAtomic(target: string, content: string): void {
   // init --output ci/integrity.config.json creates ci/ (the other commands check the directory first).
   if (how.mode === 'create') mkdirSync(path.dirname(how.file), { recursive: true });
   replaceByRename(how.file, content, how.mode === 'replace' ? how.stats : undefined);
+}
+
+/** One `integrity: ...` line on stderr, with anything from the database shown escaped, never raw. */
+export function errorLine(io: Pick<CliIO, 'stderr'>): (text: string) => void {
+  return (text) => {
+    io.stderr.write(`integrity: ${visible(text)}\n`);
+  };
 }

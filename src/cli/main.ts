@@ -23,7 +23,7 @@ import { addAuditOptions, auditOptionsFrom, collect, type AuditCommandOptions } 
 import { SIGNAL_EXIT, withSignals } from './signals.js';
 import { ProgressLine } from './progress.js';
 import { initCommand } from './init-command.js';
-import { assertWritableDestination, writeFileAtomic, type CliIO } from './io.js';
+import { assertWritableDestination, errorLine, writeFileAtomic, type CliIO } from './io.js';
 
 interface CheckCommandOptions extends AuditCommandOptions {
   format: ReportFormat;
@@ -44,7 +44,7 @@ interface CheckCommandOptions extends AuditCommandOptions {
 /** Runs the command line and returns the exit code; the only caller of process.exit is bin/. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
   let exitCode: number = EXIT.ok;
-  const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
+  const errLine = errorLine(io);
 
   const program = new Command()
     .name('integrity')
@@ -169,7 +169,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 }
 
 async function baselineCommand(opts: AuditCommandOptions & { output: string }, io: CliIO): Promise<number> {
-  const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
+  const errLine = errorLine(io);
   const interruption = new AbortController();
   try {
     const target = assertWritableDestination(opts.output, io.cwd);
@@ -238,7 +238,7 @@ function parseReportSpec(spec: string, cwd: string): [ReportFormat, string] {
 }
 
 async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<number> {
-  const errLine = (text: string) => io.stderr.write(`integrity: ${text}\n`);
+  const errLine = errorLine(io);
   const interruption = new AbortController();
   try {
     const outputFile = opts.output ? assertWritableDestination(opts.output, io.cwd) : undefined;

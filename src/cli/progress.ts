@@ -1,3 +1,4 @@
+import { visible } from '../report/escape.js';
 import type { ProgressEvent } from '../engine/runner.js';
 import type { OutputStream } from './io.js';
 
@@ -28,7 +29,7 @@ export class ProgressLine {
       this.total = event.total;
       this.running.set(event.checkId, '');
     }
-    if (event.kind === 'object') this.running.set(event.checkId, event.object);
+    if (event.kind === 'object') this.running.set(event.checkId, visible(event.object));
     if (event.kind === 'check-done') {
       this.running.delete(event.checkId);
       this.done = event.done;

@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { useDatabase } from '../helpers/db.js';
+import { auditOptions, useDatabase } from '../helpers/db.js';
+import { expectScriptRunsOnlyPlanned } from '../helpers/script-statements.js';
+import { runAuditWithRepairs } from '../../src/engine/runner.js';
 
 // --samples 0 and samples.exclude keep key values in the database: not in the report, not in the fix
 // script, not in its descriptions. The repairs select their rows by condition instead.
@@ -28,6 +30,8 @@ describe('key values withheld from the fix SQL', () => {
     const run = await runCli(['check', '-d', db.url, '--check', 'models-without-pricing', '--format', 'json', '--fix-sql', file, ...flags], { cwd: dir });
     expect(run.code).toBe(1);
     const script = readFileSync(file, 'utf8');
+    const config = flags[0] === '--samples' ? { sampleSize: 0 } : { samples: { exclude: ['public.models'] } };
+    await expectScriptRunsOnlyPlanned(script, await runAuditWithRepairs(auditOptions(db.url, { checks: ['models-without-pricing'], config })));
     for (const id of IDS) {
       expect(script).not.toContain(id);
       expect(run.stdout).not.toContain(id);

@@ -7,6 +7,7 @@ import { parse } from '@libpg-query/parser';
 import { runCli } from '../helpers/cli.js';
 import { auditOptions, query, useDatabase } from '../helpers/db.js';
 import { HAS_PSQL, acceptedConcurrentReviews } from '../helpers/psql.js';
+import { expectScriptRunsOnlyPlanned } from '../helpers/script-statements.js';
 
 async function quarantineRows(url: string): Promise<Record<string, number>> {
   const tables = await query<{ t: string }>(url, `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'integrity_quarantine' ORDER BY 1`);
@@ -109,12 +110,13 @@ describe('index rebuilds keep every property', () => {
 
   it.skipIf(!HAS_PSQL)('rebuilds with numeric and nothing else changed, under psql, twice (needs psql)', async () => {
     const before = await query<{ indexname: string; indexdef: string }>(db.url, `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'idx' AND indexname <> 'idx_pkey' ORDER BY 1`);
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
     const { execFileSync } = await import('node:child_process');
     const file = join(mkdtempSync(join(tmpdir(), 'integrity-idx-')), 'fix.sql');
     expect((await runCli(['check', '-d', db.url, '--check', 'jsonb-int-cast-index', '--fix-sql', file])).code).toBe(1);
+    await expectScriptRunsOnlyPlanned(readFileSync(file, 'utf8'), await runAuditWithRepairs(auditOptions(db.url, { checks: ['jsonb-int-cast-index'] })));
     // The rebuild is `review` (queries written with ::int stop using it): the script alone changes nothing,
     // and a person who accepts it runs the reviewed blocks, twice without harm.
     execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, db.url], { stdio: 'ignore' });

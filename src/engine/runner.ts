@@ -169,7 +169,6 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
   {
     if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
     const available = await listUserSchemas(session.primary);
-    const systemIdentifier = await readSystemIdentifier(session.primary);
     const schemas = options.schemas ?? available.filter((s) => !EXCLUDED_BY_DEFAULT.includes(s));
     const unknown = (options.schemas ?? []).filter((s) => !available.includes(s));
     if (unknown.length > 0) {
@@ -178,7 +177,9 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
       );
     }
     let catalog: Catalog;
+    let systemIdentifier: string | null = null;
     try {
+      systemIdentifier = await readSystemIdentifier(session.primary);
       options.onProgress?.({ kind: 'catalog' });
       catalog = await loadCatalog(session.primary, schemas, available);
     } catch (err) {
@@ -366,17 +367,12 @@ function withheldSamples(findings: Finding[], sampleSize: number, exclude: strin
   }
 }
 
-/** The cluster's identity (pg_control_system), so a fix script can refuse to run on another server. */
+/**
+ * The cluster's identity (pg_control_system, readable by every role), so a fix script can refuse to run on
+ * another server. Read with the catalog: a failure here is the catalog's failure, reported as such.
+ */
 async function readSystemIdentifier(db: Queryable): Promise<string | null> {
-  try {
-    await db.query('SAVEPOINT integrity_sysid');
-    const id = (await db.query<{ id: string }>('SELECT s.system_identifier::text AS id FROM pg_catalog.pg_control_system() AS s')).rows[0]?.id ?? null;
-    await db.query('RELEASE SAVEPOINT integrity_sysid');
-    return id;
-  } catch {
-    await db.query('ROLLBACK TO SAVEPOINT integrity_sysid').catch(() => undefined);
-    return null;
-  }
+  return (await db.query<{ id: string }>('SELECT s.system_identifier::text AS id FROM pg_catalog.pg_control_system() AS s')).rows[0]?.id ?? null;
 }
 
 function buildReport(

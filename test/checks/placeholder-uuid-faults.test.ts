@@ -30,10 +30,11 @@ describe('placeholder-uuid when a table cannot be read', () => {
   });
 
   it('row-level security the role does not bypass costs that table only', async () => {
-    await query(adminUrl(), `DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN NOBYPASSRLS`);
+    await query(adminUrl(), `DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN NOBYPASSRLS PASSWORD 'norls-pw'`);
     await query(db.url, `GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
     const url = new URL(db.url);
     url.username = role;
+    url.password = 'norls-pw';
     const report = await audit(url.toString(), { checks: ['placeholder-uuid'] });
     expect(summary(report)).toEqual({
       status: 'error',

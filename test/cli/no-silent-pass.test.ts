@@ -32,7 +32,7 @@ describe('no database given: exit 2, never the local defaults', () => {
   const db = useDatabase('nsp_target', { sql: ['CREATE TABLE t (id int PRIMARY KEY);'] });
   const pgEnv = () => {
     const u = new URL(db.url);
-    return { PGHOST: u.hostname, PGPORT: u.port || '5432', PGUSER: decodeURIComponent(u.username), PGDATABASE: db.name };
+    return { PGHOST: u.hostname, PGPORT: u.port || '5432', PGUSER: decodeURIComponent(u.username), PGDATABASE: db.name, ...(u.password ? { PGPASSWORD: decodeURIComponent(u.password) } : {}) };
   };
 
   it.each(COMMANDS)('$name with no -d, no DATABASE_URL and no PG* variables', async ({ args }) => {
@@ -76,7 +76,9 @@ describe('connection strings: every keyword works as in psql, or exit 2 naming i
   const db = useDatabase('nsp_keywords', { sql: ['CREATE TABLE t (id int PRIMARY KEY);'] });
   const kv = (extra: string) => {
     const u = new URL(db.url);
-    return `host=${u.hostname} port=${u.port || '5432'} user=${decodeURIComponent(u.username)} dbname=${db.name} ${extra}`;
+    // (the embedded server checks passwords; the machine's trusts local connections)
+    const password = u.password ? ` password='${decodeURIComponent(u.password).replace(/['\\]/g, '\\$&')}'` : '';
+    return `host=${u.hostname} port=${u.port || '5432'} user=${decodeURIComponent(u.username)}${password} dbname=${db.name} ${extra}`;
   };
   const check = (dsn: string, env: NodeJS.ProcessEnv = {}) => runCli(['check', '-d', dsn, '--check', 'orphan-rows', '--format', 'json'], { env: { HOME, ...env } });
 
@@ -143,7 +145,8 @@ describe('connection strings: every keyword works as in psql, or exit 2 naming i
   it('a service from PGSERVICEFILE names the database; an unknown service is exit 2, even with DATABASE_URL set', async () => {
     const u = new URL(db.url);
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'integrity-svc-')), 'pg_service.conf');
-    writeFileSync(file, `[nightly]\nhost=${u.hostname}\nport=${u.port || '5432'}\nuser=${decodeURIComponent(u.username)}\ndbname=${db.name}\n`);
+    const password = u.password ? `password=${decodeURIComponent(u.password)}\n` : '';
+    writeFileSync(file, `[nightly]\nhost=${u.hostname}\nport=${u.port || '5432'}\nuser=${decodeURIComponent(u.username)}\ndbname=${db.name}\n${password}`);
     const viaEnv = await runCli(['check', '--check', 'orphan-rows', '--format', 'json'], { env: { HOME, PGSERVICEFILE: file, PGSERVICE: 'nightly' } });
     expect(viaEnv.code).toBe(0);
     expect(JSON.parse(viaEnv.stdout).database.name).toBe(db.name);

@@ -273,6 +273,8 @@ export class AuditSession {
   private releaseLocks = false;
   /** What the session had to do differently from what was asked (fewer connections), for the report. */
   readonly warnings: string[] = [];
+  /** pg_control_system().system_identifier, or null when the server could not read it. */
+  systemIdentifier: string | null = null;
 
   private constructor(
     readonly clients: pg.Client[],
@@ -294,6 +296,11 @@ export class AuditSession {
     const first = await connect(target);
     const clients: pg.Client[] = [first];
     try {
+      // Before the transaction: pg_control_system() reads a file, which can fail (permissions), and that
+      // must cost nothing but the script's cluster check.
+      const systemIdentifier = await first
+        .query<{ id: string }>('SELECT s.system_identifier::text AS id FROM pg_catalog.pg_control_system() AS s')
+        .then((r) => r.rows[0]?.id ?? null, () => null);
       await beginReadOnly(first, options);
       const version = (await first.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]?.v ?? '';
       let snapshot: string | undefined;
@@ -326,6 +333,7 @@ export class AuditSession {
       }
       const session = new AuditSession(clients, snapshot !== undefined || options.jobs <= 1, version, target, pids);
       session.warnings.push(...warnings);
+      session.systemIdentifier = systemIdentifier;
       return session;
     } catch (err) {
       await Promise.all(clients.map((c) => c.end().catch(() => undefined)));

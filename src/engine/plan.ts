@@ -106,6 +106,9 @@ class PlanningLanes implements AuditLanes {
   get serverVersion(): string {
     return this.inner.serverVersion;
   }
+  get systemIdentifier(): string | null {
+    return this.inner.systemIdentifier ?? null;
+  }
   async runAll<T>(tasks: ((db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
     const results: PromiseSettledResult<T>[] = [];
     for (const task of tasks) {

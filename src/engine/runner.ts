@@ -117,6 +117,8 @@ export interface AuditLanes {
   runAll<T>(tasks: ((db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]>;
   /** What the connections had to do differently from what was asked (e.g. fewer of them). */
   readonly warnings?: readonly string[];
+  /** Which cluster this is, when known (a fix script refuses any other). */
+  readonly systemIdentifier?: string | null;
   /** See AuditSession.releaseLocksAfterEachTask. */
   releaseLocksAfterEachTask?(on: boolean): void;
 }
@@ -177,9 +179,8 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
       );
     }
     let catalog: Catalog;
-    let systemIdentifier: string | null = null;
+    const systemIdentifier = session.systemIdentifier ?? null;
     try {
-      systemIdentifier = await readSystemIdentifier(session.primary);
       options.onProgress?.({ kind: 'catalog' });
       catalog = await loadCatalog(session.primary, schemas, available);
     } catch (err) {
@@ -365,14 +366,6 @@ function withheldSamples(findings: Finding[], sampleSize: number, exclude: strin
       }
     }
   }
-}
-
-/**
- * The cluster's identity (pg_control_system, readable by every role), so a fix script can refuse to run on
- * another server. Read with the catalog: a failure here is the catalog's failure, reported as such.
- */
-async function readSystemIdentifier(db: Queryable): Promise<string | null> {
-  return (await db.query<{ id: string }>('SELECT s.system_identifier::text AS id FROM pg_catalog.pg_control_system() AS s')).rows[0]?.id ?? null;
 }
 
 function buildReport(

@@ -3,7 +3,6 @@ import { qualifiedName, quoteIdent, quoteLiteral, relationOidLiteral } from '../
 import type { Column, Table } from '../db/catalog.js';
 import type { Queryable } from '../db/session.js';
 import { equalsExpr } from '../db/sql.js';
-import type { RepairStep } from './types.js';
 
 export const QUARANTINE_SCHEMA = 'integrity_quarantine';
 
@@ -187,8 +186,4 @@ export function restoreValuesStatement(q: Quarantine, rows: string, table: Table
     return equalsExpr(`t.${quoteIdent(k)}`, type, `q.${quoteIdent(k)}`, type);
   });
   return `UPDATE ${rows} AS t SET ${columns.map((c) => `${quoteIdent(c)} = q.${quoteIdent(c)}`).join(', ')} FROM ${q.name} AS q WHERE q.${quoteIdent(q.meta.finding)} OPERATOR(pg_catalog.=) ${literal(fingerprint)} AND ${key.join(' AND ')};`;
-}
-
-export function quarantineSteps(q: Quarantine, source: Table): RepairStep[] {
-  return [{ safety: 'safe', phase: 'transaction', description: `quarantine table for ${qualifiedName(source.schema, source.name)}`, sql: createQuarantineTable(q, source) }];
 }

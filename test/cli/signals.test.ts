@@ -3,24 +3,11 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { query, useDatabase } from '../helpers/db.js';
+import { holdLock, query, useDatabase } from '../helpers/db.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/integrity.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Holds ACCESS EXCLUSIVE on a table in a session of its own, as a migration would, until released. */
-async function holdLock(url: string, table: string): Promise<() => Promise<void>> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-  return async () => {
-    await client.query('ROLLBACK');
-    await client.end();
-  };
-}
 
 /** The audit's sessions on the server (its application_name is integrity), other than this one. */
 async function auditSessions(url: string, database: string) {

@@ -88,3 +88,15 @@ export function checkResult(report: AuditReport, id: string) {
   if (!result) throw new Error(`no result for ${id}`);
   return result;
 }
+
+/** Holds ACCESS EXCLUSIVE on a table in a session of its own, as a migration would, until released. */
+export async function holdLock(url: string, table: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  return async () => {
+    await client.query('ROLLBACK');
+    await client.end();
+  };
+}

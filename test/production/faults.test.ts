@@ -8,7 +8,7 @@ import { resolveConnection } from '../../src/db/connection.js';
 import { AuditSession, type Queryable } from '../../src/db/session.js';
 import { incidentConfigFile } from '../../src/demo/fixtures.js';
 import { runCli } from '../helpers/cli.js';
-import { adminUrl, query, useDatabase } from '../helpers/db.js';
+import { adminUrl, holdLock, query, useDatabase } from '../helpers/db.js';
 import { reportSchema } from '../helpers/report-schema.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/integrity.js');
@@ -23,18 +23,6 @@ function withCredentials(url: string, user: string, password: string): string {
   u.username = encodeURIComponent(user);
   u.password = encodeURIComponent(password);
   return u.toString();
-}
-
-/** Holds ACCESS EXCLUSIVE on a table in a session of its own, as a migration would, until released. */
-async function holdLock(url: string, table: string): Promise<() => Promise<void>> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-  return async () => {
-    await client.query('ROLLBACK');
-    await client.end();
-  };
 }
 
 async function integrityQueries(url: string, database: string): Promise<{ state: string; query: string; wait: string | null }[]> {

@@ -8,7 +8,7 @@ import type { Queryable } from '../src/db/session.js';
 import type { Repair } from '../src/fix/types.js';
 import { userCodeFiredBy } from '../src/fix/side-effects.js';
 import { QUARANTINE_SCHEMA, copyToQuarantine, createQuarantineTable, literal, moveToQuarantine, quarantineFor, restoreStatement, restoreValuesStatement } from '../src/fix/quarantine.js';
-import { globToRegExp } from '../src/report/suppress.js';
+import { globToRegExp } from '../src/glob.js';
 
 export const DEFAULT_PLACEHOLDERS = ['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff'];
 

@@ -1,4 +1,4 @@
-import { visible } from '../report/escape.js';
+import { visible } from '../escape.js';
 import { accessSync, chmodSync, mkdirSync, closeSync, fchownSync, constants, fsyncSync, lstatSync, openSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-import { visible } from '../report/escape.js';
+import { visible } from '../escape.js';
 import type { ProgressEvent } from '../engine/runner.js';
 import type { OutputStream } from './io.js';
 

@@ -15,7 +15,8 @@ import {
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import type { Repair } from '../fix/types.js';
 import { findingFix } from '../fix/script.js';
-import { globToRegExp, objectNames } from '../report/suppress.js';
+import { globToRegExp } from '../glob.js';
+import { objectNames } from '../object-names.js';
 
 /** Schemas never audited unless named with --schema: the tool's own quarantine. */
 export const EXCLUDED_BY_DEFAULT = ['integrity_quarantine'];

@@ -1,5 +1,5 @@
 import type { AuditReport, Finding, FindingFix } from '../findings.js';
-import { describeObject } from '../report/pretty.js';
+import { describeObject } from '../object-names.js';
 import { CREATE_QUARANTINE_SCHEMA, QUARANTINE_SCHEMA, literal } from './quarantine.js';
 import { repairSafety, type Repair, type RepairStep } from './types.js';
 

@@ -1,7 +1,7 @@
 import type { AuditReport, Severity } from '../findings.js';
-import { describeObject } from './pretty.js';
+import { describeObject } from '../object-names.js';
 import { checkCounts, sampledReason } from './sampled.js';
-import { visible, visibleLines } from './escape.js';
+import { visible, visibleLines } from '../escape.js';
 
 /** Escaping of a workflow command's message, as @actions/core does. */
 export function escapeData(text: string): string {

@@ -1,7 +1,7 @@
 import type { AuditReport, Finding } from '../findings.js';
-import { describeObject } from './pretty.js';
+import { describeObject } from '../object-names.js';
 import { sampledReason } from './sampled.js';
-import { visible, visibleLines } from './escape.js';
+import { visible, visibleLines } from '../escape.js';
 
 /**
  * XML 1.0 text: control characters as visible escapes (line feeds kept: the body's own lines), the two

@@ -1,7 +1,7 @@
 import type { AuditReport } from '../findings.js';
-import { describeObject } from './pretty.js';
+import { describeObject } from '../object-names.js';
 import { checkCounts, sampledReason } from './sampled.js';
-import { visibleLines, visible } from './escape.js';
+import { visibleLines, visible } from '../escape.js';
 
 /** Text for a Markdown table cell: controls made visible, HTML and Markdown escaped, one line. */
 function cell(text: string): string {

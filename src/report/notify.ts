@@ -1,7 +1,7 @@
 import type { AuditReport } from '../findings.js';
 import { EXIT } from '../errors.js';
 import { sampledReason } from './sampled.js';
-import { slackEscape, visible } from './escape.js';
+import { slackEscape, visible } from '../escape.js';
 
 export interface NotifyResult {
   delivered: boolean;

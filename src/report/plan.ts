@@ -2,7 +2,7 @@ import Table from 'cli-table3';
 import type { ChalkInstance } from 'chalk';
 import type { AuditPlan } from '../engine/plan.js';
 import { describeRowSecurity } from '../db/catalog.js';
-import { visible } from './escape.js';
+import { visible } from '../escape.js';
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];

@@ -1,9 +1,9 @@
 import Table from 'cli-table3';
 import type { ChalkInstance } from 'chalk';
-import type { AuditReport, CheckResult, Finding, FindingObject, Severity } from '../findings.js';
-import { displayName } from '../db/quote.js';
+import type { AuditReport, CheckResult, Finding, Severity } from '../findings.js';
 import { checkCounts, sampledReason } from './sampled.js';
-import { visible, visibleLines } from './escape.js';
+import { visible, visibleLines } from '../escape.js';
+import { describeObject } from '../object-names.js';
 
 export interface PrettyOptions {
   chalk: ChalkInstance;
@@ -12,24 +12,6 @@ export interface PrettyOptions {
 }
 
 const STATUS_MARK: Record<CheckResult['status'], string> = { passed: '✔', sampled: '◐', failed: '✖', skipped: '○', error: '!' };
-
-/**
- * An object's name for a person, over up to three lines (the object, its index or constraint, what it
- * references). Each name is passed through `visible`, so the only line feeds are these separators.
- */
-export function describeObject(o: FindingObject): string {
-  const name = (...parts: string[]) => visible(displayName(...parts));
-  const cols = o.column ? [o.column] : (o.columns ?? []);
-  let text = name(o.schema, o.table);
-  if (cols.length === 1) text += `.${name(cols[0] as string)}`;
-  else if (cols.length > 1) text += `(${cols.map((c) => name(c)).join(', ')})`;
-  if (o.index) text += `\nindex ${name(o.index)}`;
-  if (o.constraint) text += `\nconstraint ${name(o.constraint)}`;
-  if (o.references) {
-    text += `\n→ ${name(o.references.schema, o.references.table)}(${o.references.columns.map((c) => name(c)).join(', ')})`;
-  }
-  return text;
-}
 
 export function renderPretty(report: AuditReport, { chalk, width }: PrettyOptions): string {
   const severityColor: Record<Severity, (s: string) => string> = {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditPlan } from '../../src/engine/plan.js';
 import type { AuditReport } from '../../src/findings.js';
 import { makeChalk } from '../../src/report/color.js';
-import { slackEscape, visible, visibleLines } from '../../src/report/escape.js';
+import { slackEscape, visible, visibleLines } from '../../src/escape.js';
 import { renderReport } from '../../src/report/formats.js';
 import { renderGithub } from '../../src/report/github.js';
 import { renderJson } from '../../src/report/json.js';
@@ -11,7 +11,8 @@ import { renderJunit } from '../../src/report/junit.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
 import { errorNotification, notificationPayload } from '../../src/report/notify.js';
 import { renderPlanPretty } from '../../src/report/plan.js';
-import { describeObject, renderPretty } from '../../src/report/pretty.js';
+import { renderPretty } from '../../src/report/pretty.js';
+import { describeObject } from '../../src/object-names.js';
 import { renderSarif } from '../../src/report/sarif.js';
 
 /**

@@ -15,4 +15,21 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // Built-in checks are written as a user's plugin is: against the public API (src/index.ts) alone.
+    files: ['checks/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)src/(?!index\\.js$)',
+              message: 'checks import only the public API (../src/index.js); export what they need from there',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

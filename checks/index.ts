@@ -1,4 +1,4 @@
-import type { CheckDefinition } from '../src/check.js';
+import type { CheckDefinition } from '../src/index.js';
 import jsonbIntCastIndex from './jsonb-int-cast-index.js';
 import modelsWithoutPricing from './models-without-pricing.js';
 import orphanRows from './orphan-rows.js';

@@ -1,14 +1,27 @@
 import { z } from 'zod';
-import { defineCheck } from '../src/check.js';
-import type { JsonTextExtractors, Table } from '../src/db/catalog.js';
-import { constText, isNode, parseNodeTree, walkNodes, type TreeNode, type TreeValue } from '../src/db/node-tree.js';
-import { displayName, qualifiedName, quoteIdent, relationOid, relationOidLiteral } from '../src/db/quote.js';
-import type { Finding, FindingObject } from '../src/findings.js';
+import {
+  constText,
+  defineCheck,
+  displayName,
+  isNode,
+  literal,
+  parseNodeTree,
+  qualifiedName,
+  quoteIdent,
+  relationOid,
+  relationOidLiteral,
+  walkNodes,
+  type Finding,
+  type FindingObject,
+  type JsonTextExtractors,
+  type Queryable,
+  type Repair,
+  type Table,
+  type TreeNode,
+  type TreeValue,
+} from '../src/index.js';
+import { isBareJsonIntCast, rewriteJsonIntCasts } from './support/rewrite-cast.js';
 import { parse } from '@libpg-query/parser';
-import type { Queryable } from '../src/db/session.js';
-import { literal } from '../src/fix/quarantine.js';
-import { isBareJsonIntCast, rewriteJsonIntCasts } from '../src/fix/rewrite-cast.js';
-import type { Repair } from '../src/fix/types.js';
 
 const options = z.strictObject({});
 

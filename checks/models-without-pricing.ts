@@ -1,12 +1,20 @@
 import { z } from 'zod';
-import { defineCheck, type CheckContext } from '../src/check.js';
-import { findColumn, locateTable, type Column, type Table } from '../src/db/catalog.js';
-import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
-import { equalsExpr } from '../src/db/sql.js';
-import { literal } from '../src/fix/quarantine.js';
-import type { Finding } from '../src/findings.js';
-import type { Queryable } from '../src/db/session.js';
-import type { Repair } from '../src/fix/types.js';
+import {
+  defineCheck,
+  displayName,
+  equalsExpr,
+  findColumn,
+  literal,
+  locateTable,
+  qualifiedName,
+  quoteIdent,
+  type CheckContext,
+  type Column,
+  type Finding,
+  type Queryable,
+  type Repair,
+  type Table,
+} from '../src/index.js';
 
 const options = z.strictObject({
   models: z

@@ -1,22 +1,38 @@
 import { z } from 'zod';
-import { defineCheck, scaleCount, tableSample, type CheckContext } from '../src/check.js';
-import { findColumn, findTable, locateTable, tableKey, type Column, type ForeignKey, type KeyEquality, type MatchType, type Table } from '../src/db/catalog.js';
-import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
-import { equalsExpr, ownRows, sampleKeyExpr } from '../src/db/sql.js';
-import type { Relation } from '../src/config/relations.js';
-import type { Finding } from '../src/findings.js';
-import type { Queryable } from '../src/db/session.js';
-import type { Repair, RepairStep } from '../src/fix/types.js';
-import { userCodeFiredBy } from '../src/fix/side-effects.js';
 import {
-  QUARANTINE_SCHEMA,
   copyToQuarantine,
   createQuarantineTable,
+  defineCheck,
+  displayName,
+  equalsExpr,
+  findColumn,
+  findTable,
+  locateTable,
   moveToQuarantine,
+  ownRows,
+  qualifiedName,
+  QUARANTINE_SCHEMA,
   quarantineFor,
+  quoteIdent,
   restoreStatement,
   restoreValuesStatement,
-} from '../src/fix/quarantine.js';
+  sampleKeyExpr,
+  scaleCount,
+  tableKey,
+  tableSample,
+  userCodeFiredBy,
+  type CheckContext,
+  type Column,
+  type Finding,
+  type ForeignKey,
+  type KeyEquality,
+  type MatchType,
+  type Queryable,
+  type Relation,
+  type Repair,
+  type RepairStep,
+  type Table,
+} from '../src/index.js';
 
 const options = z.strictObject({
   /**

@@ -1,14 +1,33 @@
 import { z } from 'zod';
-import { defineCheck, scaleCount, tableSample, type CheckContext } from '../src/check.js';
-import { tableKey, type Catalog, type Column, type ForeignKey, type Table } from '../src/db/catalog.js';
-import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
-import { ownRows, sampleKeyExpr } from '../src/db/sql.js';
-import type { Finding } from '../src/findings.js';
-import type { Queryable } from '../src/db/session.js';
-import type { Repair } from '../src/fix/types.js';
-import { userCodeFiredBy } from '../src/fix/side-effects.js';
-import { QUARANTINE_SCHEMA, copyToQuarantine, createQuarantineTable, literal, moveToQuarantine, quarantineFor, restoreStatement, restoreValuesStatement } from '../src/fix/quarantine.js';
-import { globToRegExp } from '../src/glob.js';
+import {
+  copyToQuarantine,
+  createQuarantineTable,
+  defineCheck,
+  displayName,
+  globToRegExp,
+  literal,
+  moveToQuarantine,
+  ownRows,
+  qualifiedName,
+  QUARANTINE_SCHEMA,
+  quarantineFor,
+  quoteIdent,
+  restoreStatement,
+  restoreValuesStatement,
+  sampleKeyExpr,
+  scaleCount,
+  tableKey,
+  tableSample,
+  userCodeFiredBy,
+  type Catalog,
+  type CheckContext,
+  type Column,
+  type Finding,
+  type ForeignKey,
+  type Queryable,
+  type Repair,
+  type Table,
+} from '../src/index.js';
 
 export const DEFAULT_PLACEHOLDERS = ['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff'];
 

@@ -1,13 +1,25 @@
 import { z } from 'zod';
-import { defineCheck, type CheckContext } from '../src/check.js';
-import { findColumn, findTable, locateTable, type Column, type Table, type Trigger } from '../src/db/catalog.js';
-import type { Repair } from '../src/fix/types.js';
-import { displayName, qualifiedName, quoteIdent } from '../src/db/quote.js';
-import { equalsExpr } from '../src/db/sql.js';
-import type { Finding } from '../src/findings.js';
-import type { Queryable } from '../src/db/session.js';
-import { isNode, parseNodeTree, type TreeValue } from '../src/db/node-tree.js';
-import { readRoutine, searchPathOf, type RoutineReading, type UnreadableKind } from '../src/db/plpgsql.js';
+import {
+  defineCheck,
+  displayName,
+  equalsExpr,
+  findColumn,
+  findTable,
+  isNode,
+  locateTable,
+  parseNodeTree,
+  qualifiedName,
+  quoteIdent,
+  type CheckContext,
+  type Column,
+  type Finding,
+  type Queryable,
+  type Repair,
+  type Table,
+  type TreeValue,
+  type Trigger,
+} from '../src/index.js';
+import { readRoutine, searchPathOf, type RoutineReading, type UnreadableKind } from './support/plpgsql.js';
 
 const options = z.strictObject({
   users: z

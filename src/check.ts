@@ -80,9 +80,12 @@ export interface CheckDefinition<Schema extends z.ZodObject = z.ZodObject> {
   title: string;
   severity: Severity;
   description: string;
-  docs: CheckDocs;
+  /** Shown by `integrity explain`; every built-in has all five sections, a plugin may leave them out. */
+  docs?: Partial<CheckDocs>;
   /** Options accepted under `checks.<id>` in the config file, with their defaults. */
   options: Schema;
+  /** Where the check came from: unset for a built-in, else the plugin's file or package, or `sqlChecks[i]`. */
+  origin?: string;
   /**
    * True when the check reads only a share of each table under `--sample-percent` (TABLESAMPLE): finding
    * nothing is then `sampled`, not `passed`. Checks that read the catalog or whole tables leave it unset.

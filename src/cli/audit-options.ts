@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CHECKS } from '../../checks/index.js';
-import { loadConfig } from '../config/load.js';
+import { loadProject } from '../registry.js';
+import { selectChecks } from '../engine/selection.js';
 import { resolveConnection } from '../db/connection.js';
 import type { AuditOptions } from '../engine/runner.js';
 import { UsageError } from '../errors.js';
@@ -50,6 +50,7 @@ export function addAuditOptions(cmd: Command): Command {
     .option('--jobs <n>', 'parallel connections sharing one snapshot', integer('--jobs', 1, 64), 4)
     .option('--statement-timeout <ms>', 'cancel any audit query running longer than this', integer('--statement-timeout', 1, 86_400_000), 60_000)
     .option('--lock-timeout <ms>', 'give up waiting for a lock after this long', integer('--lock-timeout', 1, 86_400_000), 3_000)
+    .option('--check-timeout <ms>', 'cut off a check (a plugin, say) still running after this long, and report it as an error', integer('--check-timeout', 1, 86_400_000), 1_800_000)
     .option('--config <file>', 'config file (default: ./integrity.config.json when it exists)')
     .option('--samples <n>', 'sample key values per finding (default 5, or sampleSize in the config; 0 for none)', integer('--samples', 0, 100))
     .option(
@@ -70,6 +71,7 @@ export interface AuditCommandOptions {
   jobs: number;
   statementTimeout: number;
   lockTimeout: number;
+  checkTimeout: number;
   config?: string;
   samplePercent?: number;
   /** The deprecated spelling of --sample-percent. */
@@ -79,22 +81,12 @@ export interface AuditCommandOptions {
   allowEmpty?: boolean;
 }
 
-/** Validates the shared options against the config and the registry; throws UsageError. */
-export function auditOptionsFrom(opts: AuditCommandOptions, io: CliIO, failOn: FailOn, signal?: AbortSignal): AuditOptions {
-  const loaded = loadConfig(CHECKS, opts.config, io.cwd).config;
-  const config = opts.samples === undefined ? loaded : { ...loaded, sampleSize: opts.samples };
-  const ids = new Set(CHECKS.map((c) => c.id));
-  for (const id of [...(opts.check ?? []), ...(opts.skip ?? [])]) {
-    if (!ids.has(id)) throw new UsageError(`unknown check ${JSON.stringify(id)}; known checks: ${[...ids].join(', ')}`);
-  }
-  const selected = new Set<string>();
-  const deselected = new Map<string, string>();
-  for (const check of CHECKS) {
-    if (opts.check && !opts.check.includes(check.id)) deselected.set(check.id, 'not selected by --check');
-    else if (opts.skip?.includes(check.id)) deselected.set(check.id, 'skipped by --skip');
-    else if (config.checks[check.id]?.enabled === false) deselected.set(check.id, `disabled in the config file (checks.${check.id}.enabled)`);
-    else selected.add(check.id);
-  }
+/** Validates the shared options against the config and the registry (plugins loaded); throws UsageError. */
+export async function auditOptionsFrom(opts: AuditCommandOptions, io: CliIO, failOn: FailOn, signal?: AbortSignal): Promise<AuditOptions> {
+  const project = await loadProject(opts.config, io.cwd);
+  const config = opts.samples === undefined ? project.config : { ...project.config, sampleSize: opts.samples };
+  const checks = project.checks;
+  const { selected, deselected } = selectChecks(checks, config, opts.check, opts.skip);
   if (opts.sample !== undefined && opts.samplePercent !== undefined) {
     throw new UsageError('--sample is the old name of --sample-percent: give --sample-percent only');
   }
@@ -110,7 +102,7 @@ export function auditOptionsFrom(opts: AuditCommandOptions, io: CliIO, failOn: F
   for (const warning of target.warnings ?? []) io.stderr.write(`integrity: warning: ${warning}\n`);
   return {
     target,
-    checks: CHECKS,
+    checks,
     selected,
     deselected,
     config,
@@ -119,6 +111,7 @@ export function auditOptionsFrom(opts: AuditCommandOptions, io: CliIO, failOn: F
     jobs: opts.jobs,
     statementTimeoutMs: opts.statementTimeout,
     lockTimeoutMs: opts.lockTimeout,
+    checkTimeoutMs: opts.checkTimeout,
     failOn,
     samplePercent,
     ...(signal ? { signal } : {}),

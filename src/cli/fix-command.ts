@@ -49,7 +49,7 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
   try {
     if (opts.verify && opts.apply) throw new UsageError('--verify and --apply exclude each other: verify first, then apply');
     const outputFile = opts.output ? assertWritableDestination(opts.output, io.cwd) : undefined;
-    const options = auditOptionsFrom(opts, io, 'error', interruption.signal);
+    const options = await auditOptionsFrom(opts, io, 'error', interruption.signal);
     password = options.target.password;
 
     if (opts.verify) {

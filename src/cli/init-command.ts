@@ -95,7 +95,7 @@ export async function initCommand(opts: AuditCommandOptions & { output: string; 
     if (existsSync(target) && !opts.force) throw new UsageError(`${opts.output} exists; pass --force to overwrite it`);
     // Before connecting: an unwritable target loses nothing but costs no audit either.
     assertWritableDestination(opts.output, io.cwd);
-    const options = auditOptionsFrom({ ...opts, config: undefined }, { ...io, cwd: path.dirname(target) }, 'never');
+    const options = await auditOptionsFrom({ ...opts, config: undefined }, { ...io, cwd: path.dirname(target) }, 'never');
     const session = await AuditSession.open(options.target, { jobs: 1, statementTimeoutMs: options.statementTimeoutMs, lockTimeoutMs: options.lockTimeoutMs });
     let text: string;
     let rls: string;

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { CHECKS, checkById } from '../../checks/index.js';
+import { loadProject } from '../registry.js';
 import { AuditInterrupted, describeError, runAuditWithRepairs, type AuditOptions } from '../engine/runner.js';
 import { planAudit } from '../engine/plan.js';
 import { renderPlanJson, renderPlanPretty } from '../report/plan.js';
@@ -117,22 +117,26 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
   program
     .command('list')
-    .description('List every check: id, default severity, title.')
+    .description('List every check (built-in, plugins, SQL checks): id, default severity, title, where it comes from.')
     .addOption(new Option('--format <format>', 'output format').choices(['pretty', 'json']).default('pretty'))
+    .option('--config <file>', 'config file whose plugins and SQL checks to list (default: ./integrity.config.json when it exists)')
     .addHelpText('after', '\nExamples:\n  $ integrity list\n  $ integrity list --format json')
-    .action((opts: { format: 'pretty' | 'json' }) => {
-      io.stdout.write(renderList(CHECKS, opts.format, makeChalk(colorLevel(Boolean(io.stdout.isTTY), io.env))));
+    .action(async (opts: { format: 'pretty' | 'json'; config?: string }) => {
+      const { checks } = await loadProject(opts.config, io.cwd);
+      io.stdout.write(renderList(checks, opts.format, makeChalk(colorLevel(Boolean(io.stdout.isTTY), io.env))));
     });
 
   program
     .command('explain')
     .description("Show a check's documentation: what it finds, why it matters, how to fix it, bad and good SQL.")
     .argument('<id>', 'check id (see integrity list)')
+    .option('--config <file>', 'config file whose plugins and SQL checks to know of (default: ./integrity.config.json when it exists)')
     .addHelpText('after', '\nExamples:\n  $ integrity explain orphan-rows')
-    .action((id: string) => {
-      const check = checkById(id);
+    .action(async (id: string, opts: { config?: string }) => {
+      const { checks } = await loadProject(opts.config, io.cwd);
+      const check = checks.find((c) => c.id === id);
       if (!check) {
-        errLine(`unknown check ${JSON.stringify(id)}; known checks: ${CHECKS.map((c) => c.id).join(', ')}`);
+        errLine(`unknown check ${JSON.stringify(id)}; known checks: ${checks.map((c) => c.id).join(', ')}`);
         exitCode = EXIT.auditFailed;
         return;
       }
@@ -173,7 +177,7 @@ async function baselineCommand(opts: AuditCommandOptions & { output: string }, i
   const interruption = new AbortController();
   try {
     const target = assertWritableDestination(opts.output, io.cwd);
-    const options = auditOptionsFrom(opts, io, 'never', interruption.signal);
+    const options = await auditOptionsFrom(opts, io, 'never', interruption.signal);
     const report = (await withSignals(interruption, () => runAuditWithRepairs(options))).report;
     const errored = report.checks.filter((c) => c.status === 'error');
     if (errored.length > 0) {
@@ -244,7 +248,7 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
     const outputFile = opts.output ? assertWritableDestination(opts.output, io.cwd) : undefined;
     const extraReports = (opts.report ?? []).map((spec) => parseReportSpec(spec, io.cwd));
     const fixFile = opts.fixSql && opts.fixSql !== '-' ? assertWritableDestination(opts.fixSql, io.cwd, '--fix-sql') : undefined;
-    const auditOptions = auditOptionsFrom(opts, io, opts.failOn, interruption.signal);
+    const auditOptions = await auditOptionsFrom(opts, io, opts.failOn, interruption.signal);
     if (opts.plan) return await planCommand(opts, auditOptions, interruption, outputFile, io);
     // Read before the audit, so a wrong folder fails at once rather than after a long run.
     const migrations = auditOptions.config.migrations ? indexMigrations(auditOptions.config.migrations, io.cwd) : null;
@@ -274,8 +278,8 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
       writeFileAtomic(baselineFile, `${JSON.stringify(pruneBaseline(baseline.data, report), null, 2)}\n`);
     }
     const destinationIsTTY = outputFile ? false : Boolean(io.stdout.isTTY);
-    const text = renderReport(opts.format, report, { chalk: makeChalk(colorLevel(destinationIsTTY, io.env)), width: io.stdout.columns ?? 120, sarifCategory: opts.sarifCategory });
-    for (const [format, file] of extraReports) writeFileAtomic(file, renderReport(format, report, { chalk: makeChalk(0), width: 120, sarifCategory: opts.sarifCategory }));
+    const text = renderReport(opts.format, report, { chalk: makeChalk(colorLevel(destinationIsTTY, io.env)), width: io.stdout.columns ?? 120, sarifCategory: opts.sarifCategory, checks: auditOptions.checks });
+    for (const [format, file] of extraReports) writeFileAtomic(file, renderReport(format, report, { chalk: makeChalk(0), width: 120, sarifCategory: opts.sarifCategory, checks: auditOptions.checks }));
     if (io.env.GITHUB_STEP_SUMMARY && (opts.format === 'github' || extraReports.some(([f]) => f === 'github'))) {
       appendFileSync(io.env.GITHUB_STEP_SUMMARY, renderMarkdown(report));
     }

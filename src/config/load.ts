@@ -14,10 +14,23 @@ export interface LoadedConfig {
 
 /** --config FILE must exist; without it, ./integrity.config.json is read when present. */
 export function loadConfig(checks: readonly CheckDefinition[], explicitFile: string | undefined, cwd: string): LoadedConfig {
+  const { json, file } = readConfigFile(explicitFile, cwd);
+  return { config: configFrom(checks, json, file), file };
+}
+
+/** The parsed settings, with paths in the file made absolute (relative to the file, wherever the command runs). */
+export function configFrom(checks: readonly CheckDefinition[], json: unknown, file: string | null): IntegrityConfig {
+  const config = parseConfig(checks, json, file ?? '(defaults)');
+  if (config.migrations && file) config.migrations = path.resolve(path.dirname(file), config.migrations);
+  return config;
+}
+
+/** The config file's JSON (comments allowed), or `{}` when no file was given and none exists here. */
+export function readConfigFile(explicitFile: string | undefined, cwd: string): { json: unknown; file: string | null } {
   const file = explicitFile ? path.resolve(cwd, explicitFile) : path.resolve(cwd, DEFAULT_CONFIG_FILE);
   if (!existsSync(file)) {
     if (explicitFile) throw new UsageError(`config file ${explicitFile} does not exist; pass an existing file to --config`);
-    return { config: parseConfig(checks, {}, '(defaults)'), file: null };
+    return { json: {}, file: null };
   }
   let text: string;
   try {
@@ -25,16 +38,11 @@ export function loadConfig(checks: readonly CheckDefinition[], explicitFile: str
   } catch (err) {
     throw new UsageError(`cannot read config file ${file}: ${errorMessage(err)}`);
   }
-  let json: unknown;
   try {
-    json = JSON.parse(stripJsonComments(text));
+    return { json: JSON.parse(stripJsonComments(text)), file };
   } catch (err) {
     throw new UsageError(`config file ${file} is not valid JSON: ${errorMessage(err)}`);
   }
-  const config = parseConfig(checks, json, file);
-  // A path in the file is relative to the file, wherever the command runs from.
-  if (config.migrations) config.migrations = path.resolve(path.dirname(file), config.migrations);
-  return { config, file };
 }
 
 export function parseConfig(checks: readonly CheckDefinition[], json: unknown, origin: string): IntegrityConfig {

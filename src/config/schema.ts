@@ -34,24 +34,17 @@ export interface IntegrityConfig {
 
 /** The config file's schema, built from the checks' own option schemas so the two cannot drift. */
 export function configSchema(checks: readonly CheckDefinition[]) {
-  const entries = Object.fromEntries(
-    checks.map((check) => [
-      check.id,
-      check.options
-        .extend({
-          enabled: z.boolean().default(true),
-          severity: z.enum(SEVERITIES).optional(),
-        })
-        .strict()
-        .optional(),
-    ]),
-  );
+  const entries = Object.fromEntries(checks.map((check) => [check.id, checkEntrySchema(check).optional()]));
   return z.strictObject({
     $schema: z.string().optional(),
     sampleSize: z.number().int().min(0).max(100).default(5),
     samples: z.strictObject({ exclude: z.array(z.string().min(1)).default([]) }).default({ exclude: [] }),
     checks: z.strictObject(entries).default({}),
     relations: z.array(relationSchema).default([]),
+    /** Checks of your own: folders (of *.check.ts|mts|js|mjs and *.sql files), files, or npm packages, resolved from this file's folder. */
+    plugins: z.array(z.string().min(1)).default([]),
+    /** Checks written in SQL, inline: each a query that returns the failing rows (see "Writing checks" in the README). */
+    sqlChecks: z.array(z.record(z.string(), z.unknown())).default([]),
     /** Folder of .sql migrations, relative to this file: SARIF results and GitHub annotations then point at the migration that created the object. */
     migrations: z.string().min(1).optional(),
     ignore: z
@@ -62,6 +55,20 @@ export function configSchema(checks: readonly CheckDefinition[]) {
         }),
       )
       .default([]),
+  });
+}
+
+/**
+ * `checks.<id>`: enabled, severity, and the check's own options. A plugin may bring its own copy of zod,
+ * whose schemas cannot be extended by ours: its options are then validated by its schema as a whole.
+ */
+function checkEntrySchema(check: CheckDefinition) {
+  const common = { enabled: z.boolean().default(true), severity: z.enum(SEVERITIES).optional() };
+  if (check.options instanceof z.ZodObject) return check.options.extend(common).strict();
+  return z.looseObject(common).superRefine((entry, ctx) => {
+    const { enabled: _enabled, severity: _severity, ...rest } = entry as Record<string, unknown>;
+    const parsed = (check.options as { safeParse(v: unknown): { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } } }).safeParse(rest);
+    for (const issue of parsed.success ? [] : (parsed.error?.issues ?? [])) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path.map(String) });
   });
 }
 

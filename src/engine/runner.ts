@@ -42,6 +42,8 @@ export interface AuditOptions {
   jobs: number;
   statementTimeoutMs: number;
   lockTimeoutMs: number;
+  /** A check still running after this long is cut off and reported as `error` (default 30 minutes). */
+  checkTimeoutMs?: number;
   failOn: FailOn;
   /** --sample-percent PERCENT: estimate from a share of each scanned table's pages. */
   samplePercent?: number | null;

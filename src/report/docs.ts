@@ -1,29 +1,34 @@
 import Table from 'cli-table3';
 import type { ChalkInstance } from 'chalk';
 import type { CheckDefinition } from '../check.js';
+import { visible, visibleLines } from '../escape.js';
 
 export function renderList(checks: readonly CheckDefinition[], format: 'pretty' | 'json', chalk: ChalkInstance): string {
   if (format === 'json') {
     return `${JSON.stringify(
-      checks.map((c) => ({ id: c.id, severity: c.severity, title: c.title, description: c.description })),
+      checks.map((c) => ({ id: c.id, severity: c.severity, title: c.title, description: c.description, origin: c.origin ?? 'built-in' })),
       null,
       2,
     )}\n`;
   }
-  const table = new Table({ head: ['id', 'severity', 'title'].map((h) => chalk.bold(h)), style: { head: [], border: [] } });
-  for (const c of checks) table.push([c.id, c.severity, c.title]);
+  const table = new Table({ head: ['id', 'severity', 'title', 'from'].map((h) => chalk.bold(h)), style: { head: [], border: [] } });
+  for (const c of checks) table.push([visible(c.id), c.severity, visible(c.title), visible(c.origin ?? 'built-in')]);
   return `${table.toString()}\n`;
 }
 
 export function renderExplain(check: CheckDefinition, chalk: ChalkInstance): string {
   const section = (title: string, body: string) => `${chalk.bold(title)}\n${indent(body)}\n`;
+  const docs = check.docs ?? {};
+  const sections: [string, string | undefined][] = [
+    ['What it finds', docs.finds ?? check.description],
+    ['Why it matters', docs.why],
+    ['How to fix', docs.fix],
+    ['Instead of', docs.bad],
+    ['Use', docs.good],
+  ];
   return [
-    `${chalk.bold(check.id)} · ${check.title} · default severity ${check.severity}\n`,
-    section('What it finds', check.docs.finds),
-    section('Why it matters', check.docs.why),
-    section('How to fix', check.docs.fix),
-    section('Instead of', check.docs.bad),
-    section('Use', check.docs.good),
+    `${chalk.bold(visible(check.id))} · ${visible(check.title)} · default severity ${check.severity}${check.origin ? ` · from ${visible(check.origin)}` : ''}\n`,
+    ...sections.filter(([, body]) => body && body.trim() !== '').map(([title, body]) => section(title, visibleLines(body as string))),
   ].join('\n');
 }
 

@@ -1,4 +1,5 @@
 import type { AuditReport } from '../findings.js';
+import type { CheckDefinition } from '../check.js';
 import { renderGithub } from './github.js';
 import { renderJson } from './json.js';
 import { renderJunit } from './junit.js';
@@ -10,14 +11,14 @@ import { renderSarif } from './sarif.js';
 export const REPORT_FORMATS = ['pretty', 'json', 'junit', 'sarif', 'github', 'markdown'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-export function renderReport(format: ReportFormat, report: AuditReport, pretty: PrettyOptions & { sarifCategory?: string }): string {
+export function renderReport(format: ReportFormat, report: AuditReport, pretty: PrettyOptions & { sarifCategory?: string; checks?: readonly CheckDefinition[] }): string {
   switch (format) {
     case 'json':
       return renderJson(report);
     case 'junit':
       return renderJunit(report);
     case 'sarif':
-      return renderSarif(report, pretty.sarifCategory);
+      return renderSarif(report, pretty.sarifCategory, pretty.checks);
     case 'github':
       return renderGithub(report);
     case 'markdown':

@@ -1,4 +1,4 @@
-import { CHECKS } from '../../checks/index.js';
+import type { CheckDefinition } from '../check.js';
 import type { AuditReport, Finding, Severity } from '../findings.js';
 import { sampledReason } from './sampled.js';
 
@@ -14,25 +14,39 @@ export function objectPath(f: Finding): string {
  * fingerprint; baselined and ignored findings carry a suppression. `category` becomes
  * runAutomationDetails.id, so the nightly run and the gate stay apart in code scanning.
  */
-export function renderSarif(report: AuditReport, category = 'integrity'): string {
-  const rules = CHECKS.map((c) => ({
-    id: c.id,
-    name: c.id.replace(/(^|-)(\w)/g, (_m, _d, ch: string) => ch.toUpperCase()),
-    shortDescription: { text: c.title },
-    fullDescription: { text: c.description },
-    help: {
-      text: `${c.docs.finds}\n\nWhy: ${c.docs.why}\n\nFix: ${c.docs.fix}`,
-      markdown: `${c.docs.finds}\n\n**Why it matters.** ${c.docs.why}\n\n**How to fix.** ${c.docs.fix}\n\nInstead of:\n\n\`\`\`sql\n${c.docs.bad}\n\`\`\`\n\nUse:\n\n\`\`\`sql\n${c.docs.good}\n\`\`\``,
-    },
-    defaultConfiguration: { level: LEVEL[c.severity] },
-    properties: { tags: ['data-integrity', 'postgresql'] },
-  }));
+export function renderSarif(report: AuditReport, category = 'integrity', definitions: readonly CheckDefinition[] = []): string {
+  // One rule per check the audit knew of (built-ins, plugins, SQL checks), with its docs when given.
+  const ruleIds = [...new Set([...report.checks.map((c) => c.id), ...report.findings.map((f) => f.checkId)])];
+  const rules = ruleIds.map((id) => {
+    const c = definitions.find((d) => d.id === id);
+    const result = report.checks.find((r) => r.id === id);
+    const title = c?.title ?? result?.title ?? id;
+    const docs = c?.docs ?? {};
+    const finds = docs.finds ?? c?.description ?? title;
+    const parts = [finds, docs.why ? `Why: ${docs.why}` : '', docs.fix ? `Fix: ${docs.fix}` : ''].filter(Boolean);
+    const markdown = [
+      finds,
+      docs.why ? `**Why it matters.** ${docs.why}` : '',
+      docs.fix ? `**How to fix.** ${docs.fix}` : '',
+      docs.bad ? `Instead of:\n\n\`\`\`sql\n${docs.bad}\n\`\`\`` : '',
+      docs.good ? `Use:\n\n\`\`\`sql\n${docs.good}\n\`\`\`` : '',
+    ].filter(Boolean);
+    return {
+      id,
+      name: id.replace(/(^|[-/])(\w)/g, (_m, _d, ch: string) => ch.toUpperCase()),
+      shortDescription: { text: title },
+      fullDescription: { text: c?.description ?? title },
+      help: { text: parts.join('\n\n'), markdown: markdown.join('\n\n') },
+      defaultConfiguration: { level: LEVEL[c?.severity ?? result?.severity ?? 'error'] },
+      properties: { tags: ['data-integrity', 'postgresql'] },
+    };
+  });
   const results = report.findings.map((f) => {
     const columns = f.object.column ? [f.object.column] : (f.object.columns ?? []);
     const name = [f.object.schema, f.object.table, ...(columns.length === 1 ? columns : [])].join('.');
     return {
       ruleId: f.checkId,
-      ruleIndex: Math.max(0, CHECKS.findIndex((c) => c.id === f.checkId)),
+      ruleIndex: Math.max(0, ruleIds.indexOf(f.checkId)),
       level: LEVEL[f.severity],
       message: { text: `${f.message}${f.samples.length ? ` (samples: ${f.samples.join(', ')})` : ''}` },
       locations: [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rewriteJsonIntCasts } from '../../src/fix/rewrite-cast.js';
+import { rewriteJsonIntCasts } from '../../checks/support/rewrite-cast.js';
 import { renderFixScript } from '../../src/fix/script.js';
 import { repairSafety, type Repair } from '../../src/fix/types.js';
 import type { AuditReport, Finding } from '../../src/findings.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dollarTag, readPlpgsql, readRoutine, readSql, readSqlBody, relaxDeclarations, searchPathOf, wrapPlpgsql } from '../../src/db/plpgsql.js';
+import { dollarTag, readPlpgsql, readRoutine, readSql, readSqlBody, relaxDeclarations, searchPathOf, wrapPlpgsql } from '../../checks/support/plpgsql.js';
 
 const trigger = (source: string) => readPlpgsql({ source, kind: 'function', arguments: '', result: 'trigger' });
 

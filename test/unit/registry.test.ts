@@ -21,8 +21,8 @@ describe('the check registry', () => {
     expect(check.id).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
     expect(check.title.length).toBeGreaterThan(10);
     expect(check.description.length).toBeGreaterThan(20);
-    for (const key of ['finds', 'why', 'fix', 'bad', 'good'] as const) expect(check.docs[key].trim().length).toBeGreaterThan(20);
-    expect(check.docs.why).toMatch(/Seed 00\d/);
+    for (const key of ['finds', 'why', 'fix', 'bad', 'good'] as const) expect((check.docs?.[key] ?? '').trim().length).toBeGreaterThan(20);
+    expect(check.docs?.why).toMatch(/Seed 00\d/);
     expect(() => check.options.parse({})).not.toThrow();
   });
 

@@ -1,5 +1,5 @@
 import { parse, parsePlPgSQL, scan } from '@libpg-query/parser';
-import { isNode, parseNodeTree, walkNodes, type TreeNode, type TreeValue } from './node-tree.js';
+import { isNode, parseNodeTree, walkNodes, type TreeNode, type TreeValue } from '../../src/index.js';
 
 /**
  * Reads what a function body does to tables, through PostgreSQL's own parsers (libpg_query): the

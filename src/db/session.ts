@@ -442,6 +442,12 @@ export class AuditSession {
     await Promise.all(live.map((c) => sendCancelRequest(this.target, backendKey(c))));
   }
 
+  /** Cancels what runs on `db` now, when it is one of this session's connections (a check cut off). */
+  async cancelRunning(db: Queryable): Promise<void> {
+    const client = this.clients.find((c) => c === db);
+    if (client && !this.lost.has(client)) await sendCancelRequest(this.target, backendKey(client));
+  }
+
   async close(): Promise<void> {
     await Promise.all(
       this.clients.map(async (c) => {

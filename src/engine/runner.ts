@@ -17,9 +17,14 @@ import type { Repair } from '../fix/types.js';
 import { findingFix } from '../fix/script.js';
 import { globToRegExp } from '../glob.js';
 import { objectNames } from '../object-names.js';
+import { CheckHandles } from './guard.js';
+import { assertFindings } from '../plugins/validate.js';
 
 /** Schemas never audited unless named with --schema: the tool's own quarantine. */
 export const EXCLUDED_BY_DEFAULT = ['integrity_quarantine'];
+
+/** --check-timeout's default: generous, since one check may read every table of a large database. */
+export const DEFAULT_CHECK_TIMEOUT_MS = 30 * 60 * 1000;
 
 /** Tables and indexes above which each audit task lets go of its locks when it is done. */
 export const LOCK_RELEASE_THRESHOLD = 1000;
@@ -78,6 +83,7 @@ interface CheckOutcome {
  */
 async function attachRepair(
   db: Queryable,
+  guarded: Queryable,
   finding: Finding,
   repairer: ((f: Finding, db: Queryable) => Promise<Repair | null>) | undefined,
   out: RepairEntry[],
@@ -85,7 +91,7 @@ async function attachRepair(
   if (!repairer) return;
   await db.query('SAVEPOINT integrity_repair');
   try {
-    const repair = await repairer(finding, db);
+    const repair = await repairer(finding, guarded);
     await db.query('RELEASE SAVEPOINT integrity_repair');
     if (!repair) return;
     finding.fix = findingFix(finding, repair);
@@ -96,6 +102,13 @@ async function attachRepair(
     finding.details = { ...finding.details, fixError: error };
     // Kept in the list, so the script and --verify say which finding has no repair and why.
     out.push({ finding, repair: { order: 99, summary: `the repair could not be written: ${error}`, steps: [], error } });
+  }
+}
+
+/** A check still running after --check-timeout. */
+class CheckTimedOut extends Error {
+  constructor(readonly limitMs: number) {
+    super(`did not finish within --check-timeout (${limitMs} ms) and was cut off; its running queries were cancelled`);
   }
 }
 
@@ -124,6 +137,8 @@ export interface AuditLanes {
   readonly systemIdentifier?: string | null;
   /** See AuditSession.releaseLocksAfterEachTask. */
   releaseLocksAfterEachTask?(on: boolean): void;
+  /** Cancels the query running on this connection now, if it is one of the audit's (see --check-timeout). */
+  cancelRunning?(db: Queryable): Promise<void>;
 }
 
 export interface RepairEntry {
@@ -209,6 +224,8 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
     const toRun = options.checks.filter((c) => options.selected.has(c.id));
     const withheldPatterns = options.config.samplesExclude.map(globToRegExp);
     /** Runs inside the lane's savepoint and throws on failure, so the savepoint is rolled back. */
+    const checkTimeoutMs = options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+    /** Runs inside the lane's savepoint and throws on failure, so the savepoint is rolled back. */
     const runCheck = async (check: CheckDefinition, db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut): Promise<CheckOutcome> => {
       const settings = options.config.checks[check.id];
       const severity: Severity = settings?.severity ?? check.severity;
@@ -217,9 +234,11 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
         outcome.objectErrors.push({ object, reason: describeError(error, options.target) });
       };
+      // Every check, built-in or plugin, reads through the same guarded handles.
+      const handles = new CheckHandles();
       const ctx: CheckContext<unknown> = {
         catalog,
-        db,
+        db: handles.wrap(db),
         options: check.options.parse(settings?.options ?? {}),
         severity,
         deep: options.deep,
@@ -239,9 +258,9 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
           outcome.note = text;
         },
         progress: (object) => options.onProgress?.({ kind: 'object', checkId: check.id, object }),
-        parallel: fanOut,
+        parallel: (items, work) => fanOut(items, (item, lane) => work(item, handles.wrap(lane))),
         each: async (items, work) => {
-          const settled = await settledFanOut(items, work);
+          const settled = await settledFanOut(items, (item, lane) => work(item, handles.wrap(lane)));
           return settled.map((r, i) => {
             if (r.status === 'fulfilled') return r.value;
             objectError((items[i] as { object: string }).object, r.reason);
@@ -253,18 +272,37 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
       };
       options.onProgress?.({ kind: 'check-start', checkId: check.id, total: toRun.length });
       const t0 = performance.now();
-      try {
-        outcome.findings = await (check.run as (c: CheckContext<unknown>) => Promise<Finding[]>)(ctx);
+      const work = async () => {
+        outcome.findings = assertFindings(await (check.run as (c: CheckContext<unknown>) => Promise<unknown>)(ctx), check.id);
         outcome.durationMs = Math.round(performance.now() - t0);
         // Repairs read too (what a delete would cascade to, say): spread them over the idle connections.
         if (options.repairs !== false) await fanOut(
           outcome.findings.map((finding) => ({ item: finding, weight: 1 })),
-          (finding, lane) => attachRepair(lane, finding, repairers.get(finding), outcome.repairs),
+          (finding, lane) => attachRepair(lane, handles.wrap(lane), finding, repairers.get(finding), outcome.repairs),
         );
+      };
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const running = work();
+        // A check cut off may still settle later; its outcome is no longer awaited by anyone.
+        running.catch(() => undefined);
+        await Promise.race([
+          running,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new CheckTimedOut(checkTimeoutMs)), checkTimeoutMs);
+          }),
+        ]);
         return outcome;
       } catch (err) {
         outcome.durationMs = Math.round(performance.now() - t0);
+        if (err instanceof CheckTimedOut) {
+          const busy = handles.close(err.message);
+          await Promise.all(busy.map((b) => session.cancelRunning?.(b)));
+        }
         throw new CheckInterrupted(err, outcome);
+      } finally {
+        clearTimeout(timer);
+        handles.close(`check ${check.id} has finished: its database handles are closed`);
       }
     };
 

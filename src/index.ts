@@ -7,7 +7,8 @@
  * built-in checks), and a re-export is bound to its source module, which has loaded by then.
  */
 
-// Defining a check.
+// Defining a check. Plugins take zod from here, so that their options schemas and the config's are one zod.
+export { z } from 'zod';
 export { defineCheck, scaleCount, tableSample } from './check.js';
 export type { CheckContext, CheckDefinition, CheckDocs, FindingInput } from './check.js';
 export { defineSqlCheck, sqlCheckFromFile } from './plugins/sql-check.js';

@@ -100,7 +100,7 @@ function checksOf(mod: unknown, origin: string): CheckDefinition[] {
       ? m.default
       : inner && typeof inner === 'object' && Array.isArray(inner.checks)
         ? inner.checks
-        : inner && typeof inner === 'object' && 'run' in inner
+        : inner && typeof inner === 'object' && ('run' in inner || 'id' in inner)
           ? [inner]
           : null;
   if (!candidates) {

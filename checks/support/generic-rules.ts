@@ -1,0 +1,166 @@
+/**
+ * What the generic-rule checks (required-child, accepted-values, unique, row-condition) share: the zod
+ * pieces of a rule, resolving its table and columns with a reason that says what exists, and validating
+ * the SQL expressions a rule carries (`where`, `condition`) before they are spliced into a query.
+ */
+import { parse, scan } from '@libpg-query/parser';
+import { z } from 'zod';
+import { displayName, findColumn, locateTable, type CheckContext, type Column, type Table } from '../../src/index.js';
+
+/** A rule's own name: the finding's stable identity (and, for row-condition, the constraint's name). */
+export const ruleName = z.string().min(1).describe('names the rule: its findings keep this identity (fingerprint) across runs and edits');
+
+/** An SQL boolean expression, checked at run time to be exactly one expression (see checkedExpression). */
+export const sqlExpression = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .refine((s) => s.trim().length > 0, 'an empty expression')
+    .describe(`${what}: one SQL boolean expression, run as written with search_path = pg_catalog, pg_temp`);
+
+export const schemaName = z.string().min(1).describe('the schema; by default the only audited table of that name');
+export const tableName = z.string().min(1);
+export const columnName = z.string().min(1);
+
+export function skipWithoutRules(ctx: CheckContext<{ rules: unknown[] }>, id: string): void {
+  if (ctx.options.rules.length === 0) ctx.skip(`no rules configured: add checks.${id}.rules to the config file (see integrity explain ${id})`);
+}
+
+/** How a rule is called in objectErrors and notes: its name, else its place in the config. */
+export function ruleLabel(id: string, index: number, name: string | undefined): string {
+  return name !== undefined ? `rule ${JSON.stringify(name)}` : `checks.${id}.rules[${index}]`;
+}
+
+/** The object string under which a rule's failure is recorded: the table it reads, and which rule. */
+export function ruleObject(table: { schema?: string | undefined; table: string }, label: string): string {
+  return `${table.schema === undefined ? displayName(table.table) : displayName(table.schema, table.table)} (${label})`;
+}
+
+/**
+ * The finding's kind (part of its fingerprint): the rule's name, else what distinguishes the rule from
+ * another on the same object, never its position in the list (inserting a rule must not renumber others).
+ */
+export function ruleKind(name: string | undefined, identity: Record<string, unknown>): string {
+  return name ?? `rule:${JSON.stringify(identity)}`;
+}
+
+/**
+ * The rules whose kind and object coincide with an earlier rule's would share its fingerprint: each such
+ * rule is recorded as an error of its own, asking for a name, and is not run.
+ */
+export function distinctRules<R>(ctx: CheckContext<unknown>, rules: { rule: R; key: string; object: string; label: string }[]): R[] {
+  const seen = new Map<string, string>();
+  const out: R[] = [];
+  for (const r of rules) {
+    const first = seen.get(r.key);
+    if (first !== undefined) {
+      ctx.objectError(r.object, new Error(`${r.label} checks the same thing as ${first}, so their findings could not be told apart; give each a distinct name`));
+      continue;
+    }
+    seen.set(r.key, r.label);
+    out.push(r.rule);
+  }
+  return out;
+}
+
+/** The table a rule names, or an error that says what exists instead. */
+export function resolveTable(ctx: CheckContext<unknown>, ref: { schema?: string | undefined; table: string }, what: string): Table {
+  const found = locateTable(ctx.catalog, ref);
+  if (found.status === 'found') {
+    if (found.table.unreadable) throw new Error(`${what}: ${displayName(found.table.schema, found.table.name)} cannot be read: ${found.table.unreadable}`);
+    return found.table;
+  }
+  if (found.status === 'ambiguous') throw new Error(`${what}: ${found.reason}`);
+  const all = [...ctx.catalog.tables, ...ctx.catalog.partitions];
+  const lower = ref.table.toLowerCase();
+  const alike = all.filter((t) => t.name.toLowerCase() === lower || t.name.toLowerCase().replace(/[\s_"]+/g, '') === lower.replace(/[\s_"]+/g, ''));
+  const inSchema = ref.schema === undefined ? [] : ctx.catalog.tables.filter((t) => t.schema === ref.schema);
+  const hint =
+    alike.length > 0
+      ? `; did you mean ${alike.slice(0, 3).map((t) => displayName(t.schema, t.name)).join(' or ')}? (names are case-sensitive and written unquoted in the config)`
+      : inSchema.length > 0
+        ? `; ${ref.schema} has ${listOf(inSchema.map((t) => displayName(t.name)))}`
+        : ref.schema !== undefined && !ctx.catalog.schemas.includes(ref.schema)
+          ? `; the audited schemas are ${ctx.catalog.schemas.join(', ') || 'none'}`
+          : '';
+  throw new Error(`${what}: ${found.reason}${hint}`);
+}
+
+/** A column of a rule's table, or an error listing the table's columns. */
+export function resolveColumn(table: Table, name: string, what: string): Column {
+  const col = findColumn(table, name);
+  if (col) return col;
+  throw new Error(`${what}: ${displayName(table.schema, table.name)} has no column ${displayName(name)}; its columns are ${listOf(table.columns.map((c) => displayName(c.name)))}`);
+}
+
+function listOf(names: string[]): string {
+  return names.length <= 12 ? names.join(', ') : `${names.slice(0, 12).join(', ')} and ${names.length - 12} more`;
+}
+
+// Raw control characters (CR ends a `--` line for psql and the server) and the Unicode line separators:
+// an expression never needs them outside a literal, and a literal can spell them as E'\r'.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
+
+const SELECT_SHAPE = new Set(['targetList', 'whereClause', 'limitOption', 'op']);
+
+export interface CheckedExpression {
+  /** The expression as written, in parentheses: what is spliced into the audit's SQL. */
+  sql: string;
+  /** Whether it holds a subquery (which a CHECK constraint cannot). */
+  hasSubquery: boolean;
+}
+
+/**
+ * Proves that `text` is one SQL expression and nothing else before it reaches a query: it is parsed by
+ * PostgreSQL's own parser as `SELECT 1 WHERE (<text>)`, which must give exactly one SELECT of that shape,
+ * and its tokens must never close a parenthesis they did not open (so `a) OR (b` cannot change what the
+ * surrounding SQL means) nor hold a `;`. `x); DROP TABLE y; --` is refused. Names in it are resolved with
+ * the audit's search_path (pg_catalog, pg_temp): pg_catalog's functions and operators, no user's.
+ */
+export async function checkedExpression(text: string, what: string): Promise<CheckedExpression> {
+  if (CONTROL.test(text)) throw new Error(`${what} holds a control character or line separator; write it in a literal as E'\\r' and the like`);
+  let tokens;
+  try {
+    tokens = (await scan(text)).tokens;
+  } catch (err) {
+    throw new Error(`${what} is not valid SQL: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (tokens.some((t) => t.tokenName === 'ASCII_59')) throw new Error(`${what} must be one expression, not statements: it holds a ";"`);
+  let depth = 0;
+  for (const t of tokens) {
+    if (t.tokenName === 'ASCII_40') depth++;
+    if (t.tokenName === 'ASCII_41' && --depth < 0) throw new Error(`${what} must be one expression: it closes a parenthesis it did not open`);
+  }
+  const wrapped = `SELECT 1 WHERE (${text})`;
+  let tree: { stmts?: { stmt?: Record<string, unknown> }[] };
+  try {
+    tree = (await parse(wrapped)) as typeof tree;
+  } catch (err) {
+    throw new Error(`${what} is not a valid SQL expression: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const stmts = tree.stmts ?? [];
+  const select = stmts.length === 1 ? (stmts[0]?.stmt?.SelectStmt as Record<string, unknown> | undefined) : undefined;
+  if (!select || !select.whereClause || Object.keys(select).some((k) => !SELECT_SHAPE.has(k)) || (select.targetList as unknown[]).length !== 1) {
+    throw new Error(`${what} must be exactly one SQL expression`);
+  }
+  return { sql: `(${text})`, hasSubquery: JSON.stringify(select.whereClause).includes('"SubLink"') };
+}
+
+/**
+ * Types whose equality and grouping are pg_catalog's own; any other type (an extension's, a user's, a
+ * domain's base aside) is grouped by its text, so that no operator class a user wrote is called.
+ */
+const BUILTIN = new Set([
+  'int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'text', 'varchar', 'bpchar', 'name', 'uuid', 'bool', 'date', 'timestamp',
+  'timestamptz', 'time', 'timetz', 'interval', 'bytea', 'oid', 'inet', 'cidr', 'macaddr', 'char',
+]);
+
+/** An expression to GROUP BY for a column, comparing as its unique index would without user operators. */
+export function groupingExpr(ref: string, col: Column): string {
+  if (BUILTIN.has(col.baseType)) return ref;
+  if (col.baseType === 'citext') return `pg_catalog.lower(${ref}::pg_catalog.text)`;
+  return `${ref}::pg_catalog.text`;
+}
+
+export const STRING_TYPES = new Set(['text', 'varchar', 'bpchar', 'name']);

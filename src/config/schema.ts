@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CheckDefinition } from '../check.js';
 import { SEVERITIES } from '../findings.js';
 import { relationSchema, type Relation } from './relations.js';
+import { sqlCheckSpecSchema } from '../plugins/sql-spec.js';
 
 export interface CheckSettings {
   enabled: boolean;
@@ -44,7 +45,7 @@ export function configSchema(checks: readonly CheckDefinition[]) {
     /** Checks of your own: folders (of *.check.ts|mts|js|mjs and *.sql files), files, or npm packages, resolved from this file's folder. */
     plugins: z.array(z.string().min(1)).default([]),
     /** Checks written in SQL, inline: each a query that returns the failing rows (see "Writing checks" in the README). */
-    sqlChecks: z.array(z.record(z.string(), z.unknown())).default([]),
+    sqlChecks: z.array(sqlCheckSpecSchema).default([]),
     /** Folder of .sql migrations, relative to this file: SARIF results and GitHub annotations then point at the migration that created the object. */
     migrations: z.string().min(1).optional(),
     ignore: z

@@ -1,0 +1,162 @@
+import type { Catalog, Table } from '../db/catalog.js';
+import { findTable, tableKey } from '../db/catalog.js';
+import { displayName, quoteIdent, quoteLiteral } from '../db/quote.js';
+import type { Queryable } from '../db/session.js';
+import { equalsExpr, ownRows } from '../db/sql.js';
+import type { Finding } from '../findings.js';
+import { createQuarantineTable, moveToQuarantine, QUARANTINE_SCHEMA, quarantineFor, restoreStatement } from '../fix/quarantine.js';
+import { userCodeFiredBy } from '../fix/side-effects.js';
+import type { Repair, RepairStep } from '../fix/types.js';
+
+/** A dollar-quote tag that does not occur in `body`. */
+function dollarTag(body: string): string {
+  let tag = '$integrity_sql$';
+  for (let i = 1; body.includes(tag); i++) tag = `$integrity_sql_${i}$`;
+  return tag;
+}
+
+/**
+ * Runs `sql` (which holds the user's query) from a DO block, as a string literal: the script's text then
+ * carries the query only inside escape strings (E'...', every control character escaped), so nothing the
+ * query holds can end a comment or a statement, or reach psql as a meta-command or a variable.
+ */
+export function executeBlock(sql: string): string {
+  const lines = sql.split('\n');
+  const pieces = lines.map((l, i) => quoteLiteral(i < lines.length - 1 ? `${l}\n` : l));
+  const body = `BEGIN\n  EXECUTE ${pieces.join('\n       || ')};\nEND`;
+  const tag = dollarTag(body);
+  return `DO ${tag}\n${body}\n${tag};`;
+}
+
+/** Whether `columns` are, as a set, the table's primary key or the columns of one of its unique constraints. */
+export function isUniqueKey(catalog: Catalog, table: Table, columns: string[]): boolean {
+  const same = (cols: string[]) => cols.length === columns.length && cols.every((c) => columns.includes(c));
+  if (table.primaryKey && same(table.primaryKey)) return true;
+  return catalog.uniqueConstraints.some((u) => u.schema === table.schema && u.table === table.name && same(u.columns));
+}
+
+/** The table and the partitioned tables above it: a foreign key to any of them reaches its rows. */
+function ancestry(catalog: Catalog, table: Table): Set<string> {
+  const out = new Set([tableKey(table.schema, table.name)]);
+  for (let up = table.partitionOf; up; ) {
+    out.add(tableKey(up.schema, up.name));
+    up = findTable(catalog, up.schema, up.name)?.partitionOf ?? null;
+  }
+  return out;
+}
+
+/** Why deleting rows of `table` could change rows the quarantine would not hold, if it could. */
+function deleteSideEffects(catalog: Catalog, table: Table): string[] {
+  const family = ancestry(catalog, table);
+  const problems: string[] = [];
+  for (const fk of catalog.foreignKeys) {
+    if (!family.has(tableKey(fk.refSchema, fk.refTable))) continue;
+    const label = `${displayName(fk.schema, fk.table)} (constraint ${displayName(fk.name)})`;
+    if (fk.disabledTriggers.some((t) => family.has(tableKey(t.schema, t.table)))) {
+      problems.push(`the RI triggers of ${label} are disabled on ${displayName(table.schema, table.name)}, so the delete would leave its rows pointing at nothing: re-enable them first`);
+    } else if (fk.onDelete !== 'no action' && fk.onDelete !== 'restrict') {
+      problems.push(`the delete would ${fk.onDelete === 'cascade' ? 'cascade to' : `set the key of (ON DELETE ${fk.onDelete.toUpperCase()})`} the rows of ${label} that refer to these rows, which this repair does not quarantine`);
+    }
+  }
+  if (table.hasInheritanceChildren) {
+    problems.push(`${displayName(table.schema, table.name)} has inheritance children, whose rows the key does not tell apart from its own`);
+  }
+  return problems;
+}
+
+export interface QuarantineTarget {
+  catalog: Catalog;
+  table: Table;
+  /** Columns the query returns that identify a row of `table`. */
+  key: string[];
+  /** The user's query, as analyzed (trailing semicolon blanked). */
+  query: string;
+  checkId: string;
+}
+
+/**
+ * Moves the rows the query returns, by key, to the quarantine. At fix time the rows are chosen by running
+ * the query again (never by the sampled keys): locked first (FOR UPDATE, remembered in a temporary table),
+ * then copied and deleted in one statement, only those locked rows the query still returns.
+ */
+export async function quarantineRepair(target: QuarantineTarget, finding: Finding, db: Queryable): Promise<Repair> {
+  const { catalog, table, key, query, checkId } = target;
+  const label = displayName(table.schema, table.name);
+  const missing = key.filter((k) => !table.columns.some((c) => c.name === k));
+  if (missing.length > 0) {
+    throw new Error(`the key ${missing.map((k) => displayName(k)).join(', ')} is not a column of ${label}, so the rows could not be found in it: no quarantine repair (set key to columns of ${label})`);
+  }
+  if (!isUniqueKey(catalog, table, key)) {
+    throw new Error(
+      `the key (${key.map((k) => displayName(k)).join(', ')}) is neither the primary key nor a unique constraint of ${label}, so it could name rows the query did not return: no quarantine repair (set key to a unique key of ${label})`,
+    );
+  }
+  const rows = ownRows(table);
+  const match = (alias: string) =>
+    `EXISTS (SELECT 1 FROM (\n${query}\n) AS integrity_q WHERE ${key
+      .map((k) => {
+        const type = table.columns.find((c) => c.name === k)?.baseType ?? 'text';
+        return equalsExpr(`${alias}.${quoteIdent(k)}`, type, `integrity_q.${quoteIdent(k)}`, type);
+      })
+      .join(' AND ')})`;
+  // Planned, never run: a key of another type than the table's, say, is found now rather than in the script.
+  await db.query(`EXPLAIN SELECT 1 FROM ${rows} AS t WHERE ${match('t')}`);
+
+  const fp = finding.fingerprint;
+  const quarantine = await quarantineFor(db, table, fp);
+  const locked = `pg_temp.${quoteIdent(`integrity_rows_${fp}`)}`;
+  const lock = `CREATE TEMP TABLE ${locked} ON COMMIT DROP AS SELECT t.tableoid AS integrity_rel, t.ctid AS integrity_row FROM ${rows} AS t WHERE ${match('t')} FOR UPDATE OF t`;
+  const move = moveToQuarantine(quarantine, rows, `(t.tableoid, t.ctid) IN (SELECT integrity_rel, integrity_row FROM ${locked}) AND ${match('t')}`, checkId, fp).replace(/;$/, '');
+  const steps: RepairStep[] = [];
+  const problems = deleteSideEffects(catalog, table);
+  const fired = await userCodeFiredBy(db, [{ table, event: 'delete' }]);
+  if (fired.length > 0) problems.push(`the delete would fire ${fired.join(', ')}, whose changes the quarantine would not hold: read them first`);
+  if (problems.length > 0) {
+    steps.push({
+      safety: 'review',
+      phase: 'transaction',
+      description: `move the rows of ${label} that the query returns to the quarantine`,
+      decision: `the delete could change rows the quarantine would not hold: ${problems.join('; ')}`,
+      sql: `${executeBlock(lock)}\n${createQuarantineTable(quarantine, table)}\n${executeBlock(move)}`,
+    });
+  } else {
+    steps.push(
+      {
+        safety: 'safe',
+        phase: 'transaction',
+        description: `lock the rows of ${label} that the query returns (running it again now) until COMMIT, remembering which, so that no writer changes them in between`,
+        sql: executeBlock(lock),
+      },
+      { safety: 'safe', phase: 'transaction', description: `quarantine table for ${label}`, sql: createQuarantineTable(quarantine, table) },
+      {
+        safety: 'destructive',
+        phase: 'transaction',
+        description: `move the locked rows of ${label} that the query still returns to the quarantine (delete them, keeping a copy)`,
+        sql: executeBlock(move),
+      },
+    );
+  }
+  return {
+    order: 40,
+    summary: `move the ${finding.count} row(s) of ${label} that the query returns to the ${QUARANTINE_SCHEMA} schema`,
+    steps,
+    restore: [restoreStatement(quarantine, table, fp)],
+  };
+}
+
+/** The check author's own repair SQL: shown for review, commented out, never run by --verify or --apply. */
+export function userRepair(sql: string, description: string | undefined, origin: string): Repair {
+  return {
+    order: 50,
+    summary: description ?? `the repair written with the check (${origin}), for review`,
+    steps: [
+      {
+        safety: 'review',
+        phase: 'transaction',
+        description: description ?? 'the repair written with the check',
+        decision: `this SQL comes from the check's author (${origin}), not from integrity: read it, and confirm it changes only the failing rows and keeps what it removes`,
+        sql,
+      },
+    ],
+  };
+}

@@ -79,7 +79,7 @@ export function resolveTable(ctx: CheckContext<unknown>, ref: { schema?: string 
     alike.length > 0
       ? `; did you mean ${alike.slice(0, 3).map((t) => displayName(t.schema, t.name)).join(' or ')}? (names are case-sensitive and written unquoted in the config)`
       : inSchema.length > 0
-        ? `; ${ref.schema} has ${listOf(inSchema.map((t) => displayName(t.name)))}`
+        ? `; the tables of schema ${displayName(ref.schema ?? '')} are ${listOf(inSchema.map((t) => displayName(t.name)))}`
         : ref.schema !== undefined && !ctx.catalog.schemas.includes(ref.schema)
           ? `; the audited schemas are ${ctx.catalog.schemas.join(', ') || 'none'}`
           : '';

@@ -15,6 +15,7 @@ import {
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import type { Repair } from '../fix/types.js';
 import { findingFix } from '../fix/script.js';
+import { vetPluginRepair } from '../fix/vet-steps.js';
 import { globToRegExp } from '../glob.js';
 import { objectNames } from '../object-names.js';
 import { CheckHandles } from './guard.js';
@@ -84,6 +85,7 @@ interface CheckOutcome {
 async function attachRepair(
   db: Queryable,
   guarded: Queryable,
+  check: CheckDefinition,
   finding: Finding,
   repairer: ((f: Finding, db: Queryable) => Promise<Repair | null>) | undefined,
   out: RepairEntry[],
@@ -91,7 +93,9 @@ async function attachRepair(
   if (!repairer) return;
   await db.query('SAVEPOINT integrity_repair');
   try {
-    const repair = await repairer(finding, guarded);
+    const written = await repairer(finding, guarded);
+    // A plugin's SQL is held to the script's rules: what could lose a row without its copy is review.
+    const repair = written && check.origin ? await vetPluginRepair(written, check.origin) : written;
     await db.query('RELEASE SAVEPOINT integrity_repair');
     if (!repair) return;
     finding.fix = findingFix(finding, repair);
@@ -278,7 +282,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         // Repairs read too (what a delete would cascade to, say): spread them over the idle connections.
         if (options.repairs !== false) await fanOut(
           outcome.findings.map((finding) => ({ item: finding, weight: 1 })),
-          (finding, lane) => attachRepair(lane, handles.wrap(lane), finding, repairers.get(finding), outcome.repairs),
+          (finding, lane) => attachRepair(lane, handles.wrap(lane), check, finding, repairers.get(finding), outcome.repairs),
         );
       };
       let timer: NodeJS.Timeout | undefined;

@@ -23,6 +23,8 @@ export const thresholdSchema = z
 /** A message may say `{count}`, `{object}` and `{percent}`; anything else in braces is a typo. */
 export const PLACEHOLDERS = ['count', 'object', 'percent'] as const;
 
+const QUERY_HELP = 'one SELECT (or WITH ... SELECT) returning the failing rows, every table schema-qualified';
+
 function text(field: string, what: string) {
   return z
     .string({ error: (iss) => (iss.input === undefined ? `is required: ${what}` : `must be text: ${what}`) })
@@ -50,7 +52,10 @@ export const sqlCheckSpecSchema = z.strictObject({
       error: 'must name the columns that identify a failing row, as "id" or ["tenant_id", "id"] (default: the table\'s primary key)',
     })
     .optional(),
-  query: text('query', 'one SELECT (or WITH ... SELECT) returning the failing rows, every table schema-qualified'),
+  // Not trimmed: positions in PostgreSQL's errors are mapped back to the text as written.
+  query: z
+    .string({ error: (iss) => (iss.input === undefined ? `is required: ${QUERY_HELP}` : `must be text: ${QUERY_HELP}`) })
+    .refine((q) => q.trim() !== '', `must not be empty: ${QUERY_HELP}`),
   message: text('message', 'the finding\'s message; {count}, {object} and {percent} are filled in')
     .refine((m) => [...m.matchAll(/\{([^{}]*)\}/g)].every((p) => (PLACEHOLDERS as readonly string[]).includes(p[1] as string)), {
       message: `uses an unknown placeholder; write {${PLACEHOLDERS.join('}, {')}}`,

@@ -120,11 +120,17 @@ export interface CheckedExpression {
  */
 export async function checkedExpression(text: string, what: string): Promise<CheckedExpression> {
   if (CONTROL.test(text)) throw new Error(`${what} holds a control character or line separator; write it in a literal as E'\\r' and the like`);
+  const wrapped = `SELECT 1 WHERE (${text})`;
   let tokens;
   try {
     tokens = (await scan(text)).tokens;
   } catch (err) {
-    throw new Error(`${what} is not valid SQL: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    // The scanner's own error is not always readable (an unterminated literal); the parser says it better.
+    const reason = await parse(wrapped).then(
+      () => (err instanceof Error ? err.message : String(err)),
+      (parseErr: unknown) => (parseErr instanceof Error ? parseErr.message : String(parseErr)),
+    );
+    throw new Error(`${what} is not valid SQL: ${reason}`, { cause: err });
   }
   if (tokens.some((t) => t.tokenName === 'ASCII_59')) throw new Error(`${what} must be one expression, not statements: it holds a ";"`);
   let depth = 0;
@@ -132,7 +138,6 @@ export async function checkedExpression(text: string, what: string): Promise<Che
     if (t.tokenName === 'ASCII_40') depth++;
     if (t.tokenName === 'ASCII_41' && --depth < 0) throw new Error(`${what} must be one expression: it closes a parenthesis it did not open`);
   }
-  const wrapped = `SELECT 1 WHERE (${text})`;
   let tree: { stmts?: { stmt?: Record<string, unknown> }[] };
   try {
     tree = (await parse(wrapped)) as typeof tree;

@@ -7,6 +7,8 @@ import { SEVERITIES, fingerprintOf, type Finding, type FindingObject, type Sever
  * to `ctx.finding`) and the object.
  */
 export interface ExpectedFinding {
+  /** Optional in a CheckTester case, where it must be the check under test (so a report's finding can be pasted in). */
+  checkId?: string;
   /** The kind the check gave `ctx.finding`; compared through the fingerprint it makes with the object. */
   kind?: string;
   /** The finding's fingerprint, as the JSON report shows it. */

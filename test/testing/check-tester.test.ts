@@ -29,6 +29,43 @@ const TABLE: CheckTestCase[] = [
 // The way a project uses it: one vitest test per case (vitest's globals are off here, so they are given).
 new CheckTester({ databaseUrl: adminUrl(), describe, it }).run(ordersHaveLines, TABLE);
 
+describe('CheckTester under a test framework', () => {
+  it('registers one test per case under a describe named by the check, and a mismatch fails its test', async () => {
+    const registered: { suite: string; name: string; body: () => Promise<void>; timeout: number | undefined }[] = [];
+    let suite = '';
+    const fakeDescribe = (name: string, body: () => void) => {
+      suite = name;
+      body();
+    };
+    const fakeIt = (name: string, body: () => Promise<void>, timeout?: number) => registered.push({ suite, name, body, timeout });
+    const results = await new CheckTester({ databaseUrl: adminUrl(), describe: fakeDescribe, it: fakeIt, timeoutMs: 30_000 }).run(ordersHaveLines, [
+      { name: 'right', fixture: ORDERS_ONE_WITHOUT_LINES, findings: [missingLines(1)] },
+      { name: 'wrong', fixture: ORDERS_ONE_WITHOUT_LINES, findings: [] },
+    ]);
+    expect(results).toEqual([]);
+    expect(registered.map((r) => [r.suite, r.name, r.timeout])).toEqual([
+      ['test/orders-have-lines', 'right', 30_000],
+      ['test/orders-have-lines', 'wrong', 30_000],
+    ]);
+    await expect(registered[0]?.body()).resolves.toBeUndefined();
+    await expect(registered[1]?.body()).rejects.toThrow(/wrong: expected status passed, got failed/);
+  });
+
+  it('uses the global describe and it when they exist (jest, vitest with globals)', async () => {
+    const names: string[] = [];
+    const g = globalThis as { describe?: unknown; it?: unknown };
+    g.describe = (_name: string, body: () => void) => body();
+    g.it = (name: string) => names.push(name);
+    try {
+      await new CheckTester({ databaseUrl: adminUrl() }).run(ordersHaveLines, [{ name: 'registered', fixture: '', findings: [] }]);
+    } finally {
+      delete g.describe;
+      delete g.it;
+    }
+    expect(names).toEqual(['registered']);
+  });
+});
+
 describe('CheckTester in throw mode', () => {
   const tester = () => new CheckTester({ databaseUrl: adminUrl(), mode: 'throw' });
 

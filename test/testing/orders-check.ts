@@ -11,7 +11,7 @@ export const ordersHaveLines = defineCheck({
   async run(ctx) {
     const orders = findTable(ctx.catalog, 'public', 'orders');
     const lines = findTable(ctx.catalog, 'public', 'order_lines');
-    if (!orders || !lines) ctx.skip('no table public.orders or public.order_lines');
+    if (!orders || !lines) return ctx.skip('no table public.orders or public.order_lines');
     const { rows } = await ctx.db.query<{ count: string; samples: string[] | null }>(
       `SELECT pg_catalog.count(*) AS count, (pg_catalog.array_agg(o.id::text ORDER BY o.id))[1:$2] AS samples
          FROM ${qualifiedName(orders.schema, orders.name)} AS o

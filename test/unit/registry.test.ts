@@ -22,8 +22,27 @@ describe('the check registry', () => {
     expect(check.title.length).toBeGreaterThan(10);
     expect(check.description.length).toBeGreaterThan(20);
     for (const key of ['finds', 'why', 'fix', 'bad', 'good'] as const) expect((check.docs?.[key] ?? '').trim().length).toBeGreaterThan(20);
-    expect(check.docs?.why).toMatch(/Seed 00\d/);
     expect(() => check.options.parse({})).not.toThrow();
+  });
+
+  // An incident check comes from a seed and says which; a generic-rule check (options.rules, configured per
+  // database) says which dbt generic test it is and which seeds it generalises, and shows a rule to paste.
+  const isGeneric = (check: (typeof CHECKS)[number]) => 'rules' in check.options.shape;
+
+  it.each(CHECKS.filter((c) => !isGeneric(c)).map((c) => [c.id, c]))('incident check %s cites its seed', (_id, check) => {
+    expect(check.docs?.why).toMatch(/Seed 00\d/);
+  });
+
+  it.each(CHECKS.filter(isGeneric).map((c) => [c.id, c]))('generic-rule check %s cites its dbt test and the seeds, and shows a rule', (_id, check) => {
+    expect(check.docs?.why).toMatch(/\bdbt(_utils)?'s `[a-z_]+` test/);
+    expect(check.docs?.why).toMatch(/Seeds? 00\d/);
+    expect(check.docs?.good).toContain(`"checks": { "${check.id}": { "rules": [`);
+    // No rule configured: skipped with a reason naming the config key, never a silent pass.
+    expect(check.options.parse({})).toEqual({ rules: [] });
+  });
+
+  it('knows the generic-rule checks', () => {
+    expect(CHECKS.filter(isGeneric).map((c) => c.id)).toEqual(['accepted-values', 'required-child', 'row-condition', 'unique']);
   });
 
   it('is what the README says: its checks table is generated from the checks (npm run docs)', () => {

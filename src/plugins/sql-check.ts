@@ -346,7 +346,11 @@ SELECT (SELECT pg_catalog.count(*) FROM integrity_failing) AS n, ${samples} AS s
       ? {
           repair: async (found: Finding, db) => {
             if (!key) throw new Error(`${displayName(table.schema, table.name)} has no primary key and the check names no key, so the failing rows cannot be told apart: no quarantine repair (set key to a unique key)`);
-            return quarantineRepair({ catalog: ctx.catalog, table, key, query: c.query.text, checkId: found.checkId }, found, db);
+            return quarantineRepair(
+              { catalog: ctx.catalog, table, key, query: c.query.text, relations: c.query.relations, userCode: c.query.userCode, checkId: found.checkId },
+              found,
+              db,
+            );
           },
         }
       : repair

@@ -22,6 +22,60 @@ export interface AnalyzedQuery {
   outputColumns: string[] | null;
   /** Tables the query names without a schema (and that are not its own CTEs). */
   unqualified: string[];
+  /** Relations the query names with their schema. */
+  relations: { schema: string; name: string }[];
+  /**
+   * Code the query would run that is not PostgreSQL's own reading: functions, operators and types of a
+   * schema other than pg_catalog, and pg_catalog functions that run SQL or act outside the query.
+   */
+  userCode: string[];
+}
+
+/** pg_catalog functions that run SQL given as text, or act beyond the query that calls them. */
+const ACTING_FUNCTIONS = new Set([
+  'query_to_xml',
+  'query_to_xmlschema',
+  'query_to_xml_and_xmlschema',
+  'cursor_to_xml',
+  'cursor_to_xmlschema',
+  'ts_stat',
+  'set_config',
+  'setval',
+  'nextval',
+  'pg_terminate_backend',
+  'pg_cancel_backend',
+  'pg_advisory_lock',
+  'pg_advisory_xact_lock',
+  'pg_notify',
+  'lo_unlink',
+  'lo_import',
+  'lo_export',
+  'lo_put',
+  'lo_from_bytea',
+  'lo_create',
+  'lo_truncate',
+]);
+
+function namesOf(list: unknown): string[] {
+  return Array.isArray(list) ? list.map((n) => (isNode(n) && isNode(n.String) ? String((n.String as Node).sval) : '')) : [];
+}
+
+function userCodeOf(select: Node): string[] {
+  const out = new Set<string>();
+  for (const call of nodesOf(select, 'FuncCall')) {
+    const parts = namesOf(call.funcname);
+    const schema = parts.length > 1 ? parts[0] : 'pg_catalog';
+    if (schema !== 'pg_catalog' || ACTING_FUNCTIONS.has((parts[parts.length - 1] ?? '').toLowerCase())) out.add(`function ${parts.join('.')}()`);
+  }
+  for (const expr of nodesOf(select, 'A_Expr')) {
+    const parts = namesOf(expr.name);
+    if (parts.length > 1 && parts[0] !== 'pg_catalog') out.add(`operator OPERATOR(${parts.join('.')})`);
+  }
+  for (const type of nodesOf(select, 'TypeName')) {
+    const parts = namesOf(type.names);
+    if (parts.length > 1 && parts[0] !== 'pg_catalog') out.add(`type ${parts.join('.')}`);
+  }
+  return [...out];
 }
 
 /** A line and column (1-based, in characters) of `offset` (a UTF-16 index into `text`). */
@@ -148,7 +202,7 @@ export function analyzeQuery(query: string): AnalyzedQuery {
   } catch (err) {
     const details = (err as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
     const message = details?.message ?? (err instanceof Error ? err.message : String(err));
-    return { text, syntaxError: { message, offset: codePointIndex(text, details?.cursorPosition ?? 0) }, outputColumns: null, unqualified: [] };
+    return { text, syntaxError: { message, offset: codePointIndex(text, details?.cursorPosition ?? 0) }, outputColumns: null, unqualified: [], relations: [], userCode: [] };
   }
   const stmts = tree.stmts ?? [];
   if (stmts.length === 0) throw new Error('is empty: write one SELECT returning the failing rows');
@@ -175,7 +229,10 @@ export function analyzeQuery(query: string): AnalyzedQuery {
         .map((r) => String(r.relname)),
     ),
   ];
-  return { text, syntaxError: null, outputColumns: outputColumns(select), unqualified };
+  const relations = nodesOf(select, 'RangeVar')
+    .filter((r) => typeof r.schemaname === 'string')
+    .map((r) => ({ schema: String(r.schemaname), name: String(r.relname) }));
+  return { text, syntaxError: null, outputColumns: outputColumns(select), unqualified, relations, userCode: userCodeOf(select) };
 }
 
 export interface SqlFileHeader {

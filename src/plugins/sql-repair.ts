@@ -4,7 +4,7 @@ import { displayName, quoteIdent, quoteLiteral } from '../db/quote.js';
 import type { Queryable } from '../db/session.js';
 import { equalsExpr, ownRows } from '../db/sql.js';
 import type { Finding } from '../findings.js';
-import { createQuarantineTable, moveToQuarantine, QUARANTINE_SCHEMA, quarantineFor, restoreStatement } from '../fix/quarantine.js';
+import { createQuarantineTable, moveToQuarantine, QUARANTINE_SCHEMA, quarantineFor, restoreStatement, WRITTEN_BY_HELPERS } from '../fix/quarantine.js';
 import { userCodeFiredBy } from '../fix/side-effects.js';
 import type { Repair, RepairStep } from '../fix/types.js';
 
@@ -64,6 +64,20 @@ function deleteSideEffects(catalog: Catalog, table: Table): string[] {
   return problems;
 }
 
+/** Of the relations named, those that are not tables (views, foreign tables), whose reading runs code. */
+async function notPlainTables(db: Queryable, relations: { schema: string; name: string }[]): Promise<string[]> {
+  if (relations.length === 0) return [];
+  const res = await db.query<{ schema: string; name: string; kind: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind
+       FROM unnest($1::text[], $2::text[]) AS r(s, t)
+       JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) r.s
+       JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid AND c.relname OPERATOR(pg_catalog.=) r.t
+      WHERE c.relkind NOT IN ('r', 'p', 'm')`,
+    [relations.map((r) => r.schema), relations.map((r) => r.name)],
+  );
+  return [...new Set(res.rows.map((r) => `${r.kind === 'v' ? 'view' : r.kind === 'f' ? 'foreign table' : 'relation'} ${displayName(r.schema, r.name)}`))];
+}
+
 export interface QuarantineTarget {
   catalog: Catalog;
   table: Table;
@@ -71,6 +85,9 @@ export interface QuarantineTarget {
   key: string[];
   /** The user's query, as analyzed (trailing semicolon blanked). */
   query: string;
+  /** What the query reads and runs beyond plain reads (see AnalyzedQuery). */
+  relations: { schema: string; name: string }[];
+  userCode: string[];
   checkId: string;
 }
 
@@ -111,6 +128,14 @@ export async function quarantineRepair(target: QuarantineTarget, finding: Findin
   const problems = deleteSideEffects(catalog, table);
   const fired = await userCodeFiredBy(db, [{ table, event: 'delete' }]);
   if (fired.length > 0) problems.push(`the delete would fire ${fired.join(', ')}, whose changes the quarantine would not hold: read them first`);
+  // The query runs again in the repair's transaction, which is not read-only: code it runs could write.
+  if (target.userCode.length > 0) {
+    problems.push(`the query runs ${target.userCode.join(', ')}, which the repair would run again outside the audit's read-only transaction: confirm it changes nothing`);
+  }
+  const notTables = await notPlainTables(db, target.relations);
+  if (notTables.length > 0) {
+    problems.push(`the query reads ${notTables.join(', ')}, whose code the repair would run again outside the audit's read-only transaction: confirm it changes nothing`);
+  }
   if (problems.length > 0) {
     steps.push({
       safety: 'review',
@@ -120,19 +145,26 @@ export async function quarantineRepair(target: QuarantineTarget, finding: Findin
       sql: `${executeBlock(lock)}\n${createQuarantineTable(quarantine, table)}\n${executeBlock(move)}`,
     });
   } else {
+    // Our own DO blocks, around statements of our own and a query checked to be a plain read: not a
+    // plugin's code for the vetting of plugin repairs (vet-steps.ts) to hold back.
+    const lockBlock = executeBlock(lock);
+    const moveBlock = executeBlock(move);
+    if (WRITTEN_BY_HELPERS.size > 10_000) WRITTEN_BY_HELPERS.clear();
+    WRITTEN_BY_HELPERS.add(lockBlock);
+    WRITTEN_BY_HELPERS.add(moveBlock);
     steps.push(
       {
         safety: 'safe',
         phase: 'transaction',
         description: `lock the rows of ${label} that the query returns (running it again now) until COMMIT, remembering which, so that no writer changes them in between`,
-        sql: executeBlock(lock),
+        sql: lockBlock,
       },
       { safety: 'safe', phase: 'transaction', description: `quarantine table for ${label}`, sql: createQuarantineTable(quarantine, table) },
       {
         safety: 'destructive',
         phase: 'transaction',
         description: `move the locked rows of ${label} that the query still returns to the quarantine (delete them, keeping a copy)`,
-        sql: executeBlock(move),
+        sql: moveBlock,
       },
     );
   }

@@ -258,7 +258,9 @@ describe.skipIf(!enabled)('the packed package, installed with npm in a project o
     expect(res.code, res.stderr).toBe(0);
     const script = readFileSync(path.join(project, 'fix.sql'), 'utf8');
     expect(script).toContain('acme/invoice-has-lines');
-    expect(script).toMatch(/WITH moved AS \(DELETE FROM ONLY "Billing Dept"\."invoices" AS t WHERE NOT EXISTS/);
+    // The plugin's quarantine repair runs as written (destructive, rows copied first), not held for review.
+    expect(script).toMatch(/-- \[\d\/\d\] acme\/invoice-has-lines .*\n-- count: 2 · safety: destructive/);
+    expect(script).toMatch(/^WITH moved AS \(DELETE FROM ONLY "Billing Dept"\."invoices" AS t WHERE NOT EXISTS/m);
     expect(script).toMatch(/-- UPDATE "Billing Dept"\."Invoice Line" SET "amount_cents" = OPERATOR\(pg_catalog\.-\) "amount_cents"/);
     expect(script).toContain('acme/no-future-invoices');
     expect(script).toContain('UPDATE "Billing Dept".invoices SET issued_on = CURRENT_DATE WHERE issued_on > CURRENT_DATE');

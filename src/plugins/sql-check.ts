@@ -251,13 +251,31 @@ function locate(c: Compiled, ctx: CheckContext<unknown>): Table {
   return found;
 }
 
+/** What `--plan` puts before every query it explains (src/engine/plan.ts). */
+const EXPLAIN_PREFIX = 'EXPLAIN (FORMAT JSON, VERBOSE true) ';
+
+/**
+ * The error's position as a code-point offset into the user's query, or NaN when it lies in the wrapper.
+ * The query reached the server after our prefix, and under --plan after EXPLAIN's too: the offset whose
+ * token the message names is taken, else the plain one.
+ */
+function positionInQuery(offset: number, query: string, message: string): number {
+  const length = [...query].length;
+  const candidates = [offset, offset - EXPLAIN_PREFIX.length].filter((o) => o >= 0 && o <= length);
+  const named = candidates.find((o) => {
+    const token = /^("(?:[^"]|"")*"|[\p{L}\p{N}_$]+)/u.exec(query.slice(codePointIndex(query, o)))?.[1];
+    return token !== undefined && message.toLowerCase().includes(token.replace(/^"|"$/g, '').replace(/""/g, '"').toLowerCase());
+  });
+  return named ?? (candidates[0] === offset ? offset : NaN);
+}
+
 /** Maps a PostgreSQL error on the wrapped query back to the user's text. */
 function queryError(err: unknown, c: Compiled, prefix: number, key: string[]): Error {
   const e = err as { message?: string; code?: string; position?: string; hint?: string };
   if (typeof e?.message !== 'string') return err instanceof Error ? err : new Error(String(err));
   const message = e.message.split('\n')[0] as string;
-  const position = e.position ? Number(e.position) - 1 - prefix : NaN;
-  const inQuery = Number.isFinite(position) && position >= 0 && position <= [...c.query.text].length;
+  const position = e.position ? positionInQuery(Number(e.position) - 1 - prefix, c.query.text, message) : NaN;
+  const inQuery = Number.isFinite(position);
   const parts = [message];
   if (inQuery) parts.push(describePosition(c.query.text, codePointIndex(c.query.text, position), c.source));
   else if (e.code === '42703' && key.length > 0 && message.includes('integrity_failing.')) {

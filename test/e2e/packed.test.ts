@@ -51,6 +51,13 @@ const EXPECTED = [
   { checkId: 'acme/no-future-invoices', table: 'invoices', column: 'issued_on', count: 1, samples: ['8'], severity: 'error', ignored: false },
   { checkId: 'acme/line-quantity-positive', table: 'Invoice Line', column: 'quantity', count: 2, samples: ['[4, 1]', '[6, 1]'], severity: 'error', ignored: false },
 ] as const;
+/** The messages of the findings that are not ignored: every human and machine format carries them. */
+const MESSAGES = [
+  '2 invoices have no line in "Billing Dept"."Invoice Line"',
+  '3 rows have a negative amount_cents',
+  'invoices dated after today: 1',
+  '2 invoice lines have a quantity below one',
+];
 const PLUGIN_IDS = ['acme/invoice-has-lines', 'acme/amounts-not-negative', 'acme/no-future-invoices'];
 const ALL_IDS = [...PLUGIN_IDS, 'acme/line-quantity-positive'];
 
@@ -178,11 +185,9 @@ describe.skipIf(!enabled)('the packed package, installed with npm in a project o
     const [junit, sarif, github, markdown] = formats.map((f) => readFileSync(path.join(project, `report.${f}`), 'utf8')) as [string, string, string, string];
 
     const p = res.stdout;
-    expect(p).toContain('2 invoices have no line in "Billing Dept"."Invoice Line"');
+    for (const m of MESSAGES) expect(p).toContain(m);
     expect(p).toContain('samples: 3, 7');
-    expect(p).toContain('3 rows have a negative amount_cents');
-    expect(p).toContain('invoices dated after today: 1');
-    expect(p).toContain('2 invoice lines have a quantity below one');
+    expect(p).toContain('samples: [4, 1], [6, 1]');
     expect(p).toMatch(/findings: 3 error, [12] warning/);
 
     const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(junit) as {
@@ -192,6 +197,7 @@ describe.skipIf(!enabled)('the packed package, installed with npm in a project o
     expect(suites).toMatchObject({ 'acme/invoice-has-lines': 1, 'acme/no-future-invoices': 1, 'acme/line-quantity-positive': 1 });
     expect(suites['acme/amounts-not-negative']).toBeGreaterThanOrEqual(1);
     expect(junit).toContain('count: 2\nsamples: 3, 7');
+    for (const m of MESSAGES) expect(junit).toContain(m.replace(/"/g, '&quot;'));
 
     const log = JSON.parse(sarif) as {
       runs: { tool: { driver: { rules: { id: string }[] } }; results: { ruleId: string; message: { text: string }; suppressions?: unknown[] }[] }[];
@@ -201,14 +207,17 @@ describe.skipIf(!enabled)('the packed package, installed with npm in a project o
     const results = sarifRun?.results.filter((r) => r.ruleId.startsWith('acme/')) ?? [];
     expect(results.map((r) => r.ruleId).sort()).toEqual(EXPECTED.map((e) => e.checkId).sort());
     expect(results.filter((r) => r.suppressions && r.suppressions.length > 0).map((r) => r.message.text)).toEqual([expect.stringContaining('total_cents')]);
+    for (const m of MESSAGES) expect(results.filter((r) => r.message.text.includes(m)), m).toHaveLength(1);
 
     const annotations = github.split('\n').filter((l) => l.startsWith('::error ') || l.startsWith('::warning '));
     expect(annotations.filter((l) => l.includes('acme/invoice-has-lines')).join('\n')).toMatch(/^::error .*2 invoices have no line/);
     expect(annotations.filter((l) => l.includes('acme/no-future-invoices'))).toHaveLength(1);
     expect(annotations.filter((l) => l.includes('acme/line-quantity-positive'))).toHaveLength(1);
     expect(annotations.some((l) => l.includes('total_cents'))).toBe(false); // ignored: counted in the closing notice only
+    for (const m of MESSAGES) expect(annotations.filter((l) => l.includes(m)), m).toHaveLength(1);
 
     for (const id of ALL_IDS) expect(markdown).toContain(`\`${id}\``);
+    for (const m of MESSAGES) expect(markdown).toContain(m.replace(/_/g, '\\_'));
     expect(markdown).toMatch(/\| error \| `acme\/invoice-has-lines` \| .* \| 2 \| 2 invoices have no line/);
   });
 

@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, useDatabase } from '../helpers/db.js';
 import { reportSchema } from '../helpers/report-schema.js';
 import { EXAMPLE, REPO, packAndInstall, run, scratchProject, toolEnv, type Packed, type Run } from './scratch-project.js';
@@ -120,6 +120,11 @@ describe.skipIf(!enabled)('the packed package, installed with npm in a project o
     writeFileSync(path.join(project, 'integrity.config.json'), `${JSON.stringify(CONFIG, null, 2)}\n`);
     console.log(`e2e: ${packed.cached ? 'reused the install in' : 'packed and installed into'} ${packed.install} in ${Math.round((Date.now() - started) / 1000)} s; project ${project}`);
   }, 600_000);
+
+  // The project's own files go; the install stays for the next run with the same tarballs.
+  afterAll(() => {
+    if (project) rmSync(project, { recursive: true, force: true });
+  });
 
   it('packs what the installed tool runs with, and installs the plugin with its TypeScript sources', () => {
     for (const f of ['bin/integrity.js', 'package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/checks/index.js', 'schema/integrity.config.schema.json']) {

@@ -23,6 +23,7 @@ import { addAuditOptions, auditOptionsFrom, collect, type AuditCommandOptions } 
 import { SIGNAL_EXIT, withSignals } from './signals.js';
 import { ProgressLine } from './progress.js';
 import { initCommand } from './init-command.js';
+import { newCheckCommand, type NewCheckOptions } from './new-check-command.js';
 import { assertWritableDestination, errorLine, writeFileAtomic, type CliIO } from './io.js';
 
 interface CheckCommandOptions extends AuditCommandOptions {
@@ -141,6 +142,22 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         return;
       }
       io.stdout.write(renderExplain(check, makeChalk(colorLevel(Boolean(io.stdout.isTTY), io.env))));
+    });
+
+  program
+    .command('new-check')
+    .description('Write a check of your own, its fixture and its test from a template, and add its folder to plugins in the config.')
+    .argument('<id>', 'namespaced check id, as acme/invoice-has-lines')
+    .option('--sql', 'write a .sql check (a header of -- field: value lines, then the query) instead of TypeScript', false)
+    .option('--dir <dir>', 'the project folder to write into (default: the current directory)')
+    .option('--config <file>', 'config file to add the checks folder to (default: integrity.config.json in the project folder; created when missing)')
+    .option('--force', 'overwrite files that exist', false)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ integrity new-check acme/invoice-has-lines         # integrity/checks/invoice-has-lines.check.ts, its fixture and its test\n  $ integrity new-check acme/no-future-invoices --sql  # a SQL check instead\n  $ npx vitest run integrity/checks/invoice-has-lines.test.ts',
+    )
+    .action((id: string, opts: NewCheckOptions) => {
+      exitCode = newCheckCommand(id, opts, io);
     });
 
   program

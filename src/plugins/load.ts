@@ -77,8 +77,9 @@ async function importModule(file: string, origin: string): Promise<unknown> {
   const resolved = file.startsWith('/') ? file : decodeURIComponent(file);
   try {
     if (TYPESCRIPT.test(resolved)) {
-      // moduleCache off: a test or a watch loop that rewrites a check sees the new file.
-      const jiti = createJiti(pathToFileURL(resolved).href, { moduleCache: false, fsCache: false, interopDefault: false });
+      // moduleCache off: a test or a watch loop that rewrites a check sees the new file. The file
+      // cache is keyed by the source's content, so it only saves transpiling the same text again.
+      const jiti = createJiti(pathToFileURL(resolved).href, { moduleCache: false, fsCache: true, interopDefault: false });
       return await jiti.import(resolved);
     }
     return await import(pathToFileURL(resolved).href);

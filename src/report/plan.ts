@@ -31,7 +31,7 @@ export function renderPlanPretty(plan: AuditPlan, chalk: ChalkInstance, width: n
       out.push(`${head}\n  reads the catalog only\n`);
       continue;
     }
-    const table = new Table({ head: ['query', 'reads', 'how', 'rows out', 'pages', 'size'], style: { head: [] }, wordWrap: true, colWidths: [7, Math.max(24, width - 70), 22, 13, 11, 11] });
+    const table = new Table({ head: ['query', 'reads', 'how', 'rows out', 'pages', 'size'], style: { head: [], border: [] }, wordWrap: true, colWidths: [7, Math.max(24, width - 70), 22, 13, 11, 11] });
     check.queries.forEach((q, i) => {
       for (const [j, s] of q.scans.entries()) {
         const size = sizes.get(`${s.schema}.${s.reads}`);

@@ -35,6 +35,12 @@ describe("a plugin's repair steps are held to the script's rules", () => {
     expect((await vet(step('DO $$ BEGIN DELETE FROM public.t; END $$')))[0]?.safety).toBe('review');
   });
 
+  it('one step joining the quarantine table and the move (as placeholder-uuid writes it) stays destructive', async () => {
+    const sql = `${createQuarantineTable(quarantine, table)}\n${moveToQuarantine(quarantine, 'ONLY "Billing Dept"."Invoice Line"', 't.id < 0', 'acme/x', 'f1')}`;
+    expect((await vet(step(sql, 'destructive')))[0]?.safety).toBe('destructive');
+    expect((await vet(step(`${createQuarantineTable(quarantine, table)}\nDELETE FROM public.t`, 'destructive')))[0]?.safety).toBe('review');
+  });
+
   it.each([
     ['DELETE FROM public.t WHERE id < 0', /DELETE removes rows without copying them/],
     ['UPDATE public.t SET a = 0', /UPDATE changes rows/],

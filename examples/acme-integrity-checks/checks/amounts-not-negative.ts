@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import {
   defineCheck,
   displayName,
@@ -9,6 +8,7 @@ import {
   quoteIdent,
   sampleKeyExpr,
   tableKey,
+  z,
   type Column,
   type Finding,
   type Repair,

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import {
   createQuarantineTable,
   defineCheck,
@@ -14,6 +13,7 @@ import {
   sampleKeyExpr,
   scaleCount,
   tableSample,
+  z,
   type Column,
   type Finding,
   type Queryable,

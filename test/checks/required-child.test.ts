@@ -39,6 +39,12 @@ const SCHEMA = `
   INSERT INTO widgets VALUES (1, 'a'), (2, NULL), (3, 'c');
   INSERT INTO widget_stock VALUES ('a'), (NULL);
 
+  CREATE SCHEMA "from";
+  CREATE TABLE "from"."Or""der\\s Ω" ("I""d" int PRIMARY KEY);
+  CREATE TABLE "from"."li)ne; --" ("or""der" int);
+  INSERT INTO "from"."Or""der\\s Ω" VALUES (1), (2);
+  INSERT INTO "from"."li)ne; --" VALUES (1);
+
   CREATE TABLE secret_parent (id int PRIMARY KEY);
   CREATE TABLE secret_child (parent_id int);
   INSERT INTO secret_parent VALUES (1), (2);
@@ -129,6 +135,15 @@ describe('required-child', () => {
       },
     ],
     [
+      'hostile identifiers: quotes, backslash, reserved words, a ";" and "--" in names',
+      { parent: { schema: 'from', table: 'Or"der\\s Ω', key: ['I"d'], where: '"I""d" > 0' }, child: { schema: 'from', table: 'li)ne; --', columns: ['or"der'] } },
+      {
+        object: { schema: 'from', table: 'Or"der\\s Ω', column: 'I"d', references: { schema: 'from', table: 'li)ne; --', columns: ['or"der'] } },
+        count: 1,
+        samples: ['2'],
+      },
+    ],
+    [
       'a parent with a NULL key is not checked (and a NULL child key matches nothing)',
       RULES.nullKey,
       {
@@ -139,6 +154,7 @@ describe('required-child', () => {
     ],
   ])('%s', async (_name, rule, expected) => {
     const report = await audit(db.url, { checks: ['required-child'], config: config(rule) });
+    expect(checkResult(report, 'required-child').objectErrors).toBeUndefined();
     expect(checkResult(report, 'required-child').status).toBe('failed');
     expect(summarize(report)).toEqual([{ checkId: 'required-child', severity: 'error', ...expected }]);
   });

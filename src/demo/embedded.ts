@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -31,7 +32,8 @@ async function freePort(): Promise<number> {
 export async function startEmbeddedPostgres(settings: string[] = []): Promise<EmbeddedServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-pg-'));
   const port = await freePort();
-  const password = 'integrity';
+  // Random, so that it is no word a message could hold (redaction would hide the word everywhere) and no one else's.
+  const password = randomBytes(18).toString('base64url');
   const logs: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir: dir,

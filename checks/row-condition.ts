@@ -17,13 +17,11 @@ import {
 } from '../src/index.js';
 import {
   checkedExpression,
-  distinctRules,
   resolveTable,
-  ruleLabel,
   ruleName,
   ruleObject,
+  runRules,
   schemaName,
-  skipWithoutRules,
   sqlExpression,
   tableName,
 } from './support/generic-rules.js';
@@ -87,27 +85,13 @@ ALTER TABLE payments VALIDATE CONSTRAINT payments_amount_nonnegative;`,
   options,
   samplesTables: true,
   async run(ctx) {
-    skipWithoutRules(ctx, ID);
-    const prepared: { rule: Prepared; key: string; object: string; label: string }[] = [];
-    for (const [i, r] of ctx.options.rules.entries()) {
-      const label = ruleLabel(ID, i, r.name);
-      try {
-        const p = await prepare(ctx, r, label);
-        prepared.push({ rule: p, key: fingerprintOf(ID, r.name, { schema: p.table.schema, table: p.table.name }), object: p.object, label });
-      } catch (err) {
-        ctx.objectError(ruleObject(r, label), err);
-      }
-    }
-    const rules = distinctRules(ctx as CheckContext<unknown>, prepared);
-    const results = await ctx.each(
-      rules.map((p) => ({ item: p, weight: Math.max(0, p.table.estimatedRows), object: p.object })),
-      async (p, db) => {
-        ctx.progress(displayName(p.table.schema, p.table.name));
-        return auditRule(ctx, p, db);
-      },
-    );
-    ctx.note(`checked ${rules.length} of ${ctx.options.rules.length} rule${ctx.options.rules.length === 1 ? '' : 's'}`);
-    return results.filter((f): f is Finding => f !== null && f !== undefined);
+    return runRules(ctx, ID, {
+      objectOf: (r, label) => ruleObject(r, label),
+      prepare: (r, label) => prepare(ctx, r, label),
+      identity: (p) => fingerprintOf(ID, p.rule.name, { schema: p.table.schema, table: p.table.name }),
+      table: (p) => p.table,
+      audit: (p, db) => auditRule(ctx, p, db),
+    });
   },
 });
 

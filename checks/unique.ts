@@ -17,16 +17,14 @@ import {
 import {
   checkedExpression,
   columnName,
-  distinctRules,
   groupingExpr,
   resolveColumn,
   resolveTable,
   ruleKind,
-  ruleLabel,
   ruleName,
   ruleObject,
+  runRules,
   schemaName,
-  skipWithoutRules,
   sqlExpression,
   tableName,
 } from './support/generic-rules.js';
@@ -96,36 +94,24 @@ CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);`,
   },
   options,
   async run(ctx) {
-    skipWithoutRules(ctx, ID);
-    const prepared: { rule: Prepared; key: string; object: string; label: string }[] = [];
-    for (const [i, r] of ctx.options.rules.entries()) {
-      const label = ruleLabel(ID, i, r.name);
-      try {
-        const p = await prepare(ctx, r, label);
-        prepared.push({ rule: p, key: fingerprintOf(ID, p.kind, findingObject(p)), object: p.object, label });
-      } catch (err) {
-        ctx.objectError(ruleObject(r, label), err);
-      }
-    }
-    const rules = distinctRules(ctx as CheckContext<unknown>, prepared);
     // Indexed by the rule's place, so that the note lists them in the config's order whichever ran first.
-    const enforced: (string | undefined)[] = rules.map(() => undefined);
-    const results = await ctx.each(
-      rules.map((p, i) => ({ item: { p, i }, weight: Math.max(0, p.table.estimatedRows), object: p.object })),
-      async ({ p, i }, db) => {
-        ctx.progress(displayName(p.table.schema, p.table.name));
+    const enforced: (string | undefined)[] = [];
+    return runRules(ctx, ID, {
+      objectOf: (r, label) => ruleObject(r, label),
+      prepare: (r, label) => prepare(ctx, r, label),
+      identity: (p) => fingerprintOf(ID, p.kind, findingObject(p)),
+      table: (p) => p.table,
+      audit: async (p, db, i) => {
         const enforcer = fromCatalog(ctx, p) ?? (await fromIndexes(ctx, p, db));
-        if (enforcer) {
-          enforced[i] = `${p.label} is enforced by ${enforcer.what} (${enforcer.columns.map((c) => displayName(c)).join(', ')}), not scanned`;
-          return null;
-        }
-        return auditRule(ctx, p, db);
+        if (!enforcer) return auditRule(ctx, p, db);
+        enforced[i] = `${p.label} is enforced by ${enforcer.what} (${enforcer.columns.map((c) => displayName(c)).join(', ')}), not scanned`;
+        return null;
       },
-    );
-    const notes = enforced.filter((n): n is string => n !== undefined);
-    const scanned = rules.length - notes.length;
-    ctx.note([`checked ${rules.length} of ${ctx.options.rules.length} rule${ctx.options.rules.length === 1 ? '' : 's'} (${scanned} scanned)`, ...notes].join('; '));
-    return results.filter((f): f is Finding => f !== null && f !== undefined);
+      note: (rules) => {
+        const notes = enforced.filter((n): n is string => n !== undefined);
+        return [` (${rules.length - notes.length} scanned)`, ...notes].join('; ');
+      },
+    });
   },
 });
 

@@ -5,7 +5,7 @@
  */
 import { parse, scan } from '@libpg-query/parser';
 import { z } from 'zod';
-import { displayName, findColumn, locateTable, type CheckContext, type Column, type Table } from '../../src/index.js';
+import { displayName, findColumn, locateTable, type CheckContext, type Column, type Finding, type Queryable, type Table } from '../../src/index.js';
 
 /** A rule's own name: the finding's stable identity (and, for row-condition, the constraint's name). */
 export const ruleName = z.string().min(1).describe('names the rule: its findings keep this identity (fingerprint) across runs and edits');
@@ -61,6 +61,55 @@ export function distinctRules<R>(ctx: CheckContext<unknown>, rules: { rule: R; k
     out.push(r.rule);
   }
   return out;
+}
+
+/** How one generic-rule check prepares, identifies and audits its rules; runRules does the rest. */
+export interface RuleSpec<R, P extends { label: string; object: string }> {
+  /** Where a rule that cannot be prepared (a missing table, a refused expression) is recorded. */
+  objectOf(rule: R, label: string): string;
+  /** Resolves the rule against the catalog and checks its expressions; throws with the reason. */
+  prepare(rule: R, label: string): Promise<P>;
+  /** The fingerprint the rule's finding would have, so that two rules that coincide are told apart. */
+  identity(prepared: P): string;
+  /** The table whose rows the rule reads (its size orders the work). */
+  table(prepared: P): Table;
+  audit(prepared: P, db: Queryable, index: number): Promise<Finding | null>;
+  /** Said after "checked N of M rules", once every rule has run. */
+  note?(prepared: P[]): string;
+}
+
+/**
+ * The run of every generic-rule check: skip without rules; prepare each rule (one that cannot be is that
+ * rule's objectError); refuse rules that coincide; audit the rest in parallel, one failure costing one rule.
+ */
+export async function runRules<R extends { name?: string | undefined }, P extends { label: string; object: string }>(
+  ctx: CheckContext<{ rules: R[] }>,
+  id: string,
+  spec: RuleSpec<R, P>,
+): Promise<Finding[]> {
+  skipWithoutRules(ctx, id);
+  const prepared: { rule: P; key: string; object: string; label: string }[] = [];
+  for (const [i, r] of ctx.options.rules.entries()) {
+    const label = ruleLabel(id, i, r.name);
+    try {
+      const p = await spec.prepare(r, label);
+      prepared.push({ rule: p, key: spec.identity(p), object: p.object, label });
+    } catch (err) {
+      ctx.objectError(spec.objectOf(r, label), err);
+    }
+  }
+  const rules = distinctRules(ctx as CheckContext<unknown>, prepared);
+  const results = await ctx.each(
+    rules.map((p, i) => ({ item: { p, i }, weight: Math.max(0, spec.table(p).estimatedRows), object: p.object })),
+    async ({ p, i }, db) => {
+      const t = spec.table(p);
+      ctx.progress(displayName(t.schema, t.name));
+      return spec.audit(p, db, i);
+    },
+  );
+  const total = ctx.options.rules.length;
+  ctx.note(`checked ${rules.length} of ${total} rule${total === 1 ? '' : 's'}${spec.note?.(rules) ?? ''}`);
+  return results.filter((f): f is Finding => f !== null && f !== undefined);
 }
 
 /** The table a rule names, or an error that says what exists instead. */

@@ -2,7 +2,6 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createJiti } from 'jiti';
 import type { CheckDefinition } from '../check.js';
 import { errorMessage } from '../errors.js';
 import { sqlCheckFromFile } from './sql-check.js';
@@ -56,7 +55,7 @@ async function loadFile(file: string): Promise<CheckDefinition[]> {
 async function loadPackage(name: string, baseDir: string): Promise<CheckDefinition[]> {
   let entry: string;
   try {
-    entry = resolvePackage(name, baseDir);
+    entry = await resolvePackage(name, baseDir);
   } catch (err) {
     throw new PluginError(name, `cannot be resolved from ${baseDir} (${errorMessage(err).split('\n')[0]}); install it in the project (npm install --save-dev ${name})`);
   }
@@ -64,13 +63,18 @@ async function loadPackage(name: string, baseDir: string): Promise<CheckDefiniti
 }
 
 /** The package's entry for `import`, from the project's folder: an ESM-only package resolves too. */
-function resolvePackage(name: string, baseDir: string): string {
-  const jiti = createJiti(path.join(baseDir, 'integrity.config.json'));
+async function resolvePackage(name: string, baseDir: string): Promise<string> {
+  const jiti = (await loadJiti())(path.join(baseDir, 'integrity.config.json'));
   try {
     return jiti.esmResolve(name, { conditions: ['import', 'node', 'default'] }).replace(/^file:\/\//, '');
   } catch {
     return createRequire(path.join(baseDir, 'integrity.config.json')).resolve(name);
   }
+}
+
+/** jiti, loaded on first use: a project without TypeScript plugins never pays for it. */
+async function loadJiti(): Promise<typeof import('jiti').createJiti> {
+  return (await import('jiti')).createJiti;
 }
 
 async function importModule(file: string, origin: string): Promise<unknown> {
@@ -79,7 +83,7 @@ async function importModule(file: string, origin: string): Promise<unknown> {
     if (TYPESCRIPT.test(resolved)) {
       // moduleCache off: a test or a watch loop that rewrites a check sees the new file. The file
       // cache is keyed by the source's content, so it only saves transpiling the same text again.
-      const jiti = createJiti(pathToFileURL(resolved).href, { moduleCache: false, fsCache: true, interopDefault: false });
+      const jiti = (await loadJiti())(pathToFileURL(resolved).href, { moduleCache: false, fsCache: true, interopDefault: false });
       return await jiti.import(resolved);
     }
     return await import(pathToFileURL(resolved).href);

@@ -463,11 +463,13 @@ async function beginReadOnly(client: pg.Client, options: SessionOptions, snapsho
   if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT ${pg.escapeLiteral(snapshot)}`);
   // set_config with is_local = true is SET LOCAL with bound values.
   const limits = await serverLimits(client);
-  await client.query(AUDIT_SETTINGS_SQL, [
+  const values = [
     `${smallerLimit(options.statementTimeoutMs, limits.statement_timeout)}ms`,
     `${smallerLimit(options.lockTimeoutMs, limits.lock_timeout)}ms`,
     `${limits.idle_in_transaction_session_timeout}ms`,
-  ]);
+  ];
+  await client.query(AUDIT_SETTINGS_SQL, values);
+  PINNED.set(client, pinnedSettings(values));
 }
 
 interface ServerLimits {
@@ -549,7 +551,19 @@ function isOutOfSlots(err: unknown): boolean {
 export const AUDIT_SETTINGS_SQL = `SELECT pg_catalog.set_config('statement_timeout', $1, true), pg_catalog.set_config('lock_timeout', $2, true),
             pg_catalog.set_config('idle_in_transaction_session_timeout', $3, true),
             pg_catalog.set_config('row_security', 'off', true),
-            pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)`;
+            pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true),
+            pg_catalog.set_config('standard_conforming_strings', 'on', true)`;
+
+/**
+ * Each connection's settings as one statement with the values written in (ours: numbers and units), run
+ * again after every task and piece, in the same round trip as its RELEASE: a check that changed a
+ * setting (through a function of its own, say) changes it for itself only, never for the next check.
+ */
+const PINNED = new WeakMap<pg.Client, string>();
+
+function pinnedSettings(values: string[]): string {
+  return values.reduce((sql, v, i) => sql.replace(`$${i + 1}`, pg.escapeLiteral(v)), AUDIT_SETTINGS_SQL);
+}
 
 async function backendPid(client: pg.Client): Promise<number> {
   return (await client.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;
@@ -573,7 +587,8 @@ async function inSavepoint<T>(client: pg.Client, name: string, task: (db: Querya
   await client.query(`SAVEPOINT ${name}`);
   try {
     const value = await task(client);
-    await client.query(releaseLocks ? `ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}` : `RELEASE SAVEPOINT ${name}`);
+    const pins = PINNED.get(client);
+    await client.query(`${releaseLocks ? `ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}` : `RELEASE SAVEPOINT ${name}`}${pins ? `; ${pins}` : ''}`);
     return value;
   } catch (err) {
     await client.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);

@@ -1,46 +1,30 @@
 import { parse } from '@libpg-query/parser';
 import type { Queryable, QueryResultLike } from '../db/session.js';
-
-/**
- * Functions that act outside the audit's transaction, where READ ONLY cannot reach: settings that would
- * outlive the check (a statement timeout turned off), other connections (dblink), other sessions,
- * the server's files and configuration, session-level locks.
- */
-const OUTSIDE_THE_TRANSACTION = new Set([
-  'set_config',
-  'dblink',
-  'dblink_exec',
-  'dblink_connect',
-  'dblink_connect_u',
-  'dblink_send_query',
-  'dblink_open',
-  'dblink_fetch',
-  'pg_terminate_backend',
-  'pg_cancel_backend',
-  'pg_reload_conf',
-  'pg_rotate_logfile',
-  'pg_switch_wal',
-  'pg_create_restore_point',
-  'pg_promote',
-  'pg_advisory_lock',
-  'pg_advisory_lock_shared',
-  'pg_try_advisory_lock',
-  'pg_try_advisory_lock_shared',
-  'pg_notify',
-  'lo_import',
-  'lo_export',
-  'pg_file_write',
-  'pg_file_rename',
-  'pg_file_unlink',
-  'pg_file_sync',
-]);
+import { ACTING_FUNCTIONS, calledFunctions } from '../db/acting-functions.js';
+import { errorMessage } from '../errors.js';
 
 /** A statement a check may not run: it never reaches the server. */
 export class RefusedStatement extends Error {
   override name = 'RefusedStatement';
+  /** As on a server error: 42601 for a syntax error, with its 1-based character position. */
+  readonly code?: string;
+  readonly position?: string;
+  constructor(refusal: Refusal | string) {
+    super(typeof refusal === 'string' ? refusal : refusal.reason);
+    if (typeof refusal === 'object' && refusal.syntaxErrorAt !== undefined) {
+      this.code = '42601';
+      this.position = String(refusal.syntaxErrorAt);
+    }
+  }
 }
 
-const verdicts = new Map<string, string | null>();
+export interface Refusal {
+  reason: string;
+  /** Set for a syntax error: where it is (1-based, in characters, as PostgreSQL reports it). */
+  syntaxErrorAt?: number;
+}
+
+const verdicts = new Map<string, Refusal | null>();
 
 /**
  * Why `sql` is not a single read (SELECT, WITH ... SELECT, VALUES, or EXPLAIN of one), or null when it
@@ -48,44 +32,37 @@ const verdicts = new Map<string, string | null>();
  * transaction and go on outside it; a data-modifying CTE parses as a SELECT and is left to READ ONLY,
  * which refuses it on the server.
  */
-export async function refusalOf(sql: string): Promise<string | null> {
+export async function refusalOf(sql: string): Promise<Refusal | null> {
   const known = verdicts.get(sql);
   if (known !== undefined) return known;
-  let verdict: string | null;
+  let verdict: Refusal | null;
   try {
     const tree = (await parse(sql)) as { stmts?: { stmt: Record<string, unknown> }[] };
     const stmts = tree.stmts ?? [];
-    if (stmts.length !== 1) verdict = `a check runs one statement per query, not ${stmts.length}`;
+    if (stmts.length !== 1) verdict = { reason: `a check runs one statement per query, not ${stmts.length}` };
     else {
       const stmt = (stmts[0] as { stmt: Record<string, unknown> }).stmt;
       const kind = Object.keys(stmt)[0] ?? '';
       const inner = kind === 'ExplainStmt' ? (stmt.ExplainStmt as { query?: Record<string, unknown> }).query : stmt;
       const innerKind = inner ? (Object.keys(inner)[0] ?? '') : '';
-      if (innerKind !== 'SelectStmt') verdict = `a check only reads: ${kind.replace(/Stmt$/, '') || 'this statement'} is not allowed (SELECT, WITH … SELECT, VALUES or EXPLAIN)`;
+      if (innerKind !== 'SelectStmt') verdict = { reason: `a check only reads: ${kind.replace(/Stmt$/, '') || 'this statement'} is not allowed (SELECT, WITH … SELECT, VALUES or EXPLAIN)` };
       else {
-        const fn = calledFunctions(stmt).find((name) => OUTSIDE_THE_TRANSACTION.has(name));
-        verdict = fn ? `a check may not call ${fn}(): it acts outside the audit's read-only transaction` : null;
+        const fn = calledFunctions(stmt).find((name) => ACTING_FUNCTIONS.has(name));
+        verdict = fn ? { reason: `a check may not call ${fn}(): it acts outside the audit's read-only transaction` } : null;
       }
     }
-  } catch {
-    // Not ours to judge: the server gives the syntax error, with its position, in the check's own words.
-    verdict = null;
+  } catch (err) {
+    // The parser is PostgreSQL's own, so its syntax error is the server's. Anything else (a tree too deep
+    // to walk, say) is refused too: a text we could not read is never sent, where several statements
+    // could run.
+    const details = (err as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
+    verdict = details?.message
+      ? { reason: details.message, syntaxErrorAt: (details.cursorPosition ?? 0) + 1 }
+      : { reason: `the query could not be checked, so it was not sent (${errorMessage(err).split('\n')[0]})` };
   }
   if (verdicts.size > 10_000) verdicts.clear();
   verdicts.set(sql, verdict);
   return verdict;
-}
-
-function calledFunctions(node: unknown, out: string[] = []): string[] {
-  if (Array.isArray(node)) {
-    for (const n of node) calledFunctions(n, out);
-  } else if (node && typeof node === 'object') {
-    const call = (node as { FuncCall?: { funcname?: { String?: { sval?: string } }[] } }).FuncCall;
-    const last = call?.funcname?.[call.funcname.length - 1]?.String?.sval;
-    if (last) out.push(last.toLowerCase());
-    for (const v of Object.values(node)) calledFunctions(v, out);
-  }
-  return out;
 }
 
 /**

@@ -229,6 +229,31 @@ describe('plugins are isolated: one that fails costs its own result, and none ca
     expect(await query(db.url, 'SELECT count(*)::int AS n FROM public.audit_log')).toEqual([{ n: 0 }]);
   });
 
+  it("settings a check changes (through a function of the user's, which no guard can read) do not outlive it", async () => {
+    await query(db.url, `CREATE OR REPLACE FUNCTION public.loosen() RETURNS text LANGUAGE sql AS $$
+      SELECT pg_catalog.set_config('search_path', 'public', true) || pg_catalog.set_config('row_security', 'on', true)
+          || pg_catalog.set_config('statement_timeout', '0', true) || pg_catalog.set_config('standard_conforming_strings', 'off', true) $$`);
+    const dir = path.join(isolationProject, 'settings');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'a-loosen.check.mjs'), oneCheck('acme/a-loosen', `await ctx.db.query('SELECT public.loosen()'); return [];`));
+    writeFileSync(
+      path.join(dir, 'b-observe.check.mjs'),
+      oneCheck(
+        'acme/b-observe',
+        `const r = await ctx.db.query("SELECT pg_catalog.current_setting('search_path') AS sp, pg_catalog.current_setting('row_security') AS rs, pg_catalog.current_setting('statement_timeout') AS st, pg_catalog.current_setting('standard_conforming_strings') AS scs");
+         return [ctx.finding({ kind: 'settings', message: JSON.stringify(r.rows[0]), object: { schema: 'public', table: 'invoice' }, count: 1 })];`,
+      ),
+    );
+    writeFileSync(path.join(dir, 'integrity.config.json'), JSON.stringify({ plugins: ['.'] }));
+    const run = await runCli(['check', '-d', db.url, '--format', 'json', '--jobs', '1', '--statement-timeout', '45000', '--check', 'acme/a-loosen', '--check', 'acme/b-observe'], { cwd: dir });
+    const report = JSON.parse(run.stdout) as { checks: { id: string; status: string }[]; findings: { message: string }[] };
+    expect(report.checks.filter((c) => c.id.startsWith('acme/')).map((c) => [c.id, c.status])).toEqual([
+      ['acme/a-loosen', 'passed'],
+      ['acme/b-observe', 'failed'],
+    ]);
+    expect(JSON.parse(report.findings[0]?.message ?? '{}')).toEqual({ sp: 'pg_catalog, pg_temp', rs: 'off', st: '45s', scs: 'on' });
+  });
+
   it('the statement timeout applies to a plugin\'s queries', async () => {
     expectIsolated(await runPlugin('slow', `await ctx.db.query('SELECT pg_catalog.pg_sleep(5)'); return [];`, ['--statement-timeout', '300']), /statement timeout.*\[57014\]/);
   });

@@ -37,11 +37,21 @@ describe('what a check may send through its database handle', () => {
     ['SELECT pg_terminate_backend(1)', /pg_terminate_backend\(\)/],
     ['SELECT pg_advisory_lock(1)', /pg_advisory_lock\(\)/],
   ])('refused: %s', async (sql, reason) => {
-    expect(await refusalOf(sql)).toMatch(reason);
+    expect((await refusalOf(sql))?.reason).toMatch(reason);
   });
 
-  it('leaves a syntax error to the server, which says where it is', async () => {
-    expect(await refusalOf('SELEC 1')).toBeNull();
+  it('refuses a syntax error with PostgreSQL\'s own message and position (its parser is the server\'s), never sending it', async () => {
+    expect(await refusalOf('SELEC 1')).toEqual({ reason: 'syntax error at or near "SELEC"', syntaxErrorAt: 1 });
+    expect(await refusalOf('SELECT 1 FORM t')).toEqual({ reason: 'syntax error at or near "t"', syntaxErrorAt: 15 });
+  });
+
+  it('refuses a text it cannot read rather than send it, where the simple protocol would run every statement in it', async () => {
+    const deep = `SELECT 'a'${' COLLATE "C"'.repeat(10000)} AS x; COMMIT; DELETE FROM public.invoice`;
+    expect((await refusalOf(deep))?.reason).toMatch(/could not be checked|one statement per query|syntax error|stack/);
+  });
+
+  it.each(['query_to_xml', 'ts_stat', 'pg_create_physical_replication_slot', 'pg_stat_reset', 'lo_creat'])('refuses %s(), which acts beyond the statement', async (fn) => {
+    expect((await refusalOf(`SELECT pg_catalog.${fn}('x')`))?.reason).toContain(`${fn}()`);
   });
 
   it('closed handles refuse everything and name the connections still busy', async () => {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { compareWithPlanted, type AuditReportShape } from '../../bench/compare.js';
+import { compareWithPlanted, UNCONFIGURED_CHECKS, type AuditReportShape } from '../../bench/compare.js';
 import { every, generate, plantedAt, sizesAt } from '../../bench/generate.js';
 import { audit, useDatabase } from '../helpers/db.js';
 
@@ -38,6 +38,33 @@ describe('the benchmark\'s own arithmetic', () => {
       'unexpected: orphan-rows public.x = 3',
     ]);
   });
+
+  it('expects the generic-rule checks, given no rules, to be skipped for that reason, and nothing else of them', () => {
+    const planted = plantedAt(sizesAt(0.001));
+    const findings = planted.map((p) => ({
+      checkId: p.check,
+      object: { schema: p.table.split('.')[0] as string, table: p.table.split('.')[1] as string, ...(p.column ? { column: p.column } : {}) },
+      count: p.count,
+    }));
+    const unconfigured = (id: string) => ({ id, status: 'skipped', reason: `no rules configured: add checks.${id}.rules to the config file (see integrity explain ${id})`, durationMs: 0 });
+    expect(UNCONFIGURED_CHECKS).toEqual(['accepted-values', 'required-child', 'row-condition', 'unique']);
+    expect(compareWithPlanted({ checks: UNCONFIGURED_CHECKS.map(unconfigured), findings }, planted)).toEqual([]);
+    const off: AuditReportShape = {
+      checks: [
+        { id: 'accepted-values', status: 'passed', reason: null, durationMs: 3 },
+        { id: 'unique', status: 'skipped', reason: 'not selected by --check', durationMs: 0 },
+        { id: 'row-condition', status: 'error', reason: 'boom', durationMs: 0 },
+        unconfigured('required-child'),
+      ],
+      findings: [...findings, { checkId: 'unique', object: { schema: 'public', table: 'x', column: 'k' }, count: 2 }],
+    };
+    expect(compareWithPlanted(off, planted)).toEqual([
+      'accepted-values passed: ran, expected skipped (no rules configured)',
+      'unique skipped: not selected by --check, expected skipped (no rules configured)',
+      'row-condition error: boom, expected skipped (no rules configured)',
+      'unexpected: unique public.x.k = 2',
+    ]);
+  });
 });
 
 describe('the benchmark\'s generator', () => {
@@ -54,6 +81,8 @@ describe('the benchmark\'s generator', () => {
     }
     const report = await audit(db.url, { deep: true });
     expect(compareWithPlanted(report, plantedAt(sizes))).toEqual([]);
+    // The generic-rule checks are accounted for as skipped (the benchmark gives them no rules); every other check ran.
+    expect(report.checks.filter((c) => c.status === 'skipped').map((c) => c.id)).toEqual(UNCONFIGURED_CHECKS);
     // The foreign keys broken by the load are valid in the catalog: without --deep they are trusted.
     const shallow = await audit(db.url, { checks: ['orphan-rows'] });
     expect(shallow.findings.map((f) => `${f.object.table}.${f.object.column}`)).toEqual(['stored_files.message_id']);

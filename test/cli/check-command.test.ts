@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CHECKS } from '../../checks/index.js';
 import { runCli } from '../helpers/cli.js';
 import { adminUrl, query, useDatabase } from '../helpers/db.js';
+import { GENERIC_CHECKS, NO_RULES } from '../helpers/incident-rules.js';
 import { reportSchema } from '../helpers/report-schema.js';
 import { incidentConfigFile } from '../../src/demo/fixtures.js';
 
@@ -19,13 +20,17 @@ describe('integrity check against the five incidents', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(1);
     const report = reportSchema.parse(JSON.parse(run.stdout));
-    expect(report.checks.map((c) => [c.id, c.status, c.findings])).toEqual([
+    // The five incident checks; the fixtures' config gives the generic-rule checks no rules, so they skip, saying so.
+    expect(report.checks.filter((c) => !GENERIC_CHECKS.includes(c.id)).map((c) => [c.id, c.status, c.findings])).toEqual([
       ['jsonb-int-cast-index', 'failed', 6],
       ['models-without-pricing', 'failed', 1],
       ['orphan-rows', 'failed', 7],
       ['placeholder-uuid', 'failed', 4],
       ['users-without-profiles', 'failed', 2],
     ]);
+    const generic = report.checks.filter((c) => GENERIC_CHECKS.includes(c.id));
+    expect(generic.map((c) => [c.id, c.status, c.findings])).toEqual(GENERIC_CHECKS.map((id) => [id, 'skipped', 0]));
+    for (const c of generic) expect(c.reason).toMatch(NO_RULES);
     const counted = report.findings.map((f) => `${f.checkId} ${f.object.schema}.${f.object.table} ${f.object.index ?? f.object.constraint ?? f.object.column ?? f.object.columns?.join('+')} ${f.count}`);
     expect(counted).toEqual([
       'jsonb-int-cast-index Billing Dept.Invoice Line Invoice Line credits null',
@@ -50,7 +55,7 @@ describe('integrity check against the five incidents', () => {
       'users-without-profiles auth.users undefined null',
     ]);
     expect(new Set(report.findings.map((f) => f.fingerprint)).size).toBe(report.findings.length);
-    expect(report.summary).toEqual({ checks: { passed: 0, sampled: 0, failed: 5, skipped: 0, error: 0 }, findings: { error: 18, warning: 2, info: 0 } });
+    expect(report.summary).toEqual({ checks: { passed: 0, sampled: 0, failed: 5, skipped: 4, error: 0 }, findings: { error: 18, warning: 2, info: 0 } });
     expect(report.database.name).toBe(db.name);
   });
 
@@ -70,10 +75,14 @@ describe('integrity check against the five incidents', () => {
     const run = await runCli(['check', '-d', db.url, '--check', 'jsonb-int-cast-index', '--check', 'orphan-rows', '--skip', 'orphan-rows', '--format', 'json']);
     const report = reportSchema.parse(JSON.parse(run.stdout));
     expect(report.checks.map((c) => [c.id, c.status, c.reason])).toEqual([
+      ['accepted-values', 'skipped', 'not selected by --check'],
       ['jsonb-int-cast-index', 'failed', null],
       ['models-without-pricing', 'skipped', 'not selected by --check'],
       ['orphan-rows', 'skipped', 'skipped by --skip'],
       ['placeholder-uuid', 'skipped', 'not selected by --check'],
+      ['required-child', 'skipped', 'not selected by --check'],
+      ['row-condition', 'skipped', 'not selected by --check'],
+      ['unique', 'skipped', 'not selected by --check'],
       ['users-without-profiles', 'skipped', 'not selected by --check'],
     ]);
   });
@@ -83,7 +92,10 @@ describe('integrity check against the five incidents', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).not.toMatch(ANSI);
     for (const check of CHECKS) expect(run.stdout).toContain(check.id);
-    expect(run.stdout).toMatch(/5 checks: 0 passed, 5 failed, 0 skipped, 0 errored · findings: 16 error, 2 warning, 0 info · \d+ ms\n$/);
+    for (const id of GENERIC_CHECKS) {
+      expect(run.stdout).toMatch(new RegExp(`○ ${id} .* · skipped · \\d+ ms\\n {2}reason: no rules configured: add checks\\.${id}\\.rules to the config file`));
+    }
+    expect(run.stdout).toMatch(/9 checks: 0 passed, 5 failed, 4 skipped, 0 errored · findings: 16 error, 2 warning, 0 info · \d+ ms\n$/);
     expect(run.stdout).toContain('"Billing Dept"."Invoice Line"');
   });
 
@@ -112,8 +124,8 @@ describe('integrity check against the five incidents', () => {
       { env: { GITHUB_STEP_SUMMARY: summary } },
     );
     expect(run.code).toBe(1);
-    expect(run.stdout.split('\n').filter(Boolean).at(-1)).toMatch(/^::notice title=integrity::5 checks: 0 passed, 5 failed/);
-    expect(readFileSync(path.join(dir, 'r.xml'), 'utf8')).toMatch(/^<\?xml version="1\.0" encoding="UTF-8"\?>\n<testsuites name="integrity" tests="18" failures="18"/);
+    expect(run.stdout.split('\n').filter(Boolean).at(-1)).toMatch(/^::notice title=integrity::9 checks: 0 passed, 5 failed, 4 skipped, 0 errored;/);
+    expect(readFileSync(path.join(dir, 'r.xml'), 'utf8')).toMatch(/^<\?xml version="1\.0" encoding="UTF-8"\?>\n<testsuites name="integrity" tests="22" failures="18" errors="0" skipped="4" /);
     expect(readFileSync(path.join(dir, 'r.md'), 'utf8')).toMatch(/^### integrity: 16 error, 2 warning, 0 info/);
     expect(readFileSync(summary, 'utf8')).toMatch(/^# earlier step\n### integrity: 16 error/);
     expect((await runCli(['check', '-d', db.url, '--report', 'xml=out.xml'])).stderr).toMatch(/--report xml=out\.xml: expected FORMAT=PATH with FORMAT one of pretty, json, junit, sarif, github, markdown/);
@@ -162,13 +174,21 @@ describe('integrity check on a database without the incidents', () => {
     expect(json.code).toBe(0);
     const report = reportSchema.parse(JSON.parse(json.stdout));
     expect(report.checks.map((c) => [c.id, c.status])).toEqual([
+      ['accepted-values', 'skipped'],
       ['jsonb-int-cast-index', 'passed'],
       ['models-without-pricing', 'skipped'],
       ['orphan-rows', 'passed'],
       ['placeholder-uuid', 'passed'],
+      ['required-child', 'skipped'],
+      ['row-condition', 'skipped'],
+      ['unique', 'skipped'],
       ['users-without-profiles', 'skipped'],
     ]);
     expect(report.checks.filter((c) => c.status === 'skipped').every((c) => (c.reason ?? '').length > 10)).toBe(true);
+    for (const id of GENERIC_CHECKS) {
+      expect(report.checks.find((c) => c.id === id)?.reason).toMatch(NO_RULES);
+      expect(pretty.stdout).toMatch(new RegExp(`○ ${id}.*\\n\\s+reason: no rules configured`));
+    }
   });
 });
 
@@ -187,7 +207,7 @@ describe('integrity check when the audit itself fails', () => {
     [['check', '--sample-percent', '0'], /--sample-percent must be a percentage above 0 and below 100/],
     [['check', '--format', 'xml'], /argument 'xml' is invalid/],
     [['check', '--bogus'], /unknown option '--bogus'/],
-    [['check', '--check', 'nope', '-d', 'postgres://x@127.0.0.1:1/x'], /unknown check "nope"; known checks: jsonb-int-cast-index/],
+    [['check', '--check', 'nope', '-d', 'postgres://x@127.0.0.1:1/x'], /unknown check "nope"; known checks: accepted-values, jsonb-int-cast-index, models-without-pricing, orphan-rows, placeholder-uuid, required-child, row-condition, unique, users-without-profiles$/],
     [['check', '--config', 'missing.json'], /config file missing.json does not exist/],
     [['check', '-d', 'mysql://x'], /is not a connection string/],
     [['check', '--output', '/nonexistent-dir/x.json', '-d', 'postgres://x@127.0.0.1:1/x'], /directory \/nonexistent-dir does not exist/],
@@ -231,12 +251,17 @@ describe('integrity check when the audit itself fails', () => {
     expect(run.code).toBe(2);
     const report = reportSchema.parse(JSON.parse(run.stdout));
     expect(report.checks.map((c) => [c.id, c.status])).toEqual([
+      ['accepted-values', 'skipped'],
       ['jsonb-int-cast-index', 'passed'],
       ['models-without-pricing', 'failed'],
       ['orphan-rows', 'error'],
       ['placeholder-uuid', 'error'],
+      ['required-child', 'skipped'],
+      ['row-condition', 'skipped'],
+      ['unique', 'skipped'],
       ['users-without-profiles', 'skipped'],
     ]);
+    for (const id of GENERIC_CHECKS) expect(report.checks.find((c) => c.id === id)?.reason).toMatch(NO_RULES);
     expect(report.checks.find((c) => c.id === 'placeholder-uuid')?.reason).toMatch(/permission denied for table api_requests .*\[42501\]/);
     expect(run.stderr).toMatch(/check orphan-rows errored: .*permission denied for table token_usage_ledger/);
     expect(run.stdout + run.stderr).not.toContain('limited-pw');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { query, useDatabase } from '../helpers/db.js';
+import { GENERIC_CHECKS, NO_RULES } from '../helpers/incident-rules.js';
 import { incidentConfigFile } from '../../src/demo/fixtures.js';
 import type { AuditPlan } from '../../src/engine/plan.js';
 
@@ -24,13 +25,19 @@ describe('integrity check --plan', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const plan = JSON.parse(run.stdout) as AuditPlan;
+    // The fixtures' config gives the generic-rule checks no rules: they are skipped, saying so, and plan no query.
     expect(plan.checks.map((c) => [c.id, c.status])).toEqual([
+      ['accepted-values', 'skipped'],
       ['jsonb-int-cast-index', 'planned'],
       ['models-without-pricing', 'planned'],
       ['orphan-rows', 'planned'],
       ['placeholder-uuid', 'planned'],
+      ['required-child', 'skipped'],
+      ['row-condition', 'skipped'],
+      ['unique', 'skipped'],
       ['users-without-profiles', 'planned'],
     ]);
+    for (const id of GENERIC_CHECKS) expect(plan.checks.find((c) => c.id === id)).toMatchObject({ reason: expect.stringMatching(NO_RULES), queries: [] });
     // A check that reads only the catalog lists no query (its repairs are not written when planning).
     expect(plan.checks.find((c) => c.id === 'jsonb-int-cast-index')?.queries).toEqual([]);
     expect(plan.relations.filter((r) => r.schema === 'pg_catalog')).toEqual([]);

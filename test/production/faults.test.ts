@@ -6,9 +6,9 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConnection } from '../../src/db/connection.js';
 import { AuditSession, type Queryable } from '../../src/db/session.js';
-import { incidentConfigFile } from '../../src/demo/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { adminUrl, holdLock, query, useDatabase } from '../helpers/db.js';
+import { GENERIC_CHECKS, INCIDENT_RULE_FINDINGS, incidentConfigWithRules, NO_RULES, ruleFindingLine } from '../helpers/incident-rules.js';
 import { reportSchema } from '../helpers/report-schema.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/integrity.js');
@@ -50,12 +50,17 @@ describe('a role that can only read', () => {
        GRANT pg_read_all_data TO ${role};
        ALTER ROLE ${role} SET default_transaction_read_only = on;`,
     );
-    const run = await runCli(['check', '-d', withCredentials(db.url, role, 'reader-pw'), '--deep', '--config', incidentConfigFile(), '--format', 'json']);
+    // The incident config plus one rule for each generic-rule check, so that every check reads the database.
+    const run = await runCli(['check', '-d', withCredentials(db.url, role, 'reader-pw'), '--deep', '--config', incidentConfigWithRules(), '--format', 'json']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(1);
     const report = reportSchema.parse(JSON.parse(run.stdout));
-    expect(report.checks.every((c) => c.status === 'failed')).toBe(true);
-    expect(report.summary.findings).toEqual({ error: 18, warning: 2, info: 0 });
+    expect(report.checks.map((c) => [c.id, c.status, c.objectErrors])).toEqual(
+      ['accepted-values', 'jsonb-int-cast-index', 'models-without-pricing', 'orphan-rows', 'placeholder-uuid', 'required-child', 'row-condition', 'unique', 'users-without-profiles'].map((id) => [id, 'failed', undefined]),
+    );
+    // The five incidents' 18 errors and 2 warnings, and one error for each rule.
+    expect(report.summary.findings).toEqual({ error: 22, warning: 2, info: 0 });
+    expect(report.findings.filter((f) => GENERIC_CHECKS.includes(f.checkId)).map(ruleFindingLine)).toEqual(INCIDENT_RULE_FINDINGS);
   });
 });
 
@@ -84,12 +89,19 @@ describe('a connection killed mid-audit', () => {
   });
 });
 
-/** The statuses when token_usage_ledger cannot be read: the two checks that scan it error, the others finish. */
+/**
+ * The statuses when token_usage_ledger cannot be read: the two checks that scan it error, the others finish
+ * (the generic-rule checks, given no rules here, are skipped and read nothing).
+ */
 const LEDGER_LOCKED = [
+  ['accepted-values', 'skipped'],
   ['jsonb-int-cast-index', 'passed'],
   ['models-without-pricing', 'failed'],
   ['orphan-rows', 'error'],
   ['placeholder-uuid', 'error'],
+  ['required-child', 'skipped'],
+  ['row-condition', 'skipped'],
+  ['unique', 'skipped'],
   ['users-without-profiles', 'skipped'],
 ];
 
@@ -108,6 +120,7 @@ describe('a table locked by a migration', () => {
       for (const id of ['orphan-rows', 'placeholder-uuid']) {
         expect(report.checks.find((c) => c.id === id)?.reason).toMatch(/lock timeout .*--lock-timeout.*\[55P03\]/);
       }
+      for (const id of GENERIC_CHECKS) expect(report.checks.find((c) => c.id === id)?.reason).toMatch(NO_RULES);
     } finally {
       await release();
     }
@@ -124,6 +137,7 @@ describe('a table locked by a migration', () => {
       expect(report.checks.find((c) => c.id === 'placeholder-uuid')?.reason).toMatch(
         /canceling statement due to statement timeout \(raise --statement-timeout, use --sample-percent PERCENT, or run against a replica\) \[57014\]/,
       );
+      for (const id of GENERIC_CHECKS) expect(report.checks.find((c) => c.id === id)?.reason).toMatch(NO_RULES);
     } finally {
       await release();
     }

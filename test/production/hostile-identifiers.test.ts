@@ -68,11 +68,19 @@ describe('hostile identifiers (property-based)', () => {
               checks: {
                 'models-without-pricing': { models: { schema: s, table: models, key: col }, pricing: { schema: s, table: pricing, column: idCol } },
                 'users-without-profiles': { users: { schema: s, table: users, key: col }, profiles: { schema: s, table: profiles, column: idCol } },
+                // One rule per generic-rule check, naming the hostile tables and columns, and quoting them in its expressions.
+                'required-child': {
+                  rules: [{ name: `${models} priced`, parent: { schema: s, table: models, key: [col], where: `${q(col)} IS NOT NULL` }, child: { schema: s, table: pricing, columns: [idCol], where: 'is_active' } }],
+                },
+                'accepted-values': { rules: [{ schema: s, table: child, column: idCol, values: ['a', 'b'], where: `${q(col)} IS NOT NULL` }] },
+                unique: { rules: [{ schema: s, table: child, columns: [idCol], nullsDistinct: false, where: `${q(col)} IS DISTINCT FROM '00000000-0000-0000-0000-000000000000'` }] },
+                'row-condition': { rules: [{ name: `${col} is set`, schema: s, table: child, condition: `${q(col)} IS NOT NULL` }] },
               },
             },
           };
           const report = await audit(db.url, args);
-          expect(report.checks.filter((c) => c.status === 'error' || c.status === 'skipped')).toEqual([]);
+          expect(report.checks.filter((c) => c.status === 'error' || c.status === 'skipped' || c.objectErrors !== undefined)).toEqual([]);
+          expect(report.checks).toHaveLength(9);
           const found = report.findings.map((f) => [f.checkId, f.object.table, f.object.column ?? f.object.index ?? null, f.count]);
           expect(found).toEqual(
             expect.arrayContaining([
@@ -87,8 +95,17 @@ describe('hostile identifiers (property-based)', () => {
           expect(casts.map((f) => [f.object.table, f.details?.casts])).toEqual([
             [parent, [expect.objectContaining({ keys: [key], castType: 'integer', column: 'meta' })]],
           ]);
+          // The rules: m2's only pricing row is inactive; the placeholder is not an accepted value of idCol (row 2);
+          // rows 3 and 5 share a NULL idCol (NULLs equal); row 5 has no col.
+          const generic = new Set(['accepted-values', 'required-child', 'row-condition', 'unique']);
+          expect(report.findings.filter((f) => generic.has(f.checkId)).map((f) => [f.checkId, f.object.table, f.object.column ?? null, f.count, f.samples])).toEqual([
+            ['accepted-values', child, idCol, 1, ['00000000-0000-0000-0000-000000000000']],
+            ['required-child', models, col, 1, ['m2']],
+            ['row-condition', child, null, 1, ['5']],
+            ['unique', child, idCol, 2, ['NULL']],
+          ]);
           // Exactly these, plus the warning that no trigger writes the profile table.
-          expect(report.findings).toHaveLength(7);
+          expect(report.findings).toHaveLength(11);
           // Every repair applies cleanly (inside a rolled-back transaction) and clears what it repairs.
           const verified = await verifyRepairs(auditOptions(db.url, args));
           expect(verified.lines.filter((l) => l.status === 'failed' || l.status === 'not cleared')).toEqual([]);

@@ -4,9 +4,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { incidentConfigFile, loadIncidents } from '../../src/demo/fixtures.js';
+import { loadIncidents } from '../../src/demo/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { query } from '../helpers/db.js';
+import { GENERIC_CHECKS, INCIDENT_RULE_FINDINGS, incidentConfigWithRules, ruleFindingLine } from '../helpers/incident-rules.js';
 import { reportSchema } from '../helpers/report-schema.js';
 
 /** The newest PostgreSQL server binaries installed on the machine (Debian layout), if any. */
@@ -100,17 +101,21 @@ describe('a hot standby (streaming replication)', () => {
     const standbyUrl = `postgres://postgres@127.0.0.1:${standbyPort}/incidents`;
     expect(await query(standbyUrl, 'SELECT pg_is_in_recovery() AS r')).toEqual([{ r: true }]);
 
-    const args = ['--deep', '--config', incidentConfigFile(), '--format', 'json'];
+    // The incident config plus one rule for each generic-rule check, so that every check reads the standby.
+    const args = ['--deep', '--config', incidentConfigWithRules(), '--format', 'json'];
     const onStandby = await runCli(['check', '-d', standbyUrl, ...args]);
     const onPrimary = await runCli(['check', '-d', `postgres://postgres@127.0.0.1:${primaryPort}/incidents`, ...args]);
     expect(onStandby.stderr).toBe('');
     expect(onStandby.code).toBe(1);
     const replica = reportSchema.parse(JSON.parse(onStandby.stdout));
     const source = reportSchema.parse(JSON.parse(onPrimary.stdout));
-    expect(replica.checks.map((c) => c.status)).toEqual(['failed', 'failed', 'failed', 'failed', 'failed']);
+    const every = ['accepted-values', 'jsonb-int-cast-index', 'models-without-pricing', 'orphan-rows', 'placeholder-uuid', 'required-child', 'row-condition', 'unique', 'users-without-profiles'];
+    expect(replica.checks.map((c) => [c.id, c.status])).toEqual(every.map((id) => [id, 'failed']));
     const shape = (r: typeof replica) => r.findings.filter((f) => f.object.table !== 'import_buffer').map((f) => [f.fingerprint, f.count, f.samples]);
     expect(shape(replica)).toEqual(shape(source));
-    expect(replica.summary.findings).toEqual({ error: 18, warning: 2, info: 0 });
+    // The five incidents' 18 errors and 2 warnings, and one error for each rule.
+    expect(replica.summary.findings).toEqual({ error: 22, warning: 2, info: 0 });
+    expect(replica.findings.filter((f) => GENERIC_CHECKS.includes(f.checkId)).map(ruleFindingLine)).toEqual(INCIDENT_RULE_FINDINGS);
     // On the primary the unlogged table is read; on the standby it is skipped, saying why, and nothing else is lost.
     expect(source.findings.filter((f) => f.object.table === 'import_buffer').map((f) => f.checkId)).toEqual(['orphan-rows', 'placeholder-uuid']);
     expect(replica.findings.filter((f) => f.object.table === 'import_buffer')).toEqual([]);

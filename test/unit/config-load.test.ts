@@ -34,10 +34,14 @@ function usageError(fn: () => unknown): UsageError {
 describe('parseConfig: defaults', () => {
   it('has a setting for every check, in CHECKS order', () => {
     expect(Object.keys(parseConfig(CHECKS, {}, 'f.json').checks)).toEqual([
+      'accepted-values',
       'jsonb-int-cast-index',
       'models-without-pricing',
       'orphan-rows',
       'placeholder-uuid',
+      'required-child',
+      'row-condition',
+      'unique',
       'users-without-profiles',
     ]);
   });
@@ -51,6 +55,10 @@ describe('parseConfig: defaults', () => {
     expect(config.checks['placeholder-uuid']).toEqual({ enabled: true, severity: undefined, options: PLACEHOLDER_DEFAULTS });
     expect(config.checks['users-without-profiles']).toEqual({ enabled: true, severity: undefined, options: USERS_DEFAULTS });
     expect(config.checks['orphan-rows']).toMatchObject({ enabled: true, severity: undefined });
+    // The generic-rule checks default to no rules (and so report themselves skipped).
+    for (const id of ['accepted-values', 'required-child', 'row-condition', 'unique']) {
+      expect(config.checks[id]).toEqual({ enabled: true, severity: undefined, options: { rules: [] } });
+    }
   });
 
   it('the default placeholders are the nil and max UUIDs', () => {
@@ -143,7 +151,7 @@ describe('parseConfig: errors', () => {
       name: 'unknown check id',
       json: { checks: { 'orphan-row': {} } },
       message:
-        'invalid config f.json: checks: Unrecognized key: "orphan-row" (known checks: jsonb-int-cast-index, models-without-pricing, orphan-rows, placeholder-uuid, users-without-profiles)',
+        'invalid config f.json: checks: Unrecognized key: "orphan-row" (known checks: accepted-values, jsonb-int-cast-index, models-without-pricing, orphan-rows, placeholder-uuid, required-child, row-condition, unique, users-without-profiles)',
     },
     { name: 'checks not an object', json: { checks: 'all' }, message: 'invalid config f.json: checks: Invalid input: expected object, received string' },
     {

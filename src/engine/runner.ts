@@ -95,7 +95,7 @@ async function attachRepair(
   try {
     const written = await repairer(finding, guarded);
     // A plugin's SQL is held to the script's rules: what could lose a row without its copy is review.
-    const repair = written && check.origin ? await vetPluginRepair(written, check.origin) : written;
+    const repair = written && check.origin ? await vetPluginRepair(written, check.origin, guarded) : written;
     await db.query('RELEASE SAVEPOINT integrity_repair');
     if (!repair) return;
     finding.fix = findingFix(finding, repair);

@@ -157,8 +157,7 @@ BEGIN
 END`;
   const tag = dollarTag(body);
   const sql = `${create}\nDO ${tag}${body}${tag};`;
-  if (WRITTEN_BY_HELPERS.size > 10_000) WRITTEN_BY_HELPERS.clear();
-  WRITTEN_BY_HELPERS.add(sql);
+  WRITTEN_BY_HELPERS.add(sql, 'keeps-rows');
   return sql;
 }
 
@@ -166,7 +165,12 @@ END`;
  * SQL this module wrote (its DO guard included), so that a plugin's repair built with these helpers is
  * not held for review for a DO block integrity wrote itself. Bounded: a long-lived process forgets.
  */
-export const WRITTEN_BY_HELPERS = new Set<string>();
+export const WRITTEN_BY_HELPERS = new (class HelperTexts extends Map<string, 'keeps-rows' | 'moves-rows'> {
+  add(sql: string, effect: 'keeps-rows' | 'moves-rows' = 'keeps-rows'): this {
+    if (this.size > 10_000) this.clear();
+    return this.set(sql, effect);
+  }
+})();
 
 /** Copies the rows `where` selects (alias `t`) from `rows` (e.g. `ONLY "s"."t"`) into the quarantine, column by column. */
 export function copyToQuarantine(q: Quarantine, rows: string, where: string, checkId: string, fingerprint: string): string {
@@ -177,8 +181,14 @@ SELECT pg_catalog.now(), ${literal(checkId)}, ${literal(fingerprint)}, ${columnL
 
 /** Deletes the rows `where` selects (alias `t`) and keeps them in the quarantine, in one statement. */
 export function moveToQuarantine(q: Quarantine, rows: string, where: string, checkId: string, fingerprint: string): string {
-  return `WITH moved AS (DELETE FROM ${rows} AS t WHERE ${where} RETURNING ${columnList(q.columns, 't')})
-INSERT INTO ${q.name} (${metaList(q)}, ${columnList(q.columns)}) SELECT pg_catalog.now(), ${literal(checkId)}, ${literal(fingerprint)}, ${columnList(q.columns, 'moved')} FROM moved;`;
+  return vouched(`WITH moved AS (DELETE FROM ${rows} AS t WHERE ${where} RETURNING ${columnList(q.columns, 't')})
+INSERT INTO ${q.name} (${metaList(q)}, ${columnList(q.columns)}) SELECT pg_catalog.now(), ${literal(checkId)}, ${literal(fingerprint)}, ${columnList(q.columns, 'moved')} FROM moved;`);
+}
+
+/** A move this module wrote: vetting then knows it copies every row it deletes. */
+function vouched(sql: string): string {
+  WRITTEN_BY_HELPERS.add(sql, 'moves-rows');
+  return sql;
 }
 
 /** Puts the finding's rows back into `source` (generated columns are computed again). */

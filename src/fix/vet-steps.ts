@@ -1,64 +1,117 @@
-import { parse } from '@libpg-query/parser';
-import { QUARANTINE_SCHEMA, WRITTEN_BY_HELPERS } from './quarantine.js';
+import { parse, scan } from '@libpg-query/parser';
+import { ACTING_FUNCTIONS, calledFunctions } from '../db/acting-functions.js';
+import type { Queryable } from '../db/session.js';
+import { userCodeFiredBy } from './side-effects.js';
+import { WRITTEN_BY_HELPERS } from './quarantine.js';
 import type { Repair, RepairStep } from './types.js';
 
 type Json = Record<string, unknown>;
 
-/** What a statement can do to rows, as far as the script's safety labels go. */
-type Effect = 'keeps-rows' | 'quarantines-rows' | { review: string };
-
-const KEEPS_ROWS = new Set(['SelectStmt', 'LockStmt', 'CreateStmt', 'CreateTableAsStmt', 'IndexStmt', 'CreateSchemaStmt', 'CommentStmt', 'ReindexStmt']);
+/** Statements that, by themselves, change no row: what they could run is judged apart (functions, triggers). */
+const KEEPS_ROWS = new Set(['SelectStmt', 'InsertStmt', 'LockStmt', 'CreateStmt', 'CreateTableAsStmt', 'IndexStmt', 'CreateSchemaStmt', 'CommentStmt', 'ReindexStmt', 'AlterTableStmt']);
 const ADDS_CONSTRAINTS = new Set(['AT_AddConstraint', 'AT_ValidateConstraint']);
+/** A foreign key's ON DELETE / ON UPDATE that changes rows of the referencing table: cascade, set null, set default. */
+const CHANGING_ACTIONS = new Set(['c', 'n', 'd']);
 
-function kindOf(node: Json): string {
-  return Object.keys(node)[0] ?? '';
+const NAMED: Record<string, string> = {
+  DeleteStmt: 'DELETE removes rows without copying them to the quarantine',
+  UpdateStmt: 'UPDATE changes rows without copying them to the quarantine',
+  MergeStmt: 'MERGE changes rows without copying them to the quarantine',
+  TruncateStmt: 'TRUNCATE removes every row',
+  DropStmt: 'DROP removes an object and its data',
+  TransactionStmt: "transaction control would end the script's transaction",
+  VariableSetStmt: 'SET would change what the rest of the script means',
+  DoStmt: 'a DO block runs code integrity cannot read',
+  CallStmt: 'CALL runs a procedure integrity cannot read',
+};
+
+/** Every node of the tree under a key ending in `Stmt` (statements nested in WITH, CTAS, INSERT … SELECT). */
+function statementsIn(node: unknown, out: [string, Json][] = []): [string, Json][] {
+  if (Array.isArray(node)) for (const n of node) statementsIn(n, out);
+  else if (node && typeof node === 'object') {
+    for (const [k, v] of Object.entries(node)) {
+      if (/^[A-Z]\w*Stmt$/.test(k) && v && typeof v === 'object') out.push([k, v as Json]);
+      statementsIn(v, out);
+    }
+  }
+  return out;
 }
 
-/** Statements inside a WITH clause, which may write even when the outer statement does not. */
-function cteStatements(stmt: Json): Json[] {
-  const withClause = (stmt as { withClause?: { ctes?: { CommonTableExpr?: { ctequery?: Json } }[] } }).withClause;
-  return (withClause?.ctes ?? []).flatMap((c) => (c.CommonTableExpr?.ctequery ? [c.CommonTableExpr.ctequery] : []));
+/** Schema-qualified names a tree calls or applies (functions, operators) outside pg_catalog: code of the user's. */
+function userCode(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) for (const n of node) userCode(n, out);
+  else if (node && typeof node === 'object') {
+    const o = node as { FuncCall?: { funcname?: { String?: { sval?: string } }[] }; A_Expr?: { name?: { String?: { sval?: string } }[] } };
+    for (const parts of [o.FuncCall?.funcname, o.A_Expr?.name]) {
+      const names = (parts ?? []).map((p) => p.String?.sval ?? '');
+      if (names.length > 1 && names[0] !== 'pg_catalog') out.push(names.join('.'));
+    }
+    for (const v of Object.values(node)) userCode(v, out);
+  }
+  return out;
 }
 
-function effectOf(node: Json): Effect {
-  const kind = kindOf(node);
-  const stmt = (node[kind] ?? {}) as Json;
-  const inner = cteStatements(stmt).map(effectOf);
-  const innerReview = inner.find((e): e is { review: string } => typeof e === 'object');
-  if (kind === 'InsertStmt') {
-    const target = (stmt as { relation?: { schemaname?: string } }).relation?.schemaname;
-    if ((stmt as { onConflictClause?: { action?: string } }).onConflictClause?.action === 'ONCONFLICT_UPDATE') return { review: 'INSERT … ON CONFLICT DO UPDATE changes existing rows' };
-    const deletes = cteStatements(stmt).filter((c) => kindOf(c) === 'DeleteStmt');
-    // moveToQuarantine's shape: the deleted rows go, in the same statement, into the quarantine.
-    if (deletes.length > 0 && target === QUARANTINE_SCHEMA && deletes.length === cteStatements(stmt).length) return 'quarantines-rows';
-    return innerReview ?? (inner.length > 0 ? { review: 'a WITH clause that writes' } : 'keeps-rows');
+/**
+ * Why a statement must be reviewed, or null. Every statement nested in it counts: a DELETE in a CTE of a
+ * CREATE TABLE AS removes rows as surely as one on its own.
+ */
+async function reviewReason(stmt: Json, db: Queryable): Promise<string | null> {
+  for (const [kind, body] of statementsIn(stmt)) {
+    if (!KEEPS_ROWS.has(kind)) return NAMED[kind] ?? `${kind.replace(/Stmt$/, '')} is not a statement a repair may run unreviewed`;
+    if (kind === 'InsertStmt' && (body as { onConflictClause?: { action?: string } }).onConflictClause?.action === 'ONCONFLICT_UPDATE') {
+      return 'INSERT … ON CONFLICT DO UPDATE changes existing rows';
+    }
+    if (kind === 'AlterTableStmt') {
+      for (const c of (body as { cmds?: { AlterTableCmd?: { subtype?: string; def?: { Constraint?: { contype?: string; fk_del_action?: string; fk_upd_action?: string } } } }[] }).cmds ?? []) {
+        const cmd = c.AlterTableCmd;
+        if (!ADDS_CONSTRAINTS.has(cmd?.subtype ?? '')) return `ALTER TABLE ${cmd?.subtype ?? ''} may change or lose data`;
+        const con = cmd?.def?.Constraint;
+        if (con?.contype === 'CONSTR_FOREIGN' && (CHANGING_ACTIONS.has(con.fk_del_action ?? '') || CHANGING_ACTIONS.has(con.fk_upd_action ?? ''))) {
+          return 'a foreign key with ON DELETE/ON UPDATE CASCADE, SET NULL or SET DEFAULT would make later deletes change rows no quarantine copies';
+        }
+      }
+    }
+    if (kind === 'InsertStmt') {
+      const rel = (body as { relation?: { schemaname?: string; relname?: string } }).relation;
+      if (rel?.schemaname && rel.relname) {
+        const fired = await userCodeFiredBy(db, [{ table: { schema: rel.schemaname, name: rel.relname }, event: 'insert' }]);
+        if (fired.length > 0) return `the INSERT fires ${fired.join(', ')}, code integrity cannot read`;
+      }
+    }
   }
-  if (KEEPS_ROWS.has(kind)) return innerReview ?? (inner.length > 0 && kind === 'SelectStmt' && inner.some((e) => e !== 'keeps-rows') ? { review: 'a WITH clause that writes' } : 'keeps-rows');
-  if (kind === 'AlterTableStmt') {
-    const cmds = ((stmt as { cmds?: { AlterTableCmd?: { subtype?: string } }[] }).cmds ?? []).map((c) => c.AlterTableCmd?.subtype ?? '');
-    return cmds.every((c) => ADDS_CONSTRAINTS.has(c)) ? 'keeps-rows' : { review: `ALTER TABLE ${cmds.join(', ')}` };
+  const acting = calledFunctions(stmt).find((f) => ACTING_FUNCTIONS.has(f));
+  if (acting) return `it calls ${acting}(), which acts beyond the statement`;
+  const own = userCode(stmt);
+  if (own.length > 0) return `it runs code of yours (${[...new Set(own)].join(', ')}), which integrity cannot read`;
+  return null;
+}
+
+/**
+ * psql replaces `:name`, `:'name'` and `:"name"` outside quotes with a variable's value before the server
+ * sees the text: what the script sends could then differ from what was parsed here.
+ */
+async function psqlInterpolation(sql: string): Promise<string | null> {
+  const tokens = ((await scan(sql)) as { tokens?: { start: number; end: number; text: string; tokenName: string }[] }).tokens ?? [];
+  for (let i = 0; i + 1 < tokens.length; i++) {
+    const t = tokens[i] as { start: number; end: number; text: string };
+    const next = tokens[i + 1] as { start: number; text: string; tokenName: string };
+    if (t.text === ':' && next.start === t.end && /^[A-Za-z_'"]/.test(next.text)) return `psql would replace ${t.text}${next.text} with a variable's value`;
   }
-  const what: Record<string, string> = {
-    DeleteStmt: 'DELETE removes rows without copying them to the quarantine',
-    UpdateStmt: 'UPDATE changes rows without copying them to the quarantine',
-    MergeStmt: 'MERGE changes rows without copying them to the quarantine',
-    TruncateStmt: 'TRUNCATE removes every row',
-    DropStmt: 'DROP removes an object and its data',
-    TransactionStmt: 'transaction control would end the script\'s transaction',
-    VariableSetStmt: 'SET would change what the rest of the script means',
-    DoStmt: 'a DO block runs code integrity cannot read',
-    CallStmt: 'CALL runs a procedure integrity cannot read',
-  };
-  return { review: what[kind] ?? `${kind.replace(/Stmt$/, '')} is not a statement a repair may run unreviewed` };
+  return null;
 }
 
 /** Why a plugin's SQL must be reviewed, or the worst safety it may claim ('safe' or 'destructive'). */
-async function verdictOn(sqlTexts: string[]): Promise<{ review: string } | 'safe' | 'destructive'> {
+async function verdictOn(sqlTexts: string[], db: Queryable): Promise<{ review: string } | 'safe' | 'destructive'> {
   let destructive = false;
   for (const text of sqlTexts) {
-    // Statements integrity's own helpers wrote (the quarantine table and its DO guard) are ours to vouch for.
+    // Statements integrity's own helpers wrote (the quarantine table and its DO guard, the move into
+    // it) are ours to vouch for; a move makes the step destructive.
     let sql = text;
-    for (const written of WRITTEN_BY_HELPERS) if (sql.includes(written)) sql = sql.split(written).join('\n');
+    for (const [written, effect] of WRITTEN_BY_HELPERS) {
+      if (!sql.includes(written)) continue;
+      sql = sql.split(written).join('\n');
+      if (effect === 'moves-rows') destructive = true;
+    }
     if (sql.trim() === '') continue;
     let stmts: { stmt: Json }[];
     try {
@@ -67,10 +120,11 @@ async function verdictOn(sqlTexts: string[]): Promise<{ review: string } | 'safe
       // psql meta-commands (\!, \i, ...) are not SQL: the server's grammar rejects them, so they land here.
       return { review: 'the SQL does not parse as PostgreSQL (it may hold a psql meta-command)' };
     }
+    const interpolated = await psqlInterpolation(sql);
+    if (interpolated) return { review: interpolated };
     for (const { stmt } of stmts) {
-      const effect = effectOf(stmt);
-      if (typeof effect === 'object') return effect;
-      if (effect === 'quarantines-rows') destructive = true;
+      const reason = await reviewReason(stmt, db);
+      if (reason) return { review: reason };
     }
   }
   return destructive ? 'destructive' : 'safe';
@@ -78,16 +132,18 @@ async function verdictOn(sqlTexts: string[]): Promise<{ review: string } | 'safe
 
 /**
  * A plugin's repair, as the script may run it: each step's SQL is parsed, and a step that could lose a
- * row (a DELETE or UPDATE not moving the rows into the quarantine), end the transaction, change
- * settings, or hide a psql meta-command becomes `review` (commented out, with the reason), whatever the
- * plugin claimed; a step that moves rows into the quarantine is at least `destructive`. Built-in checks
- * are held to the same rules by their own tests.
+ * row without its copy in the quarantine (a DELETE, UPDATE or MERGE not written by integrity's helpers,
+ * at any depth; an INSERT that fires a trigger or rule; a foreign key that cascades), run code integrity
+ * cannot read (a function or operator outside pg_catalog, DO, CALL), end the transaction, change settings,
+ * or be changed by psql on its way (a meta-command, a variable) becomes `review`, commented out with the
+ * reason, whatever the plugin claimed; a step that moves rows into the quarantine is at least
+ * `destructive`. Built-in checks are held to the same rules by their own tests.
  */
-export async function vetPluginRepair(repair: Repair, origin: string): Promise<Repair> {
+export async function vetPluginRepair(repair: Repair, origin: string, db: Queryable): Promise<Repair> {
   const steps: RepairStep[] = [];
   for (const step of repair.steps) {
     const texts = step.phase === 'concurrent' ? [...(step.statements ?? [step.sql]), ...(step.verifyStatements ?? []), ...(step.guard ? [step.guard] : [])] : [step.sql];
-    const verdict = await verdictOn(texts);
+    const verdict = await verdictOn(texts, db);
     if (typeof verdict === 'object') {
       if (step.safety === 'review') steps.push(step);
       else

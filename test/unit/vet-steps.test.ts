@@ -5,9 +5,14 @@ import { findingFix } from '../../src/fix/script.js';
 import type { Repair, RepairStep } from '../../src/fix/types.js';
 import type { Column, Table } from '../../src/db/catalog.js';
 import type { Finding } from '../../src/findings.js';
+import type { Queryable } from '../../src/db/session.js';
+
+/** The catalog as the vetting sees it: which user triggers and rules an INSERT would fire. */
+let firing: string[] = [];
+const db: Queryable = { query: async <R>() => ({ rows: firing.map((what) => ({ what })) as R[] }) };
 
 const step = (sql: string, safety: RepairStep['safety'] = 'safe'): RepairStep => ({ safety, phase: 'transaction', description: 'a plugin step', sql });
-const vet = async (...steps: RepairStep[]) => (await vetPluginRepair({ order: 50, summary: 's', steps } satisfies Repair, 'acme/plugin.check.ts')).steps;
+const vet = async (...steps: RepairStep[]) => (await vetPluginRepair({ order: 50, summary: 's', steps } satisfies Repair, 'acme/plugin.check.ts', db)).steps;
 
 const column = { name: 'id', type: 'int4', baseType: 'int4', notNull: true, generated: '', identity: '' } as unknown as Column;
 const table = { schema: 'Billing Dept', name: 'Invoice Line', columns: [column], primaryKey: ['id'] } as unknown as Table;
@@ -35,6 +40,16 @@ describe("a plugin's repair steps are held to the script's rules", () => {
     expect((await vet(step('DO $$ BEGIN DELETE FROM public.t; END $$')))[0]?.safety).toBe('review');
   });
 
+  it('an INSERT that fires a trigger or rule of the user\'s is held; one that fires none is not', async () => {
+    firing = ['trigger "purge" on public.audit_log'];
+    const [held] = await vet(step("INSERT INTO public.audit_log VALUES ('hello')"));
+    expect(held?.safety).toBe('review');
+    expect(held?.decision).toMatch(/fires trigger "purge" on public.audit_log/);
+    firing = [];
+    expect((await vet(step("INSERT INTO public.audit_log VALUES ('hello')")))[0]?.safety).toBe('safe');
+    expect((await vet(step('ALTER TABLE public.child ADD CONSTRAINT f FOREIGN KEY (pid) REFERENCES public.parent (id) NOT VALID')))[0]?.safety).toBe('safe');
+  });
+
   it('one step joining the quarantine table and the move (as placeholder-uuid writes it) stays destructive', async () => {
     const sql = `${createQuarantineTable(quarantine, table)}\n${moveToQuarantine(quarantine, 'ONLY "Billing Dept"."Invoice Line"', 't.id < 0', 'acme/x', 'f1')}`;
     expect((await vet(step(sql, 'destructive')))[0]?.safety).toBe('destructive');
@@ -52,6 +67,18 @@ describe("a plugin's repair steps are held to the script's rules", () => {
     ['INSERT INTO public.t VALUES (1) ON CONFLICT (id) DO UPDATE SET a = 1', /ON CONFLICT DO UPDATE/],
     ['WITH d AS (DELETE FROM public.t RETURNING *) INSERT INTO public.archive SELECT * FROM d', /DELETE removes rows/],
     ['WITH d AS (DELETE FROM public.t RETURNING *) SELECT * FROM d', /DELETE removes rows/],
+    ['CREATE TABLE public.snap AS WITH d AS (DELETE FROM public.t WHERE id = 5 RETURNING 1) SELECT count(*) AS n FROM d', /DELETE removes rows/],
+    ['WITH d AS (DELETE FROM public.t WHERE id = 7 RETURNING id) INSERT INTO integrity_quarantine.hand (id) SELECT id FROM d WHERE false', /DELETE removes rows/],
+    ['INSERT INTO public.log SELECT 1 FROM (WITH d AS (UPDATE public.t SET a = 1 RETURNING 1) SELECT * FROM d) AS x', /UPDATE changes rows/],
+    ['SELECT public.purge_negative()', /runs code of yours \(public\.purge_negative\)/],
+    ['CREATE INDEX i ON public.t (public.imm_wrapper(id))', /runs code of yours/],
+    ['SELECT 1 WHERE 1 OPERATOR(public.===) 1', /runs code of yours \(public\.===\)/],
+    ["SELECT pg_catalog.set_config('session_replication_role', 'replica', true)", /set_config\(\)/],
+    ["SELECT query_to_xml('DELETE FROM public.t', true, true, '')", /query_to_xml\(\)/],
+    ['ALTER TABLE public.child ADD CONSTRAINT f FOREIGN KEY (pid) REFERENCES public.parent (id) ON DELETE CASCADE NOT VALID', /CASCADE, SET NULL or SET DEFAULT/],
+    ['ALTER TABLE public.child ADD CONSTRAINT f FOREIGN KEY (pid) REFERENCES public.parent (id) ON UPDATE SET NULL', /CASCADE, SET NULL or SET DEFAULT/],
+    ['SELECT (ARRAY[10, 20, 30])[1:ROW_COUNT]', /psql would replace :ROW_COUNT/],
+    ["SELECT :'DBNAME'", /psql would replace|does not parse/],
     ['SELECT 1;\n\\! rm -rf ~', /does not parse as PostgreSQL \(it may hold a psql meta-command\)/],
     ['CALL public.cleanup()', /CALL runs a procedure/],
   ])('holds for review, whatever the plugin claimed: %s', async (sql, reason) => {

@@ -223,7 +223,7 @@ function definitionOf(c: Compiled, origin: string): CheckDefinition {
     docs: {
       finds: `${description}\n\nThe rows its query returns, from ${origin}:\n${c.query.text.trim()}`,
       ...(spec.repair === 'quarantine'
-        ? { fix: 'integrity fix moves the rows the query returns (found again by running it, by key) to the integrity_quarantine schema, keeping a copy.' }
+        ? { fix: "integrity fix moves the rows the query returns (found again by running it, by key) to the integrity_quarantine schema, keeping a copy. The key columns the query returns must be the object table's own (PostgreSQL tells which table each output column is): a key taken from another table, or computed, leaves the move for review." }
         : spec.repair
           ? { fix: spec.repair.description ?? `A repair written with the check, shown for review:\n${spec.repair.sql}` }
           : {}),

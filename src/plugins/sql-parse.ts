@@ -1,4 +1,5 @@
 import { loadModule, parseSync, scanSync } from '@libpg-query/parser';
+import { ACTING_FUNCTIONS as GUARDED_FUNCTIONS } from '../db/acting-functions.js';
 import { HEADER_FIELDS } from './sql-spec.js';
 
 // The parser's WebAssembly is loaded once, when this module is first imported, so that checks can be
@@ -31,28 +32,24 @@ export interface AnalyzedQuery {
   userCode: string[];
 }
 
-/** pg_catalog functions that run SQL given as text, or act beyond the query that calls them. */
+/**
+ * pg_catalog functions whose call makes the query more than a plain read, which the quarantine repair
+ * would run again outside the audit's read-only transaction: those that act beyond the query (the
+ * guard's list: SQL given as text, settings, other sessions, session-level locks, notifications,
+ * replication slots and logical messages, statistics, large objects, files), and those the audit lets
+ * READ ONLY refuse or end with it but the repair's read-write transaction would run: sequences
+ * (nextval, setval), transaction-level advisory locks and unlocks, lo_truncate.
+ */
 const ACTING_FUNCTIONS = new Set([
-  'query_to_xml',
-  'query_to_xmlschema',
-  'query_to_xml_and_xmlschema',
-  'cursor_to_xml',
-  'cursor_to_xmlschema',
-  'ts_stat',
-  'set_config',
+  ...GUARDED_FUNCTIONS,
   'setval',
   'nextval',
-  'pg_terminate_backend',
-  'pg_cancel_backend',
-  'pg_advisory_lock',
   'pg_advisory_xact_lock',
-  'pg_notify',
-  'lo_unlink',
-  'lo_import',
-  'lo_export',
-  'lo_put',
-  'lo_from_bytea',
-  'lo_create',
+  'pg_advisory_xact_lock_shared',
+  'pg_try_advisory_xact_lock',
+  'pg_try_advisory_xact_lock_shared',
+  'pg_advisory_unlock',
+  'pg_advisory_unlock_shared',
   'lo_truncate',
 ]);
 

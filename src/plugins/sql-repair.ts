@@ -78,6 +78,60 @@ async function notPlainTables(db: Queryable, relations: { schema: string; name: 
   return [...new Set(res.rows.map((r) => `${r.kind === 'v' ? 'view' : r.kind === 'f' ? 'foreign table' : 'relation'} ${displayName(r.schema, r.name)}`))];
 }
 
+/** A column of a query's result as PostgreSQL describes it (RowDescription): the table and column it is, or 0. */
+interface FieldOrigin {
+  name: string;
+  tableID: number;
+  columnID: number;
+}
+
+/**
+ * Why the key columns the query returns are not proven to be `table`'s own columns, as PostgreSQL tells
+ * it: the RowDescription of a result names, for a column that is a plain column of a table (through
+ * subqueries and non-recursive CTEs too), that table's OID and the column's number, and 0 for anything
+ * computed. A key taken from another table (`SELECT c.id FROM customer c`) or computed would name rows of
+ * `table` by a value the query found elsewhere: the rows moved would not be the rows the query found.
+ */
+async function keyOrigins(db: Queryable, catalog: Catalog, table: Table, key: string[], query: string): Promise<string[]> {
+  const res = (await db.query(`SELECT ${key.map((k) => `integrity_q.${quoteIdent(k)}`).join(', ')} FROM (\n${query}\n) AS integrity_q LIMIT 0`)) as {
+    fields?: FieldOrigin[];
+  };
+  const fields = res.fields;
+  const label = displayName(table.schema, table.name);
+  if (!Array.isArray(fields) || fields.length !== key.length) {
+    return [`the database did not say which table the key columns the query returns come from, so they are not known to be ${label}'s own`];
+  }
+  const tableIDs = fields.map((f) => Number(f.tableID) || 0);
+  const res2 = await db.query<{ i: number; schema: string; name: string; column: string | null }>(
+    `SELECT f.i::int AS i, n.nspname AS schema, c.relname AS name, a.attname AS column
+       FROM unnest($1::pg_catalog.oid[], $2::pg_catalog.int2[]) WITH ORDINALITY AS f(rel, att, i)
+       JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) f.rel
+       JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+       LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.rel AND a.attnum OPERATOR(pg_catalog.=) f.att AND NOT a.attisdropped`,
+    [tableIDs.map(String), fields.map((f) => String(Number(f.columnID) || 0))],
+  );
+  const origin = new Map(res2.rows.map((r) => [Number(r.i) - 1, r]));
+  // A partition's rows are rows of the partitioned table above it, which the move reaches (no ONLY).
+  const isTableOrPartition = (schema: string, name: string) => {
+    for (let t: { schema: string; name: string } | null = { schema, name }; t; t = findTable(catalog, t.schema, t.name)?.partitionOf ?? null) {
+      if (t.schema === table.schema && t.name === table.name) return true;
+    }
+    return false;
+  };
+  const problems: string[] = [];
+  key.forEach((k, i) => {
+    const o = origin.get(i);
+    const what = `the key column ${displayName(k)} the query returns`;
+    if (tableIDs[i] === 0 || !o) problems.push(`${what} is computed, not a column of ${label} (PostgreSQL names no table for it)`);
+    else if (!isTableOrPartition(o.schema, o.name)) problems.push(`${what} is ${displayName(o.schema, o.name, o.column ?? '?')}, a column of another table than ${label}`);
+    else if (o.column !== k) problems.push(`${what} is ${label}'s column ${displayName(o.column ?? '?')}, not its column ${displayName(k)}`);
+  });
+  if (problems.length === 0) return [];
+  return [
+    `${problems.join('; ')}: the rows of ${label} holding these values need not be the rows the query found, so the move could take rows nothing failed for (return the key from ${label} itself, as SELECT t.${displayName(key[0] as string)} FROM ${label} AS t ...)`,
+  ];
+}
+
 export interface QuarantineTarget {
   catalog: Catalog;
   table: Table;
@@ -94,7 +148,10 @@ export interface QuarantineTarget {
 /**
  * Moves the rows the query returns, by key, to the quarantine. At fix time the rows are chosen by running
  * the query again (never by the sampled keys): locked first (FOR UPDATE, remembered in a temporary table),
- * then copied and deleted in one statement, only those locked rows the query still returns.
+ * then copied and deleted in one statement, only those locked rows the query still returns. The key
+ * columns the query returns must be the object table's own (keyOrigins): a key the query took from
+ * another table, or computed, would name rows it never found, so the move is then left for review, with
+ * the reason, rather than refused: the SQL is there to read and adapt.
  */
 export async function quarantineRepair(target: QuarantineTarget, finding: Finding, db: Queryable): Promise<Repair> {
   const { catalog, table, key, query, checkId } = target;
@@ -125,6 +182,7 @@ export async function quarantineRepair(target: QuarantineTarget, finding: Findin
   const lock = `CREATE TEMP TABLE ${locked} ON COMMIT DROP AS SELECT t.tableoid AS integrity_rel, t.ctid AS integrity_row FROM ${rows} AS t WHERE ${match('t')} FOR UPDATE OF t`;
   const move = moveToQuarantine(quarantine, rows, `(t.tableoid, t.ctid) IN (SELECT integrity_rel, integrity_row FROM ${locked}) AND ${match('t')}`, checkId, fp).replace(/;$/, '');
   const steps: RepairStep[] = [];
+  const unproven = await keyOrigins(db, catalog, table, key, query);
   const problems = deleteSideEffects(catalog, table);
   const fired = await userCodeFiredBy(db, [{ table, event: 'delete' }]);
   if (fired.length > 0) problems.push(`the delete would fire ${fired.join(', ')}, whose changes the quarantine would not hold: read them first`);
@@ -136,12 +194,13 @@ export async function quarantineRepair(target: QuarantineTarget, finding: Findin
   if (notTables.length > 0) {
     problems.push(`the query reads ${notTables.join(', ')}, whose code the repair would run again outside the audit's read-only transaction: confirm it changes nothing`);
   }
-  if (problems.length > 0) {
+  if (unproven.length > 0 || problems.length > 0) {
+    const reasons = [...unproven, ...(problems.length > 0 ? [`the delete could change rows the quarantine would not hold: ${problems.join('; ')}`] : [])];
     steps.push({
       safety: 'review',
       phase: 'transaction',
       description: `move the rows of ${label} that the query returns to the quarantine`,
-      decision: `the delete could change rows the quarantine would not hold: ${problems.join('; ')}`,
+      decision: reasons.join('. '),
       sql: `${executeBlock(lock)}\n${createQuarantineTable(quarantine, table)}\n${executeBlock(move)}`,
     });
   } else {
@@ -149,9 +208,8 @@ export async function quarantineRepair(target: QuarantineTarget, finding: Findin
     // plugin's code for the vetting of plugin repairs (vet-steps.ts) to hold back.
     const lockBlock = executeBlock(lock);
     const moveBlock = executeBlock(move);
-    if (WRITTEN_BY_HELPERS.size > 10_000) WRITTEN_BY_HELPERS.clear();
-    WRITTEN_BY_HELPERS.add(lockBlock);
-    WRITTEN_BY_HELPERS.add(moveBlock);
+    WRITTEN_BY_HELPERS.add(lockBlock, 'keeps-rows');
+    WRITTEN_BY_HELPERS.add(moveBlock, 'moves-rows');
     steps.push(
       {
         safety: 'safe',

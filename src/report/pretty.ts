@@ -41,9 +41,10 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
   const messageWidth = tableWidth - objectWidth - 10 - 8 - 5;
 
   for (const check of report.checks) {
-    const mark = statusColor[check.status](`${STATUS_MARK[check.status]} ${check.id}`);
+    // The id and title come from the config or a plugin, as the reason and note do: escaped like data.
+    const mark = statusColor[check.status](`${STATUS_MARK[check.status]} ${visible(check.id)}`);
     const count = check.status === 'failed' ? ` ${check.findings} finding${check.findings === 1 ? '' : 's'}` : ` ${check.status}`;
-    lines.push(`${mark}${chalk.gray(` ${check.title} ·`)}${statusColor[check.status](count)}${chalk.gray(` · ${check.durationMs} ms`)}`);
+    lines.push(`${mark}${chalk.gray(` ${visible(check.title)} ·`)}${statusColor[check.status](count)}${chalk.gray(` · ${check.durationMs} ms`)}`);
     if (check.status === 'sampled') lines.push(`  ${statusColor.sampled('not a pass:')} ${visible(sampledReason(report, check))}`);
     else if (check.reason) lines.push(`  ${statusColor[check.status](`${check.status === 'error' ? 'error' : 'reason'}:`)} ${visible(check.reason)}`);
     if (check.note) lines.push(chalk.gray(`  ${visible(check.note)}`));

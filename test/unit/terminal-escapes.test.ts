@@ -106,6 +106,19 @@ describe('every human format escapes control characters from data, names and the
     if (level === 0) expect(text).not.toContain('\u001b');
   });
 
+  it("pretty: a check's id, title, reason and note (from a config's SQL check or a plugin) are escaped too", () => {
+    const titled: AuditReport = {
+      ...hostileReport,
+      checks: hostileReport.checks.map((c, i) => ({ ...c, id: `acme/c${i}${HOSTILE}`, title: `Title ${HOSTILE}`, ...(c.status === 'sampled' ? {} : { reason: `why ${HOSTILE}` }), note: `note ${HOSTILE}` })),
+      findings: hostileReport.findings.map((f) => ({ ...f, checkId: `acme/c0${HOSTILE}` })),
+    };
+    for (const level of [0, 3] as const) {
+      const text = renderPretty(titled, { chalk: makeChalk(level), width: 120 });
+      expectSafe(text);
+      expect(text.replace(SGR, '')).toContain(`acme/c0${visible(HOSTILE)} Title ${visible(HOSTILE)} ·`);
+    }
+  });
+
   it('markdown (the GitHub step summary and pull-request comments)', () => {
     expectSafe(renderMarkdown(hostileReport));
   });

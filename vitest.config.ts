@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most tests wait on PostgreSQL or on a child process, not on the CPU: three workers keep a 2-core
+    // machine busy (vitest's default, cores - 1, runs them one at a time there).
+    maxWorkers: 3,
   },
 });

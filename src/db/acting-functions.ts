@@ -94,3 +94,34 @@ export function calledFunctions(node: unknown, out: string[] = []): string[] {
   }
   return out;
 }
+
+function namesAt(list: unknown): string[] {
+  return Array.isArray(list) ? list.map((n) => String((n as { String?: { sval?: string } })?.String?.sval ?? '')) : [];
+}
+
+/**
+ * Code a parse tree would run that is not PostgreSQL's own reading, one label each: functions,
+ * operators and types of a schema other than pg_catalog, and functions of `acting` (by default the
+ * ones that act beyond the statement). Unqualified names count as pg_catalog's: the audit and the fix
+ * script both pin search_path = pg_catalog, pg_temp.
+ */
+export function codeBeyondReading(tree: unknown, acting: ReadonlySet<string> = ACTING_FUNCTIONS): string[] {
+  const out = new Set<string>();
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const n of node) walk(n);
+      return;
+    }
+    if (!node || typeof node !== 'object') return;
+    const o = node as { FuncCall?: { funcname?: unknown }; A_Expr?: { name?: unknown }; TypeName?: { names?: unknown } };
+    const fn = namesAt(o.FuncCall?.funcname);
+    if (fn.length > 0 && ((fn.length > 1 && fn[0] !== 'pg_catalog') || acting.has((fn[fn.length - 1] ?? '').toLowerCase()))) out.add(`function ${fn.join('.')}()`);
+    const op = namesAt(o.A_Expr?.name);
+    if (op.length > 1 && op[0] !== 'pg_catalog') out.add(`operator OPERATOR(${op.join('.')})`);
+    const type = namesAt(o.TypeName?.names);
+    if (type.length > 1 && type[0] !== 'pg_catalog') out.add(`type ${type.join('.')}`);
+    for (const v of Object.values(node)) walk(v);
+  };
+  walk(tree);
+  return [...out];
+}

@@ -1,5 +1,5 @@
 import { parse, scan } from '@libpg-query/parser';
-import { ACTING_FUNCTIONS, calledFunctions } from '../db/acting-functions.js';
+import { codeBeyondReading } from '../db/acting-functions.js';
 import type { Queryable } from '../db/session.js';
 import { userCodeFiredBy } from './side-effects.js';
 import { WRITTEN_BY_HELPERS } from './quarantine.js';
@@ -37,20 +37,6 @@ function statementsIn(node: unknown, out: [string, Json][] = []): [string, Json]
   return out;
 }
 
-/** Schema-qualified names a tree calls or applies (functions, operators) outside pg_catalog: code of the user's. */
-function userCode(node: unknown, out: string[] = []): string[] {
-  if (Array.isArray(node)) for (const n of node) userCode(n, out);
-  else if (node && typeof node === 'object') {
-    const o = node as { FuncCall?: { funcname?: { String?: { sval?: string } }[] }; A_Expr?: { name?: { String?: { sval?: string } }[] } };
-    for (const parts of [o.FuncCall?.funcname, o.A_Expr?.name]) {
-      const names = (parts ?? []).map((p) => p.String?.sval ?? '');
-      if (names.length > 1 && names[0] !== 'pg_catalog') out.push(names.join('.'));
-    }
-    for (const v of Object.values(node)) userCode(v, out);
-  }
-  return out;
-}
-
 /**
  * Why a statement must be reviewed, or null. Every statement nested in it counts: a DELETE in a CTE of a
  * CREATE TABLE AS removes rows as surely as one on its own.
@@ -79,11 +65,8 @@ async function reviewReason(stmt: Json, db: Queryable): Promise<string | null> {
       }
     }
   }
-  const acting = calledFunctions(stmt).find((f) => ACTING_FUNCTIONS.has(f));
-  if (acting) return `it calls ${acting}(), which acts beyond the statement`;
-  const own = userCode(stmt);
-  if (own.length > 0) return `it runs code of yours (${[...new Set(own)].join(', ')}), which integrity cannot read`;
-  return null;
+  const code = codeBeyondReading(stmt);
+  return code.length > 0 ? `it runs code integrity cannot read, or that acts beyond the statement: ${code.join(', ')}` : null;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { loadModule, parseSync, scanSync } from '@libpg-query/parser';
-import { ACTING_FUNCTIONS as GUARDED_FUNCTIONS } from '../db/acting-functions.js';
+import { ACTING_FUNCTIONS as GUARDED_FUNCTIONS, codeBeyondReading } from '../db/acting-functions.js';
 import { HEADER_FIELDS } from './sql-spec.js';
 
 // The parser's WebAssembly is loaded once, when this module is first imported, so that checks can be
@@ -52,28 +52,6 @@ const ACTING_FUNCTIONS = new Set([
   'pg_advisory_unlock_shared',
   'lo_truncate',
 ]);
-
-function namesOf(list: unknown): string[] {
-  return Array.isArray(list) ? list.map((n) => (isNode(n) && isNode(n.String) ? String((n.String as Node).sval) : '')) : [];
-}
-
-function userCodeOf(select: Node): string[] {
-  const out = new Set<string>();
-  for (const call of nodesOf(select, 'FuncCall')) {
-    const parts = namesOf(call.funcname);
-    const schema = parts.length > 1 ? parts[0] : 'pg_catalog';
-    if (schema !== 'pg_catalog' || ACTING_FUNCTIONS.has((parts[parts.length - 1] ?? '').toLowerCase())) out.add(`function ${parts.join('.')}()`);
-  }
-  for (const expr of nodesOf(select, 'A_Expr')) {
-    const parts = namesOf(expr.name);
-    if (parts.length > 1 && parts[0] !== 'pg_catalog') out.add(`operator OPERATOR(${parts.join('.')})`);
-  }
-  for (const type of nodesOf(select, 'TypeName')) {
-    const parts = namesOf(type.names);
-    if (parts.length > 1 && parts[0] !== 'pg_catalog') out.add(`type ${parts.join('.')}`);
-  }
-  return [...out];
-}
 
 /** A line and column (1-based, in characters) of `offset` (a UTF-16 index into `text`). */
 export function lineColumn(text: string, offset: number): { line: number; column: number } {
@@ -229,7 +207,7 @@ export function analyzeQuery(query: string): AnalyzedQuery {
   const relations = nodesOf(select, 'RangeVar')
     .filter((r) => typeof r.schemaname === 'string')
     .map((r) => ({ schema: String(r.schemaname), name: String(r.relname) }));
-  return { text, syntaxError: null, outputColumns: outputColumns(select), unqualified, relations, userCode: userCodeOf(select) };
+  return { text, syntaxError: null, outputColumns: outputColumns(select), unqualified, relations, userCode: codeBeyondReading(select, ACTING_FUNCTIONS) };
 }
 
 export interface SqlFileHeader {

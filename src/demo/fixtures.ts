@@ -56,6 +56,42 @@ export async function runSql(url: string, sqlTexts: string[]): Promise<void> {
   }
 }
 
+/** The fixtures of the check family around the incidents (issue 13), in load order. */
+export function familyFiles(): string[] {
+  return readdirSync(path.join(fixturesDir(), 'family'))
+    .filter((f) => /^\d{3}_.*\.sql$/.test(f))
+    .sort();
+}
+
+const EXPECTED_FAILURE = /\.fails-([0-9A-Z]{5})\.sql$/;
+
+/**
+ * Loads the family fixtures. A file named `*.fails-SQLSTATE.sql` holds one statement that must fail with
+ * that SQLSTATE, run on its own (outside a transaction block): that is how a failed `CREATE INDEX
+ * CONCURRENTLY` leaves its invalid index behind. It succeeding, or failing otherwise, is an error.
+ */
+export async function loadFamily(url: string, files: string[] = familyFiles()): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const file of files) {
+      const sql = readFileSync(path.join(fixturesDir(), 'family', file), 'utf8');
+      const expected = EXPECTED_FAILURE.exec(file)?.[1];
+      if (!expected) {
+        await client.query(sql);
+        continue;
+      }
+      const code = await client.query(sql).then(
+        () => null,
+        (err: unknown) => String((err as { code?: unknown }).code ?? 'unknown'),
+      );
+      if (code !== expected) throw new Error(`fixture ${file} should fail with ${expected}, but ${code === null ? 'succeeded' : `failed with ${code}`}`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 export async function loadIncidents(url: string, files: string[] = incidentFiles()): Promise<void> {
   await runSql(
     url,

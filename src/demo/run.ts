@@ -8,10 +8,10 @@ import { renderJson } from '../report/json.js';
 import { renderPretty } from '../report/pretty.js';
 import type { CliIO } from '../cli/io.js';
 import { startEmbeddedPostgres } from './embedded.js';
-import { createDatabase, incidentConfigFile, incidentFiles, loadIncidents } from './fixtures.js';
+import { createDatabase, familyFiles, incidentConfigFile, incidentFiles, loadFamily, loadIncidents } from './fixtures.js';
 
 /**
- * Starts an embedded PostgreSQL, loads the five incidents and audits them with --deep and the
+ * Starts an embedded PostgreSQL, loads the five incidents and the family fixtures beside them, and audits them with --deep and the
  * fixtures' config. Exits 0 when the demo ran (its findings are the point), 2 when it could not.
  */
 export async function runDemo(opts: { format: 'pretty' | 'json'; keep: boolean }, io: CliIO): Promise<number> {
@@ -28,6 +28,8 @@ export async function runDemo(opts: { format: 'pretty' | 'json'; keep: boolean }
     const url = await createDatabase(server.url, 'incidents');
     say(`Loading the incidents: ${incidentFiles().join(', ')}`);
     await loadIncidents(url);
+    say(`Loading the family around them: ${familyFiles().join(', ')}`);
+    await loadFamily(url);
     const { config } = loadConfig(CHECKS, incidentConfigFile(), io.cwd);
     say(`Auditing with: integrity check --deep --config ${incidentConfigFile()}\n`);
     const report = await runAudit({

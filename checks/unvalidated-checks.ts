@@ -1,13 +1,856 @@
-import { defineCheck, z } from '../src/index.js';
+import {
+  createQuarantineTable,
+  defineCheck,
+  displayName,
+  findTable,
+  isNode,
+  literal,
+  moveToQuarantine,
+  ownRows,
+  parseNodeTree,
+  qualifiedName,
+  quarantineFor,
+  quoteIdent,
+  relationOidLiteral,
+  restoreStatement,
+  sampleKeyExpr,
+  scaleCount,
+  tableSample,
+  userCodeFiredBy,
+  walkNodes,
+  z,
+  type CheckContext,
+  type Finding,
+  type Queryable,
+  type Repair,
+  type RepairStep,
+  type Table,
+} from '../src/index.js';
 
-// Placeholder while the check is written (issue 13): it says so instead of passing.
+const ID = 'unvalidated-checks';
+
+const options = z.strictObject({
+  /**
+   * What the repair does with the rows that violate one constraint, keyed by constraint name, or by
+   * `schema.table.constraint` (`schema.domain.constraint` for a domain's): `review` (default) writes the
+   * move to the quarantine commented out, `quarantine` writes it to run.
+   */
+  strategies: z
+    .record(z.string(), z.enum(['quarantine', 'review']))
+    .default({})
+    .describe('per constraint (name, or schema.table.constraint / schema.domain.constraint): "review" (default) or "quarantine" to move the violating rows aside and validate'),
+});
+
+type Options = z.infer<typeof options>;
+type Ctx = CheckContext<Options>;
+
+/** One table's own copy of a NOT VALID CHECK constraint (an inheritance child and a partition each have one). */
+interface TableCopy {
+  oid: string;
+  name: string;
+  table: Table;
+  tableOid: string;
+  tree: string;
+  /** OIDs of the tables this one inherits the same constraint from, where it is not validated either. */
+  parents: string[];
+}
+
+interface DomainUse {
+  schema: string;
+  table: string;
+  column: string;
+  relkind: string;
+  /** `column`: of the domain (or a domain over it); `array`: an array of it; `composite`: an attribute of a composite type. */
+  how: 'column' | 'array' | 'composite';
+}
+
+interface DomainConstraint {
+  oid: string;
+  name: string;
+  domainSchema: string;
+  domainName: string;
+  tree: string;
+  /** The type the domain's values have, qualified and quoted (VALUE is of it). */
+  baseType: string;
+  uses: DomainUse[];
+}
+
+/** Why an expression is not evaluated (it would run code that is not PostgreSQL's own), or what it depends on. */
+interface Verdict {
+  refused: string[];
+  stable: string[];
+}
+
+interface Count {
+  count: number;
+  samples: string[];
+  expression: string;
+}
+
 export default defineCheck({
-  id: 'unvalidated-checks',
+  id: ID,
   title: 'NOT VALID CHECK and domain constraints that old rows violate',
   severity: 'error',
-  description: 'NOT VALID CHECK and domain constraints that old rows violate.',
-  options: z.strictObject({}),
+  description: 'Rows that violate a CHECK constraint added NOT VALID, or a domain constraint not validated, which PostgreSQL enforces only on new writes.',
+  docs: {
+    finds:
+      'For every CHECK constraint that is not validated (`ADD CONSTRAINT ... CHECK (...) NOT VALID`), the rows of each table that has a copy of it (an inheritance child and each partition has its own, counted FROM ONLY that table) on which the expression is false, judged as `ALTER TABLE ... VALIDATE CONSTRAINT` would: `WHERE NOT (expr)`, so a row on which it is NULL passes. For every domain constraint that is not validated (`ALTER DOMAIN ... ADD CONSTRAINT ... NOT VALID`), the rows of each table whose columns of that domain, or of a domain over it, hold a value on which the check is false (NULL values are checked too, as PostgreSQL does). One `error` finding per constraint per table: count = violating rows, samples = their primary key (else a unique key; none without one), details = the constraint and its expression. A constraint with no violating row anywhere gets one `info` finding where it can be validated now (on the topmost table whose copies are all clean), with a safe VALIDATE; under --sample-percent it gets none, since a sample proves no absence. ' +
+      'An expression that calls a function or operator outside pg_catalog, casts to a domain, uses a type whose input/output or comparison is not PostgreSQL\'s own (an extension\'s, a composite or range type of the user\'s), or calls a volatile function (random(), nextval(): VALIDATE\'s verdict would differ per run) is not evaluated: the audit runs no user code. It is reported as a `warning` with count null and the reason. Stable functions (now(), current_date, casts that depend on TimeZone) are evaluated in the audit\'s session and snapshot; VALIDATE evaluates them at its own time and settings. ' +
+      'Not checked, and said so in the note: array columns of a domain and attributes of composite types over it (ALTER DOMAIN ... VALIDATE refuses while they exist), materialized views and tables outside the audited schemas that use the domain, NOT ENFORCED constraints (PostgreSQL 18: never enforced, so VALIDATE does not apply), and NOT NULL constraints. Validated constraints are never reported: PostgreSQL checked every row when they were validated and checks every write since.',
+    why: 'Adding a constraint NOT VALID is the standard way to add one to a large table without a long lock: new and updated rows are checked at once, and the old ones are meant to be checked by VALIDATE CONSTRAINT later. When that step is forgotten, or fails and is never retried, the schema states an invariant that old rows break: queries, reports and code that rely on it (a positive amount, a known status) are wrong on exactly those rows, and the first UPDATE of one of them fails with a check violation in code that never touched the column.',
+    fix: 'For each finding, fix the violating rows\' values by hand (the samples are their keys), or move them aside, then `ALTER TABLE ... VALIDATE CONSTRAINT ...` (or `ALTER DOMAIN ... VALIDATE CONSTRAINT ...`), which scans without blocking writes (SHARE UPDATE EXCLUSIVE). The repair, for review by default (checks.unvalidated-checks.strategies: "quarantine" to run it), moves the violating rows to the integrity_quarantine schema in one statement (every row the delete removes is copied), then validates the constraint on the table and on its parents once none of their copies has violations left. A constraint with no violating row gets a safe VALIDATE. A delete that other rows reference by foreign key, or that fires a user trigger or rule, is always left for review.',
+    bad: `ALTER TABLE invoice ADD CONSTRAINT invoice_amount_positive CHECK (amount_cents > 0) NOT VALID;
+-- rows written before still hold amount_cents <= 0, and nothing ever ran:
+-- ALTER TABLE invoice VALIDATE CONSTRAINT invoice_amount_positive;
+ALTER DOMAIN email ADD CONSTRAINT email_has_at CHECK (VALUE LIKE '%@%') NOT VALID;`,
+    good: `UPDATE invoice SET amount_cents = -amount_cents WHERE amount_cents < 0;  -- or move the rows aside
+ALTER TABLE invoice VALIDATE CONSTRAINT invoice_amount_positive;
+ALTER DOMAIN email VALIDATE CONSTRAINT email_has_at;`,
+  },
+  options,
+  samplesTables: true,
   async run(ctx) {
-    return ctx.skip('not built yet');
+    if (ctx.catalog.tables.length === 0 && ctx.catalog.partitions.length === 0) {
+      ctx.skip(`no tables in the audited schemas (${ctx.catalog.schemas.join(', ') || 'none'}): name the schemas with --schema`);
+    }
+    const notes: string[] = [];
+    const copies = await loadTableCopies(ctx, notes);
+    const domains = await loadDomainConstraints(ctx);
+    const verdicts = await judgeTrees(ctx.db, [...copies.map((c) => ({ key: c.oid, tree: c.tree })), ...domains.map((d) => ({ key: d.oid, tree: d.tree }))]);
+
+    const findings: Finding[] = [];
+    const tableFindings = await auditTableCopies(ctx, copies, verdicts, notes);
+    findings.push(...tableFindings);
+    findings.push(...(await auditDomains(ctx, domains, verdicts, notes)));
+    ctx.note(
+      `checked ${copies.length} NOT VALID CHECK constraint cop${copies.length === 1 ? 'y' : 'ies'} (one per table) and ${domains.length} domain constraint${domains.length === 1 ? '' : 's'} not validated` +
+        notes.map((n) => `; ${n}`).join(''),
+    );
+    return findings;
   },
 });
+
+// ---------------------------------------------------------------------------------------------------
+// Catalog
+
+interface CopyRow {
+  oid: string;
+  name: string;
+  schema: string;
+  table: string;
+  table_oid: string;
+  tree: string | null;
+  enforced: boolean;
+  parents: string[];
+}
+
+/** Every table's own copy of a CHECK constraint that is not validated, in one query. */
+async function loadTableCopies(ctx: Ctx, notes: string[]): Promise<TableCopy[]> {
+  // conenforced exists from PostgreSQL 18; before that every constraint is enforced.
+  const enforced = ctx.catalog.serverVersionNum >= 180000 ? 'con.conenforced' : 'true';
+  const res = await ctx.db.query<CopyRow>(
+    `SELECT con.oid::pg_catalog.text AS oid, con.conname::pg_catalog.text AS name, n.nspname::pg_catalog.text AS schema,
+            c.relname::pg_catalog.text AS table, c.oid::pg_catalog.text AS table_oid, con.conbin::pg_catalog.text AS tree, ${enforced} AS enforced,
+            ARRAY(SELECT pc.conrelid::pg_catalog.text FROM pg_catalog.pg_inherits ih
+                    JOIN pg_catalog.pg_constraint pc ON pc.conrelid OPERATOR(pg_catalog.=) ih.inhparent AND pc.contype OPERATOR(pg_catalog.=) 'c'
+                     AND pc.conname OPERATOR(pg_catalog.=) con.conname AND NOT pc.convalidated
+                   WHERE ih.inhrelid OPERATOR(pg_catalog.=) con.conrelid ORDER BY 1) AS parents
+       FROM pg_catalog.pg_constraint con
+       JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) con.conrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+      WHERE con.contype OPERATOR(pg_catalog.=) 'c' AND NOT con.convalidated AND c.relkind IN ('r', 'p')
+        AND n.nspname OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])
+      ORDER BY n.nspname, c.relname, con.conname`,
+    [ctx.catalog.schemas],
+  );
+  const out: TableCopy[] = [];
+  let notEnforced = 0;
+  for (const r of res.rows) {
+    // The catalog snapshot leaves out extension-owned tables: so does this check.
+    const table = findTable(ctx.catalog, r.schema, r.table);
+    if (!table || r.tree === null) continue;
+    if (!r.enforced) {
+      notEnforced++;
+      continue;
+    }
+    out.push({ oid: r.oid, name: r.name, table, tableOid: r.table_oid, tree: r.tree, parents: r.parents });
+  }
+  if (notEnforced > 0) notes.push(`${notEnforced} NOT ENFORCED CHECK constraint cop${notEnforced === 1 ? 'y is' : 'ies are'} not audited (PostgreSQL never enforces them; VALIDATE does not apply)`);
+  return out;
+}
+
+interface DomainRow {
+  oid: string;
+  name: string;
+  domain_schema: string;
+  domain_name: string;
+  tree: string;
+  base_schema: string;
+  base_name: string;
+  uses: string[];
+}
+
+/**
+ * Every domain constraint that is not validated, with every use of the domain: columns of it or of a domain
+ * over it (at any depth), arrays of those, and attributes of composite types; in one query.
+ */
+async function loadDomainConstraints(ctx: Ctx): Promise<DomainConstraint[]> {
+  const res = await ctx.db.query<DomainRow>(
+    `WITH RECURSIVE derived(con, typ) AS (
+       SELECT con.oid, con.contypid FROM pg_catalog.pg_constraint con
+        WHERE con.contype OPERATOR(pg_catalog.=) 'c' AND con.contypid OPERATOR(pg_catalog.<>) 0 AND NOT con.convalidated
+       UNION
+       SELECT d.con, t.oid FROM derived d JOIN pg_catalog.pg_type t ON t.typtype OPERATOR(pg_catalog.=) 'd' AND t.typbasetype OPERATOR(pg_catalog.=) d.typ
+     ), base(con, typ) AS (
+       SELECT con.oid, con.contypid FROM pg_catalog.pg_constraint con
+        WHERE con.contype OPERATOR(pg_catalog.=) 'c' AND con.contypid OPERATOR(pg_catalog.<>) 0 AND NOT con.convalidated
+       UNION
+       SELECT b.con, t.typbasetype FROM base b JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) b.typ AND t.typtype OPERATOR(pg_catalog.=) 'd'
+     ), uses AS (
+       SELECT d.con, pg_catalog.json_build_object('schema', n.nspname, 'table', c.relname, 'column', a.attname, 'relkind', c.relkind,
+                'how', CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'c' THEN 'composite' WHEN a.atttypid OPERATOR(pg_catalog.=) d.typ THEN 'column' ELSE 'array' END)::pg_catalog.text AS use
+         FROM derived d
+         JOIN pg_catalog.pg_type dt ON dt.oid OPERATOR(pg_catalog.=) d.typ
+         JOIN pg_catalog.pg_attribute a ON (a.atttypid OPERATOR(pg_catalog.=) d.typ OR a.atttypid OPERATOR(pg_catalog.=) dt.typarray)
+                                        AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+         JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+        WHERE c.relkind IN ('r', 'p', 'm', 'c', 'f')
+          -- A partition's columns are read through its partitioned table.
+          AND NOT c.relispartition
+     )
+     SELECT con.oid::pg_catalog.text AS oid, con.conname::pg_catalog.text AS name, tn.nspname::pg_catalog.text AS domain_schema,
+            t.typname::pg_catalog.text AS domain_name, con.conbin::pg_catalog.text AS tree,
+            bn.nspname::pg_catalog.text AS base_schema, bt.typname::pg_catalog.text AS base_name,
+            ARRAY(SELECT u.use FROM uses u WHERE u.con OPERATOR(pg_catalog.=) con.oid ORDER BY 1) AS uses
+       FROM pg_catalog.pg_constraint con
+       JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) con.contypid
+       JOIN pg_catalog.pg_namespace tn ON tn.oid OPERATOR(pg_catalog.=) t.typnamespace
+       JOIN base b ON b.con OPERATOR(pg_catalog.=) con.oid
+       JOIN pg_catalog.pg_type bt ON bt.oid OPERATOR(pg_catalog.=) b.typ AND bt.typtype OPERATOR(pg_catalog.<>) 'd'
+       JOIN pg_catalog.pg_namespace bn ON bn.oid OPERATOR(pg_catalog.=) bt.typnamespace
+      WHERE con.contype OPERATOR(pg_catalog.=) 'c' AND con.contypid OPERATOR(pg_catalog.<>) 0 AND NOT con.convalidated AND con.conbin IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass
+                         AND dep.objid OPERATOR(pg_catalog.=) t.oid AND dep.deptype OPERATOR(pg_catalog.=) 'e')
+      ORDER BY tn.nspname, t.typname, con.conname`,
+  );
+  const audited = new Set(ctx.catalog.schemas);
+  return res.rows
+    .map((r) => ({
+      oid: r.oid,
+      name: r.name,
+      domainSchema: r.domain_schema,
+      domainName: r.domain_name,
+      tree: r.tree,
+      baseType: qualifiedName(r.base_schema, r.base_name),
+      uses: r.uses.map((u) => JSON.parse(u) as DomainUse),
+    }))
+    .filter((d) => audited.has(d.domainSchema) || d.uses.some((u) => audited.has(u.schema)));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What an expression would run
+
+const TYPE_FIELD = /typ(e|eid|id)$/i;
+const OPERATOR_NODES = new Set(['OPEXPR', 'DISTINCTEXPR', 'NULLIFEXPR', 'SCALARARRAYOPEXPR']);
+
+interface TreeRefs {
+  functions: Set<string>;
+  operators: Set<string>;
+  /** Type OIDs and whether the type is only read (a column or VALUE), never produced or parsed. */
+  types: Map<string, boolean>;
+  timeOrUser: boolean;
+}
+
+function oidList(v: unknown): string[] {
+  if (typeof v === 'string') return /^\d+$/.test(v) ? [v] : [];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && /^\d+$/.test(x)) : [];
+}
+
+function referencesOf(tree: string): TreeRefs | null {
+  const refs: TreeRefs = { functions: new Set(), operators: new Set(), types: new Map(), timeOrUser: false };
+  let root;
+  try {
+    root = parseNodeTree(tree);
+  } catch {
+    return null;
+  }
+  for (const node of walkNodes(root)) {
+    if (node.type === 'FUNCEXPR') for (const f of oidList(node.fields.funcid)) refs.functions.add(f);
+    if (OPERATOR_NODES.has(node.type)) for (const o of oidList(node.fields.opno)) refs.operators.add(o);
+    if (node.type === 'ROWCOMPAREEXPR') for (const o of oidList(node.fields.opnos)) refs.operators.add(o);
+    if (node.type === 'SQLVALUEFUNCTION') refs.timeOrUser = true;
+    const readOnly = node.type === 'VAR' || node.type === 'COERCETODOMAINVALUE';
+    for (const [field, value] of Object.entries(node.fields)) {
+      if (!TYPE_FIELD.test(field) || isNode(value)) continue;
+      for (const t of oidList(value)) {
+        if (t === '0') continue;
+        refs.types.set(t, (refs.types.get(t) ?? true) && readOnly);
+      }
+    }
+  }
+  return refs;
+}
+
+interface CodeRow {
+  kind: 'f' | 'o';
+  oid: string;
+  schema: string;
+  name: string;
+  code_schema: string;
+  volatility: string;
+}
+
+interface TypeRow {
+  oid: string;
+  schema: string;
+  name: string;
+  typtype: string;
+  base: string;
+  elem: string;
+  category: string;
+}
+
+/**
+ * For each tree: the user code or volatile function evaluating it would run, and the stable functions it
+ * depends on. Functions, operators and types of every tree are looked up in two queries.
+ */
+async function judgeTrees(db: Queryable, trees: { key: string; tree: string }[]): Promise<Map<string, Verdict>> {
+  const parsed = trees.map((t) => ({ key: t.key, refs: referencesOf(t.tree) }));
+  const functions = [...new Set(parsed.flatMap((p) => [...(p.refs?.functions ?? [])]))];
+  const operators = [...new Set(parsed.flatMap((p) => [...(p.refs?.operators ?? [])]))];
+  const typeOids = [...new Set(parsed.flatMap((p) => [...(p.refs?.types.keys() ?? [])]))];
+  const code = new Map<string, CodeRow>();
+  const types = new Map<string, TypeRow>();
+  if (functions.length + operators.length > 0) {
+    const res = await db.query<CodeRow>(
+      `SELECT 'f' AS kind, p.oid::pg_catalog.text AS oid, n.nspname::pg_catalog.text AS schema, p.proname::pg_catalog.text AS name,
+              n.nspname::pg_catalog.text AS code_schema, p.provolatile::pg_catalog.text AS volatility
+         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+        WHERE p.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])
+       UNION ALL
+       SELECT 'o', o.oid::pg_catalog.text, n.nspname::pg_catalog.text, o.oprname::pg_catalog.text, pn.nspname::pg_catalog.text, p.provolatile::pg_catalog.text
+         FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+         JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) o.oprcode JOIN pg_catalog.pg_namespace pn ON pn.oid OPERATOR(pg_catalog.=) p.pronamespace
+        WHERE o.oid OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])`,
+      [functions, operators],
+    );
+    for (const r of res.rows) code.set(`${r.kind}${r.oid}`, r);
+  }
+  if (typeOids.length > 0) {
+    const res = await db.query<TypeRow>(
+      `WITH RECURSIVE ty(oid) AS (
+         SELECT t.oid FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])
+         UNION
+         SELECT x.next FROM ty JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) ty.oid
+          CROSS JOIN LATERAL (VALUES (t.typbasetype), (t.typelem)) AS x(next) WHERE x.next OPERATOR(pg_catalog.<>) 0
+       )
+       SELECT t.oid::pg_catalog.text AS oid, n.nspname::pg_catalog.text AS schema, t.typname::pg_catalog.text AS name, t.typtype::pg_catalog.text AS typtype,
+              t.typbasetype::pg_catalog.text AS base, t.typelem::pg_catalog.text AS elem, t.typcategory::pg_catalog.text AS category
+         FROM ty JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) ty.oid
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace`,
+      [typeOids],
+    );
+    for (const r of res.rows) types.set(r.oid, r);
+  }
+  const out = new Map<string, Verdict>();
+  for (const { key, refs } of parsed) {
+    if (!refs) {
+      out.set(key, { refused: ['the stored expression tree could not be read'], stable: [] });
+      continue;
+    }
+    const refused: string[] = [];
+    const stable: string[] = [];
+    const judge = (kind: 'f' | 'o', oid: string) => {
+      const row = code.get(`${kind}${oid}`);
+      const label = kind === 'f' ? `function ${displayName(row?.schema ?? '?', row?.name ?? oid)}()` : `operator OPERATOR(${displayName(row?.schema ?? '?')}.${row?.name ?? oid})`;
+      if (!row) refused.push(`${label} not found`);
+      else if (row.schema !== 'pg_catalog' || row.code_schema !== 'pg_catalog') refused.push(`calls ${label}, which is not PostgreSQL's own`);
+      else if (row.volatility === 'v') refused.push(`calls the volatile ${label}: its result differs per evaluation, so no count would be VALIDATE's`);
+      else if (row.volatility === 's') stable.push(label);
+    };
+    for (const f of refs.functions) judge('f', f);
+    for (const o of refs.operators) judge('o', o);
+    for (const [oid, readOnly] of refs.types) {
+      const problem = typeProblem(types, oid, readOnly, 0);
+      if (problem) refused.push(problem);
+    }
+    if (refs.timeOrUser) stable.push('CURRENT_DATE/CURRENT_USER-style value functions');
+    out.set(key, { refused: [...new Set(refused)], stable: [...new Set(stable)] });
+  }
+  return out;
+}
+
+/**
+ * Why evaluating with a value of this type could run code that is not PostgreSQL's own: a domain's
+ * constraints (when a value is cast to it, not when a column of it is read), or a type of the user's or
+ * an extension's (its input, output and comparison functions). Enums and arrays of allowed types are fine.
+ */
+function typeProblem(types: Map<string, TypeRow>, oid: string, readOnly: boolean, depth: number): string | null {
+  const t = types.get(oid);
+  if (!t || depth > 20) return `type ${oid} not found`;
+  const label = `type ${displayName(t.schema, t.name)}`;
+  if (t.typtype === 'd') return readOnly ? typeProblem(types, t.base, readOnly, depth + 1) : `casts to the domain ${displayName(t.schema, t.name)}, whose constraints would run`;
+  if (t.schema === 'pg_catalog') return null;
+  if (t.typtype === 'e') return null;
+  if (t.category === 'A' && t.elem !== '0') return typeProblem(types, t.elem, readOnly, depth + 1);
+  return `uses ${label}, whose input, output or comparison functions are not PostgreSQL's own`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Expression text
+
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * pg_get_expr's text, made safe to write into a script: a string literal or quoted identifier holding a
+ * line end or another control character is re-quoted with escapes (quote_ident and the deparser leave them
+ * raw), and layout line breaks become spaces. The deparser writes no E'' strings (standard_conforming_strings
+ * is on), no dollar quotes and no comments, so quotes are the only context to track.
+ */
+export function safeExpression(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i] as string;
+    if (ch !== "'" && ch !== '"') {
+      out += UNSAFE.test(ch) ? ' ' : ch;
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    let value = '';
+    for (;;) {
+      if (j >= text.length) throw new Error('the deparsed expression has an unterminated quote');
+      if (text[j] === ch) {
+        if (text[j + 1] === ch) {
+          value += ch;
+          j += 2;
+          continue;
+        }
+        break;
+      }
+      value += text[j];
+      j++;
+    }
+    out += !UNSAFE.test(value) ? text.slice(i, j + 1) : ch === "'" ? literal(value) : quoteIdent(value);
+    i = j + 1;
+  }
+  return out;
+}
+
+/** The constraint's expression as the server deparses it, read in the work item that reads the table anyway. */
+async function expressionOf(db: Queryable, constraintOid: string, forDomain: boolean): Promise<string> {
+  const res = await db.query<{ expr: string | null }>(
+    `SELECT pg_catalog.pg_get_expr(con.conbin, ${forDomain ? '0' : 'con.conrelid'}) AS expr FROM pg_catalog.pg_constraint con WHERE con.oid OPERATOR(pg_catalog.=) $1::pg_catalog.oid`,
+    [constraintOid],
+  );
+  const expr = res.rows[0]?.expr;
+  if (expr === null || expr === undefined) throw new Error('the constraint is gone (dropped since the audit began?)');
+  return safeExpression(expr);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Table CHECK constraints
+
+function sampleKey(ctx: Ctx, table: Table): string[] | null {
+  if (table.primaryKey) return table.primaryKey;
+  return ctx.catalog.uniqueConstraints.find((u) => u.schema === table.schema && u.table === table.name)?.columns ?? null;
+}
+
+/** Counts the rows `violation` selects among the table's own rows, with samples of their key. */
+async function countViolations(ctx: Ctx, db: Queryable, table: Table, violation: string): Promise<{ count: number; samples: string[] }> {
+  const ref = qualifiedName(table.schema, table.name);
+  const key = sampleKey(ctx, table);
+  const res = await db.query<{ n: string; sample: string | null }>(
+    `SELECT count(*) OVER () AS n, ${key ? sampleKeyExpr(ref, key) : 'NULL::pg_catalog.text'} AS sample
+       FROM ${ownRows(table)}${tableSample(ctx.samplePercent)}
+      WHERE ${violation}
+      ${key ? `ORDER BY ${key.map((c) => `${ref}.${quoteIdent(c)}`).join(', ')}` : ''}
+      LIMIT $1`,
+    [ctx.sampleSize],
+  );
+  if (res.rows.length === 0) return { count: 0, samples: [] };
+  return { count: scaleCount(Number(res.rows[0]?.n), ctx.samplePercent), samples: res.rows.flatMap((r) => (r.sample === null ? [] : [r.sample])) };
+}
+
+function copyLabel(c: TableCopy): string {
+  return `${displayName(c.table.schema, c.table.name)} (constraint ${displayName(c.name)})`;
+}
+
+async function auditTableCopies(ctx: Ctx, copies: TableCopy[], verdicts: Map<string, Verdict>, notes: string[]): Promise<Finding[]> {
+  const byOid = new Map(copies.map((c) => [c.tableOid + '\u0000' + c.name, c]));
+  const counted = new Map<TableCopy, Count | null>();
+  const findings: Finding[] = [];
+  const toCount: TableCopy[] = [];
+  for (const copy of copies) {
+    const verdict = verdicts.get(copy.oid) as Verdict;
+    if (copy.table.unreadable) {
+      notes.push(`skipped ${copyLabel(copy)}: ${copy.table.unreadable}`);
+      counted.set(copy, null);
+    } else if (verdict.refused.length > 0) {
+      counted.set(copy, null);
+      findings.push(notEvaluated(ctx, copy.table, copy.name, verdict, null));
+    } else if (copy.table.kind === 'partitioned table') {
+      counted.set(copy, { count: 0, samples: [], expression: '' });
+    } else {
+      toCount.push(copy);
+    }
+  }
+  const results = await ctx.each(
+    toCount.map((copy) => ({ item: copy, weight: Math.max(0, copy.table.estimatedRows), object: copyLabel(copy) })),
+    async (copy, db) => {
+      ctx.progress(displayName(copy.table.schema, copy.table.name));
+      const expression = await expressionOf(db, copy.oid, false);
+      const { count, samples } = await countViolations(ctx, db, copy.table, `NOT (${expression})`);
+      return { count, samples, expression };
+    },
+  );
+  toCount.forEach((copy, i) => counted.set(copy, results[i] ?? null));
+
+  const parentsOf = (c: TableCopy) => c.parents.map((p) => byOid.get(p + '\u0000' + c.name)).filter((p): p is TableCopy => p !== undefined);
+  const childrenOf = new Map<TableCopy, TableCopy[]>();
+  for (const c of copies) for (const p of parentsOf(c)) childrenOf.set(p, [...(childrenOf.get(p) ?? []), c]);
+  const clean = new Map<TableCopy, boolean>();
+  const isClean = (c: TableCopy, depth = 0): boolean => {
+    const known = clean.get(c);
+    if (known !== undefined) return known;
+    const own = counted.get(c);
+    const result = depth < 50 && ctx.samplePercent === null && own !== null && own !== undefined && own.count === 0 && (childrenOf.get(c) ?? []).every((ch) => isClean(ch, depth + 1));
+    clean.set(c, result);
+    return result;
+  };
+  for (const copy of copies) {
+    const result = counted.get(copy);
+    if (!result) continue;
+    if (result.count > 0) {
+      findings.push(violationFinding(ctx, copy, result, ancestorsOf(copy, parentsOf), verdicts.get(copy.oid)?.stable ?? []));
+    } else if (isClean(copy) && !parentsOf(copy).some((p) => isClean(p))) {
+      findings.push(canValidateTable(ctx, copy, ancestorsOf(copy, parentsOf)));
+    }
+  }
+  return findings;
+}
+
+/** The copies above this one, nearest first (each once, under multiple inheritance too). */
+function ancestorsOf(copy: TableCopy, parentsOf: (c: TableCopy) => TableCopy[]): TableCopy[] {
+  const out: TableCopy[] = [];
+  let level = parentsOf(copy);
+  while (level.length > 0 && out.length < 100) {
+    const next: TableCopy[] = [];
+    for (const p of level) {
+      if (out.includes(p)) continue;
+      out.push(p);
+      next.push(...parentsOf(p));
+    }
+    level = next;
+  }
+  return out;
+}
+
+function strategyFor(ctx: Ctx, keys: string[]): 'quarantine' | 'review' {
+  for (const key of keys) {
+    // Keys are names users chose: a constraint called `constructor` must not find Object.prototype's.
+    if (Object.hasOwn(ctx.options.strategies, key)) return ctx.options.strategies[key] ?? 'review';
+  }
+  return 'review';
+}
+
+function notEvaluated(ctx: Ctx, table: Table | { schema: string; name: string }, name: string, verdict: Verdict, domain: DomainConstraint | null): Finding {
+  const what = domain ? `domain constraint ${displayName(name)} of ${displayName(domain.domainSchema, domain.domainName)}` : `CHECK constraint ${displayName(name)} of ${displayName(table.schema, table.name)}`;
+  return ctx.finding({
+    kind: 'not-evaluated',
+    severity: 'warning',
+    message: `${what} is not validated and was not evaluated, so its violating rows are not counted: ${verdict.refused.join('; ')}`,
+    object: { schema: table.schema, table: table.name, constraint: name },
+    count: null,
+    details: { constraint: name, reasons: verdict.refused, ...(domain ? { domain: { schema: domain.domainSchema, name: domain.domainName } } : {}) },
+  });
+}
+
+function violationFinding(ctx: Ctx, copy: TableCopy, result: Count, ancestors: TableCopy[], stable: string[]): Finding {
+  const table = copy.table;
+  const label = displayName(table.schema, table.name);
+  const about = ctx.samplePercent === null ? '' : 'about ';
+  const key = sampleKey(ctx, table);
+  return ctx.finding({
+    kind: 'violations',
+    message: `${about}${result.count} ${result.count === 1 ? 'row' : 'rows'} of ${label} ${result.count === 1 ? 'violates' : 'violate'} CHECK constraint ${displayName(copy.name)}, which was added NOT VALID and is enforced only on new writes: CHECK ${result.expression}${key ? '' : ` (${label} has no primary or unique key: no samples)`}`,
+    object: { schema: table.schema, table: table.name, constraint: copy.name },
+    count: result.count,
+    ...(ctx.samplePercent === null ? {} : { estimated: true }),
+    samples: result.samples,
+    details: {
+      constraint: copy.name,
+      expression: result.expression,
+      sampleKey: key,
+      ...(ancestors.length > 0 ? { inheritedFrom: ancestors.map((a) => ({ schema: a.table.schema, table: a.table.name })) } : {}),
+      ...(stable.length > 0 ? { stable } : {}),
+    },
+    repair: async (finding, db) => moveAndValidate(ctx, finding, db, {
+      table,
+      rows: ownRows(table),
+      where: `NOT (${result.expression})`,
+      strategy: strategyFor(ctx, [copy.name, `${table.schema}.${table.name}.${copy.name}`]),
+      constraint: copy.name,
+      validate: [copy, ...ancestors].map((c) => tableValidate(c)),
+      validateLabel: `CHECK constraint ${displayName(copy.name)} on ${label}${ancestors.length ? ` and on ${ancestors.map((a) => displayName(a.table.schema, a.table.name)).join(', ')}` : ''}`,
+      blockers: [],
+    }),
+  });
+}
+
+/** ALTER TABLE ... VALIDATE CONSTRAINT, run only while the copy exists unvalidated. */
+function tableValidate(c: TableCopy): { guard: string; statement: string } {
+  return {
+    guard: `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid OPERATOR(pg_catalog.=) ${relationOidLiteral(c.table.schema, c.table.name)} AND k.contype OPERATOR(pg_catalog.=) 'c' AND k.conname OPERATOR(pg_catalog.=) ${literal(c.name)} AND NOT k.convalidated)`,
+    statement: `ALTER TABLE ${qualifiedName(c.table.schema, c.table.name)} VALIDATE CONSTRAINT ${quoteIdent(c.name)};`,
+  };
+}
+
+/** A dollar-quote tag that does not occur in `body`. */
+function dollarTag(body: string): string {
+  let tag = '$integrity_validate$';
+  for (let i = 1; body.includes(tag); i++) tag = `$integrity_validate_${i}$`;
+  return tag;
+}
+
+/** A DO block running each statement while its guard holds; `tolerant`: a violation left elsewhere is a NOTICE, not an error. */
+function guardedValidations(steps: { guard: string; statement: string }[], tolerant: boolean): string {
+  const body = `BEGIN\n${steps
+    .map((s) =>
+      tolerant
+        ? `  IF ${s.guard} THEN\n    BEGIN\n      ${s.statement}\n    EXCEPTION WHEN check_violation THEN\n      RAISE NOTICE 'integrity: not validated yet, rows of another table still violate it: %', SQLERRM;\n    END;\n  END IF;`
+        : `  IF ${s.guard} THEN\n    ${s.statement}\n  END IF;`,
+    )
+    .join('\n')}\nEND`;
+  const tag = dollarTag(body);
+  return `DO ${tag}\n${body}\n${tag};`;
+}
+
+function canValidateTable(ctx: Ctx, copy: TableCopy, ancestors: TableCopy[]): Finding {
+  const label = displayName(copy.table.schema, copy.table.name);
+  const below = copy.table.kind === 'partitioned table' ? ' (every partition\'s copy included)' : '';
+  return ctx.finding({
+    kind: 'can-validate',
+    severity: 'info',
+    message: `CHECK constraint ${displayName(copy.name)} on ${label} is NOT VALID but no row violates it${below}: it can be validated now`,
+    object: { schema: copy.table.schema, table: copy.table.name, constraint: copy.name },
+    count: 0,
+    details: { constraint: copy.name, ...(ancestors.length > 0 ? { inheritedFrom: ancestors.map((a) => ({ schema: a.table.schema, table: a.table.name })) } : {}) },
+    repair: async () => ({
+      order: 50,
+      summary: `validate ${displayName(copy.name)} on ${label}: no row violates it`,
+      steps: [
+        {
+          safety: 'safe',
+          phase: 'transaction',
+          description: `validate CHECK constraint ${displayName(copy.name)} on ${label} (a scan under SHARE UPDATE EXCLUSIVE, which does not block reads or writes; it changes no row)`,
+          sql: `SET CONSTRAINTS ALL IMMEDIATE;\n${guardedValidations([tableValidate(copy)], false)}`,
+        },
+      ],
+    }),
+  });
+}
+
+interface MoveSpec {
+  table: Table;
+  rows: string;
+  /** Selects the violating rows under the alias `t`. */
+  where: string;
+  strategy: 'quarantine' | 'review';
+  constraint: string;
+  validate: { guard: string; statement: string }[];
+  validateLabel: string;
+  /** Reasons the validation cannot succeed (an array column of the domain). */
+  blockers: string[];
+}
+
+/**
+ * Moves the violating rows to the quarantine (one statement: every row the delete removes is copied),
+ * then validates. Review unless the strategy says quarantine and nothing else would change with the delete.
+ */
+async function moveAndValidate(ctx: Ctx, finding: Finding, db: Queryable, spec: MoveSpec): Promise<Repair> {
+  const { table } = spec;
+  const label = displayName(table.schema, table.name);
+  const quarantine = await quarantineFor(db, table, finding.fingerprint);
+  const problems: string[] = [];
+  const family = new Set([`${table.schema}\u0000${table.name}`]);
+  for (let up = table.partitionOf; up; up = findTable(ctx.catalog, up.schema, up.name)?.partitionOf ?? null) family.add(`${up.schema}\u0000${up.name}`);
+  const referencing = ctx.catalog.foreignKeys.filter((fk) => family.has(`${fk.refSchema}\u0000${fk.refTable}`));
+  if (referencing.length > 0) {
+    problems.push(`rows of ${[...new Set(referencing.map((fk) => displayName(fk.schema, fk.table)))].join(', ')} may reference these rows (foreign key ${referencing.map((fk) => displayName(fk.name)).join(', ')}): the delete would fail, cascade or set their keys, and the quarantine would not hold those changes`);
+  }
+  const fired = await userCodeFiredBy(db, [{ table, event: 'delete' }]);
+  if (fired.length > 0) problems.push(`the delete would fire ${fired.join(', ')}, whose changes the quarantine would not hold`);
+  const review = spec.strategy === 'review' || problems.length > 0;
+  const alternative = 'or instead fix the rows\' values by hand (the samples are their keys), and then validate';
+  const decision =
+    problems.length > 0
+      ? `${problems.join('; ')}; ${alternative}`
+      : `moving the ${finding.count} violating row(s) out of ${label} removes them from the application (they stay in the quarantine); ${alternative}. Set checks.${ID}.strategies to "quarantine" for this constraint to have this run`;
+  const steps: RepairStep[] = [
+    {
+      safety: review ? 'review' : 'destructive',
+      phase: 'transaction',
+      description: `move the rows of ${label} that violate ${displayName(spec.constraint)} to the quarantine (delete them, keeping a copy)`,
+      ...(review ? { decision } : {}),
+      sql: `${createQuarantineTable(quarantine, table)}\n${moveToQuarantine(quarantine, spec.rows, spec.where, ID, finding.fingerprint)}`,
+    },
+  ];
+  if (spec.blockers.length === 0) {
+    steps.push({
+      safety: review ? 'review' : 'safe',
+      phase: 'transaction',
+      description: `validate ${spec.validateLabel} once none of its copies has violating rows left (until then a NOTICE says so)`,
+      ...(review ? { decision: 'run it with the move above: VALIDATE scans the table under SHARE UPDATE EXCLUSIVE, which does not block writes, and fails while any row violates the constraint' } : {}),
+      // Deferred triggers queued by the delete would make ALTER fail with "pending trigger events": fire them first.
+      sql: `SET CONSTRAINTS ALL IMMEDIATE;\n${guardedValidations(spec.validate, true)}`,
+    });
+  }
+  return {
+    order: 50,
+    summary: `move ${finding.count} row(s) violating ${displayName(spec.constraint)} out of ${label} to the quarantine, then validate${spec.blockers.length ? ` (not possible yet: ${spec.blockers.join('; ')})` : ''}`,
+    steps,
+    restore: [`${restoreStatement(quarantine, table, finding.fingerprint)} -- after fixing their values in the quarantine: the constraint refuses them as they are`],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Domain constraints
+
+interface DomainTable {
+  domain: DomainConstraint;
+  table: Table;
+  columns: string[];
+}
+
+function domainKeys(d: DomainConstraint): string[] {
+  return [d.name, `${d.domainSchema}.${d.domainName}.${d.name}`];
+}
+
+function domainViolation(d: DomainConstraint, expression: string, columns: string[], alias: string): string {
+  // VALUE in the deparsed check reads as a column named value: the innermost scope has only that one.
+  const values = columns.map((c) => `(${alias}.${quoteIdent(c)}::${d.baseType})`).join(', ');
+  return `EXISTS (SELECT 1 FROM (VALUES ${values}) AS integrity_domain(value) WHERE NOT (${expression}))`;
+}
+
+async function auditDomains(ctx: Ctx, domains: DomainConstraint[], verdicts: Map<string, Verdict>, notes: string[]): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const audited = new Set(ctx.catalog.schemas);
+  const items: DomainTable[] = [];
+  const blockersOf = new Map<DomainConstraint, string[]>();
+  const outsideOf = new Map<DomainConstraint, string[]>();
+  for (const d of domains) {
+    const label = displayName(d.domainSchema, d.domainName);
+    const verdict = verdicts.get(d.oid) as Verdict;
+    const blockers = d.uses
+      .filter((u) => u.how !== 'column')
+      .map((u) => `${u.how === 'array' ? 'array column' : 'attribute of composite type'} ${displayName(u.schema, u.table, u.column)}`);
+    const outside = d.uses
+      .filter((u) => u.how === 'column' && (!audited.has(u.schema) || (u.relkind !== 'r' && u.relkind !== 'p') || !findTable(ctx.catalog, u.schema, u.table)))
+      .map((u) => `${u.relkind === 'm' ? 'materialized view' : u.relkind === 'f' ? 'foreign table' : 'column'} ${displayName(u.schema, u.table, u.column)}`);
+    blockersOf.set(d, blockers);
+    outsideOf.set(d, outside);
+    if (blockers.length > 0) notes.push(`domain ${label}: not checked in ${blockers.join(', ')} (ALTER DOMAIN ... VALIDATE refuses while they exist)`);
+    if (outside.length > 0) notes.push(`domain ${label}: not checked in ${outside.join(', ')} (outside the audited tables)`);
+    if (verdict.refused.length > 0) {
+      findings.push(notEvaluated(ctx, { schema: d.domainSchema, name: d.domainName }, d.name, verdict, d));
+      continue;
+    }
+    const byTable = new Map<Table, string[]>();
+    for (const u of d.uses) {
+      if (u.how !== 'column' || !audited.has(u.schema)) continue;
+      const table = findTable(ctx.catalog, u.schema, u.table);
+      if (!table || table.partitionOf) continue;
+      if (table.unreadable) {
+        notes.push(`skipped ${displayName(table.schema, table.name)}: ${table.unreadable}`);
+        continue;
+      }
+      byTable.set(table, [...(byTable.get(table) ?? []), u.column]);
+    }
+    for (const [table, columns] of byTable) items.push({ domain: d, table, columns });
+  }
+  const results = await ctx.each(
+    items.map((it) => ({ item: it, weight: Math.max(0, it.table.estimatedRows), object: `${displayName(it.table.schema, it.table.name)} (domain constraint ${displayName(it.domain.name)})` })),
+    async (it, db) => {
+      ctx.progress(displayName(it.table.schema, it.table.name));
+      const expression = await expressionOf(db, it.domain.oid, true);
+      const { count, samples } = await countViolations(ctx, db, it.table, domainViolation(it.domain, expression, it.columns, qualifiedName(it.table.schema, it.table.name)));
+      return { count, samples, expression };
+    },
+  );
+  const dirty = new Set<DomainConstraint>();
+  items.forEach((it, i) => {
+    const r = results[i];
+    if (r === undefined || r.count > 0) dirty.add(it.domain);
+    if (r && r.count > 0) findings.push(domainFinding(ctx, it, r, blockersOf.get(it.domain) ?? []));
+  });
+  for (const d of domains) {
+    const verdict = verdicts.get(d.oid) as Verdict;
+    if (verdict.refused.length > 0 || dirty.has(d) || ctx.samplePercent !== null) continue;
+    if ((blockersOf.get(d) ?? []).length > 0 || (outsideOf.get(d) ?? []).length > 0) continue;
+    findings.push(canValidateDomain(ctx, d));
+  }
+  return findings;
+}
+
+function domainValidate(d: DomainConstraint): { guard: string; statement: string } {
+  return {
+    guard: `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_type ty ON ty.oid OPERATOR(pg_catalog.=) k.contypid JOIN pg_catalog.pg_namespace tn ON tn.oid OPERATOR(pg_catalog.=) ty.typnamespace WHERE tn.nspname OPERATOR(pg_catalog.=) ${literal(d.domainSchema)} AND ty.typname OPERATOR(pg_catalog.=) ${literal(d.domainName)} AND k.conname OPERATOR(pg_catalog.=) ${literal(d.name)} AND NOT k.convalidated)`,
+    statement: `ALTER DOMAIN ${qualifiedName(d.domainSchema, d.domainName)} VALIDATE CONSTRAINT ${quoteIdent(d.name)};`,
+  };
+}
+
+function domainFinding(ctx: Ctx, it: DomainTable, result: Count, blockers: string[]): Finding {
+  const d = it.domain;
+  const table = it.table;
+  const label = displayName(table.schema, table.name);
+  const domainLabel = displayName(d.domainSchema, d.domainName);
+  const about = ctx.samplePercent === null ? '' : 'about ';
+  const key = sampleKey(ctx, table);
+  return ctx.finding({
+    kind: 'domain-violations',
+    message: `${about}${result.count} ${result.count === 1 ? 'row' : 'rows'} of ${label} ${result.count === 1 ? 'holds' : 'hold'} a value in ${it.columns.map((c) => displayName(c)).join(', ')} that violates constraint ${displayName(d.name)} of domain ${domainLabel}, which is not validated: CHECK ${result.expression}${key ? '' : ` (${label} has no primary or unique key: no samples)`}`,
+    object: { schema: table.schema, table: table.name, ...(it.columns.length === 1 ? { column: it.columns[0] as string } : { columns: it.columns }), constraint: d.name },
+    count: result.count,
+    ...(ctx.samplePercent === null ? {} : { estimated: true }),
+    samples: result.samples,
+    details: { domain: { schema: d.domainSchema, name: d.domainName }, constraint: d.name, expression: result.expression, columns: it.columns, sampleKey: key, ...(blockers.length ? { notChecked: blockers } : {}) },
+    repair: async (finding, db) => moveAndValidate(ctx, finding, db, {
+      table,
+      rows: ownRows(table),
+      where: domainViolation(d, result.expression, it.columns, 't'),
+      strategy: strategyFor(ctx, domainKeys(d)),
+      constraint: d.name,
+      validate: [domainValidate(d)],
+      validateLabel: `constraint ${displayName(d.name)} of domain ${domainLabel}`,
+      blockers,
+    }),
+  });
+}
+
+function canValidateDomain(ctx: Ctx, d: DomainConstraint): Finding {
+  const label = displayName(d.domainSchema, d.domainName);
+  return ctx.finding({
+    kind: 'can-validate',
+    severity: 'info',
+    message: `constraint ${displayName(d.name)} of domain ${label} is not validated but no value of it violates it: it can be validated now`,
+    object: { schema: d.domainSchema, table: d.domainName, constraint: d.name },
+    count: 0,
+    details: { domain: { schema: d.domainSchema, name: d.domainName }, constraint: d.name },
+    repair: async () => ({
+      order: 50,
+      summary: `validate ${displayName(d.name)} of domain ${label}: no value violates it`,
+      steps: [
+        {
+          safety: 'safe',
+          phase: 'transaction',
+          description: `validate constraint ${displayName(d.name)} of domain ${label} (scans every column of it; changes no row)`,
+          sql: guardedValidations([domainValidate(d)], false),
+        },
+      ],
+    }),
+  });
+}

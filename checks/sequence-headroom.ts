@@ -1,13 +1,591 @@
-import { defineCheck, z } from '../src/index.js';
+import { z } from 'zod';
+import {
+  defineCheck,
+  displayName,
+  findColumn,
+  findTable,
+  isNode,
+  parseNodeTree,
+  qualifiedName,
+  quoteIdent,
+  quoteLiteral,
+  type CheckContext,
+  type Column,
+  type Finding,
+  type FindingObject,
+  type Queryable,
+  type Repair,
+  type RepairStep,
+  type Table,
+  type TreeValue,
+} from '../src/index.js';
 
-// Placeholder while the check is written (issue 13): it says so instead of passing.
+const options = z
+  .strictObject({
+    warnAt: z.number().gt(0).lte(1).default(0.75).describe('share of the range used at which a sequence is reported (warning)'),
+    errorAt: z.number().gt(0).lte(1).default(0.9).describe('share of the range used at which the finding becomes an error'),
+  })
+  .refine((o) => o.warnAt <= o.errorAt, { message: 'warnAt must not be greater than errorAt', path: ['warnAt'] });
+
+type Options = z.infer<typeof options>;
+
+type IntType = 'int2' | 'int4' | 'int8';
+const BOUNDS: Record<IntType, { min: bigint; max: bigint; sql: string }> = {
+  int2: { min: -32768n, max: 32767n, sql: 'smallint' },
+  int4: { min: -2147483648n, max: 2147483647n, sql: 'integer' },
+  int8: { min: -9223372036854775808n, max: 9223372036854775807n, sql: 'bigint' },
+};
+/** pg_type OIDs of the integer types, fixed since PostgreSQL's first catalogs. */
+const INT_TYPE_OIDS: Record<string, IntType> = { '21': 'int2', '23': 'int4', '20': 'int8' };
+/** pg_proc OID of pg_catalog.nextval(regclass), and pg_type OID of regclass: built-in, fixed. */
+const NEXTVAL_OID = '1574';
+const REGCLASS_OID = '2205';
+
+const isIntType = (t: string | null | undefined): t is IntType => t === 'int2' || t === 'int4' || t === 'int8';
+
+interface SequenceRow {
+  oid: string;
+  schema: string;
+  name: string;
+  type: string;
+  start: string;
+  increment: string;
+  min: string;
+  max: string;
+  cycle: boolean;
+  unlogged: boolean;
+  can_select: boolean;
+  can_use: boolean;
+  /** [schema, table, column, deptype] of the columns that own it ('a') or whose identity it is ('i'). */
+  owners: [string, string, string, string][] | null;
+  /** [schema, table, column] of the columns whose DEFAULT refers to it. */
+  defaults: [string, string, string][] | null;
+}
+
+interface Sequence {
+  oid: string;
+  schema: string;
+  name: string;
+  type: IntType;
+  increment: bigint;
+  min: bigint;
+  max: bigint;
+  cycle: boolean;
+  unlogged: boolean;
+  canSelect: boolean;
+  canUse: boolean;
+  feeds: Feeder[];
+}
+
+/** A column that takes its values from the sequence. */
+interface Feeder {
+  table: Table;
+  column: Column;
+  via: 'identity' | 'serial' | 'default';
+  /** The column's integer type (after domains); null for a column of another type (numeric, text). */
+  intType: IntType | null;
+  /** The narrowest integer type an explicit cast in the DEFAULT passes nextval through, when narrower than the column. */
+  castType: IntType | null;
+}
+
+/** One bound on the values the sequence can hand out and the columns can store. */
+interface Limit {
+  kind: 'sequence-bound' | 'sequence-type' | 'column-type' | 'default-cast';
+  value: bigint;
+  text: string;
+  feeder?: Feeder;
+}
+
+interface Position {
+  next: bigint;
+  lo: bigint;
+  hi: bigint;
+  share: number;
+  remaining: bigint;
+  /** The limits the next values run into (several when equal). */
+  binding: Limit[];
+  /** Every limit on the side the sequence moves towards, tightest first. */
+  limits: Limit[];
+}
+
 export default defineCheck({
   id: 'sequence-headroom',
   title: 'Sequences and identity columns close to their maximum',
   severity: 'warning',
-  description: 'Sequences and identity columns close to their maximum.',
-  options: z.strictObject({}),
+  description: 'Sequences, identity and serial columns that have used most of their range, or whose sequence type caps a wider column.',
+  docs: {
+    finds:
+      'Every sequence in the audited schemas (and any sequence elsewhere that feeds a column in them), extension-owned ones excepted, with the columns it feeds: identity columns (pg_depend `i`), and every column whose DEFAULT is `nextval(<constant regclass>)`, possibly under integer casts (serial and OWNED BY columns, and defaults that name a sequence nothing owns), read from the stored default tree by function OID. ' +
+      'A partition feeding from the same sequence as its parent is counted once, with the parent. The values the sequence may still hand out are bounded by the lowest of its MAXVALUE, the maximum of each fed column\'s integer type (smallint, integer, bigint; a domain by its base type) and any narrower integer cast in the DEFAULT (`nextval(...)::integer` on a bigint column keeps failing at 2^31-1 after an `ALTER ... TYPE bigint`); a descending sequence (negative INCREMENT) by the highest of its MINVALUE and those types\' minimums. ' +
+      'The next value is `last_value + increment` once the sequence has been called, else `last_value`, read from the sequence itself (values cached by other sessions count as used). Used share = (next - low) / (high - low) over that range ([MINVALUE, limit] ascending, [limit, MAXVALUE] descending): the share of the range gone, not of the values since START. ' +
+      'Findings, one per sequence, object = the sequence: `headroom` when the share is at least warnAt (default 0.75: the check\'s severity, warning) or errorAt (default 0.9: error), with details.nextValue, lowBound, highBound (the limit), share, remaining (nextval calls left) and binding (which limits bind: the sequence\'s MAXVALUE/MINVALUE, its type, a column\'s type, a DEFAULT\'s cast). ' +
+      'A CYCLE sequence whose own bound binds does not fail there but wraps to MINVALUE and hands out values already used (a unique key then fails with 23505; a table that deleted those rows does not): `cycle-wrap`, `info`, at the same thresholds, only when it feeds a column; a CYCLE sequence feeding nothing is not reported, and one a column type caps first is a plain `headroom`. ' +
+      '`sequence-type` (`info`), below warnAt: the sequence\'s type caps it below every integer column it feeds (an integer sequence feeding a bigint column, as after `ALTER TABLE ... TYPE bigint` on a serial column): nextval will fail with "reached maximum value of sequence" long before the column fills. The reverse, a bigint sequence feeding an integer column (every serial created before PostgreSQL 10, and their dumps), is not a defect by itself: the column type is then the binding limit, and `headroom` reports it when close. ' +
+      'Without SELECT on a sequence (USAGE only, and the sequence not yet called), or an unlogged sequence on a standby, that sequence is an object error, never a pass.',
+    why: "'integer out of range' (22003) and 'nextval: reached maximum value of sequence' (2200H) are the same class of outage as Seed 003's 22P02: every insert into the table fails at once, on a day nobody chose, and the fix (a table rewrite) is slowest exactly when it is needed.",
+    fix: 'Widen before the limit: `ALTER SEQUENCE ... AS bigint` (quick; PostgreSQL raises MAXVALUE with it only when it was the old type\'s default) and `ALTER TABLE ... ALTER COLUMN ... TYPE bigint` (rewrites the table and its indexes under ACCESS EXCLUSIVE; an identity column\'s sequence follows it), and the same for every foreign-key column that references it. The repair writes these as review steps, only for the limits that bind, and lifts an explicit MAXVALUE only as a separate decision.',
+    bad: `CREATE TABLE events (id serial PRIMARY KEY, payload jsonb);      -- integer column, integer sequence
+ALTER TABLE events ALTER COLUMN id TYPE bigint;                    -- the sequence is still AS integer`,
+    good: `CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload jsonb);
+-- or, for the table above:
+ALTER SEQUENCE events_id_seq AS bigint;`,
+  },
+  options,
   async run(ctx) {
-    return ctx.skip('not built yet');
+    const sequences = await loadSequences(ctx);
+    const items = sequences.map((s) => ({ item: s, weight: 1, object: `sequence ${displayName(s.schema, s.name)}` }));
+    const positions = await ctx.each(items, (s, db) => readNext(ctx, s, db));
+    const findings: Finding[] = [];
+    let unread = 0;
+    sequences.forEach((s, i) => {
+      const next = positions[i];
+      if (next === undefined) {
+        unread++;
+        return;
+      }
+      const finding = judge(ctx, s, position(s, next));
+      if (finding) findings.push(finding);
+    });
+    ctx.note(
+      `examined ${sequences.length - unread} of ${sequences.length} sequences, feeding ${sequences.reduce((n, s) => n + s.feeds.length, 0)} columns`,
+    );
+    return findings;
   },
 });
+
+/**
+ * Every sequence with its parameters and privileges, and the columns that refer to it, in one catalog
+ * query (no function that locks a relation is called); the DEFAULT trees come from the catalog snapshot.
+ */
+async function loadSequences(ctx: CheckContext<Options>): Promise<Sequence[]> {
+  const res = await ctx.db.query<SequenceRow>(
+    `SELECT c.oid::pg_catalog.text AS oid, n.nspname AS schema, c.relname AS name, t.typname::pg_catalog.text AS type,
+            s.seqstart::pg_catalog.text AS start, s.seqincrement::pg_catalog.text AS increment,
+            s.seqmin::pg_catalog.text AS min, s.seqmax::pg_catalog.text AS max, s.seqcycle AS cycle,
+            c.relpersistence = 'u' AS unlogged,
+            pg_catalog.has_sequence_privilege(c.oid, 'SELECT') AS can_select,
+            pg_catalog.has_sequence_privilege(c.oid, 'USAGE') AS can_use,
+            (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(tn.nspname, tc.relname, a.attname, d.deptype::pg_catalog.text))
+               FROM pg_catalog.pg_depend d
+               JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid
+               JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+              WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
+                AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i')) AS owners,
+            (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(tn.nspname, tc.relname, a.attname))
+               FROM pg_catalog.pg_depend d
+               JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid
+               JOIN pg_catalog.pg_class tc ON tc.oid = ad.adrelid
+               JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+              WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = c.oid) AS defaults
+       FROM pg_catalog.pg_sequence s
+       JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_catalog.pg_type t ON t.oid = s.seqtypid
+      WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                         WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.oid AND e.deptype = 'e')
+      ORDER BY n.nspname, c.relname`,
+  );
+  const out: Sequence[] = [];
+  for (const r of res.rows) {
+    if (!isIntType(r.type)) continue;
+    const seq: Sequence = {
+      oid: r.oid,
+      schema: r.schema,
+      name: r.name,
+      type: r.type,
+      increment: BigInt(r.increment),
+      min: BigInt(r.min),
+      max: BigInt(r.max),
+      cycle: r.cycle,
+      unlogged: r.unlogged,
+      canSelect: r.can_select,
+      canUse: r.can_use,
+      feeds: [],
+    };
+    seq.feeds = feedersOf(ctx, seq, r);
+    if (ctx.catalog.schemas.includes(seq.schema) || seq.feeds.length > 0) out.push(seq);
+  }
+  return out;
+}
+
+/** The audited columns the sequence feeds, a partition left out when its parent takes from the same sequence. */
+function feedersOf(ctx: CheckContext<Options>, seq: Sequence, r: SequenceRow): Feeder[] {
+  const found: Feeder[] = [];
+  const owned = new Set((r.owners ?? []).filter((o) => o[3] === 'a').map(([s, t, c]) => JSON.stringify([s, t, c])));
+  for (const [schema, tableName, columnName, deptype] of r.owners ?? []) {
+    if (deptype !== 'i') continue;
+    const table = findTable(ctx.catalog, schema, tableName);
+    const column = table && findColumn(table, columnName);
+    if (table && column && column.identity !== '') found.push(feeder(table, column, 'identity', null));
+  }
+  for (const [schema, tableName, columnName] of r.defaults ?? []) {
+    const table = findTable(ctx.catalog, schema, tableName);
+    const column = table && findColumn(table, columnName);
+    if (!table || !column || column.defaultTree === null) continue;
+    const fed = nextvalOf(column.defaultTree, seq.oid);
+    if (!fed) continue;
+    const via = owned.has(JSON.stringify([schema, tableName, columnName])) ? 'serial' : 'default';
+    found.push(feeder(table, column, via, fed.castType));
+  }
+  const key = (f: Feeder) => JSON.stringify([f.table.schema, f.table.name, f.column.name]);
+  const keys = new Set(found.map(key));
+  return found.filter((f) => {
+    const parent = f.table.partitionOf;
+    return !(parent && keys.has(JSON.stringify([parent.schema, parent.name, f.column.name])));
+  });
+}
+
+function feeder(table: Table, column: Column, via: Feeder['via'], cast: IntType | null): Feeder {
+  const intType = isIntType(column.baseType) ? column.baseType : null;
+  const castType = cast && (intType === null || BOUNDS[cast].max < BOUNDS[intType].max) ? cast : null;
+  return { table, column, via, intType, castType };
+}
+
+/**
+ * Whether a DEFAULT is nextval() of this sequence, under nothing but casts: the narrowest integer type
+ * an explicit cast passes it through. An implicit cast to the column's own type (a serial's int4(nextval))
+ * is what ALTER ... TYPE strips, an explicit one it keeps.
+ */
+export function nextvalOf(tree: string, seqOid: string): { castType: IntType | null } | null {
+  let node: TreeValue | undefined;
+  try {
+    node = parseNodeTree(tree);
+  } catch {
+    return null;
+  }
+  let castType: IntType | null = null;
+  for (;;) {
+    if (!isNode(node)) return null;
+    const args = Array.isArray(node.fields.args) ? node.fields.args : [];
+    if (node.type === 'RELABELTYPE' || node.type === 'COERCETODOMAIN') node = node.fields.arg;
+    else if (node.type === 'FUNCEXPR' && String(node.fields.funcid) === NEXTVAL_OID) {
+      const arg = args[0];
+      return isNode(arg) && arg.type === 'CONST' && String(arg.fields.consttype) === REGCLASS_OID && oidCandidates(arg.fields.constvalue).includes(seqOid)
+        ? { castType }
+        : null;
+    } else if (node.type === 'FUNCEXPR' && (node.fields.funcformat === '1' || node.fields.funcformat === '2') && args.length === 1) {
+      const to = INT_TYPE_OIDS[String(node.fields.funcresulttype)];
+      if (to && node.fields.funcformat === '1' && (castType === null || BOUNDS[to].max < BOUNDS[castType].max)) castType = to;
+      node = args[0];
+    } else return null;
+  }
+}
+
+/** A regclass Const's OID, read both ways (outDatum prints a Datum's bytes in the server's byte order). */
+function oidCandidates(datum: TreeValue | undefined): string[] {
+  if (!datum || typeof datum !== 'object' || Array.isArray(datum) || isNode(datum) || !('bytes' in datum)) return [];
+  const b = datum.bytes;
+  const le = (o: number) => ((b[o] ?? 0) | ((b[o + 1] ?? 0) << 8) | ((b[o + 2] ?? 0) << 16) | ((b[o + 3] ?? 0) << 24)) >>> 0;
+  const be = (o: number) => (((b[o] ?? 0) << 24) | ((b[o + 1] ?? 0) << 16) | ((b[o + 2] ?? 0) << 8) | (b[o + 3] ?? 0)) >>> 0;
+  return [String(le(0)), String(be(4)), String(be(0))];
+}
+
+/** The value the next nextval() returns, read from the sequence (one object: its failure costs it alone). */
+async function readNext(ctx: CheckContext<Options>, s: Sequence, db: Queryable): Promise<bigint> {
+  const name = displayName(s.schema, s.name);
+  if (s.unlogged && ctx.catalog.inRecovery) throw new Error(`${name} is an unlogged sequence, which a standby does not have: audit the primary`);
+  if (s.canSelect) {
+    const res = await db.query<{ last_value: string; is_called: boolean }>(
+      `SELECT last_value::pg_catalog.text AS last_value, is_called FROM ${qualifiedName(s.schema, s.name)}`,
+    );
+    const row = res.rows[0];
+    if (!row) throw new Error(`${name} returned no row`);
+    return row.is_called ? BigInt(row.last_value) + s.increment : BigInt(row.last_value);
+  }
+  const grant = `grant SELECT on it (GRANT SELECT ON SEQUENCE ${qualifiedName(s.schema, s.name)} TO ...) or pg_read_all_data to the auditing role`;
+  if (!s.canUse) throw new Error(`the auditing role has neither SELECT nor USAGE on sequence ${name}, so its position is unknown: ${grant}`);
+  // With USAGE alone only the last value handed out is visible, and only once the sequence has been called.
+  const res = await db.query<{ last_value: string | null }>(
+    `SELECT pg_catalog.pg_sequence_last_value($1::pg_catalog.oid::pg_catalog.regclass)::pg_catalog.text AS last_value`,
+    [s.oid],
+  );
+  const last = res.rows[0]?.last_value ?? null;
+  if (last === null) throw new Error(`the auditing role has USAGE but not SELECT on sequence ${name}, which has not handed out a value since its last setval, so its next value is unknown: ${grant}`);
+  return BigInt(last) + s.increment;
+}
+
+function columnLabel(f: Feeder): string {
+  return displayName(f.table.schema, f.table.name, f.column.name);
+}
+
+/** The limits on each side: the sequence's own bound (or type) and each fed column's type and cast. */
+function limitsOf(s: Sequence): { upper: Limit[]; lower: Limit[] } {
+  const seqName = displayName(s.schema, s.name);
+  const upper: Limit[] = [
+    s.max === BOUNDS[s.type].max
+      ? { kind: 'sequence-type', value: s.max, text: `the type of sequence ${seqName} (${BOUNDS[s.type].sql})` }
+      : { kind: 'sequence-bound', value: s.max, text: `the MAXVALUE of sequence ${seqName}` },
+  ];
+  const lower: Limit[] = [
+    s.min === BOUNDS[s.type].min
+      ? { kind: 'sequence-type', value: s.min, text: `the type of sequence ${seqName} (${BOUNDS[s.type].sql})` }
+      : { kind: 'sequence-bound', value: s.min, text: `the MINVALUE of sequence ${seqName}` },
+  ];
+  for (const f of s.feeds) {
+    if (f.intType) {
+      const text = `the type of column ${columnLabel(f)} (${f.column.type})`;
+      upper.push({ kind: 'column-type', value: BOUNDS[f.intType].max, text, feeder: f });
+      lower.push({ kind: 'column-type', value: BOUNDS[f.intType].min, text, feeder: f });
+    }
+    if (f.castType) {
+      const text = `the DEFAULT of ${columnLabel(f)}, which casts nextval to ${BOUNDS[f.castType].sql}`;
+      upper.push({ kind: 'default-cast', value: BOUNDS[f.castType].max, text, feeder: f });
+      lower.push({ kind: 'default-cast', value: BOUNDS[f.castType].min, text, feeder: f });
+    }
+  }
+  upper.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  lower.sort((a, b) => (a.value > b.value ? -1 : a.value < b.value ? 1 : 0));
+  return { upper, lower };
+}
+
+/** Where the next value sits in the range every limit leaves, measured in the direction the sequence moves. */
+export function measure(next: bigint, increment: bigint, lo: bigint, hi: bigint): { share: number; remaining: bigint } {
+  const ascending = increment > 0n;
+  const span = hi - lo;
+  const gone = ascending ? next - lo : hi - next;
+  const left = ascending ? hi - next : next - lo;
+  const remaining = left < 0n ? 0n : left / (ascending ? increment : -increment) + 1n;
+  if (span <= 0n) return { share: 1, remaining };
+  const share = gone <= 0n ? 0 : gone >= span ? 1 : Number(gone) / Number(span);
+  return { share, remaining };
+}
+
+function position(s: Sequence, next: bigint): Position {
+  const { upper, lower } = limitsOf(s);
+  const hi = (upper[0] as Limit).value;
+  const lo = (lower[0] as Limit).value;
+  const ascending = s.increment > 0n;
+  const limits = ascending ? upper : lower;
+  const bound = ascending ? hi : lo;
+  const { share, remaining } = measure(next, s.increment, lo, hi);
+  return { next, lo, hi, share, remaining, binding: limits.filter((l) => l.value === bound), limits };
+}
+
+/**
+ * The limits a repair must lift so the sequence is no longer near one: the binding ones, then the next
+ * tightest while the share against it would still be at warnAt or more.
+ */
+function limitsToLift(s: Sequence, p: Position, warnAt: number): Limit[] {
+  const ascending = s.increment > 0n;
+  const lifted: Limit[] = [];
+  const limits = p.limits.filter((l) => ascending ? l.value < BOUNDS.int8.max : l.value > BOUNDS.int8.min);
+  for (let i = 0; i < limits.length; i++) {
+    const l = limits[i] as Limit;
+    if (lifted.length > 0 && l.value !== (lifted[lifted.length - 1] as Limit).value) {
+      const { share } = ascending ? measure(p.next, s.increment, p.lo, l.value) : measure(p.next, s.increment, l.value, p.hi);
+      if (share < warnAt) break;
+    }
+    lifted.push(l);
+  }
+  return lifted;
+}
+
+const percent = (share: number) => `${(Math.floor(share * 1000) / 10).toFixed(1)}%`;
+
+function judge(ctx: CheckContext<Options>, s: Sequence, p: Position): Finding | null {
+  const { warnAt, errorAt } = ctx.options;
+  const ascending = s.increment > 0n;
+  const seqName = displayName(s.schema, s.name);
+  const object: FindingObject = { schema: s.schema, table: s.name };
+  const bindsOwn = p.binding.some((l) => l.kind === 'sequence-bound' || l.kind === 'sequence-type');
+  const columns = s.feeds.map((f) => ({ schema: f.table.schema, table: f.table.name, column: f.column.name, type: f.column.type, via: f.via }));
+  const feedsText = s.feeds.length === 0 ? 'feeding no audited column' : `feeding ${s.feeds.map((f) => `${columnLabel(f)} (${f.column.type}, ${f.via})`).join(', ')}`;
+  const details = (values: boolean) => ({
+    sequence: { schema: s.schema, name: s.name, type: BOUNDS[s.type].sql, increment: String(s.increment), min: String(s.min), max: String(s.max), cycle: s.cycle },
+    columns,
+    ...(values ? { nextValue: String(p.next), remaining: String(p.remaining) } : {}),
+    lowBound: String(p.lo),
+    highBound: String(p.hi),
+    share: Math.round(p.share * 10000) / 10000,
+    direction: ascending ? 'ascending' : 'descending',
+    binding: p.binding.map((l) => ({ kind: l.kind, limit: String(l.value), ...(l.feeder ? { column: l.feeder.column.name, table: l.feeder.table.name, schema: l.feeder.table.schema } : {}) })),
+    warnAt,
+    errorAt,
+  });
+  const bound = ascending ? p.hi : p.lo;
+  const bindingText = p.binding.map((l) => l.text).join(' and ');
+  const failure = bindsOwn ? `nextval fails with "reached ${ascending ? 'maximum' : 'minimum'} value of sequence"` : 'inserts fail with "integer out of range"';
+
+  let kind: string;
+  let severity: 'error' | 'info' | undefined;
+  let message: (values: boolean) => string;
+  if (p.share >= warnAt && !(s.cycle && bindsOwn)) {
+    kind = 'headroom';
+    severity = p.share >= errorAt ? 'error' : undefined;
+    message = (values) =>
+      `sequence ${seqName} (${BOUNDS[s.type].sql}, ${feedsText}) has used ${percent(p.share)} of its range up to ${bound} (${bindingText})` +
+      (values ? `: next value ${p.next}, ${p.remaining} left` : '') +
+      `; then ${failure}`;
+  } else if (p.share >= warnAt && s.feeds.length > 0) {
+    kind = 'cycle-wrap';
+    severity = 'info';
+    message = (values) =>
+      `CYCLE sequence ${seqName} (${feedsText}) has used ${percent(p.share)} of its range up to ${bound} (${bindingText})` +
+      (values ? `: next value ${p.next}, ${p.remaining} left` : '') +
+      `; then it wraps to ${ascending ? s.min : s.max} and hands out values already used, which a unique key rejects (23505) unless their rows are gone`;
+  } else if (typeCaps(s)) {
+    kind = 'sequence-type';
+    severity = 'info';
+    const wider = s.feeds.filter((f) => f.intType).map((f) => `${columnLabel(f)} (${f.column.type})`).join(', ');
+    message = () =>
+      `sequence ${seqName} is ${BOUNDS[s.type].sql} but feeds ${wider}: it stops at ${bound} with "reached ${ascending ? 'maximum' : 'minimum'} value of sequence" (${percent(p.share)} used), long before the column${s.feeds.length === 1 ? '' : 's'} would`;
+  } else return null;
+
+  const lift = kind === 'sequence-type' ? p.limits.filter((l) => l.kind === 'sequence-type') : limitsToLift(s, p, warnAt);
+  const finding = ctx.finding({
+    kind,
+    ...(severity ? { severity } : {}),
+    message: message(true),
+    object,
+    count: null,
+    details: details(true),
+    ...(kind === 'cycle-wrap' ? {} : { repair: async (_f: Finding, db: Queryable) => widen(ctx, db, s, lift) }),
+  });
+  if (!ctx.valuesAllowed(finding)) {
+    finding.message = message(false);
+    finding.details = details(false);
+  }
+  return finding;
+}
+
+/** The sequence's type (its default bound) is below every integer column it feeds, on the side it moves to. */
+function typeCaps(s: Sequence): boolean {
+  const ints = s.feeds.filter((f) => f.intType);
+  if (ints.length === 0 || s.type === 'int8') return false;
+  const ascending = s.increment > 0n;
+  const own = BOUNDS[s.type];
+  if (ascending ? s.max !== own.max : s.min !== own.min) return false;
+  return ints.every((f) => {
+    const limit = f.castType ?? (f.intType as IntType);
+    return ascending ? BOUNDS[limit].max > own.max : BOUNDS[limit].min < own.min;
+  });
+}
+
+/** A regclass literal for a DEFAULT: the text regclass's own reader takes (it knows no U&"..."). */
+function regclassLiteral(schema: string, name: string): string {
+  const part = (p: string) => `"${p.replace(/"/g, '""')}"`;
+  return `${quoteLiteral(`${part(schema)}.${part(name)}`)}::pg_catalog.regclass`;
+}
+
+/** The foreign-key columns that reference a column, on the root of a partition tree. */
+function referencing(ctx: CheckContext<Options>, f: Feeder): { table: Table; column: Column }[] {
+  const out = new Map<string, { table: Table; column: Column }>();
+  for (const fk of ctx.catalog.foreignKeys) {
+    if (fk.refSchema !== f.table.schema || fk.refTable !== f.table.name) continue;
+    const at = fk.refColumns.indexOf(f.column.name);
+    const childColumn = fk.columns[at];
+    if (at < 0 || childColumn === undefined) continue;
+    let table = findTable(ctx.catalog, fk.schema, fk.table);
+    while (table?.partitionOf) table = findTable(ctx.catalog, table.partitionOf.schema, table.partitionOf.name) ?? table;
+    const column = table && findColumn(table, childColumn);
+    if (!table || !column || column.baseType === 'int8' || !isIntType(column.baseType)) continue;
+    out.set(JSON.stringify([table.schema, table.name, column.name]), { table, column });
+  }
+  return [...out.values()];
+}
+
+/** Views and rules that read a column: ALTER ... TYPE refuses to run until they are dropped. */
+async function viewsUsing(db: Queryable, f: Feeder): Promise<string[]> {
+  const res = await db.query<{ schema: string; view: string }>(
+    `SELECT DISTINCT vn.nspname AS schema, v.relname AS view
+       FROM pg_catalog.pg_attribute a
+       JOIN pg_catalog.pg_class t ON t.oid = a.attrelid
+       JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+       JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = a.attrelid AND d.refobjsubid = a.attnum
+            AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+       JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
+       JOIN pg_catalog.pg_class v ON v.oid = r.ev_class AND v.oid <> t.oid
+       JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
+      WHERE tn.nspname = $1 AND t.relname = $2 AND a.attname = $3
+      ORDER BY 1, 2`,
+    [f.table.schema, f.table.name, f.column.name],
+  );
+  return res.rows.map((r) => displayName(r.schema, r.view));
+}
+
+const REWRITE =
+  'rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE (every read and write of it waits; plan the time for its size, or migrate through a new column and a trigger instead); on a logically replicated table change the subscriber first';
+
+async function widenColumn(ctx: CheckContext<Options>, db: Queryable, f: Feeder): Promise<RepairStep[]> {
+  const table = qualifiedName(f.table.schema, f.table.name);
+  const children = referencing(ctx, f);
+  const views = await viewsUsing(db, f);
+  const notes = [
+    REWRITE,
+    ...(f.column.type !== BOUNDS[f.intType as IntType].sql ? [`the column's type is ${f.column.type}, a domain: TYPE bigint drops the domain's constraints from it; create a domain over bigint and use that instead`] : []),
+    ...(views.length > 0 ? [`views ${views.join(', ')} read the column: ALTER ... TYPE fails until they are dropped and recreated in the same transaction`] : []),
+    ...(children.length > 0 ? [`the foreign-key columns ${children.map((c) => displayName(c.table.schema, c.table.name, c.column.name)).join(', ')} reference it and need the same change (the steps below), or they cannot hold the new values`] : []),
+  ];
+  const steps: RepairStep[] = [
+    {
+      safety: 'review',
+      phase: 'transaction',
+      description: `change ${columnLabel(f)} to bigint${f.via === 'identity' ? ' (its identity sequence becomes bigint with it)' : ''}`,
+      decision: notes.join('; '),
+      sql: `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(f.column.name)} TYPE bigint;`,
+    },
+  ];
+  for (const c of children) {
+    steps.push({
+      safety: 'review',
+      phase: 'transaction',
+      description: `change the referencing column ${displayName(c.table.schema, c.table.name, c.column.name)} to bigint`,
+      decision: REWRITE,
+      sql: `ALTER TABLE ${qualifiedName(c.table.schema, c.table.name)} ALTER COLUMN ${quoteIdent(c.column.name)} TYPE bigint;`,
+    });
+  }
+  return steps;
+}
+
+/** Review steps that lift the given limits: the columns first (an identity sequence follows its column), then the sequence. */
+async function widen(ctx: CheckContext<Options>, db: Queryable, s: Sequence, lift: Limit[]): Promise<Repair> {
+  const seq = qualifiedName(s.schema, s.name);
+  const seqName = displayName(s.schema, s.name);
+  const ascending = s.increment > 0n;
+  const steps: RepairStep[] = [];
+  const done = new Set<Feeder>();
+  for (const l of lift) {
+    if (l.kind === 'column-type' && l.feeder && !done.has(l.feeder)) {
+      done.add(l.feeder);
+      steps.push(...(await widenColumn(ctx, db, l.feeder)));
+    }
+  }
+  for (const l of lift) {
+    if (l.kind !== 'default-cast' || !l.feeder) continue;
+    steps.push({
+      safety: 'review',
+      phase: 'transaction',
+      description: `drop the integer cast from the DEFAULT of ${columnLabel(l.feeder)}`,
+      decision: `the DEFAULT casts nextval to ${BOUNDS[l.feeder.castType as IntType].sql}, which fails past that type's range whatever the column's type; check nothing relies on the cast`,
+      sql: `ALTER TABLE ${qualifiedName(l.feeder.table.schema, l.feeder.table.name)} ALTER COLUMN ${quoteIdent(l.feeder.column.name)} SET DEFAULT pg_catalog.nextval(${regclassLiteral(s.schema, s.name)});`,
+    });
+  }
+  const identityWidened = [...done].some((f) => f.via === 'identity');
+  if (s.type !== 'int8' && lift.some((l) => l.kind === 'sequence-type') && !identityWidened) {
+    steps.push({
+      safety: 'review',
+      phase: 'transaction',
+      description: `make sequence ${seqName} bigint`,
+      decision: `quick (no table rewrite), but nextval on it waits for the lock meanwhile; PostgreSQL moves ${ascending ? 'MAXVALUE' : 'MINVALUE'} to bigint's only when it was ${BOUNDS[s.type].sql}'s default`,
+      sql: `ALTER SEQUENCE ${seq} AS bigint;`,
+    });
+  }
+  if (lift.some((l) => l.kind === 'sequence-bound')) {
+    const bound = ascending ? s.max : s.min;
+    steps.push({
+      safety: 'review',
+      phase: 'transaction',
+      description: `remove the explicit ${ascending ? 'MAXVALUE' : 'MINVALUE'} ${bound} of sequence ${seqName}`,
+      decision: `someone set ${ascending ? 'MAXVALUE' : 'MINVALUE'} ${bound} on purpose (a range kept apart for another system or shard?): lift it only if nothing relies on it, or set another bound instead`,
+      sql: `ALTER SEQUENCE ${seq} ${ascending ? 'NO MAXVALUE' : 'NO MINVALUE'};`,
+    });
+  }
+  return {
+    order: 60,
+    summary: `widen ${seqName} and what it feeds to bigint (needs review: ${steps.some((st) => st.sql.startsWith('ALTER TABLE')) ? 'a table rewrite' : 'a sequence change'})`,
+    steps,
+  };
+}

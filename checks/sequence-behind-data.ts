@@ -1,13 +1,564 @@
-import { defineCheck, z } from '../src/index.js';
+import {
+  defineCheck,
+  displayName,
+  findTable,
+  isNode,
+  ownRows,
+  parseNodeTree,
+  qualifiedName,
+  quoteIdent,
+  relationOidLiteral,
+  tableKey,
+  walkNodes,
+  z,
+  type Catalog,
+  type CheckContext,
+  type Column,
+  type Finding,
+  type FindingObject,
+  type Queryable,
+  type Repair,
+  type Severity,
+  type Table,
+  type TreeNode,
+  type TreeValue,
+} from '../src/index.js';
 
-// Placeholder while the check is written (issue 13): it says so instead of passing.
+/** pg_proc OID of nextval(regclass) and pg_type OIDs, fixed in PostgreSQL's initial catalogs. */
+const NEXTVAL = '1574';
+const REGCLASS = '2205';
+const INTEGER_TYPE_OIDS = new Set(['21', '23', '20']);
+const INTEGER_BASE_TYPES = new Set(['int2', 'int4', 'int8']);
+/** Rows counted at most per column when saying how many of the sequence's coming values are taken. */
+const TAKEN_CAP = 10_000;
+
+interface SequenceRow {
+  oid: string;
+  schema: string;
+  name: string;
+  increment: string;
+  min: string;
+  max: string;
+  unlogged: boolean;
+  readable: boolean;
+  /** JSON [schema, table, column, deptype] for OWNED BY ('a') and identity ('i') dependencies. */
+  owners: string[];
+}
+
+interface Sequence {
+  oid: string;
+  schema: string;
+  name: string;
+  increment: bigint;
+  min: bigint;
+  max: bigint;
+  unlogged: boolean;
+  readable: boolean;
+  owners: { schema: string; table: string; column: string; deptype: string }[];
+}
+
+/** A column a sequence feeds, on the relation whose rows are read for it. */
+interface Unit {
+  table: Table;
+  column: Column;
+  indexed: boolean;
+  /** A unique index (or constraint) whose only key is the column, non-partial: a collision fails. */
+  uniqueIndex: string | null;
+}
+
+interface Plan {
+  seq: Sequence;
+  units: Unit[];
+}
+
+interface UnitResult {
+  unit: Unit;
+  read: boolean;
+  extreme: bigint | null;
+  behind: boolean;
+  taken: number | null;
+  takenCapped: boolean;
+}
+
+interface SequenceResult {
+  plan: Plan;
+  lastValue: bigint;
+  isCalled: boolean;
+  next: bigint;
+  units: UnitResult[];
+}
+
+/** Where a DEFAULT calls nextval() on a constant regclass; `plain` when the default is that call (and casts). */
+interface NextvalUse {
+  oid: string | null;
+  plain: boolean;
+}
+
+/** OID and int4 constants that a `16384::regclass` relabels: the sequence is as fixed as a regclass literal's. */
+const OID_LIKE = new Set(['26', '23']);
+
+function regclassOid(value: TreeValue | undefined): string | null {
+  let node = value;
+  if (isNode(node) && node.type === 'RELABELTYPE' && node.fields.resulttype === REGCLASS) {
+    node = node.fields.arg;
+    if (!isNode(node) || node.type !== 'CONST' || !OID_LIKE.has(String(node.fields.consttype))) return null;
+  } else if (!isNode(node) || node.type !== 'CONST' || node.fields.consttype !== REGCLASS) return null;
+  if (node.fields.constisnull === 'true') return null;
+  const datum = node.fields.constvalue;
+  if (!datum || typeof datum !== 'object' || Array.isArray(datum) || isNode(datum)) return null;
+  const b = datum.bytes;
+  if (b.length < 4) return null;
+  return String(((b[0] ?? 0) | ((b[1] ?? 0) << 8) | ((b[2] ?? 0) << 16) | ((b[3] ?? 0) << 24)) >>> 0);
+}
+
+function isNextval(node: TreeNode): boolean {
+  return node.type === 'FUNCEXPR' && node.fields.funcid === NEXTVAL;
+}
+
+/** Looks through the integer casts and domain coercion PostgreSQL wraps around nextval() for an int2/int4/domain column. */
+function unwrapIntegerCasts(value: TreeValue | undefined): TreeValue | undefined {
+  let v = value;
+  for (;;) {
+    if (!isNode(v)) return v;
+    if (v.type === 'COERCETODOMAIN' || v.type === 'RELABELTYPE') v = v.fields.arg;
+    else if (
+      v.type === 'FUNCEXPR' &&
+      !isNextval(v) &&
+      (v.fields.funcformat === '1' || v.fields.funcformat === '2') &&
+      INTEGER_TYPE_OIDS.has(String(v.fields.funcresulttype)) &&
+      Array.isArray(v.fields.args) &&
+      v.fields.args.length === 1
+    )
+      v = v.fields.args[0];
+    else return v;
+  }
+}
+
+/** Every nextval() call in a DEFAULT's stored tree. */
+export function nextvalUses(tree: string): NextvalUse[] {
+  let root: TreeValue;
+  try {
+    root = parseNodeTree(tree);
+  } catch {
+    return [];
+  }
+  const top = unwrapIntegerCasts(root);
+  const out: NextvalUse[] = [];
+  for (const node of walkNodes(root)) {
+    if (!isNextval(node)) continue;
+    const args = Array.isArray(node.fields.args) ? node.fields.args : [];
+    out.push({ oid: regclassOid(args[0]), plain: node === top });
+  }
+  return out;
+}
+
+const NOT_EXTENSION_MEMBER = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+    WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.oid AND e.deptype = 'e')`;
+
+/** The sequences of the audited schemas and those the audited columns' defaults call, in one query. */
+async function loadSequences(db: Queryable, schemas: string[], referenced: string[]): Promise<Sequence[]> {
+  const res = await db.query<SequenceRow>(
+    `SELECT c.oid::pg_catalog.text AS oid, n.nspname AS schema, c.relname AS name,
+            s.seqincrement::pg_catalog.text AS increment, s.seqmin::pg_catalog.text AS min, s.seqmax::pg_catalog.text AS max,
+            c.relpersistence = 'u' AS unlogged,
+            pg_catalog.has_sequence_privilege(c.oid, 'SELECT') AS readable,
+            ARRAY(SELECT pg_catalog.json_build_array(tn.nspname, t.relname, a.attname, d.deptype)::pg_catalog.text
+                    FROM pg_catalog.pg_depend d
+                    JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
+                    JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+                    JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+                   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
+                     AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i')
+                   ORDER BY 1) AS owners
+       FROM pg_catalog.pg_class c
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
+      WHERE c.relkind = 'S' AND (n.nspname = ANY ($1::pg_catalog.text[]) OR c.oid = ANY ($2::pg_catalog.oid[]))
+        AND ${NOT_EXTENSION_MEMBER}
+      ORDER BY n.nspname, c.relname`,
+    [schemas, referenced],
+  );
+  return res.rows.map((r) => ({
+    oid: r.oid,
+    schema: r.schema,
+    name: r.name,
+    increment: BigInt(r.increment),
+    min: BigInt(r.min),
+    max: BigInt(r.max),
+    unlogged: r.unlogged,
+    readable: r.readable,
+    owners: r.owners.map((o) => {
+      const [schema, table, column, deptype] = JSON.parse(o) as [string, string, string, string];
+      return { schema, table, column, deptype };
+    }),
+  }));
+}
+
+interface IndexFactRow {
+  ord: number;
+  indexed: boolean;
+  unique_index: string | null;
+}
+
+/**
+ * For each (relation, column): whether max()/min() is one index lookup (every leaf has a valid,
+ * non-partial btree index led by the column; the planner's min/max optimisation), and the unique index
+ * whose only key is the column. Partitions are followed through pg_inherits, never pg_partition_tree()
+ * (which locks them).
+ */
+async function loadIndexFacts(db: Queryable, wanted: { table: Table; column: Column }[]): Promise<IndexFactRow[]> {
+  if (wanted.length === 0) return [];
+  const res = await db.query<IndexFactRow>(
+    `WITH RECURSIVE w AS (
+       SELECT u.ord, c.oid AS relid, u.col
+         FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) WITH ORDINALITY AS u(schema, tab, col, ord)
+         JOIN pg_catalog.pg_namespace n ON n.nspname = u.schema
+         JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = u.tab
+     ), tree AS (
+       SELECT w.ord, w.relid FROM w
+       UNION ALL
+       SELECT t.ord, i.inhrelid FROM tree t
+         JOIN pg_catalog.pg_inherits i ON i.inhparent = t.relid
+         JOIN pg_catalog.pg_class ch ON ch.oid = i.inhrelid AND ch.relispartition
+     )
+     SELECT w.ord::pg_catalog.int4 AS ord,
+            NOT EXISTS (SELECT 1 FROM tree t JOIN pg_catalog.pg_class l ON l.oid = t.relid
+                         WHERE t.ord = w.ord AND l.relkind <> 'p'
+                           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index x
+                                             JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
+                                             JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+                                             JOIN pg_catalog.pg_attribute a ON a.attrelid = l.oid AND a.attnum = x.indkey[0]
+                                            WHERE x.indrelid = l.oid AND am.amname = 'btree' AND x.indisvalid AND x.indisready
+                                              AND x.indpred IS NULL AND a.attname = w.col)) AS indexed,
+            (SELECT ic.relname FROM pg_catalog.pg_index x
+               JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = w.relid AND a.attnum = x.indkey[0]
+              WHERE x.indrelid = w.relid AND x.indisunique AND x.indnkeyatts = 1 AND x.indisvalid AND x.indpred IS NULL AND a.attname = w.col
+              ORDER BY x.indisprimary DESC, ic.relname LIMIT 1) AS unique_index
+       FROM w
+      ORDER BY w.ord`,
+    [wanted.map((u) => u.table.schema), wanted.map((u) => u.table.name), wanted.map((u) => u.column.name)],
+  );
+  return res.rows;
+}
+
+function columnLabel(u: { table: Table; column: Column }): string {
+  return displayName(u.table.schema, u.table.name, u.column.name);
+}
+
+/** The ancestors of a partition, nearest first, as far as the catalog knows them. */
+function ancestors(catalog: Catalog, table: Table): string[] {
+  const out: string[] = [];
+  let at: Table | undefined = table;
+  while (at?.partitionOf && out.length < 64) {
+    const key = tableKey(at.partitionOf.schema, at.partitionOf.name);
+    out.push(key);
+    at = findTable(catalog, at.partitionOf.schema, at.partitionOf.name);
+  }
+  return out;
+}
+
+function lowerSeverity(s: Severity): Severity {
+  return s === 'error' ? 'warning' : 'info';
+}
+
+/** max() for an ascending sequence, min() for a descending one: an index lookup when led by the column. */
+function extremeOf(unit: Unit, ascending: boolean): string {
+  return `(SELECT pg_catalog.${ascending ? 'max' : 'min'}(t.${quoteIdent(unit.column.name)})::pg_catalog.int8 FROM ${ownRows(unit.table)} AS t)`;
+}
+
 export default defineCheck({
   id: 'sequence-behind-data',
   title: 'Sequences whose next value is already taken',
   severity: 'error',
-  description: 'Sequences whose next value is already taken.',
+  description: 'Sequences whose next value is at or below the largest value already in a column they feed, so inserts collide.',
+  docs: {
+    finds:
+      "Every sequence that feeds an integer column (smallint, integer, bigint, or a domain over one) of an audited table, through an identity column (pg_depend 'i') or a DEFAULT that is `nextval('seq'::regclass)` (read from the stored default tree, casts and domain coercion allowed; serial columns are this), whose next value (last_value + increment once called, else last_value) is at or below `max()` of the column, or for a descending sequence at or above `min()`. " +
+      'One sequence feeding several columns (a shared sequence, partitions that each default to it, inheritance children) is compared with the extreme over all of them: each table\'s own rows (`FROM ONLY`), a partitioned table read whole and its partitions not again. ' +
+      'A column is read only when the read is one index lookup: every leaf relation has a valid, non-partial btree index whose first key is the column. Other columns are not read unless `--deep` (then max() scans the table); the note says how many columns were read and how many were not. ' +
+      "Severity: `error` when a column the sequence is behind has a unique index or constraint whose only key is the column (an insert that draws a taken value fails with 23505); one level lower (`warning`) when none does (a composite key such as pagila's (payment_date, payment_id): new rows silently repeat existing ids). " +
+      'The count is how many values the sequence hands out before passing the data; `details.taken` says how many rows already hold one of them (counted through the index, at most 10,000 per column, `details.takenCapped`). With an increment other than ±1 only values on the sequence\'s own step count, and a sequence none of whose coming values is taken (two writers interleaving odd and even ids) is not reported. ' +
+      "Not reported: sequences ahead of their data, empty tables, a sequence set with `setval(max + 1, false)`, sequences only OWNED BY a column whose default does not call them (nothing draws from them), and defaults that compute from nextval (`'INV-' || nextval(...)`, `nextval(...)::text` on a text column, `nextval(...) * 10`): these are counted in the note as not compared. A sequence the role cannot SELECT, a table it cannot read whole (row-level security) or an unlogged sequence on a standby is an error for that object, never a pass. Extension-owned sequences and tables are left out.",
+    why: 'After a restore of data without its sequence values, an import with explicit ids, or a copy between environments, the sequence still starts where it was: the application\'s next INSERT takes an id that exists and fails with a duplicate key (or, without a unique index, silently writes a second row with that id). It fails on every insert until enough values have been drawn to pass the data.',
+    fix: "`SELECT pg_catalog.setval('seq', max(col), true)` so the next value is above the data (`min` for a descending sequence). The repair is `safe`: it computes the extreme over every column the sequence feeds at apply time, never moves the sequence backwards (GREATEST with its current last_value), and runs only while the sequence is still behind, so a second run changes nothing. setval is not transactional, so it runs after the script's COMMIT, and `fix --verify` runs the transactional `ALTER SEQUENCE ... RESTART` instead (rolled back with the rest; it needs the sequence's owner and holds a lock on the sequence, which makes concurrent nextval() wait, until the verify ends). When the data already reaches the sequence's MAXVALUE (MINVALUE) the step is `review`: widen the sequence first.",
+    bad: `CREATE TABLE invoice (id serial PRIMARY KEY, ref text);
+INSERT INTO invoice (id, ref) VALUES (1, 'INV-1'), (2, 'INV-2');  -- explicit ids: the sequence stays at 1
+INSERT INTO invoice (ref) VALUES ('INV-3');  -- ERROR: duplicate key value violates unique constraint "invoice_pkey"`,
+    good: `INSERT INTO invoice (id, ref) VALUES (1, 'INV-1'), (2, 'INV-2');
+SELECT setval(pg_get_serial_sequence('invoice', 'id'), (SELECT max(id) FROM invoice));`,
+  },
   options: z.strictObject({}),
   async run(ctx) {
-    return ctx.skip('not built yet');
+    const { catalog } = ctx;
+    const relations = [...catalog.tables, ...catalog.partitions];
+
+    // Which sequence each audited column's DEFAULT calls, from the stored tree.
+    const byDefault = new Map<string, { table: Table; column: Column }[]>();
+    const notCompared: string[] = [];
+    for (const table of relations) {
+      for (const column of table.columns) {
+        if (!column.defaultTree) continue;
+        for (const use of nextvalUses(column.defaultTree)) {
+          if (use.oid === null) {
+            notCompared.push(`${columnLabel({ table, column })} (its DEFAULT calls nextval() on a name computed at run time)`);
+          } else if (!use.plain || !INTEGER_BASE_TYPES.has(column.baseType)) {
+            notCompared.push(`${columnLabel({ table, column })} (its DEFAULT computes a ${column.type} from nextval())`);
+          } else {
+            const list = byDefault.get(use.oid) ?? [];
+            list.push({ table, column });
+            byDefault.set(use.oid, list);
+          }
+        }
+      }
+    }
+
+    const sequences = await loadSequences(ctx.db, catalog.schemas, [...byDefault.keys()]);
+    const plans: Plan[] = [];
+    let ownedOnly = 0;
+    let feedNothing = 0;
+    const outside: string[] = [];
+    for (const seq of sequences) {
+      const fed = new Map<string, { table: Table; column: Column }>();
+      const add = (table: Table, column: Column) => fed.set(JSON.stringify([table.schema, table.name, column.name]), { table, column });
+      for (const u of byDefault.get(seq.oid) ?? []) add(u.table, u.column);
+      for (const o of seq.owners.filter((x) => x.deptype === 'i')) {
+        const table = findTable(catalog, o.schema, o.table);
+        const column = table?.columns.find((c) => c.name === o.column);
+        if (table && column) add(table, column);
+        else outside.push(`${displayName(o.schema, o.table, o.column)} (fed by ${displayName(seq.schema, seq.name)})`);
+      }
+      // A partition whose partitioned ancestor is read for this sequence is read through it.
+      const fedTables = new Set([...fed.values()].map((u) => `${tableKey(u.table.schema, u.table.name)}\u0000${u.column.name}`));
+      const units = [...fed.values()].filter((u) => !ancestors(catalog, u.table).some((a) => fedTables.has(`${a}\u0000${u.column.name}`)));
+      if (units.length === 0) {
+        if (seq.owners.some((o) => o.deptype === 'a')) ownedOnly++;
+        else feedNothing++;
+        continue;
+      }
+      units.sort((a, b) => columnLabel(a).localeCompare(columnLabel(b)));
+      plans.push({ seq, units: units.map((u) => ({ ...u, indexed: false, uniqueIndex: null })) });
+    }
+
+    const flat = plans.flatMap((p) => p.units);
+    const facts = await loadIndexFacts(ctx.db, flat);
+    facts.forEach((f) => {
+      const unit = flat[f.ord - 1];
+      if (!unit) return;
+      unit.indexed = f.indexed;
+      unit.uniqueIndex = f.unique_index;
+    });
+
+    let read = 0;
+    const skipped: string[] = [];
+    const work: { item: Plan; weight: number; object: string }[] = [];
+    for (const plan of plans) {
+      const label = `sequence ${displayName(plan.seq.schema, plan.seq.name)}`;
+      if (!plan.seq.readable) {
+        ctx.objectError(label, new Error(`the role cannot read ${label} (it needs SELECT on it: GRANT SELECT ON SEQUENCE ${qualifiedName(plan.seq.schema, plan.seq.name)} TO the auditing role)`));
+        continue;
+      }
+      if (plan.seq.unlogged && catalog.inRecovery) {
+        ctx.objectError(label, new Error(`${label} is unlogged and cannot be read on a standby: audit the primary`));
+        continue;
+      }
+      const blocked = plan.units.filter((u) => u.table.unreadable || !u.table.rowSecurity.readableWhole);
+      for (const u of blocked) {
+        ctx.objectError(
+          `${label} on ${columnLabel(u)}`,
+          new Error(u.table.unreadable ?? `row-level security hides rows of ${displayName(u.table.schema, u.table.name)} from this role: audit as its owner or a role with BYPASSRLS`),
+        );
+      }
+      const toRead = plan.units.filter((u) => !blocked.includes(u) && (u.indexed || ctx.deep));
+      read += toRead.length;
+      skipped.push(...plan.units.filter((u) => !blocked.includes(u) && !toRead.includes(u)).map(columnLabel));
+      if (toRead.length === 0) continue;
+      work.push({ item: { ...plan, units: toRead }, weight: toRead.length, object: label });
+    }
+
+    const results = await ctx.each(work, (plan, db) => readSequence(plan, db));
+    const findings: Finding[] = [];
+    let behindOffStep = 0;
+    for (const r of results) {
+      if (!r) continue;
+      const behind = r.units.filter((u) => u.behind);
+      if (behind.length === 0) continue;
+      const offStep = r.plan.seq.increment !== 1n && r.plan.seq.increment !== -1n;
+      if (offStep && behind.every((u) => u.taken === 0 && !u.takenCapped)) {
+        behindOffStep++;
+        continue;
+      }
+      const original = plans.find((p) => p.seq.oid === r.plan.seq.oid) as Plan;
+      findings.push(makeFinding(ctx, r, original));
+    }
+
+    ctx.note(
+      [
+        `compared ${work.length} sequence(s) with the ${read} column(s) they feed (read through an index${ctx.deep ? ', or by a scan under --deep' : ''})`,
+        skipped.length > 0 ? `${skipped.length} column(s) not read, having no btree index led by the column (run with --deep to read them): ${skipped.join(', ')}` : '',
+        notCompared.length > 0 ? `${notCompared.length} column(s) not compared: ${notCompared.join(', ')}` : '',
+        outside.length > 0 ? `${outside.length} fed column(s) outside the audited tables not read: ${outside.join(', ')}` : '',
+        ownedOnly > 0 ? `${ownedOnly} sequence(s) only OWNED BY a column whose default does not call them, not compared` : '',
+        feedNothing > 0 ? `${feedNothing} sequence(s) feed no audited column` : '',
+        behindOffStep > 0 ? `${behindOffStep} sequence(s) behind the data but none of their coming values taken (another step), not reported` : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
+    );
+    return findings;
   },
 });
+
+/** The sequence's state and the extreme of every column it feeds, in one query; then the taken values. */
+async function readSequence(plan: Plan, db: Queryable): Promise<SequenceResult> {
+  const ascending = plan.seq.increment > 0n;
+  const extremes = plan.units.map((u) => extremeOf(u, ascending));
+  const res = await db.query<{ last_value: string; is_called: boolean; extremes: (string | null)[] }>(
+    `SELECT s.last_value::pg_catalog.text AS last_value, s.is_called,
+            ARRAY[${extremes.map((e) => `${e}::pg_catalog.text`).join(', ')}]::pg_catalog.text[] AS extremes
+       FROM ${qualifiedName(plan.seq.schema, plan.seq.name)} AS s`,
+  );
+  const row = res.rows[0];
+  if (!row) throw new Error(`sequence ${displayName(plan.seq.schema, plan.seq.name)} returned no row`);
+  const lastValue = BigInt(row.last_value);
+  const next = row.is_called ? lastValue + plan.seq.increment : lastValue;
+  const units: UnitResult[] = [];
+  for (const [i, unit] of plan.units.entries()) {
+    const text = row.extremes[i];
+    const extreme = text === null || text === undefined ? null : BigInt(text);
+    const behind = extreme !== null && (ascending ? next <= extreme : next >= extreme);
+    const result: UnitResult = { unit, read: true, extreme, behind, taken: null, takenCapped: false };
+    if (behind) Object.assign(result, await countTaken(db, unit, next, plan.seq.increment));
+    units.push(result);
+  }
+  return { plan, lastValue, isCalled: row.is_called, next, units };
+}
+
+/** Rows already holding a value the sequence will hand out before it passes them, counted up to the cap. */
+async function countTaken(db: Queryable, unit: Unit, next: bigint, increment: bigint): Promise<{ taken: number; takenCapped: boolean }> {
+  const col = `t.${quoteIdent(unit.column.name)}`;
+  const onStep =
+    increment === 1n || increment === -1n
+      ? ''
+      : ` AND pg_catalog.mod(${col}::pg_catalog.numeric OPERATOR(pg_catalog.-) $1::pg_catalog.numeric, $2::pg_catalog.numeric) OPERATOR(pg_catalog.=) 0`;
+  const res = await db.query<{ n: string }>(
+    `SELECT pg_catalog.count(*)::pg_catalog.text AS n FROM (
+       SELECT 1 FROM ${ownRows(unit.table)} AS t
+        WHERE ${col} OPERATOR(pg_catalog.${increment > 0n ? '>=' : '<='}) $1::pg_catalog.int8${onStep}
+        LIMIT ${TAKEN_CAP + 1}) AS x`,
+    onStep ? [next.toString(), increment.toString()] : [next.toString()],
+  );
+  const n = Number(res.rows[0]?.n ?? 0);
+  return n > TAKEN_CAP ? { taken: TAKEN_CAP, takenCapped: true } : { taken: n, takenCapped: false };
+}
+
+/** The fed column a finding is about: the identity or OWNED BY column when it is fed, else the first. */
+function homeOf(plan: Plan): Unit {
+  const owners = plan.seq.owners;
+  return (
+    plan.units.find((u) => owners.some((o) => o.schema === u.table.schema && o.table === u.table.name && o.column === u.column.name)) ??
+    (plan.units[0] as Unit)
+  );
+}
+
+function makeFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity' | 'valuesAllowed'>, r: SequenceResult, original: Plan): Finding {
+  const { seq } = r.plan;
+  const ascending = seq.increment > 0n;
+  const behind = r.units.filter((u) => u.behind);
+  const extremes = behind.map((u) => u.extreme as bigint);
+  const extreme = extremes.reduce((a, b) => (ascending ? (b > a ? b : a) : b < a ? b : a));
+  const step = ascending ? seq.increment : -seq.increment;
+  const valuesBehind = (ascending ? extreme - r.next : r.next - extreme) / step + 1n;
+  const unique = behind.filter((u) => u.unit.uniqueIndex !== null);
+  const taken = behind.reduce((n, u) => n + (u.taken ?? 0), 0);
+  const capped = behind.some((u) => u.takenCapped);
+  const seqName = displayName(seq.schema, seq.name);
+  const home = homeOf(original);
+  const object: FindingObject = { schema: home.table.schema, table: home.table.name, column: home.column.name };
+  const where = behind.map((u) => columnLabel(u.unit)).join(', ');
+  const consequence =
+    unique.length > 0
+      ? `an insert that draws one of them fails with a duplicate key (${unique.map((u) => `unique index ${displayName(u.unit.uniqueIndex as string)} on ${columnLabel(u.unit)}`).join(', ')})`
+      : `no unique index on the column alone stops it, so new rows silently repeat ids that exist`;
+  const takenText = `${capped ? 'at least ' : ''}${taken} row(s) already hold one of them`;
+  const message = (withValues: boolean) =>
+    `sequence ${seqName} is behind its data: its next value is ${r.next}, but ${where} already holds values ${ascending ? 'up to' : 'down to'} ${withValues ? extreme : 'that'}, ${valuesBehind} value(s) on; ${takenText}: ${consequence}`;
+  const columns = (withValues: boolean) =>
+    r.units.map((u) => ({
+      schema: u.unit.table.schema,
+      table: u.unit.table.name,
+      column: u.unit.column.name,
+      ...(withValues ? { [ascending ? 'max' : 'min']: u.extreme === null ? null : u.extreme.toString() } : {}),
+      behind: u.behind,
+      indexed: u.unit.indexed,
+      uniqueIndex: u.unit.uniqueIndex,
+      ...(u.behind ? { taken: u.taken, takenCapped: u.takenCapped } : {}),
+    }));
+  const details = (withValues: boolean) => ({
+    sequence: { schema: seq.schema, name: seq.name },
+    nextValue: r.next.toString(),
+    lastValue: r.lastValue.toString(),
+    isCalled: r.isCalled,
+    increment: seq.increment.toString(),
+    ...(withValues ? { [ascending ? 'max' : 'min']: extreme.toString() } : {}),
+    valuesBehind: valuesBehind.toString(),
+    taken,
+    takenCapped: capped,
+    columns: columns(withValues),
+    notRead: original.units.filter((u) => !r.units.some((x) => x.unit === u)).map(columnLabel),
+  });
+  // The repair reads every fed column it can at apply time, also those the audit did not read.
+  const repairUnits = original.units.filter((u) => !u.table.unreadable && u.table.rowSecurity.readableWhole);
+  const exhausted = ascending ? extreme > seq.max - seq.increment : extreme < seq.min - seq.increment;
+  const finding = ctx.finding({
+    kind: 'behind',
+    severity: unique.length > 0 ? ctx.severity : lowerSeverity(ctx.severity),
+    message: message(true),
+    object,
+    count: Number(valuesBehind),
+    details: details(true),
+    repair: async () => setvalRepair(seq, repairUnits, extreme, exhausted),
+  });
+  if (!ctx.valuesAllowed(finding)) {
+    finding.message = message(false);
+    finding.details = details(false);
+  }
+  return finding;
+}
+
+/**
+ * setval() past the data, computed when it runs. setval is not transactional, so the step runs after the
+ * script's COMMIT (a concurrent step) under a guard that is true only while the sequence is behind;
+ * `fix --verify` runs ALTER SEQUENCE ... RESTART instead, which its rollback undoes.
+ */
+function setvalRepair(seq: Sequence, units: Unit[], extreme: bigint, exhausted: boolean): Repair {
+  const ascending = seq.increment > 0n;
+  const qseq = qualifiedName(seq.schema, seq.name);
+  const oid = relationOidLiteral(seq.schema, seq.name);
+  const extremes = units.map((u) => extremeOf(u, ascending));
+  const pick = ascending ? 'GREATEST' : 'LEAST';
+  const nextExpr = `CASE WHEN s.is_called THEN s.last_value::pg_catalog.numeric OPERATOR(pg_catalog.+) p.seqincrement::pg_catalog.numeric ELSE s.last_value::pg_catalog.numeric END`;
+  const guard = `SELECT coalesce((SELECT ${nextExpr} FROM ${qseq} AS s, pg_catalog.pg_sequence AS p WHERE p.seqrelid OPERATOR(pg_catalog.=) ${oid}) OPERATOR(pg_catalog.${ascending ? '<=' : '>='}) ${pick}(${extremes.join(', ')})::pg_catalog.numeric, false)`;
+  const setval = `SELECT pg_catalog.setval(${oid}::pg_catalog.regclass, ${pick}(${extremes.join(', ')}, s.last_value), true) FROM ${qseq} AS s`;
+  const label = displayName(seq.schema, seq.name);
+  const columns = units.map(columnLabel).join(', ');
+  const limit = ascending ? `MAXVALUE ${seq.max}` : `MINVALUE ${seq.min}`;
+  return {
+    order: 20,
+    summary: `move sequence ${label} past the ${ascending ? 'largest' : 'smallest'} value of ${columns}, computed when it runs (never backwards)`,
+    steps: [
+      {
+        safety: exhausted ? 'review' : 'safe',
+        ...(exhausted
+          ? { decision: `the data already reaches the sequence's ${limit}: after this setval the next nextval() fails (or the setval itself does); widen the sequence first (ALTER SEQUENCE ${qseq} AS pg_catalog.int8 ${ascending ? 'MAXVALUE' : 'MINVALUE'} ...)` }
+          : {}),
+        phase: 'concurrent',
+        description: `setval ${label} to the ${ascending ? 'max' : 'min'} of ${columns} (or leave it where it is, if it is already past): setval cannot be rolled back, so it runs after COMMIT`,
+        guard,
+        sql: `${setval};`,
+        statements: [setval],
+        verifyStatements: [`ALTER SEQUENCE ${qseq} RESTART WITH ${extreme + seq.increment}`],
+      },
+    ],
+  };
+}

@@ -9,6 +9,7 @@ import {
   qualifiedName,
   quoteIdent,
   quoteLiteral,
+  relationOidLiteral,
   type CheckContext,
   type Column,
   type Finding,
@@ -506,11 +507,38 @@ async function viewsUsing(db: Queryable, f: Feeder): Promise<string[]> {
   return res.rows.map((r) => displayName(r.schema, r.view));
 }
 
+/**
+ * A statement that runs only while the old state is in place, so that running the repair again changes
+ * nothing (a second ALTER ... TYPE bigint would still rebuild a partitioned table's indexes). The
+ * dollar-quote tag is one that the body does not contain, whatever the names in it.
+ */
+function guarded(condition: string, statement: string): string {
+  let tag = 'integrity';
+  for (let i = 0; `${condition}${statement}`.includes(`$${tag}$`); i++) tag = `integrity_${i}`;
+  return `DO $${tag}$ BEGIN\n  IF ${condition} THEN\n    ${statement}\n  END IF;\nEND $${tag}$;`;
+}
+
+const INT8 = `'pg_catalog.int8'::pg_catalog.regtype::pg_catalog.oid`;
+
+function columnTypeIsNot8(schema: string, table: string, column: string): string {
+  return `(SELECT a.atttypid FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) ${relationOidLiteral(schema, table)} AND a.attname OPERATOR(pg_catalog.=) ${quoteLiteral(column)} AND NOT a.attisdropped) OPERATOR(pg_catalog.<>) ${INT8}`;
+}
+
+function sequenceFact(s: Sequence, column: 'seqtypid' | 'seqmax' | 'seqmin'): string {
+  return `(SELECT s.${column} FROM pg_catalog.pg_sequence s WHERE s.seqrelid OPERATOR(pg_catalog.=) ${relationOidLiteral(s.schema, s.name)})`;
+}
+
+function alterColumnType(table: Table, column: Column): string {
+  return guarded(
+    columnTypeIsNot8(table.schema, table.name, column.name),
+    `ALTER TABLE ${qualifiedName(table.schema, table.name)} ALTER COLUMN ${quoteIdent(column.name)} TYPE bigint;`,
+  );
+}
+
 const REWRITE =
   'rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE (every read and write of it waits; plan the time for its size, or migrate through a new column and a trigger instead); on a logically replicated table change the subscriber first';
 
 async function widenColumn(ctx: CheckContext<Options>, db: Queryable, f: Feeder): Promise<RepairStep[]> {
-  const table = qualifiedName(f.table.schema, f.table.name);
   const children = referencing(ctx, f);
   const views = await viewsUsing(db, f);
   const notes = [
@@ -525,7 +553,7 @@ async function widenColumn(ctx: CheckContext<Options>, db: Queryable, f: Feeder)
       phase: 'transaction',
       description: `change ${columnLabel(f)} to bigint${f.via === 'identity' ? ' (its identity sequence becomes bigint with it)' : ''}`,
       decision: notes.join('; '),
-      sql: `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(f.column.name)} TYPE bigint;`,
+      sql: alterColumnType(f.table, f.column),
     },
   ];
   for (const c of children) {
@@ -534,7 +562,7 @@ async function widenColumn(ctx: CheckContext<Options>, db: Queryable, f: Feeder)
       phase: 'transaction',
       description: `change the referencing column ${displayName(c.table.schema, c.table.name, c.column.name)} to bigint`,
       decision: REWRITE,
-      sql: `ALTER TABLE ${qualifiedName(c.table.schema, c.table.name)} ALTER COLUMN ${quoteIdent(c.column.name)} TYPE bigint;`,
+      sql: alterColumnType(c.table, c.column),
     });
   }
   return steps;
@@ -570,7 +598,7 @@ async function widen(ctx: CheckContext<Options>, db: Queryable, s: Sequence, lif
       phase: 'transaction',
       description: `make sequence ${seqName} bigint`,
       decision: `quick (no table rewrite), but nextval on it waits for the lock meanwhile; PostgreSQL moves ${ascending ? 'MAXVALUE' : 'MINVALUE'} to bigint's only when it was ${BOUNDS[s.type].sql}'s default`,
-      sql: `ALTER SEQUENCE ${seq} AS bigint;`,
+      sql: guarded(`${sequenceFact(s, 'seqtypid')} OPERATOR(pg_catalog.<>) ${INT8}`, `ALTER SEQUENCE ${seq} AS bigint;`),
     });
   }
   if (lift.some((l) => l.kind === 'sequence-bound')) {
@@ -580,12 +608,15 @@ async function widen(ctx: CheckContext<Options>, db: Queryable, s: Sequence, lif
       phase: 'transaction',
       description: `remove the explicit ${ascending ? 'MAXVALUE' : 'MINVALUE'} ${bound} of sequence ${seqName}`,
       decision: `someone set ${ascending ? 'MAXVALUE' : 'MINVALUE'} ${bound} on purpose (a range kept apart for another system or shard?): lift it only if nothing relies on it, or set another bound instead`,
-      sql: `ALTER SEQUENCE ${seq} ${ascending ? 'NO MAXVALUE' : 'NO MINVALUE'};`,
+      sql: guarded(
+        `${sequenceFact(s, ascending ? 'seqmax' : 'seqmin')} OPERATOR(pg_catalog.=) ${quoteLiteral(String(bound))}::pg_catalog.int8`,
+        `ALTER SEQUENCE ${seq} ${ascending ? 'NO MAXVALUE' : 'NO MINVALUE'};`,
+      ),
     });
   }
   return {
     order: 60,
-    summary: `widen ${seqName} and what it feeds to bigint (needs review: ${steps.some((st) => st.sql.startsWith('ALTER TABLE')) ? 'a table rewrite' : 'a sequence change'})`,
+    summary: `widen ${seqName} and what it feeds to bigint (needs review: ${steps.some((st) => st.sql.includes('TYPE bigint')) ? 'a table rewrite' : 'a sequence change'})`,
     steps,
   };
 }

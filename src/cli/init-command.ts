@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CHECKS } from '../../checks/index.js';
+import { inferReferences, relationEntry } from '../../checks/support/undeclared-inference.js';
 import { describeRowSecurity, listUserSchemas, loadCatalog, rowSecurityTables, type Catalog, type Table } from '../db/catalog.js';
 import { AuditSession } from '../db/session.js';
 import { EXCLUDED_BY_DEFAULT, describeError } from '../engine/runner.js';
@@ -17,30 +18,14 @@ function find(catalog: Catalog, name: string, prefer: string[] = ['public']): Ta
   return prefer.map((s) => all.find((t) => t.schema === s)).find(Boolean) ?? all[0];
 }
 
-/** `<x>_id` columns with no foreign key whose name matches a table `<x>` or `<x>s`: references to declare. */
+/**
+ * The references undeclared-references infers (name and type, one candidate, no foreign key), as
+ * `relations` entries. They are proposed commented out: a guess made active would have orphan-rows fail a
+ * build on it, so the user uncomments the ones that are real.
+ */
 function relationCandidates(catalog: Catalog): string[] {
-  const out: string[] = [];
-  for (const t of catalog.tables) {
-    for (const c of t.columns) {
-      const m = /^(.+)_id$/i.exec(c.name);
-      if (!m) continue;
-      if (catalog.foreignKeys.some((fk) => fk.schema === t.schema && fk.table === t.name && fk.columns.includes(c.name))) continue;
-      const base = (m[1] as string).toLowerCase();
-      const target = catalog.tables.find((p) => (p.name === base || p.name === `${base}s`) && p.primaryKey?.length === 1);
-      if (!target || target === t) continue;
-      out.push(
-        JSON.stringify({
-          name: `${t.name}.${c.name} -> ${target.name}.${target.primaryKey?.[0]}`,
-          schema: t.schema,
-          table: t.name,
-          columns: [c.name],
-          references: { schema: target.schema, table: target.name, columns: target.primaryKey },
-        }),
-      );
-      if (out.length >= 20) return out;
-    }
-  }
-  return out;
+  // JSON escapes line ends but not U+2028/U+2029, which some readers take for one: the entry stays one comment line.
+  return inferReferences(catalog).inferred.map((ref) => JSON.stringify(relationEntry(ref)).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029'));
 }
 
 /** The config text: what was found, set; everything else as commented examples. */
@@ -65,7 +50,9 @@ export function renderInitConfig(catalog: Catalog, schemaRef: string): string {
   checks.push(`    "jsonb-int-cast-index": {}`);
   const candidates = relationCandidates(catalog);
   const relations = [
-    '  // References without a FOREIGN KEY that orphan-rows should verify. Found by name; uncomment the real ones:',
+    candidates.length
+      ? `  // References without a FOREIGN KEY that orphan-rows should verify: ${candidates.length} inferred from column names and types (see undeclared-references); uncomment the real ones:`
+      : '  // References without a FOREIGN KEY that orphan-rows should verify, for example:',
     ...(candidates.length ? candidates.map((c) => `  //   ${c},`) : ['  //   { "table": "llm_call", "columns": ["prompt_file_id"], "references": { "table": "stored_file", "columns": ["id"] } },']),
     '  "relations": [],',
     '  // Accepted findings, each with a reason (and an optional end date):',

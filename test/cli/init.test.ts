@@ -7,7 +7,7 @@ import { parseConfig, stripJsonComments } from '../../src/config/load.js';
 import { configJsonSchema } from '../../src/config/schema.js';
 import { packageRoot } from '../../src/paths.js';
 import { runCli } from '../helpers/cli.js';
-import { useDatabase } from '../helpers/db.js';
+import { audit, useDatabase } from '../helpers/db.js';
 import { reportSchema } from '../helpers/report-schema.js';
 
 describe('integrity init', () => {
@@ -39,6 +39,48 @@ describe('integrity init', () => {
     expect(refused.stderr).toBe('integrity: integrity.config.json exists; pass --force to overwrite it\n');
     expect(readFileSync(path.join(cwd, 'integrity.config.json'), 'utf8')).toBe('{}');
     expect((await runCli(['init', '-d', db.url, '--force'], { cwd })).code).toBe(0);
+  });
+});
+
+describe('integrity init proposes the undeclared references', () => {
+  const db = useDatabase('init_undeclared', {
+    sql: [
+      `CREATE TABLE public.customers (customer_id int PRIMARY KEY);
+       CREATE TABLE public.orders (order_id int PRIMARY KEY, customer_id int, account_id text);
+       CREATE TABLE public.accounts (account_id int PRIMARY KEY);
+       CREATE TABLE public.shipments (id int PRIMARY KEY, order_id int REFERENCES public.orders);
+       CREATE TABLE public."User" ("id" text PRIMARY KEY);
+       CREATE TABLE public."Post" ("id" text PRIMARY KEY, "userId" text);
+       CREATE SCHEMA "Billing Dept";
+       CREATE TABLE "Billing Dept"."Customer" ("customer_id" uuid PRIMARY KEY);
+       CREATE TABLE "Billing Dept"."Invoice Line" ("id" int PRIMARY KEY, "customer_id" uuid);
+       CREATE TABLE "Billing Dept".U&"Ware\\000aHouse" ("id" int PRIMARY KEY);
+       CREATE TABLE "Billing Dept"."Bin" ("id" int PRIMARY KEY, "ware_house_id" int);`,
+    ],
+  });
+
+  it('as commented relations entries, one a line, the same the check reports; uncommented they validate and declare them', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'integrity-init-undeclared-'));
+    expect((await runCli(['init', '-d', db.url], { cwd })).code).toBe(0);
+    const text = readFileSync(path.join(cwd, 'integrity.config.json'), 'utf8');
+    expect(text).toContain('  // References without a FOREIGN KEY that orphan-rows should verify: 4 inferred from column names and types (see undeclared-references); uncomment the real ones:\n');
+    const proposed = text
+      .split('\n')
+      .filter((l) => l.startsWith('  //   {"name":'))
+      .map((l) => l.replace(/^ {2}\/\/ {3}/, '').replace(/,$/, ''));
+    const entries = proposed.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const reported = (await audit(db.url, { checks: ['undeclared-references'] })).findings.map((f) => f.details?.relation);
+    const key = (e: unknown) => JSON.stringify(e);
+    expect(entries.map(key).sort()).toEqual(reported.map(key).sort());
+    expect(entries.map((e) => `${String(e.table)}.${String((e.columns as string[])[0])}`).sort()).toEqual(['Bin.ware_house_id', 'Invoice Line.customer_id', 'Post.userId', 'orders.customer_id']);
+    expect(entries.find((e) => e.table === 'Bin')?.references).toEqual({ schema: 'Billing Dept', table: 'Ware\nHouse', columns: ['id'] });
+    // Commented out, they declare nothing: the written config audits as no config does.
+    expect(JSON.parse(stripJsonComments(text))).toMatchObject({ relations: [] });
+    const uncommented = text.replace('  "relations": [],', `  "relations": [${proposed.join(', ')}],`);
+    const config = parseConfig(CHECKS, JSON.parse(stripJsonComments(uncommented)), 'init');
+    expect(config.relations).toHaveLength(4);
+    const declared = await audit(db.url, { checks: ['undeclared-references', 'orphan-rows'], config: JSON.parse(stripJsonComments(uncommented)) as unknown });
+    expect(declared.findings.filter((f) => f.checkId === 'undeclared-references')).toEqual([]);
   });
 });
 

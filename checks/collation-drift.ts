@@ -1,13 +1,531 @@
-import { defineCheck, z } from '../src/index.js';
+import {
+  defineCheck,
+  displayName,
+  quoteIdent,
+  quoteLiteral,
+  qualifiedName,
+  relationOidLiteral,
+  z,
+  type CheckContext,
+  type Finding,
+  type FindingObject,
+  type Queryable,
+  type Repair,
+  type RepairStep,
+} from '../src/index.js';
 
-// Placeholder while the check is written (issue 13): it says so instead of passing.
+const DEFAULT_BUDGET_MS = 10 * 60 * 1000;
+
+const options = z.strictObject({
+  amcheckBudgetMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(DEFAULT_BUDGET_MS)
+    .describe(
+      'with --amcheck: no further bt_index_check is started once this many milliseconds have gone since the first (the ones running finish); the indexes left are named as not checked. Default 600000 (10 minutes)',
+    ),
+});
+type Options = z.infer<typeof options>;
+
+/** pg_collation's OID of the `default` collation: the database's own (datcollate, or its ICU locale). */
+const DEFAULT_COLLATION = '100';
+/** Objects PostgreSQL creates at initdb have OIDs below this (FirstNormalObjectId); a user's or an extension's are above. */
+const FIRST_NORMAL_OID = 16384;
+
+/** A collation whose recorded version differs from what the server's library gives now. */
+interface Drift {
+  oid: string;
+  schema: string;
+  name: string;
+  recorded: string;
+  /** Null when the library gives no version any more (PostgreSQL then refuses to use the collation). */
+  actual: string | null;
+}
+
+interface DatabaseDrift {
+  name: string;
+  provider: string;
+  recorded: string;
+  actual: string | null;
+}
+
+interface KeyOnDrift {
+  position: number;
+  /** Null for an expression key. */
+  column: string | null;
+  collation: string;
+}
+
+interface IndexRow {
+  oid: string;
+  schema: string;
+  table: string;
+  index: string;
+  unique: boolean;
+  valid: boolean;
+  pages: number;
+  parent_schema: string | null;
+  parent_name: string | null;
+  constraint: string | null;
+  contype: string | null;
+  extension_member: boolean;
+  user_code: boolean;
+  keys: KeyOnDrift[];
+}
+
+interface PartitionKeyRow {
+  schema: string;
+  table: string;
+  keys: KeyOnDrift[];
+}
+
+/** What bt_index_check said of one index. */
+type AmcheckResult = { status: 'passed' } | { status: 'corrupt'; message: string } | { status: 'not checked'; reason: string };
+
+const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+        AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'`;
+
+/** The key columns of an index (pg_index.indcollation has one entry per key column, not INCLUDE ones) under these collations. */
+const KEYS_ON = (vector: string, attrs: string, rel: string) => `(SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+            'position', k.pos, 'column', a.attname, 'collation', k.coll::pg_catalog.text) ORDER BY k.pos)
+          FROM pg_catalog.unnest(${vector}::pg_catalog.oid[]) WITH ORDINALITY AS k(coll, pos)
+          LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = ${rel} AND a.attnum > 0
+               AND a.attnum = ${attrs}[(k.pos - 1)::pg_catalog.int4]
+         WHERE k.coll = ANY ($1::pg_catalog.oid[]))`;
+
+/** The collations btree indexes and range partition keys use (anywhere in the database), with a recorded version that moved. */
+async function driftedCollations(db: Queryable): Promise<{ drifted: Drift[]; compared: number }> {
+  const res = await db.query<Drift & { drifted: boolean }>(
+    `WITH used AS (
+       SELECT k.coll FROM pg_catalog.pg_index x
+         JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+         JOIN pg_catalog.pg_am am ON am.oid = i.relam AND am.amname = 'btree'
+        CROSS JOIN LATERAL pg_catalog.unnest(x.indcollation::pg_catalog.oid[]) AS k(coll)
+       UNION
+       SELECT k.coll FROM pg_catalog.pg_partitioned_table p
+        CROSS JOIN LATERAL pg_catalog.unnest(p.partcollation::pg_catalog.oid[]) AS k(coll)
+        WHERE p.partstrat = 'r'
+     )
+     SELECT c.oid::pg_catalog.text AS oid, n.nspname AS schema, c.collname AS name, c.collversion AS recorded,
+            v.actual, v.actual IS DISTINCT FROM c.collversion AS drifted
+       FROM pg_catalog.pg_collation c
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.collnamespace
+      CROSS JOIN LATERAL (SELECT pg_catalog.pg_collation_actual_version(c.oid) AS actual) v
+      WHERE c.oid IN (SELECT coll FROM used) AND c.oid <> 100 AND c.collversion IS NOT NULL
+      ORDER BY n.nspname, c.collname`,
+  );
+  return { drifted: res.rows.filter((r) => r.drifted).map(({ drifted: _d, ...d }) => d), compared: res.rows.length };
+}
+
+async function databaseDrift(db: Queryable): Promise<DatabaseDrift | null> {
+  // datlocprovider: 'c' libc, 'i' ICU (datcollversion is then ICU's), 'b' builtin (PostgreSQL 17 on).
+  const res = await db.query<DatabaseDrift & { drifted: boolean }>(
+    `SELECT d.datname AS name, d.datlocprovider::pg_catalog.text AS provider, d.datcollversion AS recorded, v.actual,
+            d.datcollversion IS NOT NULL AND v.actual IS DISTINCT FROM d.datcollversion AS drifted
+       FROM pg_catalog.pg_database d
+      CROSS JOIN LATERAL (SELECT pg_catalog.pg_database_collation_actual_version(d.oid) AS actual) v
+      WHERE d.datname = pg_catalog.current_database()`,
+  );
+  const row = res.rows[0];
+  return row?.drifted ? { name: row.name, provider: row.provider, recorded: row.recorded, actual: row.actual } : null;
+}
+
+/**
+ * Every btree index with storage (partitions' own included; a partitioned table's index has none) whose
+ * key columns use one of `collations`, in every user schema: those outside the audited ones are counted
+ * for the refresh's decision. `user_code`: the index depends on a function, operator, type or operator
+ * class that is not PostgreSQL's own, which bt_index_check would run (expressions, comparisons).
+ */
+async function indexesOn(db: Queryable, collations: string[]): Promise<IndexRow[]> {
+  const res = await db.query<IndexRow>(
+    `SELECT i.oid::pg_catalog.text AS oid, n.nspname AS schema, t.relname AS "table", i.relname AS index,
+            x.indisunique AS unique, x.indisvalid AS valid, i.relpages::pg_catalog.float8 AS pages,
+            pn.nspname AS parent_schema, pt.relname AS parent_name,
+            con.conname AS constraint, con.contype::pg_catalog.text AS contype,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep
+                     WHERE dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dep.objid = t.oid AND dep.deptype = 'e') AS extension_member,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep
+                     WHERE dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dep.objid = i.oid
+                       AND dep.refobjid >= ${FIRST_NORMAL_OID}::pg_catalog.oid
+                       AND dep.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass,
+                                              'pg_catalog.pg_type'::pg_catalog.regclass, 'pg_catalog.pg_opclass'::pg_catalog.regclass,
+                                              'pg_catalog.pg_opfamily'::pg_catalog.regclass)) AS user_code,
+            ${KEYS_ON('x.indcollation', 'x.indkey', 'x.indrelid')} AS keys
+       FROM pg_catalog.pg_index x
+       JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid AND i.relkind = 'i'
+       JOIN pg_catalog.pg_am am ON am.oid = i.relam AND am.amname = 'btree'
+       JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+       LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.oid AND con.conrelid = t.oid AND con.contype IN ('p', 'u', 'x')
+       LEFT JOIN pg_catalog.pg_inherits ih ON t.relispartition AND ih.inhrelid = t.oid
+       LEFT JOIN pg_catalog.pg_class pt ON pt.oid = ih.inhparent
+       LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pt.relnamespace
+      WHERE x.indcollation::pg_catalog.oid[] && $1::pg_catalog.oid[]
+        AND ${SYSTEM_SCHEMAS}
+      ORDER BY n.nspname, t.relname, i.relname`,
+    [collations],
+  );
+  return res.rows;
+}
+
+/** Range-partitioned tables of the audited schemas whose partition key sorts under one of `collations`. */
+async function rangeKeysOn(db: Queryable, collations: string[], schemas: string[]): Promise<PartitionKeyRow[]> {
+  const res = await db.query<PartitionKeyRow>(
+    `SELECT n.nspname AS schema, c.relname AS "table", ${KEYS_ON('p.partcollation', 'p.partattrs', 'p.partrelid')} AS keys
+       FROM pg_catalog.pg_partitioned_table p
+       JOIN pg_catalog.pg_class c ON c.oid = p.partrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE p.partstrat = 'r' AND p.partcollation::pg_catalog.oid[] && $1::pg_catalog.oid[]
+        AND n.nspname = ANY ($2::pg_catalog.text[])
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep
+                         WHERE dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dep.objid = c.oid AND dep.deptype = 'e')
+      ORDER BY n.nspname, c.relname`,
+    [collations, schemas],
+  );
+  return res.rows;
+}
+
+/** bt_index_check(regclass, boolean) (argument type OIDs 2205, 16), found as a member of the amcheck extension, and whether this role may call it. */
+async function amcheckFunction(db: Queryable): Promise<{ schema: string; callable: boolean } | null> {
+  const res = await db.query<{ schema: string; callable: boolean }>(
+    `SELECT fn.nspname AS schema,
+            pg_catalog.has_function_privilege(p.oid, 'EXECUTE') AND pg_catalog.has_schema_privilege(fn.oid, 'USAGE') AS callable
+       FROM pg_catalog.pg_extension e
+       JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.refobjid = e.oid
+            AND d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.deptype = 'e'
+       JOIN pg_catalog.pg_proc p ON p.oid = d.objid AND p.proname = 'bt_index_check'
+            AND p.proargtypes OPERATOR(pg_catalog.=) '2205 16'::pg_catalog.oidvector
+       JOIN pg_catalog.pg_namespace fn ON fn.oid = p.pronamespace
+      WHERE e.extname = 'amcheck'`,
+  );
+  return res.rows[0] ?? null;
+}
+
+function versionText(v: string | null): string {
+  return v === null ? 'none (the library gives no version)' : JSON.stringify(v);
+}
+
+function collationLabel(c: Drift): string {
+  return displayName(c.schema, c.name);
+}
+
+/** A SQL condition, for a script's guard: the collation's recorded version still differs from the library's. */
+function stillDrifted(c: Drift): string {
+  return `EXISTS (SELECT 1 FROM pg_catalog.pg_collation c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.collnamespace
+           WHERE n.nspname OPERATOR(pg_catalog.=) ${quoteLiteral(c.schema)} AND c.collname OPERATOR(pg_catalog.=) ${quoteLiteral(c.name)}
+             AND c.collversion IS DISTINCT FROM pg_catalog.pg_collation_actual_version(c.oid))`;
+}
+
+const DATABASE_STILL_DRIFTED = `EXISTS (SELECT 1 FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+           AND d.datcollversion IS NOT NULL AND d.datcollversion IS DISTINCT FROM pg_catalog.pg_database_collation_actual_version(d.oid))`;
+
+interface Affected {
+  row: IndexRow;
+  /** The drifted collations its keys use (the database's counts as `pg_catalog.default`). */
+  collations: Drift[];
+}
+
+function keyLabel(k: KeyOnDrift): string {
+  return k.column === null ? `key ${k.position} (an expression)` : displayName(k.column);
+}
+
+function reindexRepair(a: Affected): Repair {
+  const { row } = a;
+  const index = qualifiedName(row.schema, row.index);
+  const guard = `SELECT ${relationOidLiteral(row.schema, row.index)} IS NOT NULL AND (${a.collations.map((c) => (c.oid === DEFAULT_COLLATION ? DATABASE_STILL_DRIFTED : stillDrifted(c))).join(' OR ')})`;
+  const uniqueness = row.unique
+    ? `it is unique${row.constraint ? ` (it backs constraint ${displayName(row.constraint)})` : ''}: rows that are duplicates under the current order may have slipped in while it was out of order, and then the rebuild fails with 23505 naming the key; resolve those rows first and run it again. `
+    : '';
+  const lock =
+    'REINDEX reads the whole table and writes a new copy of the index (free disk for it), and waits for the transactions that use the table; ';
+  if (row.contype === 'x') {
+    // PostgreSQL cannot rebuild an exclusion constraint's index concurrently.
+    return {
+      order: 50,
+      summary: `rebuild ${displayName(row.schema, row.index)} in the collation's current order (needs review)`,
+      steps: [
+        {
+          safety: 'review',
+          phase: 'transaction',
+          description: `rebuild ${displayName(row.schema, row.index)} (an exclusion constraint's index, which cannot be rebuilt CONCURRENTLY)`,
+          decision: `${uniqueness}${lock}this one holds an ACCESS EXCLUSIVE lock on the index and blocks writes to the table while it runs: schedule it`,
+          sql: `REINDEX INDEX ${index};`,
+        },
+      ],
+    };
+  }
+  const step: RepairStep = {
+    safety: 'review',
+    phase: 'concurrent',
+    description: `rebuild ${displayName(row.schema, row.index)} in the collation's current order, without blocking writes`,
+    decision: `${uniqueness}${lock}a rebuild that fails leaves an invalid index named ${displayName(`${row.index}_ccnew`)} (or _ccnew1, ...) to drop with DROP INDEX CONCURRENTLY before trying again`,
+    guard,
+    sql: `REINDEX INDEX CONCURRENTLY ${index};`,
+    statements: [`REINDEX INDEX CONCURRENTLY ${index}`],
+    verifyStatements: [`REINDEX INDEX ${index}`],
+  };
+  return { order: 50, summary: `rebuild ${displayName(row.schema, row.index)} in the collation's current order (needs review)`, steps: [step] };
+}
+
+function refreshRepair(what: 'collation' | 'database', statement: string, guard: string, label: string, outside: IndexRow[], partitionKeys: PartitionKeyRow[]): Repair {
+  const elsewhere =
+    outside.length > 0
+      ? ` ${outside.length} index(es) outside the audited schemas use it too and are not rebuilt by this script (${outside
+          .slice(0, 5)
+          .map((r) => displayName(r.schema, r.index))
+          .join(', ')}${outside.length > 5 ? ', ...' : ''}): rebuild them first.`
+      : '';
+  const ranges =
+    partitionKeys.length > 0
+      ? ` Range-partitioned ${partitionKeys.map((p) => displayName(p.schema, p.table)).join(', ')} route rows by this order: check that each partition's rows still satisfy its bounds (DETACH and re-ATTACH PARTITION validates them) before refreshing, since afterwards nothing points at it.`
+      : '';
+  return {
+    order: 60,
+    summary: `record the library's current version for ${label} (after the rebuilds; needs review)`,
+    steps: [
+      {
+        safety: 'review',
+        phase: 'concurrent',
+        description: `record the current version of ${label}, so PostgreSQL stops warning about it`,
+        decision: `only after every rebuild above has succeeded: this records that everything stored in the ${what === 'database' ? "database's default collation" : 'collation'}'s order matches the library now, and no audit or warning will point at it again.${elsewhere}${ranges}`,
+        guard: `SELECT ${guard}`,
+        sql: `${statement};`,
+        statements: [statement],
+        verifyStatements: [statement],
+      },
+    ],
+  };
+}
+
+function indexObject(a: Affected): FindingObject {
+  const columns = a.row.keys.flatMap((k) => (k.column === null ? [] : [k.column]));
+  return {
+    schema: a.row.schema,
+    table: a.row.table,
+    index: a.row.index,
+    ...(columns.length > 0 ? { columns } : {}),
+    ...(a.row.constraint ? { constraint: a.row.constraint } : {}),
+  };
+}
+
+function indexFinding(ctx: CheckContext<Options>, a: Affected, amcheck: AmcheckResult | null): Finding {
+  const { row } = a;
+  const name = `btree index ${displayName(row.schema, row.index)} on ${displayName(row.schema, row.table)}`;
+  const keys = row.keys.map(keyLabel).join(', ');
+  const under = a.collations.map((c) => (c.oid === DEFAULT_COLLATION ? "the database's default collation" : `collation ${collationLabel(c)}`)).join(' and ');
+  const risk = row.unique
+    ? `it may be out of order, so lookups can miss rows and it can let duplicates in${row.constraint ? ` (it backs ${row.contype === 'p' ? 'primary key' : row.contype === 'x' ? 'exclusion constraint' : 'unique constraint'} ${displayName(row.constraint)})` : ''}`
+    : 'it may be out of order, so lookups and range scans can miss rows';
+  const corrupt = amcheck?.status === 'corrupt';
+  const verdict =
+    amcheck === null
+      ? ''
+      : amcheck.status === 'passed'
+        ? '; bt_index_check found it in order for now (rows written from here on may still land out of order: rebuild it)'
+        : amcheck.status === 'corrupt'
+          ? `; bt_index_check reports it corrupt: ${amcheck.message}`
+          : `; not verified with bt_index_check: ${amcheck.reason}`;
+  return ctx.finding({
+    kind: corrupt ? 'corrupt-index' : 'index',
+    ...(corrupt ? { severity: 'error' as const } : {}),
+    message: corrupt
+      ? `${name} is corrupt (key ${keys} under ${under}, whose version changed): ${(amcheck as { message: string }).message}`
+      : `${name} orders key ${keys} under ${under}, whose version changed since the index was built: ${risk}${verdict}`,
+    object: indexObject(a),
+    count: null,
+    details: {
+      keys: row.keys.map((k) => ({ position: k.position, column: k.column, collation: describeCollation(a.collations, k.collation) })),
+      collations: a.collations.map((c) => ({ schema: c.schema, name: c.name, recorded: c.recorded, actual: c.actual })),
+      unique: row.unique,
+      ...(row.constraint ? { constraint: row.constraint, constraintType: row.contype === 'p' ? 'primary key' : row.contype === 'x' ? 'exclusion' : 'unique' } : {}),
+      ...(row.parent_schema !== null && row.parent_name !== null ? { partitionOf: { schema: row.parent_schema, table: row.parent_name } } : {}),
+      ...(row.valid ? {} : { valid: false }),
+      amcheck: amcheck === null ? 'not run' : amcheck.status === 'not checked' ? `not checked: ${amcheck.reason}` : amcheck.status,
+      ...(amcheck?.status === 'corrupt' ? { amcheckMessage: amcheck.message } : {}),
+    },
+    repair: async () => reindexRepair(a),
+  });
+}
+
+function describeCollation(collations: Drift[], oid: string): string {
+  const c = collations.find((x) => x.oid === oid);
+  return c ? displayName(c.schema, c.name) : oid;
+}
+
+/** The error of a failed bt_index_check that means the index is corrupt (XX002 index_corrupted), as opposed to one that could not run. */
+function corruption(err: unknown): string | null {
+  const e = err as { code?: unknown; message?: unknown };
+  return e && e.code === 'XX002' && typeof e.message === 'string' ? e.message.split('\n')[0] ?? e.message : null;
+}
+
+/**
+ * bt_index_check on each index, one after the other: each call is a fan-out of its own, whose piece runs in
+ * a savepoint, so a corrupt index's error (XX002) is caught here with the transaction still usable and
+ * becomes a finding, not an object error. (ctx.each would record it as an object error; fan-outs started
+ * side by side from one check would share its connection's savepoints.) One at a time is also what a
+ * production server should see: each call reads a whole index and its table.
+ */
+async function runAmcheck(ctx: CheckContext<Options>, schema: string, affected: Affected[]): Promise<Map<string, AmcheckResult>> {
+  const out = new Map<string, AmcheckResult>();
+  const started = performance.now();
+  const budget = ctx.options.amcheckBudgetMs;
+  const call = `SELECT ${quoteIdent(schema)}.bt_index_check($1::pg_catalog.oid::pg_catalog.regclass, true) IS NULL AS done`;
+  for (const a of [...affected].sort((x, y) => x.row.pages - y.row.pages)) {
+    const object = displayName(a.row.schema, a.row.index);
+    if (!a.row.valid) {
+      out.set(a.row.oid, { status: 'not checked', reason: 'the index is not valid (a failed CREATE INDEX CONCURRENTLY or REINDEX)' });
+      continue;
+    }
+    if (a.row.user_code) {
+      out.set(a.row.oid, {
+        status: 'not checked',
+        reason: "it would run code that is not PostgreSQL's own (a function, operator, type or operator class of its keys), which the audit never does",
+      });
+      continue;
+    }
+    // The budget is looked at before each index: one already running is not cut off (--statement-timeout is).
+    if (performance.now() - started >= budget) {
+      out.set(a.row.oid, { status: 'not checked', reason: `the amcheck budget (amcheckBudgetMs ${budget}) was spent before its turn` });
+      continue;
+    }
+    ctx.progress(object);
+    try {
+      await ctx.parallel([{ item: a.row.oid, weight: 1 }], (oid, db) => db.query(call, [oid]));
+      out.set(a.row.oid, { status: 'passed' });
+    } catch (err) {
+      const message = corruption(err);
+      if (message !== null) out.set(a.row.oid, { status: 'corrupt', message });
+      else {
+        ctx.objectError(object, err);
+        out.set(a.row.oid, { status: 'not checked', reason: "bt_index_check failed (see the check's errors)" });
+      }
+    }
+  }
+  return out;
+}
+
 export default defineCheck({
   id: 'collation-drift',
   title: 'Collation versions that changed under text indexes',
   severity: 'warning',
-  description: 'Collation versions that changed under text indexes.',
-  options: z.strictObject({}),
+  description: 'A collation (or the database default) whose version changed since its btree indexes were built: they may be out of order; --amcheck verifies them.',
+  docs: {
+    finds:
+      "The database's default collation when `pg_database.datcollversion` differs from `pg_database_collation_actual_version()` (the ICU version when the database's locale provider is ICU), and each collation used by a btree index key or a range partition key whose `pg_collation.collversion` differs from `pg_collation_actual_version()` (PostgreSQL 15 or later; older servers are skipped). A collation with no recorded version (C, POSIX, C.utf8 of libc) never drifts; a recorded version the library no longer gives counts as drift. " +
+      'Then one finding per btree index of the audited schemas (partitions\' own indexes included; a partitioned table\'s index has no storage of its own, its partitions\' are listed) with at least one key column or key expression under a drifted collation (`pg_index.indcollation`; the `default` collation when the database\'s version moved): severity warning, naming the key columns, the collation, the recorded and current versions, and, for a unique index or one backing a primary key or unique constraint, that it can let duplicates in. INCLUDE columns are not keys and do not count; an index on the same columns under "C" is not listed. ' +
+      'One finding per range-partitioned table whose partition key sorts under a drifted collation (rows may sit in a partition whose bounds no longer hold them; list and hash partitioning compare bytes under a deterministic collation and are not listed), and one per drifted collation (and the database) that something audited depends on, carrying the refresh. ' +
+      'With `--amcheck` and the amcheck extension installed, `bt_index_check(index, heapallindexed => true)` runs on exactly the listed indexes (read-only, ACCESS SHARE locks, works on a hot standby): an index it reports corrupt (XX002) is an `error` of kind corrupt-index with its message, one it passes stays a warning saying so. No new check starts once `amcheckBudgetMs` (default 10 minutes) has gone by; those, invalid indexes, and indexes whose expressions, operators or operator classes are not PostgreSQL\'s own (bt_index_check would run that code) are marked not checked in the finding and the note. Without the extension the note says `CREATE EXTENSION amcheck`; without `--amcheck` it says that --amcheck would verify them. ' +
+      'Not reported: hash, GiST, GIN and BRIN indexes (a BRIN minmax index on text and a hash index under a nondeterministic collation do depend on the collation: rebuild them by hand), partial-index predicates and CHECK constraints that compare text, and drift in schemas not audited (counted in the refresh\'s decision).',
+    why: 'After an operating-system upgrade changes glibc (2.28 reordered most locales) or ICU, PostgreSQL keeps the btree indexes built under the old order. A lookup descends the tree by the new order and misses rows that sit where the old order put them, and a unique index checks only where the new order says a duplicate would be, so duplicates get in; PostgreSQL only logs a WARNING at connection time.',
+    fix: 'Rebuild each listed index (`REINDEX INDEX CONCURRENTLY`; an exclusion constraint\'s index only without CONCURRENTLY), then record the new version with `ALTER COLLATION ... REFRESH VERSION` or `ALTER DATABASE ... REFRESH COLLATION VERSION`. Both are review: a rebuild reads the whole table, and a unique one fails with 23505 when duplicates slipped in (resolve them, then rebuild); the refresh declares that nothing stored in the old order remains, so it comes after every rebuild (indexes outside the audited schemas are named in its decision). The script\'s blocks run only while the version still differs, so running it again changes nothing.',
+    bad: `-- built while ICU 72 was installed; the server now links ICU 74
+CREATE TABLE customers (email text COLLATE "en-x-icu" UNIQUE);
+-- WARNING:  collation "en-x-icu" has version mismatch`,
+    good: `REINDEX INDEX CONCURRENTLY customers_email_key;
+ALTER COLLATION "en-x-icu" REFRESH VERSION;`,
+  },
+  options,
   async run(ctx) {
-    return ctx.skip('not built yet');
+    if (ctx.catalog.serverVersionNum < 150000) {
+      return ctx.skip(
+        `needs PostgreSQL 15 or later, which records the database's collation version (pg_database.datcollversion); this server is ${ctx.catalog.serverVersion}: run the audit against PostgreSQL 15 or later`,
+      );
+    }
+    const findings: Finding[] = [];
+    const { drifted: collations, compared } = await driftedCollations(ctx.db);
+    const database = await databaseDrift(ctx.db);
+    const drifts: Drift[] = [...collations];
+    if (database) drifts.push({ oid: DEFAULT_COLLATION, schema: 'pg_catalog', name: 'default', recorded: database.recorded, actual: database.actual });
+    if (drifts.length === 0) {
+      ctx.note(`the database's default collation and ${compared} versioned collation(s) used by btree indexes or range partition keys: versions unchanged`);
+      return findings;
+    }
+    const oids = drifts.map((d) => d.oid);
+    const audited = new Set(ctx.catalog.schemas);
+    const rows = await indexesOn(ctx.db, oids);
+    const inScope = rows.filter((r) => audited.has(r.schema) && !r.extension_member);
+    const outside = rows.filter((r) => !inScope.includes(r));
+    const ranges = await rangeKeysOn(ctx.db, oids, ctx.catalog.schemas);
+    const byOid = new Map(drifts.map((d) => [d.oid, d]));
+    const affected: Affected[] = inScope.map((row) => ({
+      row,
+      collations: [...new Set(row.keys.map((k) => k.collation))].flatMap((o) => byOid.get(o) ?? []),
+    }));
+
+    const amcheck = ctx.amcheck ? await amcheckFunction(ctx.db) : null;
+    let results: Map<string, AmcheckResult> | null = null;
+    let amcheckNote: string;
+    if (affected.length === 0) amcheckNote = 'no index of the audited schemas is affected';
+    else if (!ctx.amcheck) amcheckNote = `--amcheck would verify the ${affected.length} listed index(es) with bt_index_check`;
+    else if (!amcheck) amcheckNote = `--amcheck: the amcheck extension is not installed, so the listed indexes were not verified (CREATE EXTENSION amcheck, then audit again)`;
+    else if (!amcheck.callable) amcheckNote = `--amcheck: this role may not call ${quoteIdent(amcheck.schema)}.bt_index_check (GRANT EXECUTE on it, and USAGE on its schema), so the listed indexes were not verified`;
+    else {
+      results = await runAmcheck(ctx, amcheck.schema, affected);
+      const counts = { passed: 0, corrupt: 0, notChecked: [] as string[] };
+      for (const a of affected) {
+        const r = results.get(a.row.oid);
+        if (r?.status === 'passed') counts.passed++;
+        else if (r?.status === 'corrupt') counts.corrupt++;
+        else counts.notChecked.push(displayName(a.row.schema, a.row.index));
+      }
+      amcheckNote = `bt_index_check: ${counts.passed} in order, ${counts.corrupt} corrupt${counts.notChecked.length ? `, ${counts.notChecked.length} not checked (${counts.notChecked.join(', ')})` : ''}`;
+    }
+    for (const a of affected) findings.push(indexFinding(ctx, a, results?.get(a.row.oid) ?? (results ? { status: 'not checked', reason: 'not run' } : null)));
+
+    for (const p of ranges) {
+      const on = [...new Set(p.keys.map((k) => k.collation))].flatMap((o) => byOid.get(o) ?? []);
+      findings.push(
+        ctx.finding({
+          kind: 'range-partition-key',
+          message: `range-partitioned table ${displayName(p.schema, p.table)} routes rows by key ${p.keys.map(keyLabel).join(', ')} under ${on.map((c) => (c.oid === DEFAULT_COLLATION ? "the database's default collation" : `collation ${collationLabel(c)}`)).join(' and ')}, whose version changed: rows written before may sit in a partition whose bounds no longer hold them, and queries that prune partitions can miss them`,
+          object: { schema: p.schema, table: p.table, columns: p.keys.flatMap((k) => (k.column === null ? [] : [k.column])) },
+          count: null,
+          details: { keys: p.keys.map((k) => ({ position: k.position, column: k.column, collation: describeCollation(drifts, k.collation) })) },
+        }),
+      );
+    }
+
+    for (const d of drifts) {
+      const mine = affected.filter((a) => a.collations.includes(d));
+      const partitionKeys = ranges.filter((p) => p.keys.some((k) => k.collation === d.oid));
+      const theirs = outside.filter((r) => r.keys.some((k) => k.collation === d.oid));
+      if (mine.length === 0 && partitionKeys.length === 0) continue;
+      const change = `version ${versionText(d.recorded)} was recorded, the library now gives ${versionText(d.actual)}`;
+      const depends = `${mine.length} btree index(es)${partitionKeys.length ? ` and ${partitionKeys.length} range partition key(s)` : ''} of the audited schemas sort by it`;
+      if (d.oid === DEFAULT_COLLATION && database) {
+        findings.push(
+          ctx.finding({
+            kind: 'database',
+            message: `database ${displayName(database.name)}'s default collation (${database.provider === 'i' ? 'ICU' : database.provider === 'b' ? 'builtin' : 'libc'}) changed: ${change}; ${depends}`,
+            object: { schema: 'pg_catalog', table: 'default' },
+            count: mine.length,
+            details: { database: database.name, provider: database.provider, recorded: d.recorded, actual: d.actual, indexes: mine.map((a) => displayName(a.row.schema, a.row.index)), indexesOutsideAudit: theirs.length },
+            repair: async () =>
+              refreshRepair('database', `ALTER DATABASE ${quoteIdent(database.name)} REFRESH COLLATION VERSION`, DATABASE_STILL_DRIFTED, `database ${displayName(database.name)}`, theirs, partitionKeys),
+          }),
+        );
+        continue;
+      }
+      findings.push(
+        ctx.finding({
+          kind: 'collation',
+          message: `collation ${collationLabel(d)} changed: ${change}; ${depends}`,
+          object: { schema: d.schema, table: d.name },
+          count: mine.length,
+          details: { collation: { schema: d.schema, name: d.name }, recorded: d.recorded, actual: d.actual, indexes: mine.map((a) => displayName(a.row.schema, a.row.index)), indexesOutsideAudit: theirs.length },
+          repair: async () => refreshRepair('collation', `ALTER COLLATION ${qualifiedName(d.schema, d.name)} REFRESH VERSION`, stillDrifted(d), `collation ${collationLabel(d)}`, theirs, partitionKeys),
+        }),
+      );
+    }
+    const unused = drifts.filter((d) => !affected.some((a) => a.collations.includes(d)) && !ranges.some((p) => p.keys.some((k) => k.collation === d.oid)));
+    ctx.note(
+      [
+        `${drifts.length} drifted: ${drifts.map((d) => (d.oid === DEFAULT_COLLATION ? 'the database default' : collationLabel(d))).join(', ')}; ${affected.length} btree index(es) of the audited schemas on them`,
+        ...(unused.length ? [`${unused.map((d) => (d.oid === DEFAULT_COLLATION ? 'the database default' : collationLabel(d))).join(', ')}: nothing audited sorts by it`] : []),
+        amcheckNote,
+      ].join('; '),
+    );
+    return findings;
   },
 });

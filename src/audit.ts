@@ -27,6 +27,8 @@ export interface AuditCallOptions {
   skip?: string[];
   schemas?: string[];
   deep?: boolean;
+  /** --amcheck: collation-drift verifies the indexes at risk with the amcheck extension. */
+  amcheck?: boolean;
   jobs?: number;
   statementTimeoutMs?: number;
   lockTimeoutMs?: number;
@@ -59,6 +61,7 @@ export async function audit(options: AuditCallOptions = {}): Promise<AuditReport
     config,
     schemas: options.schemas,
     deep: options.deep ?? false,
+    amcheck: options.amcheck ?? false,
     jobs: options.jobs ?? 4,
     statementTimeoutMs: options.statementTimeoutMs ?? 60_000,
     lockTimeoutMs: options.lockTimeoutMs ?? 3_000,

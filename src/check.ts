@@ -40,6 +40,12 @@ export interface CheckContext<Options> {
   /** The check's severity after the config file's override. */
   severity: Severity;
   deep: boolean;
+  /**
+   * `--amcheck`: checks that can verify an index's physical order with the amcheck extension
+   * (`bt_index_check`, read-only, ACCESS SHARE locks only) may do so; off by default, since it reads
+   * every page of each index checked and every row of its table.
+   */
+  amcheck: boolean;
   sampleSize: number;
   /**
    * `--sample-percent PERCENT`: checks that scan tables read this share of their pages (TABLESAMPLE SYSTEM,

@@ -47,6 +47,7 @@ export function addAuditOptions(cmd: Command): Command {
     .option('--skip <id>', 'do not run this check (repeatable)', collect)
     .option('--schema <name>', 'audit this schema (repeatable; default: every non-system schema)', collect)
     .option('--deep', 'orphan-rows: verify every foreign key, not only the ones PostgreSQL is not guaranteeing', false)
+    .option('--amcheck', 'collation-drift: verify the indexes a collation change put at risk with the amcheck extension (bt_index_check, read-only; reads each such index and its table)', false)
     .option('--jobs <n>', 'parallel connections sharing one snapshot', integer('--jobs', 1, 64), 4)
     .option('--statement-timeout <ms>', 'cancel any audit query running longer than this', integer('--statement-timeout', 1, 86_400_000), 60_000)
     .option('--lock-timeout <ms>', 'give up waiting for a lock after this long', integer('--lock-timeout', 1, 86_400_000), 3_000)
@@ -68,6 +69,8 @@ export interface AuditCommandOptions {
   skip?: string[];
   schema?: string[];
   deep: boolean;
+  /** Absent for commands that do not offer it. */
+  amcheck?: boolean;
   jobs: number;
   statementTimeout: number;
   lockTimeout: number;
@@ -108,6 +111,7 @@ export async function auditOptionsFrom(opts: AuditCommandOptions, io: CliIO, fai
     config,
     schemas: opts.schema ? [...new Set(opts.schema)] : undefined,
     deep: opts.deep,
+    amcheck: opts.amcheck ?? false,
     jobs: opts.jobs,
     statementTimeoutMs: opts.statementTimeout,
     lockTimeoutMs: opts.lockTimeout,

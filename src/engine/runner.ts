@@ -45,6 +45,8 @@ export interface AuditOptions {
   config: IntegrityConfig;
   schemas: string[] | undefined;
   deep: boolean;
+  /** --amcheck: checks may verify indexes with the amcheck extension (see CheckContext.amcheck). Default false. */
+  amcheck?: boolean;
   jobs: number;
   statementTimeoutMs: number;
   lockTimeoutMs: number;
@@ -246,6 +248,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         options: check.options.parse(settings?.options ?? {}),
         severity,
         deep: options.deep,
+        amcheck: options.amcheck ?? false,
         // Queries need at least one row to carry the count; samples are dropped afterwards when 0 was asked.
         sampleSize: Math.max(1, options.config.sampleSize),
         samplePercent: options.samplePercent ?? null,

@@ -12,7 +12,7 @@ import { loadFixture, testServerUrl, withScratchDatabase } from './server.js';
 const STATUSES: readonly CheckStatus[] = ['passed', 'sampled', 'failed', 'skipped', 'error'];
 
 /** What may vary per case in how the audit runs; everything else is the audit's default. */
-export type CaseAuditOptions = Pick<AuditCallOptions, 'deep' | 'schemas' | 'samplePercent' | 'samples' | 'statementTimeoutMs' | 'lockTimeoutMs' | 'checkTimeoutMs' | 'jobs'>;
+export type CaseAuditOptions = Pick<AuditCallOptions, 'deep' | 'amcheck' | 'schemas' | 'samplePercent' | 'samples' | 'statementTimeoutMs' | 'lockTimeoutMs' | 'checkTimeoutMs' | 'jobs'>;
 
 /**
  * One row of the table: a fixture, and exactly what the check must report on it. `findings: []` means

@@ -1,0 +1,372 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import check from '../../checks/collation-drift.js';
+import type { CheckContext } from '../../src/check.js';
+import { CheckSkipped } from '../../src/check.js';
+import type { Catalog } from '../../src/db/catalog.js';
+import { dropDatabase, runSql } from '../../src/demo/fixtures.js';
+import { runAudit, runAuditWithRepairs, type AuditOptions, type RepairEntry } from '../../src/engine/runner.js';
+import { verifyRepairs } from '../../src/fix/execute.js';
+import { repairSafety } from '../../src/fix/types.js';
+import type { AuditReport, Finding } from '../../src/findings.js';
+import { adminUrl, auditOptions, checkResult, query, useDatabase } from '../helpers/db.js';
+
+const ID = 'collation-drift';
+const REAL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/real');
+
+function options(url: string, extra: Omit<Partial<AuditOptions>, 'config' | 'schemas'> & { config?: unknown; schemas?: string[] } = {}): AuditOptions {
+  const { config, schemas, ...rest } = extra;
+  return { ...auditOptions(url, { checks: [ID], config: config ?? {}, ...(schemas ? { schemas } : {}) }), ...rest };
+}
+
+async function run(url: string, extra: Parameters<typeof options>[1] = {}): Promise<AuditReport> {
+  return runAudit(options(url, extra));
+}
+
+/** What a test asserts of a finding: kind (from the fingerprint's inputs: the object and severity), never the prose. */
+function shape(f: Finding) {
+  return { severity: f.severity, object: f.object, count: f.count };
+}
+
+function mine(report: AuditReport): Finding[] {
+  return report.findings.filter((f) => f.checkId === ID);
+}
+
+/** Drifts a collation as an ICU or glibc upgrade would: the recorded version no longer matches the library's. */
+const DRIFT = (schema: string, name: string) =>
+  `UPDATE pg_catalog.pg_collation SET collversion = '0.0'
+    WHERE collname = '${name}' AND collnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = '${schema}')`;
+
+/** Runs every step of the repairs as a person who uncommented them would: each block only while its guard says so. */
+async function applyReviewed(url: string, repairs: RepairEntry[]): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  let ran = 0;
+  try {
+    const steps = repairs.flatMap((r) => r.repair.steps);
+    // As in the script: the transaction part first, then the concurrent blocks in the repairs' order.
+    for (const step of [...steps.filter((s) => s.phase === 'transaction'), ...steps.filter((s) => s.phase === 'concurrent')]) {
+      const todo = step.guard ? Object.values((await client.query(step.guard)).rows[0] ?? {})[0] === true : true;
+      if (!todo) continue;
+      ran++;
+      if (step.phase === 'transaction') await client.query(step.sql);
+      else for (const sql of step.statements ?? []) await client.query(sql);
+    }
+  } finally {
+    await client.end();
+  }
+  return ran;
+}
+
+const FIXTURE = `
+CREATE SCHEMA "Billing Dept";
+CREATE SCHEMA elsewhere;
+CREATE COLLATION "Billing Dept"."Drifty" (provider = icu, locale = 'und');
+CREATE COLLATION "Billing Dept"."Steady" (provider = icu, locale = 'und');
+CREATE TABLE "Billing Dept"."Invoice Line" (
+  id int PRIMARY KEY,
+  code text COLLATE "Billing Dept"."Drifty",
+  "na""me" text COLLATE "Billing Dept"."Drifty",
+  plain text COLLATE "C",
+  steady text COLLATE "Billing Dept"."Steady"
+);
+ALTER TABLE "Billing Dept"."Invoice Line" ADD CONSTRAINT "Invoice ""Line"" code" UNIQUE (code);
+CREATE INDEX "idx quote""s" ON "Billing Dept"."Invoice Line" ("na""me");
+CREATE INDEX "idx
+nl" ON "Billing Dept"."Invoice Line" (id, code);
+CREATE INDEX "idx lower" ON "Billing Dept"."Invoice Line" (lower(code));
+-- Look-alikes: the same columns under "C", a hash index, an INCLUDE column, a collation that did not move.
+CREATE INDEX "idx plain" ON "Billing Dept"."Invoice Line" (plain);
+CREATE INDEX "idx name C" ON "Billing Dept"."Invoice Line" ("na""me" COLLATE "C");
+CREATE INDEX "idx hash" ON "Billing Dept"."Invoice Line" USING hash (code);
+CREATE INDEX "idx include" ON "Billing Dept"."Invoice Line" (id) INCLUDE (code);
+CREATE INDEX "idx steady" ON "Billing Dept"."Invoice Line" (steady);
+CREATE INDEX "idx gin" ON "Billing Dept"."Invoice Line" USING gin (pg_catalog.to_tsvector('simple', code));
+INSERT INTO "Billing Dept"."Invoice Line" VALUES (1, 'a', 'x', 'a', 's'), (2, 'B', 'Y', 'B', 'T');
+CREATE TABLE "Billing Dept".events (k text COLLATE "Billing Dept"."Drifty", n int) PARTITION BY RANGE (k);
+CREATE TABLE "Billing Dept".events_a PARTITION OF "Billing Dept".events FOR VALUES FROM ('a') TO ('m');
+CREATE TABLE "Billing Dept".events_m PARTITION OF "Billing Dept".events FOR VALUES FROM ('m') TO ('zzz');
+CREATE INDEX events_k ON "Billing Dept".events (k);
+INSERT INTO "Billing Dept".events VALUES ('b', 1), ('q', 2);
+CREATE TABLE elsewhere.t (v text COLLATE "Billing Dept"."Drifty");
+CREATE INDEX elsewhere_v ON elsewhere.t (v);
+`;
+
+describe('collation-drift: an ICU collation whose version moved', () => {
+  const db = useDatabase('collation_drift', { sql: [FIXTURE] });
+
+  it('passes before the drift, saying what it compared', async () => {
+    const report = await run(db.url);
+    expect(mine(report)).toEqual([]);
+    expect(checkResult(report, ID).status).toBe('passed');
+    expect(checkResult(report, ID).note).toMatch(/versions unchanged/);
+  });
+
+  it('lists exactly the btree indexes with a key under the drifted collation, the range partition key, and the collation', async () => {
+    await query(db.url, DRIFT('Billing Dept', 'Drifty'));
+    const report = await run(db.url, { schemas: ['Billing Dept'] });
+    expect(checkResult(report, ID).status).toBe('failed');
+    const found = mine(report).map(shape);
+    const s = 'Billing Dept';
+    const line = 'Invoice Line';
+    expect(found.filter((f) => f.object.index !== undefined).map((f) => [f.object.table, f.object.index, f.object.columns ?? null]).sort()).toEqual(
+      [
+        [line, 'Invoice "Line" code', ['code']],
+        [line, 'idx\nnl', ['code']],
+        [line, 'idx lower', null],
+        [line, 'idx quote"s', ['na"me']],
+        ['events_a', 'events_a_k_idx', ['k']],
+        ['events_m', 'events_m_k_idx', ['k']],
+      ].sort(),
+    );
+    expect(found.filter((f) => f.object.index === undefined).sort((a, b) => a.object.table.localeCompare(b.object.table))).toEqual([
+      { severity: 'warning', object: { schema: s, table: 'Drifty' }, count: 6 },
+      { severity: 'warning', object: { schema: s, table: 'events', columns: ['k'] }, count: null },
+    ]);
+    const unique = mine(report).find((f) => f.object.index === 'Invoice "Line" code') as Finding;
+    expect(unique.message).toMatch(/let duplicates in/);
+    expect(unique.details).toMatchObject({ unique: true, constraintType: 'unique', amcheck: 'not run', collations: [{ schema: s, name: 'Drifty', recorded: '0.0' }] });
+    const lower = mine(report).find((f) => f.object.index === 'idx lower') as Finding;
+    expect(lower.details?.keys).toEqual([{ position: 1, column: null, collation: '"Billing Dept"."Drifty"' }]);
+    const part = mine(report).find((f) => f.object.index === 'events_a_k_idx') as Finding;
+    expect(part.details?.partitionOf).toEqual({ schema: s, table: 'events' });
+    expect(checkResult(report, ID).note).toMatch(/--amcheck would verify the 6 listed index\(es\)/);
+    // The index in a schema not audited is not listed, but the refresh's decision names it.
+    const collation = mine(report).find((f) => f.object.table === 'Drifty') as Finding;
+    expect(collation.details?.indexesOutsideAudit).toBe(1);
+    expect(collation.fix?.steps[0]?.decision).toMatch(/elsewhere\.elsewhere_v/);
+    expect(collation.fix?.steps[0]?.decision).toMatch(/Range-partitioned "Billing Dept"\.events/);
+  });
+
+  it('audits every schema by default: the index elsewhere is listed too', async () => {
+    const report = await run(db.url);
+    expect(mine(report).filter((f) => f.object.schema === 'elsewhere').map((f) => f.object.index)).toEqual(['elsewhere_v']);
+  });
+
+  it('writes review repairs: REINDEX CONCURRENTLY per index (quoted), then the refresh; applying them clears everything, twice changes nothing', async () => {
+    const { repairs } = await runAuditWithRepairs(options(db.url));
+    const mineRepairs = repairs.filter((r) => r.finding.checkId === ID);
+    const reindexes = mineRepairs.filter((r) => r.finding.object.index !== undefined);
+    expect(reindexes).toHaveLength(7);
+    for (const r of mineRepairs) expect(repairSafety(r.repair)).toBe('review');
+    for (const r of reindexes) {
+      expect(r.repair.order).toBe(50);
+      expect(r.repair.steps.map((s) => [s.phase, s.statements?.length])).toEqual([['concurrent', 1]]);
+      expect(r.repair.steps[0]?.statements?.[0]).toMatch(/^REINDEX INDEX CONCURRENTLY /);
+    }
+    const nl = reindexes.find((r) => r.finding.object.index === 'idx\nnl') as RepairEntry;
+    expect(nl.repair.steps[0]?.sql).toBe('REINDEX INDEX CONCURRENTLY "Billing Dept".U&"idx\\000anl";');
+    const unique = reindexes.find((r) => r.finding.object.index === 'Invoice "Line" code') as RepairEntry;
+    expect(unique.repair.steps[0]?.decision).toMatch(/23505/);
+    const refresh = mineRepairs.filter((r) => r.finding.object.index === undefined && r.repair.steps.length > 0);
+    expect(refresh.map((r) => [r.repair.order, r.repair.steps[0]?.statements])).toEqual([[60, ['ALTER COLLATION "Billing Dept"."Drifty" REFRESH VERSION']]]);
+    // The repairs come sorted: every rebuild before the refresh.
+    const orders = mineRepairs.map((r) => r.repair.order);
+    expect(orders).toEqual([...orders].sort((a, b) => a - b));
+    // No row is lost: the tables hold what they held.
+    const rowsBefore = await query(db.url, `SELECT * FROM "Billing Dept"."Invoice Line" ORDER BY id`);
+
+    expect(await applyReviewed(db.url, mineRepairs)).toBe(8);
+    const after = await run(db.url);
+    expect(mine(after)).toEqual([]);
+    expect(checkResult(after, ID).status).toBe('passed');
+    expect(await query(db.url, `SELECT * FROM "Billing Dept"."Invoice Line" ORDER BY id`)).toEqual(rowsBefore);
+    // Every guard is false now: a second run does nothing.
+    expect(await applyReviewed(db.url, mineRepairs)).toBe(0);
+  });
+});
+
+describe('collation-drift: fix --verify leaves the database as it was', () => {
+  const db = useDatabase('collation_drift_verify', {
+    sql: [
+      `CREATE COLLATION drifty (provider = icu, locale = 'und');
+       CREATE TABLE t (v text COLLATE drifty UNIQUE);
+       INSERT INTO t VALUES ('a'), ('B');`,
+      DRIFT('public', 'drifty'),
+    ],
+  });
+
+  it('the steps are review only (not run by --verify), and their verify statements roll back, the refresh included', async () => {
+    const result = await verifyRepairs(options(db.url));
+    expect(result.lines.filter((l) => l.checkId === ID).map((l) => l.status)).toEqual(['review only', 'review only']);
+    const version = async () => (await query<{ v: string }>(db.url, `SELECT collversion AS v FROM pg_collation WHERE collname = 'drifty'`))[0]?.v;
+    expect(await version()).toBe('0.0');
+    // What --verify would run if the steps were not review: REINDEX and the refresh, inside its transaction.
+    const { repairs } = await runAuditWithRepairs(options(db.url));
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      for (const r of repairs) for (const s of r.repair.steps) for (const sql of s.verifyStatements ?? []) await client.query(sql);
+      expect((await client.query(`SELECT collversion AS v FROM pg_collation WHERE collname = 'drifty'`)).rows[0]?.v).not.toBe('0.0');
+      await client.query('ROLLBACK');
+    } finally {
+      await client.end();
+    }
+    expect(await version()).toBe('0.0');
+    expect(mine(await run(db.url)).map((f) => f.object.index ?? f.object.table)).toEqual(['drifty', 't_v_key']);
+  });
+});
+
+const AMCHECK_FIXTURE = `
+CREATE EXTENSION amcheck;
+CREATE COLLATION drifty (provider = icu, locale = 'und');
+-- Built in "C" order ('B' before 'a'), then told it is in drifty's ('a' before 'B'): out of order, as after an upgrade.
+CREATE TABLE "Corrupt Tab" (v text COLLATE "C");
+INSERT INTO "Corrupt Tab" SELECT x FROM unnest(ARRAY['a', 'B', 'c', 'D', 'e', 'F']) AS x;
+CREATE INDEX "idx corrupt" ON "Corrupt Tab" (v);
+UPDATE pg_catalog.pg_index SET indcollation = (SELECT oid::text FROM pg_catalog.pg_collation WHERE collname = 'drifty')::pg_catalog.oidvector
+ WHERE indexrelid = '"idx corrupt"'::regclass;
+CREATE TABLE sound (v text COLLATE drifty);
+INSERT INTO sound SELECT x FROM unnest(ARRAY['a', 'B', 'c', 'D', 'e', 'F']) AS x;
+CREATE INDEX idx_sound ON sound (v);
+-- An index whose expression calls a function of the user's: amcheck would run it (here it would fail), so it is left alone.
+CREATE TABLE flag (on_ int);
+INSERT INTO flag VALUES (1);
+CREATE FUNCTION tagged(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT t || (1 / (SELECT count(*) FROM public.flag))::text $$;
+CREATE TABLE coded (v text COLLATE drifty);
+INSERT INTO coded VALUES ('a');
+CREATE INDEX idx_user_code ON coded (tagged(v));
+DELETE FROM flag;
+${DRIFT('public', 'drifty')};
+`;
+
+describe('collation-drift --amcheck', () => {
+  const db = useDatabase('collation_drift_amcheck', { sql: [AMCHECK_FIXTURE] });
+  const plain = useDatabase('collation_drift_noext', {
+    sql: [`CREATE COLLATION drifty (provider = icu, locale = 'und'); CREATE TABLE t (v text COLLATE drifty); CREATE INDEX t_v ON t (v);`, DRIFT('public', 'drifty')],
+  });
+
+  it('bt_index_check reports the misordered index corrupt (error), passes the sound one, and does not run user code', async () => {
+    const report = await run(db.url, { amcheck: true });
+    const result = checkResult(report, ID);
+    expect([result.status, result.reason]).toEqual(['failed', null]);
+    const byIndex = new Map(mine(report).map((f) => [f.object.index ?? f.object.table, f]));
+    expect([...byIndex.keys()].sort()).toEqual(['drifty', 'idx corrupt', 'idx_sound', 'idx_user_code']);
+    const corrupt = byIndex.get('idx corrupt') as Finding;
+    expect(shape(corrupt)).toEqual({ severity: 'error', object: { schema: 'public', table: 'Corrupt Tab', index: 'idx corrupt', columns: ['v'] }, count: null });
+    expect(corrupt.details?.amcheck).toBe('corrupt');
+    expect(String(corrupt.details?.amcheckMessage)).toMatch(/item order invariant violated/);
+    expect(byIndex.get('idx_sound')?.severity).toBe('warning');
+    expect(byIndex.get('idx_sound')?.details?.amcheck).toBe('passed');
+    expect(byIndex.get('idx_user_code')?.details?.amcheck).toMatch(/^not checked: it would run code/);
+    expect(result.note).toMatch(/bt_index_check: 1 in order, 1 corrupt, 1 not checked \(public\.idx_user_code\)$/);
+    // A corrupt index is a different finding from a drifted one: a baseline of the drift does not hide it.
+    expect(corrupt.fingerprint).not.toBe((mine(await run(db.url)).find((f) => f.object.index === 'idx corrupt') as Finding).fingerprint);
+  });
+
+  it('a spent budget starts no check, and says which were not checked', async () => {
+    const report = await run(db.url, { amcheck: true, config: { checks: { [ID]: { amcheckBudgetMs: 0 } } } });
+    const corrupt = mine(report).find((f) => f.object.index === 'idx corrupt') as Finding;
+    expect(corrupt.severity).toBe('warning');
+    expect(corrupt.details?.amcheck).toMatch(/^not checked: the amcheck budget/);
+    expect(checkResult(report, ID).note).toMatch(/bt_index_check: 0 in order, 0 corrupt, 3 not checked \(public\."idx corrupt", public\.idx_user_code, public\.idx_sound\)$/);
+    expect(mine(report).find((f) => f.object.index === 'idx_sound')?.details?.amcheck).toMatch(/^not checked: the amcheck budget/);
+    expect(checkResult(report, ID).status).toBe('failed');
+  });
+
+  it('without --amcheck the listing stands and the note says --amcheck would verify them', async () => {
+    const report = await run(db.url);
+    expect(mine(report).find((f) => f.object.index === 'idx corrupt')?.severity).toBe('warning');
+    expect(checkResult(report, ID).note).toMatch(/--amcheck would verify the 3 listed index/);
+  });
+
+  it('without the extension the note says CREATE EXTENSION amcheck, and the listing stands', async () => {
+    const report = await run(plain.url, { amcheck: true });
+    expect(mine(report).map(shape)).toEqual([
+      { severity: 'warning', object: { schema: 'public', table: 'drifty' }, count: 1 },
+      { severity: 'warning', object: { schema: 'public', table: 't', index: 't_v', columns: ['v'] }, count: null },
+    ]);
+    expect(checkResult(report, ID).note).toMatch(/CREATE EXTENSION amcheck/);
+  });
+
+  it('a role that may not call bt_index_check is told to GRANT it', async () => {
+    const role = `cd_reader_${process.pid}`;
+    await query(db.url, `CREATE ROLE ${role} LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+    try {
+      const url = new URL(db.url);
+      url.username = role;
+      const report = await run(url.toString(), { amcheck: true });
+      expect(checkResult(report, ID).note).toMatch(/may not call "public"\.bt_index_check \(GRANT EXECUTE/);
+      expect(checkResult(report, ID).status).toBe('failed');
+    } finally {
+      await query(db.url, `REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role}; DROP ROLE ${role}`);
+    }
+  });
+});
+
+describe('collation-drift: the database default collation (an ICU database)', () => {
+  const name = `integrity_t_cd_icu_${process.pid}`;
+  let url = '';
+  beforeAll(async () => {
+    await query(adminUrl(), `DROP DATABASE IF EXISTS "${name}"`);
+    await query(adminUrl(), `CREATE DATABASE "${name}" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'und' LOCALE 'C'`);
+    const u = new URL(adminUrl());
+    u.pathname = `/${name}`;
+    url = u.toString();
+    await runSql(url, [
+      `CREATE TABLE "Invoice Line" (id int PRIMARY KEY, email text UNIQUE, code text COLLATE "C");
+       CREATE INDEX "Invoice Line code" ON "Invoice Line" (code);
+       INSERT INTO "Invoice Line" VALUES (1, 'a@x', 'a'), (2, 'B@x', 'B');`,
+      `UPDATE pg_catalog.pg_database SET datcollversion = '0.0' WHERE datname = current_database()`,
+    ]);
+  });
+  afterAll(async () => {
+    await dropDatabase(adminUrl(), name);
+  });
+
+  it('reports the database and its default-collation indexes, not the "C" one; the refresh clears it and a second run does nothing', async () => {
+    const { report, repairs } = await runAuditWithRepairs(options(url));
+    expect(mine(report).map(shape)).toEqual([
+      { severity: 'warning', object: { schema: 'pg_catalog', table: 'default' }, count: 1 },
+      { severity: 'warning', object: { schema: 'public', table: 'Invoice Line', index: 'Invoice Line_email_key', columns: ['email'], constraint: 'Invoice Line_email_key' }, count: null },
+    ]);
+    const database = mine(report)[0] as Finding;
+    expect(database.details).toMatchObject({ provider: 'i', recorded: '0.0', database: name });
+    const steps = repairs.filter((r) => r.finding.checkId === ID).map((r) => [r.repair.order, r.repair.steps[0]?.statements]);
+    expect(steps).toEqual([
+      [50, ['REINDEX INDEX CONCURRENTLY "public"."Invoice Line_email_key"']],
+      [60, [`ALTER DATABASE "${name}" REFRESH COLLATION VERSION`]],
+    ]);
+    expect(await applyReviewed(url, repairs.filter((r) => r.finding.checkId === ID))).toBe(2);
+    expect(mine(await run(url))).toEqual([]);
+    expect(await applyReviewed(url, repairs.filter((r) => r.finding.checkId === ID))).toBe(0);
+  });
+});
+
+describe('collation-drift: pagila (a real schema)', () => {
+  const read = (file: string) => readFileSync(path.join(REAL, file), 'utf8');
+  const db = useDatabase('collation_drift_pagila', { sql: [read('pagila-schema.sql'), read('pagila-sample-data.sql')] });
+
+  it('reports nothing, with --amcheck too', async () => {
+    const report = await run(db.url, { amcheck: true });
+    expect(mine(report)).toEqual([]);
+    expect(checkResult(report, ID).status).toBe('passed');
+  });
+
+  it('after an ICU collation used by no pagila index drifts: still nothing', async () => {
+    await query(db.url, DRIFT('pg_catalog', 'und-x-icu'));
+    const report = await run(db.url);
+    expect(mine(report)).toEqual([]);
+    expect(checkResult(report, ID).status).toBe('passed');
+  });
+});
+
+describe('collation-drift before PostgreSQL 15', () => {
+  it('skips, saying why and how to make it run', async () => {
+    const catalog = { serverVersionNum: 140012, serverVersion: '14.12', schemas: ['public'] } as unknown as Catalog;
+    const ctx = {
+      catalog,
+      options: { amcheckBudgetMs: 1000 },
+      amcheck: false,
+      db: { query: () => Promise.reject(new Error('the check must not query on PostgreSQL 14')) },
+      skip: (reason: string) => {
+        throw new CheckSkipped(reason);
+      },
+    } as unknown as CheckContext<{ amcheckBudgetMs: number }>;
+    await expect(check.run(ctx)).rejects.toThrow(/needs PostgreSQL 15 or later, .* this server is 14\.12: run the audit against PostgreSQL 15 or later/);
+  });
+});

@@ -538,11 +538,33 @@ function alterColumnType(table: Table, column: Column): string {
 const REWRITE =
   'rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE (every read and write of it waits; plan the time for its size, or migrate through a new column and a trigger instead); on a logically replicated table change the subscriber first';
 
-async function widenColumn(ctx: CheckContext<Options>, db: Queryable, f: Feeder): Promise<RepairStep[]> {
+/** How many parents each column is inherited from (pg_attribute.attinhcount): ALTER ... TYPE must start at the top. */
+async function inheritance(db: Queryable, columns: { table: Table; column: Column }[]): Promise<number[]> {
+  if (columns.length === 0) return [];
+  const res = await db.query<{ i: number; n: number }>(
+    `SELECT k.i::pg_catalog.int4 AS i, a.attinhcount::pg_catalog.int4 AS n
+       FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) WITH ORDINALITY AS k(c, i)
+       JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) (k.c OPERATOR(pg_catalog.->>) 0)
+       JOIN pg_catalog.pg_class t ON t.relnamespace = n.oid AND t.relname OPERATOR(pg_catalog.=) (k.c OPERATOR(pg_catalog.->>) 1)
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attname OPERATOR(pg_catalog.=) (k.c OPERATOR(pg_catalog.->>) 2)`,
+    [JSON.stringify(columns.map((c) => [c.table.schema, c.table.name, c.column.name]))],
+  );
+  const out = columns.map(() => 0);
+  for (const r of res.rows) out[r.i - 1] = r.n;
+  return out;
+}
+
+const INHERITED =
+  'the column is inherited from a parent table, so ALTER ... TYPE fails here unless a step above changed the parent (it recurses to its children, and this step then does nothing)';
+
+async function widenColumn(ctx: CheckContext<Options>, db: Queryable, f: Feeder, inherited: boolean): Promise<RepairStep[]> {
   const children = referencing(ctx, f);
+  const childInheritance = await inheritance(db, children);
+  children.sort((x, y) => (childInheritance[children.indexOf(x)] ?? 0) - (childInheritance[children.indexOf(y)] ?? 0));
   const views = await viewsUsing(db, f);
   const notes = [
     REWRITE,
+    ...(inherited ? [INHERITED] : []),
     ...(f.column.type !== BOUNDS[f.intType as IntType].sql ? [`the column's type is ${f.column.type}, a domain: TYPE bigint drops the domain's constraints from it; create a domain over bigint and use that instead`] : []),
     ...(views.length > 0 ? [`views ${views.join(', ')} read the column: ALTER ... TYPE fails until they are dropped and recreated in the same transaction`] : []),
     ...(children.length > 0 ? [`the foreign-key columns ${children.map((c) => displayName(c.table.schema, c.table.name, c.column.name)).join(', ')} reference it and need the same change (the steps below), or they cannot hold the new values`] : []),
@@ -556,12 +578,12 @@ async function widenColumn(ctx: CheckContext<Options>, db: Queryable, f: Feeder)
       sql: alterColumnType(f.table, f.column),
     },
   ];
-  for (const c of children) {
+  for (const [i, c] of children.entries()) {
     steps.push({
       safety: 'review',
       phase: 'transaction',
       description: `change the referencing column ${displayName(c.table.schema, c.table.name, c.column.name)} to bigint`,
-      decision: REWRITE,
+      decision: (childInheritance[i] ?? 0) > 0 ? `${REWRITE}; ${INHERITED}` : REWRITE,
       sql: alterColumnType(c.table, c.column),
     });
   }
@@ -575,12 +597,12 @@ async function widen(ctx: CheckContext<Options>, db: Queryable, s: Sequence, lif
   const ascending = s.increment > 0n;
   const steps: RepairStep[] = [];
   const done = new Set<Feeder>();
-  for (const l of lift) {
-    if (l.kind === 'column-type' && l.feeder && !done.has(l.feeder)) {
-      done.add(l.feeder);
-      steps.push(...(await widenColumn(ctx, db, l.feeder)));
-    }
-  }
+  for (const l of lift) if (l.kind === 'column-type' && l.feeder) done.add(l.feeder);
+  // Parents before inheritance children: the parent's ALTER recurses, and the child's guard then finds bigint.
+  const columns = [...done];
+  const depth = await inheritance(db, columns.map((f) => ({ table: f.table, column: f.column })));
+  const order = columns.map((f, i) => ({ f, n: depth[i] ?? 0 })).sort((x, y) => x.n - y.n);
+  for (const { f, n } of order) steps.push(...(await widenColumn(ctx, db, f, n > 0)));
   for (const l of lift) {
     if (l.kind !== 'default-cast' || !l.feeder) continue;
     steps.push({

@@ -69,6 +69,10 @@ const DEFECTS = `
   CREATE TABLE measures_eu PARTITION OF measures FOR VALUES IN ('eu');
   CREATE TABLE measures_us PARTITION OF measures FOR VALUES IN ('us');
   SELECT setval('measures_id_seq', 1717986918);
+
+  CREATE TABLE hist (id serial PRIMARY KEY);
+  CREATE TABLE hist_old () INHERITS (hist);             -- the child copies the DEFAULT: a second column fed
+  SELECT setval('hist_id_seq', 2040109465);
 `;
 
 // Look-alikes: none of these is reported.
@@ -132,6 +136,7 @@ const EXPECTED: Row[] = [
   // descending: (-1 - -2000000001) / (-1 - -2147483648) = 2000000000 / 2147483647
   { table: 'down', kind: 'headroom', severity: 'error', share: 0.9313, next: '-2000000001', binding: ['sequence-type'] },
   { table: 'events_id_seq', kind: 'sequence-type', severity: 'info', share: 0, next: '2', binding: ['sequence-type'] },
+  { table: 'hist_id_seq', kind: 'headroom', severity: 'error', share: 0.95, next: '2040109466', binding: ['sequence-type', 'column-type', 'column-type'] },
   { table: 'legacy_id_seq', kind: 'headroom', severity: 'warning', share: 0.8382, next: '1800000001', binding: ['column-type'] },
   { table: 'measures_id_seq', kind: 'headroom', severity: 'warning', share: 0.8, next: '1717986919', binding: ['sequence-type', 'column-type'] },
   { table: 'orders_id_seq', kind: 'headroom', severity: 'error', share: 0.95, next: '2040109466', binding: ['sequence-type', 'column-type'] },
@@ -187,8 +192,8 @@ describe('sequence-headroom on planted defects and look-alikes', () => {
     // every finding's object is the sequence, in its schema; no samples (no row values)
     expect(report.findings.filter((f) => f.object.table === 'Line\nSeq').map((f) => f.object)).toEqual([{ schema: 'Billing Dept', table: 'Line\nSeq' }]);
     expect(report.findings.every((f) => f.samples.length === 0 && f.count === null)).toBe(true);
-    // 12 reported + 10 look-alike sequences
-    expect(result.note).toBe('examined 22 of 22 sequences, feeding 19 columns');
+    // 13 reported + 10 look-alike sequences
+    expect(result.note).toBe('examined 23 of 23 sequences, feeding 21 columns');
   });
 
   it('spells out the limits, the columns and what fails, in details and the message', async () => {
@@ -284,6 +289,13 @@ END $integrity$;`,
     ]);
     expect(sqlOf('capped')).toEqual(['ALTER SEQUENCE "public"."capped" NO MAXVALUE;']);
     expect(sqlOf('castd_seq')).toEqual([`ALTER TABLE "public"."castd" ALTER COLUMN "id" SET DEFAULT pg_catalog.nextval(E'"public"."castd_seq"'::pg_catalog.regclass);`]);
+    // the inheritance parent first: its ALTER recurses, and the child's guard then finds bigint
+    expect(sqlOf('hist_id_seq')).toEqual([
+      'ALTER TABLE "public"."hist" ALTER COLUMN "id" TYPE bigint;',
+      'ALTER TABLE "public"."hist_old" ALTER COLUMN "id" TYPE bigint;',
+      'ALTER SEQUENCE "public"."hist_id_seq" AS bigint;',
+    ]);
+    expect(stepsOf('hist_id_seq')[1]?.decision).toContain('the column is inherited from a parent table');
     expect(sqlOf('down')).toEqual(['ALTER SEQUENCE "public"."down" AS bigint;']);
     expect(sqlOf('shared_seq')).toEqual(['ALTER TABLE "public"."s_narrow" ALTER COLUMN "id" TYPE bigint;']);
     expect(sqlOf('measures_id_seq')).toEqual([
@@ -307,17 +319,26 @@ END $integrity$;`,
   });
 });
 
-/** Runs every step of the repairs, as a person who uncommented them would, one transaction each, under the script's settings. */
-async function apply(url: string, repairs: RepairEntry[]): Promise<void> {
+/** The review statements of every finding's block of the fix script, uncommented as a person would after reading them. */
+function uncommented(report: AuditReport): string {
+  const out: string[] = [];
+  for (const f of report.findings) {
+    let on = false;
+    for (const line of (f.fix?.sql ?? '').split('\n')) {
+      if (line.startsWith('-- REVIEW:')) on = false;
+      else if (line === '-- Uncomment to run:') on = true;
+      else if (on) out.push(line.replace(/^-- ?/, ''));
+    }
+  }
+  return out.join('\n');
+}
+
+/** Runs the statements in one transaction, under the settings the fix script pins. */
+async function run(url: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(`SET search_path = pg_catalog, pg_temp; SET standard_conforming_strings = on`);
-    for (const r of repairs) {
-      await client.query('BEGIN');
-      for (const s of r.repair.steps) await client.query(s.sql);
-      await client.query('COMMIT');
-    }
+    await client.query(`SET search_path = pg_catalog, pg_temp; SET standard_conforming_strings = on; BEGIN; ${sql} COMMIT;`);
   } finally {
     await client.end();
   }
@@ -352,11 +373,14 @@ describe('sequence-headroom repair round trip', () => {
     ],
   });
 
-  it('apply the review steps, audit again: nothing left; apply again: nothing changes; the old limits are gone', async () => {
+  it('uncomment the review steps of the fix script and run them, audit again: nothing left; apply again: nothing changes; the old limits are gone', async () => {
     const before = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
     expect(before.repairs).toHaveLength(EXPECTED.length - 1); // all but the CYCLE one
     const rowsBefore = await query(db.url, `SELECT (SELECT json_agg(x ORDER BY x::text) FROM "Billing Dept"."Invoice Line" x) AS l, (SELECT json_agg(x ORDER BY x::text) FROM public.legacy_note x) AS n`);
-    await apply(db.url, before.repairs);
+    const script = uncommented(await audit(db.url, { checks: [ID] }));
+    // The script holds every step, verbatim once uncommented.
+    for (const step of before.repairs.flatMap((r) => r.repair.steps)) expect(script).toContain(step.sql);
+    await run(db.url, script);
 
     const after = await audit(db.url, { checks: [ID] });
     expect(rows(after).map((r) => [r.table, r.kind])).toEqual([['ring', 'cycle-wrap']]);
@@ -365,7 +389,7 @@ describe('sequence-headroom repair round trip', () => {
     expect(rowsAfter).toEqual(rowsBefore);
 
     const once = await state(db.url);
-    await apply(db.url, before.repairs);
+    await run(db.url, script);
     expect(await state(db.url)).toEqual(once);
 
     // The values past the old limits now go in.

@@ -80,7 +80,7 @@ async function loadTriggers(db: Queryable, schemas: string[], versionNum: number
             t.tgname AS name, t.tgenabled::text AS enabled, t.tgtype::int AS tgtype,
             t.tgconstraint OPERATOR(pg_catalog.<>) 0 AS is_constraint, t.tgdeferrable AS deferrable,
             t.tginitdeferred AS initially_deferred, pn.nspname AS fn_schema, p.proname AS fn_name,
-            ARRAY(SELECT a.attname::text FROM unnest(t.tgattr::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
+            ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(t.tgattr::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
                     JOIN pg_catalog.pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum = k.attnum
                    ORDER BY k.ord) AS update_columns,
             con.conname AS con_name, con.contype::text AS con_type, cn.nspname AS con_schema, cc.relname AS con_table
@@ -291,14 +291,18 @@ function switchedOffFinding(c: Context, node: Node): Finding {
   });
 }
 
+/** Each constraint once, foreign keys first, then by table and name: the order does not depend on trigger OIDs. */
 function dedupe(list: SwitchedOffConstraint[]): SwitchedOffConstraint[] {
   const seen = new Set<string>();
-  return list.filter((c) => {
-    const k = JSON.stringify([c.schema, c.table, c.constraint]);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
+  const rank = (c: SwitchedOffConstraint) => (c.kind === 'foreign key' ? 0 : 1);
+  return list
+    .filter((c) => {
+      const k = JSON.stringify([c.schema, c.table, c.constraint]);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    })
+    .sort((a, b) => rank(a) - rank(b) || a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table) || a.constraint.localeCompare(b.constraint));
 }
 
 function alterTable(n: Node, only: boolean): string {
@@ -388,13 +392,13 @@ export default defineCheck({
   description: 'User triggers that are disabled or enabled REPLICA only, or that session_replication_role = replica (set on the database or a role) switches off, so what they maintain silently stops.',
   docs: {
     finds:
-      "User triggers (CREATE TRIGGER and CREATE CONSTRAINT TRIGGER) on the audited tables, partitioned tables and foreign tables, read from pg_trigger.tgenabled: `disabled` (ALTER TABLE ... DISABLE TRIGGER, which fires never) and `REPLICA` (ENABLE REPLICA TRIGGER, which fires only in sessions with session_replication_role = replica, i.e. never for ordinary sessions), one finding per trigger. ENABLE ALWAYS triggers are not reported. " +
-      "A partitioned table's row trigger fires through its clones on the partitions (PostgreSQL 13+): a trigger disabled on the partitioned table with its clones (as ALTER TABLE on it does, recursively) is one finding on the partitioned table, naming the partitions; a clone in a different state from its parent's (DISABLE TRIGGER on one partition) is a finding on that partition. " +
+      "User triggers (CREATE TRIGGER and CREATE CONSTRAINT TRIGGER) on the audited tables, partitioned tables and foreign tables (not views: their INSTEAD OF triggers cannot be disabled), read from pg_trigger.tgenabled in one catalog query that locks no table: `disabled` (ALTER TABLE ... DISABLE TRIGGER, which fires never) and `REPLICA` (ENABLE REPLICA TRIGGER, which fires only in sessions with session_replication_role = replica, i.e. never for ordinary sessions), one finding per trigger. ENABLE ALWAYS triggers are not reported. " +
+      "A partitioned table's row trigger fires through its clones on the partitions (pg_trigger.tgparentid, PostgreSQL 13+; before 13 clones are internal and not examined): a trigger disabled on the partitioned table with its clones (as ALTER TABLE on it does, recursively) is one finding on the partitioned table, naming the partitions; a clone in a different state from its parent's (DISABLE TRIGGER on one partition) is a finding on that partition. " +
       "Internal triggers are not reported: a foreign key's RI triggers switched off (DISABLE TRIGGER ALL) are orphan-rows' to verify; the finding on a user trigger of the same table names the foreign keys (and the deferred checks of deferrable unique constraints) that DISABLE TRIGGER ALL also switched off. Tables owned by an extension are skipped. " +
       "Where session_replication_role = replica is set for sessions of this database (ALTER DATABASE ... SET, ALTER ROLE ... SET, or the server's configuration), those sessions do not fire ordinary triggers either: one finding per table with such triggers (kind replica-sessions), naming the triggers and where the setting is. " +
       'Event triggers (DDL, not rows) are not reported; disabled ones are named in the note.',
-    why: 'A profile-sync or audit trigger switched off for a bulk load (DISABLE TRIGGER, or session_replication_role = replica on the loading role) and never switched back on: every row written since is missing what the trigger maintained (Seed 004: users without profiles), and nothing fails to say so.',
-    fix: "For a disabled or REPLICA trigger, the repair (review) is ALTER TABLE ... ENABLE TRIGGER (on a partitioned table it recurses to the partitions' clones; where only some clones are covered, ALTER TABLE ONLY on each); it changes nothing when run again. First backfill what the trigger would have done for the rows written meanwhile (users-without-profiles does it for profiles): enabling it does not process them. A REPLICA trigger on a logical-replication subscriber is often deliberate (it fires for the apply worker): the decision names this database's subscriptions; leave it and ignore the finding if so. For replica-sessions there is no repair: reset the setting (ALTER ROLE ... RESET session_replication_role, ALTER DATABASE ... RESET ...), or ENABLE ALWAYS TRIGGER for a trigger that must fire for those sessions too.",
+    why: 'A profile-sync or audit trigger switched off for a bulk load (DISABLE TRIGGER, or session_replication_role = replica on the loading role) and never switched back on: every row written since is missing what the trigger maintained (Seed 004: a profile trigger that does not fire leaves users without profiles), and nothing fails to say so.',
+    fix: "For a disabled or REPLICA trigger, the repair (review) is ALTER TABLE ... ENABLE TRIGGER (on a partitioned table it recurses to the partitions' clones; where only some clones are covered, ALTER TABLE ONLY on each, leaving the other clones as they are); it changes nothing when run again. It is ordered after the other checks' repairs, so their writes run with the triggers as audited. First backfill what the trigger would have done for the rows written meanwhile (users-without-profiles does it for profiles): enabling it does not process them. A REPLICA trigger on a logical-replication subscriber is often deliberate (it fires for the apply worker): the decision names this database's subscriptions; leave it and ignore the finding if so. For replica-sessions there is no repair: reset the setting (ALTER ROLE ... RESET session_replication_role, ALTER DATABASE ... RESET ...), or ENABLE ALWAYS TRIGGER for a trigger that must fire for those sessions too.",
     bad: `ALTER TABLE auth.users DISABLE TRIGGER on_auth_user_created;  -- for the bulk load
 COPY auth.users FROM '/tmp/users.csv';
 -- and never switched back on`,

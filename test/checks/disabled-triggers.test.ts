@@ -158,6 +158,7 @@ describe('disabled-triggers', () => {
       CREATE TABLE $S.attachments (id int PRIMARY KEY, message_id int CONSTRAINT attachments_message_fk REFERENCES $S.messages (id));
       CREATE TRIGGER count_messages AFTER INSERT OR DELETE ON $S.messages FOR EACH ROW EXECUTE FUNCTION $S.touch();
       CREATE TRIGGER search_index AFTER INSERT OR UPDATE ON $S.messages FOR EACH ROW EXECUTE FUNCTION $S.touch();
+      ALTER TABLE $S.messages ADD CONSTRAINT messages_position_key UNIQUE (id, session_id) DEFERRABLE;
       ALTER TABLE $S.messages DISABLE TRIGGER ALL;`);
     const { findings } = await run(s);
     expect(findings.map((f) => [kindOf(f), f.object]).sort()).toEqual([
@@ -169,8 +170,11 @@ describe('disabled-triggers', () => {
       expect(f.details?.alsoSwitchedOff).toEqual([
         { constraint: 'attachments_message_fk', kind: 'foreign key', schema: s, table: 'attachments' },
         { constraint: 'messages_session_fk', kind: 'foreign key', schema: s, table: 'messages' },
+        { constraint: 'messages_position_key', kind: 'unique', schema: s, table: 'messages' },
       ]);
-      expect(f.message).toMatch(/internal triggers are switched off too \(as DISABLE TRIGGER ALL does\): foreign keys attachments_message_fk \(on dt_\d+\.attachments\), messages_session_fk \(on dt_\d+\.messages\), which orphan-rows verifies$/);
+      expect(f.message).toMatch(
+        /internal triggers are switched off too \(as DISABLE TRIGGER ALL does\): foreign keys attachments_message_fk \(on dt_\d+\.attachments\), messages_session_fk \(on dt_\d+\.messages\), which orphan-rows verifies, and the deferred check of unique constraint messages_position_key \(on dt_\d+\.messages\)$/,
+      );
       // Only this trigger is enabled: the foreign keys are orphan-rows' repair.
       expect(f.fix?.steps.map((st) => st.sql)).toEqual([`ALTER TABLE "${s}"."messages" ENABLE TRIGGER "${String(f.details?.trigger)}";`]);
       expect(f.fix?.steps[0]?.decision).toMatch(/stay off \(orphan-rows' repair re-enables/);
@@ -253,6 +257,25 @@ describe('disabled-triggers', () => {
       );
       expect(findings[0]?.details?.partitions).toEqual(['events_2025', 'events_2026', 'events_2027'].map((table) => ({ schema: s, table })));
       expect(result.note).toBe('examined 4 user triggers on 4 tables (3 of them clones on partitions)');
+    });
+
+    it('two levels of partitions disabled from the top: one finding, and its repair enables every level', async () => {
+      const s = await scenario(`
+        CREATE TABLE $S.events (id int, at date, region text) PARTITION BY RANGE (at);
+        CREATE TABLE $S.events_2025 PARTITION OF $S.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') PARTITION BY LIST (region);
+        CREATE TABLE $S.events_2025_eu PARTITION OF $S.events_2025 FOR VALUES IN ('eu');
+        CREATE TABLE $S.events_2025_us PARTITION OF $S.events_2025 FOR VALUES IN ('us');
+        CREATE TABLE $S.events_2026 PARTITION OF $S.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+        CREATE TRIGGER fan_out AFTER INSERT ON $S.events FOR EACH ROW EXECUTE FUNCTION $S.touch();
+        ALTER TABLE $S.events DISABLE TRIGGER fan_out;`);
+      const { findings } = await run(s);
+      expect(findings.map((f) => [kindOf(f), f.object.table, f.fix?.steps.map((st) => st.sql)])).toEqual([
+        ['disabled:fan_out', 'events', [`ALTER TABLE "${s}"."events" ENABLE TRIGGER "fan_out";`]],
+      ]);
+      expect(findings[0]?.message).toMatch(/so are its clones on all 4 partitions /);
+      await query(db.url, findings[0]?.fix?.steps[0]?.sql ?? '');
+      expect(await query(db.url, `SELECT DISTINCT tgenabled AS e FROM pg_trigger WHERE tgname = 'fan_out' AND tgrelid::regclass::text LIKE '${s}.%'`)).toEqual([{ e: 'O' }]);
+      expect((await run(s)).findings).toEqual([]);
     });
 
     it('a clone disabled on one partition alone is a finding on that partition', async () => {

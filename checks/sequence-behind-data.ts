@@ -482,7 +482,7 @@ function makeFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity' | '
       : `no unique index on the column alone stops it, so new rows silently repeat ids that exist`;
   const takenText = `${capped ? 'at least ' : ''}${taken} row(s) already hold one of them`;
   const message = (withValues: boolean) =>
-    `sequence ${seqName} is behind its data: its next value is ${r.next}, but ${where} already holds values ${ascending ? 'up to' : 'down to'} ${withValues ? extreme : 'that'}, ${valuesBehind} value(s) on; ${takenText}: ${consequence}`;
+    `sequence ${seqName} is behind its data: its next value is ${r.next}, but ${where} already holds values ${ascending ? 'up to' : 'down to'} ${withValues ? extreme : 'beyond it'}, so the next ${valuesBehind} value(s) it hands out do not pass the data, and ${takenText}: ${consequence}`;
   const columns = (withValues: boolean) =>
     r.units.map((u) => ({
       schema: u.unit.table.schema,

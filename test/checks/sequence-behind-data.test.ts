@@ -400,3 +400,58 @@ describe('pagila (a real schema: serials, and one sequence shared by the payment
     expect(findingsOf(deep)).toHaveLength(13);
   });
 });
+
+describe('edge cases: a sequence at its limit, a partial unique index, row-level security', () => {
+  const role = `integrity_sbd_rls_${process.pid}`;
+  const db = useDatabase('seq_behind_edges', {
+    sql: [
+      `-- the data reaches smallserial's MAXVALUE: setval alone cannot make the next insert work
+       CREATE TABLE public.tiny (id smallserial PRIMARY KEY);
+       INSERT INTO public.tiny VALUES (5), (32767);
+       -- only a partial unique index: a collision outside it is not stopped
+       CREATE TABLE public.slot (id serial, active boolean NOT NULL);
+       CREATE UNIQUE INDEX slot_active ON public.slot (id) WHERE active;
+       CREATE INDEX slot_id ON public.slot (id);
+       INSERT INTO public.slot VALUES (1, true), (2, false);
+       -- row-level security the auditing role does not bypass
+       CREATE TABLE public.secret (id serial PRIMARY KEY);
+       INSERT INTO public.secret VALUES (1), (2);
+       ALTER TABLE public.secret ENABLE ROW LEVEL SECURITY;`,
+    ],
+  });
+  afterAll(async () => {
+    await query(db.url, `DROP OWNED BY ${role}`).catch(() => undefined);
+    await query(adminUrl(), `DROP ROLE IF EXISTS ${role}`);
+  });
+
+  it('a sequence whose data reaches MAXVALUE gets a review step, a partial unique index makes a warning', async () => {
+    const report = await run(db.url);
+    expect(findingsOf(report).map((f) => [f.object.table, f.severity, f.count, f.fix?.safety])).toEqual([
+      // report order: errors before warnings
+      ['secret', 'error', 2, 'safe'],
+      ['tiny', 'error', 32767, 'review'],
+      ['slot', 'warning', 2, 'safe'],
+    ]);
+    const tiny = findingsOf(report).find((f) => f.object.table === 'tiny') as Finding;
+    expect(tiny.fix?.steps[0]?.decision).toMatch(/reaches the sequence's MAXVALUE 32767/);
+    const verify = await verifyRepairs(auditOptions(db.url, { checks: [ID] }));
+    expect(verify.lines.map((l) => [l.object.table, l.status])).toEqual([
+      ['secret', 'cleared'],
+      ['tiny', 'review only'],
+      ['slot', 'cleared'],
+    ]);
+  });
+
+  it('a table the role cannot read whole is an error for that column, the rest still compared', async () => {
+    await query(adminUrl(), `DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN NOBYPASSRLS PASSWORD 'rls-pw'`);
+    await query(db.url, `GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+    const url = new URL(db.url);
+    url.username = role;
+    url.password = 'rls-pw';
+    const report = await run(url.toString());
+    const result = checkResult(report, ID);
+    expect(result.status).toBe('error');
+    expect(result.objectErrors?.map((e) => e.object)).toEqual(['sequence public.secret_id_seq on public.secret.id']);
+    expect(findingsOf(report).map((f) => f.object.table)).toEqual(['tiny', 'slot']);
+  });
+});

@@ -1,0 +1,424 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { safeExpression } from '../../checks/unvalidated-checks.js';
+import { runAuditWithRepairs } from '../../src/engine/runner.js';
+import { renderFixScript, sessionPins } from '../../src/fix/script.js';
+import type { AuditReport, Finding } from '../../src/findings.js';
+import { runCli } from '../helpers/cli.js';
+import { audit, auditOptions, checkResult, holdLock, query, useDatabase } from '../helpers/db.js';
+import { HAS_PSQL, psqlFile } from '../helpers/psql.js';
+
+const ID = 'unvalidated-checks';
+
+/** [severity, schema.table, column(s), constraint, count, samples], sorted: what a test asserts on. */
+function rows(report: AuditReport) {
+  return report.findings
+    .filter((f) => f.checkId === ID)
+    .map((f) => [f.severity, `${f.object.schema}.${f.object.table}`, f.object.column ?? f.object.columns ?? null, f.object.constraint ?? null, f.count, f.samples] as const)
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+function findingOn(report: AuditReport, table: string, constraint: string): Finding {
+  const f = report.findings.find((x) => x.checkId === ID && x.object.table === table && x.object.constraint === constraint);
+  if (!f) throw new Error(`no finding on ${table} ${constraint}`);
+  return f;
+}
+
+const NEWLINE_NAME = "U&\"pos'it\\000Aive\"";
+
+const SCHEMA = `
+  CREATE SCHEMA "Billing Dept";
+  CREATE TYPE "Billing Dept".status AS ENUM ('open', 'paid', 'gone');
+  CREATE TABLE "Billing Dept"."Invoice Line" ("Line Id" int PRIMARY KEY, "amo""unt" int, note text, status "Billing Dept".status);
+  INSERT INTO "Billing Dept"."Invoice Line" VALUES
+    (1, -5, 'a', 'open'), (2, 10, 'b', 'open'), (3, NULL, 'c', 'open'), (4, -1, E'x\\ny', 'paid'), (5, 3, E'q\\rz', 'paid'), (6, 7, 'f', 'gone');
+  -- A name with a quote and a line feed, an expression with a carriage return in a literal.
+  ALTER TABLE "Billing Dept"."Invoice Line" ADD CONSTRAINT ${NEWLINE_NAME} CHECK ("amo""unt" > 0 AND note <> E'q\\rz') NOT VALID;
+  -- An enum comparison is PostgreSQL's own code: evaluated.
+  ALTER TABLE "Billing Dept"."Invoice Line" ADD CONSTRAINT not_gone CHECK (status <> 'gone') NOT VALID;
+
+  -- Partitions: each has its own copy, counted on its own rows.
+  CREATE TABLE readings (id int, site text, val numeric, PRIMARY KEY (id, site)) PARTITION BY LIST (site);
+  CREATE TABLE readings_a PARTITION OF readings FOR VALUES IN ('a');
+  CREATE TABLE readings_b PARTITION OF readings FOR VALUES IN ('b');
+  INSERT INTO readings VALUES (1, 'a', 1), (2, 'b', -1), (3, 'b', 2), (4, 'b', NULL);
+  ALTER TABLE readings ADD CONSTRAINT val_positive CHECK (val > 0) NOT VALID;
+
+  -- Inheritance: the parent's own rows (ONLY) and the child's, each counted once.
+  CREATE TABLE periods (id int PRIMARY KEY, starts date, ends date);
+  CREATE TABLE old_periods (note text) INHERITS (periods);
+  INSERT INTO periods VALUES (1, '2024-01-01', '2024-02-01'), (2, '2024-03-01', '2024-02-01');
+  INSERT INTO old_periods VALUES (3, '2020-05-01', '2020-01-01', 'x'), (4, '2020-05-01', '2020-06-01', 'y'), (5, '2020-05-01', '2020-04-01', 'z');
+  ALTER TABLE periods ADD CONSTRAINT ordered CHECK (ends > starts) NOT VALID;
+
+  -- A domain NOT VALID constraint, used by two tables, and by a domain over it.
+  CREATE DOMAIN "Billing Dept"."Positive Int" AS int;
+  CREATE DOMAIN public.small_pos AS "Billing Dept"."Positive Int" CHECK (VALUE < 1000);
+  CREATE TABLE accounts (id int PRIMARY KEY, balance "Billing Dept"."Positive Int", cap small_pos);
+  CREATE TABLE ledger (id int PRIMARY KEY, amount small_pos, value int);
+  INSERT INTO accounts VALUES (1, -3, 5), (2, 4, -6), (3, 1, 1), (4, NULL, NULL), (5, -1, -1);
+  INSERT INTO ledger VALUES (10, -9, 1), (11, 9, -1), (12, NULL, NULL);
+  ALTER DOMAIN "Billing Dept"."Positive Int" ADD CONSTRAINT "positive" CHECK (VALUE > 0) NOT VALID;
+
+  -- User code: never evaluated.
+  CREATE FUNCTION public.valid_sku(text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $1 LIKE 'SKU-%' $$;
+  CREATE TABLE products (id int PRIMARY KEY, sku text);
+  INSERT INTO products VALUES (1, 'nope');
+  ALTER TABLE products ADD CONSTRAINT sku_format CHECK (public.valid_sku(sku)) NOT VALID;
+  CREATE TABLE lottery (id int PRIMARY KEY, x float8);
+  ALTER TABLE lottery ADD CONSTRAINT lucky CHECK (x < random()) NOT VALID;
+
+  -- Stable: evaluated as of the audit.
+  CREATE TABLE events (id int PRIMARY KEY, at timestamptz);
+  INSERT INTO events VALUES (1, now() + interval '1 day'), (2, now() - interval '1 day');
+  ALTER TABLE events ADD CONSTRAINT in_the_past CHECK (at <= now()) NOT VALID;
+
+  -- Look-alikes: validated constraints with the same shapes, NOT VALID ones no row violates.
+  CREATE TABLE validated (id int PRIMARY KEY, a int CHECK (a > 0));
+  INSERT INTO validated VALUES (1, 1);
+  CREATE TABLE clean (id int PRIMARY KEY, a int);
+  INSERT INTO clean VALUES (1, 1), (2, NULL);
+  ALTER TABLE clean ADD CONSTRAINT clean_positive CHECK (a > 0) NOT VALID;
+  CREATE DOMAIN public.code AS text;
+  CREATE TABLE coded (id int PRIMARY KEY, c public.code);
+  INSERT INTO coded VALUES (1, 'AB'), (2, NULL);
+  ALTER DOMAIN public.code ADD CONSTRAINT code_upper CHECK (VALUE = upper(VALUE)) NOT VALID;
+  CREATE DOMAIN public.valid_dom AS int CHECK (VALUE > 0);
+  CREATE TABLE uses_valid (id int PRIMARY KEY, v valid_dom);
+  INSERT INTO uses_valid VALUES (1, 1);
+  CREATE TABLE inh_clean (id int PRIMARY KEY, a int);
+  CREATE TABLE inh_clean_child () INHERITS (inh_clean);
+  INSERT INTO inh_clean VALUES (1, 1); INSERT INTO inh_clean_child VALUES (2, 2);
+  ALTER TABLE inh_clean ADD CONSTRAINT inh_positive CHECK (a > 0) NOT VALID;
+`;
+
+describe('unvalidated-checks', () => {
+  const db = useDatabase('unvalidated_checks', { sql: [SCHEMA] });
+
+  it('counts the rows each NOT VALID copy and domain constraint rejects, exactly as VALIDATE judges them', async () => {
+    const report = await audit(db.url, { checks: [ID] });
+    expect(checkResult(report, ID).status).toBe('failed');
+    expect(report.checks.filter((c) => c.status === 'error')).toEqual([]);
+    expect(rows(report)).toEqual(
+      [
+        // NULL passes (row 3); the carriage return literal is compared as stored (row 5).
+        ['error', 'Billing Dept.Invoice Line', null, "pos'it\nive", 3, ['1', '4', '5']],
+        ['error', 'Billing Dept.Invoice Line', null, 'not_gone', 1, ['6']],
+        ['error', 'public.readings_b', null, 'val_positive', 1, ['[2, "b"]']],
+        ['error', 'public.periods', null, 'ordered', 1, ['2']],
+        // No primary key on the child (not inherited) and no unique key: counted, not sampled.
+        ['error', 'public.old_periods', null, 'ordered', 2, []],
+        ['error', 'public.accounts', ['balance', 'cap'], 'positive', 3, ['1', '2', '5']],
+        ['error', 'public.ledger', 'amount', 'positive', 1, ['10']],
+        ['error', 'public.events', null, 'in_the_past', 1, ['1']],
+        ['warning', 'public.products', null, 'sku_format', null, []],
+        ['warning', 'public.lottery', null, 'lucky', null, []],
+        ['info', 'public.clean', null, 'clean_positive', 0, []],
+        ['info', 'public.code', null, 'code_upper', 0, []],
+        ['info', 'public.inh_clean', null, 'inh_positive', 0, []],
+      ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    );
+    // PostgreSQL agrees: VALIDATE fails exactly where a count was reported, and succeeds where it was 0.
+    const outcome = async (sql: string) => {
+      try {
+        await query(db.url, `BEGIN; ${sql}; ROLLBACK;`);
+        return 'ok';
+      } catch (err) {
+        return (err as { code?: string }).code;
+      }
+    };
+    expect(await outcome(`ALTER TABLE ONLY readings_a VALIDATE CONSTRAINT val_positive`)).toBe('ok');
+    expect(await outcome(`ALTER TABLE readings_b VALIDATE CONSTRAINT val_positive`)).toBe('23514');
+    expect(await outcome(`ALTER TABLE clean VALIDATE CONSTRAINT clean_positive`)).toBe('ok');
+    expect(await outcome(`ALTER TABLE inh_clean VALIDATE CONSTRAINT inh_positive`)).toBe('ok');
+    expect(await outcome(`ALTER DOMAIN public.code VALIDATE CONSTRAINT code_upper`)).toBe('ok');
+    expect(await outcome(`ALTER DOMAIN "Billing Dept"."Positive Int" VALIDATE CONSTRAINT positive`)).toBe('23514');
+  });
+
+  it('says what it read: the expression, the domain, why a constraint was not evaluated', async () => {
+    const report = await audit(db.url, { checks: [ID] });
+    const line = findingOn(report, 'Invoice Line', "pos'it\nive");
+    // The literal's carriage return is written as an escape, never raw.
+    expect(line.details?.expression).toBe(`(("amo""unt" > 0) AND (note <> E'q\\x0dz'::text))`);
+    expect(line.message).not.toMatch(/[\r\n]/);
+    expect(findingOn(report, 'accounts', 'positive').details).toMatchObject({ domain: { schema: 'Billing Dept', name: 'Positive Int' }, columns: ['balance', 'cap'], expression: '(VALUE > 0)' });
+    expect(findingOn(report, 'products', 'sku_format').details?.reasons).toEqual(["calls function public.valid_sku(), which is not PostgreSQL's own"]);
+    expect((findingOn(report, 'lottery', 'lucky').details?.reasons as string[])[0]).toMatch(/volatile function pg_catalog\.random\(\)/);
+    expect(findingOn(report, 'events', 'in_the_past').details?.stable).toEqual(['function pg_catalog.now()']);
+    expect(checkResult(report, ID).note).toMatch(/^checked 13 NOT VALID CHECK constraint copies \(one per table\) and 2 domain constraints not validated$/);
+  });
+
+  it('runs no user code: the user function is never called during the audit', async () => {
+    // NOT VALID does not evaluate the existing rows, so the constraint is added; any call would raise.
+    await query(db.url, `CREATE FUNCTION public.noisy(int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'user code ran'; END $$;
+      CREATE TABLE noisy_t (id int PRIMARY KEY, a int); INSERT INTO noisy_t VALUES (1, 1);
+      ALTER TABLE noisy_t ADD CONSTRAINT noisy_c CHECK (public.noisy(a)) NOT VALID;`);
+    try {
+      const report = await audit(db.url, { checks: [ID] });
+      expect(report.checks.filter((c) => c.status === 'error')).toEqual([]);
+      expect(rows(report).filter((r) => r[1] === 'public.noisy_t')).toEqual([['warning', 'public.noisy_t', null, 'noisy_c', null, []]]);
+    } finally {
+      await query(db.url, 'DROP TABLE noisy_t; DROP FUNCTION public.noisy(int);');
+    }
+  });
+
+  it('--samples 0 keeps key values in the database', async () => {
+    const report = await audit(db.url, { checks: [ID], config: { sampleSize: 0 } });
+    const line = findingOn(report, 'Invoice Line', "pos'it\nive");
+    expect(line.count).toBe(3);
+    expect(line.samples).toEqual([]);
+  });
+
+  it('a table locked by a migration costs that table only', async () => {
+    const release = await holdLock(db.url, 'public.clean');
+    try {
+      const report = await audit(db.url, { checks: [ID] });
+      const result = checkResult(report, ID);
+      expect(result.status).toBe('error');
+      expect(rows(report).some((r) => r[1] === 'public.periods')).toBe(true);
+      expect(rows(report).some((r) => r[1] === 'public.clean')).toBe(false);
+    } finally {
+      await release();
+    }
+  });
+});
+
+describe('unvalidated-checks skips and passes honestly', () => {
+  const db = useDatabase('unvalidated_checks_empty', { sql: ['CREATE SCHEMA empty_one; CREATE TABLE ok (id int PRIMARY KEY, a int CHECK (a > 0)); INSERT INTO ok VALUES (1, 1);'] });
+
+  it('skips, saying how to make it run, when the audited schemas have no tables', async () => {
+    const report = await audit(db.url, { checks: [ID], schemas: ['empty_one'] });
+    expect(checkResult(report, ID)).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/no tables in the audited schemas \(empty_one\): name the schemas with --schema/) });
+  });
+
+  it('passes with a note when every constraint is validated', async () => {
+    const report = await audit(db.url, { checks: [ID] });
+    expect(checkResult(report, ID)).toMatchObject({ status: 'passed', note: 'checked 0 NOT VALID CHECK constraint copies (one per table) and 0 domain constraints not validated' });
+  });
+});
+
+describe('safeExpression', () => {
+  it('re-quotes literals and identifiers that hold control characters, and nothing else', () => {
+    expect(safeExpression(`(a > 0)`)).toBe('(a > 0)');
+    expect(safeExpression(`(note <> 'it''s')`)).toBe(`(note <> 'it''s')`);
+    expect(safeExpression(`(note <> 'a\nb'::text)`)).toBe(`(note <> E'a\\x0ab'::text)`);
+    expect(safeExpression(`("we""ird\r" > 0)`)).toBe(`(U&"we""ird\\000d" > 0)`);
+    expect(safeExpression(`CASE\n    WHEN (a > 0) THEN true\n    ELSE false\nEND`)).toBe('CASE     WHEN (a > 0) THEN true     ELSE false END');
+    expect(() => safeExpression(`(a <> 'x)`)).toThrow(/unterminated/);
+  });
+});
+
+const REAL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/real');
+
+describe('unvalidated-checks on pagila (a real public schema)', () => {
+  const db = useDatabase('unvalidated_pagila', {
+    sql: [readFileSync(path.join(REAL, 'pagila-schema.sql'), 'utf8'), readFileSync(path.join(REAL, 'pagila-sample-data.sql'), 'utf8')],
+  });
+
+  it('reports nothing, and a NOT VALID constraint every row satisfies only as can-be-validated', async () => {
+    const before = await audit(db.url, { checks: [ID] });
+    expect(checkResult(before, ID).status).toBe('passed');
+    expect(rows(before)).toEqual([]);
+    // On the partitioned payment table, and on pagila's own domain "year" (used by film.release_year).
+    await query(db.url, `ALTER TABLE public.payment ADD CONSTRAINT amount_nonnegative CHECK (amount >= 0) NOT VALID;
+      ALTER DOMAIN public.year ADD CONSTRAINT year_sane CHECK (VALUE < 3000) NOT VALID;`);
+    const after = await audit(db.url, { checks: [ID] });
+    expect(after.checks.filter((c) => c.status === 'error')).toEqual([]);
+    expect(rows(after)).toEqual([
+      ['info', 'public.payment', null, 'amount_nonnegative', 0, []],
+      ['info', 'public.year', null, 'year_sane', 0, []],
+    ]);
+  });
+});
+
+const REPAIR_SCHEMA = `
+  CREATE SCHEMA "Billing Dept";
+  CREATE TABLE "Billing Dept"."Invoice Line" ("Line Id" int PRIMARY KEY, "amo""unt" int, note text);
+  INSERT INTO "Billing Dept"."Invoice Line" VALUES (1, -5, 'a'), (2, 10, 'b'), (3, NULL, 'c'), (4, -1, E'x\\ny');
+  ALTER TABLE "Billing Dept"."Invoice Line" ADD CONSTRAINT ${NEWLINE_NAME} CHECK ("amo""unt" > 0) NOT VALID;
+  CREATE TABLE readings (id int, site text, val numeric, PRIMARY KEY (id, site)) PARTITION BY LIST (site);
+  CREATE TABLE readings_a PARTITION OF readings FOR VALUES IN ('a');
+  CREATE TABLE readings_b PARTITION OF readings FOR VALUES IN ('b');
+  CREATE TABLE readings_c PARTITION OF readings FOR VALUES IN ('c');
+  INSERT INTO readings VALUES (1, 'a', 1), (2, 'b', -1), (3, 'b', 2), (5, 'c', -4);
+  ALTER TABLE readings ADD CONSTRAINT val_positive CHECK (val > 0) NOT VALID;
+  CREATE TABLE periods (id int PRIMARY KEY, starts date, ends date);
+  CREATE TABLE old_periods (note text) INHERITS (periods);
+  INSERT INTO periods VALUES (1, '2024-01-01', '2024-02-01'), (2, '2024-03-01', '2024-02-01');
+  INSERT INTO old_periods VALUES (3, '2020-05-01', '2020-01-01', 'x'), (4, '2020-05-01', '2020-06-01', 'y');
+  ALTER TABLE periods ADD CONSTRAINT ordered CHECK (ends > starts) NOT VALID;
+  CREATE DOMAIN "Billing Dept"."Positive Int" AS int;
+  CREATE DOMAIN public.small_pos AS "Billing Dept"."Positive Int" CHECK (VALUE < 1000);
+  CREATE TABLE accounts (id int PRIMARY KEY, balance "Billing Dept"."Positive Int", cap small_pos);
+  CREATE TABLE ledger (id int PRIMARY KEY, amount small_pos);
+  INSERT INTO accounts VALUES (1, -3, 5), (2, 4, -6), (3, 1, 1), (4, NULL, NULL);
+  INSERT INTO ledger VALUES (10, -9), (11, 9);
+  ALTER DOMAIN "Billing Dept"."Positive Int" ADD CONSTRAINT "positive" CHECK (VALUE > 0) NOT VALID;
+  CREATE TABLE clean (id int PRIMARY KEY, a int);
+  INSERT INTO clean VALUES (1, 1);
+  ALTER TABLE clean ADD CONSTRAINT clean_positive CHECK (a > 0) NOT VALID;
+  -- Referenced by another table: its move stays for review whatever the strategy.
+  CREATE TABLE customers (id int PRIMARY KEY, age int);
+  CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers ON DELETE CASCADE);
+  INSERT INTO customers VALUES (1, -1), (2, 30); INSERT INTO orders VALUES (1, 1);
+  ALTER TABLE customers ADD CONSTRAINT age_nonnegative CHECK (age >= 0) NOT VALID;
+`;
+
+const STRATEGIES = {
+  checks: {
+    [ID]: {
+      strategies: { "pos'it\nive": 'quarantine', val_positive: 'quarantine', 'public.periods.ordered': 'quarantine', 'Billing Dept.Positive Int.positive': 'quarantine', age_nonnegative: 'quarantine' },
+    },
+  },
+};
+
+const unvalidated = async (url: string) =>
+  (
+    await query<{ t: string; c: string }>(
+      url,
+      `SELECT CASE WHEN conrelid <> 0 THEN conrelid::regclass::text ELSE contypid::regtype::text END AS t, conname AS c FROM pg_constraint WHERE contype = 'c' AND NOT convalidated`,
+    )
+  ).sort((a, b) => a.t.localeCompare(b.t) || a.c.localeCompare(b.c));
+
+const LEFT_FOR_REVIEW = [
+  { t: '"Billing Dept"."Positive Int"', c: 'positive' },
+  { t: 'customers', c: 'age_nonnegative' },
+].sort((a, b) => a.t.localeCompare(b.t));
+
+async function quarantineCounts(url: string): Promise<[string, number][]> {
+  const tables = await query<{ t: string }>(url, `SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'integrity_quarantine' AND c.relkind = 'r' ORDER BY 1`);
+  const out: [string, number][] = [];
+  for (const { t } of tables) {
+    const [row] = await query<{ n: number }>(url, `SELECT count(*)::int AS n FROM integrity_quarantine."${t.replace(/"/g, '""')}"`);
+    out.push([t.replace(/__[0-9a-f]+$/, ''), row?.n ?? -1]);
+  }
+  return out;
+}
+
+describe.skipIf(!HAS_PSQL)('unvalidated-checks repairs (needs psql)', () => {
+  const db = useDatabase('unvalidated_repair', { sql: [REPAIR_SCHEMA] });
+
+  it('by default leaves every move for review, with the alternative in the decision; only the clean constraint is validated', async () => {
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    const script = renderFixScript(outcome);
+    const byTable = new Map(outcome.repairs.map((r) => [r.finding.object.table, r.repair]));
+    expect(byTable.get('periods')?.steps.map((s) => s.safety)).toEqual(['review', 'review']);
+    expect(byTable.get('periods')?.steps[0]?.decision).toMatch(/fix the rows' values by hand/);
+    expect(byTable.get('clean')?.steps.map((s) => s.safety)).toEqual(['safe']);
+    // No raw line end from a name or a value reaches the script outside our own line breaks.
+    expect(script).not.toMatch(/\r/);
+    expect(script).not.toContain("pos'it\nive");
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-uvc-'));
+    writeFileSync(path.join(dir, 'fix.sql'), script);
+    psqlFile(db.url, path.join(dir, 'fix.sql'));
+    expect((await unvalidated(db.url)).map((r) => r.c)).not.toContain('clean_positive');
+    expect((await unvalidated(db.url)).length).toBe(9);
+  });
+
+  it('with the quarantine strategy: --verify clears, --apply moves and validates, the rows are restorable, a second apply changes nothing', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-uvc-'));
+    const config = path.join(dir, 'integrity.config.json');
+    writeFileSync(config, JSON.stringify(STRATEGIES));
+    const args = ['-d', db.url, '--check', ID, '--config', config];
+
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID], config: STRATEGIES }));
+    const customers = outcome.repairs.find((r) => r.finding.object.table === 'customers');
+    expect(customers?.repair.steps[0]?.safety).toBe('review');
+    expect(customers?.repair.steps[0]?.decision).toMatch(/orders .*foreign key orders_customer_id_fkey/);
+
+    const verify = await runCli(['fix', '--verify', '--format', 'json', ...args]);
+    const verified = JSON.parse(verify.stdout) as { lines: { object: { table: string; constraint?: string }; status: string; countBefore: number | null }[]; created: unknown[]; databaseUnchanged: boolean };
+    const statuses = verified.lines.map((l) => [l.object.table, l.object.constraint, l.countBefore, l.status]).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    expect(statuses).toEqual(
+      [
+        ['Invoice Line', "pos'it\nive", 2, 'cleared'],
+        ['readings_b', 'val_positive', 1, 'cleared'],
+        ['readings_c', 'val_positive', 1, 'cleared'],
+        ['periods', 'ordered', 1, 'cleared'],
+        ['old_periods', 'ordered', 1, 'cleared'],
+        // A domain's move is always reviewed: the quarantine's copy would be of the domain otherwise.
+        ['accounts', 'positive', 2, 'review only'],
+        ['ledger', 'positive', 1, 'review only'],
+        ['customers', 'age_nonnegative', 1, 'review only'],
+      ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    );
+    expect(verified.created).toEqual([]);
+    expect(await unvalidated(db.url)).toHaveLength(9);
+
+    const applied = await runCli(['fix', '--apply', '--yes', ...args]);
+    expect(applied.stderr).toBe('');
+    expect(applied.code).toBe(0); // every repair that ran cleared its finding; customers is left for review
+    // Nothing is left but the reviewed ones; every other constraint, its partitions' and children's copies included, is validated.
+    expect(await unvalidated(db.url)).toEqual(LEFT_FOR_REVIEW);
+    const after = await audit(db.url, { checks: [ID], config: STRATEGIES });
+    expect(rows(after)).toEqual([
+      ['error', 'public.accounts', ['balance', 'cap'], 'positive', 2, ['1', '2']],
+      ['error', 'public.customers', null, 'age_nonnegative', 1, ['1']],
+      ['error', 'public.ledger', 'amount', 'positive', 1, ['10']],
+    ]);
+    expect(await query(db.url, 'SELECT count(*)::int AS n FROM orders')).toEqual([{ n: 1 }]);
+
+    // The rows are in the quarantine, and go back once their values satisfy the constraint.
+    expect(await quarantineCounts(db.url)).toEqual([
+      ['Invoice Line', 2],
+      ['old_periods', 1],
+      ['periods', 1],
+      ['readings_b', 1],
+      ['readings_c', 1],
+    ]);
+    const quarantined = await query<{ t: string }>(db.url, `SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'integrity_quarantine'`);
+    const line = outcome.repairs.find((r) => r.finding.object.table === 'Invoice Line');
+    const restore = (line?.repair.restore?.[0] ?? '').replace(/ -- .*$/, '');
+    const table = quarantined.find((q) => q.t.startsWith('Invoice Line'))?.t as string;
+    await query(db.url, `UPDATE integrity_quarantine."${table}" SET "amo""unt" = abs("amo""unt"); ${restore}`);
+    expect(await query(db.url, `SELECT "Line Id" AS id, "amo""unt" AS a FROM "Billing Dept"."Invoice Line" ORDER BY 1`)).toEqual([
+      { id: 1, a: 5 },
+      { id: 2, a: 10 },
+      { id: 3, a: null },
+      { id: 4, a: 1 },
+    ]);
+
+    const again = await runCli(['fix', '--apply', '--yes', ...args]);
+    expect(again.stdout).toMatch(/Nothing to apply/);
+    expect(await unvalidated(db.url)).toEqual(LEFT_FOR_REVIEW);
+  });
+
+  it('the reviewed steps, once accepted, clear the rest; the rows are restorable; the script then runs twice and changes nothing', async () => {
+    // The person reading the decision deals with the referencing order first, as it says.
+    await query(db.url, 'DELETE FROM orders WHERE customer_id = 1');
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    expect(outcome.repairs.map((r) => r.finding.object.table).sort()).toEqual(['accounts', 'customers', 'ledger']);
+    const steps = outcome.repairs.flatMap((r) => r.repair.steps);
+    const accepted = ['\\set ON_ERROR_STOP on', ...sessionPins(), 'BEGIN;', 'CREATE SCHEMA IF NOT EXISTS integrity_quarantine;', ...steps.map((s) => s.sql), 'COMMIT;'].join('\n');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-uvc-'));
+    writeFileSync(path.join(dir, 'accepted.sql'), accepted);
+    psqlFile(db.url, path.join(dir, 'accepted.sql'));
+    expect(await unvalidated(db.url)).toEqual([]);
+    expect(await query(db.url, 'SELECT id, age FROM customers ORDER BY 1')).toEqual([{ id: 2, age: 30 }]);
+    const counts = await quarantineCounts(db.url);
+    expect(counts.filter((q) => ['accounts', 'ledger', 'customers'].includes(q[0]))).toEqual([
+      ['accounts', 2],
+      ['customers', 1],
+      ['ledger', 1],
+    ]);
+    // The domain's values went to the quarantine as its base type; fixed there, they go back.
+    const accounts = outcome.repairs.find((r) => r.finding.object.table === 'accounts');
+    const [q] = await query<{ t: string }>(db.url, `SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'integrity_quarantine' AND c.relname LIKE 'accounts%'`);
+    await query(db.url, `UPDATE integrity_quarantine."${q?.t}" SET balance = abs(balance), cap = abs(cap); ${(accounts?.repair.restore?.[0] ?? '').replace(/ -- .*$/, '')}`);
+    expect(await query(db.url, 'SELECT id, balance, cap FROM accounts ORDER BY 1')).toEqual([
+      { id: 1, balance: 3, cap: 5 },
+      { id: 2, balance: 4, cap: 6 },
+      { id: 3, balance: 1, cap: 1 },
+      { id: 4, balance: null, cap: null },
+    ]);
+    const final = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    expect(rows(final.report)).toEqual([]);
+    writeFileSync(path.join(dir, 'fix.sql'), renderFixScript(final));
+    psqlFile(db.url, path.join(dir, 'fix.sql'));
+    psqlFile(db.url, path.join(dir, 'fix.sql'));
+    expect(rows(await audit(db.url, { checks: [ID] }))).toEqual([]);
+  });
+});

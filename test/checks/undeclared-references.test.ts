@@ -73,6 +73,15 @@ const PLANTED = `
   INSERT INTO public.refunds VALUES (1, 10), (2, 404);
   CREATE TABLE public.order_lines (order_id int, line_no int, PRIMARY KEY (order_id, line_no));
   CREATE TABLE public.returns (id int PRIMARY KEY, order_line_id int);
+  -- no primary key: its one single-column unique key named id is the target
+  CREATE TABLE public.warehouses (id int NOT NULL UNIQUE, code text UNIQUE);
+  CREATE TABLE public.stock (id int PRIMARY KEY, warehouse_id int);
+  INSERT INTO public.warehouses VALUES (1, 'w1');
+  INSERT INTO public.stock VALUES (1, 1), (2, 1);
+  -- two tables the name fits in one schema: not guessed
+  CREATE TABLE public.tag (id int PRIMARY KEY);
+  CREATE TABLE public.tags (id int PRIMARY KEY);
+  CREATE TABLE public.notes (id int PRIMARY KEY, tag_id int);
 
   -- a name that fits a table in two other schemas: not guessed; in its own schema: that one
   CREATE SCHEMA east; CREATE SCHEMA west; CREATE SCHEMA sales;
@@ -108,6 +117,7 @@ describe('undeclared-references on planted schemas', () => {
     { checkId: ID, severity: 'info', object: ref('public', 'products', 'category_id', 'public', 'categories', 'id'), count: 0, samples: [] },
     { checkId: ID, severity: 'warning', object: ref('public', 'refunds', 'order_id', 'public', 'orders', 'order_id'), count: 1, samples: ['404'] },
     { checkId: ID, severity: 'warning', object: ref('sales', 'office', 'team_id', 'sales', 'team', 'id'), count: 1, samples: ['5'] },
+    { checkId: ID, severity: 'info', object: ref('public', 'stock', 'warehouse_id', 'public', 'warehouses', 'id'), count: 0, samples: [] },
   ];
 
   it('reports each inferred reference with its exact orphan count, and nothing for the look-alikes', async () => {
@@ -116,7 +126,7 @@ describe('undeclared-references on planted schemas', () => {
     const result = checkResult(report, ID);
     expect(result.status).toBe('failed');
     expect(result.note).toBe(
-      'inferred 12 undeclared references from column names and types, 9 with orphan rows; 1 column left out, its name fitting several tables (sales.office.region_id: east.region or west.region)',
+      'inferred 13 undeclared references from column names and types, 9 with orphan rows; 2 columns left out, their name fitting several tables (public.notes.tag_id: public.tag or public.tags; sales.office.region_id: east.region or west.region)',
     );
     expect(report.findings.find((f) => f.object.table === 'AssistantChatMessage')?.details).toMatchObject({ rule: 'prefix', type: 'text' });
     expect(report.findings.find((f) => f.object.table === 'orders')?.details).toEqual({

@@ -488,14 +488,34 @@ async function attachRepair(db: Queryable, object: FindingObject, index: Invalid
   const parent = qualifiedName(index.schema, index.name);
   const statements: string[] = [];
   const verify: string[] = [];
+  // A constraint's partitioned index takes only a partition index that backs the same kind of constraint.
+  const conDef =
+    index.constraint?.type === 'x'
+      ? (await db.query<{ def: string }>(
+          `SELECT pg_catalog.pg_get_constraintdef(con.oid) AS def FROM pg_catalog.pg_constraint con
+            WHERE con.conindid = $1::pg_catalog.oid AND con.conname = $2`,
+          [index.oid, index.constraint.name],
+        )).rows[0]?.def
+      : undefined;
   for (const p of index.missing) {
-    const child = qualifiedName(p.schema, partitionIndexName(p.name, index.name));
+    const name = partitionIndexName(p.name, index.name);
+    const child = qualifiedName(p.schema, name);
+    const table = qualifiedName(p.schema, p.name);
+    const attach = `ALTER INDEX ${parent} ATTACH PARTITION ${child}`;
+    if (conDef) {
+      // No exclusion constraint takes an existing index (USING INDEX): the constraint builds its own, named after it.
+      const add = `ALTER TABLE ONLY ${table} ADD CONSTRAINT ${quoteIdent(name)} ${conDef}`;
+      statements.push(add, attach);
+      verify.push(add, attach);
+      continue;
+    }
     // A partition that is itself partitioned cannot be indexed CONCURRENTLY: CREATE INDEX recurses into it.
     const concurrently = p.kind === 'p' ? '' : 'CONCURRENTLY ';
-    statements.push(`CREATE ${unique}INDEX ${concurrently}IF NOT EXISTS ${quoteIdent(partitionIndexName(p.name, index.name))} ON ${qualifiedName(p.schema, p.name)} ${tail}`);
-    statements.push(`ALTER INDEX ${parent} ATTACH PARTITION ${child}`);
-    verify.push(`CREATE ${unique}INDEX IF NOT EXISTS ${quoteIdent(partitionIndexName(p.name, index.name))} ON ${qualifiedName(p.schema, p.name)} ${tail}`);
-    verify.push(`ALTER INDEX ${parent} ATTACH PARTITION ${child}`);
+    const using = index.constraint
+      ? [`ALTER TABLE ONLY ${table} ADD CONSTRAINT ${quoteIdent(name)} ${index.constraint.type === 'p' ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX ${quoteIdent(name)}`]
+      : [];
+    statements.push(`CREATE ${unique}INDEX ${concurrently}IF NOT EXISTS ${quoteIdent(name)} ON ${table} ${tail}`, ...using, attach);
+    verify.push(`CREATE ${unique}INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${table} ${tail}`, ...using, attach);
   }
   const children = index.invalidChildren.length
     ? `; the attached partition indexes ${index.invalidChildren.join(', ')} are invalid themselves and are reported on their own: rebuild them first`

@@ -1,0 +1,391 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runAuditWithRepairs } from '../../src/engine/runner.js';
+import { applyRepairs, verifyRepairs } from '../../src/fix/execute.js';
+import { renderFixScript } from '../../src/fix/script.js';
+import { fingerprintOf, type AuditReport, type Finding } from '../../src/findings.js';
+import { audit, auditOptions, checkResult, query, useDatabase } from '../helpers/db.js';
+
+const ID = 'invalid-indexes';
+const KINDS = ['invalid', 'invalid-unique', 'reindex-leftover', 'dead', 'partitioned'];
+const REAL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/real');
+
+async function client(url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  return c;
+}
+
+/** Runs one statement on a connection of its own and expects it to fail, as a failed migration step would. */
+async function fails(url: string, sql: string, settings: string[] = []): Promise<string> {
+  const c = await client(url);
+  try {
+    for (const s of settings) await c.query(s);
+    await c.query(sql);
+  } catch (err) {
+    return String((err as { code?: string }).code);
+  } finally {
+    await c.end();
+  }
+  throw new Error(`expected to fail: ${sql}`);
+}
+
+/**
+ * A CREATE INDEX / REINDEX CONCURRENTLY cancelled by statement_timeout while it waits for a writer (a
+ * transaction holding ROW EXCLUSIVE on the table): the real way a long migration step is cut off.
+ */
+async function cancelledWhileWaiting(url: string, table: string, sql: string): Promise<void> {
+  const writer = await client(url);
+  try {
+    await writer.query('BEGIN');
+    await writer.query(`LOCK TABLE ${table} IN ROW EXCLUSIVE MODE`);
+    expect(await fails(url, sql, ["SET statement_timeout = '300ms'"])).toBe('57014');
+  } finally {
+    await writer.query('ROLLBACK');
+    await writer.end();
+  }
+}
+
+function kindOf(f: Finding): string | undefined {
+  return KINDS.find((k) => fingerprintOf(ID, k, f.object) === f.fingerprint);
+}
+
+/** Code-point order, whatever the server's collation: the report itself orders by severity first. */
+const byName = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+
+/** This check's findings, by schema, table and index. */
+function found(report: AuditReport) {
+  return report.findings
+    .filter((f) => f.checkId === ID)
+    .sort(byName((f) => JSON.stringify([f.object.schema, f.object.table, f.object.index])))
+    .map((f) => ({ kind: kindOf(f), severity: f.severity, object: f.object, count: f.count, samples: f.samples }));
+}
+
+function byIndex(report: AuditReport, index: string): Finding {
+  const f = report.findings.find((x) => x.checkId === ID && x.object.index === index);
+  if (!f) throw new Error(`no finding for ${index}`);
+  return f;
+}
+
+const BILLING = `
+CREATE SCHEMA "Billing Dept";
+CREATE TABLE "Billing Dept"."Invoice Line" (id int PRIMARY KEY, "Customer's ""Ref""" text, amount int, code text);
+INSERT INTO "Billing Dept"."Invoice Line" VALUES
+  (1, 'r-1', 10, 'a'), (2, 'r-1', 0, 'b'), (3, 'r-1', 5, 'c'), (4, 'r-2', 5, 'd'), (5, 'r-2', 7, 'e'),
+  (6, 'r-3', 7, 'f'), (7, NULL, 1, 'g'), (8, NULL, 2, 'h');
+CREATE TABLE public.accounts (id int PRIMARY KEY, email text, active boolean NOT NULL, region text);
+INSERT INTO public.accounts VALUES
+  (1, 'A@x.io', true, 'eu'), (2, 'a@x.io', false, 'eu'), (3, 'b@x.io', true, NULL), (4, 'b@x.io', false, NULL), (5, 'c@x.io', true, NULL);
+CREATE FUNCTION public.norm(t text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower(t)';
+CREATE TABLE public.parent (id int, tag text);
+CREATE TABLE public.child () INHERITS (public.parent);
+INSERT INTO public.parent VALUES (1, 'y'), (2, 'y');
+INSERT INTO public.child VALUES (3, 'y'), (4, 'z'), (5, 'z');
+-- look-alikes: valid indexes of every shape
+CREATE UNIQUE INDEX accounts_id_email ON public.accounts (id, email);
+CREATE INDEX accounts_lower ON public.accounts (lower(email));
+CREATE UNIQUE INDEX accounts_active_email ON public.accounts (email) WHERE id > 100;
+CREATE UNIQUE INDEX parent_id ON public.parent (id);
+`;
+
+describe('invalid-indexes: failed CREATE INDEX CONCURRENTLY', () => {
+  const db = useDatabase('invalid_indexes_failed', { sql: [BILLING] });
+
+  beforeAll(async () => {
+    // Duplicates make each unique build fail, leaving its invalid index behind.
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY "Invoice Line ""ref"" key" ON "Billing Dept"."Invoice Line" ("Customer's ""Ref""")`)).toBe('23505');
+    // A key expression that fails on one row (amount = 0).
+    expect(await fails(db.url, `CREATE INDEX CONCURRENTLY "per unit" ON "Billing Dept"."Invoice Line" ((100 / amount))`)).toBe('22012');
+    // Cancelled while waiting for a writer: a plain column index, never built.
+    await cancelledWhileWaiting(db.url, '"Billing Dept"."Invoice Line"', `CREATE INDEX CONCURRENTLY invoice_code ON "Billing Dept"."Invoice Line" (code)`);
+    // A partial unique index whose only duplicates are outside its predicate: cancelled, so invalid with 0 duplicates.
+    await cancelledWhileWaiting(db.url, 'public.accounts', `CREATE UNIQUE INDEX CONCURRENTLY accounts_active ON public.accounts (email) WHERE active`);
+    // An expression key: lower() makes 'A@x.io' and 'a@x.io' one key.
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY accounts_lower_email ON public.accounts (lower(email))`)).toBe('23505');
+    // A user's function in the key: not evaluated during the audit.
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY accounts_norm ON public.accounts (public.norm(email))`)).toBe('23505');
+    // An inheritance parent: its own two 'y' rows, not the child's third.
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY parent_tag ON public.parent (tag)`)).toBe('23505');
+  });
+
+  it('reports each with the exact kind, object, count and samples; valid look-alikes are not reported', async () => {
+    const report = await audit(db.url, { checks: [ID] });
+    expect(checkResult(report, ID).status).toBe('failed');
+    expect(found(report)).toEqual([
+      {
+        kind: 'invalid-unique',
+        severity: 'error',
+        object: { schema: 'Billing Dept', table: 'Invoice Line', index: 'Invoice Line "ref" key', column: `Customer's "Ref"` },
+        count: 5,
+        samples: ['r-1', 'r-2'],
+      },
+      { kind: 'invalid', severity: 'warning', object: { schema: 'Billing Dept', table: 'Invoice Line', index: 'invoice_code', column: 'code' }, count: null, samples: [] },
+      { kind: 'invalid', severity: 'warning', object: { schema: 'Billing Dept', table: 'Invoice Line', index: 'per unit' }, count: null, samples: [] },
+      { kind: 'invalid-unique', severity: 'warning', object: { schema: 'public', table: 'accounts', index: 'accounts_active', column: 'email' }, count: 0, samples: [] },
+      { kind: 'invalid-unique', severity: 'error', object: { schema: 'public', table: 'accounts', index: 'accounts_lower_email' }, count: 4, samples: ['a@x.io', 'b@x.io'] },
+      { kind: 'invalid-unique', severity: 'warning', object: { schema: 'public', table: 'accounts', index: 'accounts_norm' }, count: null, samples: [] },
+      { kind: 'invalid-unique', severity: 'error', object: { schema: 'public', table: 'parent', index: 'parent_tag', column: 'tag' }, count: 2, samples: ['y'] },
+    ]);
+    const hostile = byIndex(report, 'Invoice Line "ref" key');
+    // NULLs are distinct: the two NULL refs are not duplicates.
+    expect(hostile.details).toMatchObject({ duplicatesCounted: true, rows: 5, duplicateKeys: 2, nullsDistinct: true, ready: false, duplicates: [{ key: 'r-1', count: 3 }, { key: 'r-2', count: 2 }] });
+    expect(hostile.message).toContain('not even maintained on writes');
+    expect(byIndex(report, 'accounts_norm').details).toMatchObject({ duplicatesCounted: false, reason: expect.stringContaining('outside pg_catalog') });
+    expect(byIndex(report, 'accounts_active').details).toMatchObject({ partial: true, rows: 0, duplicateKeys: 0 });
+    expect(checkResult(report, ID).note).toBe('7 invalid indexes in the audited schemas, 7 reported');
+  });
+
+  it('writes review for duplicates, safe for a rebuild that can succeed, and no repair for a key that fails on a row', async () => {
+    const { repairs } = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    const of = (index: string) => repairs.find((r) => r.finding.object.index === index)?.repair;
+    expect(of('Invoice Line "ref" key')?.steps.map((s) => [s.safety, s.phase])).toEqual([['review', 'concurrent']]);
+    expect(of('Invoice Line "ref" key')?.steps[0]?.decision).toMatch(/resolve the duplicates first.*`unique` rule/);
+    expect(of('Invoice Line "ref" key')?.steps[0]?.statements).toEqual([`REINDEX INDEX CONCURRENTLY "Billing Dept"."Invoice Line ""ref"" key"`]);
+    expect(of('Invoice Line "ref" key')?.steps[0]?.verifyStatements).toEqual([`REINDEX INDEX "Billing Dept"."Invoice Line ""ref"" key"`]);
+    expect(of('invoice_code')?.steps.map((s) => s.safety)).toEqual(['safe']);
+    expect(of('accounts_active')?.steps.map((s) => s.safety)).toEqual(['safe']);
+    expect(of('accounts_norm')?.steps.map((s) => s.safety)).toEqual(['review']);
+    expect(of('per unit')?.error).toMatch(/REINDEX would fail the way the build did.*division by zero/);
+    expect(of('per unit')?.steps).toEqual([]);
+  });
+
+  it('withholds the duplicate keys under --samples 0', async () => {
+    const report = await audit(db.url, { checks: [ID], config: { sampleSize: 0 } });
+    const f = byIndex(report, 'Invoice Line "ref" key');
+    expect([f.count, f.samples]).toEqual([5, []]);
+    expect(JSON.stringify(f.details)).not.toContain('r-1');
+  });
+});
+
+describe('invalid-indexes: how the index judges a duplicate', () => {
+  const db = useDatabase('invalid_indexes_equality', {
+    sql: [
+      `CREATE COLLATION public.case_blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+       CREATE TABLE public.people (id int PRIMARY KEY, handle text COLLATE public.case_blind, team text, grade int);
+       INSERT INTO public.people VALUES (1, 'Ann', 'x', NULL), (2, 'ANN', 'x', NULL), (3, 'bob', 'y', 1), (4, 'Bob', NULL, 1), (5, 'cy', NULL, 2);
+       CREATE TYPE public.mood AS ENUM ('sad', 'ok');
+       CREATE TABLE public.moods (id int, m public.mood);
+       INSERT INTO public.moods VALUES (1, 'ok'), (2, 'ok'), (3, 'sad');`,
+    ],
+  });
+
+  beforeAll(async () => {
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY people_handle ON public.people (handle)`)).toBe('23505');
+    // The same column under "C": 'Ann' and 'ANN' differ, and the build was cut off, not failed.
+    await cancelledWhileWaiting(db.url, 'public.people', `CREATE UNIQUE INDEX CONCURRENTLY people_handle_c ON public.people ((handle COLLATE "C"))`);
+    // Two columns with NULLs: (x, NULL) twice is no duplicate while NULLs are distinct...
+    await cancelledWhileWaiting(db.url, 'public.people', `CREATE UNIQUE INDEX CONCURRENTLY people_team_grade ON public.people (team, grade)`);
+    // ... and is one under NULLS NOT DISTINCT (PostgreSQL 15); (y, 1) and (NULL, 1) still differ.
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY people_team_grade_nnd ON public.people (team, grade) NULLS NOT DISTINCT`)).toBe('23505');
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY moods_m ON public.moods (m)`)).toBe('23505');
+  });
+
+  it('uses the index collation, its NULL rule and an enum equality', async () => {
+    const report = await audit(db.url, { checks: [ID] });
+    expect(found(report).map((f) => [f.object.index, f.count, f.samples])).toEqual([
+      ['moods_m', 2, ['ok']],
+      ['people_handle', 4, ['ANN', 'Bob']],
+      ['people_handle_c', 0, []],
+      ['people_team_grade', 0, []],
+      ['people_team_grade_nnd', 2, ['["x", null]']],
+    ]);
+    expect(byIndex(report, 'people_team_grade_nnd').details).toMatchObject({ nullsDistinct: false, duplicateKeys: 1 });
+  });
+});
+
+describe('invalid-indexes: REINDEX CONCURRENTLY leftovers, builds in progress, partitioned indexes', () => {
+  const db = useDatabase('invalid_indexes_leftovers', {
+    sql: [
+      `CREATE TABLE public.events (id int PRIMARY KEY, kind text, at int);
+       INSERT INTO public.events SELECT i, 'k' || (i % 3), i FROM generate_series(1, 50) i;
+       CREATE INDEX events_kind ON public.events (kind);
+       CREATE TABLE public.jobs (id int, state text);
+       CREATE TABLE public.m (id int NOT NULL, k int) PARTITION BY RANGE (id);
+       CREATE TABLE public.m1 PARTITION OF public.m FOR VALUES FROM (0) TO (100);
+       CREATE TABLE public.m2 PARTITION OF public.m FOR VALUES FROM (100) TO (200);
+       INSERT INTO public.m VALUES (1, 1), (150, 2);
+       CREATE INDEX m_k ON ONLY public.m (k);
+       CREATE INDEX m1_k ON public.m1 (k);
+       ALTER INDEX public.m_k ATTACH PARTITION public.m1_k;
+       ALTER TABLE ONLY public.m ADD CONSTRAINT m_pkey PRIMARY KEY (id);
+       CREATE INDEX m_id_at ON public.m (id);`,
+    ],
+  });
+
+  beforeAll(async () => {
+    await cancelledWhileWaiting(db.url, 'public.events', 'REINDEX INDEX CONCURRENTLY public.events_kind');
+  });
+
+  it('reports a _ccnew copy as a leftover to drop, and a partitioned index by its partitions without an index', async () => {
+    const report = await audit(db.url, { checks: [ID] });
+    expect(found(report)).toEqual([
+      { kind: 'reindex-leftover', severity: 'warning', object: { schema: 'public', table: 'events', index: 'events_kind_ccnew', column: 'kind' }, count: null, samples: [] },
+      { kind: 'partitioned', severity: 'warning', object: { schema: 'public', table: 'm', index: 'm_k', column: 'k' }, count: 1, samples: [] },
+      { kind: 'partitioned', severity: 'warning', object: { schema: 'public', table: 'm', index: 'm_pkey', column: 'id', constraint: 'm_pkey' }, count: 2, samples: [] },
+    ]);
+    expect(byIndex(report, 'events_kind_ccnew').details).toMatchObject({ copyOf: 'events_kind', copyOfValid: true });
+    expect(byIndex(report, 'm_k').details).toMatchObject({ partitionsWithoutIndex: [{ schema: 'public', table: 'm2' }] });
+    expect(byIndex(report, 'm_pkey').details).toMatchObject({ duplicatesCounted: true, rows: 0 });
+  });
+
+  it('does not report an index that CREATE INDEX CONCURRENTLY is building now, and says so', async () => {
+    const writer = await client(db.url);
+    const builder = await client(db.url);
+    await writer.query('BEGIN');
+    await writer.query('LOCK TABLE public.jobs IN ROW EXCLUSIVE MODE');
+    const build = builder.query('CREATE INDEX CONCURRENTLY jobs_state ON public.jobs (state)');
+    try {
+      for (let i = 0; i < 100; i++) {
+        const rows = await query(db.url, `SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('public.jobs_state') AND NOT indisvalid`);
+        if (rows.length > 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const report = await audit(db.url, { checks: [ID] });
+      expect(found(report).map((f) => f.object.index)).toEqual(['events_kind_ccnew', 'm_k', 'm_pkey']);
+      expect(checkResult(report, ID).note).toMatch(/jobs_state is being built now by backend \d+: CREATE INDEX CONCURRENTLY \(waiting for writers before build\)/);
+    } finally {
+      await writer.query('ROLLBACK');
+      await build;
+      await writer.end();
+      await builder.end();
+    }
+    expect(await query(db.url, `SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.jobs_state'::regclass`)).toEqual([{ indisvalid: true }]);
+  });
+
+  it('does not report the copy a REINDEX CONCURRENTLY in progress is building', async () => {
+    await query(db.url, 'CREATE INDEX jobs_id ON public.jobs (id)');
+    const writer = await client(db.url);
+    const builder = await client(db.url);
+    await writer.query('BEGIN');
+    await writer.query('LOCK TABLE public.jobs IN ROW EXCLUSIVE MODE');
+    const build = builder.query('REINDEX INDEX CONCURRENTLY public.jobs_id');
+    try {
+      for (let i = 0; i < 100; i++) {
+        if ((await query(db.url, `SELECT 1 FROM pg_class WHERE relname = 'jobs_id_ccnew'`)).length > 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const report = await audit(db.url, { checks: [ID] });
+      expect(found(report).map((f) => f.object.index)).toEqual(['events_kind_ccnew', 'm_k', 'm_pkey']);
+      expect(checkResult(report, ID).note).toMatch(/jobs_id_ccnew is being built now by backend \d+: REINDEX CONCURRENTLY/);
+    } finally {
+      await writer.query('ROLLBACK');
+      await build;
+      await writer.end();
+      await builder.end();
+    }
+  });
+
+  it('the partitioned recipe builds and attaches the missing partition indexes', async () => {
+    const { repairs } = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    const step = repairs.find((r) => r.finding.object.index === 'm_k')?.repair.steps[0];
+    expect(step?.safety).toBe('review');
+    expect(step?.statements).toEqual([
+      'CREATE INDEX CONCURRENTLY IF NOT EXISTS "m2_m_k" ON "public"."m2" USING btree (k)',
+      'ALTER INDEX "public"."m_k" ATTACH PARTITION "public"."m2_m_k"',
+    ]);
+    const pkey = repairs.find((r) => r.finding.object.index === 'm_pkey')?.repair.steps[0];
+    const c = await client(db.url);
+    try {
+      for (const sql of [...(step?.statements ?? []), ...(pkey?.statements ?? [])]) await c.query(sql);
+    } finally {
+      await c.end();
+    }
+    expect(await query(db.url, `SELECT indisvalid FROM pg_index WHERE indexrelid IN ('public.m_k'::regclass, 'public.m_pkey'::regclass)`)).toEqual([
+      { indisvalid: true },
+      { indisvalid: true },
+    ]);
+    expect(found(await audit(db.url, { checks: [ID] })).map((f) => f.object.index)).toEqual(['events_kind_ccnew']);
+  });
+});
+
+describe('invalid-indexes: repairs round-trip (verify, apply, audit again, apply again)', () => {
+  const db = useDatabase('invalid_indexes_roundtrip', {
+    sql: [
+      `CREATE SCHEMA "Billing Dept";
+       CREATE TABLE "Billing Dept"."Invoice Line" (id int PRIMARY KEY, ref text, "line
+no" int);
+       INSERT INTO "Billing Dept"."Invoice Line" SELECT i, 'r' || (i % 40), i FROM generate_series(1, 200) i;
+       CREATE INDEX "ref's ""idx""" ON "Billing Dept"."Invoice Line" (ref);`,
+    ],
+  });
+
+  beforeAll(async () => {
+    const t = '"Billing Dept"."Invoice Line"';
+    await cancelledWhileWaiting(db.url, t, `CREATE INDEX CONCURRENTLY "line
+no idx" ON ${t} ("line
+no")`);
+    await cancelledWhileWaiting(db.url, t, `CREATE UNIQUE INDEX CONCURRENTLY "Invoice Line id" ON ${t} (id)`);
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY "Invoice Line ref" ON ${t} (ref)`)).toBe('23505');
+    await cancelledWhileWaiting(db.url, t, `REINDEX INDEX CONCURRENTLY "Billing Dept"."ref's ""idx"""`);
+  });
+
+  const indexState = () =>
+    query<{ name: string; valid: boolean }>(
+      db.url,
+      `SELECT c.relname AS name, x.indisvalid AS valid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+        WHERE x.indrelid = '"Billing Dept"."Invoice Line"'::regclass`,
+    ).then((rows) => rows.sort(byName((r) => r.name)));
+
+  it('clears every safe finding, leaves the review one, and a second apply changes nothing', async () => {
+    const before = await audit(db.url, { checks: [ID] });
+    expect(found(before).map((f) => [f.kind, f.object.index, f.count])).toEqual([
+      ['invalid-unique', 'Invoice Line id', 0],
+      ['invalid-unique', 'Invoice Line ref', 200],
+      ['invalid', 'line\nno idx', null],
+      ['reindex-leftover', `ref's "idx"_ccnew`, null],
+    ]);
+    const options = auditOptions(db.url, { checks: [ID] });
+    const outcome = await runAuditWithRepairs(options);
+    // The script quotes the newline in a name as an escape: nothing but our own line ends.
+    const script = renderFixScript({ report: outcome.report, repairs: outcome.repairs });
+    expect(script).toContain('U&"line\\000ano idx"');
+
+    const verified = await verifyRepairs(options);
+    expect(verified.lines.map((l) => [l.object.index as string, l.status]).sort(byName((l) => l[0]))).toEqual([
+      ['Invoice Line id', 'cleared'],
+      ['Invoice Line ref', 'review only'],
+      ['line\nno idx', 'cleared'],
+      [`ref's "idx"_ccnew`, 'cleared'],
+    ]);
+    const unchanged = await indexState();
+    expect(unchanged.filter((i) => !i.valid).length).toBe(4);
+
+    const first = await applyRepairs(options, outcome.repairs);
+    expect(first.concurrentRun).toBe(3);
+    const after = await audit(db.url, { checks: [ID] });
+    expect(found(after).map((f) => [f.object.index, f.count])).toEqual([['Invoice Line ref', 200]]);
+    const state = await indexState();
+    expect(state).toEqual([
+      { name: 'Invoice Line id', valid: true },
+      { name: 'Invoice Line ref', valid: false },
+      { name: 'Invoice Line_pkey', valid: true },
+      { name: 'line\nno idx', valid: true },
+      { name: `ref's "idx"`, valid: true },
+    ]);
+    const second = await applyRepairs(options, outcome.repairs);
+    expect(second.concurrentRun).toBe(0);
+    expect(await indexState()).toEqual(state);
+  });
+
+  it('once the duplicates are resolved, the unique rebuild is safe and clears it', async () => {
+    await query(db.url, `DELETE FROM "Billing Dept"."Invoice Line" WHERE id > 40`);
+    const options = auditOptions(db.url, { checks: [ID] });
+    const outcome = await runAuditWithRepairs(options);
+    expect(outcome.repairs.map((r) => [r.finding.object.index, r.finding.count, r.repair.steps.map((st) => st.safety)])).toEqual([['Invoice Line ref', 0, ['safe']]]);
+    await applyRepairs(options, outcome.repairs);
+    expect(found(await audit(db.url, { checks: [ID] }))).toEqual([]);
+  });
+});
+
+describe('invalid-indexes on pagila (a real schema)', () => {
+  const db = useDatabase('invalid_indexes_pagila', { sql: [readFileSync(path.join(REAL, 'pagila-schema.sql'), 'utf8'), readFileSync(path.join(REAL, 'pagila-sample-data.sql'), 'utf8')] });
+
+  it('reports nothing, and says there is no invalid index', async () => {
+    const report = await audit(db.url, { checks: [ID] });
+    expect(found(report)).toEqual([]);
+    expect(checkResult(report, ID)).toMatchObject({ status: 'passed', note: 'no invalid index in the audited schemas' });
+  });
+});

@@ -468,3 +468,14 @@ describe('sequence-headroom on pagila (a real schema: bigint sequences feeding i
     expect(result.note).toBe('examined 13 of 13 sequences, feeding 13 columns');
   });
 });
+
+describe('sequence-headroom on supabase auth (a real schema: a bigint sequence behind a bigint column)', () => {
+  const read = (file: string) => readFileSync(path.join(REAL, file), 'utf8');
+  const db = useDatabase('seq_headroom_supabase', { sql: [read('supabase-auth.sql'), `SELECT setval('auth.refresh_tokens_id_seq', 5000000000);`] });
+
+  it('reports nothing, even well past the integer range', async () => {
+    const report = await audit(db.url, { checks: [ID] });
+    expect(report.findings).toEqual([]);
+    expect(checkResult(report, ID).note).toBe('examined 1 of 1 sequences, feeding 1 columns');
+  });
+});

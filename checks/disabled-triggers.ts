@@ -269,9 +269,9 @@ function switchedOffFinding(c: Context, node: Node): Finding {
     `${triggerLabel(row)} on ${tableLabel(row)} (${shape(row)}) ${stateText(node, clones, below, others)}${replicaPlaces}` +
     (off.length > 0 ? `; the table's internal triggers are switched off too (as DISABLE TRIGGER ALL does): ${describeConstraints(off)}` : '');
   return c.ctx.finding({
-    kind: `${state === 'D' ? 'disabled' : 'replica-only'}:${row.name}`,
+    kind: state === 'D' ? 'disabled' : 'replica-only',
     message,
-    object: { schema: row.schema, table: row.table },
+    object: { schema: row.schema, table: row.table, trigger: row.name },
     count: null,
     details: {
       trigger: row.name,

@@ -19,6 +19,11 @@ export interface FindingObject {
   columns?: string[];
   index?: string;
   constraint?: string;
+  /** A trigger on the table (disabled-triggers). */
+  trigger?: string;
+  /** A sequence feeding the column, in the table's schema unless `sequenceSchema` says otherwise. */
+  sequence?: string;
+  sequenceSchema?: string;
   references?: ObjectReference;
 }
 
@@ -144,6 +149,9 @@ export function fingerprintOf(checkId: string, kind: string, object: FindingObje
     object.index ?? null,
     object.constraint ?? null,
     object.references ? [object.references.schema, object.references.table, object.references.columns] : null,
+    // Appended only when present, so that the fingerprints of findings without them stay what they were.
+    ...(object.trigger !== undefined ? [['trigger', object.trigger]] : []),
+    ...(object.sequence !== undefined ? [['sequence', object.sequenceSchema ?? object.schema, object.sequence]] : []),
   ]);
   return createHash('sha256').update(identity).digest('hex').slice(0, 16);
 }

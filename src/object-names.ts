@@ -21,6 +21,8 @@ export function describeObject(o: FindingObject): string {
   else if (cols.length > 1) text += `(${cols.map((c) => name(c)).join(', ')})`;
   if (o.index) text += `\nindex ${name(o.index)}`;
   if (o.constraint) text += `\nconstraint ${name(o.constraint)}`;
+  if (o.trigger) text += `\ntrigger ${name(o.trigger)}`;
+  if (o.sequence) text += `\nsequence ${name(o.sequenceSchema ?? o.schema, o.sequence)}`;
   if (o.references) {
     text += `\n→ ${name(o.references.schema, o.references.table)}(${o.references.columns.map((c) => name(c)).join(', ')})`;
   }

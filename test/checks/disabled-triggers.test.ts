@@ -15,10 +15,10 @@ const REAL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixt
 
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-/** The finding's kind, read back from its fingerprint: the check's kinds are disabled:, replica-only: and replica-sessions. */
+/** The finding's kind, read back from its fingerprint (disabled, replica-only, replica-sessions), with the trigger it is about. */
 function kindOf(f: Finding): string | undefined {
-  const trigger = typeof f.details?.trigger === 'string' ? f.details.trigger : '';
-  return [`disabled:${trigger}`, `replica-only:${trigger}`, 'replica-sessions'].find((k) => fingerprintOf(CHECK, k, f.object) === f.fingerprint);
+  const kind = ['disabled', 'replica-only', 'replica-sessions'].find((k) => fingerprintOf(CHECK, k, f.object) === f.fingerprint);
+  return kind && f.object.trigger !== undefined ? `${kind}:${f.object.trigger}` : kind;
 }
 
 /** What a test asserts on: never the whole prose. */
@@ -66,7 +66,7 @@ describe('disabled-triggers', () => {
       {
         kind: 'disabled:sync_profile',
         severity: 'warning',
-        object: { schema: s, table: 'users' },
+        object: { schema: s, table: 'users', trigger: 'sync_profile' },
         count: null,
         samples: [],
         fix: [['review', 'transaction', `ALTER TABLE "${s}"."users" ENABLE TRIGGER "sync_profile";`]],
@@ -100,7 +100,7 @@ describe('disabled-triggers', () => {
       {
         kind: 'replica-only:audit_orders',
         severity: 'warning',
-        object: { schema: s, table: 'orders' },
+        object: { schema: s, table: 'orders', trigger: 'audit_orders' },
         count: null,
         samples: [],
         fix: [['review', 'transaction', `ALTER TABLE "${s}"."orders" ENABLE TRIGGER "audit_orders";`]],
@@ -162,8 +162,8 @@ describe('disabled-triggers', () => {
       ALTER TABLE $S.messages DISABLE TRIGGER ALL;`);
     const { findings } = await run(s);
     expect(findings.map((f) => [kindOf(f), f.object]).sort()).toEqual([
-      ['disabled:count_messages', { schema: s, table: 'messages' }],
-      ['disabled:search_index', { schema: s, table: 'messages' }],
+      ['disabled:count_messages', { schema: s, table: 'messages', trigger: 'count_messages' }],
+      ['disabled:search_index', { schema: s, table: 'messages', trigger: 'search_index' }],
     ]);
     for (const f of findings) {
       // messages is the child of one key and the parent of another: both are off.
@@ -191,7 +191,7 @@ describe('disabled-triggers', () => {
       {
         kind: 'disabled:balanced',
         severity: 'warning',
-        object: { schema: s, table: 'ledger' },
+        object: { schema: s, table: 'ledger', trigger: 'balanced' },
         count: null,
         samples: [],
         fix: [['review', 'transaction', `ALTER TABLE "${s}"."ledger" ENABLE TRIGGER "balanced";`]],
@@ -218,7 +218,7 @@ describe('disabled-triggers', () => {
         {
           kind: 'disabled:remote_check',
           severity: 'warning',
-          object: { schema: s, table: 'remote' },
+          object: { schema: s, table: 'remote', trigger: 'remote_check' },
           count: null,
           samples: [],
           fix: [['review', 'transaction', `ALTER FOREIGN TABLE "${s}"."remote" ENABLE TRIGGER "remote_check";`]],
@@ -246,7 +246,7 @@ describe('disabled-triggers', () => {
         {
           kind: 'disabled:fan_out',
           severity: 'warning',
-          object: { schema: s, table: 'events' },
+          object: { schema: s, table: 'events', trigger: 'fan_out' },
           count: null,
           samples: [],
           fix: [['review', 'transaction', `ALTER TABLE "${s}"."events" ENABLE TRIGGER "fan_out";`]],
@@ -286,7 +286,7 @@ describe('disabled-triggers', () => {
         {
           kind: 'disabled:fan_out',
           severity: 'warning',
-          object: { schema: s, table: 'events_2026' },
+          object: { schema: s, table: 'events_2026', trigger: 'fan_out' },
           count: null,
           samples: [],
           fix: [['review', 'transaction', `ALTER TABLE "${s}"."events_2026" ENABLE TRIGGER "fan_out";`]],
@@ -306,7 +306,7 @@ describe('disabled-triggers', () => {
         {
           kind: 'disabled:fan_out',
           severity: 'warning',
-          object: { schema: s, table: 'events' },
+          object: { schema: s, table: 'events', trigger: 'fan_out' },
           count: null,
           samples: [],
           fix: [['review', 'transaction', `ALTER TABLE ONLY "${s}"."events" ENABLE TRIGGER "fan_out";\nALTER TABLE ONLY "${s}"."events_2025" ENABLE TRIGGER "fan_out";`]],
@@ -314,7 +314,7 @@ describe('disabled-triggers', () => {
         {
           kind: 'replica-only:fan_out',
           severity: 'warning',
-          object: { schema: s, table: 'events_2027' },
+          object: { schema: s, table: 'events_2027', trigger: 'fan_out' },
           count: null,
           samples: [],
           fix: [['review', 'transaction', `ALTER TABLE "${s}"."events_2027" ENABLE TRIGGER "fan_out";`]],
@@ -375,7 +375,7 @@ describe('disabled-triggers', () => {
       try {
         const { findings } = await run(s);
         expect(findings.map(outline)).toEqual([
-          { kind: 'replica-only:on_apply', severity: 'warning', object: { schema: s, table: 'replicated' }, count: null, samples: [], fix: [['review', 'transaction', `ALTER TABLE "${s}"."replicated" ENABLE TRIGGER "on_apply";`]] },
+          { kind: 'replica-only:on_apply', severity: 'warning', object: { schema: s, table: 'replicated', trigger: 'on_apply' }, count: null, samples: [], fix: [['review', 'transaction', `ALTER TABLE "${s}"."replicated" ENABLE TRIGGER "on_apply";`]] },
           { kind: 'replica-sessions', severity: 'warning', object: { schema: s, table: 'users' }, count: null, samples: [], fix: null },
         ]);
         const place = `session_replication_role = replica is set for role ${role} in this database (ALTER ROLE ... SET)`;
@@ -506,7 +506,7 @@ describe('disabled-triggers', () => {
         {
           kind: `disabled:${trigger}`,
           severity: 'warning',
-          object: { schema, table },
+          object: { schema, table, trigger },
           count: null,
           samples: [],
           fix: [['review', 'transaction', `ALTER TABLE "Billing Dept"."Invoice Line" ENABLE TRIGGER ${escaped};`]],
@@ -514,7 +514,7 @@ describe('disabled-triggers', () => {
         {
           kind: `replica-only:${trigger}`,
           severity: 'warning',
-          object: { schema, table: partitioned },
+          object: { schema, table: partitioned, trigger },
           count: null,
           samples: [],
           fix: [['review', 'transaction', `ALTER TABLE ONLY "Billing Dept".U&"Ledger\\000aPart" ENABLE TRIGGER ${escaped};\nALTER TABLE ONLY "Billing Dept"."Ledger 1" ENABLE TRIGGER ${escaped};`]],
@@ -522,7 +522,7 @@ describe('disabled-triggers', () => {
         {
           kind: `disabled:${trigger}`,
           severity: 'warning',
-          object: { schema, table: 'Ledger 2' },
+          object: { schema, table: 'Ledger 2', trigger },
           count: null,
           samples: [],
           fix: [['review', 'transaction', `ALTER TABLE "Billing Dept"."Ledger 2" ENABLE TRIGGER ${escaped};`]],
@@ -581,7 +581,7 @@ describe('disabled-triggers on pagila (a real schema with last_updated triggers 
     await query(db.url, 'ALTER TABLE public.film DISABLE TRIGGER film_fulltext_trigger');
     try {
       const after = await audit(db.url, { checks: [CHECK] });
-      expect(after.findings.map((f) => [kindOf(f), f.object])).toEqual([['disabled:film_fulltext_trigger', { schema: 'public', table: 'film' }]]);
+      expect(after.findings.map((f) => [kindOf(f), f.object])).toEqual([['disabled:film_fulltext_trigger', { schema: 'public', table: 'film', trigger: 'film_fulltext_trigger' }]]);
       expect(after.findings[0]?.message).toMatch(/^trigger film_fulltext_trigger on table public\.film \(BEFORE INSERT OR UPDATE FOR EACH ROW, function pg_catalog\.tsvector_update_trigger\(\)\) is disabled/);
     } finally {
       await query(db.url, 'ALTER TABLE public.film ENABLE TRIGGER film_fulltext_trigger');

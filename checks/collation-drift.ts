@@ -240,17 +240,22 @@ function reindexRepair(a: Affected): Repair {
   const lock =
     'REINDEX reads the whole table and writes a new copy of the index (free disk for it), and waits for the transactions that use the table; ';
   if (row.contype === 'x') {
-    // PostgreSQL cannot rebuild an exclusion constraint's index concurrently.
+    // PostgreSQL cannot rebuild an exclusion constraint's index concurrently. A plain REINDEX still goes
+    // after COMMIT with the others, where a guard can skip it once the version is refreshed.
+    const plain = `REINDEX INDEX ${index}`;
     return {
       order: 50,
       summary: `rebuild ${displayName(row.schema, row.index)} in the collation's current order (needs review)`,
       steps: [
         {
           safety: 'review',
-          phase: 'transaction',
+          phase: 'concurrent',
           description: `rebuild ${displayName(row.schema, row.index)} (an exclusion constraint's index, which cannot be rebuilt CONCURRENTLY)`,
-          decision: `${uniqueness}${lock}this one holds an ACCESS EXCLUSIVE lock on the index and blocks writes to the table while it runs: schedule it`,
-          sql: `REINDEX INDEX ${index};`,
+          decision: `${uniqueness}${lock}this one holds an ACCESS EXCLUSIVE lock on the index and blocks writes to the table while it runs: schedule it; it fails with 23P01 if rows that conflict under the current order slipped in`,
+          guard,
+          sql: `${plain};`,
+          statements: [plain],
+          verifyStatements: [plain],
         },
       ],
     };
@@ -414,8 +419,8 @@ export default defineCheck({
     finds:
       "The database's default collation when `pg_database.datcollversion` differs from `pg_database_collation_actual_version()` (the ICU version when the database's locale provider is ICU), and each collation used by a btree index key or a range partition key whose `pg_collation.collversion` differs from `pg_collation_actual_version()` (PostgreSQL 15 or later; older servers are skipped). A collation with no recorded version (C, POSIX, C.utf8 of libc) never drifts; a recorded version the library no longer gives counts as drift. " +
       'Then one finding per btree index of the audited schemas (partitions\' own indexes included; a partitioned table\'s index has no storage of its own, its partitions\' are listed) with at least one key column or key expression under a drifted collation (`pg_index.indcollation`; the `default` collation when the database\'s version moved): severity warning, naming the key columns, the collation, the recorded and current versions, and, for a unique index or one backing a primary key or unique constraint, that it can let duplicates in. INCLUDE columns are not keys and do not count; an index on the same columns under "C" is not listed. ' +
-      'One finding per range-partitioned table whose partition key sorts under a drifted collation (rows may sit in a partition whose bounds no longer hold them; list and hash partitioning compare bytes under a deterministic collation and are not listed), and one per drifted collation (and the database) that something audited depends on, carrying the refresh. ' +
-      'With `--amcheck` and the amcheck extension installed, `bt_index_check(index, heapallindexed => true)` runs on exactly the listed indexes (read-only, ACCESS SHARE locks, works on a hot standby): an index it reports corrupt (XX002) is an `error` of kind corrupt-index with its message, one it passes stays a warning saying so. No new check starts once `amcheckBudgetMs` (default 10 minutes) has gone by; those, invalid indexes, and indexes whose expressions, operators or operator classes are not PostgreSQL\'s own (bt_index_check would run that code) are marked not checked in the finding and the note. Without the extension the note says `CREATE EXTENSION amcheck`; without `--amcheck` it says that --amcheck would verify them. ' +
+      'One finding per range-partitioned table whose partition key sorts under a drifted collation (rows may sit in a partition whose bounds no longer hold them; list and hash partitioning match keys by equality, which a deterministic collation\'s version does not change, and are not listed), and one per drifted collation (and the database) that something audited depends on, carrying the refresh. ' +
+      'With `--amcheck` and the amcheck extension installed, `bt_index_check(index, heapallindexed => true)` runs on exactly the listed indexes, one at a time, smallest first (read-only, ACCESS SHARE locks, works on a hot standby; each call is held to --statement-timeout): an index it reports corrupt (XX002) is an `error` of kind corrupt-index with its message, one it passes stays a warning saying so. No new check starts once `amcheckBudgetMs` (default 10 minutes) has gone by; those, invalid indexes, and indexes whose expressions, operators or operator classes are not PostgreSQL\'s own (bt_index_check would run that code) are marked not checked in the finding and the note. Without the extension the note says `CREATE EXTENSION amcheck`; without `--amcheck` it says that --amcheck would verify them. ' +
       'Not reported: hash, GiST, GIN and BRIN indexes (a BRIN minmax index on text and a hash index under a nondeterministic collation do depend on the collation: rebuild them by hand), partial-index predicates and CHECK constraints that compare text, and drift in schemas not audited (counted in the refresh\'s decision).',
     why: 'After an operating-system upgrade changes glibc (2.28 reordered most locales) or ICU, PostgreSQL keeps the btree indexes built under the old order. A lookup descends the tree by the new order and misses rows that sit where the old order put them, and a unique index checks only where the new order says a duplicate would be, so duplicates get in; PostgreSQL only logs a WARNING at connection time.',
     fix: 'Rebuild each listed index (`REINDEX INDEX CONCURRENTLY`; an exclusion constraint\'s index only without CONCURRENTLY), then record the new version with `ALTER COLLATION ... REFRESH VERSION` or `ALTER DATABASE ... REFRESH COLLATION VERSION`. Both are review: a rebuild reads the whole table, and a unique one fails with 23505 when duplicates slipped in (resolve them, then rebuild); the refresh declares that nothing stored in the old order remains, so it comes after every rebuild (indexes outside the audited schemas are named in its decision). The script\'s blocks run only while the version still differs, so running it again changes nothing.',

@@ -9,9 +9,11 @@ import { CheckSkipped } from '../../src/check.js';
 import type { Catalog } from '../../src/db/catalog.js';
 import { dropDatabase, runSql } from '../../src/demo/fixtures.js';
 import { runAudit, runAuditWithRepairs, type AuditOptions, type RepairEntry } from '../../src/engine/runner.js';
+import { refusalOf } from '../../src/engine/guard.js';
 import { verifyRepairs } from '../../src/fix/execute.js';
 import { repairSafety } from '../../src/fix/types.js';
 import type { AuditReport, Finding } from '../../src/findings.js';
+import { runCli } from '../helpers/cli.js';
 import { adminUrl, auditOptions, checkResult, query, useDatabase } from '../helpers/db.js';
 
 const ID = 'collation-drift';
@@ -78,6 +80,7 @@ CREATE INDEX "idx quote""s" ON "Billing Dept"."Invoice Line" ("na""me");
 CREATE INDEX "idx
 nl" ON "Billing Dept"."Invoice Line" (id, code);
 CREATE INDEX "idx lower" ON "Billing Dept"."Invoice Line" (lower(code));
+ALTER TABLE "Billing Dept"."Invoice Line" ADD CONSTRAINT "no same name" EXCLUDE USING btree ("na""me" WITH =);
 -- Look-alikes: the same columns under "C", a hash index, an INCLUDE column, a collation that did not move.
 CREATE INDEX "idx plain" ON "Billing Dept"."Invoice Line" (plain);
 CREATE INDEX "idx name C" ON "Billing Dept"."Invoice Line" ("na""me" COLLATE "C");
@@ -117,13 +120,14 @@ describe('collation-drift: an ICU collation whose version moved', () => {
         [line, 'Invoice "Line" code', ['code']],
         [line, 'idx\nnl', ['code']],
         [line, 'idx lower', null],
+        [line, 'no same name', ['na"me']],
         [line, 'idx quote"s', ['na"me']],
         ['events_a', 'events_a_k_idx', ['k']],
         ['events_m', 'events_m_k_idx', ['k']],
       ].sort(),
     );
     expect(found.filter((f) => f.object.index === undefined).sort((a, b) => a.object.table.localeCompare(b.object.table))).toEqual([
-      { severity: 'warning', object: { schema: s, table: 'Drifty' }, count: 6 },
+      { severity: 'warning', object: { schema: s, table: 'Drifty' }, count: 7 },
       { severity: 'warning', object: { schema: s, table: 'events', columns: ['k'] }, count: null },
     ]);
     const unique = mine(report).find((f) => f.object.index === 'Invoice "Line" code') as Finding;
@@ -133,7 +137,7 @@ describe('collation-drift: an ICU collation whose version moved', () => {
     expect(lower.details?.keys).toEqual([{ position: 1, column: null, collation: '"Billing Dept"."Drifty"' }]);
     const part = mine(report).find((f) => f.object.index === 'events_a_k_idx') as Finding;
     expect(part.details?.partitionOf).toEqual({ schema: s, table: 'events' });
-    expect(checkResult(report, ID).note).toMatch(/--amcheck would verify the 6 listed index\(es\)/);
+    expect(checkResult(report, ID).note).toMatch(/--amcheck would verify the 7 listed index\(es\)/);
     // The index in a schema not audited is not listed, but the refresh's decision names it.
     const collation = mine(report).find((f) => f.object.table === 'Drifty') as Finding;
     expect(collation.details?.indexesOutsideAudit).toBe(1);
@@ -150,9 +154,13 @@ describe('collation-drift: an ICU collation whose version moved', () => {
     const { repairs } = await runAuditWithRepairs(options(db.url));
     const mineRepairs = repairs.filter((r) => r.finding.checkId === ID);
     const reindexes = mineRepairs.filter((r) => r.finding.object.index !== undefined);
-    expect(reindexes).toHaveLength(7);
+    expect(reindexes).toHaveLength(8);
     for (const r of mineRepairs) expect(repairSafety(r.repair)).toBe('review');
-    for (const r of reindexes) {
+    // An exclusion constraint's index cannot be rebuilt CONCURRENTLY: a plain REINDEX, guarded like the others.
+    const exclusion = reindexes.find((r) => r.finding.object.index === 'no same name') as RepairEntry;
+    expect(exclusion.repair.steps.map((s) => [s.phase, s.statements, typeof s.guard])).toEqual([['concurrent', ['REINDEX INDEX "Billing Dept"."no same name"'], 'string']]);
+    expect(exclusion.finding.details?.constraintType).toBe('exclusion');
+    for (const r of reindexes.filter((x) => x !== exclusion)) {
       expect(r.repair.order).toBe(50);
       expect(r.repair.steps.map((s) => [s.phase, s.statements?.length])).toEqual([['concurrent', 1]]);
       expect(r.repair.steps[0]?.statements?.[0]).toMatch(/^REINDEX INDEX CONCURRENTLY /);
@@ -169,7 +177,7 @@ describe('collation-drift: an ICU collation whose version moved', () => {
     // No row is lost: the tables hold what they held.
     const rowsBefore = await query(db.url, `SELECT * FROM "Billing Dept"."Invoice Line" ORDER BY id`);
 
-    expect(await applyReviewed(db.url, mineRepairs)).toBe(8);
+    expect(await applyReviewed(db.url, mineRepairs)).toBe(9);
     const after = await run(db.url);
     expect(mine(after)).toEqual([]);
     expect(checkResult(after, ID).status).toBe('passed');
@@ -187,6 +195,14 @@ describe('collation-drift: fix --verify leaves the database as it was', () => {
        INSERT INTO t VALUES ('a'), ('B');`,
       DRIFT('public', 'drifty'),
     ],
+  });
+
+  it('fix --verify on the command line: review only, and the database unchanged', async () => {
+    const verify = await runCli(['fix', '-d', db.url, '--check', ID, '--verify', '--format', 'json']);
+    const out = JSON.parse(verify.stdout) as { databaseUnchanged: boolean; lines: { status: string }[] };
+    expect(out.databaseUnchanged).toBe(true);
+    expect(out.lines.map((l) => l.status)).toEqual(['review only', 'review only']);
+    expect((await query<{ v: string }>(db.url, `SELECT collversion AS v FROM pg_collation WHERE collname = 'drifty'`))[0]?.v).toBe('0.0');
   });
 
   it('the steps are review only (not run by --verify), and their verify statements roll back, the refresh included', async () => {
@@ -212,7 +228,8 @@ describe('collation-drift: fix --verify leaves the database as it was', () => {
 });
 
 const AMCHECK_FIXTURE = `
-CREATE EXTENSION amcheck;
+CREATE SCHEMA "Amcheck ""Ext""";
+CREATE EXTENSION amcheck SCHEMA "Amcheck ""Ext""";
 CREATE COLLATION drifty (provider = icu, locale = 'und');
 -- Built in "C" order ('B' before 'a'), then told it is in drifty's ('a' before 'B'): out of order, as after an upgrade.
 CREATE TABLE "Corrupt Tab" (v text COLLATE "C");
@@ -258,6 +275,20 @@ describe('collation-drift --amcheck', () => {
     expect(corrupt.fingerprint).not.toBe((mine(await run(db.url)).find((f) => f.object.index === 'idx corrupt') as Finding).fingerprint);
   });
 
+  it('--amcheck on the command line: the corrupt index is an error (exit 1); without it only warnings (exit 0)', async () => {
+    const withFlag = await runCli(['check', '-d', db.url, '--check', ID, '--amcheck', '--format', 'json']);
+    expect(withFlag.code).toBe(1);
+    const found = (JSON.parse(withFlag.stdout) as AuditReport).findings.filter((f) => f.severity === 'error');
+    expect(found.map((f) => f.object.index)).toEqual(['idx corrupt']);
+    const without = await runCli(['check', '-d', db.url, '--check', ID, '--format', 'json']);
+    expect(without.code).toBe(0);
+    expect((JSON.parse(without.stdout) as AuditReport).findings.filter((f) => f.severity === 'error')).toEqual([]);
+  });
+
+  it('the audit guard lets the bt_index_check call through (it refuses only acting functions)', async () => {
+    expect(await refusalOf(`SELECT "Amcheck ""Ext""".bt_index_check($1::pg_catalog.oid::pg_catalog.regclass, true) IS NULL AS done`)).toBeNull();
+  });
+
   it('a spent budget starts no check, and says which were not checked', async () => {
     const report = await run(db.url, { amcheck: true, config: { checks: { [ID]: { amcheckBudgetMs: 0 } } } });
     const corrupt = mine(report).find((f) => f.object.index === 'idx corrupt') as Finding;
@@ -285,12 +316,13 @@ describe('collation-drift --amcheck', () => {
 
   it('a role that may not call bt_index_check is told to GRANT it', async () => {
     const role = `cd_reader_${process.pid}`;
-    await query(db.url, `CREATE ROLE ${role} LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+    await query(db.url, `CREATE ROLE ${role} LOGIN PASSWORD 'cd-reader'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
     try {
       const url = new URL(db.url);
       url.username = role;
+      url.password = 'cd-reader';
       const report = await run(url.toString(), { amcheck: true });
-      expect(checkResult(report, ID).note).toMatch(/may not call "public"\.bt_index_check \(GRANT EXECUTE/);
+      expect(checkResult(report, ID).note).toMatch(/may not call "Amcheck ""Ext"""\.bt_index_check \(GRANT EXECUTE/);
       expect(checkResult(report, ID).status).toBe('failed');
     } finally {
       await query(db.url, `REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role}; DROP ROLE ${role}`);

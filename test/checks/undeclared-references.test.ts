@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AuditReport } from '../../src/findings.js';
+import { runCli } from '../helpers/cli.js';
 import { adminUrl, audit, checkResult, query, summarize, useDatabase } from '../helpers/db.js';
 
 const ID = 'undeclared-references';
@@ -173,6 +174,17 @@ describe('undeclared-references on planted schemas', () => {
   it('picks the referencing table\'s own schema, and is ambiguous nowhere else', async () => {
     const report = await audit(db.url, { checks: [ID], schemas: ['sales', 'east'] });
     expect(summarize(report).map((f) => f.object)).toEqual([ref('sales', 'office', 'region_id', 'east', 'region', 'id'), ref('sales', 'office', 'team_id', 'sales', 'team', 'id')]);
+  });
+
+  it('never fails a build gated on error by default, and writes no repair: the fix script has nothing to run for it', async () => {
+    const check = await runCli(['check', '-d', db.url, '--check', ID, '--format', 'json']);
+    expect(check.code).toBe(0);
+    const json = JSON.parse(check.stdout) as AuditReport;
+    expect(json.findings.map((f) => f.severity).sort()).toEqual(expected.map((f) => f.severity).sort());
+    expect((await runCli(['check', '-d', db.url, '--check', ID, '--fail-on', 'warning'])).code).toBe(1);
+    const fix = await runCli(['fix', '-d', db.url, '--check', ID]);
+    expect(fix.code).toBe(0);
+    expect(fix.stdout).not.toMatch(/^\s*(ALTER|DELETE|UPDATE|INSERT|CREATE)\b/m);
   });
 
   it('is skipped with a reason when the audited schemas have no table', async () => {

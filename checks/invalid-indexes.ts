@@ -696,7 +696,7 @@ function describe(ctx: Ctx, index: InvalidIndex, dups: Duplicates | undefined): 
       ...(dups?.counted && dups.rows > 0 ? { severity: 'error' as const } : {}),
       message: `partitioned ${label} is invalid: ${
         missing.length ? `${plural(missing.length, 'partition has', 'partitions have')} no index attached to it (${missing.join(', ')})` : 'every partition has an index attached, but'
-      }${index.invalidChildren.length ? `${missing.length ? ', and ' : ' '}the attached ${index.invalidChildren.join(', ')} ${index.invalidChildren.length === 1 ? 'is' : 'are'} invalid` : ''}; queries on the partitions without one do not use it. REINDEX does not fix this${index.unique && dups ? `; as a unique index, ${duplicateText(dups)}` : ''}`,
+      }${index.invalidChildren.length ? `${missing.length ? ', and ' : ' '}the attached ${index.invalidChildren.join(', ')} ${index.invalidChildren.length === 1 ? 'is' : 'are'} invalid` : ''}; ${missing.length ? 'a partition without one is not covered by it' : 'rebuild those first'}. REINDEX does not fix this${index.unique && dups ? `; as a unique index, ${duplicateText(dups)}` : ''}`,
       object,
       count: missing.length,
       samples: dups?.counted ? dups.top.map((t) => t.sample) : [],

@@ -7,7 +7,7 @@ import { runAuditWithRepairs } from '../../src/engine/runner.js';
 import { applyRepairs, verifyRepairs } from '../../src/fix/execute.js';
 import { renderFixScript } from '../../src/fix/script.js';
 import { fingerprintOf, type AuditReport, type Finding } from '../../src/findings.js';
-import { audit, auditOptions, checkResult, query, useDatabase } from '../helpers/db.js';
+import { adminUrl, audit, auditOptions, checkResult, query, useDatabase } from '../helpers/db.js';
 
 const ID = 'invalid-indexes';
 const KINDS = ['invalid', 'invalid-unique', 'reindex-leftover', 'dead', 'partitioned'];
@@ -89,6 +89,7 @@ CREATE UNIQUE INDEX accounts_id_email ON public.accounts (id, email);
 CREATE INDEX accounts_lower ON public.accounts (lower(email));
 CREATE UNIQUE INDEX accounts_active_email ON public.accounts (email) WHERE id > 100;
 CREATE UNIQUE INDEX parent_id ON public.parent (id);
+CREATE MATERIALIZED VIEW public.account_regions AS SELECT region, count(*) AS n FROM public.accounts GROUP BY region UNION ALL SELECT 'eu', 0;
 `;
 
 describe('invalid-indexes: failed CREATE INDEX CONCURRENTLY', () => {
@@ -109,6 +110,8 @@ describe('invalid-indexes: failed CREATE INDEX CONCURRENTLY', () => {
     expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY accounts_norm ON public.accounts (public.norm(email))`)).toBe('23505');
     // An inheritance parent: its own two 'y' rows, not the child's third.
     expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY parent_tag ON public.parent (tag)`)).toBe('23505');
+    // A materialized view's index fails the same way.
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY account_regions_region ON public.account_regions (region)`)).toBe('23505');
   });
 
   it('reports each with the exact kind, object, count and samples; valid look-alikes are not reported', async () => {
@@ -124,6 +127,7 @@ describe('invalid-indexes: failed CREATE INDEX CONCURRENTLY', () => {
       },
       { kind: 'invalid', severity: 'warning', object: { schema: 'Billing Dept', table: 'Invoice Line', index: 'invoice_code', column: 'code' }, count: null, samples: [] },
       { kind: 'invalid', severity: 'warning', object: { schema: 'Billing Dept', table: 'Invoice Line', index: 'per unit' }, count: null, samples: [] },
+      { kind: 'invalid-unique', severity: 'error', object: { schema: 'public', table: 'account_regions', index: 'account_regions_region', column: 'region' }, count: 2, samples: ['eu'] },
       { kind: 'invalid-unique', severity: 'warning', object: { schema: 'public', table: 'accounts', index: 'accounts_active', column: 'email' }, count: 0, samples: [] },
       { kind: 'invalid-unique', severity: 'error', object: { schema: 'public', table: 'accounts', index: 'accounts_lower_email' }, count: 4, samples: ['a@x.io', 'b@x.io'] },
       { kind: 'invalid-unique', severity: 'warning', object: { schema: 'public', table: 'accounts', index: 'accounts_norm' }, count: null, samples: [] },
@@ -135,7 +139,7 @@ describe('invalid-indexes: failed CREATE INDEX CONCURRENTLY', () => {
     expect(hostile.message).toContain('not even maintained on writes');
     expect(byIndex(report, 'accounts_norm').details).toMatchObject({ duplicatesCounted: false, reason: expect.stringContaining('outside pg_catalog') });
     expect(byIndex(report, 'accounts_active').details).toMatchObject({ partial: true, rows: 0, duplicateKeys: 0 });
-    expect(checkResult(report, ID).note).toBe('7 invalid indexes in the audited schemas, 7 reported');
+    expect(checkResult(report, ID).note).toBe('8 invalid indexes in the audited schemas, 8 reported');
   });
 
   it('writes review for duplicates, safe for a rebuild that can succeed, and no repair for a key that fails on a row', async () => {
@@ -255,6 +259,38 @@ describe('invalid-indexes: REINDEX CONCURRENTLY leftovers, builds in progress, p
     expect(await query(db.url, `SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.jobs_state'::regclass`)).toEqual([{ indisvalid: true }]);
   });
 
+  it('a role that may not see another role\'s build details still sees its lock on the table, and does not report it', async () => {
+    const role = `ii_auditor_${process.pid}`;
+    await query(adminUrl(), `DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN PASSWORD 'ii-pw'`);
+    await query(db.url, `GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+    const url = new URL(db.url);
+    url.username = role;
+    url.password = 'ii-pw';
+    const writer = await client(db.url);
+    const builder = await client(db.url);
+    await writer.query('BEGIN');
+    await writer.query('LOCK TABLE public.jobs IN ROW EXCLUSIVE MODE');
+    const build = builder.query('CREATE INDEX CONCURRENTLY jobs_hidden ON public.jobs (state, id)');
+    try {
+      for (let i = 0; i < 100; i++) {
+        if ((await query(db.url, `SELECT 1 FROM pg_class WHERE relname = 'jobs_hidden'`)).length > 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // What this role sees of the build: a row, with the table and index NULL.
+      expect(await query(url.toString(), `SELECT relid, index_relid, command FROM pg_stat_progress_create_index`)).toEqual([{ relid: null, index_relid: null, command: null }]);
+      const report = await audit(url.toString(), { checks: [ID] });
+      expect(found(report).map((f) => f.object.index)).not.toContain('jobs_hidden');
+      expect(checkResult(report, ID).note).toMatch(/jobs_hidden is being built now by backend \d+: an index build whose details this role may not see, holding a lock on the table/);
+    } finally {
+      await writer.query('ROLLBACK');
+      await build;
+      await writer.end();
+      await builder.end();
+      await query(db.url, `DROP OWNED BY ${role}`);
+      await query(adminUrl(), `DROP ROLE ${role}`);
+    }
+  });
+
   it('does not report the copy a REINDEX CONCURRENTLY in progress is building', async () => {
     await query(db.url, 'CREATE INDEX jobs_id ON public.jobs (id)');
     const writer = await client(db.url);
@@ -276,6 +312,44 @@ describe('invalid-indexes: REINDEX CONCURRENTLY leftovers, builds in progress, p
       await writer.end();
       await builder.end();
     }
+  });
+
+  it('reports an index a DROP INDEX CONCURRENTLY left dead (cancelled while it waited the second time) as dead, and drops it', async () => {
+    await query(db.url, 'CREATE TABLE public.logs (id int, msg text); CREATE INDEX logs_msg ON public.logs (msg)');
+    const first = await client(db.url);
+    const second = await client(db.url);
+    const dropper = await client(db.url);
+    try {
+      // The drop waits for every transaction holding a lock on the table, twice: once after marking the
+      // index invalid, once after marking it dead. A reader that arrives between the two is waited for only
+      // the second time; cancelling the drop then leaves the dead index.
+      await first.query('BEGIN');
+      await first.query('SELECT count(*) FROM public.logs');
+      const pid = (await dropper.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+      const drop = dropper.query('DROP INDEX CONCURRENTLY public.logs_msg').catch((err: { code?: string }) => err.code);
+      const state = () => query<{ live: boolean; valid: boolean }>(db.url, `SELECT indislive AS live, indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass('public.logs_msg')`);
+      for (let i = 0; i < 100 && (await state())[0]?.valid !== false; i++) await new Promise((r) => setTimeout(r, 50));
+      await second.query('BEGIN');
+      await second.query('SELECT count(*) FROM public.logs');
+      await first.query('COMMIT');
+      for (let i = 0; i < 100 && (await state())[0]?.live !== false; i++) await new Promise((r) => setTimeout(r, 50));
+      await query(db.url, 'SELECT pg_cancel_backend($1)', [pid]);
+      expect(await drop).toBe('57014');
+      await second.query('COMMIT');
+    } finally {
+      await Promise.all([first.end(), second.end(), dropper.end()]);
+    }
+    const report = await audit(db.url, { checks: [ID] });
+    expect(found(report).filter((f) => f.object.table === 'logs')).toEqual([
+      { kind: 'dead', severity: 'info', object: { schema: 'public', table: 'logs', index: 'logs_msg', column: 'msg' }, count: null, samples: [] },
+    ]);
+    const options = auditOptions(db.url, { checks: [ID] });
+    const outcome = await runAuditWithRepairs(options);
+    const dead = outcome.repairs.filter((r) => r.finding.object.index === 'logs_msg');
+    expect(dead.map((r) => r.repair.steps.map((st) => [st.safety, st.statements]))).toEqual([[['safe', ['DROP INDEX CONCURRENTLY IF EXISTS "public"."logs_msg"']]]]);
+    expect((await applyRepairs(options, dead)).concurrentRun).toBe(1);
+    expect(await query(db.url, `SELECT to_regclass('public.logs_msg') AS r`)).toEqual([{ r: null }]);
+    expect((await applyRepairs(options, dead)).concurrentRun).toBe(0);
   });
 
   it('the partitioned recipe builds and attaches the missing partition indexes', async () => {
@@ -344,7 +418,7 @@ no")`);
     expect(script).toContain('U&"line\\000ano idx"');
 
     const verified = await verifyRepairs(options);
-    expect(verified.lines.map((l) => [l.object.index as string, l.status]).sort(byName((l) => l[0]))).toEqual([
+    expect(verified.lines.map((l) => [l.object.index as string, l.status]).sort(byName((l) => String(l[0])))).toEqual([
       ['Invoice Line id', 'cleared'],
       ['Invoice Line ref', 'review only'],
       ['line\nno idx', 'cleared'],

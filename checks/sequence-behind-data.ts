@@ -474,7 +474,13 @@ function makeFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity' | '
   const capped = behind.some((u) => u.takenCapped);
   const seqName = displayName(seq.schema, seq.name);
   const home = homeOf(original);
-  const object: FindingObject = { schema: home.table.schema, table: home.table.name, column: home.column.name };
+  const object: FindingObject = {
+    schema: home.table.schema,
+    table: home.table.name,
+    column: home.column.name,
+    sequence: seq.name,
+    ...(seq.schema === home.table.schema ? {} : { sequenceSchema: seq.schema }),
+  };
   const where = behind.map((u) => columnLabel(u.unit)).join(', ');
   const consequence =
     unique.length > 0

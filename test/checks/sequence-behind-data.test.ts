@@ -99,7 +99,7 @@ describe('sequence-behind-data', () => {
     expect(checkResult(report, ID).status).toBe('failed');
     expect(findingsOf(report).map(shape)).toEqual([
       {
-        object: { schema: 'public', table: 'countdown', column: 'id' },
+        object: { schema: 'public', table: 'countdown', column: 'id', sequence: 'countdown_seq' },
         severity: 'error',
         // next 100 (never called), data down to 50: 100..50 is 51 values, three of them taken
         count: 51,
@@ -109,7 +109,7 @@ describe('sequence-behind-data', () => {
         taken: 3,
       },
       {
-        object: { schema: 'public', table: 'invoice', column: 'id' },
+        object: { schema: 'public', table: 'invoice', column: 'id', sequence: 'invoice_id_seq' },
         severity: 'error',
         count: 7,
         sequence: { schema: 'public', name: 'invoice_id_seq' },
@@ -118,7 +118,7 @@ describe('sequence-behind-data', () => {
         taken: 4,
       },
       {
-        object: { schema: 'public', table: 'ticket', column: 'id' },
+        object: { schema: 'public', table: 'ticket', column: 'id', sequence: 'ticket_id_seq' },
         severity: 'error',
         // one nextval() took 1: the next is 2
         count: 10,
@@ -148,7 +148,7 @@ describe('sequence-behind-data', () => {
     const log = findingsOf(report).filter((f) => f.object.table === 'event_log');
     expect(log.map(shape)).toEqual([
       {
-        object: { schema: 'public', table: 'event_log', column: 'id' },
+        object: { schema: 'public', table: 'event_log', column: 'id', sequence: 'event_log_id_seq' },
         severity: 'warning',
         count: 40,
         sequence: { schema: 'public', name: 'event_log_id_seq' },
@@ -203,7 +203,7 @@ describe('one sequence feeding partitions and inheritance children', () => {
     const report = await run(db.url);
     expect(findingsOf(report).map(shape)).toEqual([
       {
-        object: { schema: 'public', table: 'animal', column: 'id' },
+        object: { schema: 'public', table: 'animal', column: 'id', sequence: 'animal_id_seq' },
         // the parent's key does not cover the child, the child's own does
         severity: 'error',
         count: 7,
@@ -213,7 +213,7 @@ describe('one sequence feeding partitions and inheritance children', () => {
         taken: 1,
       },
       {
-        object: { schema: 'public', table: 'payment', column: 'id' },
+        object: { schema: 'public', table: 'payment', column: 'id', sequence: 'payment_id_seq' },
         // no unique index on id alone: duplicates would be written silently
         severity: 'warning',
         count: 25,
@@ -257,7 +257,7 @@ next";
     const report = await run(db.url);
     expect(findingsOf(report).map(shape)).toEqual([
       {
-        object: { schema: 'Billing Dept', table: 'Invoice Line', column: 'line "no"' },
+        object: { schema: 'Billing Dept', table: 'Invoice Line', column: 'line "no"', sequence: `it's "seq"\nnext` },
         severity: 'error',
         count: 3,
         sequence: { schema: 'Billing Dept', name: `it's "seq"\nnext` },
@@ -266,7 +266,7 @@ next";
         taken: 3,
       },
       {
-        object: { schema: 'public', table: 'plain', column: 'id' },
+        object: { schema: 'public', table: 'plain', column: 'id', sequence: 'plain_id_seq' },
         severity: 'error',
         count: 2,
         sequence: { schema: 'public', name: 'plain_id_seq' },
@@ -387,7 +387,7 @@ describe('pagila (a real schema: serials, and one sequence shared by the payment
     const payment = findingsOf(deep).filter((f) => f.object.table === 'payment');
     expect(payment.map(shape)).toEqual([
       {
-        object: { schema: 'public', table: 'payment', column: 'payment_id' },
+        object: { schema: 'public', table: 'payment', column: 'payment_id', sequence: 'payment_payment_id_seq' },
         severity: 'warning',
         count: 2,
         sequence: { schema: 'public', name: 'payment_payment_id_seq' },

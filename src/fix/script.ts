@@ -168,7 +168,7 @@ export function renderFixScript({ report, repairs }: ScriptContext): string {
       '',
       comment(
         [
-          '==== Outside the transaction: CREATE/DROP INDEX CONCURRENTLY cannot run inside one. ====',
+          '==== Outside the transaction: (RE)INDEX CONCURRENTLY cannot run inside one, and setval() cannot be rolled back. ====',
           'Run in this order; each block does its work only while the old definition is still in place.',
         ].join('\n'),
       ),

@@ -51,8 +51,12 @@ interface TableCopy {
   table: Table;
   tableOid: string;
   tree: string;
+  /** For a NOT NULL constraint (PostgreSQL 18 can add one NOT VALID): its column; null for a CHECK. */
+  notNullColumn: string | null;
   /** OIDs of the tables this one inherits the same constraint from, where it is not validated either. */
   parents: string[];
+  /** Likewise, the tables that inherit it from this one, in any schema (audited or not). */
+  children: string[];
 }
 
 interface DomainUse {
@@ -96,7 +100,7 @@ export default defineCheck({
     finds:
       'For every CHECK constraint that is not validated (`ADD CONSTRAINT ... CHECK (...) NOT VALID`), the rows of each table that has a copy of it (an inheritance child and each partition has its own, counted FROM ONLY that table) on which the expression is false, judged as `ALTER TABLE ... VALIDATE CONSTRAINT` would: `WHERE NOT (expr)`, so a row on which it is NULL passes. For every domain constraint that is not validated (`ALTER DOMAIN ... ADD CONSTRAINT ... NOT VALID`), the rows of each table whose columns of that domain, or of a domain over it, hold a value on which the check is false (NULL values are checked too, as PostgreSQL does). One `error` finding per constraint per table: count = violating rows, samples = their primary key (else a unique key; none without one), details = the constraint and its expression. A constraint with no violating row anywhere gets one `info` finding where it can be validated now (on the topmost table whose copies are all clean), with a safe VALIDATE; under --sample-percent it gets none, since a sample proves no absence. ' +
       'An expression that calls a function or operator outside pg_catalog, casts to a domain, uses a type whose input/output or comparison is not PostgreSQL\'s own (an extension\'s, a composite or range type of the user\'s), or calls a volatile function (random(), nextval(): VALIDATE\'s verdict would differ per run) is not evaluated: the audit runs no user code. It is reported as a `warning` with count null and the reason. Stable functions (now(), current_date, casts that depend on TimeZone) are evaluated in the audit\'s session and snapshot; VALIDATE evaluates them at its own time and settings. ' +
-      'Not checked, and said so in the note: array columns of a domain and attributes of composite types over it (ALTER DOMAIN ... VALIDATE refuses while they exist), materialized views and tables outside the audited schemas that use the domain, NOT ENFORCED constraints (PostgreSQL 18: never enforced, so VALIDATE does not apply), and NOT NULL constraints. Validated constraints are never reported: PostgreSQL checked every row when they were validated and checks every write since.',
+      'Not checked, and said so in the note: array columns of a domain and attributes of composite types over it (ALTER DOMAIN ... VALIDATE refuses while they exist), materialized views and tables outside the audited schemas that use the domain, and NOT ENFORCED constraints (PostgreSQL 18: never enforced, so VALIDATE does not apply). A NOT NULL constraint added NOT VALID (PostgreSQL 18) is audited like a CHECK (col IS NOT NULL), with the column in the finding. Validated constraints are never reported: PostgreSQL checked every row when they were validated and checks every write since.',
     why: 'Adding a constraint NOT VALID is the standard way to add one to a large table without a long lock: new and updated rows are checked at once, and the old ones are meant to be checked by VALIDATE CONSTRAINT later. When that step is forgotten, or fails and is never retried, the schema states an invariant that old rows break: queries, reports and code that rely on it (a positive amount, a known status) are wrong on exactly those rows, and the first UPDATE of one of them fails with a check violation in code that never touched the column.',
     fix: 'For each finding, fix the violating rows\' values by hand (the samples are their keys), or move them aside, then `ALTER TABLE ... VALIDATE CONSTRAINT ...` (or `ALTER DOMAIN ... VALIDATE CONSTRAINT ...`), which scans without blocking writes (SHARE UPDATE EXCLUSIVE). The repair, for review by default (checks.unvalidated-checks.strategies: "quarantine" to run it), moves the violating rows to the integrity_quarantine schema in one statement (every row the delete removes is copied), then validates the constraint on the table and on its parents once none of their copies has violations left. A constraint with no violating row gets a safe VALIDATE. A delete that other rows reference by foreign key, or that fires a user trigger or rule, is always left for review.',
     bad: `ALTER TABLE invoice ADD CONSTRAINT invoice_amount_positive CHECK (amount_cents > 0) NOT VALID;
@@ -116,14 +120,16 @@ ALTER DOMAIN email VALIDATE CONSTRAINT email_has_at;`,
     const notes: string[] = [];
     const copies = await loadTableCopies(ctx, notes);
     const domains = await loadDomainConstraints(ctx);
-    const verdicts = await judgeTrees(ctx.db, [...copies.map((c) => ({ key: c.oid, tree: c.tree })), ...domains.map((d) => ({ key: d.oid, tree: d.tree }))]);
+    const verdicts = await judgeTrees(ctx.db, [...copies.filter((c) => c.notNullColumn === null).map((c) => ({ key: c.oid, tree: c.tree })), ...domains.map((d) => ({ key: d.oid, tree: d.tree }))]);
+    // A NOT NULL constraint runs no code at all.
+    for (const c of copies) if (c.notNullColumn !== null) verdicts.set(c.oid, { refused: [], stable: [] });
 
     const findings: Finding[] = [];
     const tableFindings = await auditTableCopies(ctx, copies, verdicts, notes);
     findings.push(...tableFindings);
     findings.push(...(await auditDomains(ctx, domains, verdicts, notes)));
     ctx.note(
-      `checked ${copies.length} NOT VALID CHECK constraint cop${copies.length === 1 ? 'y' : 'ies'} (one per table) and ${domains.length} domain constraint${domains.length === 1 ? '' : 's'} not validated` +
+      `checked ${copies.length} NOT VALID table constraint cop${copies.length === 1 ? 'y' : 'ies'} (one per table) and ${domains.length} domain constraint${domains.length === 1 ? '' : 's'} not validated` +
         notes.map((n) => `; ${n}`).join(''),
     );
     return findings;
@@ -140,8 +146,10 @@ interface CopyRow {
   table: string;
   table_oid: string;
   tree: string | null;
+  not_null_column: string | null;
   enforced: boolean;
   parents: string[];
+  children: string[];
 }
 
 /** Every table's own copy of a CHECK constraint that is not validated, in one query. */
@@ -151,14 +159,21 @@ async function loadTableCopies(ctx: Ctx, notes: string[]): Promise<TableCopy[]> 
   const res = await ctx.db.query<CopyRow>(
     `SELECT con.oid::pg_catalog.text AS oid, con.conname::pg_catalog.text AS name, n.nspname::pg_catalog.text AS schema,
             c.relname::pg_catalog.text AS table, c.oid::pg_catalog.text AS table_oid, con.conbin::pg_catalog.text AS tree, ${enforced} AS enforced,
+            CASE WHEN con.contype OPERATOR(pg_catalog.=) 'n' THEN
+              (SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) con.conrelid AND a.attnum OPERATOR(pg_catalog.=) con.conkey[1]) END AS not_null_column,
             ARRAY(SELECT pc.conrelid::pg_catalog.text FROM pg_catalog.pg_inherits ih
-                    JOIN pg_catalog.pg_constraint pc ON pc.conrelid OPERATOR(pg_catalog.=) ih.inhparent AND pc.contype OPERATOR(pg_catalog.=) 'c'
+                    JOIN pg_catalog.pg_constraint pc ON pc.conrelid OPERATOR(pg_catalog.=) ih.inhparent AND pc.contype OPERATOR(pg_catalog.=) con.contype
                      AND pc.conname OPERATOR(pg_catalog.=) con.conname AND NOT pc.convalidated
-                   WHERE ih.inhrelid OPERATOR(pg_catalog.=) con.conrelid ORDER BY 1) AS parents
+                   WHERE ih.inhrelid OPERATOR(pg_catalog.=) con.conrelid ORDER BY 1) AS parents,
+            ARRAY(SELECT cc.conrelid::pg_catalog.text FROM pg_catalog.pg_inherits ih
+                    JOIN pg_catalog.pg_constraint cc ON cc.conrelid OPERATOR(pg_catalog.=) ih.inhrelid AND cc.contype OPERATOR(pg_catalog.=) con.contype
+                     AND cc.conname OPERATOR(pg_catalog.=) con.conname AND NOT cc.convalidated
+                   WHERE ih.inhparent OPERATOR(pg_catalog.=) con.conrelid ORDER BY 1) AS children
        FROM pg_catalog.pg_constraint con
        JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) con.conrelid
        JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-      WHERE con.contype OPERATOR(pg_catalog.=) 'c' AND NOT con.convalidated AND c.relkind IN ('r', 'p')
+      -- NOT NULL constraints are in pg_constraint (contype n) from PostgreSQL 18, which can add them NOT VALID.
+      WHERE con.contype IN ('c', 'n') AND NOT con.convalidated AND c.relkind IN ('r', 'p')
         AND n.nspname OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])
       ORDER BY n.nspname, c.relname, con.conname`,
     [ctx.catalog.schemas],
@@ -168,12 +183,12 @@ async function loadTableCopies(ctx: Ctx, notes: string[]): Promise<TableCopy[]> 
   for (const r of res.rows) {
     // The catalog snapshot leaves out extension-owned tables: so does this check.
     const table = findTable(ctx.catalog, r.schema, r.table);
-    if (!table || r.tree === null) continue;
+    if (!table || (r.tree === null && r.not_null_column === null)) continue;
     if (!r.enforced) {
       notEnforced++;
       continue;
     }
-    out.push({ oid: r.oid, name: r.name, table, tableOid: r.table_oid, tree: r.tree, parents: r.parents });
+    out.push({ oid: r.oid, name: r.name, table, tableOid: r.table_oid, tree: r.tree ?? '', notNullColumn: r.not_null_column, parents: r.parents, children: r.children });
   }
   if (notEnforced > 0) notes.push(`${notEnforced} NOT ENFORCED CHECK constraint cop${notEnforced === 1 ? 'y is' : 'ies are'} not audited (PostgreSQL never enforces them; VALIDATE does not apply)`);
   return out;
@@ -502,7 +517,7 @@ async function auditTableCopies(ctx: Ctx, copies: TableCopy[], verdicts: Map<str
     toCount.map((copy) => ({ item: copy, weight: Math.max(0, copy.table.estimatedRows), object: copyLabel(copy) })),
     async (copy, db) => {
       ctx.progress(displayName(copy.table.schema, copy.table.name));
-      const expression = await expressionOf(db, copy.oid, false);
+      const expression = copy.notNullColumn !== null ? `${quoteIdent(copy.notNullColumn)} IS NOT NULL` : await expressionOf(db, copy.oid, false);
       const { count, samples } = await countViolations(ctx, db, copy.table, `NOT (${expression})`);
       return { count, samples, expression };
     },
@@ -517,7 +532,11 @@ async function auditTableCopies(ctx: Ctx, copies: TableCopy[], verdicts: Map<str
     const known = clean.get(c);
     if (known !== undefined) return known;
     const own = counted.get(c);
-    const result = depth < 50 && ctx.samplePercent === null && own !== null && own !== undefined && own.count === 0 && (childrenOf.get(c) ?? []).every((ch) => isClean(ch, depth + 1));
+    // A copy on a table this audit does not read (another schema) is not known to be clean.
+    const unread = c.children.filter((oid) => !byOid.has(oid + '\u0000' + c.name));
+    if (unread.length > 0) notes.push(`${copyLabel(c)}: ${unread.length} inheriting table${unread.length === 1 ? ' is' : 's are'} outside the audited schemas, so it is not known to be clean`);
+    const result =
+      depth < 50 && ctx.samplePercent === null && unread.length === 0 && own !== null && own !== undefined && own.count === 0 && (childrenOf.get(c) ?? []).every((ch) => isClean(ch, depth + 1));
     clean.set(c, result);
     return result;
   };
@@ -577,8 +596,8 @@ function violationFinding(ctx: Ctx, copy: TableCopy, result: Count, ancestors: T
   const key = sampleKey(ctx, table);
   return ctx.finding({
     kind: 'violations',
-    message: `${about}${result.count} ${result.count === 1 ? 'row' : 'rows'} of ${label} ${result.count === 1 ? 'violates' : 'violate'} CHECK constraint ${displayName(copy.name)}, which was added NOT VALID and is enforced only on new writes: CHECK ${result.expression}${key ? '' : ` (${label} has no primary or unique key: no samples)`}`,
-    object: { schema: table.schema, table: table.name, constraint: copy.name },
+    message: `${about}${result.count} ${result.count === 1 ? 'row' : 'rows'} of ${label} ${result.count === 1 ? 'violates' : 'violate'} ${copy.notNullColumn !== null ? 'NOT NULL' : 'CHECK'} constraint ${displayName(copy.name)}, which was added NOT VALID and is enforced only on new writes: ${copy.notNullColumn !== null ? result.expression : `CHECK ${result.expression}`}${key ? '' : ` (${label} has no primary or unique key: no samples)`}`,
+    object: { schema: table.schema, table: table.name, ...(copy.notNullColumn !== null ? { column: copy.notNullColumn } : {}), constraint: copy.name },
     count: result.count,
     ...(ctx.samplePercent === null ? {} : { estimated: true }),
     samples: result.samples,
@@ -597,7 +616,7 @@ function violationFinding(ctx: Ctx, copy: TableCopy, result: Count, ancestors: T
       strategy: strategyFor(ctx, [copy.name, ...[copy, ...ancestors].map((c) => `${c.table.schema}.${c.table.name}.${copy.name}`)]),
       constraint: copy.name,
       validate: [copy, ...ancestors].map((c) => tableValidate(c)),
-      validateLabel: `CHECK constraint ${displayName(copy.name)} on ${label}${ancestors.length ? ` and on ${ancestors.map((a) => displayName(a.table.schema, a.table.name)).join(', ')}` : ''}`,
+      validateLabel: `${copy.notNullColumn !== null ? 'NOT NULL' : 'CHECK'} constraint ${displayName(copy.name)} on ${label}${ancestors.length ? ` and on ${ancestors.map((a) => displayName(a.table.schema, a.table.name)).join(', ')}` : ''}`,
       blockers: [],
       plainColumns: [],
     }),
@@ -607,7 +626,7 @@ function violationFinding(ctx: Ctx, copy: TableCopy, result: Count, ancestors: T
 /** ALTER TABLE ... VALIDATE CONSTRAINT, run only while the copy exists unvalidated. */
 function tableValidate(c: TableCopy): { guard: string; statement: string } {
   return {
-    guard: `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid OPERATOR(pg_catalog.=) ${relationOidLiteral(c.table.schema, c.table.name)} AND k.contype OPERATOR(pg_catalog.=) 'c' AND k.conname OPERATOR(pg_catalog.=) ${literal(c.name)} AND NOT k.convalidated)`,
+    guard: `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid OPERATOR(pg_catalog.=) ${relationOidLiteral(c.table.schema, c.table.name)} AND k.contype OPERATOR(pg_catalog.=) ${c.notNullColumn !== null ? "'n'" : "'c'"} AND k.conname OPERATOR(pg_catalog.=) ${literal(c.name)} AND NOT k.convalidated)`,
     statement: `ALTER TABLE ${qualifiedName(c.table.schema, c.table.name)} VALIDATE CONSTRAINT ${quoteIdent(c.name)};`,
   };
 }
@@ -624,7 +643,7 @@ function guardedValidations(steps: { guard: string; statement: string }[], toler
   const body = `BEGIN\n${steps
     .map((s) =>
       tolerant
-        ? `  IF ${s.guard} THEN\n    BEGIN\n      ${s.statement}\n    EXCEPTION WHEN check_violation THEN\n      RAISE NOTICE 'integrity: not validated yet, rows of another table still violate it: %', SQLERRM;\n    END;\n  END IF;`
+        ? `  IF ${s.guard} THEN\n    BEGIN\n      ${s.statement}\n    EXCEPTION WHEN check_violation OR not_null_violation THEN\n      RAISE NOTICE 'integrity: not validated yet, rows of another table still violate it: %', SQLERRM;\n    END;\n  END IF;`
         : `  IF ${s.guard} THEN\n    ${s.statement}\n  END IF;`,
     )
     .join('\n')}\nEND`;
@@ -638,8 +657,8 @@ function canValidateTable(ctx: Ctx, copy: TableCopy, ancestors: TableCopy[]): Fi
   return ctx.finding({
     kind: 'can-validate',
     severity: 'info',
-    message: `CHECK constraint ${displayName(copy.name)} on ${label} is NOT VALID but no row violates it${below}: it can be validated now`,
-    object: { schema: copy.table.schema, table: copy.table.name, constraint: copy.name },
+    message: `${copy.notNullColumn !== null ? 'NOT NULL' : 'CHECK'} constraint ${displayName(copy.name)} on ${label} is NOT VALID but no row violates it${below}: it can be validated now`,
+    object: { schema: copy.table.schema, table: copy.table.name, ...(copy.notNullColumn !== null ? { column: copy.notNullColumn } : {}), constraint: copy.name },
     count: 0,
     details: { constraint: copy.name, ...(ancestors.length > 0 ? { inheritedFrom: ancestors.map((a) => ({ schema: a.table.schema, table: a.table.name })) } : {}) },
     repair: async () => ({
@@ -649,7 +668,7 @@ function canValidateTable(ctx: Ctx, copy: TableCopy, ancestors: TableCopy[]): Fi
         {
           safety: 'safe',
           phase: 'transaction',
-          description: `validate CHECK constraint ${displayName(copy.name)} on ${label} (a scan under SHARE UPDATE EXCLUSIVE, which does not block reads or writes; it changes no row)`,
+          description: `validate ${copy.notNullColumn !== null ? 'NOT NULL' : 'CHECK'} constraint ${displayName(copy.name)} on ${label} (a scan under SHARE UPDATE EXCLUSIVE, which does not block reads or writes; it changes no row)`,
           sql: `SET CONSTRAINTS ALL IMMEDIATE;\n${guardedValidations([tableValidate(copy)], false)}`,
         },
       ],

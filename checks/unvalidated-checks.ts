@@ -31,14 +31,14 @@ const ID = 'unvalidated-checks';
 
 const options = z.strictObject({
   /**
-   * What the repair does with the rows that violate one constraint, keyed by constraint name, or by
-   * `schema.table.constraint` (`schema.domain.constraint` for a domain's): `review` (default) writes the
-   * move to the quarantine commented out, `quarantine` writes it to run.
+   * What the repair does with the rows that violate one table constraint, keyed by constraint name, or by
+   * `schema.table.constraint` (an inherited copy also by its parent's): `review` (default) writes the move
+   * to the quarantine commented out, `quarantine` writes it to run. A domain's move is always for review.
    */
   strategies: z
     .record(z.string(), z.enum(['quarantine', 'review']))
     .default({})
-    .describe('per constraint (name, or schema.table.constraint / schema.domain.constraint): "review" (default) or "quarantine" to move the violating rows aside and validate'),
+    .describe('per table constraint (name, or schema.table.constraint): "review" (default) or "quarantine" to move the violating rows aside and validate; a domain\'s move is always for review'),
 });
 
 type Options = z.infer<typeof options>;
@@ -102,7 +102,7 @@ export default defineCheck({
       'An expression that calls a function or operator outside pg_catalog, casts to a domain, uses a type whose input/output or comparison is not PostgreSQL\'s own (an extension\'s, a composite or range type of the user\'s), or calls a volatile function (random(), nextval(): VALIDATE\'s verdict would differ per run) is not evaluated: the audit runs no user code. It is reported as a `warning` with count null and the reason. Stable functions (now(), current_date, casts that depend on TimeZone) are evaluated in the audit\'s session and snapshot; VALIDATE evaluates them at its own time and settings. ' +
       'Not checked, and said so in the note: array columns of a domain and attributes of composite types over it (ALTER DOMAIN ... VALIDATE refuses while they exist), materialized views and tables outside the audited schemas that use the domain, and NOT ENFORCED constraints (PostgreSQL 18: never enforced, so VALIDATE does not apply). A NOT NULL constraint added NOT VALID (PostgreSQL 18) is audited like a CHECK (col IS NOT NULL), with the column in the finding. Validated constraints are never reported: PostgreSQL checked every row when they were validated and checks every write since.',
     why: 'Adding a constraint NOT VALID is the standard way to add one to a large table without a long lock: new and updated rows are checked at once, and the old ones are meant to be checked by VALIDATE CONSTRAINT later. When that step is forgotten, or fails and is never retried, the schema states an invariant that old rows break: queries, reports and code that rely on it (a positive amount, a known status) are wrong on exactly those rows, and the first UPDATE of one of them fails with a check violation in code that never touched the column.',
-    fix: 'For each finding, fix the violating rows\' values by hand (the samples are their keys), or move them aside, then `ALTER TABLE ... VALIDATE CONSTRAINT ...` (or `ALTER DOMAIN ... VALIDATE CONSTRAINT ...`), which scans without blocking writes (SHARE UPDATE EXCLUSIVE). The repair, for review by default (checks.unvalidated-checks.strategies: "quarantine" to run it), moves the violating rows to the integrity_quarantine schema in one statement (every row the delete removes is copied), then validates the constraint on the table and on its parents once none of their copies has violations left. A constraint with no violating row gets a safe VALIDATE. A delete that other rows reference by foreign key, or that fires a user trigger or rule, is always left for review.',
+    fix: 'For each finding, fix the violating rows\' values by hand (the samples are their keys), or move them aside, then `ALTER TABLE ... VALIDATE CONSTRAINT ...` (or `ALTER DOMAIN ... VALIDATE CONSTRAINT ...`), which scans without blocking writes (SHARE UPDATE EXCLUSIVE). The repair, for review by default (checks.unvalidated-checks.strategies: "quarantine" to run it), moves the violating rows to the integrity_quarantine schema in one statement (every row the delete removes is copied), then validates the constraint on the table and on its parents once none of their copies has violations left (until then a NOTICE says so, and the script goes on). A domain\'s move is always for review: its quarantine copy stores the domain\'s columns as the base type (a copy of the domain would keep ALTER DOMAIN ... VALIDATE failing), so it runs once only. A constraint with no violating row gets a safe VALIDATE (review when the expression depends on the time or settings). A delete that other rows reference by foreign key, or that fires a user trigger or rule, is always left for review. A constraint that was not evaluated gets no repair: VALIDATE would run its code on every row.',
     bad: `ALTER TABLE invoice ADD CONSTRAINT invoice_amount_positive CHECK (amount_cents > 0) NOT VALID;
 -- rows written before still hold amount_cents <= 0, and nothing ever ran:
 -- ALTER TABLE invoice VALIDATE CONSTRAINT invoice_amount_positive;
@@ -547,7 +547,7 @@ async function auditTableCopies(ctx: Ctx, copies: TableCopy[], verdicts: Map<str
       findings.push(violationFinding(ctx, copy, result, ancestorsOf(copy, parentsOf), verdicts.get(copy.oid)?.stable ?? []));
     } else if (parentsOf(copy).length === 0 && isClean(copy)) {
       // Only at the top: a clean copy under a parent with violations is validated with that parent.
-      findings.push(canValidateTable(ctx, copy, ancestorsOf(copy, parentsOf)));
+      findings.push(canValidateTable(ctx, copy, ancestorsOf(copy, parentsOf), verdicts.get(copy.oid)?.stable ?? []));
     }
   }
   return findings;
@@ -643,7 +643,7 @@ function guardedValidations(steps: { guard: string; statement: string }[], toler
   const body = `BEGIN\n${steps
     .map((s) =>
       tolerant
-        ? `  IF ${s.guard} THEN\n    BEGIN\n      ${s.statement}\n    EXCEPTION WHEN check_violation OR not_null_violation THEN\n      RAISE NOTICE 'integrity: not validated yet, rows of another table still violate it: %', SQLERRM;\n    END;\n  END IF;`
+        ? `  IF ${s.guard} THEN\n    BEGIN\n      ${s.statement}\n    EXCEPTION WHEN check_violation OR not_null_violation THEN\n      RAISE NOTICE 'integrity: not validated yet, rows still violate it (not repaired yet, or on another table): %', SQLERRM;\n    END;\n  END IF;`
         : `  IF ${s.guard} THEN\n    ${s.statement}\n  END IF;`,
     )
     .join('\n')}\nEND`;
@@ -651,7 +651,7 @@ function guardedValidations(steps: { guard: string; statement: string }[], toler
   return `DO ${tag}\n${body}\n${tag};`;
 }
 
-function canValidateTable(ctx: Ctx, copy: TableCopy, ancestors: TableCopy[]): Finding {
+function canValidateTable(ctx: Ctx, copy: TableCopy, ancestors: TableCopy[], stable: string[]): Finding {
   const label = displayName(copy.table.schema, copy.table.name);
   const below = copy.table.kind === 'partitioned table' ? ' (every partition\'s copy included)' : '';
   return ctx.finding({
@@ -660,13 +660,21 @@ function canValidateTable(ctx: Ctx, copy: TableCopy, ancestors: TableCopy[]): Fi
     message: `${copy.notNullColumn !== null ? 'NOT NULL' : 'CHECK'} constraint ${displayName(copy.name)} on ${label} is NOT VALID but no row violates it${below}: it can be validated now`,
     object: { schema: copy.table.schema, table: copy.table.name, ...(copy.notNullColumn !== null ? { column: copy.notNullColumn } : {}), constraint: copy.name },
     count: 0,
-    details: { constraint: copy.name, ...(ancestors.length > 0 ? { inheritedFrom: ancestors.map((a) => ({ schema: a.table.schema, table: a.table.name })) } : {}) },
+    details: {
+      constraint: copy.name,
+      ...(ancestors.length > 0 ? { inheritedFrom: ancestors.map((a) => ({ schema: a.table.schema, table: a.table.name })) } : {}),
+      ...(stable.length > 0 ? { stable } : {}),
+    },
     repair: async () => ({
       order: 50,
       summary: `validate ${displayName(copy.name)} on ${label}: no row violates it`,
       steps: [
         {
-          safety: 'safe',
+          // An expression that depends on the time or on settings may judge a row differently when VALIDATE runs.
+          safety: stable.length > 0 ? 'review' : 'safe',
+          ...(stable.length > 0
+            ? { decision: `the expression depends on ${stable.join(', ')}: VALIDATE judges the rows at its own time and with its own settings, and fails (stopping the script) if one violates it then` }
+            : {}),
           phase: 'transaction',
           description: `validate ${copy.notNullColumn !== null ? 'NOT NULL' : 'CHECK'} constraint ${displayName(copy.name)} on ${label} (a scan under SHARE UPDATE EXCLUSIVE, which does not block reads or writes; it changes no row)`,
           sql: `SET CONSTRAINTS ALL IMMEDIATE;\n${guardedValidations([tableValidate(copy)], false)}`,

@@ -227,7 +227,7 @@ interface Affected {
 }
 
 function keyLabel(k: KeyOnDrift): string {
-  return k.column === null ? `key ${k.position} (an expression)` : displayName(k.column);
+  return k.column === null ? `the expression at key position ${k.position}` : displayName(k.column);
 }
 
 function reindexRepair(a: Affected): Repair {
@@ -317,7 +317,7 @@ function indexObject(a: Affected): FindingObject {
 function indexFinding(ctx: CheckContext<Options>, a: Affected, amcheck: AmcheckResult | null): Finding {
   const { row } = a;
   const name = `btree index ${displayName(row.schema, row.index)} on ${displayName(row.schema, row.table)}`;
-  const keys = row.keys.map(keyLabel).join(', ');
+  const keys = `its key${row.keys.length > 1 ? 's' : ''} ${row.keys.map(keyLabel).join(', ')}`;
   const under = a.collations.map((c) => (c.oid === DEFAULT_COLLATION ? "the database's default collation" : `collation ${collationLabel(c)}`)).join(' and ');
   const risk = row.unique
     ? `it may be out of order, so lookups can miss rows and it can let duplicates in${row.constraint ? ` (it backs ${row.contype === 'p' ? 'primary key' : row.contype === 'x' ? 'exclusion constraint' : 'unique constraint'} ${displayName(row.constraint)})` : ''}`
@@ -335,8 +335,8 @@ function indexFinding(ctx: CheckContext<Options>, a: Affected, amcheck: AmcheckR
     kind: corrupt ? 'corrupt-index' : 'index',
     ...(corrupt ? { severity: 'error' as const } : {}),
     message: corrupt
-      ? `${name} is corrupt (key ${keys} under ${under}, whose version changed): ${(amcheck as { message: string }).message}`
-      : `${name} orders key ${keys} under ${under}, whose version changed since the index was built: ${risk}${verdict}`,
+      ? `${name} is corrupt (${keys} under ${under}, whose version changed): ${(amcheck as { message: string }).message}`
+      : `${name} sorts ${keys} under ${under}, whose version changed since the index was built: ${risk}${verdict}`,
     object: indexObject(a),
     count: null,
     details: {
@@ -365,48 +365,40 @@ function corruption(err: unknown): string | null {
 }
 
 /**
- * bt_index_check on each index, one after the other: each call is a fan-out of its own, whose piece runs in
- * a savepoint, so a corrupt index's error (XX002) is caught here with the transaction still usable and
- * becomes a finding, not an object error. (ctx.each would record it as an object error; fan-outs started
- * side by side from one check would share its connection's savepoints.) One at a time is also what a
- * production server should see: each call reads a whole index and its table.
+ * bt_index_check on each index, one ctx.each item per index (each in its own savepoint): a corrupt
+ * index's error (XX002) is the answer for that item and becomes a finding; any other error is that
+ * index's object error. Indexes whose turn comes after the budget is spent are not started.
  */
 async function runAmcheck(ctx: CheckContext<Options>, schema: string, affected: Affected[]): Promise<Map<string, AmcheckResult>> {
   const out = new Map<string, AmcheckResult>();
-  const started = performance.now();
   const budget = ctx.options.amcheckBudgetMs;
   const call = `SELECT ${quoteIdent(schema)}.bt_index_check($1::pg_catalog.oid::pg_catalog.regclass, true) IS NULL AS done`;
-  for (const a of [...affected].sort((x, y) => x.row.pages - y.row.pages)) {
-    const object = displayName(a.row.schema, a.row.index);
-    if (!a.row.valid) {
-      out.set(a.row.oid, { status: 'not checked', reason: 'the index is not valid (a failed CREATE INDEX CONCURRENTLY or REINDEX)' });
-      continue;
-    }
-    if (a.row.user_code) {
+  const runnable: Affected[] = [];
+  for (const a of affected) {
+    if (!a.row.valid) out.set(a.row.oid, { status: 'not checked', reason: 'the index is not valid (a failed CREATE INDEX CONCURRENTLY or REINDEX)' });
+    else if (a.row.user_code) {
       out.set(a.row.oid, {
         status: 'not checked',
         reason: "it would run code that is not PostgreSQL's own (a function, operator, type or operator class of its keys), which the audit never does",
       });
-      continue;
-    }
-    // The budget is looked at before each index: one already running is not cut off (--statement-timeout is).
-    if (performance.now() - started >= budget) {
-      out.set(a.row.oid, { status: 'not checked', reason: `the amcheck budget (amcheckBudgetMs ${budget}) was spent before its turn` });
-      continue;
-    }
-    ctx.progress(object);
-    try {
-      await ctx.parallel([{ item: a.row.oid, weight: 1 }], (oid, db) => db.query(call, [oid]));
-      out.set(a.row.oid, { status: 'passed' });
-    } catch (err) {
-      const message = corruption(err);
-      if (message !== null) out.set(a.row.oid, { status: 'corrupt', message });
-      else {
-        ctx.objectError(object, err);
-        out.set(a.row.oid, { status: 'not checked', reason: "bt_index_check failed (see the check's errors)" });
-      }
-    }
+    } else runnable.push(a);
   }
+  const started = performance.now();
+  const results = await ctx.each<Affected, AmcheckResult>(
+    runnable.map((a) => ({ item: a, weight: a.row.pages, object: displayName(a.row.schema, a.row.index) })),
+    async (a, db): Promise<AmcheckResult> => {
+      // Looked at when an index's turn comes: one already running is not cut off (--statement-timeout is).
+      if (performance.now() - started >= budget) return { status: 'not checked', reason: `the amcheck budget (amcheckBudgetMs ${budget}) was spent before its turn` };
+      ctx.progress(displayName(a.row.schema, a.row.index));
+      await db.query(call, [a.row.oid]);
+      return { status: 'passed' };
+    },
+    (err): AmcheckResult | undefined => {
+      const message = corruption(err);
+      return message === null ? undefined : { status: 'corrupt', message };
+    },
+  );
+  runnable.forEach((a, i) => out.set(a.row.oid, results[i] ?? { status: 'not checked', reason: "bt_index_check failed (see the check's errors)" }));
   return out;
 }
 
@@ -420,7 +412,7 @@ export default defineCheck({
       "The database's default collation when `pg_database.datcollversion` differs from `pg_database_collation_actual_version()` (the ICU version when the database's locale provider is ICU), and each collation used by a btree index key or a range partition key whose `pg_collation.collversion` differs from `pg_collation_actual_version()` (PostgreSQL 15 or later; older servers are skipped). A collation with no recorded version (C, POSIX, C.utf8 of libc) never drifts; a recorded version the library no longer gives counts as drift. " +
       'Then one finding per btree index of the audited schemas (partitions\' own indexes included; a partitioned table\'s index has no storage of its own, its partitions\' are listed) with at least one key column or key expression under a drifted collation (`pg_index.indcollation`; the `default` collation when the database\'s version moved): severity warning, naming the key columns, the collation, the recorded and current versions, and, for a unique index or one backing a primary key or unique constraint, that it can let duplicates in. INCLUDE columns are not keys and do not count; an index on the same columns under "C" is not listed. ' +
       'One finding per range-partitioned table whose partition key sorts under a drifted collation (rows may sit in a partition whose bounds no longer hold them; list and hash partitioning match keys by equality, which a deterministic collation\'s version does not change, and are not listed), and one per drifted collation (and the database) that something audited depends on, carrying the refresh. ' +
-      'With `--amcheck` and the amcheck extension installed, `bt_index_check(index, heapallindexed => true)` runs on exactly the listed indexes, one at a time, smallest first (read-only, ACCESS SHARE locks, works on a hot standby; each call is held to --statement-timeout): an index it reports corrupt (XX002) is an `error` of kind corrupt-index with its message, one it passes stays a warning saying so. No new check starts once `amcheckBudgetMs` (default 10 minutes) has gone by; those, invalid indexes, and indexes whose expressions, operators or operator classes are not PostgreSQL\'s own (bt_index_check would run that code) are marked not checked in the finding and the note. Without the extension the note says `CREATE EXTENSION amcheck`; without `--amcheck` it says that --amcheck would verify them. ' +
+      'With `--amcheck` and the amcheck extension installed, `bt_index_check(index, heapallindexed => true)` runs on exactly the listed indexes, spread over the audit\'s connections (read-only, ACCESS SHARE locks, works on a hot standby; each call is held to --statement-timeout): an index it reports corrupt (XX002) is an `error` of kind corrupt-index with its message, one it passes stays a warning saying so. No new check starts once `amcheckBudgetMs` (default 10 minutes) has gone by; those, invalid indexes, and indexes whose expressions, operators or operator classes are not PostgreSQL\'s own (bt_index_check would run that code) are marked not checked in the finding and the note. Without the extension the note says `CREATE EXTENSION amcheck`; without `--amcheck` it says that --amcheck would verify them. ' +
       'Not reported: hash, GiST, GIN and BRIN indexes (a BRIN minmax index on text and a hash index under a nondeterministic collation do depend on the collation: rebuild them by hand), partial-index predicates and CHECK constraints that compare text, and drift in schemas not audited (counted in the refresh\'s decision).',
     why: 'The same class of failure as Seed 003, where an index that was correct when written broke because something outside the migrations changed (there the data, here the libraries). After an operating-system upgrade changes glibc (2.28 reordered most locales) or ICU, PostgreSQL keeps the btree indexes built under the old order. A lookup descends the tree by the new order and misses rows that sit where the old order put them, and a unique index checks only where the new order says a duplicate would be, so duplicates get in; PostgreSQL only logs a WARNING at connection time.',
     fix: 'Rebuild each listed index (`REINDEX INDEX CONCURRENTLY`; an exclusion constraint\'s index only without CONCURRENTLY), then record the new version with `ALTER COLLATION ... REFRESH VERSION` or `ALTER DATABASE ... REFRESH COLLATION VERSION`. Both are review: a rebuild reads the whole table, and a unique one fails with 23505 when duplicates slipped in (resolve them, then rebuild); the refresh declares that nothing stored in the old order remains, so it comes after every rebuild (indexes outside the audited schemas are named in its decision). The script\'s blocks run only while the version still differs, so running it again changes nothing.',
@@ -483,7 +475,7 @@ ALTER COLLATION "en-x-icu" REFRESH VERSION;`,
       findings.push(
         ctx.finding({
           kind: 'range-partition-key',
-          message: `range-partitioned table ${displayName(p.schema, p.table)} routes rows by key ${p.keys.map(keyLabel).join(', ')} under ${on.map((c) => (c.oid === DEFAULT_COLLATION ? "the database's default collation" : `collation ${collationLabel(c)}`)).join(' and ')}, whose version changed: rows written before may sit in a partition whose bounds no longer hold them, and queries that prune partitions can miss them`,
+          message: `range-partitioned table ${displayName(p.schema, p.table)} routes rows by its partition key ${p.keys.map(keyLabel).join(', ')} under ${on.map((c) => (c.oid === DEFAULT_COLLATION ? "the database's default collation" : `collation ${collationLabel(c)}`)).join(' and ')}, whose version changed: rows written before may sit in a partition whose bounds no longer hold them, and queries that prune partitions can miss them`,
           object: { schema: p.schema, table: p.table, columns: p.keys.flatMap((k) => (k.column === null ? [] : [k.column])) },
           count: null,
           details: { keys: p.keys.map((k) => ({ position: k.position, column: k.column, collation: describeCollation(drifts, k.collation) })) },

@@ -69,8 +69,16 @@ export interface CheckContext<Options> {
    * Like `parallel`, but one item's failure costs that item only: its error is recorded against
    * `object` (see objectError) and its result is undefined, while the other items' results stand.
    * Use it wherever items are independent objects (one per table or per reference).
+   *
+   * `expected`: for work whose error is the answer rather than a failure (amcheck's bt_index_check raises
+   * on a corrupt index): given an item's error, it returns the result to use for that item, or undefined
+   * to record the error against `object` as usual. The item's savepoint is rolled back either way.
    */
-  each<I, R>(items: { item: I; weight: number; object: string }[], work: (item: I, db: Queryable) => Promise<R>): Promise<(R | undefined)[]>;
+  each<I, R>(
+    items: { item: I; weight: number; object: string }[],
+    work: (item: I, db: Queryable) => Promise<R>,
+    expected?: (error: unknown, item: I) => R | undefined,
+  ): Promise<(R | undefined)[]>;
   /** Records that one object could not be checked (the check ends as `error`, keeping its other findings). */
   objectError(object: string, error: unknown): void;
   /**

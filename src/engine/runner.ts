@@ -266,10 +266,12 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         },
         progress: (object) => options.onProgress?.({ kind: 'object', checkId: check.id, object }),
         parallel: (items, work) => fanOut(items, (item, lane) => work(item, handles.wrap(lane))),
-        each: async (items, work) => {
+        each: async (items, work, expected) => {
           const settled = await settledFanOut(items, (item, lane) => work(item, handles.wrap(lane)));
           return settled.map((r, i) => {
             if (r.status === 'fulfilled') return r.value;
+            const answer = expected?.(r.reason, (items[i] as { item: (typeof items)[number]['item'] }).item);
+            if (answer !== undefined) return answer;
             objectError((items[i] as { object: string }).object, r.reason);
             return undefined;
           });

@@ -289,6 +289,14 @@ describe('collation-drift --amcheck', () => {
     expect(await refusalOf(`SELECT "Amcheck ""Ext""".bt_index_check($1::pg_catalog.oid::pg_catalog.regclass, true) IS NULL AS done`)).toBeNull();
   });
 
+  it('fix --verify --amcheck: the corrupt index is found in its transaction too (each check in a savepoint), and nothing changes', async () => {
+    const result = await verifyRepairs(options(db.url, { amcheck: true }));
+    const before = result.before.report;
+    expect([checkResult(before, ID).status, checkResult(before, ID).reason]).toEqual(['failed', null]);
+    expect(mine(before).filter((f) => f.severity === 'error').map((f) => f.object.index)).toEqual(['idx corrupt']);
+    expect(mine(result.after.report).filter((f) => f.severity === 'error').map((f) => f.object.index)).toEqual(['idx corrupt']);
+  });
+
   it('a spent budget starts no check, and says which were not checked', async () => {
     const report = await run(db.url, { amcheck: true, config: { checks: { [ID]: { amcheckBudgetMs: 0 } } } });
     const corrupt = mine(report).find((f) => f.object.index === 'idx corrupt') as Finding;

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runAuditWithRepairs } from '../../src/engine/runner.js';
 import { applyRepairs, verifyRepairs } from '../../src/fix/execute.js';
 import { renderFixScript } from '../../src/fix/script.js';
+import { loadFamily } from '../../src/demo/fixtures.js';
 import { fingerprintOf, type AuditReport, type Finding } from '../../src/findings.js';
 import { adminUrl, audit, auditOptions, checkResult, query, useDatabase } from '../helpers/db.js';
 
@@ -451,6 +452,21 @@ no")`);
     expect(outcome.repairs.map((r) => [r.finding.object.index, r.finding.count, r.repair.steps.map((st) => st.safety)])).toEqual([['Invoice Line ref', 0, ['safe']]]);
     await applyRepairs(options, outcome.repairs);
     expect(found(await audit(db.url, { checks: [ID] }))).toEqual([]);
+  });
+});
+
+describe('invalid-indexes on the demo family (a failed unique CIC on billing.invoice)', () => {
+  const db = useDatabase('invalid_indexes_family');
+  beforeAll(async () => {
+    await loadFamily(db.url);
+  });
+
+  it('reports the invalid unique index with its one duplicate key, review until it is resolved', async () => {
+    const { report, repairs } = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    expect(found(report)).toEqual([
+      { kind: 'invalid-unique', severity: 'error', object: { schema: 'billing', table: 'invoice', index: 'invoice_external_ref_key', column: 'external_ref' }, count: 2, samples: ['INV-1002'] },
+    ]);
+    expect(repairs.map((r) => r.repair.steps.map((st) => st.safety))).toEqual([['review']]);
   });
 });
 

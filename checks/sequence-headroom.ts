@@ -404,7 +404,8 @@ function judge(ctx: CheckContext<Options>, s: Sequence, p: Position): Finding | 
     ...(values ? { nextValue: String(p.next), remaining: String(p.remaining) } : {}),
     lowBound: String(p.lo),
     highBound: String(p.hi),
-    share: Math.round(p.share * 10000) / 10000,
+    // Rounded, but never up to 1 while values remain.
+    share: p.share < 1 ? Math.min(Math.round(p.share * 10000) / 10000, 0.9999) : 1,
     direction: ascending ? 'ascending' : 'descending',
     binding: p.binding.map((l) => ({ kind: l.kind, limit: String(l.value), ...(l.feeder ? { column: l.feeder.column.name, table: l.feeder.table.name, schema: l.feeder.table.schema } : {}) })),
     warnAt,
@@ -642,7 +643,7 @@ async function widen(ctx: CheckContext<Options>, db: Queryable, s: Sequence, lif
   }
   return {
     order: 60,
-    summary: `widen ${seqName} and what it feeds to bigint (needs review: ${steps.some((st) => st.sql.includes('TYPE bigint')) ? 'a table rewrite' : 'a sequence change'})`,
+    summary: `lift what caps sequence ${seqName}: ${steps.map((st) => st.description).join('; ')} (needs review: ${steps.some((st) => st.sql.includes(' TYPE bigint;')) ? 'rewrites a table' : 'no table rewrite'})`,
     steps,
   };
 }

@@ -70,6 +70,9 @@ const DEFECTS = `
   CREATE TABLE measures_us PARTITION OF measures FOR VALUES IN ('us');
   SELECT setval('measures_id_seq', 1717986918);
 
+  CREATE SEQUENCE done_seq AS smallint;                 -- exhausted: the next nextval fails
+  SELECT setval('done_seq', 32767);
+
   CREATE TABLE hist (id serial PRIMARY KEY);
   CREATE TABLE hist_old () INHERITS (hist);             -- the child copies the DEFAULT: a second column fed
   SELECT setval('hist_id_seq', 2040109465);
@@ -134,6 +137,7 @@ const EXPECTED: Row[] = [
   { table: 'castd_seq', kind: 'headroom', severity: 'error', share: 0.9779, next: '2100000001', binding: ['default-cast'] },
   { table: 'clicks_id_seq', kind: 'headroom', severity: 'warning', share: 0.8, next: '1717986919', binding: ['sequence-type'] },
   // descending: (-1 - -2000000001) / (-1 - -2147483648) = 2000000000 / 2147483647
+  { table: 'done_seq', kind: 'headroom', severity: 'error', share: 1, next: '32768', binding: ['sequence-type'] },
   { table: 'down', kind: 'headroom', severity: 'error', share: 0.9313, next: '-2000000001', binding: ['sequence-type'] },
   { table: 'events_id_seq', kind: 'sequence-type', severity: 'info', share: 0, next: '2', binding: ['sequence-type'] },
   { table: 'hist_id_seq', kind: 'headroom', severity: 'error', share: 0.95, next: '2040109466', binding: ['sequence-type', 'column-type', 'column-type'] },
@@ -192,8 +196,8 @@ describe('sequence-headroom on planted defects and look-alikes', () => {
     // every finding's object is the sequence, in its schema; no samples (no row values)
     expect(report.findings.filter((f) => f.object.table === 'Line\nSeq').map((f) => f.object)).toEqual([{ schema: 'Billing Dept', table: 'Line\nSeq' }]);
     expect(report.findings.every((f) => f.samples.length === 0 && f.count === null)).toBe(true);
-    // 13 reported + 10 look-alike sequences
-    expect(result.note).toBe('examined 23 of 23 sequences, feeding 21 columns');
+    // 14 reported + 10 look-alike sequences
+    expect(result.note).toBe('examined 24 of 24 sequences, feeding 21 columns');
   });
 
   it('spells out the limits, the columns and what fails, in details and the message', async () => {
@@ -217,6 +221,8 @@ describe('sequence-headroom on planted defects and look-alikes', () => {
     expect(by('tiny_id_seq').details).toMatchObject({ columns: [{ table: 'tiny', column: 'id', type: 'smallint', via: 'identity' }], remaining: '2767', highBound: '32767' });
     expect(by('down').details).toMatchObject({ columns: [], lowBound: '-2147483648', highBound: '-1', direction: 'descending', remaining: '147483648' });
     expect(by('down').message).toContain('"reached minimum value of sequence"');
+    expect(by('done_seq').details).toMatchObject({ remaining: '0', share: 1, highBound: '32767' });
+    expect(by('done_seq').message).toContain('has used 100.0% of its range up to 32767');
     // one sequence, two tables: the narrower column binds
     expect((by('shared_seq').details as { columns: { table: string }[] }).columns.map((c) => c.table).sort()).toEqual(['s_narrow', 's_wide']);
     // a partitioned table: its partitions share the parent's column and are not listed again
@@ -236,6 +242,7 @@ describe('sequence-headroom on planted defects and look-alikes', () => {
     const strict = await audit(db.url, { checks: [ID], config: { checks: { [ID]: { warnAt: 0.99, errorAt: 1 } } } });
     expect(sortRows(rows(strict)).map((r) => [r.table, r.kind, r.severity])).toEqual([
       ['clicks_id_seq', 'sequence-type', 'info'],
+      ['done_seq', 'headroom', 'error'], // exhausted: 100% reaches any threshold
       ['events_id_seq', 'sequence-type', 'info'],
     ]);
     await expect(audit(db.url, { checks: [ID], config: { checks: { [ID]: { warnAt: 0.9, errorAt: 0.8 } } } })).rejects.toThrow(/warnAt must not be greater than errorAt/);
@@ -296,6 +303,7 @@ END $integrity$;`,
       'ALTER SEQUENCE "public"."hist_id_seq" AS bigint;',
     ]);
     expect(stepsOf('hist_id_seq')[1]?.decision).toContain('the column is inherited from a parent table');
+    expect(sqlOf('done_seq')).toEqual(['ALTER SEQUENCE "public"."done_seq" AS bigint;']);
     expect(sqlOf('down')).toEqual(['ALTER SEQUENCE "public"."down" AS bigint;']);
     expect(sqlOf('shared_seq')).toEqual(['ALTER TABLE "public"."s_narrow" ALTER COLUMN "id" TYPE bigint;']);
     expect(sqlOf('measures_id_seq')).toEqual([
@@ -393,22 +401,23 @@ describe('sequence-headroom repair round trip', () => {
     expect(await state(db.url)).toEqual(once);
 
     // The values past the old limits now go in.
-    const got = await query<{ a: string; b: string; c: string; d: string; e: string }>(
+    const got = await query<{ ok: boolean }>(
       db.url,
       `SELECT setval('${LINE_SEQ}', 2147483647) IS NOT NULL AND setval('legacy_id_seq', 2147483647) IS NOT NULL
                 AND setval(pg_get_serial_sequence('tiny', 'id'), 32767) IS NOT NULL AND setval('castd_seq', 2147483647) IS NOT NULL
                 AND setval('down', -2147483648) IS NOT NULL AS ok`,
     );
     expect(got).toEqual([{ ok: true }]);
-    const inserted = await query<{ a: string; b: string; c: string; d: string; e: string }>(
+    const inserted = await query<{ a: string; b: string; c: string; d: string; e: string; f: string }>(
       db.url,
       `WITH a AS (INSERT INTO "Billing Dept"."Invoice Line" (note) VALUES ('c') RETURNING "Line ""Id"""::text AS v),
             b AS (INSERT INTO legacy DEFAULT VALUES RETURNING id::text AS v),
             c AS (INSERT INTO tiny DEFAULT VALUES RETURNING id::text AS v),
             d AS (INSERT INTO castd DEFAULT VALUES RETURNING id::text AS v)
-       SELECT (SELECT v FROM a) AS a, (SELECT v FROM b) AS b, (SELECT v FROM c) AS c, (SELECT v FROM d) AS d, nextval('down')::text AS e`,
+       SELECT (SELECT v FROM a) AS a, (SELECT v FROM b) AS b, (SELECT v FROM c) AS c, (SELECT v FROM d) AS d, nextval('down')::text AS e,
+              nextval('done_seq')::text AS f`,
     );
-    expect(inserted).toEqual([{ a: '2147483648', b: '2147483648', c: '32768', d: '2147483648', e: '-2147483649' }]);
+    expect(inserted).toEqual([{ a: '2147483648', b: '2147483648', c: '32768', d: '2147483648', e: '-2147483649', f: '32768' }]);
   });
 });
 

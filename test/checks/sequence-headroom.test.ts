@@ -232,6 +232,24 @@ describe('sequence-headroom on planted defects and look-alikes', () => {
     expect(by('events_id_seq').message).toContain('is integer but feeds public.events.id (bigint)');
   });
 
+  it('a sequence a migration holds locked costs that sequence only: the catalog query takes no lock', async () => {
+    const migration = new pg.Client({ connectionString: db.url });
+    await migration.connect();
+    try {
+      await migration.query('BEGIN');
+      await migration.query('ALTER SEQUENCE orders_id_seq RENAME TO orders_id_seq_renamed'); // ACCESS EXCLUSIVE until ROLLBACK
+      const report = await audit(db.url, { checks: [ID] });
+      const result = checkResult(report, ID);
+      expect(result.status).toBe('error');
+      expect(result.objectErrors?.map((e) => e.object)).toEqual(['sequence public.orders_id_seq']);
+      expect(result.objectErrors?.[0]?.reason).toMatch(/lock/);
+      expect(sortRows(rows(report))).toEqual(sortRows(EXPECTED.filter((r) => r.table !== 'orders_id_seq')));
+    } finally {
+      await migration.query('ROLLBACK');
+      await migration.end();
+    }
+  });
+
   it('takes warnAt and errorAt from the config, and refuses warnAt above errorAt', async () => {
     const report = await audit(db.url, { checks: [ID], config: { checks: { [ID]: { warnAt: 0.7, errorAt: 0.8 } } } });
     const got = new Map(rows(report).map((r) => [r.table, r.severity]));

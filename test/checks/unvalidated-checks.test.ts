@@ -76,6 +76,11 @@ const SCHEMA = `
   INSERT INTO events VALUES (1, now() + interval '1 day'), (2, now() - interval '1 day');
   ALTER TABLE events ADD CONSTRAINT in_the_past CHECK (at <= now()) NOT VALID;
 
+  -- Stable and clean: can be validated, but VALIDATE judges at its own time (review).
+  CREATE TABLE stamps (id int PRIMARY KEY, at timestamptz);
+  INSERT INTO stamps VALUES (1, now() - interval '1 day');
+  ALTER TABLE stamps ADD CONSTRAINT stamped_before CHECK (at <= now()) NOT VALID;
+
   -- Look-alikes: validated constraints with the same shapes, NOT VALID ones no row violates.
   CREATE TABLE validated (id int PRIMARY KEY, a int CHECK (a > 0));
   INSERT INTO validated VALUES (1, 1);
@@ -119,6 +124,7 @@ describe('unvalidated-checks', () => {
         ['info', 'public.clean', null, 'clean_positive', 0, []],
         ['info', 'public.code', null, 'code_upper', 0, []],
         ['info', 'public.inh_clean', null, 'inh_positive', 0, []],
+        ['info', 'public.stamps', null, 'stamped_before', 0, []],
       ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
     );
     // PostgreSQL agrees: VALIDATE fails exactly where a count was reported, and succeeds where it was 0.
@@ -148,7 +154,7 @@ describe('unvalidated-checks', () => {
     expect(findingOn(report, 'products', 'sku_format').details?.reasons).toEqual(["calls function public.valid_sku(), which is not PostgreSQL's own"]);
     expect((findingOn(report, 'lottery', 'lucky').details?.reasons as string[])[0]).toMatch(/volatile function pg_catalog\.random\(\)/);
     expect(findingOn(report, 'events', 'in_the_past').details?.stable).toEqual(['function pg_catalog.now()']);
-    expect(checkResult(report, ID).note).toMatch(/^checked 13 NOT VALID table constraint copies \(one per table\) and 2 domain constraints not validated$/);
+    expect(checkResult(report, ID).note).toMatch(/^checked 14 NOT VALID table constraint copies \(one per table\) and 2 domain constraints not validated$/);
   });
 
   it('runs no user code: the user function is never called during the audit', async () => {
@@ -163,6 +169,27 @@ describe('unvalidated-checks', () => {
     } finally {
       await query(db.url, 'DROP TABLE noisy_t; DROP FUNCTION public.noisy(int);');
     }
+  });
+
+  it('validating a clean constraint is safe, unless its expression depends on the time; repairs never spell out key values', async () => {
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    const repairOf = (table: string) => outcome.repairs.find((r) => r.finding.object.table === table)?.repair;
+    expect(repairOf('clean')?.steps.map((s) => s.safety)).toEqual(['safe']);
+    expect(repairOf('stamps')?.steps.map((s) => s.safety)).toEqual(['review']);
+    expect(repairOf('stamps')?.steps[0]?.decision).toMatch(/depends on function pg_catalog\.now\(\)/);
+    // Unevaluated constraints get no repair: VALIDATE would run the user's code.
+    expect(repairOf('products')).toBeUndefined();
+    const line = outcome.repairs.find((r) => r.finding.object.constraint === "pos'it\nive")?.repair;
+    expect(line?.steps[0]?.sql).toContain(`WHERE NOT ((("amo""unt" > 0) AND (note <> E'q\\x0dz'::text)))`);
+  });
+
+  it('respects the audited schemas: a domain used only outside them is noted, not reported', async () => {
+    const report = await audit(db.url, { checks: [ID], schemas: ['Billing Dept'] });
+    expect(rows(report)).toEqual([
+      ['error', 'Billing Dept.Invoice Line', null, 'not_gone', 1, ['6']],
+      ['error', 'Billing Dept.Invoice Line', null, "pos'it\nive", 3, ['1', '4', '5']],
+    ]);
+    expect(checkResult(report, ID).note).toMatch(/domain "Billing Dept"\."Positive Int": not checked in column public\.accounts\.balance, column public\.accounts\.cap, column public\.ledger\.amount \(outside the audited tables\)/);
   });
 
   it('--samples 0 keeps key values in the database', async () => {

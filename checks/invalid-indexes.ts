@@ -168,7 +168,7 @@ async function loadInvalidIndexes(ctx: Ctx): Promise<InvalidIndex[]> {
                     FROM pg_catalog.pg_inherits ih
                     JOIN pg_catalog.pg_class pc ON pc.oid = ih.inhrelid
                     JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
-                   WHERE i.relkind = 'I' AND ih.inhparent = x.indrelid
+                   WHERE i.relkind = 'I' AND ih.inhparent = x.indrelid AND pc.relkind <> 'f'
                      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ii JOIN pg_catalog.pg_index cx ON cx.indexrelid = ii.inhrelid
                                       WHERE ii.inhparent = x.indexrelid AND cx.indrelid = pc.oid)
                    ORDER BY pn.nspname, pc.relname) AS missing,
@@ -276,7 +276,13 @@ function leftoverOf(index: InvalidIndex): Twin | null {
 function codeIn(tree: string | null): { functions: string[]; operators: string[]; types: string[] } | null {
   const out = { functions: new Set<string>(), operators: new Set<string>(), types: new Set<string>() };
   if (!tree) return { functions: [], operators: [], types: [] };
-  for (const node of walkNodes(parseNodeTree(tree))) {
+  let nodes: ReturnType<typeof walkNodes>;
+  try {
+    nodes = walkNodes(parseNodeTree(tree));
+  } catch {
+    return null; // a tree this reader cannot read is not evaluated
+  }
+  for (const node of nodes) {
     // A domain's CHECK constraints run when a value is coerced to it: code not in the tree.
     if (node.type === 'COERCETODOMAIN' || node.type === 'SUBLINK') return null;
     for (const [field, value] of Object.entries(node.fields)) {
@@ -325,7 +331,7 @@ function whyNotCounted(index: InvalidIndex, foreign: Set<string>, table: Table |
     [index.pred, 'the partial-index predicate'],
   ] as const) {
     const code = codeIn(tree);
-    if (code === null) return `${what} coerces to a domain or runs code not in its tree`;
+    if (code === null) return `${what} coerces to a domain, or could not be read`;
     const outside = [...code.functions.map((o) => `f${o}`), ...code.operators.map((o) => `o${o}`), ...code.types.map((o) => `t${o}`)].filter((k) => foreign.has(k));
     if (outside.length > 0) return `${what} calls a function, operator or type outside pg_catalog, which the audit does not run`;
   }

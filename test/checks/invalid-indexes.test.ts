@@ -222,12 +222,17 @@ describe('invalid-indexes: REINDEX CONCURRENTLY leftovers, builds in progress, p
 
   beforeAll(async () => {
     await cancelledWhileWaiting(db.url, 'public.events', 'REINDEX INDEX CONCURRENTLY public.events_kind');
+    // Look-alikes: named like a copy, but no index of that name has their definition.
+    await cancelledWhileWaiting(db.url, 'public.events', 'CREATE INDEX CONCURRENTLY events_kind_ccold ON public.events (at)');
+    await cancelledWhileWaiting(db.url, 'public.events', 'CREATE INDEX CONCURRENTLY events_at_ccnew ON public.events (at)');
   });
 
   it('reports a _ccnew copy as a leftover to drop, and a partitioned index by its partitions without an index', async () => {
     const report = await audit(db.url, { checks: [ID] });
     expect(found(report)).toEqual([
+      { kind: 'invalid', severity: 'warning', object: { schema: 'public', table: 'events', index: 'events_at_ccnew', column: 'at' }, count: null, samples: [] },
       { kind: 'reindex-leftover', severity: 'warning', object: { schema: 'public', table: 'events', index: 'events_kind_ccnew', column: 'kind' }, count: null, samples: [] },
+      { kind: 'invalid', severity: 'warning', object: { schema: 'public', table: 'events', index: 'events_kind_ccold', column: 'at' }, count: null, samples: [] },
       { kind: 'partitioned', severity: 'warning', object: { schema: 'public', table: 'm', index: 'm_k', column: 'k' }, count: 1, samples: [] },
       { kind: 'partitioned', severity: 'warning', object: { schema: 'public', table: 'm', index: 'm_pkey', column: 'id', constraint: 'm_pkey' }, count: 2, samples: [] },
     ]);
@@ -249,7 +254,7 @@ describe('invalid-indexes: REINDEX CONCURRENTLY leftovers, builds in progress, p
         await new Promise((r) => setTimeout(r, 50));
       }
       const report = await audit(db.url, { checks: [ID] });
-      expect(found(report).map((f) => f.object.index)).toEqual(['events_kind_ccnew', 'm_k', 'm_pkey']);
+      expect(found(report).map((f) => f.object.index)).toEqual(['events_at_ccnew', 'events_kind_ccnew', 'events_kind_ccold', 'm_k', 'm_pkey']);
       expect(checkResult(report, ID).note).toMatch(/jobs_state is being built now by backend \d+: CREATE INDEX CONCURRENTLY \(waiting for writers before build\)/);
     } finally {
       await writer.query('ROLLBACK');
@@ -305,7 +310,7 @@ describe('invalid-indexes: REINDEX CONCURRENTLY leftovers, builds in progress, p
         await new Promise((r) => setTimeout(r, 50));
       }
       const report = await audit(db.url, { checks: [ID] });
-      expect(found(report).map((f) => f.object.index)).toEqual(['events_kind_ccnew', 'm_k', 'm_pkey']);
+      expect(found(report).map((f) => f.object.index)).toEqual(['events_at_ccnew', 'events_kind_ccnew', 'events_kind_ccold', 'm_k', 'm_pkey']);
       expect(checkResult(report, ID).note).toMatch(/jobs_id_ccnew is being built now by backend \d+: REINDEX CONCURRENTLY/);
     } finally {
       await writer.query('ROLLBACK');
@@ -372,7 +377,7 @@ describe('invalid-indexes: REINDEX CONCURRENTLY leftovers, builds in progress, p
       { indisvalid: true },
       { indisvalid: true },
     ]);
-    expect(found(await audit(db.url, { checks: [ID] })).map((f) => f.object.index)).toEqual(['events_kind_ccnew']);
+    expect(found(await audit(db.url, { checks: [ID] })).map((f) => f.object.index)).toEqual(['events_at_ccnew', 'events_kind_ccnew', 'events_kind_ccold']);
   });
 });
 

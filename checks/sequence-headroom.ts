@@ -68,6 +68,7 @@ interface Sequence {
   schema: string;
   name: string;
   type: IntType;
+  start: bigint;
   increment: bigint;
   min: bigint;
   max: bigint;
@@ -201,6 +202,7 @@ async function loadSequences(ctx: CheckContext<Options>): Promise<Sequence[]> {
       schema: r.schema,
       name: r.name,
       type: r.type,
+      start: BigInt(r.start),
       increment: BigInt(r.increment),
       min: BigInt(r.min),
       max: BigInt(r.max),
@@ -399,7 +401,7 @@ function judge(ctx: CheckContext<Options>, s: Sequence, p: Position): Finding | 
   const columns = s.feeds.map((f) => ({ schema: f.table.schema, table: f.table.name, column: f.column.name, type: f.column.type, via: f.via }));
   const feedsText = s.feeds.length === 0 ? 'feeding no audited column' : `feeding ${s.feeds.map((f) => `${columnLabel(f)} (${f.column.type}, ${f.via})`).join(', ')}`;
   const details = (values: boolean) => ({
-    sequence: { schema: s.schema, name: s.name, type: BOUNDS[s.type].sql, increment: String(s.increment), min: String(s.min), max: String(s.max), cycle: s.cycle },
+    sequence: { schema: s.schema, name: s.name, type: BOUNDS[s.type].sql, start: String(s.start), increment: String(s.increment), min: String(s.min), max: String(s.max), cycle: s.cycle },
     columns,
     ...(values ? { nextValue: String(p.next), remaining: String(p.remaining) } : {}),
     lowBound: String(p.lo),
@@ -435,9 +437,9 @@ function judge(ctx: CheckContext<Options>, s: Sequence, p: Position): Finding | 
   } else if (typeCaps(s)) {
     kind = 'sequence-type';
     severity = 'info';
-    const wider = s.feeds.filter((f) => f.intType).map((f) => `${columnLabel(f)} (${f.column.type})`).join(', ');
+    const wider = s.feeds.filter((f) => f.intType);
     message = () =>
-      `sequence ${seqName} is ${BOUNDS[s.type].sql} but feeds ${wider}: it stops at ${bound} with "reached ${ascending ? 'maximum' : 'minimum'} value of sequence" (${percent(p.share)} used), long before the column${s.feeds.length === 1 ? '' : 's'} would`;
+      `sequence ${seqName} is ${BOUNDS[s.type].sql} but feeds ${wider.map((f) => `${columnLabel(f)} (${f.column.type})`).join(', ')}: it stops at ${bound} with "reached ${ascending ? 'maximum' : 'minimum'} value of sequence" (${percent(p.share)} used), long before the column${wider.length === 1 ? '' : 's'} would`;
   } else return null;
 
   const lift = kind === 'sequence-type' ? p.limits.filter((l) => l.kind === 'sequence-type') : limitsToLift(s, p, warnAt);
@@ -596,7 +598,7 @@ async function widenColumn(ctx: CheckContext<Options>, db: Queryable, f: Feeder,
 }
 
 /** Review steps that lift the given limits: the columns first (an identity sequence follows its column), then the sequence. */
-async function widen(ctx: CheckContext<Options>, db: Queryable, s: Sequence, lift: Limit[]): Promise<Repair> {
+async function widen(ctx: CheckContext<Options>, db: Queryable, s: Sequence, lift: Limit[]): Promise<Repair | null> {
   const seq = qualifiedName(s.schema, s.name);
   const seqName = displayName(s.schema, s.name);
   const ascending = s.increment > 0n;
@@ -641,6 +643,8 @@ async function widen(ctx: CheckContext<Options>, db: Queryable, s: Sequence, lif
       ),
     });
   }
+  // A bigint sequence near bigint's own end has nothing left to widen to.
+  if (steps.length === 0) return null;
   return {
     order: 60,
     summary: `lift what caps sequence ${seqName}: ${steps.map((st) => st.description).join('; ')} (needs review: ${steps.some((st) => st.sql.includes(' TYPE bigint;')) ? 'rewrites a table' : 'no table rewrite'})`,

@@ -73,6 +73,9 @@ const DEFECTS = `
   CREATE SEQUENCE done_seq AS smallint;                 -- exhausted: the next nextval fails
   SELECT setval('done_seq', 32767);
 
+  CREATE SEQUENCE huge;                                 -- bigint, near bigint's end: nothing to widen to
+  SELECT setval('huge', 9000000000000000000);
+
   CREATE TABLE hist (id serial PRIMARY KEY);
   CREATE TABLE hist_old () INHERITS (hist);             -- the child copies the DEFAULT: a second column fed
   SELECT setval('hist_id_seq', 2040109465);
@@ -141,6 +144,8 @@ const EXPECTED: Row[] = [
   { table: 'down', kind: 'headroom', severity: 'error', share: 0.9313, next: '-2000000001', binding: ['sequence-type'] },
   { table: 'events_id_seq', kind: 'sequence-type', severity: 'info', share: 0, next: '2', binding: ['sequence-type'] },
   { table: 'hist_id_seq', kind: 'headroom', severity: 'error', share: 0.95, next: '2040109466', binding: ['sequence-type', 'column-type', 'column-type'] },
+  // 9e18 / (2^63 - 2)
+  { table: 'huge', kind: 'headroom', severity: 'error', share: 0.9758, next: '9000000000000000001', binding: ['sequence-type'] },
   { table: 'legacy_id_seq', kind: 'headroom', severity: 'warning', share: 0.8382, next: '1800000001', binding: ['column-type'] },
   { table: 'measures_id_seq', kind: 'headroom', severity: 'warning', share: 0.8, next: '1717986919', binding: ['sequence-type', 'column-type'] },
   { table: 'orders_id_seq', kind: 'headroom', severity: 'error', share: 0.95, next: '2040109466', binding: ['sequence-type', 'column-type'] },
@@ -196,8 +201,8 @@ describe('sequence-headroom on planted defects and look-alikes', () => {
     // every finding's object is the sequence, in its schema; no samples (no row values)
     expect(report.findings.filter((f) => f.object.table === 'Line\nSeq').map((f) => f.object)).toEqual([{ schema: 'Billing Dept', table: 'Line\nSeq' }]);
     expect(report.findings.every((f) => f.samples.length === 0 && f.count === null)).toBe(true);
-    // 14 reported + 10 look-alike sequences
-    expect(result.note).toBe('examined 24 of 24 sequences, feeding 21 columns');
+    // 15 reported + 10 look-alike sequences
+    expect(result.note).toBe('examined 25 of 25 sequences, feeding 21 columns');
   });
 
   it('spells out the limits, the columns and what fails, in details and the message', async () => {
@@ -328,8 +333,10 @@ END $integrity$;`,
       'ALTER TABLE "public"."measures" ALTER COLUMN "id" TYPE bigint;',
       'ALTER SEQUENCE "public"."measures_id_seq" AS bigint;',
     ]);
-    // A CYCLE sequence wrapping is reported, not repaired: cycling may be its purpose.
+    // A CYCLE sequence wrapping is reported, not repaired: cycling may be its purpose; a bigint one near
+    // bigint's end has nothing to widen to.
     expect(repairs.find((r) => r.finding.object.table === 'ring')).toBeUndefined();
+    expect(repairs.find((r) => r.finding.object.table === 'huge')).toBeUndefined();
     const decisions = (t: string) => (repairs.find((r) => r.finding.object.table === t) as RepairEntry).repair.steps.map((s) => s.decision).join(' | ');
     expect(decisions('orders_id_seq')).toContain('views public.order_ids read the column');
     expect(decisions('orders_id_seq')).toContain('ACCESS EXCLUSIVE');
@@ -338,7 +345,8 @@ END $integrity$;`,
     // The script leaves every statement commented out.
     const report = await audit(db.url, { checks: [ID] });
     for (const f of report.findings) {
-      expect(f.fix === null ? f.message : f.fix.sql.split('\n').filter((l) => /ALTER /.test(l) && !l.startsWith('--'))).toEqual(f.fix === null ? expect.stringMatching(/^CYCLE/) : []);
+      if (f.fix === null) expect(['ring', 'huge']).toContain(f.object.table);
+      else expect(f.fix.sql.split('\n').filter((l) => /ALTER |DO /.test(l) && !l.startsWith('--'))).toEqual([]);
     }
     const verified = await verifyRepairs(auditOptions(db.url, { checks: [ID] }));
     expect(new Set(verified.lines.map((l) => l.status))).toEqual(new Set(['review only']));
@@ -401,7 +409,7 @@ describe('sequence-headroom repair round trip', () => {
 
   it('uncomment the review steps of the fix script and run them, audit again: nothing left; apply again: nothing changes; the old limits are gone', async () => {
     const before = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
-    expect(before.repairs).toHaveLength(EXPECTED.length - 1); // all but the CYCLE one
+    expect(before.repairs).toHaveLength(EXPECTED.length - 2); // all but the CYCLE one and the bigint one
     const rowsBefore = await query(db.url, `SELECT (SELECT json_agg(x ORDER BY x::text) FROM "Billing Dept"."Invoice Line" x) AS l, (SELECT json_agg(x ORDER BY x::text) FROM public.legacy_note x) AS n`);
     const script = uncommented(await audit(db.url, { checks: [ID] }));
     // The script holds every step, verbatim once uncommented.
@@ -409,7 +417,10 @@ describe('sequence-headroom repair round trip', () => {
     await run(db.url, script);
 
     const after = await audit(db.url, { checks: [ID] });
-    expect(rows(after).map((r) => [r.table, r.kind])).toEqual([['ring', 'cycle-wrap']]);
+    expect(sortRows(rows(after)).map((r) => [r.table, r.kind])).toEqual([
+      ['huge', 'headroom'],
+      ['ring', 'cycle-wrap'],
+    ]);
     expect(checkResult(after, ID).status).toBe('failed');
     const rowsAfter = await query(db.url, `SELECT (SELECT json_agg(x ORDER BY x::text) FROM "Billing Dept"."Invoice Line" x) AS l, (SELECT json_agg(x ORDER BY x::text) FROM public.legacy_note x) AS n`);
     expect(rowsAfter).toEqual(rowsBefore);

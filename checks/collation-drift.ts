@@ -64,6 +64,7 @@ interface IndexRow {
   index: string;
   unique: boolean;
   valid: boolean;
+  unlogged: boolean;
   pages: number;
   parent_schema: string | null;
   parent_name: string | null;
@@ -140,7 +141,7 @@ async function databaseDrift(db: Queryable): Promise<DatabaseDrift | null> {
 async function indexesOn(db: Queryable, collations: string[]): Promise<IndexRow[]> {
   const res = await db.query<IndexRow>(
     `SELECT i.oid::pg_catalog.text AS oid, n.nspname AS schema, t.relname AS "table", i.relname AS index,
-            x.indisunique AS unique, x.indisvalid AS valid, i.relpages::pg_catalog.float8 AS pages,
+            x.indisunique AS unique, x.indisvalid AS valid, t.relpersistence = 'u' AS unlogged, i.relpages::pg_catalog.float8 AS pages,
             pn.nspname AS parent_schema, pt.relname AS parent_name,
             con.conname AS constraint, con.contype::pg_catalog.text AS contype,
             EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep
@@ -276,7 +277,7 @@ function reindexRepair(a: Affected): Repair {
 function refreshRepair(what: 'collation' | 'database', statement: string, guard: string, label: string, outside: IndexRow[], partitionKeys: PartitionKeyRow[]): Repair {
   const elsewhere =
     outside.length > 0
-      ? ` ${outside.length} index(es) outside the audited schemas use it too and are not rebuilt by this script (${outside
+      ? ` ${outside.length} index(es) outside the audited schemas (or on tables an extension owns) use it too and are not rebuilt by this script (${outside
           .slice(0, 5)
           .map((r) => displayName(r.schema, r.index))
           .join(', ')}${outside.length > 5 ? ', ...' : ''}): rebuild them first.`
@@ -370,12 +371,14 @@ function corruption(err: unknown): string | null {
  * index's object error. Indexes whose turn comes after the budget is spent are not started.
  */
 async function runAmcheck(ctx: CheckContext<Options>, schema: string, affected: Affected[]): Promise<Map<string, AmcheckResult>> {
+  const standby = ctx.catalog.inRecovery;
   const out = new Map<string, AmcheckResult>();
   const budget = ctx.options.amcheckBudgetMs;
   const call = `SELECT ${quoteIdent(schema)}.bt_index_check($1::pg_catalog.oid::pg_catalog.regclass, true) IS NULL AS done`;
   const runnable: Affected[] = [];
   for (const a of affected) {
     if (!a.row.valid) out.set(a.row.oid, { status: 'not checked', reason: 'the index is not valid (a failed CREATE INDEX CONCURRENTLY or REINDEX)' });
+    else if (standby && a.row.unlogged) out.set(a.row.oid, { status: 'not checked', reason: 'an unlogged table cannot be read on a hot standby (its rows are only on the primary)' });
     else if (a.row.user_code) {
       out.set(a.row.oid, {
         status: 'not checked',
@@ -411,8 +414,9 @@ export default defineCheck({
     finds:
       "The database's default collation when `pg_database.datcollversion` differs from `pg_database_collation_actual_version()` (the ICU version when the database's locale provider is ICU), and each collation used by a btree index key or a range partition key whose `pg_collation.collversion` differs from `pg_collation_actual_version()` (PostgreSQL 15 or later; older servers are skipped). A collation with no recorded version (C, POSIX, C.utf8 of libc) never drifts; a recorded version the library no longer gives counts as drift. " +
       'Then one finding per btree index of the audited schemas (partitions\' own indexes included; a partitioned table\'s index has no storage of its own, its partitions\' are listed) with at least one key column or key expression under a drifted collation (`pg_index.indcollation`; the `default` collation when the database\'s version moved): severity warning, naming the key columns, the collation, the recorded and current versions, and, for a unique index or one backing a primary key or unique constraint, that it can let duplicates in. INCLUDE columns are not keys and do not count; an index on the same columns under "C" is not listed. ' +
+      'A listed index\'s finding has no count; the collation\'s (object: its schema and name) and the database\'s (object: pg_catalog.default) count the listed indexes that sort by it. ' +
       'One finding per range-partitioned table whose partition key sorts under a drifted collation (rows may sit in a partition whose bounds no longer hold them; list and hash partitioning match keys by equality, which a deterministic collation\'s version does not change, and are not listed), and one per drifted collation (and the database) that something audited depends on, carrying the refresh. ' +
-      'With `--amcheck` and the amcheck extension installed, `bt_index_check(index, heapallindexed => true)` runs on exactly the listed indexes, spread over the audit\'s connections (read-only, ACCESS SHARE locks, works on a hot standby; each call is held to --statement-timeout): an index it reports corrupt (XX002) is an `error` of kind corrupt-index with its message, one it passes stays a warning saying so. No new check starts once `amcheckBudgetMs` (default 10 minutes) has gone by; those, invalid indexes, and indexes whose expressions, operators or operator classes are not PostgreSQL\'s own (bt_index_check would run that code) are marked not checked in the finding and the note. Without the extension the note says `CREATE EXTENSION amcheck`; without `--amcheck` it says that --amcheck would verify them. ' +
+      'With `--amcheck` and the amcheck extension installed, `bt_index_check(index, heapallindexed => true)` runs on exactly the listed indexes (on a hot standby, not those of unlogged tables), spread over the audit\'s connections (read-only, ACCESS SHARE locks, works on a hot standby; each call is held to --statement-timeout): an index it reports corrupt (XX002) is an `error` of kind corrupt-index with its message, one it passes stays a warning saying so. No new check starts once `amcheckBudgetMs` (default 10 minutes) has gone by; those, invalid indexes, and indexes whose expressions, operators or operator classes are not PostgreSQL\'s own (bt_index_check would run that code) are marked not checked in the finding and the note. Without the extension the note says `CREATE EXTENSION amcheck`; without `--amcheck` it says that --amcheck would verify them. ' +
       'Not reported: hash, GiST, GIN and BRIN indexes (a BRIN minmax index on text and a hash index under a nondeterministic collation do depend on the collation: rebuild them by hand), partial-index predicates and CHECK constraints that compare text, and drift in schemas not audited (counted in the refresh\'s decision).',
     why: 'The same class of failure as Seed 003, where an index that was correct when written broke because something outside the migrations changed (there the data, here the libraries). After an operating-system upgrade changes glibc (2.28 reordered most locales) or ICU, PostgreSQL keeps the btree indexes built under the old order. A lookup descends the tree by the new order and misses rows that sit where the old order put them, and a unique index checks only where the new order says a duplicate would be, so duplicates get in; PostgreSQL only logs a WARNING at connection time.',
     fix: 'Rebuild each listed index (`REINDEX INDEX CONCURRENTLY`; an exclusion constraint\'s index only without CONCURRENTLY), then record the new version with `ALTER COLLATION ... REFRESH VERSION` or `ALTER DATABASE ... REFRESH COLLATION VERSION`. Both are review: a rebuild reads the whole table, and a unique one fails with 23505 when duplicates slipped in (resolve them, then rebuild); the refresh declares that nothing stored in the old order remains, so it comes after every rebuild (indexes outside the audited schemas are named in its decision). The script\'s blocks run only while the version still differs, so running it again changes nothing.',

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -374,6 +376,71 @@ describe('collation-drift: the database default collation (an ICU database)', ()
     expect(await applyReviewed(url, repairs.filter((r) => r.finding.checkId === ID))).toBe(2);
     expect(mine(await run(url))).toEqual([]);
     expect(await applyReviewed(url, repairs.filter((r) => r.finding.checkId === ID))).toBe(0);
+  });
+});
+
+/** The script with its review blocks uncommented, as a person who accepted every decision would run it. */
+function acceptAll(script: string): string {
+  const out: string[] = [];
+  let uncomment = false;
+  for (const line of script.split('\n')) {
+    if (line === '') uncomment = false;
+    out.push(uncomment ? line.replace(/^-- ?/, '') : line);
+    if (line === '-- Uncomment to run:') uncomment = true;
+  }
+  return out.join('\n');
+}
+
+function psqlFile(url: string, file: string): { code: number; stderr: string } {
+  try {
+    execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, url], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    return { code: 0, stderr: '' };
+  } catch (err) {
+    const e = err as { status?: number; stderr?: string };
+    return { code: e.status ?? 1, stderr: String(e.stderr ?? '') };
+  }
+}
+
+describe('collation-drift: the fix script under psql, hostile names', () => {
+  const db = useDatabase('collation_drift_script', {
+    sql: [
+      `CREATE SCHEMA "Billing Dept";
+       CREATE COLLATION "Billing Dept"."Dr""ifty
+coll" (provider = icu, locale = 'und');
+       CREATE TABLE "Billing Dept"."Invoice Line" (id int PRIMARY KEY, "co""de" text COLLATE "Billing Dept"."Dr""ifty
+coll" UNIQUE);
+       CREATE INDEX "idx */ ; quote""s
+nl" ON "Billing Dept"."Invoice Line" ("co""de" DESC);
+       INSERT INTO "Billing Dept"."Invoice Line" VALUES (1, 'a'), (2, 'B');`,
+      `UPDATE pg_catalog.pg_collation SET collversion = '0.0' WHERE collname = E'Dr"ifty\ncoll'`,
+    ],
+  });
+
+  it('review blocks are commented out; accepted, they run under psql, clear every finding, and a second run changes nothing', async () => {
+    const before = await run(db.url);
+    expect(mine(before).map((f) => f.object.index ?? f.object.table).sort()).toEqual(['Dr"ifty\ncoll', 'Invoice Line_co"de_key', 'idx */ ; quote"s\nnl']);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-cd-'));
+    const file = path.join(dir, 'fix.sql');
+    const generated = await runCli(['fix', '-d', db.url, '--check', ID, '--output', file]);
+    expect(generated.code).toBe(0);
+    const script = readFileSync(file, 'utf8');
+    // As generated, nothing runs: every step is review.
+    expect(script.split('\n').filter((l) => /REINDEX|REFRESH/.test(l) && !l.startsWith('--'))).toEqual([]);
+    expect(psqlFile(db.url, file)).toEqual({ code: 0, stderr: '' });
+    expect(mine(await run(db.url))).toHaveLength(3);
+    const accepted = path.join(dir, 'accepted.sql');
+    writeFileSync(accepted, acceptAll(script));
+    expect(readFileSync(accepted, 'utf8')).toMatch(/^REINDEX INDEX CONCURRENTLY "Billing Dept"\.U&"idx \*\/ ; quote""s\\000anl";$/m);
+    expect(psqlFile(db.url, accepted)).toEqual({ code: 0, stderr: '' });
+    const after = await run(db.url);
+    expect(mine(after)).toEqual([]);
+    expect(checkResult(after, ID).status).toBe('passed');
+    expect(await query(db.url, `SELECT id, "co""de" AS code FROM "Billing Dept"."Invoice Line" ORDER BY id`)).toEqual([{ id: 1, code: 'a' }, { id: 2, code: 'B' }]);
+    // Again: every guard is false, so nothing is rebuilt (the index keeps its file).
+    const file0 = await query(db.url, `SELECT relfilenode FROM pg_class WHERE relname = E'idx */ ; quote"s\\nnl'`);
+    expect(file0).toHaveLength(1);
+    expect(psqlFile(db.url, accepted)).toEqual({ code: 0, stderr: '' });
+    expect(await query(db.url, `SELECT relfilenode FROM pg_class WHERE relname = E'idx */ ; quote"s\\nnl'`)).toEqual(file0);
   });
 });
 

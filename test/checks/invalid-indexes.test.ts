@@ -35,19 +35,37 @@ async function fails(url: string, sql: string, settings: string[] = []): Promise
 }
 
 /**
- * A CREATE INDEX / REINDEX CONCURRENTLY cancelled by statement_timeout while it waits for a writer (a
- * transaction holding ROW EXCLUSIVE on the table): the real way a long migration step is cut off.
+ * A CREATE INDEX / REINDEX CONCURRENTLY cancelled while it waits for a writer (a transaction holding ROW
+ * EXCLUSIVE on the table), the real way a long migration step is cut off: cancelled once its progress row
+ * says it is waiting, so that a slow machine cannot cancel it before it has created its index.
  */
 async function cancelledWhileWaiting(url: string, table: string, sql: string): Promise<void> {
   const writer = await client(url);
+  const builder = await client(url);
   try {
     await writer.query('BEGIN');
     await writer.query(`LOCK TABLE ${table} IN ROW EXCLUSIVE MODE`);
-    expect(await fails(url, sql, ["SET statement_timeout = '300ms'"])).toBe('57014');
+    const pid = (await builder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+    const build = builder.query(sql).then(
+      () => 'succeeded',
+      (err: { code?: string }) => String(err.code),
+    );
+    await waitFor(url, `SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1 AND phase LIKE 'waiting for writers%'`, [pid]);
+    await query(url, 'SELECT pg_cancel_backend($1)', [pid]);
+    expect(await build).toBe('57014');
   } finally {
     await writer.query('ROLLBACK');
-    await writer.end();
+    await Promise.all([writer.end(), builder.end()]);
   }
+}
+
+/** Polls until the query returns a row (10 s at most). */
+async function waitFor(url: string, sql: string, params: unknown[] = []): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await query(url, sql, params)).length > 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for: ${sql}`);
 }
 
 function kindOf(f: Finding): string | undefined {
@@ -248,11 +266,7 @@ describe('invalid-indexes: REINDEX CONCURRENTLY leftovers, builds in progress, p
     await writer.query('LOCK TABLE public.jobs IN ROW EXCLUSIVE MODE');
     const build = builder.query('CREATE INDEX CONCURRENTLY jobs_state ON public.jobs (state)');
     try {
-      for (let i = 0; i < 100; i++) {
-        const rows = await query(db.url, `SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('public.jobs_state') AND NOT indisvalid`);
-        if (rows.length > 0) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(db.url, `SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('public.jobs_state') AND NOT indisvalid`);
       const report = await audit(db.url, { checks: [ID] });
       expect(found(report).map((f) => f.object.index)).toEqual(['events_at_ccnew', 'events_kind_ccnew', 'events_kind_ccold', 'm_k', 'm_pkey']);
       expect(checkResult(report, ID).note).toMatch(/jobs_state is being built now by backend \d+: CREATE INDEX CONCURRENTLY \(waiting for writers before build\)/);
@@ -278,10 +292,7 @@ describe('invalid-indexes: REINDEX CONCURRENTLY leftovers, builds in progress, p
     await writer.query('LOCK TABLE public.jobs IN ROW EXCLUSIVE MODE');
     const build = builder.query('CREATE INDEX CONCURRENTLY jobs_hidden ON public.jobs (state, id)');
     try {
-      for (let i = 0; i < 100; i++) {
-        if ((await query(db.url, `SELECT 1 FROM pg_class WHERE relname = 'jobs_hidden'`)).length > 0) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(db.url, `SELECT 1 FROM pg_class WHERE relname = 'jobs_hidden'`);
       // What this role sees of the build: a row, with the table and index NULL.
       expect(await query(url.toString(), `SELECT relid, index_relid, command FROM pg_stat_progress_create_index`)).toEqual([{ relid: null, index_relid: null, command: null }]);
       const report = await audit(url.toString(), { checks: [ID] });
@@ -305,10 +316,7 @@ describe('invalid-indexes: REINDEX CONCURRENTLY leftovers, builds in progress, p
     await writer.query('LOCK TABLE public.jobs IN ROW EXCLUSIVE MODE');
     const build = builder.query('REINDEX INDEX CONCURRENTLY public.jobs_id');
     try {
-      for (let i = 0; i < 100; i++) {
-        if ((await query(db.url, `SELECT 1 FROM pg_class WHERE relname = 'jobs_id_ccnew'`)).length > 0) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(db.url, `SELECT 1 FROM pg_class WHERE relname = 'jobs_id_ccnew'`);
       const report = await audit(db.url, { checks: [ID] });
       expect(found(report).map((f) => f.object.index)).toEqual(['events_at_ccnew', 'events_kind_ccnew', 'events_kind_ccold', 'm_k', 'm_pkey']);
       expect(checkResult(report, ID).note).toMatch(/jobs_id_ccnew is being built now by backend \d+: REINDEX CONCURRENTLY/);
@@ -333,12 +341,11 @@ describe('invalid-indexes: REINDEX CONCURRENTLY leftovers, builds in progress, p
       await first.query('SELECT count(*) FROM public.logs');
       const pid = (await dropper.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
       const drop = dropper.query('DROP INDEX CONCURRENTLY public.logs_msg').catch((err: { code?: string }) => err.code);
-      const state = () => query<{ live: boolean; valid: boolean }>(db.url, `SELECT indislive AS live, indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass('public.logs_msg')`);
-      for (let i = 0; i < 100 && (await state())[0]?.valid !== false; i++) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(db.url, `SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('public.logs_msg') AND NOT indisvalid`);
       await second.query('BEGIN');
       await second.query('SELECT count(*) FROM public.logs');
       await first.query('COMMIT');
-      for (let i = 0; i < 100 && (await state())[0]?.live !== false; i++) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(db.url, `SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('public.logs_msg') AND NOT indislive`);
       await query(db.url, 'SELECT pg_cancel_backend($1)', [pid]);
       expect(await drop).toBe('57014');
       await second.query('COMMIT');

@@ -266,7 +266,27 @@ async function loadDomainConstraints(ctx: Ctx): Promise<DomainConstraint[]> {
 // ---------------------------------------------------------------------------------------------------
 // What an expression would run
 
-const TYPE_FIELD = /typ(e|eid|id)$/i;
+/** The fields of expression nodes that hold a type OID (others ending in "type", like nulltesttype, are enums). */
+const TYPE_FIELDS = new Set([
+  'vartype',
+  'consttype',
+  'funcresulttype',
+  'opresulttype',
+  'resulttype',
+  'casetype',
+  'typeId',
+  'array_typeid',
+  'element_typeid',
+  'row_typeid',
+  'coalescetype',
+  'minmaxtype',
+  'typid',
+  'refcontainertype',
+  'refelemtype',
+  'refrestype',
+]);
+/** Nodes whose `type` field is a type OID (JSON constructors use the name for an enum). */
+const TYPE_NAMED_NODES = new Set(['SQLVALUEFUNCTION', 'XMLEXPR']);
 const OPERATOR_NODES = new Set(['OPEXPR', 'DISTINCTEXPR', 'NULLIFEXPR', 'SCALARARRAYOPEXPR']);
 
 interface TreeRefs {
@@ -297,7 +317,7 @@ function referencesOf(tree: string): TreeRefs | null {
     if (node.type === 'SQLVALUEFUNCTION') refs.timeOrUser = true;
     const readOnly = node.type === 'VAR' || node.type === 'COERCETODOMAINVALUE';
     for (const [field, value] of Object.entries(node.fields)) {
-      if (!TYPE_FIELD.test(field) || isNode(value)) continue;
+      if (!(TYPE_FIELDS.has(field) || (field === 'type' && TYPE_NAMED_NODES.has(node.type))) || isNode(value)) continue;
       for (const t of oidList(value)) {
         if (t === '0') continue;
         refs.types.set(t, (refs.types.get(t) ?? true) && readOnly);

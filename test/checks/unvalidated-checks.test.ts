@@ -213,6 +213,56 @@ describe('unvalidated-checks', () => {
   });
 });
 
+describe('unvalidated-checks evaluates only PostgreSQL\'s own code', () => {
+  const db = useDatabase('unvalidated_checks_code', {
+    sql: [
+      `CREATE DOMAIN public.pos AS int CHECK (VALUE > 0);
+       CREATE TYPE public.pair AS (a int, b int);
+       CREATE FUNCTION public.pair_eq(public.pair, public.pair) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1.a = $2.a';
+       CREATE OPERATOR public.=== (LEFTARG = public.pair, RIGHTARG = public.pair, FUNCTION = public.pair_eq);
+       CREATE FUNCTION public.int_near(int, int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT abs($1 - $2) < 2';
+       CREATE OPERATOR public.~~~ (LEFTARG = int, RIGHTARG = int, FUNCTION = public.int_near);
+       CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');
+       CREATE TABLE t (id int PRIMARY KEY, a int, p public.pair, m public.mood, arr int[]);
+       INSERT INTO t VALUES (1, -1, ROW(1, 2), 'sad', ARRAY[-1]), (2, 5, ROW(3, 3), 'happy', ARRAY[1]);
+       ALTER TABLE t ADD CONSTRAINT via_domain CHECK ((a)::public.pos IS NOT NULL) NOT VALID;
+       ALTER TABLE t ADD CONSTRAINT via_operator CHECK (a OPERATOR(public.~~~) 5) NOT VALID;
+       ALTER TABLE t ADD CONSTRAINT via_composite CHECK (p IS NULL OR (p).a = (p).b) NOT VALID;
+       ALTER TABLE t ADD CONSTRAINT via_composite_eq CHECK (p OPERATOR(public.===) ROW(3, 3)::public.pair) NOT VALID;
+       ALTER TABLE t ADD CONSTRAINT via_enum CHECK (m > 'sad') NOT VALID;
+       ALTER TABLE t ADD CONSTRAINT via_array CHECK (arr[1] > 0 AND 0 < ALL (arr)) NOT VALID;
+       ALTER TABLE t ADD CONSTRAINT via_tests CHECK (a IS NOT NULL AND a IS DISTINCT FROM 5 AND (a > -5) IS NOT FALSE
+         AND CASE WHEN a < 0 THEN m <> 'happy' ELSE true END AND COALESCE(a, 0) = GREATEST(a, -9) AND NULLIF(a, 7) IS NOT NULL) NOT VALID;
+       CREATE SCHEMA elsewhere;
+       CREATE TABLE parted (id int PRIMARY KEY, a int) PARTITION BY RANGE (id);
+       CREATE TABLE elsewhere.parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10);
+       INSERT INTO parted VALUES (1, -1);
+       ALTER TABLE parted ADD CONSTRAINT parted_positive CHECK (a > 0) NOT VALID;`,
+    ],
+  });
+
+  it('counts what runs on pg_catalog alone (enums, field selections, arrays); refuses casts to a domain, user operators and types', async () => {
+    const report = await audit(db.url, { checks: [ID], schemas: ['public'] });
+    expect(report.checks.filter((c) => c.status === 'error')).toEqual([]);
+    expect(rows(report)).toEqual([
+      ['error', 'public.t', null, 'via_array', 1, ['1']],
+      ['error', 'public.t', null, 'via_enum', 1, ['1']],
+      ['error', 'public.t', null, 'via_tests', 1, ['2']],
+      ['warning', 'public.t', null, 'via_composite', null, []],
+      ['warning', 'public.t', null, 'via_composite_eq', null, []],
+      ['warning', 'public.t', null, 'via_domain', null, []],
+      ['warning', 'public.t', null, 'via_operator', null, []],
+    ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))));
+    const reasons = (c: string) => findingOn(report, 't', c).details?.reasons;
+    expect(reasons('via_domain')).toEqual(['casts to the domain public.pos, whose constraints would run']);
+    expect(reasons('via_operator')).toEqual(["calls operator OPERATOR(public.~~~), which is not PostgreSQL's own"]);
+    expect(reasons('via_composite')).toEqual(["uses type public.pair, whose input, output or comparison functions are not PostgreSQL's own"]);
+    // A partitioned table whose partition is in a schema this audit does not read is not called clean.
+    expect(rows(report).some((r) => r[1] === 'public.parted')).toBe(false);
+    expect(checkResult(report, ID).note).toMatch(/public\.parted \(constraint parted_positive\): 1 inheriting table is outside the audited schemas/);
+  });
+});
+
 describe('unvalidated-checks skips and passes honestly', () => {
   const db = useDatabase('unvalidated_checks_empty', { sql: ['CREATE SCHEMA empty_one; CREATE TABLE ok (id int PRIMARY KEY, a int CHECK (a > 0)); INSERT INTO ok VALUES (1, 1);'] });
 

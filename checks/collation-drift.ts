@@ -187,18 +187,28 @@ async function rangeKeysOn(db: Queryable, collations: string[], schemas: string[
   return res.rows;
 }
 
-/** bt_index_check(regclass, boolean) (argument type OIDs 2205, 16), found as a member of the amcheck extension, and whether this role may call it. */
-async function amcheckFunction(db: Queryable): Promise<{ schema: string; callable: boolean } | null> {
-  const res = await db.query<{ schema: string; callable: boolean }>(
+interface AmcheckFunction {
+  schema: string;
+  /** bt_index_check(regclass, boolean) may be called by this role. */
+  callable: boolean;
+  /** bt_index_check(regclass, boolean, boolean), amcheck 1.4 (PostgreSQL 17) on: also looks for duplicates in a unique index. */
+  checkunique: boolean;
+}
+
+/** bt_index_check (argument type OIDs 2205 regclass, 16 boolean), found as a member of the amcheck extension, and whether this role may call it. */
+async function amcheckFunction(db: Queryable): Promise<AmcheckFunction | null> {
+  const res = await db.query<AmcheckFunction>(
     `SELECT fn.nspname AS schema,
-            pg_catalog.has_function_privilege(p.oid, 'EXECUTE') AND pg_catalog.has_schema_privilege(fn.oid, 'USAGE') AS callable
+            pg_catalog.bool_or(p.pronargs = 2 AND v.callable) AS callable, pg_catalog.bool_or(p.pronargs = 3 AND v.callable) AS checkunique
        FROM pg_catalog.pg_extension e
        JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.refobjid = e.oid
             AND d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.deptype = 'e'
        JOIN pg_catalog.pg_proc p ON p.oid = d.objid AND p.proname = 'bt_index_check'
-            AND p.proargtypes OPERATOR(pg_catalog.=) '2205 16'::pg_catalog.oidvector
+            AND p.proargtypes::pg_catalog.text IN ('2205 16', '2205 16 16')
        JOIN pg_catalog.pg_namespace fn ON fn.oid = p.pronamespace
-      WHERE e.extname = 'amcheck'`,
+      CROSS JOIN LATERAL (SELECT pg_catalog.has_function_privilege(p.oid, 'EXECUTE') AND pg_catalog.has_schema_privilege(fn.oid, 'USAGE') AS callable) v
+      WHERE e.extname = 'amcheck'
+      GROUP BY fn.nspname`,
   );
   return res.rows[0] ?? null;
 }
@@ -370,11 +380,12 @@ function corruption(err: unknown): string | null {
  * index's error (XX002) is the answer for that item and becomes a finding; any other error is that
  * index's object error. Indexes whose turn comes after the budget is spent are not started.
  */
-async function runAmcheck(ctx: CheckContext<Options>, schema: string, affected: Affected[]): Promise<Map<string, AmcheckResult>> {
+async function runAmcheck(ctx: CheckContext<Options>, fn: AmcheckFunction, affected: Affected[]): Promise<Map<string, AmcheckResult>> {
   const standby = ctx.catalog.inRecovery;
   const out = new Map<string, AmcheckResult>();
   const budget = ctx.options.amcheckBudgetMs;
-  const call = `SELECT ${quoteIdent(schema)}.bt_index_check($1::pg_catalog.oid::pg_catalog.regclass, true) IS NULL AS done`;
+  const call = (unique: boolean) =>
+    `SELECT ${quoteIdent(fn.schema)}.bt_index_check($1::pg_catalog.oid::pg_catalog.regclass, true${unique && fn.checkunique ? ', true' : ''}) IS NULL AS done`;
   const runnable: Affected[] = [];
   for (const a of affected) {
     if (!a.row.valid) out.set(a.row.oid, { status: 'not checked', reason: 'the index is not valid (a failed CREATE INDEX CONCURRENTLY or REINDEX)' });
@@ -393,7 +404,7 @@ async function runAmcheck(ctx: CheckContext<Options>, schema: string, affected: 
       // Looked at when an index's turn comes: one already running is not cut off (--statement-timeout is).
       if (performance.now() - started >= budget) return { status: 'not checked', reason: `the amcheck budget (amcheckBudgetMs ${budget}) was spent before its turn` };
       ctx.progress(displayName(a.row.schema, a.row.index));
-      await db.query(call, [a.row.oid]);
+      await db.query(call(a.row.unique), [a.row.oid]);
       return { status: 'passed' };
     },
     (err): AmcheckResult | undefined => {
@@ -416,7 +427,7 @@ export default defineCheck({
       'Then one finding per btree index of the audited schemas (partitions\' own indexes included; a partitioned table\'s index has no storage of its own, its partitions\' are listed) with at least one key column or key expression under a drifted collation (`pg_index.indcollation`; the `default` collation when the database\'s version moved): severity warning, naming the key columns, the collation, the recorded and current versions, and, for a unique index or one backing a primary key or unique constraint, that it can let duplicates in. INCLUDE columns are not keys and do not count; an index on the same columns under "C" is not listed. ' +
       'A listed index\'s finding has no count; the collation\'s (object: its schema and name) and the database\'s (object: pg_catalog.default) count the listed indexes that sort by it. ' +
       'One finding per range-partitioned table whose partition key sorts under a drifted collation (rows may sit in a partition whose bounds no longer hold them; list and hash partitioning match keys by equality, which a deterministic collation\'s version does not change, and are not listed), and one per drifted collation (and the database) that something audited depends on, carrying the refresh. ' +
-      'With `--amcheck` and the amcheck extension installed, `bt_index_check(index, heapallindexed => true)` runs on exactly the listed indexes (on a hot standby, not those of unlogged tables), spread over the audit\'s connections (read-only, ACCESS SHARE locks, works on a hot standby; each call is held to --statement-timeout): an index it reports corrupt (XX002) is an `error` of kind corrupt-index with its message, one it passes stays a warning saying so. No new check starts once `amcheckBudgetMs` (default 10 minutes) has gone by; those, invalid indexes, and indexes whose expressions, operators or operator classes are not PostgreSQL\'s own (bt_index_check would run that code) are marked not checked in the finding and the note. Without the extension the note says `CREATE EXTENSION amcheck`; without `--amcheck` it says that --amcheck would verify them. ' +
+      'With `--amcheck` and the amcheck extension installed, `bt_index_check(index, heapallindexed => true)` runs on exactly the listed indexes (on a hot standby, not those of unlogged tables), spread over the audit\'s connections (read-only, ACCESS SHARE locks, works on a hot standby; each call is held to --statement-timeout): with `checkunique` too for a unique index where amcheck has it (1.4, PostgreSQL 17 on: duplicates that slipped in; older versions check the order only, and the note says so); an index it reports corrupt (XX002) is an `error` of kind corrupt-index with its message, one it passes stays a warning saying so. No new check starts once `amcheckBudgetMs` (default 10 minutes) has gone by; those, invalid indexes, and indexes whose expressions, operators or operator classes are not PostgreSQL\'s own (bt_index_check would run that code) are marked not checked in the finding and the note. Without the extension the note says `CREATE EXTENSION amcheck`; without `--amcheck` it says that --amcheck would verify them. ' +
       'Not reported: hash, GiST, GIN and BRIN indexes (a BRIN minmax index on text and a hash index under a nondeterministic collation do depend on the collation: rebuild them by hand), partial-index predicates and CHECK constraints that compare text, and drift in schemas not audited (counted in the refresh\'s decision).',
     why: 'The same class of failure as Seed 003, where an index that was correct when written broke because something outside the migrations changed (there the data, here the libraries). After an operating-system upgrade changes glibc (2.28 reordered most locales) or ICU, PostgreSQL keeps the btree indexes built under the old order. A lookup descends the tree by the new order and misses rows that sit where the old order put them, and a unique index checks only where the new order says a duplicate would be, so duplicates get in; PostgreSQL only logs a WARNING at connection time.',
     fix: 'Rebuild each listed index (`REINDEX INDEX CONCURRENTLY`; an exclusion constraint\'s index only without CONCURRENTLY), then record the new version with `ALTER COLLATION ... REFRESH VERSION` or `ALTER DATABASE ... REFRESH COLLATION VERSION`. Both are review: a rebuild reads the whole table, and a unique one fails with 23505 when duplicates slipped in (resolve them, then rebuild); the refresh declares that nothing stored in the old order remains, so it comes after every rebuild (indexes outside the audited schemas are named in its decision). The script\'s blocks run only while the version still differs, so running it again changes nothing.',
@@ -462,7 +473,7 @@ ALTER COLLATION "en-x-icu" REFRESH VERSION;`,
     else if (!amcheck) amcheckNote = `--amcheck: the amcheck extension is not installed, so the listed indexes were not verified (CREATE EXTENSION amcheck, then audit again)`;
     else if (!amcheck.callable) amcheckNote = `--amcheck: this role may not call ${quoteIdent(amcheck.schema)}.bt_index_check (GRANT EXECUTE on it, and USAGE on its schema), so the listed indexes were not verified`;
     else {
-      results = await runAmcheck(ctx, amcheck.schema, affected);
+      results = await runAmcheck(ctx, amcheck, affected);
       const counts = { passed: 0, corrupt: 0, notChecked: [] as string[] };
       for (const a of affected) {
         const r = results.get(a.row.oid);
@@ -470,7 +481,8 @@ ALTER COLLATION "en-x-icu" REFRESH VERSION;`,
         else if (r?.status === 'corrupt') counts.corrupt++;
         else counts.notChecked.push(displayName(a.row.schema, a.row.index));
       }
-      amcheckNote = `bt_index_check: ${counts.passed} in order, ${counts.corrupt} corrupt${counts.notChecked.length ? `, ${counts.notChecked.length} not checked (${counts.notChecked.join(', ')})` : ''}`;
+      const uniques = affected.some((a) => a.row.unique) && !amcheck.checkunique ? ' (this amcheck has no checkunique: duplicates in unique indexes are not looked for)' : '';
+      amcheckNote = `bt_index_check: ${counts.passed} in order, ${counts.corrupt} corrupt${counts.notChecked.length ? `, ${counts.notChecked.length} not checked (${counts.notChecked.join(', ')})` : ''}${uniques}`;
     }
     for (const a of affected) findings.push(indexFinding(ctx, a, results?.get(a.row.oid) ?? (results ? { status: 'not checked', reason: 'not run' } : null)));
 

@@ -340,6 +340,50 @@ describe('collation-drift --amcheck', () => {
   });
 });
 
+describe('collation-drift: a unique index that let duplicates in', () => {
+  // Built under a case-sensitive nondeterministic collation, where 'a' and 'A' differ; under the case-insensitive
+  // one it now claims (nondeterministic too, so the index's deduplication flag still holds), they are equal.
+  const db = useDatabase('collation_drift_dupes', {
+    sql: [
+      `CREATE EXTENSION amcheck;
+       CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+       CREATE COLLATION cs (provider = icu, locale = 'und', deterministic = false);
+       CREATE TABLE t (v text COLLATE cs UNIQUE);
+       INSERT INTO t VALUES ('a'), ('A');
+       UPDATE pg_catalog.pg_index SET indcollation = (SELECT oid::text FROM pg_catalog.pg_collation WHERE collname = 'ci')::pg_catalog.oidvector
+        WHERE indexrelid = 't_v_key'::regclass;`,
+      DRIFT('public', 'ci'),
+    ],
+  });
+
+  it('bt_index_check with checkunique (amcheck 1.4 on) reports the duplicates; an older amcheck passes it and the note says what it did not look for', async () => {
+    const checkunique = (await query(db.url, `SELECT 1 FROM pg_proc WHERE proname = 'bt_index_check' AND pronargs = 3`)).length === 1;
+    const report = await run(db.url, { amcheck: true });
+    const index = mine(report).find((f) => f.object.index === 't_v_key') as Finding;
+    if (checkunique) {
+      expect(index.severity).toBe('error');
+      expect(String(index.details?.amcheckMessage)).toMatch(/uniqueness is violated/);
+    } else {
+      expect([index.severity, index.details?.amcheck, index.details?.amcheckMessage]).toEqual(['warning', 'passed', undefined]);
+      expect(checkResult(report, ID).note).toMatch(/no checkunique: duplicates in unique indexes are not looked for\)$/);
+    }
+  });
+
+  it('the rebuild fails with 23505 and leaves t_v_key_ccnew, as its decision says', async () => {
+    const { repairs } = await runAuditWithRepairs(options(db.url));
+    const step = repairs.find((r) => r.finding.object.index === 't_v_key')?.repair.steps[0];
+    expect(step?.decision).toMatch(/fails with 23505.*_ccnew/);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await expect(client.query(step?.statements?.[0] ?? '')).rejects.toMatchObject({ code: '23505' });
+    } finally {
+      await client.end();
+    }
+    expect(await query(db.url, `SELECT relname FROM pg_class WHERE relname LIKE 't_v_key%' ORDER BY 1`)).toEqual([{ relname: 't_v_key' }, { relname: 't_v_key_ccnew' }]);
+  });
+});
+
 describe('collation-drift: the database default collation (an ICU database)', () => {
   const name = `integrity_t_cd_icu_${process.pid}`;
   let url = '';

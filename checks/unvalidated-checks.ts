@@ -152,6 +152,12 @@ interface CopyRow {
   children: string[];
 }
 
+/** `other` is a copy of `con` on a parent or child: a CHECK by name, a NOT NULL by its column's name. */
+const SAME_CONSTRAINT = (other: string) => `CASE WHEN con.contype OPERATOR(pg_catalog.=) 'n'
+         THEN (SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) ${other}.conrelid AND a.attnum OPERATOR(pg_catalog.=) ${other}.conkey[1])
+              OPERATOR(pg_catalog.=) (SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) con.conrelid AND a.attnum OPERATOR(pg_catalog.=) con.conkey[1])
+         ELSE ${other}.conname OPERATOR(pg_catalog.=) con.conname END`;
+
 /** Every table's own copy of a CHECK constraint that is not validated, in one query. */
 async function loadTableCopies(ctx: Ctx, notes: string[]): Promise<TableCopy[]> {
   // conenforced exists from PostgreSQL 18; before that every constraint is enforced.
@@ -163,11 +169,11 @@ async function loadTableCopies(ctx: Ctx, notes: string[]): Promise<TableCopy[]> 
               (SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) con.conrelid AND a.attnum OPERATOR(pg_catalog.=) con.conkey[1]) END AS not_null_column,
             ARRAY(SELECT pc.conrelid::pg_catalog.text FROM pg_catalog.pg_inherits ih
                     JOIN pg_catalog.pg_constraint pc ON pc.conrelid OPERATOR(pg_catalog.=) ih.inhparent AND pc.contype OPERATOR(pg_catalog.=) con.contype
-                     AND pc.conname OPERATOR(pg_catalog.=) con.conname AND NOT pc.convalidated
+                     AND ${SAME_CONSTRAINT('pc')} AND NOT pc.convalidated
                    WHERE ih.inhrelid OPERATOR(pg_catalog.=) con.conrelid ORDER BY 1) AS parents,
             ARRAY(SELECT cc.conrelid::pg_catalog.text FROM pg_catalog.pg_inherits ih
                     JOIN pg_catalog.pg_constraint cc ON cc.conrelid OPERATOR(pg_catalog.=) ih.inhrelid AND cc.contype OPERATOR(pg_catalog.=) con.contype
-                     AND cc.conname OPERATOR(pg_catalog.=) con.conname AND NOT cc.convalidated
+                     AND ${SAME_CONSTRAINT('cc')} AND NOT cc.convalidated
                    WHERE ih.inhparent OPERATOR(pg_catalog.=) con.conrelid ORDER BY 1) AS children
        FROM pg_catalog.pg_constraint con
        JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) con.conrelid
@@ -515,7 +521,10 @@ function copyLabel(c: TableCopy): string {
 }
 
 async function auditTableCopies(ctx: Ctx, copies: TableCopy[], verdicts: Map<string, Verdict>, notes: string[]): Promise<Finding[]> {
-  const byOid = new Map(copies.map((c) => [c.tableOid + '\u0000' + c.name, c]));
+  // Copies of one constraint share its name; a NOT NULL constraint's copies may not (a child's own name is
+  // kept), and share the column instead.
+  const family = (c: TableCopy) => (c.notNullColumn !== null ? `n:${c.notNullColumn}` : `c:${c.name}`);
+  const byOid = new Map(copies.map((c) => [`${c.tableOid}\u0000${family(c)}`, c]));
   const counted = new Map<TableCopy, Count | null>();
   const findings: Finding[] = [];
   const toCount: TableCopy[] = [];
@@ -544,7 +553,7 @@ async function auditTableCopies(ctx: Ctx, copies: TableCopy[], verdicts: Map<str
   );
   toCount.forEach((copy, i) => counted.set(copy, results[i] ?? null));
 
-  const parentsOf = (c: TableCopy) => c.parents.map((p) => byOid.get(p + '\u0000' + c.name)).filter((p): p is TableCopy => p !== undefined);
+  const parentsOf = (c: TableCopy) => c.parents.map((p) => byOid.get(`${p}\u0000${family(c)}`)).filter((p): p is TableCopy => p !== undefined);
   const childrenOf = new Map<TableCopy, TableCopy[]>();
   for (const c of copies) for (const p of parentsOf(c)) childrenOf.set(p, [...(childrenOf.get(p) ?? []), c]);
   const clean = new Map<TableCopy, boolean>();
@@ -553,7 +562,7 @@ async function auditTableCopies(ctx: Ctx, copies: TableCopy[], verdicts: Map<str
     if (known !== undefined) return known;
     const own = counted.get(c);
     // A copy on a table this audit does not read (another schema) is not known to be clean.
-    const unread = c.children.filter((oid) => !byOid.has(oid + '\u0000' + c.name));
+    const unread = c.children.filter((oid) => !byOid.has(`${oid}\u0000${family(c)}`));
     if (unread.length > 0) notes.push(`${copyLabel(c)}: ${unread.length} inheriting table${unread.length === 1 ? ' is' : 's are'} outside the audited schemas, so it is not known to be clean`);
     const result =
       depth < 50 && ctx.samplePercent === null && unread.length === 0 && own !== null && own !== undefined && own.count === 0 && (childrenOf.get(c) ?? []).every((ch) => isClean(ch, depth + 1));

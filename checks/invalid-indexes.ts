@@ -745,15 +745,38 @@ function describe(ctx: Ctx, index: InvalidIndex, dups: Duplicates | undefined): 
     count: d.counted ? d.rows : null,
     samples: d.counted ? d.top.map((t) => t.sample) : [],
     details: { ...base, nullsDistinct: !index.nullsNotDistinct, ...(index.pred ? { partial: true } : {}), ...duplicateDetails(d, true) },
-    repair: async () => {
+    repair: async (_f, db) => {
       if (d.counted && d.rows === 0) return reindexRepair(object, 'safe', undefined, index.exclusion);
+      const rule = await uniqueRule(db, index);
+      const lists = rule ? `this rule of the \`unique\` check lists them: ${rule}` : 'a `unique` rule on the same key lists them';
       const decision = d.counted
-        ? `the rebuild fails while ${plural(d.rows, 'row')} share ${plural(d.keys, 'key')}: resolve the duplicates first (keep one row per key; a \`unique\` rule on the same columns, with the index's predicate as \`where\`, lists them), then run it`
-        : `the duplicates were not counted (${d.reason}): the rebuild fails if any key repeats; check first`;
+        ? `the rebuild fails while ${plural(d.rows, 'row')} share ${plural(d.keys, 'key')}: resolve the duplicates first (keep one row per key; ${lists}), then run it`
+        : `the duplicates were not counted (${d.reason}): the rebuild fails if any key repeats; check first (${lists})`;
       return reindexRepair(object, 'review', decision, index.exclusion);
     },
   });
   return withholdValues(ctx, finding, d);
+}
+
+/**
+ * The `unique` check's rule that lists this index's duplicates (checks.unique.rules), for a key of plain
+ * columns; the predicate's text is pg_get_expr's (the repair writer may lock the table, the audit may not).
+ */
+async function uniqueRule(db: Queryable, index: InvalidIndex): Promise<string | null> {
+  if (index.keys.some((k) => k.column === null)) return null;
+  let where: string | null = null;
+  if (index.pred !== null) {
+    const res = await db.query<{ pred: string | null }>(`SELECT pg_catalog.pg_get_expr(x.indpred, x.indrelid) AS pred FROM pg_catalog.pg_index x WHERE x.indexrelid = $1::pg_catalog.oid`, [index.oid]);
+    where = res.rows[0]?.pred ?? null;
+    if (where === null) return null;
+  }
+  return JSON.stringify({
+    schema: index.schema,
+    table: index.table,
+    columns: index.keys.map((k) => k.column),
+    ...(where === null ? {} : { where }),
+    ...(index.nullsNotDistinct ? { nullsDistinct: false } : {}),
+  });
 }
 
 /** Under --samples 0 or samples.exclude, no key value leaves the database: not in samples, not in details. */

@@ -165,9 +165,15 @@ describe('invalid-indexes: failed CREATE INDEX CONCURRENTLY', () => {
     const { repairs } = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
     const of = (index: string) => repairs.find((r) => r.finding.object.index === index)?.repair;
     expect(of('Invoice Line "ref" key')?.steps.map((s) => [s.safety, s.phase])).toEqual([['review', 'concurrent']]);
-    expect(of('Invoice Line "ref" key')?.steps[0]?.decision).toMatch(/resolve the duplicates first.*`unique` rule/);
+    expect(of('Invoice Line "ref" key')?.steps[0]?.decision).toContain(
+      `resolve the duplicates first (keep one row per key; this rule of the \`unique\` check lists them: ${JSON.stringify({ schema: 'Billing Dept', table: 'Invoice Line', columns: [`Customer's "Ref"`] })})`,
+    );
     expect(of('Invoice Line "ref" key')?.steps[0]?.statements).toEqual([`REINDEX INDEX CONCURRENTLY "Billing Dept"."Invoice Line ""ref"" key"`]);
     expect(of('Invoice Line "ref" key')?.steps[0]?.verifyStatements).toEqual([`REINDEX INDEX "Billing Dept"."Invoice Line ""ref"" key"`]);
+    // The rule it names finds the same duplicates through the `unique` check.
+    const rule = JSON.parse(/lists them: (\{.*?\})\)/.exec(of('Invoice Line "ref" key')?.steps[0]?.decision ?? '')?.[1] ?? 'null') as unknown;
+    const listed = await audit(db.url, { checks: ['unique'], config: { checks: { unique: { rules: [rule] } } } });
+    expect(listed.findings.map((f) => [f.checkId, f.count, f.samples])).toEqual([['unique', 5, ['r-1', 'r-2']]]);
     expect(of('invoice_code')?.steps.map((s) => s.safety)).toEqual(['safe']);
     expect(of('accounts_active')?.steps.map((s) => s.safety)).toEqual(['safe']);
     expect(of('accounts_norm')?.steps.map((s) => s.safety)).toEqual(['review']);

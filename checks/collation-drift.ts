@@ -304,7 +304,7 @@ function refreshRepair(what: 'collation' | 'database', statement: string, guard:
         safety: 'review',
         phase: 'concurrent',
         description: `record the current version of ${label}, so PostgreSQL stops warning about it`,
-        decision: `only after every rebuild above has succeeded: this records that everything stored in the ${what === 'database' ? "database's default collation" : 'collation'}'s order matches the library now, and no audit or warning will point at it again.${elsewhere}${ranges}`,
+        decision: `only after every rebuild above has succeeded: this records that everything stored in the ${what === 'database' ? "database's default collation" : 'collation'}'s order matches the library now, and no audit or warning will point at it again; it needs ${what === 'database' ? "the database's owner" : "the collation's owner (a superuser for pg_catalog's)"}.${elsewhere}${ranges}`,
         guard: `SELECT ${guard}`,
         sql: `${statement};`,
         statements: [statement],
@@ -332,7 +332,9 @@ function indexFinding(ctx: CheckContext<Options>, a: Affected, amcheck: AmcheckR
   const under = a.collations.map((c) => (c.oid === DEFAULT_COLLATION ? "the database's default collation" : `collation ${collationLabel(c)}`)).join(' and ');
   const risk = row.unique
     ? `it may be out of order, so lookups can miss rows and it can let duplicates in${row.constraint ? ` (it backs ${row.contype === 'p' ? 'primary key' : row.contype === 'x' ? 'exclusion constraint' : 'unique constraint'} ${displayName(row.constraint)})` : ''}`
-    : 'it may be out of order, so lookups and range scans can miss rows';
+    : row.contype === 'x'
+      ? `it may be out of order, so lookups can miss rows and exclusion constraint ${displayName(row.constraint ?? '')} can let conflicting rows in`
+      : 'it may be out of order, so lookups and range scans can miss rows';
   const corrupt = amcheck?.status === 'corrupt';
   const verdict =
     amcheck === null

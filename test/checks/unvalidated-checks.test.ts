@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { safeExpression } from '../../checks/unvalidated-checks.js';
-import { runAuditWithRepairs } from '../../src/engine/runner.js';
+import { runAudit, runAuditWithRepairs } from '../../src/engine/runner.js';
 import { renderFixScript, sessionPins } from '../../src/fix/script.js';
 import type { AuditReport, Finding } from '../../src/findings.js';
 import { runCli } from '../helpers/cli.js';
@@ -192,6 +192,15 @@ describe('unvalidated-checks', () => {
     expect(checkResult(report, ID).note).toMatch(/domain "Billing Dept"\."Positive Int": not checked in column public\.accounts\.balance, column public\.accounts\.cap, column public\.ledger\.amount \(outside the audited tables\)/);
   });
 
+  it('under --sample-percent, counts are estimates and nothing is called clean', async () => {
+    const report = await runAudit({ ...auditOptions(db.url, { checks: [ID] }), samplePercent: 100 });
+    const found = rows(report);
+    // SYSTEM sampling at 100% reads every page: the same counts, marked as estimates.
+    expect(found.filter((r) => r[0] === 'error')).toHaveLength(8);
+    expect(report.findings.filter((f) => f.checkId === ID && f.severity === 'error').every((f) => f.estimated === true)).toBe(true);
+    expect(found.filter((r) => r[0] === 'info')).toEqual([]);
+  });
+
   it('--samples 0 keeps key values in the database', async () => {
     const report = await audit(db.url, { checks: [ID], config: { sampleSize: 0 } });
     const line = findingOn(report, 'Invoice Line', "pos'it\nive");
@@ -260,6 +269,41 @@ describe('unvalidated-checks evaluates only PostgreSQL\'s own code', () => {
     // A partitioned table whose partition is in a schema this audit does not read is not called clean.
     expect(rows(report).some((r) => r[1] === 'public.parted')).toBe(false);
     expect(checkResult(report, ID).note).toMatch(/public\.parted \(constraint parted_positive\): 1 inheriting table is outside the audited schemas/);
+  });
+});
+
+describe.skipIf(!HAS_PSQL)('unvalidated-checks with names built to break a script (needs psql)', () => {
+  const db = useDatabase('unvalidated_checks_names', {
+    sql: [
+      `CREATE SCHEMA "Billing Dept";
+       CREATE TABLE "Billing Dept".${"U&\"Line\\000AItems\""} (id int PRIMARY KEY, "a;b" int, "c--d" text);
+       INSERT INTO "Billing Dept".${"U&\"Line\\000AItems\""} VALUES (1, -1, 'x'), (2, 1, E'*/ DROP TABLE x; --'), (3, 2, '$integrity_validate$');
+       ALTER TABLE "Billing Dept".${"U&\"Line\\000AItems\""} ADD CONSTRAINT "$integrity_validate$ -- */" CHECK ("a;b" > 0) NOT VALID;
+       ALTER TABLE "Billing Dept".${"U&\"Line\\000AItems\""} ADD CONSTRAINT "no '$$' here" CHECK ("c--d" <> '$$') NOT VALID;`,
+    ],
+  });
+
+  it('writes a script that moves, validates and stays safe, whatever the names', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-uvc-'));
+    const config = path.join(dir, 'c.json');
+    writeFileSync(config, JSON.stringify({ checks: { [ID]: { strategies: { '$integrity_validate$ -- */': 'quarantine' } } } }));
+    const report = await audit(db.url, { checks: [ID] });
+    expect(rows(report)).toEqual([
+      ['error', 'Billing Dept.Line\nItems', null, '$integrity_validate$ -- */', 1, ['1']],
+      ['info', 'Billing Dept.Line\nItems', null, "no '$$' here", 0, []],
+    ]);
+    const script = await runCli(['fix', '-d', db.url, '--check', ID, '--config', config]);
+    expect(script.code).toBe(0);
+    expect(script.stdout).not.toContain('Line\nItems');
+    writeFileSync(path.join(dir, 'fix.sql'), script.stdout);
+    psqlFile(db.url, path.join(dir, 'fix.sql'));
+    psqlFile(db.url, path.join(dir, 'fix.sql'));
+    expect(await query(db.url, `SELECT conname AS c, convalidated AS v FROM pg_constraint WHERE contype = 'c' AND conrelid <> 0 ORDER BY 1`)).toEqual([
+      { c: '$integrity_validate$ -- */', v: true },
+      { c: "no '$$' here", v: true },
+    ]);
+    expect(await query(db.url, `SELECT id FROM "Billing Dept"."Line
+Items" ORDER BY 1`)).toEqual([{ id: 2 }, { id: 3 }]);
   });
 });
 

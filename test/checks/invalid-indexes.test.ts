@@ -473,6 +473,39 @@ no")`);
   });
 });
 
+describe('invalid-indexes: a table whose rows row-level security hides from the auditing role', () => {
+  const role = `ii_norls_${process.pid}`;
+  const db = useDatabase('invalid_indexes_rls', {
+    sql: [
+      `CREATE TABLE public.secrets (id int, owner text);
+       INSERT INTO public.secrets VALUES (1, 'a'), (2, 'a');
+       ALTER TABLE public.secrets ENABLE ROW LEVEL SECURITY;`,
+    ],
+  });
+  beforeAll(async () => {
+    expect(await fails(db.url, 'CREATE UNIQUE INDEX CONCURRENTLY secrets_owner ON public.secrets (owner)')).toBe('23505');
+  });
+
+  it('is reported with its duplicates not counted, and why, rather than an error or a zero', async () => {
+    await query(adminUrl(), `DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN NOBYPASSRLS PASSWORD 'ii-pw'`);
+    await query(db.url, `GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+    const url = new URL(db.url);
+    url.username = role;
+    url.password = 'ii-pw';
+    try {
+      const report = await audit(url.toString(), { checks: [ID] });
+      expect(checkResult(report, ID).status).toBe('failed');
+      expect(found(report)).toEqual([
+        { kind: 'invalid-unique', severity: 'warning', object: { schema: 'public', table: 'secrets', index: 'secrets_owner', column: 'owner' }, count: null, samples: [] },
+      ]);
+      expect(byIndex(report, 'secrets_owner').details).toMatchObject({ duplicatesCounted: false, reason: expect.stringContaining('row-level security') });
+    } finally {
+      await query(db.url, `DROP OWNED BY ${role}`);
+      await query(adminUrl(), `DROP ROLE ${role}`);
+    }
+  });
+});
+
 describe('invalid-indexes on the demo family (a failed unique CIC on billing.invoice)', () => {
   const db = useDatabase('invalid_indexes_family');
   beforeAll(async () => {

@@ -210,6 +210,8 @@ describe('invalid-indexes: how the index judges a duplicate', () => {
     // ... and is one under NULLS NOT DISTINCT (PostgreSQL 15); (y, 1) and (NULL, 1) still differ.
     expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY people_team_grade_nnd ON public.people (team, grade) NULLS NOT DISTINCT`)).toBe('23505');
     expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY moods_m ON public.moods (m)`)).toBe('23505');
+    // text_pattern_ops compares with the same `=` as text's default operator class.
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY people_team_pattern ON public.people (team text_pattern_ops)`)).toBe('23505');
   });
 
   it('uses the index collation, its NULL rule and an enum equality', async () => {
@@ -220,6 +222,7 @@ describe('invalid-indexes: how the index judges a duplicate', () => {
       ['people_handle_c', 0, []],
       ['people_team_grade', 0, []],
       ['people_team_grade_nnd', 2, ['["x", null]']],
+      ['people_team_pattern', 2, ['x']],
     ]);
     expect(byIndex(report, 'people_team_grade_nnd').details).toMatchObject({ nullsDistinct: false, duplicateKeys: 1 });
   });

@@ -525,6 +525,7 @@ async function auditTableCopies(ctx: Ctx, copies: TableCopy[], verdicts: Map<str
   // kept), and share the column instead.
   const family = (c: TableCopy) => (c.notNullColumn !== null ? `n:${c.notNullColumn}` : `c:${c.name}`);
   const byOid = new Map(copies.map((c) => [`${c.tableOid}\u0000${family(c)}`, c]));
+  const parentsOf = (c: TableCopy) => c.parents.map((p) => byOid.get(`${p}\u0000${family(c)}`)).filter((p): p is TableCopy => p !== undefined);
   const counted = new Map<TableCopy, Count | null>();
   const findings: Finding[] = [];
   const toCount: TableCopy[] = [];
@@ -535,7 +536,8 @@ async function auditTableCopies(ctx: Ctx, copies: TableCopy[], verdicts: Map<str
       counted.set(copy, null);
     } else if (verdict.refused.length > 0) {
       counted.set(copy, null);
-      findings.push(notEvaluated(ctx, copy.table, copy.name, verdict, null));
+      // Once per constraint, on the table it was declared on, not again on each partition or child.
+      if (parentsOf(copy).length === 0) findings.push(notEvaluated(ctx, copy.table, copy.name, verdict, null));
     } else if (copy.table.kind === 'partitioned table') {
       counted.set(copy, { count: 0, samples: [], expression: '' });
     } else {
@@ -553,7 +555,6 @@ async function auditTableCopies(ctx: Ctx, copies: TableCopy[], verdicts: Map<str
   );
   toCount.forEach((copy, i) => counted.set(copy, results[i] ?? null));
 
-  const parentsOf = (c: TableCopy) => c.parents.map((p) => byOid.get(`${p}\u0000${family(c)}`)).filter((p): p is TableCopy => p !== undefined);
   const childrenOf = new Map<TableCopy, TableCopy[]>();
   for (const c of copies) for (const p of parentsOf(c)) childrenOf.set(p, [...(childrenOf.get(p) ?? []), c]);
   const clean = new Map<TableCopy, boolean>();

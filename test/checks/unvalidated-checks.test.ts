@@ -242,6 +242,10 @@ describe('unvalidated-checks evaluates only PostgreSQL\'s own code', () => {
        ALTER TABLE t ADD CONSTRAINT via_array CHECK (arr[1] > 0 AND 0 < ALL (arr)) NOT VALID;
        ALTER TABLE t ADD CONSTRAINT via_tests CHECK (a IS NOT NULL AND a IS DISTINCT FROM 5 AND (a > -5) IS NOT FALSE
          AND CASE WHEN a < 0 THEN m <> 'happy' ELSE true END AND COALESCE(a, 0) = GREATEST(a, -9) AND NULLIF(a, 7) IS NOT NULL) NOT VALID;
+       CREATE TABLE pf (id int PRIMARY KEY, a int) PARTITION BY RANGE (id);
+       CREATE TABLE pf_1 PARTITION OF pf FOR VALUES FROM (0) TO (10);
+       CREATE TABLE pf_2 PARTITION OF pf FOR VALUES FROM (10) TO (20);
+       ALTER TABLE pf ADD CONSTRAINT pf_near CHECK (public.int_near(a, 1)) NOT VALID;
        CREATE SCHEMA elsewhere;
        CREATE TABLE parted (id int PRIMARY KEY, a int) PARTITION BY RANGE (id);
        CREATE TABLE elsewhere.parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10);
@@ -254,6 +258,8 @@ describe('unvalidated-checks evaluates only PostgreSQL\'s own code', () => {
     const report = await audit(db.url, { checks: [ID], schemas: ['public'] });
     expect(report.checks.filter((c) => c.status === 'error')).toEqual([]);
     expect(rows(report)).toEqual([
+      // Once, on the partitioned table, not on each partition.
+      ['warning', 'public.pf', null, 'pf_near', null, []],
       ['error', 'public.t', null, 'via_array', 1, ['1']],
       ['error', 'public.t', null, 'via_enum', 1, ['1']],
       ['error', 'public.t', null, 'via_tests', 1, ['2']],

@@ -46,7 +46,7 @@ export function addAuditOptions(cmd: Command): Command {
     .option('--check <id>', 'run only this check (repeatable)', collect)
     .option('--skip <id>', 'do not run this check (repeatable)', collect)
     .option('--schema <name>', 'audit this schema (repeatable; default: every non-system schema)', collect)
-    .option('--deep', 'orphan-rows: verify every foreign key, not only the ones PostgreSQL is not guaranteeing', false)
+    .option('--deep', 'orphan-rows: verify every foreign key, not only the ones PostgreSQL is not guaranteeing; sequence-behind-data: also read columns no index leads (a scan)', false)
     .option('--amcheck', 'collation-drift: verify the indexes a collation change put at risk with the amcheck extension (bt_index_check, read-only; reads each such index and its table)', false)
     .option('--jobs <n>', 'parallel connections sharing one snapshot', integer('--jobs', 1, 64), 4)
     .option('--statement-timeout <ms>', 'cancel any audit query running longer than this', integer('--statement-timeout', 1, 86_400_000), 60_000)

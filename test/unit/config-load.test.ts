@@ -35,13 +35,20 @@ describe('parseConfig: defaults', () => {
   it('has a setting for every check, in CHECKS order', () => {
     expect(Object.keys(parseConfig(CHECKS, {}, 'f.json').checks)).toEqual([
       'accepted-values',
+      'collation-drift',
+      'disabled-triggers',
+      'invalid-indexes',
       'jsonb-int-cast-index',
       'models-without-pricing',
       'orphan-rows',
       'placeholder-uuid',
       'required-child',
       'row-condition',
+      'sequence-behind-data',
+      'sequence-headroom',
+      'undeclared-references',
       'unique',
+      'unvalidated-checks',
       'users-without-profiles',
     ]);
   });
@@ -151,7 +158,7 @@ describe('parseConfig: errors', () => {
       name: 'unknown check id',
       json: { checks: { 'orphan-row': {} } },
       message:
-        'invalid config f.json: checks: Unrecognized key: "orphan-row" (known checks: accepted-values, jsonb-int-cast-index, models-without-pricing, orphan-rows, placeholder-uuid, required-child, row-condition, unique, users-without-profiles)',
+        'invalid config f.json: checks: Unrecognized key: "orphan-row" (known checks: accepted-values, collation-drift, disabled-triggers, invalid-indexes, jsonb-int-cast-index, models-without-pricing, orphan-rows, placeholder-uuid, required-child, row-condition, sequence-behind-data, sequence-headroom, undeclared-references, unique, unvalidated-checks, users-without-profiles)',
     },
     { name: 'checks not an object', json: { checks: 'all' }, message: 'invalid config f.json: checks: Invalid input: expected object, received string' },
     {

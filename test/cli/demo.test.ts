@@ -6,23 +6,38 @@ import { reportSchema } from '../helpers/report-schema.js';
 describe('integrity demo', () => {
   // The demo audits the five incidents with their own config (test/fixtures/integrity.config.json), which
   // configures no generic rules: the four generic-rule checks are listed as skipped, saying how to add rules.
-  it('starts an embedded PostgreSQL, loads the five incidents, shows findings from every incident check and the generic-rule checks as skipped', async () => {
+  it('starts an embedded PostgreSQL, loads the five incidents and the family fixtures, shows findings from every incident check and three family checks, and the generic-rule checks as skipped', async () => {
     const run = await runCli(['demo', '--format', 'json']);
     expect(run.code).toBe(0);
     const report = reportSchema.parse(JSON.parse(run.stdout));
     expect(report.checks.map((c) => [c.id, c.status])).toEqual([
       ['accepted-values', 'skipped'],
+      ['collation-drift', 'passed'],
+      ['disabled-triggers', 'passed'],
+      ['invalid-indexes', 'failed'],
       ['jsonb-int-cast-index', 'failed'],
       ['models-without-pricing', 'failed'],
       ['orphan-rows', 'failed'],
       ['placeholder-uuid', 'failed'],
       ['required-child', 'skipped'],
       ['row-condition', 'skipped'],
+      ['sequence-behind-data', 'failed'],
+      ['sequence-headroom', 'passed'],
+      ['undeclared-references', 'passed'],
       ['unique', 'skipped'],
+      ['unvalidated-checks', 'failed'],
       ['users-without-profiles', 'failed'],
     ]);
     for (const id of GENERIC_CHECKS) expect(report.checks.find((c) => c.id === id)?.reason).toMatch(NO_RULES);
-    expect(report.summary.findings).toEqual({ error: 18, warning: 2, info: 0 });
+    // The family fixtures (test/fixtures/family): one table, three of the quiet failures around the incidents.
+    const family = ['invalid-indexes', 'sequence-behind-data', 'unvalidated-checks'];
+    expect(report.findings.filter((f) => family.includes(f.checkId)).map((f) => [f.checkId, f.severity, f.object, f.count, f.samples])).toEqual([
+      ['invalid-indexes', 'error', { schema: 'billing', table: 'invoice', index: 'invoice_external_ref_key', column: 'external_ref' }, 2, ['INV-1002']],
+      ['sequence-behind-data', 'error', { schema: 'billing', table: 'invoice', column: 'id', sequence: 'invoice_id_seq' }, 5, []],
+      ['unvalidated-checks', 'error', { schema: 'billing', table: 'invoice', constraint: 'invoice_total_cents_nonnegative' }, 1, ['4']],
+    ]);
+    expect(report.summary.findings).toEqual({ error: 21, warning: 2, info: 0 });
     expect(run.stderr).toContain('Loading the incidents: 000_models_without_pricing.sql');
+    expect(run.stderr).toContain('Loading the family around them: 010_billing_import.sql');
   }, 120_000);
 });

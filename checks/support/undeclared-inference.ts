@@ -1,4 +1,5 @@
 import { locateTable, tableKey, type Catalog, type Column, type Relation, type Table } from '../../src/index.js';
+import { isKnownConvention } from './conventions.js';
 
 /**
  * Which columns reference another table without a foreign key, guessed from names and types. Shared by
@@ -128,6 +129,8 @@ export function inferReferences(catalog: Catalog, relations: Relation[] = []): I
     for (const column of child.columns) {
       const words = referencedWords(column.name);
       if (!words || declared.has(`${tableKey(child.schema, child.name)}:${column.name}`)) continue;
+      // A column that holds a placeholder by convention (Supabase's instance_id) spells a table but means none.
+      if (isKnownConvention(child.schema, child.name, column.name)) continue;
       const named = candidates(byName, words, childWords);
       // A column named after its own table is its key (pagila's actor.actor_id), or a copy of it: never a
       // reference. Under the prefix rule the table itself is merely no candidate (team_user.user_id is not

@@ -125,11 +125,13 @@ function finding(ctx: CheckContext<Options>, ref: InferredReference, counted: Co
       column: ref.column.name,
       references: { schema: ref.parent.schema, table: ref.parent.name, columns: [ref.parentColumn.name] },
     },
-    count: n,
-    ...(ctx.samplePercent !== null && n !== null ? { estimated: true } : {}),
+    // A finding's count is rows affected, null when none are (the reference itself is the finding).
+    count: n === 0 ? null : n,
+    ...(ctx.samplePercent !== null && n !== null && n > 0 ? { estimated: true } : {}),
     samples: counted.samples,
     details: {
       rule: ref.rule,
+      orphans: n,
       type: ref.column.type,
       relation: relationEntry(ref),
       ...(counted.notCounted === null ? {} : { notCounted: counted.notCounted }),

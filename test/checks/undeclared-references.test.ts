@@ -110,15 +110,15 @@ describe('undeclared-references on planted schemas', () => {
     { checkId: ID, severity: 'warning', object: ref('Billing Dept', 'Invoice Line', 'tax "code" id', 'Billing Dept', 'Tax "Code"', 'id'), count: 1, samples: ['2'] },
     { checkId: ID, severity: 'warning', object: ref('Billing Dept', 'Invoice Line', 'ware_house_id', 'Billing Dept', 'Ware\nHouse', 'id'), count: 1, samples: ['7'] },
     { checkId: ID, severity: 'warning', object: ref('public', 'AssistantChatMessage', 'sessionId', 'public', 'AssistantChatSession', 'id'), count: 2, samples: ['ses_lost'] },
-    { checkId: ID, severity: 'info', object: ref('public', 'AssistantChatSession', 'userId', 'public', 'User', 'id'), count: 0, samples: [] },
+    { checkId: ID, severity: 'info', object: ref('public', 'AssistantChatSession', 'userId', 'public', 'User', 'id'), count: null, samples: [] },
     { checkId: ID, severity: 'warning', object: ref('public', 'Post', 'userId', 'public', 'User', 'id'), count: 1, samples: ['usr_gone'] },
     { checkId: ID, severity: 'warning', object: ref('public', 'invoices', 'customer_id', 'public', 'customers', 'customer_id'), count: 1, samples: ['3'] },
-    { checkId: ID, severity: 'info', object: ref('public', 'order_lines', 'order_id', 'public', 'orders', 'order_id'), count: 0, samples: [] },
+    { checkId: ID, severity: 'info', object: ref('public', 'order_lines', 'order_id', 'public', 'orders', 'order_id'), count: null, samples: [] },
     { checkId: ID, severity: 'warning', object: ref('public', 'orders', 'customer_id', 'public', 'customers', 'customer_id'), count: 3, samples: ['98', '99'] },
-    { checkId: ID, severity: 'info', object: ref('public', 'products', 'category_id', 'public', 'categories', 'id'), count: 0, samples: [] },
+    { checkId: ID, severity: 'info', object: ref('public', 'products', 'category_id', 'public', 'categories', 'id'), count: null, samples: [] },
     { checkId: ID, severity: 'warning', object: ref('public', 'refunds', 'order_id', 'public', 'orders', 'order_id'), count: 1, samples: ['404'] },
     { checkId: ID, severity: 'warning', object: ref('sales', 'office', 'team_id', 'sales', 'team', 'id'), count: 1, samples: ['5'] },
-    { checkId: ID, severity: 'info', object: ref('public', 'stock', 'warehouse_id', 'public', 'warehouses', 'id'), count: 0, samples: [] },
+    { checkId: ID, severity: 'info', object: ref('public', 'stock', 'warehouse_id', 'public', 'warehouses', 'id'), count: null, samples: [] },
   ];
 
   it('reports each inferred reference with its exact orphan count, and nothing for the look-alikes', async () => {
@@ -130,9 +130,12 @@ describe('undeclared-references on planted schemas', () => {
       'inferred 13 undeclared references from column names and types, 9 with orphan rows; 2 columns left out, their name fitting several tables (public.notes.tag_id: public.tag or public.tags; sales.office.region_id: east.region or west.region)',
     );
     expect(report.findings.find((f) => f.object.table === 'AssistantChatMessage')?.details).toMatchObject({ rule: 'prefix', type: 'text' });
+    // No orphans: the reference alone is the finding (count null), its orphan count 0 in details.
+    expect(report.findings.find((f) => f.object.table === 'stock')?.details).toMatchObject({ orphans: 0 });
     expect(report.findings.find((f) => f.object.table === 'orders')?.details).toEqual({
       rule: 'name',
       type: 'integer',
+      orphans: 3,
       relation: { name: 'orders.customer_id -> customers.customer_id', schema: 'public', table: 'orders', columns: ['customer_id'], references: { schema: 'public', table: 'customers', columns: ['customer_id'] } },
     });
     expect(report.findings.every((f) => f.fix === null)).toBe(true);
@@ -336,7 +339,7 @@ describe('undeclared-references on real schemas', () => {
       });
       // Missed: a name that does not spell its table.
       expect(declared.filter((d) => !m.inferred.includes(d))).toEqual(['film.original_language_id -> language.language_id']);
-      expect(report.findings.map((f) => [f.count, f.severity])).toEqual(report.findings.map(() => [0, 'info']));
+      expect(report.findings.map((f) => [f.count, f.severity])).toEqual(report.findings.map(() => [null, 'info']));
     });
   });
 

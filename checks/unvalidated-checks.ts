@@ -689,7 +689,8 @@ function canValidateTable(ctx: Ctx, copy: TableCopy, ancestors: TableCopy[], sta
     severity: 'info',
     message: `${copy.notNullColumn !== null ? 'NOT NULL' : 'CHECK'} constraint ${displayName(copy.name)} on ${label} is NOT VALID but no row violates it${below}: it can be validated now`,
     object: { schema: copy.table.schema, table: copy.table.name, ...(copy.notNullColumn !== null ? { column: copy.notNullColumn } : {}), constraint: copy.name },
-    count: 0,
+    // No row violates it: the constraint itself is the finding (a count is rows affected, never 0).
+    count: null,
     details: {
       constraint: copy.name,
       ...(ancestors.length > 0 ? { inheritedFrom: ancestors.map((a) => ({ schema: a.table.schema, table: a.table.name })) } : {}),
@@ -913,7 +914,8 @@ function canValidateDomain(ctx: Ctx, d: DomainConstraint): Finding {
     severity: 'info',
     message: `constraint ${displayName(d.name)} of domain ${label} is not validated but no value of it violates it: it can be validated now`,
     object: { schema: d.domainSchema, table: d.domainName, constraint: d.name },
-    count: 0,
+    // No row violates it: the constraint itself is the finding (a count is rows affected, never 0).
+    count: null,
     details: { domain: { schema: d.domainSchema, name: d.domainName }, constraint: d.name },
     repair: async () => ({
       order: 50,

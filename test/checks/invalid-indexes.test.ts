@@ -147,7 +147,7 @@ describe('invalid-indexes: failed CREATE INDEX CONCURRENTLY', () => {
       { kind: 'invalid', severity: 'warning', object: { schema: 'Billing Dept', table: 'Invoice Line', index: 'invoice_code', column: 'code' }, count: null, samples: [] },
       { kind: 'invalid', severity: 'warning', object: { schema: 'Billing Dept', table: 'Invoice Line', index: 'per unit' }, count: null, samples: [] },
       { kind: 'invalid-unique', severity: 'error', object: { schema: 'public', table: 'account_regions', index: 'account_regions_region', column: 'region' }, count: 2, samples: ['eu'] },
-      { kind: 'invalid-unique', severity: 'warning', object: { schema: 'public', table: 'accounts', index: 'accounts_active', column: 'email' }, count: 0, samples: [] },
+      { kind: 'invalid-unique', severity: 'warning', object: { schema: 'public', table: 'accounts', index: 'accounts_active', column: 'email' }, count: null, samples: [] },
       { kind: 'invalid-unique', severity: 'error', object: { schema: 'public', table: 'accounts', index: 'accounts_lower_email' }, count: 4, samples: ['a@x.io', 'b@x.io'] },
       { kind: 'invalid-unique', severity: 'warning', object: { schema: 'public', table: 'accounts', index: 'accounts_norm' }, count: null, samples: [] },
       { kind: 'invalid-unique', severity: 'error', object: { schema: 'public', table: 'parent', index: 'parent_tag', column: 'tag' }, count: 2, samples: ['y'] },
@@ -157,7 +157,9 @@ describe('invalid-indexes: failed CREATE INDEX CONCURRENTLY', () => {
     expect(hostile.details).toMatchObject({ duplicatesCounted: true, rows: 5, duplicateKeys: 2, nullsDistinct: true, ready: false, duplicates: [{ key: 'r-1', count: 3 }, { key: 'r-2', count: 2 }] });
     expect(hostile.message).toContain('not even maintained on writes');
     expect(byIndex(report, 'accounts_norm').details).toMatchObject({ duplicatesCounted: false, reason: expect.stringContaining('outside pg_catalog') });
-    expect(byIndex(report, 'accounts_active').details).toMatchObject({ partial: true, rows: 0, duplicateKeys: 0 });
+    // No duplicate today: count null (a count is rows affected, never 0), yet counted, and 0 in details.
+    expect(byIndex(report, 'accounts_active').details).toMatchObject({ partial: true, duplicatesCounted: true, rows: 0, duplicateKeys: 0 });
+    expect(byIndex(report, 'accounts_active').message).toContain('no two rows share a key today');
     expect(checkResult(report, ID).note).toBe('8 invalid indexes in the audited schemas, 8 reported');
   });
 
@@ -219,12 +221,13 @@ describe('invalid-indexes: how the index judges a duplicate', () => {
     expect(found(report).map((f) => [f.object.index, f.count, f.samples])).toEqual([
       ['moods_m', 2, ['ok']],
       ['people_handle', 4, ['ANN', 'Bob']],
-      ['people_handle_c', 0, []],
-      ['people_team_grade', 0, []],
+      ['people_handle_c', null, []],
+      ['people_team_grade', null, []],
       ['people_team_grade_nnd', 2, ['["x", null]']],
       ['people_team_pattern', 2, ['x']],
     ]);
     expect(byIndex(report, 'people_team_grade_nnd').details).toMatchObject({ nullsDistinct: false, duplicateKeys: 1 });
+    for (const index of ['people_handle_c', 'people_team_grade']) expect(byIndex(report, index).details).toMatchObject({ duplicatesCounted: true, rows: 0, duplicateKeys: 0 });
   });
 });
 
@@ -260,12 +263,21 @@ describe('invalid-indexes: REINDEX CONCURRENTLY leftovers, builds in progress, p
       { kind: 'invalid', severity: 'warning', object: { schema: 'public', table: 'events', index: 'events_at_ccnew', column: 'at' }, count: null, samples: [] },
       { kind: 'reindex-leftover', severity: 'warning', object: { schema: 'public', table: 'events', index: 'events_kind_ccnew', column: 'kind' }, count: null, samples: [] },
       { kind: 'invalid', severity: 'warning', object: { schema: 'public', table: 'events', index: 'events_kind_ccold', column: 'at' }, count: null, samples: [] },
-      { kind: 'partitioned', severity: 'warning', object: { schema: 'public', table: 'm', index: 'm_k', column: 'k' }, count: 1, samples: [] },
-      { kind: 'partitioned', severity: 'warning', object: { schema: 'public', table: 'm', index: 'm_pkey', column: 'id', constraint: 'm_pkey' }, count: 2, samples: [] },
+      { kind: 'partitioned', severity: 'warning', object: { schema: 'public', table: 'm', index: 'm_k', column: 'k' }, count: null, samples: [] },
+      { kind: 'partitioned', severity: 'warning', object: { schema: 'public', table: 'm', index: 'm_pkey', column: 'id', constraint: 'm_pkey' }, count: null, samples: [] },
     ]);
     expect(byIndex(report, 'events_kind_ccnew').details).toMatchObject({ copyOf: 'events_kind', copyOfValid: true });
     expect(byIndex(report, 'm_k').details).toMatchObject({ partitionsWithoutIndex: [{ schema: 'public', table: 'm2' }] });
-    expect(byIndex(report, 'm_pkey').details).toMatchObject({ duplicatesCounted: true, rows: 0 });
+    // The partitions without an index are not rows (count null): they are in details and the message.
+    expect(byIndex(report, 'm_pkey').details).toMatchObject({
+      duplicatesCounted: true,
+      rows: 0,
+      partitionsWithoutIndex: [
+        { schema: 'public', table: 'm1' },
+        { schema: 'public', table: 'm2' },
+      ],
+    });
+    expect(byIndex(report, 'm_pkey').message).toContain('2 partitions have no index attached to it (public.m1, public.m2)');
   });
 
   it('does not report an index that CREATE INDEX CONCURRENTLY is building now, and says so', async () => {
@@ -428,7 +440,7 @@ no")`);
   it('clears every safe finding, leaves the review one, and a second apply changes nothing', async () => {
     const before = await audit(db.url, { checks: [ID] });
     expect(found(before).map((f) => [f.kind, f.object.index, f.count])).toEqual([
-      ['invalid-unique', 'Invoice Line id', 0],
+      ['invalid-unique', 'Invoice Line id', null],
       ['invalid-unique', 'Invoice Line ref', 200],
       ['invalid', 'line\nno idx', null],
       ['reindex-leftover', `ref's "idx"_ccnew`, null],
@@ -470,7 +482,7 @@ no")`);
     await query(db.url, `DELETE FROM "Billing Dept"."Invoice Line" WHERE id > 40`);
     const options = auditOptions(db.url, { checks: [ID] });
     const outcome = await runAuditWithRepairs(options);
-    expect(outcome.repairs.map((r) => [r.finding.object.index, r.finding.count, r.repair.steps.map((st) => st.safety)])).toEqual([['Invoice Line ref', 0, ['safe']]]);
+    expect(outcome.repairs.map((r) => [r.finding.object.index, r.finding.count, r.repair.steps.map((st) => st.safety)])).toEqual([['Invoice Line ref', null, ['safe']]]);
     await applyRepairs(options, outcome.repairs);
     expect(found(await audit(db.url, { checks: [ID] }))).toEqual([]);
   });

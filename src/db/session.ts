@@ -552,7 +552,9 @@ export const AUDIT_SETTINGS_SQL = `SELECT pg_catalog.set_config('statement_timeo
             pg_catalog.set_config('idle_in_transaction_session_timeout', $3, true),
             pg_catalog.set_config('row_security', 'off', true),
             pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true),
-            pg_catalog.set_config('standard_conforming_strings', 'on', true)`;
+            pg_catalog.set_config('standard_conforming_strings', 'on', true),
+            pg_catalog.set_config('DateStyle', 'ISO, MDY', true), pg_catalog.set_config('IntervalStyle', 'postgres', true),
+            pg_catalog.set_config('extra_float_digits', '3', true)`;
 
 /**
  * Each connection's settings as one statement with the values written in (ours: numbers and units), run

@@ -48,7 +48,8 @@ async function pinSession(client: pg.Client, local: boolean): Promise<void> {
   await client.query(
     `SELECT pg_catalog.set_config('standard_conforming_strings', 'on', $1), pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', $1),
             pg_catalog.set_config('row_security', 'off', $1), pg_catalog.set_config('client_encoding', 'UTF8', $1),
-            pg_catalog.set_config('check_function_bodies', 'off', $1)`,
+            pg_catalog.set_config('check_function_bodies', 'off', $1), pg_catalog.set_config('DateStyle', 'ISO, MDY', $1),
+            pg_catalog.set_config('IntervalStyle', 'postgres', $1), pg_catalog.set_config('extra_float_digits', '3', $1)`,
     [local],
   );
 }

@@ -99,6 +99,10 @@ export function sessionPins(): string[] {
     "SET search_path = pg_catalog, pg_temp;",
     'SET row_security = off;',
     'SET check_function_bodies = false;',
+    // As pg_dump pins them: a constant the audit deparsed (a date, an interval, a float in a condition) reads back as the same value.
+    "SET DateStyle = 'ISO, MDY';",
+    "SET IntervalStyle = 'postgres';",
+    'SET extra_float_digits = 3;',
     "SET lock_timeout = '10s';",
     // Only a superuser may set it, so it is checked rather than set: under `replica` no foreign key
     // cascades, and the deletes would leave orphans behind.

@@ -33,6 +33,29 @@ describe('AuditSession', () => {
     expect(await query(db.url, `SELECT to_regclass('nope') AS r`)).toEqual([{ r: null }]);
   });
 
+  it('pins how constants print, whatever the database sets: a deparsed date, interval or float reads back as the same value', async () => {
+    const name = new URL(db.url).pathname.slice(1);
+    await query(db.url, `ALTER DATABASE "${name}" SET DateStyle = 'German, DMY'; ALTER DATABASE "${name}" SET IntervalStyle = 'sql_standard'; ALTER DATABASE "${name}" SET extra_float_digits = 0`);
+    try {
+      const session = await AuditSession.open(target(db.url), { jobs: 1, statementTimeoutMs: 10_000, lockTimeoutMs: 1_000 });
+      try {
+        const [printed] = await session.runAll([
+          async (q) =>
+            (
+              await q.query<Record<string, string>>(
+                `SELECT DATE '2024-02-01'::text AS d, INTERVAL '1 day 2 hours'::text AS i, 0.30000000000000004::float8::text AS f`,
+              )
+            ).rows[0],
+        ]);
+        expect(printed).toEqual({ status: 'fulfilled', value: { d: '2024-02-01', i: '1 day 02:00:00', f: '0.30000000000000004' } });
+      } finally {
+        await session.close();
+      }
+    } finally {
+      await query(db.url, `ALTER DATABASE "${name}" RESET DateStyle; ALTER DATABASE "${name}" RESET IntervalStyle; ALTER DATABASE "${name}" RESET extra_float_digits`);
+    }
+  });
+
   it('gives every parallel connection the same snapshot', async () => {
     const session = await AuditSession.open(target(db.url), { jobs: 3, statementTimeoutMs: 10_000, lockTimeoutMs: 1_000 });
     try {

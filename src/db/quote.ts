@@ -1,12 +1,13 @@
 /**
  * Characters no SQL text we write may carry raw: line ends (CR and LF end a `--` comment for psql and the
- * server), the other C0/C1 controls and DEL (terminal escapes), and the Unicode line and paragraph
- * separators. Identifiers and literals holding them are written with escapes instead.
+ * server), the other C0/C1 controls and DEL (terminal escapes), the Unicode line and paragraph
+ * separators, and the bidirectional overrides and isolates (which make an editor show text in another
+ * order than it runs). Identifiers and literals holding them are written with escapes instead.
  */
 // eslint-disable-next-line no-control-regex
-export const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+export const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 // eslint-disable-next-line no-control-regex
-const UNSAFE_CHARS_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const UNSAFE_CHARS_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const hex = (c: string, width: number) => c.charCodeAt(0).toString(16).padStart(width, '0');
 

@@ -5,11 +5,12 @@ import { repairSafety, type Repair, type RepairStep } from './types.js';
 
 /**
  * Characters that must never reach a script raw from user text: every one psql's or the server's lexer
- * treats as a line end (CR, LF), the other C0/C1 controls and DEL (terminal escapes), and the Unicode line
- * and paragraph separators (editors and viewers break lines there).
+ * treats as a line end (CR, LF), the other C0/C1 controls and DEL (terminal escapes), the Unicode line
+ * and paragraph separators (editors and viewers break lines there), and the bidirectional overrides and
+ * isolates (a viewer would show a comment's text in another order).
  */
 // eslint-disable-next-line no-control-regex
-const UNPRINTABLE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
+const UNPRINTABLE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** Shows an unprintable character as `\xHH` / `\uHHHH`, so a comment line can only end where we end it. */
 export function visibleText(text: string): string {

@@ -73,6 +73,6 @@ export async function expectScriptRunsOnlyPlanned(script: string, outcome: { rep
   const meta = script.split('\n').filter((l) => l.startsWith('\\'));
   for (const line of meta) expect(line).toMatch(/^\\(set ON_ERROR_STOP on|if :\{\?integrity_any_database\}|if :integrity_todo_\d+|elif :integrity_same_database|else|endif)$/);
   // eslint-disable-next-line no-control-regex
-  expect(script).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/);
+  expect(script).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
   expect(await statementsPsqlWouldRun(script)).toEqual(await plannedStatements(outcome.report, outcome.repairs));
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { rewriteJsonIntCasts } from '../../checks/support/rewrite-cast.js';
-import { renderFixScript } from '../../src/fix/script.js';
+import { comment, renderFixScript } from '../../src/fix/script.js';
+import { quoteIdent, quoteLiteral } from '../../src/db/quote.js';
 import { repairSafety, type Repair } from '../../src/fix/types.js';
 import type { AuditReport, Finding } from '../../src/findings.js';
 
@@ -95,5 +96,19 @@ describe('renderFixScript', () => {
 
   it('rates a repair by its most dangerous step', () => {
     expect(repairs.map((r) => repairSafety(r.repair))).toEqual(['review', 'safe']);
+  });
+});
+
+describe('bidirectional controls in names and values (Trojan Source)', () => {
+  // U+202E RIGHT-TO-LEFT OVERRIDE and U+2066 LEFT-TO-RIGHT ISOLATE make a viewer show text in another order.
+  const name = 'inv\u202eoice\u2066';
+
+  it('are escaped in identifiers and literals, so the SQL text never carries them raw', () => {
+    expect(quoteIdent(name)).toBe('U&"inv\\202eoice\\2066"');
+    expect(quoteLiteral(name)).toBe("E'inv\\u202eoice\\u2066'");
+  });
+
+  it('are made visible in a script comment', () => {
+    expect(comment(`table ${name}`)).toBe('-- table inv\\u202eoice\\u2066');
   });
 });

@@ -20,12 +20,21 @@ describe('integrity check against the five incidents', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(1);
     const report = reportSchema.parse(JSON.parse(run.stdout));
-    // The five incident checks; the fixtures' config gives the generic-rule checks no rules, so they skip, saying so.
+    // The five incident checks fail; the seven family checks pass (the incident fixtures plant none of
+    // their defects: no serial is given explicit ids, no CHECK is NOT VALID, no user trigger is disabled, no
+    // index is invalid); the fixtures' config gives the generic-rule checks no rules, so they skip, saying so.
     expect(report.checks.filter((c) => !GENERIC_CHECKS.includes(c.id)).map((c) => [c.id, c.status, c.findings])).toEqual([
+      ['collation-drift', 'passed', 0],
+      ['disabled-triggers', 'passed', 0],
+      ['invalid-indexes', 'passed', 0],
       ['jsonb-int-cast-index', 'failed', 6],
       ['models-without-pricing', 'failed', 1],
       ['orphan-rows', 'failed', 7],
       ['placeholder-uuid', 'failed', 4],
+      ['sequence-behind-data', 'passed', 0],
+      ['sequence-headroom', 'passed', 0],
+      ['undeclared-references', 'passed', 0],
+      ['unvalidated-checks', 'passed', 0],
       ['users-without-profiles', 'failed', 2],
     ]);
     const generic = report.checks.filter((c) => GENERIC_CHECKS.includes(c.id));
@@ -55,7 +64,7 @@ describe('integrity check against the five incidents', () => {
       'users-without-profiles auth.users undefined null',
     ]);
     expect(new Set(report.findings.map((f) => f.fingerprint)).size).toBe(report.findings.length);
-    expect(report.summary).toEqual({ checks: { passed: 0, sampled: 0, failed: 5, skipped: 4, error: 0 }, findings: { error: 18, warning: 2, info: 0 } });
+    expect(report.summary).toEqual({ checks: { passed: 7, sampled: 0, failed: 5, skipped: 4, error: 0 }, findings: { error: 18, warning: 2, info: 0 } });
     expect(report.database.name).toBe(db.name);
   });
 
@@ -76,13 +85,20 @@ describe('integrity check against the five incidents', () => {
     const report = reportSchema.parse(JSON.parse(run.stdout));
     expect(report.checks.map((c) => [c.id, c.status, c.reason])).toEqual([
       ['accepted-values', 'skipped', 'not selected by --check'],
+      ['collation-drift', 'skipped', 'not selected by --check'],
+      ['disabled-triggers', 'skipped', 'not selected by --check'],
+      ['invalid-indexes', 'skipped', 'not selected by --check'],
       ['jsonb-int-cast-index', 'failed', null],
       ['models-without-pricing', 'skipped', 'not selected by --check'],
       ['orphan-rows', 'skipped', 'skipped by --skip'],
       ['placeholder-uuid', 'skipped', 'not selected by --check'],
       ['required-child', 'skipped', 'not selected by --check'],
       ['row-condition', 'skipped', 'not selected by --check'],
+      ['sequence-behind-data', 'skipped', 'not selected by --check'],
+      ['sequence-headroom', 'skipped', 'not selected by --check'],
+      ['undeclared-references', 'skipped', 'not selected by --check'],
       ['unique', 'skipped', 'not selected by --check'],
+      ['unvalidated-checks', 'skipped', 'not selected by --check'],
       ['users-without-profiles', 'skipped', 'not selected by --check'],
     ]);
   });
@@ -95,7 +111,7 @@ describe('integrity check against the five incidents', () => {
     for (const id of GENERIC_CHECKS) {
       expect(run.stdout).toMatch(new RegExp(`○ ${id} .* · skipped · \\d+ ms\\n {2}reason: no rules configured: add checks\\.${id}\\.rules to the config file`));
     }
-    expect(run.stdout).toMatch(/9 checks: 0 passed, 5 failed, 4 skipped, 0 errored · findings: 16 error, 2 warning, 0 info · \d+ ms\n$/);
+    expect(run.stdout).toMatch(/16 checks: 7 passed, 5 failed, 4 skipped, 0 errored · findings: 16 error, 2 warning, 0 info · \d+ ms\n$/);
     expect(run.stdout).toContain('"Billing Dept"."Invoice Line"');
   });
 
@@ -124,8 +140,8 @@ describe('integrity check against the five incidents', () => {
       { env: { GITHUB_STEP_SUMMARY: summary } },
     );
     expect(run.code).toBe(1);
-    expect(run.stdout.split('\n').filter(Boolean).at(-1)).toMatch(/^::notice title=integrity::9 checks: 0 passed, 5 failed, 4 skipped, 0 errored;/);
-    expect(readFileSync(path.join(dir, 'r.xml'), 'utf8')).toMatch(/^<\?xml version="1\.0" encoding="UTF-8"\?>\n<testsuites name="integrity" tests="22" failures="18" errors="0" skipped="4" /);
+    expect(run.stdout.split('\n').filter(Boolean).at(-1)).toMatch(/^::notice title=integrity::16 checks: 7 passed, 5 failed, 4 skipped, 0 errored;/);
+    expect(readFileSync(path.join(dir, 'r.xml'), 'utf8')).toMatch(/^<\?xml version="1\.0" encoding="UTF-8"\?>\n<testsuites name="integrity" tests="29" failures="18" errors="0" skipped="4" /);
     expect(readFileSync(path.join(dir, 'r.md'), 'utf8')).toMatch(/^### integrity: 16 error, 2 warning, 0 info/);
     expect(readFileSync(summary, 'utf8')).toMatch(/^# earlier step\n### integrity: 16 error/);
     expect((await runCli(['check', '-d', db.url, '--report', 'xml=out.xml'])).stderr).toMatch(/--report xml=out\.xml: expected FORMAT=PATH with FORMAT one of pretty, json, junit, sarif, github, markdown/);
@@ -175,13 +191,20 @@ describe('integrity check on a database without the incidents', () => {
     const report = reportSchema.parse(JSON.parse(json.stdout));
     expect(report.checks.map((c) => [c.id, c.status])).toEqual([
       ['accepted-values', 'skipped'],
+      ['collation-drift', 'passed'],
+      ['disabled-triggers', 'passed'],
+      ['invalid-indexes', 'passed'],
       ['jsonb-int-cast-index', 'passed'],
       ['models-without-pricing', 'skipped'],
       ['orphan-rows', 'passed'],
       ['placeholder-uuid', 'passed'],
       ['required-child', 'skipped'],
       ['row-condition', 'skipped'],
+      ['sequence-behind-data', 'passed'],
+      ['sequence-headroom', 'passed'],
+      ['undeclared-references', 'passed'],
       ['unique', 'skipped'],
+      ['unvalidated-checks', 'passed'],
       ['users-without-profiles', 'skipped'],
     ]);
     expect(report.checks.filter((c) => c.status === 'skipped').every((c) => (c.reason ?? '').length > 10)).toBe(true);
@@ -207,7 +230,7 @@ describe('integrity check when the audit itself fails', () => {
     [['check', '--sample-percent', '0'], /--sample-percent must be a percentage above 0 and below 100/],
     [['check', '--format', 'xml'], /argument 'xml' is invalid/],
     [['check', '--bogus'], /unknown option '--bogus'/],
-    [['check', '--check', 'nope', '-d', 'postgres://x@127.0.0.1:1/x'], /unknown check "nope"; known checks: accepted-values, jsonb-int-cast-index, models-without-pricing, orphan-rows, placeholder-uuid, required-child, row-condition, unique, users-without-profiles$/],
+    [['check', '--check', 'nope', '-d', 'postgres://x@127.0.0.1:1/x'], /unknown check "nope"; known checks: accepted-values, collation-drift, disabled-triggers, invalid-indexes, jsonb-int-cast-index, models-without-pricing, orphan-rows, placeholder-uuid, required-child, row-condition, sequence-behind-data, sequence-headroom, undeclared-references, unique, unvalidated-checks, users-without-profiles$/],
     [['check', '--config', 'missing.json'], /config file missing.json does not exist/],
     [['check', '-d', 'mysql://x'], /is not a connection string/],
     [['check', '--output', '/nonexistent-dir/x.json', '-d', 'postgres://x@127.0.0.1:1/x'], /directory \/nonexistent-dir does not exist/],
@@ -252,18 +275,31 @@ describe('integrity check when the audit itself fails', () => {
     const report = reportSchema.parse(JSON.parse(run.stdout));
     expect(report.checks.map((c) => [c.id, c.status])).toEqual([
       ['accepted-values', 'skipped'],
+      ['collation-drift', 'passed'],
+      ['disabled-triggers', 'passed'],
+      ['invalid-indexes', 'passed'],
       ['jsonb-int-cast-index', 'passed'],
       ['models-without-pricing', 'failed'],
       ['orphan-rows', 'error'],
       ['placeholder-uuid', 'error'],
       ['required-child', 'skipped'],
       ['row-condition', 'skipped'],
+      // the role reads model_provider_pricing but not its bigserial's sequence, nor token_usage_ledger's:
+      // where a sequence stands is unknown to it, and both sequence checks say so rather than pass
+      ['sequence-behind-data', 'error'],
+      ['sequence-headroom', 'error'],
+      ['undeclared-references', 'passed'],
       ['unique', 'skipped'],
+      ['unvalidated-checks', 'passed'],
       ['users-without-profiles', 'skipped'],
     ]);
     for (const id of GENERIC_CHECKS) expect(report.checks.find((c) => c.id === id)?.reason).toMatch(NO_RULES);
     expect(report.checks.find((c) => c.id === 'placeholder-uuid')?.reason).toMatch(/permission denied for table api_requests .*\[42501\]/);
     expect(run.stderr).toMatch(/check orphan-rows errored: .*permission denied for table token_usage_ledger/);
+    for (const id of ['sequence-behind-data', 'sequence-headroom']) {
+      const reason = report.checks.find((c) => c.id === id)?.reason ?? '';
+      for (const seq of ['model_provider_pricing_id_seq', 'token_usage_ledger_id_seq']) expect(reason).toContain(`GRANT SELECT ON SEQUENCE "public"."${seq}"`);
+    }
     expect(run.stdout + run.stderr).not.toContain('limited-pw');
   });
 

@@ -97,7 +97,7 @@ describe('ignores in the config', () => {
   it('an ignore naming an unknown check is a config error', async () => {
     const run = await withConfig({ ignore: [{ check: 'orphan-row', object: 'public.*', reason: 'typo' }] });
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/ignore\.0\.check: unknown check; known checks: accepted-values, jsonb-int-cast-index, models-without-pricing, orphan-rows, placeholder-uuid, required-child, row-condition, unique, users-without-profiles$/m);
+    expect(run.stderr).toMatch(/ignore\.0\.check: unknown check; known checks: accepted-values, collation-drift, disabled-triggers, invalid-indexes, jsonb-int-cast-index, models-without-pricing, orphan-rows, placeholder-uuid, required-child, row-condition, sequence-behind-data, sequence-headroom, undeclared-references, unique, unvalidated-checks, users-without-profiles$/m);
   });
 
   it('an expired ignore stops applying and is reported as expired', async () => {

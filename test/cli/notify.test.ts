@@ -37,7 +37,9 @@ describe('alerts for the nightly job', () => {
     expect(run.code).toBe(1);
     expect(hook.received).toHaveLength(1);
     expect(hook.received[0]?.body).toMatchObject({ tool: 'integrity', status: 'failed', exitCode: 1, database: { name: db.name } });
-    expect(String(hook.received[0]?.body.text)).toMatch(/^integrity failed on integrity_t_notify_\d+_\d+: 3 new finding\(s\) \(2 error, 1 warning, 0 info in all\)/);
+    expect(String(hook.received[0]?.body.text)).toMatch(/^integrity failed on integrity_t_notify_\d+_\d+: 4 new finding\(s\) \(2 error, 1 warning, 1 info in all\)/);
+    // Seed 004's audit table: its trigger writes auth.users' ids into user_profiles_audit.user_id, which has no foreign key.
+    expect(String(hook.received[0]?.body.text)).toContain('• [info] undeclared-references: public.user_profiles_audit.user_id looks like a reference to auth.users (id) by its name and type, but no foreign key or configured relation declares it; every non-null value has a parent row.');
   });
 
   it('stays quiet on a passing run unless --notify-on always', async () => {

@@ -17,8 +17,8 @@ describe('progress', () => {
     expect(code).toBe(1);
     expect(() => JSON.parse(out.text())).not.toThrow();
     expect(err.text()).toContain('\r\u001b[2Kintegrity · ');
-    expect(err.text()).toMatch(/integrity · placeholder-uuid(?: · [^·]+)? · \d+\.\ds · \d\/9 checks/);
-    expect(err.text()).toMatch(/9\/9 checks/);
+    expect(err.text()).toMatch(/integrity · placeholder-uuid(?: · [^·]+)? · \d+\.\ds · \d+\/16 checks/);
+    expect(err.text()).toMatch(/16\/16 checks/);
     expect(err.text().endsWith('\r\u001b[2K')).toBe(true);
   });
 

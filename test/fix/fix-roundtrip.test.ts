@@ -184,8 +184,8 @@ describe('integrity fix --apply', () => {
     const run = await runCli(['fix', '-d', db.url, '--apply', '--yes']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^before: 3 findings/);
-    expect(run.stdout).toMatch(/after: {2}1 findings \(0 error, 1 warning/);
+    expect(run.stdout).toMatch(/^before: 4 findings \(2 error, 1 warning, 1 info\); 16 checks: 8 passed, 3 failed, 5 skipped, 0 errored\n/);
+    expect(run.stdout).toMatch(/after: {2}2 findings \(0 error, 1 warning, 1 info\); 16 checks: 9 passed, 2 failed, 5 skipped, 0 errored\n/);
     expect(run.stdout).toMatch(/2 of 2 repaired finding\(s\) cleared/);
     expect(await query(db.url, 'SELECT count(*)::int AS n FROM public.user_profiles')).toEqual([{ n: 4 }]);
   });

@@ -30,7 +30,7 @@ export interface Planted {
   check: string;
   table: string;
   column: string | null;
-  /** Null for a finding about the catalog, which has no row count. */
+  /** Null for a finding with no row count: one about the catalog, or an undeclared reference with no orphan rows. */
   count: number | null;
 }
 
@@ -65,6 +65,9 @@ export function plantedAt(s: Sizes): Planted[] {
     { check: 'placeholder-uuid', table: 'public.chat_sessions', column: 'external_id', count: every(s.sessions, 120, 9) },
     // Seed 003: the expression index that rejects fractional credits (a catalog finding, no count).
     { check: 'jsonb-int-cast-index', table: 'public.models', column: 'meta', count: null },
+    // The ledger's model_id names public.models (text, its primary key's type) with no foreign key; every
+    // row's 'model-' || (1 + i % models) is a model that exists, so no orphans: count null.
+    { check: 'undeclared-references', table: 'public.token_usage_ledger', column: 'model_id', count: null },
   ];
 }
 

@@ -28,13 +28,20 @@ describe('integrity check --plan', () => {
     // The fixtures' config gives the generic-rule checks no rules: they are skipped, saying so, and plan no query.
     expect(plan.checks.map((c) => [c.id, c.status])).toEqual([
       ['accepted-values', 'skipped'],
+      ['collation-drift', 'planned'],
+      ['disabled-triggers', 'planned'],
+      ['invalid-indexes', 'planned'],
       ['jsonb-int-cast-index', 'planned'],
       ['models-without-pricing', 'planned'],
       ['orphan-rows', 'planned'],
       ['placeholder-uuid', 'planned'],
       ['required-child', 'skipped'],
       ['row-condition', 'skipped'],
+      ['sequence-behind-data', 'planned'],
+      ['sequence-headroom', 'planned'],
+      ['undeclared-references', 'planned'],
       ['unique', 'skipped'],
+      ['unvalidated-checks', 'planned'],
       ['users-without-profiles', 'planned'],
     ]);
     for (const id of GENERIC_CHECKS) expect(plan.checks.find((c) => c.id === id)).toMatchObject({ reason: expect.stringMatching(NO_RULES), queries: [] });

@@ -340,7 +340,50 @@ interface CodeRow {
   name: string;
   code_schema: string;
   volatility: string;
+  /** The function's (an operator's: its code's) argument and result types of TYPE_DESIGNATING, by name. */
+  io_types: string[];
 }
+
+/**
+ * Argument or result types that make a function part of the type input/output family, or let it be handed
+ * a type or relation to work on: `cstring` and `internal` (a type's input, output, receive and send
+ * functions: domain_in, array_in, record_in, range_in and the *_recv ones run the input function of the
+ * type named by their oid argument, and a domain's input runs its CHECK, which may call any function),
+ * `regtype` and `regclass` (a type or a row type given as a value, whose functions the call may run), and
+ * `regconfig` and `regdictionary` (a text search configuration or dictionary, whose parser and dictionary
+ * code may be an extension's). None of them is judged from the tree's types: the type is a value there.
+ */
+const TYPE_DESIGNATING = ['cstring', 'internal', 'regtype', 'regclass', 'regconfig', 'regdictionary'];
+
+/**
+ * pg_catalog functions that run the input function of a type given by name as text (PostgreSQL 16 on),
+ * which no argument type gives away. The query guard refuses them too (with the rest of the family, in
+ * src/db/acting-functions.ts), in any check's query.
+ */
+const TYPE_INPUT_BY_NAME = new Set(['pg_input_is_valid', 'pg_input_error_info']);
+
+/**
+ * pg_catalog functions that run queries on the tables and views they are given (a view may call any
+ * function), stable ones among them; the guard's list has them too. table_to_xml's regclass argument gives
+ * it away as well, schema_to_xml's name and database_to_xml's none do.
+ */
+const RUNS_QUERIES = new Set([
+  'query_to_xml',
+  'query_to_xmlschema',
+  'query_to_xml_and_xmlschema',
+  'cursor_to_xml',
+  'cursor_to_xmlschema',
+  'table_to_xml',
+  'table_to_xmlschema',
+  'table_to_xml_and_xmlschema',
+  'schema_to_xml',
+  'schema_to_xmlschema',
+  'schema_to_xml_and_xmlschema',
+  'database_to_xml',
+  'database_to_xmlschema',
+  'database_to_xml_and_xmlschema',
+  'ts_stat',
+]);
 
 interface TypeRow {
   oid: string;
@@ -350,6 +393,23 @@ interface TypeRow {
   base: string;
   elem: string;
   category: string;
+}
+
+/** Which of TYPE_DESIGNATING ($3) the pg_proc row `p` takes (any argument, OUT ones too) or returns. */
+const IO_TYPES = `ARRAY(SELECT DISTINCT ty.typname::pg_catalog.text
+         FROM pg_catalog.unnest(pg_catalog.array_append(COALESCE(p.proallargtypes, p.proargtypes::pg_catalog.oid[]), p.prorettype)) AS a(typ)
+         JOIN pg_catalog.pg_type ty ON ty.oid OPERATOR(pg_catalog.=) a.typ
+        WHERE ty.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND ty.typname OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.name[])
+        ORDER BY 1)`;
+
+/** Why a pg_catalog function (an operator's code) may run a type's input or output functions it is handed as a value. */
+function typeIoProblem(kind: 'f' | 'o', row: CodeRow): string | null {
+  if (kind === 'f' && RUNS_QUERIES.has(row.name)) return 'which runs queries on tables and views (a view may call any function)';
+  const io = row.io_types.filter((t) => t === 'cstring' || t === 'internal');
+  if (io.length > 0) return `a type input or output function (it takes or returns ${io.join(' and ')}): it may run the input function of a type it is given, a domain's CHECK (any function) among them`;
+  if (row.io_types.length > 0) return `which is given a type, relation or text search configuration as a value (${row.io_types.join(', ')}): it may run that object's code, which is not necessarily PostgreSQL's own`;
+  if (kind === 'f' && TYPE_INPUT_BY_NAME.has(row.name)) return "which runs the input function of the type it is given by name: a domain's CHECK (any function) among them";
+  return null;
 }
 
 /**
@@ -366,15 +426,15 @@ async function judgeTrees(db: Queryable, trees: { key: string; tree: string }[])
   if (functions.length + operators.length > 0) {
     const res = await db.query<CodeRow>(
       `SELECT 'f' AS kind, p.oid::pg_catalog.text AS oid, n.nspname::pg_catalog.text AS schema, p.proname::pg_catalog.text AS name,
-              n.nspname::pg_catalog.text AS code_schema, p.provolatile::pg_catalog.text AS volatility
+              n.nspname::pg_catalog.text AS code_schema, p.provolatile::pg_catalog.text AS volatility, ${IO_TYPES} AS io_types
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
         WHERE p.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])
        UNION ALL
-       SELECT 'o', o.oid::pg_catalog.text, n.nspname::pg_catalog.text, o.oprname::pg_catalog.text, pn.nspname::pg_catalog.text, p.provolatile::pg_catalog.text
+       SELECT 'o', o.oid::pg_catalog.text, n.nspname::pg_catalog.text, o.oprname::pg_catalog.text, pn.nspname::pg_catalog.text, p.provolatile::pg_catalog.text, ${IO_TYPES}
          FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
          JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) o.oprcode JOIN pg_catalog.pg_namespace pn ON pn.oid OPERATOR(pg_catalog.=) p.pronamespace
         WHERE o.oid OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])`,
-      [functions, operators],
+      [functions, operators, TYPE_DESIGNATING],
     );
     for (const r of res.rows) code.set(`${r.kind}${r.oid}`, r);
   }
@@ -407,6 +467,7 @@ async function judgeTrees(db: Queryable, trees: { key: string; tree: string }[])
       const label = kind === 'f' ? `function ${displayName(row?.schema ?? '?', row?.name ?? oid)}()` : `operator OPERATOR(${displayName(row?.schema ?? '?')}.${row?.name ?? oid})`;
       if (!row) refused.push(`${label} not found`);
       else if (row.schema !== 'pg_catalog' || row.code_schema !== 'pg_catalog') refused.push(`calls ${label}, which is not PostgreSQL's own`);
+      else if (typeIoProblem(kind, row) !== null) refused.push(`calls ${label}, ${typeIoProblem(kind, row)}`);
       else if (row.volatility === 'v') refused.push(`calls the volatile ${label}: its result differs per evaluation, so no count would be VALIDATE's`);
       else if (row.volatility === 's') stable.push(label);
     };

@@ -1,11 +1,33 @@
 /**
+ * Built-in functions that run the input (or receive) function of a type they are handed as a value (an
+ * oid, or a name as text) rather than one the query's own types show: for a domain, that runs its CHECK,
+ * which may call any function, user code among them.
+ */
+export const TYPE_IO_FUNCTIONS: ReadonlySet<string> = new Set([
+  'domain_in',
+  'domain_recv',
+  'array_in',
+  'array_recv',
+  'record_in',
+  'record_recv',
+  'range_in',
+  'range_recv',
+  'multirange_in',
+  'multirange_recv',
+  'pg_input_is_valid',
+  'pg_input_error_info',
+]);
+
+/**
  * Built-in functions that act beyond the statement that calls them, where a READ ONLY transaction
  * cannot reach or cannot undo: settings that outlive a check, SQL given as text (which may call any of
  * these), other connections (dblink), other sessions, replication slots and statistics, the server's
- * files and configuration, session-level locks, large objects. A check's query (the audit's guard) and
- * a plugin's repair step (the script's vetting) may not call them.
+ * files and configuration, session-level locks, large objects; and the type input functions above, which
+ * may run user code. A check's query (the audit's guard) and a plugin's repair step (the script's
+ * vetting) may not call them.
  */
 export const ACTING_FUNCTIONS = new Set([
+  ...TYPE_IO_FUNCTIONS,
   'set_config',
   'query_to_xml',
   'query_to_xmlschema',

@@ -362,6 +362,83 @@ describe('unvalidated-checks on PostgreSQL 18: NOT VALID NOT NULL, NOT ENFORCED'
   });
 });
 
+describe('unvalidated-checks never runs a domain\'s CHECK through a type input function it is handed', () => {
+  const db = useDatabase('unvalidated_checks_type_io', {
+    sql: [
+      `CREATE FUNCTION public.evil(int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN'; END $$;
+       CREATE DOMAIN public.d_evil AS int CHECK (public.evil(VALUE));
+       CREATE TYPE public.c_evil AS (v public.d_evil);
+       CREATE DOMAIN public.d_plain AS int;
+       CREATE TABLE public.t (id int PRIMARY KEY, x int, y public.d_plain);
+       INSERT INTO public.t VALUES (1, 1, 1);
+       -- The type is a value (a regtype constant) here, so the tree's types do not show it.
+       ALTER TABLE public.t ADD CONSTRAINT sneaky CHECK (pg_catalog.domain_in(x::text::cstring, 'public.d_evil'::regtype, -1) IS NOT NULL) NOT VALID;
+       ALTER TABLE public.t ADD CONSTRAINT via_array_in CHECK (pg_catalog.array_in(('{' || x || '}')::cstring, 'public.d_evil'::regtype, -1) IS NOT NULL) NOT VALID;
+       ALTER TABLE public.t ADD CONSTRAINT via_record_in CHECK (pg_catalog.record_in(('(' || x || ')')::cstring, 'public.c_evil'::regtype, -1) IS NOT NULL) NOT VALID;
+       -- Stable pg_catalog functions that read a relation, or every one of a schema, given as a value: a view may call anything.
+       CREATE VIEW public.v_evil AS SELECT public.evil(1) AS e;
+       ALTER TABLE public.t ADD CONSTRAINT via_table_xml CHECK (pg_catalog.table_to_xml('public.v_evil'::regclass, true, false, '') IS NOT NULL) NOT VALID;
+       ALTER TABLE public.t ADD CONSTRAINT via_schema_xml CHECK (pg_catalog.schema_to_xml('public', true, false, '') IS NOT NULL) NOT VALID;
+       ALTER TABLE public.t ADD CONSTRAINT via_regtype CHECK (pg_catalog.regtypesend('public.d_evil'::regtype) IS NOT NULL) NOT VALID;
+       -- A cast through text to an array of the domain: CoerceViaIO to a type whose input runs the CHECK.
+       ALTER TABLE public.t ADD CONSTRAINT via_cast CHECK (('{' || x || '}')::public.d_evil[] IS NOT NULL) NOT VALID;
+       ALTER DOMAIN public.d_plain ADD CONSTRAINT sneaky_domain CHECK (pg_catalog.domain_in(VALUE::text::cstring, 'public.d_evil'::regtype, -1) IS NOT NULL) NOT VALID;
+       -- Look-alike: a cast through text to a built-in type is PostgreSQL's own input function.
+       ALTER TABLE public.t ADD CONSTRAINT via_builtin_cast CHECK ((x::text)::int4 > 1) NOT VALID;`,
+    ],
+  });
+
+  it('reports each as not evaluated, with the reason and no repair, and evil() never runs', async () => {
+    const [v] = await query<{ n: number }>(db.url, `SELECT current_setting('server_version_num')::int AS n`);
+    // PostgreSQL 16 on: the type is given by name, as text.
+    const named = (v?.n ?? 0) >= 160000;
+    if (named) {
+      await query(db.url, `ALTER TABLE public.t DROP CONSTRAINT IF EXISTS via_input_is_valid, DROP CONSTRAINT IF EXISTS via_error_info;
+        ALTER TABLE public.t ADD CONSTRAINT via_input_is_valid CHECK (pg_catalog.pg_input_is_valid(x::text, 'public.d_evil')) NOT VALID;
+        ALTER TABLE public.t ADD CONSTRAINT via_error_info CHECK ((pg_catalog.pg_input_error_info(x::text, 'public.d_evil')).message IS NULL) NOT VALID;`);
+    }
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    const report = outcome.report;
+    expect(JSON.stringify(report)).not.toContain('USER CODE RAN');
+    expect(report.checks.filter((c) => c.status === 'error')).toEqual([]);
+    expect(rows(report)).toEqual(
+      [
+        ['warning', 'public.t', null, 'sneaky', null, []],
+        ['warning', 'public.t', null, 'via_array_in', null, []],
+        ['warning', 'public.t', null, 'via_record_in', null, []],
+        ['warning', 'public.t', null, 'via_table_xml', null, []],
+        ['warning', 'public.t', null, 'via_schema_xml', null, []],
+        ['warning', 'public.t', null, 'via_regtype', null, []],
+        ['warning', 'public.t', null, 'via_cast', null, []],
+        ['warning', 'public.d_plain', null, 'sneaky_domain', null, []],
+        ['error', 'public.t', null, 'via_builtin_cast', 1, ['1']],
+        ...(named ? [['warning', 'public.t', null, 'via_input_is_valid', null, []], ['warning', 'public.t', null, 'via_error_info', null, []]] : []),
+      ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    );
+    const reasons = (table: string, c: string) => findingOn(report, table, c).details?.reasons;
+    const io = (fn: string) => `calls function pg_catalog.${fn}(), a type input or output function (it takes or returns cstring): it may run the input function of a type it is given, a domain's CHECK (any function) among them`;
+    expect(reasons('t', 'sneaky')).toEqual([io('domain_in')]);
+    expect(reasons('t', 'via_array_in')).toEqual([io('array_in')]);
+    expect(reasons('t', 'via_record_in')).toEqual([io('record_in')]);
+    expect(reasons('d_plain', 'sneaky_domain')).toEqual([io('domain_in')]);
+    const given = (fn: string, type: string) => `calls function pg_catalog.${fn}(), which is given a type, relation or text search configuration as a value (${type}): it may run that object's code, which is not necessarily PostgreSQL's own`;
+    expect(reasons('t', 'via_regtype')).toEqual([given('regtypesend', 'regtype')]);
+    const queries = (fn: string) => `calls function pg_catalog.${fn}(), which runs queries on tables and views (a view may call any function)`;
+    expect(reasons('t', 'via_table_xml')).toEqual([queries('table_to_xml')]);
+    expect(reasons('t', 'via_schema_xml')).toEqual([queries('schema_to_xml')]);
+    expect(reasons('t', 'via_cast')).toEqual(['casts to the domain public.d_evil, whose constraints would run']);
+    if (named) {
+      for (const c of ['via_input_is_valid', 'via_error_info']) expect((reasons('t', c) as string[] | undefined)?.join('; ')).toMatch(/runs the input function of the type it is given by name/);
+    }
+    // No repair but the built-in cast's: VALIDATE would run the code.
+    expect(outcome.repairs.map((r) => r.finding.object.constraint)).toEqual(['via_builtin_cast']);
+    // The CLI, as the reviewer ran it: no error, nothing ran.
+    const cli = await runCli(['check', '-d', db.url, '--check', ID, '--format', 'json']);
+    expect(cli.stdout + cli.stderr).not.toContain('USER CODE RAN');
+    expect(cli.stderr).not.toMatch(/errored/);
+  });
+});
+
 describe('safeExpression', () => {
   it('re-quotes literals and identifiers that hold control characters, and nothing else', () => {
     expect(safeExpression(`(a > 0)`)).toBe('(a > 0)');

@@ -54,6 +54,24 @@ describe('what a check may send through its database handle', () => {
     expect((await refusalOf(`SELECT pg_catalog.${fn}('x')`))?.reason).toContain(`${fn}()`);
   });
 
+  it.each([
+    'domain_in',
+    'domain_recv',
+    'array_in',
+    'array_recv',
+    'record_in',
+    'record_recv',
+    'range_in',
+    'range_recv',
+    'multirange_in',
+    'multirange_recv',
+    'pg_input_is_valid',
+    'pg_input_error_info',
+  ])('refuses %s(), which runs the input function of a type it is handed (a domain\'s CHECK may call user code)', async (fn) => {
+    expect((await refusalOf(`SELECT count(*) FROM public.t WHERE pg_catalog.${fn}(x::text::cstring, 'public.d'::regtype, -1) IS NOT NULL`))?.reason).toContain(`${fn}()`);
+    expect((await refusalOf(`SELECT ${fn.toUpperCase()}('1', 'public.d')`))?.reason).toContain(`${fn}()`);
+  });
+
   it('closed handles refuse everything and name the connections still busy', async () => {
     const handles = new CheckHandles();
     let release: () => void = () => undefined;

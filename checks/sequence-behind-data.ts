@@ -7,6 +7,7 @@ import {
   parseNodeTree,
   qualifiedName,
   quoteIdent,
+  quoteLiteral,
   relationOidLiteral,
   tableKey,
   walkNodes,
@@ -39,6 +40,7 @@ interface SequenceRow {
   increment: string;
   min: string;
   max: string;
+  cycle: boolean;
   unlogged: boolean;
   readable: boolean;
   /** JSON [schema, table, column, deptype] for OWNED BY ('a') and identity ('i') dependencies. */
@@ -52,6 +54,7 @@ interface Sequence {
   increment: bigint;
   min: bigint;
   max: bigint;
+  cycle: boolean;
   unlogged: boolean;
   readable: boolean;
   owners: { schema: string; table: string; column: string; deptype: string }[];
@@ -64,6 +67,11 @@ interface Unit {
   indexed: boolean;
   /** A unique index (or constraint) whose only key is the column, non-partial: a collision fails. */
   uniqueIndex: string | null;
+  /**
+   * The partitioned ancestors whose DEFAULT draws from another source: rows inserted through them land
+   * here with that source's values, so the column's extreme need not be this sequence's to pass.
+   */
+  sharedWith: string[];
 }
 
 interface Plan {
@@ -86,12 +94,116 @@ interface SequenceResult {
   isCalled: boolean;
   next: bigint;
   units: UnitResult[];
+  /** A CYCLE sequence: the values from its next one that are taken in a row (the last of them), not compared by max. */
+  cycleRun?: { taken: number; takenCapped: boolean; last: bigint | null };
 }
 
 /** Where a DEFAULT calls nextval() on a constant regclass; `plain` when the default is that call (and casts). */
 interface NextvalUse {
   oid: string | null;
   plain: boolean;
+  /**
+   * A pre-8.1 default, `nextval(('name'::text)::regclass)`: the text PostgreSQL resolves to a relation at
+   * each call. `schema` null when the name is unqualified (the inserting session's search_path decides).
+   */
+  legacy?: { schema: string | null; name: string } | { unparsable: true };
+}
+
+/** pg_proc OID of regclass(text), the text-to-regclass cast; pg_type OIDs of text and varchar. */
+const TEXT_REGCLASS = '1079';
+const TEXT_TYPE_OIDS = new Set(['25', '1043']);
+/** NAMEDATALEN - 1: PostgreSQL truncates identifiers to this many bytes. */
+const MAX_IDENTIFIER_BYTES = 63;
+
+/** A text Const's string: the varlena header (4-byte or 1-byte, either byte order) checked against the datum's length. */
+function textConst(value: TreeValue | undefined): string | null {
+  let node = value;
+  if (isNode(node) && node.type === 'RELABELTYPE') node = node.fields.arg;
+  if (!isNode(node) || node.type !== 'CONST' || !TEXT_TYPE_OIDS.has(String(node.fields.consttype)) || node.fields.constisnull === 'true') return null;
+  const datum = node.fields.constvalue;
+  if (!datum || typeof datum !== 'object' || Array.isArray(datum) || isNode(datum) || !('bytes' in datum)) return null;
+  const b = datum.bytes;
+  const n = b.length;
+  const le = ((b[0] ?? 0) | ((b[1] ?? 0) << 8) | ((b[2] ?? 0) << 16) | ((b[3] ?? 0) << 24)) >>> 0;
+  const be = (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
+  let start: number;
+  if (n >= 4 && (le & 3) === 0 && le >>> 2 === n) start = 4;
+  else if (n >= 4 && (be & 0xc0000000) === 0 && be === n) start = 4;
+  else if (n >= 1 && ((b[0] ?? 0) & 1) === 1 && (b[0] ?? 0) >>> 1 === n) start = 1;
+  else if (n >= 1 && ((b[0] ?? 0) & 0x80) !== 0 && ((b[0] ?? 0) & 0x7f) === n) start = 1;
+  else return null;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(b.slice(start)));
+  } catch {
+    return null;
+  }
+}
+
+/** Truncates to PostgreSQL's identifier length in UTF-8 bytes, never inside a character. */
+function truncateIdentifier(name: string): string {
+  const enc = new TextEncoder();
+  if (enc.encode(name).length <= MAX_IDENTIFIER_BYTES) return name;
+  let out = '';
+  for (const ch of name) {
+    if (enc.encode(out + ch).length > MAX_IDENTIFIER_BYTES) break;
+    out += ch;
+  }
+  return out;
+}
+
+/**
+ * Splits a qualified name as text-to-regclass does (SplitIdentifierString on '.'): double-quoted parts
+ * taken as written ("" for a quote), unquoted ones lower-cased (ASCII letters, as in a UTF-8 database),
+ * both truncated to 63 bytes, whitespace around parts allowed. Null when PostgreSQL would reject it.
+ */
+export function splitQualifiedName(text: string): string[] | null {
+  const parts: string[] = [];
+  let i = 0;
+  const space = (c: string | undefined) => c !== undefined && /[ \t\n\r\f\v]/.test(c);
+  while (space(text[i])) i++;
+  for (;;) {
+    let part = '';
+    if (text[i] === '"') {
+      i++;
+      for (;;) {
+        if (i >= text.length) return null;
+        if (text[i] === '"') {
+          if (text[i + 1] === '"') {
+            part += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        part += text[i];
+        i++;
+      }
+      if (part === '') return null;
+    } else {
+      while (i < text.length && text[i] !== '.' && !space(text[i])) part += text[i++];
+      if (part === '') return null;
+      part = part.replace(/[A-Z]/g, (c) => c.toLowerCase());
+    }
+    parts.push(truncateIdentifier(part));
+    while (space(text[i])) i++;
+    if (i >= text.length) return parts;
+    if (text[i] !== '.') return null;
+    i++;
+    while (space(text[i])) i++;
+  }
+}
+
+/** The sequence name of a legacy `('name'::text)::regclass` argument, or null when the argument is not one. */
+export function legacySequenceName(value: TreeValue | undefined): NonNullable<NextvalUse['legacy']> | null {
+  if (!isNode(value) || value.type !== 'FUNCEXPR' || String(value.fields.funcid) !== TEXT_REGCLASS) return null;
+  const args = Array.isArray(value.fields.args) ? value.fields.args : [];
+  if (args.length !== 1) return null;
+  const text = textConst(args[0]);
+  if (text === null) return { unparsable: true };
+  const parts = splitQualifiedName(text);
+  if (parts === null || parts.length > 2) return { unparsable: true };
+  return parts.length === 2 ? { schema: parts[0] as string, name: parts[1] as string } : { schema: null, name: parts[0] as string };
 }
 
 /** OID and int4 constants that a `16384::regclass` relabels: the sequence is as fixed as a regclass literal's. */
@@ -147,8 +259,29 @@ export function nextvalUses(tree: string): NextvalUse[] {
   for (const node of walkNodes(root)) {
     if (!isNextval(node)) continue;
     const args = Array.isArray(node.fields.args) ? node.fields.args : [];
-    out.push({ oid: regclassOid(args[0]), plain: node === top });
+    const oid = regclassOid(args[0]);
+    const legacy = oid === null ? legacySequenceName(args[0]) : null;
+    out.push({ oid, plain: node === top, ...(legacy ? { legacy } : {}) });
   }
+  return out;
+}
+
+function columnKey(table: { schema: string; name: string }, column: { name: string }): string {
+  return JSON.stringify([table.schema, table.name, column.name]);
+}
+
+/** The OIDs of the sequences schema-qualified legacy defaults name, by exact schema and relation name. */
+export async function resolveSequenceNames(db: Queryable, names: { schema: string; name: string }[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (names.length === 0) return out;
+  const res = await db.query<{ schema: string; name: string; oid: string }>(
+    `SELECT u.schema, u.name, c.oid::pg_catalog.text AS oid
+       FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])) AS u(schema, name)
+       JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) u.schema
+       JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid AND c.relname OPERATOR(pg_catalog.=) u.name AND c.relkind OPERATOR(pg_catalog.=) 'S'`,
+    [names.map((n) => n.schema), names.map((n) => n.name)],
+  );
+  for (const r of res.rows) out.set(JSON.stringify([r.schema, r.name]), r.oid);
   return out;
 }
 
@@ -160,7 +293,7 @@ async function loadSequences(db: Queryable, schemas: string[], referenced: strin
   const res = await db.query<SequenceRow>(
     `SELECT c.oid::pg_catalog.text AS oid, n.nspname AS schema, c.relname AS name,
             s.seqincrement::pg_catalog.text AS increment, s.seqmin::pg_catalog.text AS min, s.seqmax::pg_catalog.text AS max,
-            c.relpersistence = 'u' AS unlogged,
+            s.seqcycle AS cycle, c.relpersistence = 'u' AS unlogged,
             pg_catalog.has_sequence_privilege(c.oid, 'SELECT') AS readable,
             ARRAY(SELECT pg_catalog.json_build_array(tn.nspname, t.relname, a.attname, d.deptype)::pg_catalog.text
                     FROM pg_catalog.pg_depend d
@@ -185,6 +318,7 @@ async function loadSequences(db: Queryable, schemas: string[], referenced: strin
     increment: BigInt(r.increment),
     min: BigInt(r.min),
     max: BigInt(r.max),
+    cycle: r.cycle,
     unlogged: r.unlogged,
     readable: r.readable,
     owners: r.owners.map((o) => {
@@ -258,6 +392,25 @@ function ancestors(catalog: Catalog, table: Table): string[] {
   return out;
 }
 
+/** Whether a column's DEFAULT takes its values from anything but this sequence (another one, or a computation). */
+function drawsElsewhere(found: NextvalUse[], seqOid: string): boolean {
+  return found.length > 0 && !found.every((u) => u.plain && u.oid === seqOid);
+}
+
+/** The partitioned ancestors of a fed partition whose own DEFAULT draws from elsewhere. */
+function sharedWith(catalog: Catalog, uses: Map<string, NextvalUse[]>, u: { table: Table; column: Column }, seqOid: string): string[] {
+  const out: string[] = [];
+  let at = u.table.partitionOf;
+  for (let depth = 0; at && depth < 64; depth++) {
+    const parent = findTable(catalog, at.schema, at.name);
+    if (!parent) break;
+    const c = parent.columns.find((x) => x.name === u.column.name);
+    if (c && drawsElsewhere(uses.get(columnKey(parent, c)) ?? [], seqOid)) out.push(columnLabel({ table: parent, column: c }));
+    at = parent.partitionOf;
+  }
+  return out;
+}
+
 function lowerSeverity(s: Severity): Severity {
   return s === 'error' ? 'warning' : 'info';
 }
@@ -293,15 +446,35 @@ SELECT setval(pg_get_serial_sequence('invoice', 'id'), (SELECT max(id) FROM invo
     const { catalog } = ctx;
     const relations = [...catalog.tables, ...catalog.partitions];
 
-    // Which sequence each audited column's DEFAULT calls, from the stored tree.
+    // Which sequence each audited column's DEFAULT calls, from the stored tree; a legacy default's
+    // schema-qualified name looked up in the catalog, never through a search_path.
+    const uses = new Map<string, NextvalUse[]>();
+    const legacyNames: { schema: string; name: string }[] = [];
+    for (const table of relations) {
+      for (const column of table.columns) {
+        if (!column.defaultTree) continue;
+        const found = nextvalUses(column.defaultTree);
+        uses.set(columnKey(table, column), found);
+        for (const u of found) if (u.legacy && 'name' in u.legacy && u.legacy.schema !== null) legacyNames.push({ schema: u.legacy.schema, name: u.legacy.name });
+      }
+    }
+    const resolved = await resolveSequenceNames(ctx.db, legacyNames);
     const byDefault = new Map<string, { table: Table; column: Column }[]>();
     const notCompared: string[] = [];
     for (const table of relations) {
       for (const column of table.columns) {
-        if (!column.defaultTree) continue;
-        for (const use of nextvalUses(column.defaultTree)) {
+        for (const use of uses.get(columnKey(table, column)) ?? []) {
+          if (use.oid === null && use.legacy && 'name' in use.legacy && use.legacy.schema !== null) {
+            use.oid = resolved.get(JSON.stringify([use.legacy.schema, use.legacy.name])) ?? null;
+            if (use.oid === null) {
+              notCompared.push(`${columnLabel({ table, column })} (its DEFAULT names ${displayName(use.legacy.schema, use.legacy.name)}, which is not a sequence)`);
+              continue;
+            }
+          }
           if (use.oid === null) {
-            notCompared.push(`${columnLabel({ table, column })} (its DEFAULT calls nextval() on a name computed at run time)`);
+            notCompared.push(
+              `${columnLabel({ table, column })} (${use.legacy ? 'its DEFAULT resolves the sequence by name at run time' : 'its DEFAULT calls nextval() on a name computed at run time'})`,
+            );
           } else if (!use.plain || !INTEGER_BASE_TYPES.has(column.baseType)) {
             notCompared.push(`${columnLabel({ table, column })} (its DEFAULT computes a ${column.type} from nextval())`);
           } else {
@@ -318,6 +491,7 @@ SELECT setval(pg_get_serial_sequence('invoice', 'id'), (SELECT max(id) FROM invo
     let ownedOnly = 0;
     let feedNothing = 0;
     const outside: string[] = [];
+    const partitionNotCompared = new Set<string>();
     for (const seq of sequences) {
       const fed = new Map<string, { table: Table; column: Column }>();
       const add = (table: Table, column: Column) => fed.set(JSON.stringify([table.schema, table.name, column.name]), { table, column });
@@ -328,16 +502,47 @@ SELECT setval(pg_get_serial_sequence('invoice', 'id'), (SELECT max(id) FROM invo
         if (table && column) add(table, column);
         else outside.push(`${displayName(o.schema, o.table, o.column)} (fed by ${displayName(seq.schema, seq.name)})`);
       }
+      // A partitioned table one of whose partitions has a DEFAULT of its own (another sequence, or a
+      // computed one) is "mixed": an INSERT names one table and takes that table's default, so rows
+      // inserted through the parent (this sequence's values) and rows inserted into that partition
+      // directly (the other sequence's) share it. Its partitions are then read one by one (FROM ONLY),
+      // those that draw from another sequence left out of the comparison with this one.
+      const seqLabel = displayName(seq.schema, seq.name);
+      const mixed = new Set<string>();
+      for (const u of [...fed.values()]) {
+        if (u.table.kind !== 'partitioned table') continue;
+        const key = tableKey(u.table.schema, u.table.name);
+        const below = relations.filter((r) => ancestors(catalog, r).includes(key));
+        const others = below.filter((r) => {
+          const c = r.columns.find((x) => x.name === u.column.name);
+          return c !== undefined && drawsElsewhere(uses.get(columnKey(r, c)) ?? [], seq.oid);
+        });
+        if (others.length === 0) continue;
+        mixed.add(`${key}\u0000${u.column.name}`);
+        for (const r of below) {
+          const c = r.columns.find((x) => x.name === u.column.name);
+          if (!c || r.kind === 'partitioned table') continue;
+          if (others.includes(r)) {
+            partitionNotCompared.add(
+              `${columnLabel({ table: r, column: c })} with ${seqLabel} (its own DEFAULT draws from another source, while inserts through ${displayName(u.table.schema, u.table.name)} draw from ${seqLabel})`,
+            );
+          } else add(r, c);
+        }
+      }
       // A partition whose partitioned ancestor is read for this sequence is read through it.
       const fedTables = new Set([...fed.values()].map((u) => `${tableKey(u.table.schema, u.table.name)}\u0000${u.column.name}`));
-      const units = [...fed.values()].filter((u) => !ancestors(catalog, u.table).some((a) => fedTables.has(`${a}\u0000${u.column.name}`)));
+      const units = [...fed.values()].filter(
+        (u) =>
+          !mixed.has(`${tableKey(u.table.schema, u.table.name)}\u0000${u.column.name}`) &&
+          !ancestors(catalog, u.table).some((a) => fedTables.has(`${a}\u0000${u.column.name}`) && !mixed.has(`${a}\u0000${u.column.name}`)),
+      );
       if (units.length === 0) {
         if (seq.owners.some((o) => o.deptype === 'a')) ownedOnly++;
         else feedNothing++;
         continue;
       }
       units.sort((a, b) => columnLabel(a).localeCompare(columnLabel(b)));
-      plans.push({ seq, units: units.map((u) => ({ ...u, indexed: false, uniqueIndex: null })) });
+      plans.push({ seq, units: units.map((u) => ({ ...u, indexed: false, uniqueIndex: null, sharedWith: sharedWith(catalog, uses, u, seq.oid) })) });
     }
 
     const flat = plans.flatMap((p) => p.units);
@@ -379,10 +584,16 @@ SELECT setval(pg_get_serial_sequence('invoice', 'id'), (SELECT max(id) FROM invo
     const results = await ctx.each(work, (plan, db) => readSequence(plan, db));
     const findings: Finding[] = [];
     let behindOffStep = 0;
+    const cycles: string[] = [];
     for (const r of results) {
       if (!r) continue;
       const behind = r.units.filter((u) => u.behind);
+      if (r.plan.seq.cycle) cycles.push(displayName(r.plan.seq.schema, r.plan.seq.name));
       if (behind.length === 0) continue;
+      if (r.cycleRun) {
+        findings.push(makeCycleFinding(ctx, r, plans.find((p) => p.seq.oid === r.plan.seq.oid) as Plan));
+        continue;
+      }
       const offStep = r.plan.seq.increment !== 1n && r.plan.seq.increment !== -1n;
       if (offStep && behind.every((u) => u.taken === 0 && !u.takenCapped)) {
         behindOffStep++;
@@ -397,9 +608,13 @@ SELECT setval(pg_get_serial_sequence('invoice', 'id'), (SELECT max(id) FROM invo
         `compared ${work.length} sequence(s) with the ${read} column(s) they feed (read through an index${ctx.deep ? ', or by a scan under --deep' : ''})`,
         skipped.length > 0 ? `${skipped.length} column(s) not read, having no btree index led by the column (run with --deep to read them): ${skipped.join(', ')}` : '',
         notCompared.length > 0 ? `${notCompared.length} column(s) not compared: ${notCompared.join(', ')}` : '',
+        partitionNotCompared.size > 0 ? `${partitionNotCompared.size} partition column(s) not compared by their largest value: ${[...partitionNotCompared].join(', ')}` : '',
         outside.length > 0 ? `${outside.length} fed column(s) outside the audited tables not read: ${outside.join(', ')}` : '',
         ownedOnly > 0 ? `${ownedOnly} sequence(s) only OWNED BY a column whose default does not call them, not compared` : '',
         feedNothing > 0 ? `${feedNothing} sequence(s) feed no audited column` : '',
+        cycles.length > 0
+          ? `${cycles.length} CYCLE sequence(s) compared only by whether their very next value is taken, not by the largest value (they wrap into used values by design; sequence-headroom reports cycle-wrap): ${cycles.join(', ')}`
+          : '',
         behindOffStep > 0 ? `${behindOffStep} sequence(s) behind the data but none of their coming values taken (another step), not reported` : '',
       ]
         .filter(Boolean)
@@ -409,8 +624,60 @@ SELECT setval(pg_get_serial_sequence('invoice', 'id'), (SELECT max(id) FROM invo
   },
 });
 
+/** Whether any of the units holds the value (one index lookup per unit when indexed). */
+function takenBy(units: Unit[], value: string): string {
+  return units.map((u) => `EXISTS (SELECT 1 FROM ${ownRows(u.table)} AS t WHERE t.${quoteIdent(u.column.name)} OPERATOR(pg_catalog.=) ${value})`).join(' OR ');
+}
+
+/**
+ * The run of values a CYCLE sequence hands out from `next` (a numeric SQL expression) that are already
+ * taken, one index lookup each, at most TAKEN_CAP, not past the sequence's bound: a recursive query
+ * returning the run's length and its last value (0 and null when the next value is free).
+ */
+function cycleRunQuery(seq: Sequence, units: Unit[], next: string): string {
+  const ascending = seq.increment > 0n;
+  const bound = ascending ? `v OPERATOR(pg_catalog.+) ${seq.increment}::pg_catalog.numeric OPERATOR(pg_catalog.<=) ${seq.max}::pg_catalog.numeric` : `v OPERATOR(pg_catalog.+) ${seq.increment}::pg_catalog.numeric OPERATOR(pg_catalog.>=) ${seq.min}::pg_catalog.numeric`;
+  const stepped = `(r.v OPERATOR(pg_catalog.+) ${seq.increment}::pg_catalog.numeric)::pg_catalog.int8`;
+  return `WITH RECURSIVE r(v, n) AS (
+       SELECT x.v, 1 FROM (SELECT (${next})::pg_catalog.numeric AS v) AS x WHERE ${takenBy(units, 'x.v::pg_catalog.int8')}
+       UNION ALL
+       SELECT r.v OPERATOR(pg_catalog.+) ${seq.increment}::pg_catalog.numeric, r.n OPERATOR(pg_catalog.+) 1 FROM r
+        WHERE r.n OPERATOR(pg_catalog.<) ${TAKEN_CAP + 1} AND CASE WHEN r.${bound} THEN ${takenBy(units, stepped)} ELSE false END)
+     SELECT pg_catalog.count(*)::pg_catalog.int4 AS n, (SELECT r2.v FROM r AS r2 ORDER BY r2.n DESC LIMIT 1)::pg_catalog.text AS last FROM r`;
+}
+
+/** A CYCLE sequence's next value (wrapping at its bound, as nextval does) and the taken run from it. */
+async function readCycle(plan: Plan, db: Queryable): Promise<SequenceResult> {
+  const { seq } = plan;
+  const ascending = seq.increment > 0n;
+  const state = await db.query<{ last_value: string; is_called: boolean }>(
+    `SELECT s.last_value::pg_catalog.text AS last_value, s.is_called FROM ${qualifiedName(seq.schema, seq.name)} AS s`,
+  );
+  const row = state.rows[0];
+  if (!row) throw new Error(`sequence ${displayName(seq.schema, seq.name)} returned no row`);
+  const lastValue = BigInt(row.last_value);
+  let next = row.is_called ? lastValue + seq.increment : lastValue;
+  if (ascending && next > seq.max) next = seq.min;
+  if (!ascending && next < seq.min) next = seq.max;
+  const holds = await db.query<{ holds: boolean[] }>(
+    `SELECT ARRAY[${plan.units.map((u) => takenBy([u], '$1::pg_catalog.int8')).join(', ')}]::pg_catalog.bool[] AS holds`,
+    [next.toString()],
+  );
+  const held = holds.rows[0]?.holds ?? [];
+  let run = { taken: 0, takenCapped: false, last: null as bigint | null };
+  if (held.some(Boolean)) {
+    const res = await db.query<{ n: number; last: string | null }>(cycleRunQuery(seq, plan.units, '$1::pg_catalog.numeric'), [next.toString()]);
+    const n = res.rows[0]?.n ?? 0;
+    const last = res.rows[0]?.last ?? null;
+    run = { taken: Math.min(n, TAKEN_CAP), takenCapped: n > TAKEN_CAP, last: last === null ? null : BigInt(last) };
+  }
+  const units: UnitResult[] = plan.units.map((unit, i) => ({ unit, read: true, extreme: null, behind: held[i] === true, taken: null, takenCapped: false }));
+  return { plan, lastValue, isCalled: row.is_called, next, units, cycleRun: run };
+}
+
 /** The sequence's state and the extreme of every column it feeds, in one query; then the taken values. */
 async function readSequence(plan: Plan, db: Queryable): Promise<SequenceResult> {
+  if (plan.seq.cycle) return readCycle(plan, db);
   const ascending = plan.seq.increment > 0n;
   const extremes = plan.units.map((u) => extremeOf(u, ascending));
   const res = await db.query<{ last_value: string; is_called: boolean; extremes: (string | null)[] }>(
@@ -523,7 +790,7 @@ function makeFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity' | '
     object,
     count: Number(valuesBehind),
     details: details(true),
-    repair: async () => setvalRepair(seq, repairUnits, extreme, exhausted),
+    repair: async () => setvalRepair(seq, repairUnits, extreme, exhausted, [...new Set(behind.flatMap((u) => u.unit.sharedWith))]),
   });
   if (!ctx.valuesAllowed(finding)) {
     finding.message = message(false);
@@ -537,7 +804,7 @@ function makeFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity' | '
  * script's COMMIT (a concurrent step) under a guard that is true only while the sequence is behind;
  * `fix --verify` runs ALTER SEQUENCE ... RESTART instead, which its rollback undoes.
  */
-function setvalRepair(seq: Sequence, units: Unit[], extreme: bigint, exhausted: boolean): Repair {
+function setvalRepair(seq: Sequence, units: Unit[], extreme: bigint, exhausted: boolean, shared: string[]): Repair {
   const ascending = seq.increment > 0n;
   const qseq = qualifiedName(seq.schema, seq.name);
   const oid = relationOidLiteral(seq.schema, seq.name);
@@ -549,21 +816,137 @@ function setvalRepair(seq: Sequence, units: Unit[], extreme: bigint, exhausted: 
   const label = displayName(seq.schema, seq.name);
   const columns = units.map(columnLabel).join(', ');
   const limit = ascending ? `MAXVALUE ${seq.max}` : `MINVALUE ${seq.min}`;
+  const decisions = [
+    ...(exhausted
+      ? [`the data already reaches the sequence's ${limit}: after this setval the next nextval() fails (or the setval itself does); widen the sequence first (ALTER SEQUENCE ${qseq} AS pg_catalog.int8 ${ascending ? 'MAXVALUE' : 'MINVALUE'} ...)`]
+      : []),
+    ...(shared.length > 0
+      ? [
+          `${shared.join(', ')} draw${shared.length === 1 ? 's' : ''} from another source, and rows inserted through ${shared.length === 1 ? 'it' : 'them'} land in ${columns} too: the ${ascending ? 'largest' : 'smallest'} value there may be that source's, and moving ${label} past it can make both hand out the same values; check which rows are this sequence's before moving it`,
+        ]
+      : []),
+  ];
   return {
     order: 20,
     summary: `move sequence ${label} past the ${ascending ? 'largest' : 'smallest'} value of ${columns}, computed when it runs (never backwards)`,
     steps: [
       {
-        safety: exhausted ? 'review' : 'safe',
-        ...(exhausted
-          ? { decision: `the data already reaches the sequence's ${limit}: after this setval the next nextval() fails (or the setval itself does); widen the sequence first (ALTER SEQUENCE ${qseq} AS pg_catalog.int8 ${ascending ? 'MAXVALUE' : 'MINVALUE'} ...)` }
-          : {}),
+        safety: decisions.length > 0 ? 'review' : 'safe',
+        ...(decisions.length > 0 ? { decision: decisions.join('; ') } : {}),
         phase: 'concurrent',
         description: `setval ${label} to the ${ascending ? 'max' : 'min'} of ${columns} (or leave it where it is, if it is already past): setval cannot be rolled back, so it runs after COMMIT`,
         guard,
         sql: `${setval};`,
         statements: [setval],
-        verifyStatements: [`ALTER SEQUENCE ${qseq} RESTART WITH ${extreme + seq.increment}`],
+        verifyStatements: [restartForVerify(seq, extreme + seq.increment)],
+      },
+    ],
+  };
+}
+
+/**
+ * What `fix --verify` runs for a setval: ALTER SEQUENCE ... RESTART, which its rollback undoes (setval
+ * is not transactional). Only the sequence's owner (or a member of the owning role) may run it, so the
+ * statement first says that, instead of a bare "must be owner", when the verifying role is not one.
+ */
+function restartForVerify(seq: Sequence, value: bigint): string {
+  const qseq = qualifiedName(seq.schema, seq.name);
+  const oid = relationOidLiteral(seq.schema, seq.name);
+  const message = quoteLiteral(
+    `needs the sequence's owner: fix --verify moves sequence ${displayName(seq.schema, seq.name)} with ALTER SEQUENCE ... RESTART (setval cannot be rolled back), which only its owner may run; verify as its owner or a member of that role`,
+  );
+  const body = `BEGIN
+  IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) ${oid}), 'USAGE') THEN
+    RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = ${message};
+  END IF;
+  ALTER SEQUENCE ${qseq} RESTART WITH ${value};
+END`;
+  let tag = 'integrity';
+  for (let i = 0; body.includes(`$${tag}$`); i++) tag = `integrity_${i}`;
+  return `DO $${tag}$ ${body} $${tag}$`;
+}
+
+/** The next value a sequence hands out, wrapping at its bound as a CYCLE sequence does, read when it runs. */
+function nextValueExpr(seq: Sequence): string {
+  const oid = relationOidLiteral(seq.schema, seq.name);
+  const ascending = seq.increment > 0n;
+  const stepped = `s.last_value::pg_catalog.numeric OPERATOR(pg_catalog.+) p.seqincrement::pg_catalog.numeric`;
+  const wrapped = ascending
+    ? `CASE WHEN ${stepped} OPERATOR(pg_catalog.>) p.seqmax::pg_catalog.numeric THEN p.seqmin::pg_catalog.numeric ELSE ${stepped} END`
+    : `CASE WHEN ${stepped} OPERATOR(pg_catalog.<) p.seqmin::pg_catalog.numeric THEN p.seqmax::pg_catalog.numeric ELSE ${stepped} END`;
+  return `(SELECT CASE WHEN s.is_called THEN ${wrapped} ELSE s.last_value::pg_catalog.numeric END FROM ${qualifiedName(seq.schema, seq.name)} AS s, pg_catalog.pg_sequence AS p WHERE p.seqrelid OPERATOR(pg_catalog.=) ${oid})`;
+}
+
+/** A CYCLE sequence whose very next value is taken: the next insert draws a used value now. */
+function makeCycleFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity' | 'valuesAllowed'>, r: SequenceResult, original: Plan): Finding {
+  const { seq } = r.plan;
+  const run = r.cycleRun as NonNullable<SequenceResult['cycleRun']>;
+  const holders = r.units.filter((u) => u.behind);
+  const unique = holders.filter((u) => u.unit.uniqueIndex !== null);
+  const seqName = displayName(seq.schema, seq.name);
+  const home = homeOf(original);
+  const object: FindingObject = {
+    schema: home.table.schema,
+    table: home.table.name,
+    column: home.column.name,
+    sequence: seq.name,
+    ...(seq.schema === home.table.schema ? {} : { sequenceSchema: seq.schema }),
+  };
+  const where = holders.map((u) => columnLabel(u.unit)).join(', ');
+  const consequence =
+    unique.length > 0
+      ? `the next insert fails with a duplicate key (${unique.map((u) => `unique index ${displayName(u.unit.uniqueIndex as string)} on ${columnLabel(u.unit)}`).join(', ')})`
+      : 'no unique index on the column alone stops it, so the next rows silently repeat ids that exist';
+  const message = (withValues: boolean) =>
+    `CYCLE sequence ${seqName} hands out a taken value next: ${withValues ? `its next value ${r.next} is` : 'its next value is'} already held in ${where}, and ${run.takenCapped ? 'at least ' : ''}${run.taken} value(s) in a row from it are taken: ${consequence}`;
+  const details = (withValues: boolean) => ({
+    sequence: { schema: seq.schema, name: seq.name },
+    cycle: true,
+    ...(withValues ? { nextValue: r.next.toString(), lastValue: r.lastValue.toString(), ...(run.last === null ? {} : { lastTaken: run.last.toString() }) } : {}),
+    isCalled: r.isCalled,
+    increment: seq.increment.toString(),
+    taken: run.taken,
+    takenCapped: run.takenCapped,
+    columns: r.units.map((u) => ({ schema: u.unit.table.schema, table: u.unit.table.name, column: u.unit.column.name, holdsNext: u.behind, indexed: u.unit.indexed, uniqueIndex: u.unit.uniqueIndex })),
+    notRead: original.units.filter((u) => !r.units.some((x) => x.unit === u)).map(columnLabel),
+  });
+  const finding = ctx.finding({
+    kind: 'cycle-next-taken',
+    severity: unique.length > 0 ? ctx.severity : lowerSeverity(ctx.severity),
+    message: message(true),
+    object,
+    count: run.taken,
+    details: details(true),
+    repair: async () => cycleRepair(seq, r.units.map((u) => u.unit), run.last ?? r.next),
+  });
+  if (!ctx.valuesAllowed(finding)) {
+    finding.message = message(false);
+    finding.details = details(false);
+  }
+  return finding;
+}
+
+/** Review only: move a CYCLE sequence past the run of taken values at its next value, computed when it runs. */
+function cycleRepair(seq: Sequence, units: Unit[], lastTaken: bigint): Repair {
+  const oid = relationOidLiteral(seq.schema, seq.name);
+  const label = displayName(seq.schema, seq.name);
+  const columns = units.map(columnLabel).join(', ');
+  const next = nextValueExpr(seq);
+  const guard = `SELECT coalesce((SELECT ${takenBy(units, `${next}::pg_catalog.int8`)}), false)`;
+  const setval = `SELECT pg_catalog.setval(${oid}::pg_catalog.regclass, q.last::pg_catalog.int8, true) FROM (${cycleRunQuery(seq, units, next)}) AS q WHERE q.last IS NOT NULL`;
+  return {
+    order: 20,
+    summary: `move CYCLE sequence ${label} past the values of ${columns} taken in a row from its next value (needs review)`,
+    steps: [
+      {
+        safety: 'review',
+        decision: `${label} is a CYCLE sequence: it hands out values again after wrapping, by design, so it is not moved past the largest value (that would wrap it sooner into the values below); this skips only the taken values in a row from its next one (at most ${TAKEN_CAP}; run it again if more follow), and later values may be taken too: decide whether the rows holding them, a wider non-cycling sequence, or this skip is the fix`,
+        phase: 'concurrent',
+        description: `setval ${label} to the last of the taken values in a row from its next value: setval cannot be rolled back, so it runs after COMMIT`,
+        guard,
+        sql: `${setval};`,
+        statements: [setval],
+        verifyStatements: [restartForVerify(seq, lastTaken + seq.increment > seq.max || lastTaken + seq.increment < seq.min ? (seq.increment > 0n ? seq.min : seq.max) : lastTaken + seq.increment)],
       },
     ],
   };

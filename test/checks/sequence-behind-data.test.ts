@@ -455,3 +455,164 @@ describe('edge cases: a sequence at its limit, a partial unique index, row-level
     expect(findingsOf(report).map((f) => f.object.table)).toEqual(['tiny', 'slot']);
   });
 });
+
+describe('legacy text defaults: nextval((\'name\'::text)::regclass)', () => {
+  it('reads the name as text-to-regclass splits it: quoted parts as written, unquoted ones lower-cased', async () => {
+    const { splitQualifiedName } = await import('../../checks/sequence-behind-data.js');
+    expect(splitQualifiedName('public.legacy_id_seq')).toEqual(['public', 'legacy_id_seq']);
+    expect(splitQualifiedName(' Public . Legacy_Seq ')).toEqual(['public', 'legacy_seq']);
+    expect(splitQualifiedName('"My Schema"."it""s"')).toEqual(['My Schema', 'it"s']);
+    expect(splitQualifiedName('bare_seq')).toEqual(['bare_seq']);
+    expect(splitQualifiedName('a.')).toBeNull();
+    expect(splitQualifiedName('"open')).toBeNull();
+    expect(splitQualifiedName(`${'x'.repeat(70)}.s`)).toEqual(['x'.repeat(63), 's']);
+  });
+
+  it('finds the legacy call in a stored tree, qualified or not', () => {
+    const text = (s: string) => {
+      const bytes = [...Buffer.from(s, 'utf8')];
+      const n = bytes.length + 4;
+      return `{CONST :consttype 25 :consttypmod -1 :constcollid 100 :constlen -1 :constbyval false :constisnull false :location 74 :constvalue ${n} [ ${[(n << 2) & 255, (n >> 6) & 255, 0, 0, ...bytes].join(' ')} ]}`;
+    };
+    const tree = (s: string, format = 1) =>
+      `{FUNCEXPR :funcid 480 :funcresulttype 23 :funcretset false :funcvariadic false :funcformat 2 :funccollid 0 :inputcollid 0 :args ({FUNCEXPR :funcid 1574 :funcresulttype 20 :funcretset false :funcvariadic false :funcformat 0 :funccollid 0 :inputcollid 0 :args ({FUNCEXPR :funcid 1079 :funcresulttype 2205 :funcretset false :funcvariadic false :funcformat ${format} :funccollid 0 :inputcollid 100 :args (${text(s)}) :location 97}) :location 65}) :location -1}`;
+    expect(nextvalUses(tree('public.legacy_id_seq'))).toEqual([{ oid: null, plain: true, legacy: { schema: 'public', name: 'legacy_id_seq' } }]);
+    expect(nextvalUses(tree('legacy_id_seq', 2))).toEqual([{ oid: null, plain: true, legacy: { schema: null, name: 'legacy_id_seq' } }]);
+  });
+
+  const db = useDatabase('seq_behind_legacy', {
+    sql: [
+      `CREATE SEQUENCE public.legacy_id_seq;
+       CREATE TABLE public.legacy (id integer PRIMARY KEY DEFAULT nextval(('public.legacy_id_seq'::text)::regclass));
+       INSERT INTO public.legacy VALUES (1), (2), (3);
+       -- the pre-8.1 spelling too: nextval(text), now an implicit cast
+       CREATE SEQUENCE public.older_seq;
+       CREATE TABLE public.older (id integer PRIMARY KEY DEFAULT nextval('public.older_seq'::text));
+       INSERT INTO public.older VALUES (5);
+       -- unqualified: the inserting session's search_path picks the sequence
+       CREATE SEQUENCE public.bare_seq;
+       CREATE TABLE public.bare (id integer PRIMARY KEY DEFAULT nextval(('bare_seq'::text)::regclass));
+       INSERT INTO public.bare VALUES (9);
+       -- names something that is not a sequence
+       CREATE TABLE public.gone (id integer PRIMARY KEY DEFAULT nextval(('public.no_such_seq'::text)::regclass));`,
+    ],
+  });
+
+  it('compares a qualified legacy default like any other, and names an unqualified one as not compared', async () => {
+    const report = await run(db.url);
+    expect(findingsOf(report).map((f) => [f.object.table, f.object.sequence, f.severity, f.count, f.fix?.safety])).toEqual([
+      ['legacy', 'legacy_id_seq', 'error', 3, 'safe'],
+      ['older', 'older_seq', 'error', 5, 'safe'],
+    ]);
+    const note = checkResult(report, ID).note ?? '';
+    expect(note).toContain('public.bare.id (its DEFAULT resolves the sequence by name at run time)');
+    expect(note).toContain('public.gone.id (its DEFAULT names public.no_such_seq, which is not a sequence)');
+  });
+});
+
+describe('a CYCLE sequence is not compared by its largest value', () => {
+  const db = useDatabase('seq_behind_cycle', {
+    sql: [
+      `CREATE SEQUENCE public.ring_seq MINVALUE 1 MAXVALUE 1000 CYCLE;
+       CREATE TABLE public.ring (id integer PRIMARY KEY DEFAULT nextval('public.ring_seq'), v text);
+       INSERT INTO public.ring (id) SELECT g FROM generate_series(1, 4) g;
+       INSERT INTO public.ring (id) SELECT g FROM generate_series(500, 990) g;
+       SELECT setval('public.ring_seq', 4);`,
+    ],
+  });
+
+  it('reports nothing while the next value is free, and the inserts it promises succeed', async () => {
+    const report = await run(db.url);
+    // before: error "986 values behind" with a safe setval(990), after which the 11th insert wrapped to 1
+    expect(findingsOf(report)).toEqual([]);
+    expect(checkResult(report, ID).note).toContain('1 CYCLE sequence(s) compared only by whether their very next value is taken');
+    expect(checkResult(report, ID).note).toContain('public.ring_seq');
+    await query(db.url, `INSERT INTO public.ring (v) SELECT 'x' FROM generate_series(1, 495)`);
+    expect(await seqState(db.url, 'public.ring_seq')).toEqual({ last_value: '499', is_called: true });
+  });
+
+  it('reports the next value taken, with a review step that skips exactly the taken run', async () => {
+    const report = await run(db.url);
+    expect(findingsOf(report).map((f) => [f.severity, f.count, f.fix?.safety, (f.details as { nextValue: string }).nextValue])).toEqual([
+      ['error', 491, 'review', '500'],
+    ]);
+    await expect(query(db.url, `INSERT INTO public.ring (v) VALUES ('y')`)).rejects.toThrow(/duplicate key/);
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    const step = outcome.repairs[0]?.repair.steps[0];
+    expect(step?.safety).toBe('review');
+    // run the reviewed step as a person would: guard, then the statement; a second time it does nothing
+    const guard = async () => Object.values((await query<Record<string, boolean>>(db.url, step?.guard as string))[0] ?? {})[0];
+    expect(await guard()).toBe(true);
+    await query(db.url, step?.statements?.[0] as string);
+    expect(await seqState(db.url, 'public.ring_seq')).toEqual({ last_value: '990', is_called: true });
+    expect(await guard()).toBe(false);
+    expect(await query<{ id: number }>(db.url, `INSERT INTO public.ring (v) VALUES ('z') RETURNING id`)).toEqual([{ id: 991 }]);
+    expect(findingsOf(await run(db.url))).toEqual([]);
+  });
+});
+
+describe('partitions whose own DEFAULT draws from another sequence', () => {
+  const db = useDatabase('seq_behind_mixed', {
+    sql: [
+      `CREATE SEQUENCE public.s1; CREATE SEQUENCE public.s2 START 1000000;
+       CREATE TABLE public.ev (id bigint NOT NULL DEFAULT nextval('public.s1'), region text NOT NULL, PRIMARY KEY (region, id)) PARTITION BY LIST (region);
+       CREATE TABLE public.ev_eu PARTITION OF public.ev FOR VALUES IN ('eu');
+       CREATE TABLE public.ev_us PARTITION OF public.ev FOR VALUES IN ('us');
+       ALTER TABLE public.ev_us ALTER COLUMN id SET DEFAULT nextval('public.s2');
+       INSERT INTO public.ev (region) SELECT 'eu' FROM generate_series(1,10);
+       INSERT INTO public.ev_us (region) SELECT 'us' FROM generate_series(1,10);
+       CREATE INDEX ON public.ev (id);`,
+    ],
+  });
+
+  it('does as PostgreSQL does: an INSERT takes the default of the table it names', async () => {
+    // through the parent, routed to ev_us: s1's value; into ev_us directly: s2's
+    const rows = await query<{ id: string }>(db.url, `INSERT INTO public.ev (region) VALUES ('us') RETURNING id::text; `);
+    expect(rows).toEqual([{ id: '11' }]);
+    expect(await query<{ id: string }>(db.url, `INSERT INTO public.ev_us (region) VALUES ('us') RETURNING id::text`)).toEqual([{ id: '1000010' }]);
+    await query(db.url, `DELETE FROM public.ev WHERE id IN (11, 1000010); SELECT setval('public.s1', 10); SELECT setval('public.s2', 1000009)`);
+  });
+
+  it('reads the partitions one by one and never moves s1 past s2\'s values', async () => {
+    const report = await run(db.url);
+    // before: s1 "behind up to 1000009" with a safe setval making s1 and s2 hand out the same ids
+    expect(findingsOf(report)).toEqual([]);
+    const note = checkResult(report, ID).note ?? '';
+    expect(note).toContain('1 partition column(s) not compared by their largest value: public.ev_us.id with public.s1');
+  });
+
+  it('a partition fed by the parent\'s sequence is compared with it alone; one fed by its own, with a review repair', async () => {
+    // an explicit id in ev_eu: s1 is behind it, and only it
+    await query(db.url, `INSERT INTO public.ev (id, region) VALUES (50, 'eu'), (2000000, 'us')`);
+    const report = await run(db.url);
+    expect(findingsOf(report).map((f) => [f.object.table, f.object.sequence, f.severity, (f.details as { max: string }).max, f.fix?.safety])).toEqual([
+      ['ev_eu', 's1', 'warning', '50', 'safe'],
+      ['ev_us', 's2', 'warning', '2000000', 'review'],
+    ]);
+    const us = findingsOf(report).find((f) => f.object.table === 'ev_us') as Finding;
+    expect(us.fix?.steps[0]?.decision).toMatch(/public\.ev\.id draws from another source/);
+  });
+});
+
+describe('fix --verify as a role that does not own the sequence', () => {
+  const role = `integrity_sbd_notowner_${process.pid}`;
+  const db = useDatabase('seq_behind_notowner', {
+    sql: [`CREATE TABLE public.invoice (id serial PRIMARY KEY); INSERT INTO public.invoice VALUES (1), (2);`],
+  });
+  afterAll(async () => {
+    await query(db.url, `DROP OWNED BY ${role}`).catch(() => undefined);
+    await query(adminUrl(), `DROP ROLE IF EXISTS ${role}`);
+  });
+
+  it('says the verify needs the sequence\'s owner, not a bare failure', async () => {
+    await query(adminUrl(), `DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN PASSWORD 'no-pw'`);
+    await query(db.url, `GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}; GRANT SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+    const url = new URL(db.url);
+    url.username = role;
+    url.password = 'no-pw';
+    const verify = await verifyRepairs(auditOptions(url.toString(), { checks: [ID] }));
+    expect(verify.lines.map((l) => [l.object.table, l.status])).toEqual([['invoice', 'failed']]);
+    expect(verify.lines[0]?.error).toMatch(/^needs the sequence's owner: fix --verify moves sequence public\.invoice_id_seq with ALTER SEQUENCE \.\.\. RESTART/);
+    expect(await seqState(db.url, 'public.invoice_id_seq')).toEqual({ last_value: '1', is_called: false });
+  });
+});

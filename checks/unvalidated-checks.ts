@@ -9,6 +9,7 @@ import {
   ownRows,
   parseNodeTree,
   qualifiedName,
+  QUERY_RUNNING_FUNCTIONS,
   quarantineFor,
   quoteIdent,
   relationOidLiteral,
@@ -16,6 +17,7 @@ import {
   sampleKeyExpr,
   scaleCount,
   tableSample,
+  TYPE_IO_FUNCTIONS,
   userCodeFiredBy,
   walkNodes,
   z,
@@ -355,35 +357,7 @@ interface CodeRow {
  */
 const TYPE_DESIGNATING = ['cstring', 'internal', 'regtype', 'regclass', 'regconfig', 'regdictionary'];
 
-/**
- * pg_catalog functions that run the input function of a type given by name as text (PostgreSQL 16 on),
- * which no argument type gives away. The query guard refuses them too (with the rest of the family, in
- * src/db/acting-functions.ts), in any check's query.
- */
-const TYPE_INPUT_BY_NAME = new Set(['pg_input_is_valid', 'pg_input_error_info']);
 
-/**
- * pg_catalog functions that run queries on the tables and views they are given (a view may call any
- * function), stable ones among them; the guard's list has them too. table_to_xml's regclass argument gives
- * it away as well, schema_to_xml's name and database_to_xml's none do.
- */
-const RUNS_QUERIES = new Set([
-  'query_to_xml',
-  'query_to_xmlschema',
-  'query_to_xml_and_xmlschema',
-  'cursor_to_xml',
-  'cursor_to_xmlschema',
-  'table_to_xml',
-  'table_to_xmlschema',
-  'table_to_xml_and_xmlschema',
-  'schema_to_xml',
-  'schema_to_xmlschema',
-  'schema_to_xml_and_xmlschema',
-  'database_to_xml',
-  'database_to_xmlschema',
-  'database_to_xml_and_xmlschema',
-  'ts_stat',
-]);
 
 interface TypeRow {
   oid: string;
@@ -404,11 +378,11 @@ const IO_TYPES = `ARRAY(SELECT DISTINCT ty.typname::pg_catalog.text
 
 /** Why a pg_catalog function (an operator's code) may run a type's input or output functions it is handed as a value. */
 function typeIoProblem(kind: 'f' | 'o', row: CodeRow): string | null {
-  if (kind === 'f' && RUNS_QUERIES.has(row.name)) return 'which runs queries on tables and views (a view may call any function)';
+  if (kind === 'f' && QUERY_RUNNING_FUNCTIONS.has(row.name)) return 'which runs queries on tables and views (a view may call any function)';
   const io = row.io_types.filter((t) => t === 'cstring' || t === 'internal');
   if (io.length > 0) return `a type input or output function (it takes or returns ${io.join(' and ')}): it may run the input function of a type it is given, a domain's CHECK (any function) among them`;
   if (row.io_types.length > 0) return `which is given a type, relation or text search configuration as a value (${row.io_types.join(', ')}): it may run that object's code, which is not necessarily PostgreSQL's own`;
-  if (kind === 'f' && TYPE_INPUT_BY_NAME.has(row.name)) return "which runs the input function of the type it is given by name: a domain's CHECK (any function) among them";
+  if (kind === 'f' && TYPE_IO_FUNCTIONS.has(row.name)) return "which runs the input function of the type it is given by name: a domain's CHECK (any function) among them";
   return null;
 }
 

@@ -74,6 +74,9 @@ export {
 export type { Quarantine } from './fix/quarantine.js';
 export { userCodeFiredBy } from './fix/side-effects.js';
 
+// pg_catalog functions that may run code beyond PostgreSQL's own (the audit's guard refuses them in any query).
+export { QUERY_RUNNING_FUNCTIONS, TYPE_IO_FUNCTIONS } from './db/acting-functions.js';
+
 // Running an audit from code.
 export { audit } from './audit.js';
 export type { AuditCallOptions } from './audit.js';

@@ -19,16 +19,10 @@ export const TYPE_IO_FUNCTIONS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Built-in functions that act beyond the statement that calls them, where a READ ONLY transaction
- * cannot reach or cannot undo: settings that outlive a check, SQL given as text (which may call any of
- * these), other connections (dblink), other sessions, replication slots and statistics, the server's
- * files and configuration, session-level locks, large objects; and the type input functions above, which
- * may run user code. A check's query (the audit's guard) and a plugin's repair step (the script's
- * vetting) may not call them.
+ * Built-in functions that run queries on the tables and views (a view may call any function) or the SQL
+ * text they are given, stable ones among them: evaluating one may run any function.
  */
-export const ACTING_FUNCTIONS = new Set([
-  ...TYPE_IO_FUNCTIONS,
-  'set_config',
+export const QUERY_RUNNING_FUNCTIONS: ReadonlySet<string> = new Set([
   'query_to_xml',
   'query_to_xmlschema',
   'query_to_xml_and_xmlschema',
@@ -44,6 +38,20 @@ export const ACTING_FUNCTIONS = new Set([
   'database_to_xmlschema',
   'database_to_xml_and_xmlschema',
   'ts_stat',
+]);
+
+/**
+ * Built-in functions that act beyond the statement that calls them, where a READ ONLY transaction
+ * cannot reach or cannot undo: settings that outlive a check, SQL given as text (which may call any of
+ * these), other connections (dblink), other sessions, replication slots and statistics, the server's
+ * files and configuration, session-level locks, large objects; and the type input functions above, which
+ * may run user code. A check's query (the audit's guard) and a plugin's repair step (the script's
+ * vetting) may not call them.
+ */
+export const ACTING_FUNCTIONS = new Set([
+  ...TYPE_IO_FUNCTIONS,
+  ...QUERY_RUNNING_FUNCTIONS,
+  'set_config',
   'dblink',
   'dblink_exec',
   'dblink_connect',

@@ -384,7 +384,7 @@ async function loadReplicationRole(db: Queryable): Promise<string[]> {
       ? `session_replication_role = replica is set server-wide (${r.source})`
       : r.role === null
         ? `session_replication_role = replica is set on ${r.database ? 'this database' : 'every database'} (ALTER DATABASE ... SET)`
-        : `session_replication_role = replica is set for role ${r.role}${r.database ? ' in this database' : ''} (ALTER ROLE ... SET)`,
+        : `session_replication_role = replica is set for role ${quoteIdent(r.role)}${r.database ? ' in this database' : ''} (ALTER ROLE ... SET)`,
   );
 }
 

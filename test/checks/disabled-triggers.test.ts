@@ -378,7 +378,7 @@ describe('disabled-triggers', () => {
           { kind: 'replica-only:on_apply', severity: 'warning', object: { schema: s, table: 'replicated', trigger: 'on_apply' }, count: null, samples: [], fix: [['review', 'transaction', `ALTER TABLE "${s}"."replicated" ENABLE TRIGGER "on_apply";`]] },
           { kind: 'replica-sessions', severity: 'warning', object: { schema: s, table: 'users' }, count: null, samples: [], fix: null },
         ]);
-        const place = `session_replication_role = replica is set for role ${role} in this database (ALTER ROLE ... SET)`;
+        const place = `session_replication_role = replica is set for role ${ident(role)} in this database (ALTER ROLE ... SET)`;
         expect(findings[0]?.message).toMatch(new RegExp(`never for ordinary sessions \\(here: ${place.replace(/[.()]/g, '\\$&')}\\)$`));
         expect(findings[1]?.message).toBe(
           `trigger create_profile (AFTER INSERT FOR EACH ROW, function ${s}.touch()), trigger stamp (BEFORE UPDATE FOR EACH ROW, function ${s}.touch()) on table ${s}.users fire only in origin mode, so not for the sessions where ${place}: what they do is skipped for every row those sessions write`,

@@ -740,14 +740,7 @@ function makeFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity' | '
   const taken = behind.reduce((n, u) => n + (u.taken ?? 0), 0);
   const capped = behind.some((u) => u.takenCapped);
   const seqName = displayName(seq.schema, seq.name);
-  const home = homeOf(original);
-  const object: FindingObject = {
-    schema: home.table.schema,
-    table: home.table.name,
-    column: home.column.name,
-    sequence: seq.name,
-    ...(seq.schema === home.table.schema ? {} : { sequenceSchema: seq.schema }),
-  };
+  const object = findingObject(seq, original);
   const where = behind.map((u) => columnLabel(u.unit)).join(', ');
   const consequence =
     unique.length > 0
@@ -877,6 +870,18 @@ function nextValueExpr(seq: Sequence): string {
   return `(SELECT CASE WHEN s.is_called THEN ${wrapped} ELSE s.last_value::pg_catalog.numeric END FROM ${qualifiedName(seq.schema, seq.name)} AS s, pg_catalog.pg_sequence AS p WHERE p.seqrelid OPERATOR(pg_catalog.=) ${oid})`;
 }
 
+/** The column the finding sits on (the plan's home column), with the sequence that feeds it. */
+function findingObject(seq: SequenceResult['plan']['seq'], original: Plan): FindingObject {
+  const home = homeOf(original);
+  return {
+    schema: home.table.schema,
+    table: home.table.name,
+    column: home.column.name,
+    sequence: seq.name,
+    ...(seq.schema === home.table.schema ? {} : { sequenceSchema: seq.schema }),
+  };
+}
+
 /** A CYCLE sequence whose very next value is taken: the next insert draws a used value now. */
 function makeCycleFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity' | 'valuesAllowed'>, r: SequenceResult, original: Plan): Finding {
   const { seq } = r.plan;
@@ -884,14 +889,7 @@ function makeCycleFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity
   const holders = r.units.filter((u) => u.behind);
   const unique = holders.filter((u) => u.unit.uniqueIndex !== null);
   const seqName = displayName(seq.schema, seq.name);
-  const home = homeOf(original);
-  const object: FindingObject = {
-    schema: home.table.schema,
-    table: home.table.name,
-    column: home.column.name,
-    sequence: seq.name,
-    ...(seq.schema === home.table.schema ? {} : { sequenceSchema: seq.schema }),
-  };
+  const object = findingObject(seq, original);
   const where = holders.map((u) => columnLabel(u.unit)).join(', ');
   const consequence =
     unique.length > 0

@@ -259,7 +259,7 @@ describe('session_replication_role = replica set on a role or the database', () 
     await query(adminUrl(), `ALTER ROLE ${app} IN DATABASE ${db.name} SET session_replication_role = replica`);
     const report = await audit(db.url, { checks: ['orphan-rows'] });
     expect(summarize(report).map((f) => [f.object.table, f.count, f.samples])).toEqual([['purchase', 1, ['42']]]);
-    expect(checkResult(report, 'orphan-rows').note).toMatch(new RegExp(`role ${app}`));
+    expect(checkResult(report, 'orphan-rows').note).toMatch(new RegExp(`role "${app}"`));
     expect(report.findings[0]?.details?.reasons).toEqual(['session_replication_role = replica: not enforced for those sessions']);
   });
 

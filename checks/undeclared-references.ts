@@ -12,7 +12,7 @@ import {
   type Queryable,
   type Severity,
 } from '../src/index.js';
-import { inferReferences, relationEntry, type InferredReference } from './support/undeclared-inference.js';
+import { inferReferences, relationEntry, type InferredReference, type MistypedReference } from './support/undeclared-inference.js';
 
 const options = z.strictObject({});
 type Options = z.infer<typeof options>;
@@ -28,7 +28,7 @@ export default defineCheck({
   description: 'Columns that reference another table by name and type but have no foreign key, each with its count of orphan rows.',
   docs: {
     finds:
-      'Columns that, by their name and type, reference another audited table, but that no foreign key and no configured `relations` entry covers: `<table>_id`, `<singular>_id`, `<table>Id`, `<singular>Id` and `<Table>ID` (the `id` its own word: `paid` or `userid` are not references), matched against table names word for word whatever their case and separators (`userId` -> `User` or `users`, `category_id` -> `categories`), and, as Prisma names relations, under a prefix of the referencing table\'s own name (`AssistantChatMessage.sessionId` -> `AssistantChatSession`). The type must equal (domains followed to their base type, type modifiers such as a varchar length aside) that of the table\'s single-column primary key (or, without one, its one single-column unique key named `id` or like the column). Not reported: a column named after its own table (its key, e.g. pagila\'s `actor.actor_id`) and self-references (`parent_id`), composite references, a name that fits two tables (the referencing table\'s schema wins when it has one; the note counts the rest), a bare suffix match (`sessionId` -> some other `...Session`), and columns of a foreign key, including one declared on partitions alone. Each finding counts the rows whose non-null value matches no row of the table, as orphan-rows would for the declared relation (`FROM ONLY`, pg_catalog\'s `=`). It is `info`, or `warning` when there are orphans (a severity configured higher stays): at its defaults a guess never fails a build gated on `error`.',
+      'Columns that, by their name and type, reference another audited table, but that no foreign key and no configured `relations` entry covers: `<table>_id`, `<singular>_id`, `<table>Id`, `<singular>Id` and `<Table>ID` (the `id` its own word: `paid` or `userid` are not references), matched against table names word for word whatever their case and separators (`userId` -> `User` or `users`, `category_id` -> `categories`), and, as Prisma names relations, under a prefix of the referencing table\'s own name (`AssistantChatMessage.sessionId` -> `AssistantChatSession`). The type must equal (domains followed to their base type, type modifiers such as a varchar length aside) that of the table\'s single-column primary key (or, without one, its one single-column unique key named `id` or like the column). Not reported: a column named after its own table (its key, e.g. pagila\'s `actor.actor_id`) and self-references (`parent_id`), composite references, a name that fits two tables (the referencing table\'s schema wins when it has one; the note counts the rest), a name whose table\'s key is of another type (the note lists them, with a table of another schema that would fit, passed over because the column\'s own schema has one of that name), a bare suffix match (`sessionId` -> some other `...Session`), and columns of a foreign key, including one declared on partitions alone. Each finding counts the rows whose non-null value matches no row of the table, as orphan-rows would for the declared relation (`FROM ONLY`, pg_catalog\'s `=`). It is `info`, or `warning` when there are orphans (a severity configured higher stays): at its defaults a guess never fails a build gated on `error`.',
     why: 'Seed 002 is a Prisma schema, and Prisma\'s `relationMode = "prisma"` (PlanetScale, Vitess) creates no foreign keys at all; Seed 001\'s `llm_call` file references had none either, and many schemas never declared theirs. orphan-rows has nothing to verify there, so such orphans go unseen until a join loses rows. Declaring the relation makes orphan-rows verify it and write its repair.',
     fix: 'When the guess is right, declare the relation under `relations` in the config (the finding\'s `details.relation` is the entry; `integrity init` proposes them all), and orphan-rows verifies it and quarantines its orphans; better, repair the orphans and add the FOREIGN KEY. When it is wrong, ignore the finding with a reason (`ignore` in the config). This check writes no repair of its own: what to do with an orphan belongs to a declared relation.',
     bad: `CREATE TABLE customers (customer_id int PRIMARY KEY);
@@ -41,7 +41,7 @@ ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_id_fkey;`,
     if (ctx.catalog.tables.length === 0) {
       return ctx.skip(`no tables in the audited schemas (${ctx.catalog.schemas.join(', ') || 'none'}): name the schemas with --schema`);
     }
-    const { inferred, ambiguous } = inferReferences(ctx.catalog, ctx.relations);
+    const { inferred, ambiguous, mistyped } = inferReferences(ctx.catalog, ctx.relations);
     const unreadable = inferred.filter((ref) => ref.child.unreadable ?? ref.parent.unreadable);
     const readable = inferred.filter((ref) => !unreadable.includes(ref));
     const counted = await ctx.each(
@@ -66,11 +66,23 @@ ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_id_fkey;`,
               .slice(0, 3)
               .map((a) => `${displayName(a.child.schema, a.child.name, a.column.name)}: ${a.candidates.map((t) => displayName(t.schema, t.name)).join(' or ')}`)
               .join('; ')}${ambiguous.length > 3 ? '; ...' : ''})`
+          : '') +
+        (mistyped.length > 0
+          ? `; ${mistyped.length} column${mistyped.length === 1 ? '' : 's'} left out, ${mistyped.length === 1 ? 'its' : 'their'} name fitting a table whose key is of another type (${mistyped
+              .slice(0, 3)
+              .map(mistypedText)
+              .join('; ')}${mistyped.length > 3 ? '; ...' : ''})`
           : ''),
     );
     return findings;
   },
 });
+
+function mistypedText(m: MistypedReference): string {
+  const keys = m.candidates.map((c) => `${displayName(c.table.schema, c.table.name, c.key.name)} is ${c.key.type}`).join(', ');
+  const elsewhere = m.fitsElsewhere.length > 0 ? `; ${m.fitsElsewhere.map((t) => displayName(t.schema, t.name)).join(' or ')} would fit, in another schema` : '';
+  return `${displayName(m.child.schema, m.child.name, m.column.name)} is ${m.column.type}, ${keys}${elsewhere}`;
+}
 
 interface Counted {
   count: number | null;

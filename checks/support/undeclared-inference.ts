@@ -26,10 +26,22 @@ export interface AmbiguousReference {
   candidates: Table[];
 }
 
+/** A column whose name fits a table whose key is of another type: not guessed, and said so. */
+export interface MistypedReference {
+  child: Table;
+  column: Column;
+  /** The tables the name picks (the referencing table's schema first), each with its key. */
+  candidates: { table: Table; key: Column }[];
+  /** A table of another schema whose key's type does fit, passed over because the column's own schema has a table of that name. */
+  fitsElsewhere: Table[];
+}
+
 export interface Inference {
   inferred: InferredReference[];
   /** Columns whose name fits more than one table: not guessed. */
   ambiguous: AmbiguousReference[];
+  /** Columns whose name fits a table, but not its key's type: not guessed. */
+  mistyped: MistypedReference[];
 }
 
 /**
@@ -124,6 +136,7 @@ export function inferReferences(catalog: Catalog, relations: Relation[] = []): I
   const declared = declaredColumns(catalog, relations);
   const inferred: InferredReference[] = [];
   const ambiguous: AmbiguousReference[] = [];
+  const mistyped: MistypedReference[] = [];
   for (const child of catalog.tables) {
     const childWords = nameWords(child.name);
     for (const column of child.columns) {
@@ -138,24 +151,32 @@ export function inferReferences(catalog: Catalog, relations: Relation[] = []): I
       if (named.some((c) => c.table === child && c.rule === 'name')) continue;
       const others = named.filter((c) => c.table !== child);
       if (others.length === 0) continue;
-      const typed = others
+      const keyed = others
         .map((c) => ({ ...c, key: keyColumn(catalog, c.table, column.name) }))
-        .filter((c): c is typeof c & { key: Column } => c.key !== null && c.key.baseType === column.baseType);
+        .filter((c): c is typeof c & { key: Column } => c.key !== null);
+      const typed = keyed.filter((c) => c.key.baseType === column.baseType);
       // The referencing table's schema decides when it has a table of that name (of any type: a wrong
       // type there makes a match elsewhere a guess too far); else the one audited schema that has one.
       const local = others.some((c) => c.table.schema === child.schema);
-      const chosen = typed.filter((c) => !local || c.table.schema === child.schema);
+      const inScope = (t: Table) => !local || t.schema === child.schema;
+      const chosen = typed.filter((c) => inScope(c.table));
       const tables = [...new Set(chosen.map((c) => c.table))];
       if (tables.length > 1) {
         ambiguous.push({ child, column, candidates: tables });
         continue;
       }
       const pick = chosen[0];
-      if (!pick) continue;
+      if (!pick) {
+        const wrong = keyed.filter((c) => inScope(c.table));
+        if (wrong.length > 0) {
+          mistyped.push({ child, column, candidates: wrong.map((c) => ({ table: c.table, key: c.key })), fitsElsewhere: [...new Set(typed.filter((c) => !inScope(c.table)).map((c) => c.table))] });
+        }
+        continue;
+      }
       inferred.push({ child, column, parent: pick.table, parentColumn: pick.key, rule: pick.rule });
     }
   }
-  return { inferred, ambiguous };
+  return { inferred, ambiguous, mistyped };
 }
 
 /**

@@ -127,7 +127,7 @@ describe('undeclared-references on planted schemas', () => {
     const result = checkResult(report, ID);
     expect(result.status).toBe('failed');
     expect(result.note).toBe(
-      'inferred 13 undeclared references from column names and types, 9 with orphan rows; 2 columns left out, their name fitting several tables (public.notes.tag_id: public.tag or public.tags; sales.office.region_id: east.region or west.region)',
+      'inferred 13 undeclared references from column names and types, 9 with orphan rows; 2 columns left out, their name fitting several tables (public.notes.tag_id: public.tag or public.tags; sales.office.region_id: east.region or west.region); 1 column left out, its name fitting a table whose key is of another type (public.orders.account_id is text, public.accounts.account_id is integer)',
     );
     expect(report.findings.find((f) => f.object.table === 'AssistantChatMessage')?.details).toMatchObject({ rule: 'prefix', type: 'text' });
     // No orphans: the reference alone is the finding (count null), its orphan count 0 in details.
@@ -421,5 +421,35 @@ describe('undeclared-references on real schemas', () => {
       expect(m).toEqual({ inferred: ['accounts.userId -> users.id', 'sessions.userId -> users.id'], truePositives: 2, declared: 3, singleColumn: 3 });
       expect(declared.filter((d) => !m.inferred.includes(d))).toEqual(['posts.authorId -> users.id']);
     });
+  });
+});
+
+describe('a name that fits a table whose key is of another type', () => {
+  const db = useDatabase('undeclared_mistyped', {
+    sql: [
+      `CREATE SCHEMA auth;
+       CREATE TABLE auth.users (id uuid PRIMARY KEY);
+       CREATE TABLE public."User" ("id" text PRIMARY KEY);
+       -- Seed 004's audit table beside Seed 002's Prisma "User": the local "User" has a text key.
+       CREATE TABLE public.user_profiles_audit (id int PRIMARY KEY, user_id uuid);
+       INSERT INTO public.user_profiles_audit VALUES (1, '00000000-0000-0000-0000-000000000001');
+       -- same type: still inferred
+       CREATE TABLE public.post (id int PRIMARY KEY, user_id text);`,
+    ],
+  });
+
+  it('is not guessed, and the note names the column, both types and the table of another schema that would fit', async () => {
+    const report = await audit(db.url, { checks: [ID], schemas: ['public', 'auth'] });
+    expect(summarize(report).map((f) => f.object)).toEqual([ref('public', 'post', 'user_id', 'public', 'User', 'id')]);
+    expect(checkResult(report, ID).note).toBe(
+      'inferred 1 undeclared reference from column names and types, 0 with orphan rows; 1 column left out, its name fitting a table whose key is of another type (public.user_profiles_audit.user_id is uuid, public."User".id is text; auth.users would fit, in another schema)',
+    );
+  });
+
+  it('with the local table of that name gone, the one schema that has it is the reference', async () => {
+    await query(db.url, 'DROP TABLE public.post; DROP TABLE public."User"');
+    const report = await audit(db.url, { checks: [ID], schemas: ['public', 'auth'] });
+    expect(summarize(report).map((f) => [f.object, f.count])).toEqual([[ref('public', 'user_profiles_audit', 'user_id', 'auth', 'users', 'id'), 1]]);
+    expect(checkResult(report, ID).note).toBe('inferred 1 undeclared reference from column names and types, 1 with orphan rows');
   });
 });

@@ -314,13 +314,18 @@ function refreshRepair(what: 'collation' | 'database', statement: string, guard:
   };
 }
 
+/** The key's plain columns as the findings' convention has them: `column` for one, `columns` for several, neither for expressions only. */
+function keyColumns(keys: KeyOnDrift[]): Pick<FindingObject, 'column' | 'columns'> {
+  const columns = keys.flatMap((k) => (k.column === null ? [] : [k.column]));
+  return columns.length === 1 ? { column: columns[0] as string } : columns.length > 1 ? { columns } : {};
+}
+
 function indexObject(a: Affected): FindingObject {
-  const columns = a.row.keys.flatMap((k) => (k.column === null ? [] : [k.column]));
   return {
     schema: a.row.schema,
     table: a.row.table,
     index: a.row.index,
-    ...(columns.length > 0 ? { columns } : {}),
+    ...keyColumns(a.row.keys),
     ...(a.row.constraint ? { constraint: a.row.constraint } : {}),
   };
 }
@@ -494,7 +499,7 @@ ALTER COLLATION "en-x-icu" REFRESH VERSION;`,
         ctx.finding({
           kind: 'range-partition-key',
           message: `range-partitioned table ${displayName(p.schema, p.table)} routes rows by its partition key ${p.keys.map(keyLabel).join(', ')} under ${on.map((c) => (c.oid === DEFAULT_COLLATION ? "the database's default collation" : `collation ${collationLabel(c)}`)).join(' and ')}, whose version changed: rows written before may sit in a partition whose bounds no longer hold them, and queries that prune partitions can miss them`,
-          object: { schema: p.schema, table: p.table, columns: p.keys.flatMap((k) => (k.column === null ? [] : [k.column])) },
+          object: { schema: p.schema, table: p.table, ...keyColumns(p.keys) },
           count: null,
           details: { keys: p.keys.map((k) => ({ position: k.position, column: k.column, collation: describeCollation(drifts, k.collation) })) },
         }),

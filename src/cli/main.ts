@@ -24,6 +24,7 @@ import { SIGNAL_EXIT, withSignals } from './signals.js';
 import { ProgressLine } from './progress.js';
 import { initCommand } from './init-command.js';
 import { newCheckCommand, type NewCheckOptions } from './new-check-command.js';
+import { addPreflightCommand } from './preflight-command.js';
 import { assertWritableDestination, errorLine, writeFileAtomic, type CliIO } from './io.js';
 
 interface CheckCommandOptions extends AuditCommandOptions {
@@ -115,6 +116,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .action(async (opts: AuditCommandOptions & { output: string; force: boolean }) => {
       exitCode = await initCommand(opts, io);
     });
+
+  addPreflightCommand(program, io, (code) => {
+    exitCode = code;
+  });
 
   program
     .command('list')

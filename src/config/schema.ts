@@ -3,6 +3,7 @@ import type { CheckDefinition } from '../check.js';
 import { SEVERITIES } from '../findings.js';
 import { relationSchema, type Relation } from './relations.js';
 import { sqlCheckSpecSchema } from '../plugins/sql-spec.js';
+import { PREFLIGHT_RULE_IDS } from '../preflight/rules.js';
 
 export interface CheckSettings {
   enabled: boolean;
@@ -46,12 +47,13 @@ export function configSchema(checks: readonly CheckDefinition[]) {
     plugins: z.array(z.string().min(1)).default([]),
     /** Checks written in SQL, inline: each a query that returns the failing rows (see "Writing checks" in the README). */
     sqlChecks: z.array(sqlCheckSpecSchema).default([]),
-    /** Folder of .sql migrations, relative to this file: SARIF results and GitHub annotations then point at the migration that created the object. */
+    /** Folder of .sql migrations, relative to this file: SARIF results and GitHub annotations then point at the migration that created the object, and `integrity preflight` without files judges those not applied yet. */
     migrations: z.string().min(1).optional(),
     ignore: z
       .array(
-        ignoreSchema.refine((i) => checks.some((c) => c.id === i.check), {
-          message: `unknown check; known checks: ${checks.map((c) => c.id).join(', ')}`,
+        // integrity preflight's rules are ignored by their ids as checks are.
+        ignoreSchema.refine((i) => checks.some((c) => c.id === i.check) || PREFLIGHT_RULE_IDS.includes(i.check), {
+          message: `unknown check; known checks: ${checks.map((c) => c.id).join(', ')} (and preflight's ${PREFLIGHT_RULE_IDS.join(', ')})`,
           path: ['check'],
         }),
       )

@@ -1,0 +1,317 @@
+import { findTable, type Catalog, type Table } from '../db/catalog.js';
+import type { Queryable } from '../db/session.js';
+import type { FindingObject, Severity } from '../findings.js';
+import { isNode, type MigrationFile, type MigrationStatement, type Node, type StatementLocation } from './statements.js';
+import type { PreflightRuleId } from './rules.js';
+
+/** What one judgement of a statement (or of one part of it, an ALTER TABLE's subcommand) came to. */
+export interface Outcome {
+  rule: PreflightRuleId;
+  status: 'passed' | 'failed' | 'not-judged' | 'error';
+  /** Why it was not judged, or what failed when it errored. */
+  reason?: string;
+  /** What the pass rests on, when that is worth saying (an empty table created in this run). */
+  note?: string;
+}
+
+/** A finding before the report gives it a fingerprint: always on one statement. */
+export interface PreflightFindingInput {
+  rule: PreflightRuleId;
+  kind: string;
+  severity?: Severity;
+  message: string;
+  object: FindingObject;
+  count: number | null;
+  samples: string[];
+  details?: Record<string, unknown>;
+  location: StatementLocation;
+}
+
+export interface StatementVerdict {
+  location: StatementLocation;
+  /** e.g. `ALTER TABLE`, `CREATE INDEX`. */
+  statement: string;
+  /** The table it names, when it names one. */
+  relation: { schema: string; table: string } | null;
+  /** Its place in its file (1-based): what names it across edits that move its line. */
+  ordinal: number;
+  outcomes: Outcome[];
+}
+
+export interface JudgeContext {
+  /** The guarded, read-only handle: every query goes through the audit's guard. */
+  db: Queryable;
+  /** The same connection, for the savepoints each judgement runs in (the guard refuses them). */
+  raw: Queryable;
+  catalog: Catalog;
+  sampleSize: number;
+  /** Whether key values may leave the database for a finding on this object (samples.exclude). */
+  valuesAllowed: (object: FindingObject) => boolean;
+}
+
+/** What the earlier statements of the run did, as far as it matters to the later ones. */
+export class RunState {
+  /** Tables created by an earlier statement: empty when a later one runs, unless rows were written since. */
+  readonly created = new Map<string, StatementLocation>();
+  /** Tables whose rows or shape an earlier statement changed in a way not followed: later statements on them are not judged. */
+  readonly changed = new Map<string, { location: StatementLocation; statement: string }>();
+  /** An earlier statement that may have changed any table (a DO block, a function call): nothing after it is judged on data. */
+  barrier: { location: StatementLocation; statement: string } | null = null;
+  /** The schemas unqualified names resolve in (SET search_path changes it). */
+  searchPath: string[] = ['public'];
+}
+
+export const tableKey = (schema: string, name: string) => JSON.stringify([schema, name]);
+
+export interface RangeVar {
+  schemaname?: string;
+  relname?: string;
+}
+
+/** Where an unqualified or qualified name points: the schema it lands in, and the table there today (if any). */
+export function resolveRelation(rv: RangeVar, state: RunState, catalog: Catalog): { schema: string; name: string; table: Table | undefined } {
+  const name = rv.relname ?? '';
+  if (rv.schemaname) return { schema: rv.schemaname, name, table: findTable(catalog, rv.schemaname, name) };
+  for (const schema of state.searchPath) {
+    if (state.created.has(tableKey(schema, name))) return { schema, name, table: findTable(catalog, schema, name) };
+    const table = findTable(catalog, schema, name);
+    if (table) return { schema, name, table };
+  }
+  return { schema: state.searchPath[0] ?? 'public', name, table: undefined };
+}
+
+const LABELS: Record<string, string> = {
+  CreateStmt: 'CREATE TABLE',
+  IndexStmt: 'CREATE INDEX',
+  VariableSetStmt: 'SET',
+  TransactionStmt: 'transaction control',
+  DoStmt: 'DO',
+  ViewStmt: 'CREATE VIEW',
+  DefineStmt: 'CREATE (aggregate, operator or type)',
+  CompositeTypeStmt: 'CREATE TYPE',
+  CreateEnumStmt: 'CREATE TYPE ... AS ENUM',
+  CreateTrigStmt: 'CREATE TRIGGER',
+  CreateSeqStmt: 'CREATE SEQUENCE',
+  CreateTableAsStmt: 'CREATE TABLE AS',
+  RenameStmt: 'RENAME',
+  DropStmt: 'DROP',
+  GrantStmt: 'GRANT or REVOKE',
+  CommentStmt: 'COMMENT',
+  CopyStmt: 'COPY',
+  CallStmt: 'CALL',
+};
+
+/** A statement's name for a person: `ALTER TABLE`, `CREATE FUNCTION`. */
+export function statementLabel(s: MigrationStatement): string {
+  if (s.kind === 'IndexStmt' && s.node.unique === true) return 'CREATE UNIQUE INDEX';
+  return LABELS[s.kind] ?? s.kind.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+}
+
+/**
+ * Statements that change no row of a table that exists: after them, the data a later statement sees
+ * is still today's. (A CREATE EXTENSION's script could write anywhere; extensions create their own
+ * objects, and that is what is assumed here.)
+ */
+const ROWS_UNCHANGED = new Set([
+  'VariableSetStmt',
+  'TransactionStmt',
+  'CreateFunctionStmt',
+  'CreateTrigStmt',
+  'ViewStmt',
+  'CreateSchemaStmt',
+  'CreateSeqStmt',
+  'AlterSeqStmt',
+  'CreateEnumStmt',
+  'AlterEnumStmt',
+  'CompositeTypeStmt',
+  'CreateDomainStmt',
+  'DefineStmt',
+  'CreateExtensionStmt',
+  'CommentStmt',
+  'GrantStmt',
+  'GrantRoleStmt',
+  'CreateRoleStmt',
+  'AlterRoleStmt',
+  'CreatePolicyStmt',
+  'AlterPolicyStmt',
+  'AlterOwnerStmt',
+  'AlterDefaultPrivilegesStmt',
+  'IndexStmt',
+  'CreateStmt',
+  'VacuumStmt',
+  'NotifyStmt',
+]);
+
+/** Statements whose changes are confined to the rows of the table they name. */
+const ROWS_OF_ONE_TABLE = new Set(['AlterTableStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'CopyStmt', 'RenameStmt']);
+
+/** A DML statement may fire triggers or cascade to other tables; then it is a barrier for all of them. */
+function firesOtherCode(kind: string, table: Table | undefined, catalog: Catalog): boolean {
+  if (!table) return false;
+  if (kind === 'AlterTableStmt' || kind === 'RenameStmt') return false;
+  if (catalog.triggers.some((t) => t.schema === table.schema && t.table === table.name && t.enabled !== 'D')) return true;
+  // A DELETE or UPDATE cascades (or sets NULL) along the foreign keys that reference the table.
+  return catalog.foreignKeys.some((fk) => fk.refSchema === table.schema && fk.refTable === table.name && (fk.onDelete !== 'no action' && fk.onDelete !== 'restrict' || fk.onUpdate !== 'no action' && fk.onUpdate !== 'restrict'));
+}
+
+/** Records what a statement (judged or not) does to the rows later statements see. */
+export function recordEffects(s: MigrationStatement, state: RunState, catalog: Catalog, judgedWhole: boolean): void {
+  const label = statementLabel(s);
+  if (s.kind === 'CreateStmt') {
+    const rel = resolveRelation((s.node.relation ?? {}) as RangeVar, state, catalog);
+    state.created.set(tableKey(rel.schema, rel.name), s.location);
+    state.changed.delete(tableKey(rel.schema, rel.name));
+    return;
+  }
+  if (s.kind === 'VariableSetStmt' && s.node.name === 'search_path' && Array.isArray(s.node.args)) {
+    const schemas = (s.node.args as Node[]).map((a) => {
+      const c = isNode(a.A_Const) ? (a.A_Const as Node) : {};
+      return isNode(c.sval) ? String((c.sval as Node).sval) : '';
+    });
+    state.searchPath = schemas.filter((x) => x !== '' && x !== '$user' && x !== 'pg_catalog' && x !== 'pg_temp');
+    return;
+  }
+  if (ROWS_UNCHANGED.has(s.kind)) return;
+  if (s.kind === 'TruncateStmt' || s.kind === 'DropStmt' || ROWS_OF_ONE_TABLE.has(s.kind)) {
+    const relations: RangeVar[] =
+      s.kind === 'TruncateStmt'
+        ? ((s.node.relations as Node[] | undefined) ?? []).map((r) => (r.RangeVar ?? {}) as RangeVar)
+        : s.kind === 'DropStmt'
+          ? dropTargets(s.node)
+          : [(s.node.relation ?? {}) as RangeVar];
+    if (s.kind === 'DropStmt' && s.node.removeType !== 'OBJECT_TABLE') {
+      // Dropping an index, a type, a function changes no row; anything else dropped with CASCADE may.
+      if (s.node.behavior !== 'DROP_CASCADE') return;
+    }
+    if (s.kind === 'TruncateStmt' && s.node.behavior === 'DROP_CASCADE') {
+      state.barrier = { location: s.location, statement: label };
+      return;
+    }
+    for (const rv of relations) {
+      const rel = resolveRelation(rv, state, catalog);
+      if (firesOtherCode(s.kind, rel.table, catalog)) {
+        state.barrier = { location: s.location, statement: label };
+        return;
+      }
+      // A judged ALTER TABLE (a constraint added, a column set NOT NULL) changes no row.
+      if (!(s.kind === 'AlterTableStmt' && judgedWhole)) state.changed.set(tableKey(rel.schema, rel.name), { location: s.location, statement: label });
+    }
+    return;
+  }
+  state.barrier = { location: s.location, statement: label };
+}
+
+function dropTargets(node: Node): RangeVar[] {
+  if (node.removeType !== 'OBJECT_TABLE') return [];
+  return ((node.objects as Node[] | undefined) ?? []).map((o) => {
+    const names = (((o.List as Node | undefined)?.items as Node[] | undefined) ?? []).map((i) => String((i.String as Node | undefined)?.sval ?? ''));
+    return names.length > 1 ? { schemaname: names[0] as string, relname: names[1] as string } : { relname: names[0] as string };
+  });
+}
+
+/**
+ * Why the data a statement on `table` would meet cannot be told from today's (an earlier statement of
+ * the run changed it), or null when it can.
+ */
+export function unknownData(state: RunState, schema: string, name: string): string | null {
+  if (state.barrier) return `the ${state.barrier.statement} at ${state.barrier.location.file}:${state.barrier.location.line} may change any table's rows before this runs`;
+  const changed = state.changed.get(tableKey(schema, name));
+  if (changed) return `the ${changed.statement} at ${changed.location.file}:${changed.location.line} changes ${schema}.${name} before this runs`;
+  return null;
+}
+
+/**
+ * Runs one judgement's queries in a savepoint of its own: a query that errors (a lock not granted, a
+ * statement timeout, a privilege) makes that judgement `error`, with why, and the run goes on.
+ */
+export async function judgement(ctx: JudgeContext, rule: PreflightRuleId, work: () => Promise<Outcome>): Promise<Outcome> {
+  await ctx.raw.query('SAVEPOINT integrity_judgement');
+  try {
+    const outcome = await work();
+    await ctx.raw.query('RELEASE SAVEPOINT integrity_judgement');
+    return outcome;
+  } catch (err) {
+    await ctx.raw.query('ROLLBACK TO SAVEPOINT integrity_judgement');
+    const code = typeof err === 'object' && err !== null && 'code' in err ? ` [${String((err as { code: unknown }).code)}]` : '';
+    return { rule, status: 'error', reason: `${err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)}${code}` };
+  }
+}
+
+/** A judge for one kind of statement: its outcomes, and its findings through `report`. */
+export type Judge = (s: MigrationStatement, state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void) => Promise<Outcome[]>;
+
+const judgeCreateTable: Judge = async (s, state, ctx, report) => {
+  const rel = resolveRelation((s.node.relation ?? {}) as RangeVar, state, ctx.catalog);
+  const exists = rel.table !== undefined && !state.created.has(tableKey(rel.schema, rel.name)) && !state.changed.has(tableKey(rel.schema, rel.name));
+  if (s.node.partbound || s.node.inhRelations) {
+    return [{ rule: 'preflight/not-judged', status: 'not-judged', reason: 'a partition or an inheriting table: the rows of its parent are not judged' }];
+  }
+  if (exists && s.node.if_not_exists !== true) {
+    report({
+      rule: 'preflight/already-exists',
+      kind: 'exists',
+      message: `CREATE TABLE ${rel.schema}.${rel.name} fails now: the table exists (42P07); drop the statement, or write CREATE TABLE IF NOT EXISTS if its definition matches`,
+      object: { schema: rel.schema, table: rel.name },
+      count: null,
+      samples: [],
+      location: s.location,
+    });
+    return [{ rule: 'preflight/already-exists', status: 'failed' }];
+  }
+  return [{ rule: 'preflight/already-exists', status: 'passed', ...(exists ? { note: 'IF NOT EXISTS: the table exists, so this does nothing' } : {}) }];
+};
+
+/** Statements that data cannot make fail and that change no data: nothing to judge. */
+const NOTHING_TO_JUDGE = new Set(['VariableSetStmt', 'TransactionStmt']);
+
+export interface Judges {
+  [kind: string]: Judge;
+}
+
+export const JUDGES: Judges = { CreateStmt: judgeCreateTable };
+
+export interface JudgeRun {
+  verdicts: StatementVerdict[];
+  findings: PreflightFindingInput[];
+}
+
+/**
+ * Judges the statements in file order, each against today's data as the earlier statements of the run
+ * would leave it, as far as that can be known. Each judgement runs in a savepoint: one that errors
+ * (a lock not granted, a statement timeout) costs that judgement only.
+ */
+export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges: Judges = JUDGES): Promise<JudgeRun> {
+  const state = new RunState();
+  const verdicts: StatementVerdict[] = [];
+  const findings: PreflightFindingInput[] = [];
+  for (const file of files) {
+    let ordinal = 0;
+    for (const s of file.statements) {
+      ordinal++;
+      const statement = statementLabel(s);
+      const rv = isNode(s.node.relation) ? (s.node.relation as RangeVar) : null;
+      const resolved = rv?.relname ? resolveRelation(rv, state, ctx.catalog) : null;
+      const relation = resolved ? { schema: resolved.schema, table: resolved.name } : null;
+      let outcomes: Outcome[];
+      const judge = judges[s.kind];
+      if (NOTHING_TO_JUDGE.has(s.kind)) outcomes = [];
+      else if (!judge) outcomes = [{ rule: 'preflight/not-judged', status: 'not-judged', reason: `preflight does not judge ${statement} statements` }];
+      else {
+        const mine: PreflightFindingInput[] = [];
+        await ctx.raw.query('SAVEPOINT integrity_preflight');
+        try {
+          outcomes = await judge(s, state, ctx, (f) => mine.push(f));
+          await ctx.raw.query('RELEASE SAVEPOINT integrity_preflight');
+          findings.push(...mine);
+        } catch (err) {
+          await ctx.raw.query('ROLLBACK TO SAVEPOINT integrity_preflight');
+          outcomes = [{ rule: 'preflight/not-judged', status: 'error', reason: err instanceof Error ? err.message.split('\n')[0] : String(err) }];
+        }
+      }
+      const judgedWhole = outcomes.every((o) => o.status === 'passed' || o.status === 'failed');
+      recordEffects(s, state, ctx.catalog, judgedWhole);
+      verdicts.push({ location: s.location, statement, relation, ordinal, outcomes });
+    }
+  }
+  return { verdicts, findings };
+}

@@ -1,0 +1,52 @@
+import type { Severity } from '../findings.js';
+
+/** What `integrity preflight` judges, one rule per kind of failure: the report's "checks". */
+export interface PreflightRule {
+  id: string;
+  title: string;
+  severity: Severity;
+  description: string;
+}
+
+export const PREFLIGHT_RULES = [
+  {
+    id: 'preflight/already-exists',
+    title: 'CREATE TABLE of a table that exists',
+    severity: 'error',
+    description: 'A CREATE TABLE without IF NOT EXISTS of a table the database already has fails with 42P07.',
+  },
+  {
+    id: 'preflight/orphans',
+    title: 'Foreign keys that rows of today break',
+    severity: 'error',
+    description: 'ADD FOREIGN KEY (without NOT VALID) and VALIDATE CONSTRAINT fail with 23503 when a row references nothing, as PostgreSQL\'s own check sees it.',
+  },
+  {
+    id: 'preflight/duplicates',
+    title: 'Unique keys that rows of today break',
+    severity: 'error',
+    description: 'ADD UNIQUE, ADD PRIMARY KEY and CREATE UNIQUE INDEX fail with 23505 on duplicate keys; a primary key also fails with 23502 on a NULL.',
+  },
+  {
+    id: 'preflight/nulls',
+    title: 'NOT NULL that rows of today break',
+    severity: 'error',
+    description: 'SET NOT NULL, and ADD COLUMN ... NOT NULL without a default on a table with rows, fail with 23502.',
+  },
+  {
+    id: 'preflight/check-violations',
+    title: 'CHECK constraints that rows of today break',
+    severity: 'error',
+    description: 'ADD CHECK (without NOT VALID) fails with 23514 when a row violates it.',
+  },
+  {
+    id: 'preflight/not-judged',
+    title: 'Statements preflight did not judge',
+    severity: 'info',
+    description: 'Statements (or parts of them) preflight cannot judge, each named with why: they are not passed, only not looked at.',
+  },
+] as const satisfies readonly PreflightRule[];
+
+export type PreflightRuleId = (typeof PREFLIGHT_RULES)[number]['id'];
+
+export const PREFLIGHT_RULE_IDS: readonly string[] = PREFLIGHT_RULES.map((r) => r.id);

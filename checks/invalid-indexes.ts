@@ -2,11 +2,9 @@ import { scan } from '@libpg-query/parser';
 import {
   defineCheck,
   displayName,
-  parseNodeTree,
   qualifiedName,
   quoteIdent,
   relationOidLiteral,
-  walkNodes,
   z,
   type CheckContext,
   type Finding,
@@ -16,6 +14,7 @@ import {
   type RepairStep,
   type Table,
 } from '../src/index.js';
+import { judgeTrees, type Verdict } from './support/expression-judge.js';
 
 const options = z.strictObject({});
 type Ctx = CheckContext<z.infer<typeof options>>;
@@ -272,53 +271,28 @@ function leftoverOf(index: InvalidIndex): Twin | null {
   return named.find((t) => t.valid) ?? named[0] ?? null;
 }
 
-/** Functions, operators and types a stored expression tree reaches, by OID; null when it has a node whose code is not visible there. */
-function codeIn(tree: string | null): { functions: string[]; operators: string[]; types: string[] } | null {
-  const out = { functions: new Set<string>(), operators: new Set<string>(), types: new Set<string>() };
-  if (!tree) return { functions: [], operators: [], types: [] };
-  let nodes: ReturnType<typeof walkNodes>;
-  try {
-    nodes = walkNodes(parseNodeTree(tree));
-  } catch {
-    return null; // a tree this reader cannot read is not evaluated
-  }
-  for (const node of nodes) {
-    // A domain's CHECK constraints run when a value is coerced to it: code not in the tree.
-    if (node.type === 'COERCETODOMAIN' || node.type === 'SUBLINK') return null;
-    for (const [field, value] of Object.entries(node.fields)) {
-      const values = Array.isArray(value) ? value : [value];
-      for (const v of values) {
-        if (typeof v !== 'string' || !/^[0-9]+$/.test(v) || v === '0') continue;
-        if (field === 'funcid' || field === 'opfuncid' || field === 'hashfuncid' || field === 'negfuncid') out.functions.add(v);
-        else if (field === 'opno' || field === 'opnos') out.operators.add(v);
-        else if (/type(id)?$/i.test(field) && !/typmod/i.test(field)) out.types.add(v);
-      }
-    }
-  }
-  return { functions: [...out.functions], operators: [...out.operators], types: [...out.types] };
+/** The key expressions' and the predicate's trees, to judge (keyed by index OID and which). */
+function treesOf(index: InvalidIndex): { key: string; tree: string }[] {
+  return [
+    ...(index.exprs === null ? [] : [{ key: `${index.oid}:exprs`, tree: index.exprs }]),
+    ...(index.pred === null ? [] : [{ key: `${index.oid}:pred`, tree: index.pred }]),
+  ];
 }
 
-/** Which of these functions, operators and types are not pg_catalog's own (or an enum's, a domain's over one): one query for all indexes. */
-async function foreignCode(db: Queryable, code: { functions: string[]; operators: string[]; types: string[] }): Promise<Set<string>> {
-  if (code.functions.length + code.operators.length + code.types.length === 0) return new Set();
-  const res = await db.query<{ key: string }>(
-    `SELECT 'f' || p.oid::pg_catalog.int8::pg_catalog.text AS key FROM pg_catalog.pg_proc p
-      WHERE p.oid = ANY ($1::pg_catalog.oid[]) AND p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace
-     UNION ALL
-     SELECT 'o' || o.oid::pg_catalog.int8::pg_catalog.text FROM pg_catalog.pg_operator o LEFT JOIN pg_catalog.pg_proc p ON p.oid = o.oprcode
-      WHERE o.oid = ANY ($2::pg_catalog.oid[])
-        AND (o.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace OR p.pronamespace IS DISTINCT FROM 'pg_catalog'::pg_catalog.regnamespace)
-     UNION ALL
-     SELECT 't' || t.oid::pg_catalog.int8::pg_catalog.text FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
-      WHERE t.oid = ANY ($3::pg_catalog.oid[]) AND t.typnamespace <> 'pg_catalog'::pg_catalog.regnamespace AND t.typtype <> 'e'
-        AND NOT coalesce(bt.typnamespace = 'pg_catalog'::pg_catalog.regnamespace OR bt.typtype = 'e', false)`,
-    [code.functions, code.operators, code.types],
-  );
-  return new Set(res.rows.map((r) => r.key));
+/** Why evaluating the index's key expressions or predicate would run code that is not PostgreSQL's own; null when it would not. */
+function codeProblem(index: InvalidIndex, verdicts: Map<string, Verdict>): string | null {
+  for (const [which, what] of [
+    ['exprs', 'a key expression'],
+    ['pred', 'the partial-index predicate'],
+  ] as const) {
+    const refused = verdicts.get(`${index.oid}:${which}`)?.refused ?? [];
+    if (refused.length > 0) return `${what} would run code that is not PostgreSQL's own, which the audit does not run: ${refused.join('; ')}`;
+  }
+  return null;
 }
 
 /** Why the duplicates of a unique index cannot be counted without running code that is not PostgreSQL's own; null when they can. */
-function whyNotCounted(index: InvalidIndex, foreign: Set<string>, table: Table | undefined): string | null {
+function whyNotCounted(index: InvalidIndex, verdicts: Map<string, Verdict>, table: Table | undefined): string | null {
   if (index.method !== 'btree') return `it is a ${index.method} index: only btree's equality is read`;
   for (const k of index.keys) {
     const what = k.column === null ? 'an expression key' : `key ${displayName(k.column)}`;
@@ -326,15 +300,8 @@ function whyNotCounted(index: InvalidIndex, foreign: Set<string>, table: Table |
     if (!k.equality) return `${what} has no btree equality in its operator class`;
     if (!k.equalityOk) return `${what} is compared with OPERATOR(${k.equality}), not pg_catalog's default equality for its type, which is not evaluated during the audit`;
   }
-  for (const [tree, what] of [
-    [index.exprs, 'a key expression'],
-    [index.pred, 'the partial-index predicate'],
-  ] as const) {
-    const code = codeIn(tree);
-    if (code === null) return `${what} coerces to a domain, or could not be read`;
-    const outside = [...code.functions.map((o) => `f${o}`), ...code.operators.map((o) => `o${o}`), ...code.types.map((o) => `t${o}`)].filter((k) => foreign.has(k));
-    if (outside.length > 0) return `${what} calls a function, operator or type outside pg_catalog, which the audit does not run`;
-  }
+  const code = codeProblem(index, verdicts);
+  if (code) return code;
   if (table?.unreadable) return table.unreadable;
   if (table && !table.rowSecurity.readableWhole) return 'row-level security hides rows of the table from this role (audit as a role with BYPASSRLS, or as its owner)';
   return null;
@@ -569,12 +536,12 @@ export default defineCheck({
     finds:
       'Every index in the audited schemas with pg_index.indisvalid = false, on a table, partitioned table or materialized view (extension members left out), read from the catalog. Kinds: `invalid` (a non-unique index: count null); `invalid-unique` (a unique one: count = the rows that share a key with another row, judged as the index would judge them, details.duplicateKeys = how many keys repeat, samples = the most repeated keys, a JSON array for several columns; severity error when there are any; count null when there are none today, with details.rows = 0); `reindex-leftover` (a `<name>_ccnew` or `<name>_ccold` copy that an interrupted REINDEX CONCURRENTLY left beside an index of the same table with the very same definition, named by its prefix); `dead` (indislive = false: an interrupted DROP INDEX CONCURRENTLY; info); `partitioned` (an index on a partitioned table created ON ONLY, or by pg_dump\'s ALTER TABLE ONLY ... ADD CONSTRAINT, that stays invalid until every partition has an index attached: count null, since partitions are not rows; the partitions without one are in the message and details.partitionsWithoutIndex; a unique one also has its duplicates counted, in details). The message says when the index is not even maintained on writes (indisready = false: the build failed before it was ready). ' +
       'An index that a CREATE INDEX CONCURRENTLY or REINDEX (CONCURRENTLY) is building right now is invalid too, and is not reported: pg_stat_progress_create_index names it (for REINDEX CONCURRENTLY, the index it copies), or, when this role may not see the details of another role\'s build, pg_locks shows that backend holding a lock on the table; the note says what was seen. On a hot standby the primary\'s builds cannot be seen, and the note says so. An index whose build finished after the audit\'s snapshot was taken may still be reported; its repair\'s guard then finds it valid and does nothing. ' +
-      'Duplicates are counted with the index\'s own key columns or expressions and partial-index predicate, its collations (a nondeterministic collation groups what it calls equal), NULLs distinct unless NULLS NOT DISTINCT (PostgreSQL 15), FROM ONLY an inheritance parent (the index covers only its own rows) and a partitioned table whole. They are grouped with the key type\'s default equality, and only when that is the operator class\'s own and pg_catalog\'s (text_pattern_ops compares with the same `=`); otherwise, and when a key\'s type or a key expression\'s or predicate\'s function, operator or type is not pg_catalog\'s (an enum or a domain over a built-in type is read), the count is null with the reason in details: no user code runs during the audit. The whole table is read even under --sample-percent. Indexes of TOAST tables (pg_toast) are not read.',
+      'Duplicates are counted with the index\'s own key columns or expressions and partial-index predicate, its collations (a nondeterministic collation groups what it calls equal), NULLs distinct unless NULLS NOT DISTINCT (PostgreSQL 15), FROM ONLY an inheritance parent (the index covers only its own rows) and a partitioned table whole. They are grouped with the key type\'s default equality, and only when that is the operator class\'s own and pg_catalog\'s (text_pattern_ops compares with the same `=`); otherwise, and when a key\'s type or a key expression\'s or predicate\'s function, operator or type is not pg_catalog\'s (an enum or a domain over a built-in type is read), or when they produce a value of a domain (a cast to it, or a SQL/JSON function RETURNING it, which runs the domain\'s CHECK: any function), the count is null with the reason in details: no user code runs during the audit (the expressions are judged as unvalidated-checks judges a CHECK). The whole table is read even under --sample-percent. Indexes of TOAST tables (pg_toast) are not read.',
     why:
       "Seed 003's index, built CONCURRENTLY (as a migration on a live table should be) after the first `1.38` had arrived, would have failed on that row with 22P02 instead of rejecting writes, and left itself behind: CREATE INDEX CONCURRENTLY that fails (a duplicate key, a cancelled or timed-out statement, a key expression that fails on one row, a deadlock) does not roll back, it leaves the index behind, invalid. " +
       'Queries never use it, but every write still maintains it, and migrations that check only "the index exists" move on. A unique one is the worst case: the application believes the key is unique, and nothing guarantees it.',
     fix:
-      'REINDEX INDEX CONCURRENTLY rebuilds an invalid index and makes it valid; the repair runs it after COMMIT, only while the index is still invalid. It is `safe` for a non-unique index and for a unique one with no duplicate today (a rebuild that still fails, on a duplicate written meanwhile, a lock or an oversized key, changes no row and leaves a `_ccnew` copy that this check then reports). For a non-unique expression or partial index the repair writer first evaluates the key expressions and predicate on every row (pg_catalog code only): when that fails (the division by zero that made the build fail), no repair is written and the script says NOT REPAIRED with the error, since the rebuild would fail the same way. It is `review` for a unique index with duplicates, or whose duplicates could not be counted: the rebuild fails until they are resolved (the `unique` check\'s rule on the same columns lists them). An exclusion constraint\'s index cannot be rebuilt concurrently: review, plain REINDEX. A REINDEX CONCURRENTLY leftover and a dead index are dropped (DROP INDEX CONCURRENTLY, safe: the original index stays). A partitioned index is made valid by attaching an index on every partition that lacks one (review: the recipe builds them and runs ALTER INDEX ... ATTACH PARTITION).',
+      'REINDEX INDEX CONCURRENTLY rebuilds an invalid index and makes it valid; the repair runs it after COMMIT, only while the index is still invalid. It is `safe` for a non-unique index and for a unique one with no duplicate today (a rebuild that still fails, on a duplicate written meanwhile, a lock or an oversized key, changes no row and leaves a `_ccnew` copy that this check then reports). For a non-unique expression or partial index the repair writer first evaluates the key expressions and predicate on every row (only when they run PostgreSQL\'s own code alone; otherwise no repair is written, and the script says NOT REPAIRED and why): when that fails (the division by zero that made the build fail), no repair is written and the script says NOT REPAIRED with the error, since the rebuild would fail the same way. It is `review` for a unique index with duplicates, or whose duplicates could not be counted: the rebuild fails until they are resolved (the `unique` check\'s rule on the same columns lists them). An exclusion constraint\'s index cannot be rebuilt concurrently: review, plain REINDEX. A REINDEX CONCURRENTLY leftover and a dead index are dropped (DROP INDEX CONCURRENTLY, safe: the original index stays). A partitioned index is made valid by attaching an index on every partition that lacks one (review: the recipe builds them and runs ALTER INDEX ... ATTACH PARTITION).',
     bad: `CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);
 INSERT INTO users VALUES (1, 'a@example.com'), (2, 'a@example.com');
 CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);
@@ -607,21 +574,11 @@ REINDEX INDEX CONCURRENTLY users_email_key;
 
     const tables = new Map([...ctx.catalog.tables, ...ctx.catalog.partitions].map((t) => [JSON.stringify([t.schema, t.name]), t]));
     const toCount = reported.filter((i) => i.unique && i.live && !leftoverOf(i));
-    const code = { functions: [] as string[], operators: [] as string[], types: [] as string[] };
-    for (const i of toCount) {
-      for (const tree of [i.exprs, i.pred]) {
-        const c = codeIn(tree);
-        if (!c) continue;
-        code.functions.push(...c.functions);
-        code.operators.push(...c.operators);
-        code.types.push(...c.types);
-      }
-    }
-    const foreign = await foreignCode(ctx.db, code);
+    const verdicts = await judgeTrees(ctx.db, toCount.flatMap(treesOf));
     const duplicates = new Map<InvalidIndex, Duplicates>();
     const runnable: InvalidIndex[] = [];
     for (const i of toCount) {
-      const reason = whyNotCounted(i, foreign, tables.get(JSON.stringify([i.schema, i.table])));
+      const reason = whyNotCounted(i, verdicts, tables.get(JSON.stringify([i.schema, i.table])));
       if (reason) duplicates.set(i, { counted: false, reason });
       else runnable.push(i);
     }
@@ -796,15 +753,9 @@ function withholdValues(ctx: Ctx, finding: Finding, dups: Duplicates | undefined
  */
 async function keysEvaluate(db: Queryable, index: InvalidIndex, valuesAllowed: boolean): Promise<void> {
   if (index.exprs === null && index.pred === null) return;
-  const code = codeIn(index.exprs);
-  const predCode = codeIn(index.pred);
-  if (!code || !predCode) throw new Error('its key expressions or predicate coerce to a domain: not evaluated during the audit; rebuild it by hand (REINDEX INDEX CONCURRENTLY)');
-  const foreign = await foreignCode(db, {
-    functions: [...code.functions, ...predCode.functions],
-    operators: [...code.operators, ...predCode.operators],
-    types: [...code.types, ...predCode.types],
-  });
-  if (foreign.size > 0) throw new Error('its key expressions or predicate call code outside pg_catalog, which the audit does not run: rebuild it by hand (REINDEX INDEX CONCURRENTLY)');
+  // Evaluating them runs what the rebuild would run: only PostgreSQL's own code is run here.
+  const problem = codeProblem(index, await judgeTrees(db, treesOf(index)));
+  if (problem) throw new Error(`${problem}: not evaluated, so not known to rebuild; rebuild it by hand (REINDEX INDEX CONCURRENTLY)`);
   const sql = await keySql(db, index);
   const from = `${index.tableKind === 'partitioned table' ? '' : 'ONLY '}${qualifiedName(index.schema, index.table)}`;
   const exprKeys = sql.keys.filter((_, i) => index.keys[i]?.column === null);

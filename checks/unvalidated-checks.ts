@@ -3,13 +3,10 @@ import {
   defineCheck,
   displayName,
   findTable,
-  isNode,
   literal,
   moveToQuarantine,
   ownRows,
-  parseNodeTree,
   qualifiedName,
-  QUERY_RUNNING_FUNCTIONS,
   quarantineFor,
   quoteIdent,
   relationOidLiteral,
@@ -17,9 +14,7 @@ import {
   sampleKeyExpr,
   scaleCount,
   tableSample,
-  TYPE_IO_FUNCTIONS,
   userCodeFiredBy,
-  walkNodes,
   z,
   type CheckContext,
   type Finding,
@@ -28,6 +23,7 @@ import {
   type RepairStep,
   type Table,
 } from '../src/index.js';
+import { judgeTrees, type Verdict } from './support/expression-judge.js';
 
 const ID = 'unvalidated-checks';
 
@@ -79,12 +75,6 @@ interface DomainConstraint {
   /** The type the domain's values have, qualified and quoted (VALUE is of it). */
   baseType: string;
   uses: DomainUse[];
-}
-
-/** Why an expression is not evaluated (it would run code that is not PostgreSQL's own), or what it depends on. */
-interface Verdict {
-  refused: string[];
-  stable: string[];
 }
 
 interface Count {
@@ -269,208 +259,6 @@ async function loadDomainConstraints(ctx: Ctx): Promise<DomainConstraint[]> {
       uses: r.uses.map((u) => JSON.parse(u) as DomainUse),
     }))
     .filter((d) => audited.has(d.domainSchema) || d.uses.some((u) => audited.has(u.schema)));
-}
-
-// ---------------------------------------------------------------------------------------------------
-// What an expression would run
-
-/** The fields of expression nodes that hold a type OID (others ending in "type", like nulltesttype, are enums). */
-const TYPE_FIELDS = new Set([
-  'vartype',
-  'consttype',
-  'funcresulttype',
-  'opresulttype',
-  'resulttype',
-  'casetype',
-  'typeId',
-  'array_typeid',
-  'element_typeid',
-  'row_typeid',
-  'coalescetype',
-  'minmaxtype',
-  'typid',
-  'refcontainertype',
-  'refelemtype',
-  'refrestype',
-]);
-/** Nodes whose `type` field is a type OID (JSON constructors use the name for an enum). */
-const TYPE_NAMED_NODES = new Set(['SQLVALUEFUNCTION', 'XMLEXPR']);
-const OPERATOR_NODES = new Set(['OPEXPR', 'DISTINCTEXPR', 'NULLIFEXPR', 'SCALARARRAYOPEXPR']);
-
-interface TreeRefs {
-  functions: Set<string>;
-  operators: Set<string>;
-  /** Type OIDs and whether the type is only read (a column or VALUE), never produced or parsed. */
-  types: Map<string, boolean>;
-  timeOrUser: boolean;
-}
-
-function oidList(v: unknown): string[] {
-  if (typeof v === 'string') return /^\d+$/.test(v) ? [v] : [];
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && /^\d+$/.test(x)) : [];
-}
-
-function referencesOf(tree: string): TreeRefs | null {
-  const refs: TreeRefs = { functions: new Set(), operators: new Set(), types: new Map(), timeOrUser: false };
-  let root;
-  try {
-    root = parseNodeTree(tree);
-  } catch {
-    return null;
-  }
-  for (const node of walkNodes(root)) {
-    if (node.type === 'FUNCEXPR') for (const f of oidList(node.fields.funcid)) refs.functions.add(f);
-    if (OPERATOR_NODES.has(node.type)) for (const o of oidList(node.fields.opno)) refs.operators.add(o);
-    if (node.type === 'ROWCOMPAREEXPR') for (const o of oidList(node.fields.opnos)) refs.operators.add(o);
-    if (node.type === 'SQLVALUEFUNCTION') refs.timeOrUser = true;
-    const readOnly = node.type === 'VAR' || node.type === 'COERCETODOMAINVALUE';
-    for (const [field, value] of Object.entries(node.fields)) {
-      if (!(TYPE_FIELDS.has(field) || (field === 'type' && TYPE_NAMED_NODES.has(node.type))) || isNode(value)) continue;
-      for (const t of oidList(value)) {
-        if (t === '0') continue;
-        refs.types.set(t, (refs.types.get(t) ?? true) && readOnly);
-      }
-    }
-  }
-  return refs;
-}
-
-interface CodeRow {
-  kind: 'f' | 'o';
-  oid: string;
-  schema: string;
-  name: string;
-  code_schema: string;
-  volatility: string;
-  /** The function's (an operator's: its code's) argument and result types of TYPE_DESIGNATING, by name. */
-  io_types: string[];
-}
-
-/**
- * Argument or result types that make a function part of the type input/output family, or let it be handed
- * a type or relation to work on: `cstring` and `internal` (a type's input, output, receive and send
- * functions: domain_in, array_in, record_in, range_in and the *_recv ones run the input function of the
- * type named by their oid argument, and a domain's input runs its CHECK, which may call any function),
- * `regtype` and `regclass` (a type or a row type given as a value, whose functions the call may run), and
- * `regconfig` and `regdictionary` (a text search configuration or dictionary, whose parser and dictionary
- * code may be an extension's). None of them is judged from the tree's types: the type is a value there.
- */
-const TYPE_DESIGNATING = ['cstring', 'internal', 'regtype', 'regclass', 'regconfig', 'regdictionary'];
-
-
-
-interface TypeRow {
-  oid: string;
-  schema: string;
-  name: string;
-  typtype: string;
-  base: string;
-  elem: string;
-  category: string;
-}
-
-/** Which of TYPE_DESIGNATING ($3) the pg_proc row `p` takes (any argument, OUT ones too) or returns. */
-const IO_TYPES = `ARRAY(SELECT DISTINCT ty.typname::pg_catalog.text
-         FROM pg_catalog.unnest(pg_catalog.array_append(COALESCE(p.proallargtypes, p.proargtypes::pg_catalog.oid[]), p.prorettype)) AS a(typ)
-         JOIN pg_catalog.pg_type ty ON ty.oid OPERATOR(pg_catalog.=) a.typ
-        WHERE ty.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND ty.typname OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.name[])
-        ORDER BY 1)`;
-
-/** Why a pg_catalog function (an operator's code) may run a type's input or output functions it is handed as a value. */
-function typeIoProblem(kind: 'f' | 'o', row: CodeRow): string | null {
-  if (kind === 'f' && QUERY_RUNNING_FUNCTIONS.has(row.name)) return 'which runs queries on tables and views (a view may call any function)';
-  const io = row.io_types.filter((t) => t === 'cstring' || t === 'internal');
-  if (io.length > 0) return `a type input or output function (it takes or returns ${io.join(' and ')}): it may run the input function of a type it is given, a domain's CHECK (any function) among them`;
-  if (row.io_types.length > 0) return `which is given a type, relation or text search configuration as a value (${row.io_types.join(', ')}): it may run that object's code, which is not necessarily PostgreSQL's own`;
-  if (kind === 'f' && TYPE_IO_FUNCTIONS.has(row.name)) return "which runs the input function of the type it is given by name: a domain's CHECK (any function) among them";
-  return null;
-}
-
-/**
- * For each tree: the user code or volatile function evaluating it would run, and the stable functions it
- * depends on. Functions, operators and types of every tree are looked up in two queries.
- */
-async function judgeTrees(db: Queryable, trees: { key: string; tree: string }[]): Promise<Map<string, Verdict>> {
-  const parsed = trees.map((t) => ({ key: t.key, refs: referencesOf(t.tree) }));
-  const functions = [...new Set(parsed.flatMap((p) => [...(p.refs?.functions ?? [])]))];
-  const operators = [...new Set(parsed.flatMap((p) => [...(p.refs?.operators ?? [])]))];
-  const typeOids = [...new Set(parsed.flatMap((p) => [...(p.refs?.types.keys() ?? [])]))];
-  const code = new Map<string, CodeRow>();
-  const types = new Map<string, TypeRow>();
-  if (functions.length + operators.length > 0) {
-    const res = await db.query<CodeRow>(
-      `SELECT 'f' AS kind, p.oid::pg_catalog.text AS oid, n.nspname::pg_catalog.text AS schema, p.proname::pg_catalog.text AS name,
-              n.nspname::pg_catalog.text AS code_schema, p.provolatile::pg_catalog.text AS volatility, ${IO_TYPES} AS io_types
-         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
-        WHERE p.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])
-       UNION ALL
-       SELECT 'o', o.oid::pg_catalog.text, n.nspname::pg_catalog.text, o.oprname::pg_catalog.text, pn.nspname::pg_catalog.text, p.provolatile::pg_catalog.text, ${IO_TYPES}
-         FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
-         JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) o.oprcode JOIN pg_catalog.pg_namespace pn ON pn.oid OPERATOR(pg_catalog.=) p.pronamespace
-        WHERE o.oid OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])`,
-      [functions, operators, TYPE_DESIGNATING],
-    );
-    for (const r of res.rows) code.set(`${r.kind}${r.oid}`, r);
-  }
-  if (typeOids.length > 0) {
-    const res = await db.query<TypeRow>(
-      `WITH RECURSIVE ty(oid) AS (
-         SELECT t.oid FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])
-         UNION
-         SELECT x.next FROM ty JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) ty.oid
-          CROSS JOIN LATERAL (VALUES (t.typbasetype), (t.typelem)) AS x(next) WHERE x.next OPERATOR(pg_catalog.<>) 0
-       )
-       SELECT t.oid::pg_catalog.text AS oid, n.nspname::pg_catalog.text AS schema, t.typname::pg_catalog.text AS name, t.typtype::pg_catalog.text AS typtype,
-              t.typbasetype::pg_catalog.text AS base, t.typelem::pg_catalog.text AS elem, t.typcategory::pg_catalog.text AS category
-         FROM ty JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) ty.oid
-         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace`,
-      [typeOids],
-    );
-    for (const r of res.rows) types.set(r.oid, r);
-  }
-  const out = new Map<string, Verdict>();
-  for (const { key, refs } of parsed) {
-    if (!refs) {
-      out.set(key, { refused: ['the stored expression tree could not be read'], stable: [] });
-      continue;
-    }
-    const refused: string[] = [];
-    const stable: string[] = [];
-    const judge = (kind: 'f' | 'o', oid: string) => {
-      const row = code.get(`${kind}${oid}`);
-      const label = kind === 'f' ? `function ${displayName(row?.schema ?? '?', row?.name ?? oid)}()` : `operator OPERATOR(${displayName(row?.schema ?? '?')}.${row?.name ?? oid})`;
-      if (!row) refused.push(`${label} not found`);
-      else if (row.schema !== 'pg_catalog' || row.code_schema !== 'pg_catalog') refused.push(`calls ${label}, which is not PostgreSQL's own`);
-      else if (typeIoProblem(kind, row) !== null) refused.push(`calls ${label}, ${typeIoProblem(kind, row)}`);
-      else if (row.volatility === 'v') refused.push(`calls the volatile ${label}: its result differs per evaluation, so no count would be VALIDATE's`);
-      else if (row.volatility === 's') stable.push(label);
-    };
-    for (const f of refs.functions) judge('f', f);
-    for (const o of refs.operators) judge('o', o);
-    for (const [oid, readOnly] of refs.types) {
-      const problem = typeProblem(types, oid, readOnly, 0);
-      if (problem) refused.push(problem);
-    }
-    if (refs.timeOrUser) stable.push('CURRENT_DATE/CURRENT_USER-style value functions');
-    out.set(key, { refused: [...new Set(refused)], stable: [...new Set(stable)] });
-  }
-  return out;
-}
-
-/**
- * Why evaluating with a value of this type could run code that is not PostgreSQL's own: a domain's
- * constraints (when a value is cast to it, not when a column of it is read), or a type of the user's or
- * an extension's (its input, output and comparison functions). Enums and arrays of allowed types are fine.
- */
-function typeProblem(types: Map<string, TypeRow>, oid: string, readOnly: boolean, depth: number): string | null {
-  const t = types.get(oid);
-  if (!t || depth > 20) return `type ${oid} not found`;
-  const label = `type ${displayName(t.schema, t.name)}`;
-  if (t.typtype === 'd') return readOnly ? typeProblem(types, t.base, readOnly, depth + 1) : `casts to the domain ${displayName(t.schema, t.name)}, whose constraints would run`;
-  if (t.schema === 'pg_catalog') return null;
-  if (t.typtype === 'e') return null;
-  if (t.category === 'A' && t.elem !== '0') return typeProblem(types, t.elem, readOnly, depth + 1);
-  return `uses ${label}, whose input, output or comparison functions are not PostgreSQL's own`;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -439,6 +439,48 @@ describe('unvalidated-checks never runs a domain\'s CHECK through a type input f
   });
 });
 
+describe('unvalidated-checks never runs a domain\'s CHECK through a SQL/JSON RETURNING type (PostgreSQL 17+)', () => {
+  const db = useDatabase('unvalidated_checks_json_domain');
+
+  it('reports a CHECK whose JSON_VALUE, JSON_QUERY or JSON_OBJECT returns a domain as not evaluated, and the domain\'s function never runs', async (t) => {
+    const [v] = await query<{ n: number }>(db.url, `SELECT current_setting('server_version_num')::int AS n`);
+    t.skip((v?.n ?? 0) < 170000, 'JSON_VALUE ... RETURNING is PostgreSQL 17\'s');
+    // Any call raises: NOT VALID adds the constraints without evaluating the rows already there.
+    await query(db.url, `CREATE FUNCTION public.evil(anyelement) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN'; END $$;
+      CREATE DOMAIN public.d_evil AS int CHECK (public.evil(VALUE));
+      CREATE DOMAIN public.j_evil AS jsonb CHECK (public.evil(VALUE));
+      CREATE TABLE public.t (id int PRIMARY KEY, note text);
+      INSERT INTO public.t VALUES (1, '{"k": 1}'), (2, '{"k": -1}');
+      -- JSON_VALUE and JSON_QUERY coerce to the RETURNING domain at run time: no CoerceToDomain node in the tree.
+      ALTER TABLE public.t ADD CONSTRAINT via_json_value CHECK (JSON_VALUE(note::jsonb, '$.k' RETURNING public.d_evil) IS NOT NULL) NOT VALID;
+      ALTER TABLE public.t ADD CONSTRAINT via_json_query CHECK (JSON_QUERY(note::jsonb, '$' RETURNING public.j_evil) IS NOT NULL) NOT VALID;
+      ALTER TABLE public.t ADD CONSTRAINT via_json_object CHECK (JSON_OBJECT('a': note RETURNING public.j_evil) IS NOT NULL) NOT VALID;
+      -- Look-alike: JSON_VALUE returning a built-in type is PostgreSQL's own code, and is counted.
+      ALTER TABLE public.t ADD CONSTRAINT via_json_int CHECK (JSON_VALUE(note::jsonb, '$.k' RETURNING int) > 0) NOT VALID;`);
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    const report = outcome.report;
+    expect(JSON.stringify(report)).not.toContain('USER CODE RAN');
+    expect(JSON.stringify(outcome.repairs)).not.toContain('USER CODE RAN');
+    expect(report.checks.filter((c) => c.status === 'error')).toEqual([]);
+    expect(rows(report)).toEqual(
+      [
+        ['error', 'public.t', null, 'via_json_int', 1, ['2']],
+        ['warning', 'public.t', null, 'via_json_object', null, []],
+        ['warning', 'public.t', null, 'via_json_query', null, []],
+        ['warning', 'public.t', null, 'via_json_value', null, []],
+      ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    );
+    const reasons = (c: string) => findingOn(report, 't', c).details?.reasons;
+    expect(reasons('via_json_value')).toEqual(['casts to the domain public.d_evil, whose constraints would run']);
+    expect(reasons('via_json_query')).toEqual(['casts to the domain public.j_evil, whose constraints would run']);
+    expect(reasons('via_json_object')).toEqual(['casts to the domain public.j_evil, whose constraints would run']);
+    // No repair for them: VALIDATE would run the domain's CHECK on every row.
+    expect(outcome.repairs.map((r) => r.finding.object.constraint)).toEqual(['via_json_int']);
+    // The trap is armed: VALIDATE itself would run it.
+    await expect(query(db.url, 'ALTER TABLE public.t VALIDATE CONSTRAINT via_json_value')).rejects.toThrow('USER CODE RAN');
+  });
+});
+
 describe('safeExpression', () => {
   it('re-quotes literals and identifiers that hold control characters, and nothing else', () => {
     expect(safeExpression(`(a > 0)`)).toBe('(a > 0)');

@@ -341,6 +341,86 @@ describe('collation-drift --amcheck', () => {
   });
 });
 
+/**
+ * A user's collatable base type (as citext is one of an extension's), with a default btree operator class
+ * whose comparison is SQL of the user's that fails once public.flag is empty. An index on mytext[] uses
+ * pg_catalog's array_ops and one on a composite pg_catalog's record_ops, and depends (pg_depend) on neither
+ * mytext nor its operator class, yet array_cmp and record_cmp call the elements' comparison: mytext_cmp.
+ */
+const USER_COMPARISON_FIXTURE = `
+CREATE EXTENSION amcheck;
+CREATE COLLATION drifty (provider = icu, locale = 'und');
+CREATE TYPE mytext;
+CREATE FUNCTION mytext_in(cstring) RETURNS mytext LANGUAGE internal IMMUTABLE STRICT AS 'textin';
+CREATE FUNCTION mytext_out(mytext) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'textout';
+CREATE TYPE mytext (INPUT = mytext_in, OUTPUT = mytext_out, LIKE = text, COLLATABLE = true);
+CREATE TABLE flag (on_ int);
+INSERT INTO flag VALUES (1);
+CREATE FUNCTION mytext_cmp(a mytext, b mytext) RETURNS int LANGUAGE sql IMMUTABLE STRICT
+  AS $$ SELECT pg_catalog.bttextcmp(a::text, b::text) * (1 / (SELECT count(*) FROM public.flag))::int $$;
+CREATE FUNCTION mytext_lt(a mytext, b mytext) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT public.mytext_cmp(a, b) < 0 $$;
+CREATE FUNCTION mytext_le(a mytext, b mytext) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT public.mytext_cmp(a, b) <= 0 $$;
+CREATE FUNCTION mytext_eq(a mytext, b mytext) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT public.mytext_cmp(a, b) = 0 $$;
+CREATE FUNCTION mytext_ge(a mytext, b mytext) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT public.mytext_cmp(a, b) >= 0 $$;
+CREATE FUNCTION mytext_gt(a mytext, b mytext) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT public.mytext_cmp(a, b) > 0 $$;
+CREATE OPERATOR < (LEFTARG = mytext, RIGHTARG = mytext, FUNCTION = mytext_lt);
+CREATE OPERATOR <= (LEFTARG = mytext, RIGHTARG = mytext, FUNCTION = mytext_le);
+CREATE OPERATOR = (LEFTARG = mytext, RIGHTARG = mytext, FUNCTION = mytext_eq);
+CREATE OPERATOR >= (LEFTARG = mytext, RIGHTARG = mytext, FUNCTION = mytext_ge);
+CREATE OPERATOR > (LEFTARG = mytext, RIGHTARG = mytext, FUNCTION = mytext_gt);
+CREATE OPERATOR CLASS mytext_ops DEFAULT FOR TYPE mytext USING btree AS
+  OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 mytext_cmp(mytext, mytext);
+CREATE TYPE tagpair AS (tag mytext, n int);
+CREATE TYPE plainpair AS (tag text, n int);
+CREATE DOMAIN label AS text COLLATE drifty;
+CREATE TABLE tagged (k text COLLATE drifty, tags mytext[] COLLATE drifty, tp tagpair, pp plainpair, labels label[], m mytext);
+-- Equal k values, so that an index on (k, tp) compares the composites too.
+INSERT INTO tagged VALUES
+  ('a', ARRAY['b', 'a']::mytext[], ROW('x', 1), ROW('x', 1), ARRAY['b', 'a']::label[], 'x'),
+  ('a', ARRAY['a']::mytext[], ROW('y', 2), ROW('y', 2), ARRAY['a']::label[], 'y'),
+  ('b', ARRAY['c']::mytext[], ROW('x', 1), ROW('x', 1), ARRAY['c']::label[], 'z');
+CREATE INDEX tagged_tags ON tagged (tags);
+CREATE INDEX tagged_k_tp ON tagged (k, tp);
+-- An expression that reads mytext (its output function, for the cast): heapallindexed evaluates it.
+CREATE INDEX tagged_k_mtext ON tagged (k, (m::text));
+-- Look-alikes whose every comparison is pg_catalog's: an array of a domain over text, a composite of text,
+-- an INCLUDE column of the user's type (stored, never compared).
+CREATE INDEX tagged_labels ON tagged (labels);
+CREATE INDEX tagged_k_pp ON tagged (k, pp);
+CREATE INDEX tagged_k_inc ON tagged (k) INCLUDE (m);
+DELETE FROM flag;
+${DRIFT('public', 'drifty')};
+`;
+
+describe('collation-drift --amcheck: an index whose comparison is not PostgreSQL\'s own', () => {
+  const db = useDatabase('collation_drift_user_cmp', { sql: [USER_COMPARISON_FIXTURE] });
+
+  it('bt_index_check on the planted indexes would run the user\'s comparison (the reason they are left alone)', async () => {
+    for (const index of ['tagged_tags', 'tagged_k_tp']) {
+      await expect(query(db.url, `SELECT bt_index_check('${index}'::regclass, true)`)).rejects.toThrow(/division by zero/);
+    }
+    expect(await query(db.url, `SELECT bt_index_check('tagged_labels'::regclass, true)`)).toHaveLength(1);
+  });
+
+  it('lists them all, verifies only those whose every comparison is pg_catalog\'s, and runs no user code', async () => {
+    const report = await run(db.url, { amcheck: true });
+    const result = checkResult(report, ID);
+    expect([result.status, result.reason, result.objectErrors]).toEqual(['failed', null, undefined]);
+    const amcheck = new Map(mine(report).filter((f) => f.object.index !== undefined).map((f) => [f.object.index, [f.severity, f.details?.amcheck]]));
+    const foreign = "not checked: its comparison is not PostgreSQL's own: bt_index_check would call that of type public.mytext, operator class public.mytext_ops, code the audit never runs";
+    expect(Object.fromEntries(amcheck)).toEqual({
+      tagged_tags: ['warning', foreign],
+      tagged_k_tp: ['warning', foreign],
+      tagged_k_mtext: ['warning', foreign],
+      tagged_labels: ['warning', 'passed'],
+      tagged_k_pp: ['warning', 'passed'],
+      tagged_k_inc: ['warning', 'passed'],
+    });
+    expect(mine(report).find((f) => f.object.index === 'tagged_tags')?.message).toMatch(/not verified with bt_index_check: its comparison is not PostgreSQL's own/);
+    expect(result.note).toMatch(/bt_index_check: 3 in order, 0 corrupt, 3 not checked \(public\.tagged_k_mtext, public\.tagged_k_tp, public\.tagged_tags\)$/);
+  });
+});
+
 describe('collation-drift: a unique index that let duplicates in', () => {
   // Built under a case-sensitive nondeterministic collation, where 'a' and 'A' differ; under the case-insensitive
   // one it now claims (nondeterministic too, so the index's deduplication flag still holds), they are equal.

@@ -2,15 +2,12 @@ import {
   defineCheck,
   displayName,
   findTable,
-  isNode,
   ownRows,
-  parseNodeTree,
   qualifiedName,
   quoteIdent,
   quoteLiteral,
   relationOidLiteral,
   tableKey,
-  walkNodes,
   z,
   type Catalog,
   type CheckContext,
@@ -21,49 +18,32 @@ import {
   type Repair,
   type Severity,
   type Table,
-  type TreeNode,
-  type TreeValue,
 } from '../src/index.js';
+import {
+  ancestorKeys,
+  columnKey,
+  legacySequenceName,
+  namedByText,
+  nextvalCalls,
+  readSequences,
+  splitQualifiedName,
+  type DefaultCall,
+  type LegacyName,
+  type SequenceRecord,
+} from './support/sequences.js';
 
-/** pg_proc OID of nextval(regclass) and pg_type OIDs, fixed in PostgreSQL's initial catalogs. */
-const NEXTVAL = '1574';
-const REGCLASS = '2205';
-const INTEGER_TYPE_OIDS = new Set(['21', '23', '20']);
 const INTEGER_BASE_TYPES = new Set(['int2', 'int4', 'int8']);
 /** Rows counted at most per column when saying how many of the sequence's coming values are taken. */
 const TAKEN_CAP = 10_000;
 
-interface SequenceRow {
-  oid: string;
-  schema: string;
-  name: string;
-  increment: string;
-  min: string;
-  max: string;
-  cycle: boolean;
-  unlogged: boolean;
-  readable: boolean;
-  /** JSON [schema, table, column, deptype] for OWNED BY ('a') and identity ('i') dependencies. */
-  owners: string[];
-}
-
-interface Sequence {
-  oid: string;
-  schema: string;
-  name: string;
-  increment: bigint;
-  min: bigint;
-  max: bigint;
-  cycle: boolean;
-  unlogged: boolean;
-  readable: boolean;
-  owners: { schema: string; table: string; column: string; deptype: string }[];
-}
+type Sequence = SequenceRecord;
 
 /** A column a sequence feeds, on the relation whose rows are read for it. */
 interface Unit {
   table: Table;
   column: Column;
+  /** The DEFAULT's nextval() call on the sequence; null for an identity column (or a partition read for a mixed tree without one). */
+  call: DefaultCall | null;
   indexed: boolean;
   /** A unique index (or constraint) whose only key is the column, non-partial: a collision fails. */
   uniqueIndex: string | null;
@@ -99,233 +79,21 @@ interface SequenceResult {
 }
 
 /** Where a DEFAULT calls nextval() on a constant regclass; `plain` when the default is that call (and casts). */
-interface NextvalUse {
+export interface NextvalUse {
   oid: string | null;
   plain: boolean;
   /**
    * A pre-8.1 default, `nextval(('name'::text)::regclass)`: the text PostgreSQL resolves to a relation at
    * each call. `schema` null when the name is unqualified (the inserting session's search_path decides).
    */
-  legacy?: { schema: string | null; name: string } | { unparsable: true };
+  legacy?: LegacyName;
 }
 
-/** pg_proc OID of regclass(text), the text-to-regclass cast; pg_type OIDs of text and varchar. */
-const TEXT_REGCLASS = '1079';
-const TEXT_TYPE_OIDS = new Set(['25', '1043']);
-/** NAMEDATALEN - 1: PostgreSQL truncates identifiers to this many bytes. */
-const MAX_IDENTIFIER_BYTES = 63;
+export { legacySequenceName, splitQualifiedName };
 
-/** A text Const's string: the varlena header (4-byte or 1-byte, either byte order) checked against the datum's length. */
-function textConst(value: TreeValue | undefined): string | null {
-  let node = value;
-  if (isNode(node) && node.type === 'RELABELTYPE') node = node.fields.arg;
-  if (!isNode(node) || node.type !== 'CONST' || !TEXT_TYPE_OIDS.has(String(node.fields.consttype)) || node.fields.constisnull === 'true') return null;
-  const datum = node.fields.constvalue;
-  if (!datum || typeof datum !== 'object' || Array.isArray(datum) || isNode(datum) || !('bytes' in datum)) return null;
-  const b = datum.bytes;
-  const n = b.length;
-  const le = ((b[0] ?? 0) | ((b[1] ?? 0) << 8) | ((b[2] ?? 0) << 16) | ((b[3] ?? 0) << 24)) >>> 0;
-  const be = (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
-  let start: number;
-  if (n >= 4 && (le & 3) === 0 && le >>> 2 === n) start = 4;
-  else if (n >= 4 && (be & 0xc0000000) === 0 && be === n) start = 4;
-  else if (n >= 1 && ((b[0] ?? 0) & 1) === 1 && (b[0] ?? 0) >>> 1 === n) start = 1;
-  else if (n >= 1 && ((b[0] ?? 0) & 0x80) !== 0 && ((b[0] ?? 0) & 0x7f) === n) start = 1;
-  else return null;
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(b.slice(start)));
-  } catch {
-    return null;
-  }
-}
-
-/** Truncates to PostgreSQL's identifier length in UTF-8 bytes, never inside a character. */
-function truncateIdentifier(name: string): string {
-  const enc = new TextEncoder();
-  if (enc.encode(name).length <= MAX_IDENTIFIER_BYTES) return name;
-  let out = '';
-  for (const ch of name) {
-    if (enc.encode(out + ch).length > MAX_IDENTIFIER_BYTES) break;
-    out += ch;
-  }
-  return out;
-}
-
-/**
- * Splits a qualified name as text-to-regclass does (SplitIdentifierString on '.'): double-quoted parts
- * taken as written ("" for a quote), unquoted ones lower-cased (ASCII letters, as in a UTF-8 database),
- * both truncated to 63 bytes, whitespace around parts allowed. Null when PostgreSQL would reject it.
- */
-export function splitQualifiedName(text: string): string[] | null {
-  const parts: string[] = [];
-  let i = 0;
-  const space = (c: string | undefined) => c !== undefined && /[ \t\n\r\f\v]/.test(c);
-  while (space(text[i])) i++;
-  for (;;) {
-    let part = '';
-    if (text[i] === '"') {
-      i++;
-      for (;;) {
-        if (i >= text.length) return null;
-        if (text[i] === '"') {
-          if (text[i + 1] === '"') {
-            part += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        part += text[i];
-        i++;
-      }
-      if (part === '') return null;
-    } else {
-      while (i < text.length && text[i] !== '.' && !space(text[i])) part += text[i++];
-      if (part === '') return null;
-      part = part.replace(/[A-Z]/g, (c) => c.toLowerCase());
-    }
-    parts.push(truncateIdentifier(part));
-    while (space(text[i])) i++;
-    if (i >= text.length) return parts;
-    if (text[i] !== '.') return null;
-    i++;
-    while (space(text[i])) i++;
-  }
-}
-
-/** The sequence name of a legacy `('name'::text)::regclass` argument, or null when the argument is not one. */
-export function legacySequenceName(value: TreeValue | undefined): NonNullable<NextvalUse['legacy']> | null {
-  if (!isNode(value) || value.type !== 'FUNCEXPR' || String(value.fields.funcid) !== TEXT_REGCLASS) return null;
-  const args = Array.isArray(value.fields.args) ? value.fields.args : [];
-  if (args.length !== 1) return null;
-  const text = textConst(args[0]);
-  if (text === null) return { unparsable: true };
-  const parts = splitQualifiedName(text);
-  if (parts === null || parts.length > 2) return { unparsable: true };
-  return parts.length === 2 ? { schema: parts[0] as string, name: parts[1] as string } : { schema: null, name: parts[0] as string };
-}
-
-/** OID and int4 constants that a `16384::regclass` relabels: the sequence is as fixed as a regclass literal's. */
-const OID_LIKE = new Set(['26', '23']);
-
-function regclassOid(value: TreeValue | undefined): string | null {
-  let node = value;
-  if (isNode(node) && node.type === 'RELABELTYPE' && node.fields.resulttype === REGCLASS) {
-    node = node.fields.arg;
-    if (!isNode(node) || node.type !== 'CONST' || !OID_LIKE.has(String(node.fields.consttype))) return null;
-  } else if (!isNode(node) || node.type !== 'CONST' || node.fields.consttype !== REGCLASS) return null;
-  if (node.fields.constisnull === 'true') return null;
-  const datum = node.fields.constvalue;
-  if (!datum || typeof datum !== 'object' || Array.isArray(datum) || isNode(datum)) return null;
-  const b = datum.bytes;
-  if (b.length < 4) return null;
-  return String(((b[0] ?? 0) | ((b[1] ?? 0) << 8) | ((b[2] ?? 0) << 16) | ((b[3] ?? 0) << 24)) >>> 0);
-}
-
-function isNextval(node: TreeNode): boolean {
-  return node.type === 'FUNCEXPR' && node.fields.funcid === NEXTVAL;
-}
-
-/** Looks through the integer casts and domain coercion PostgreSQL wraps around nextval() for an int2/int4/domain column. */
-function unwrapIntegerCasts(value: TreeValue | undefined): TreeValue | undefined {
-  let v = value;
-  for (;;) {
-    if (!isNode(v)) return v;
-    if (v.type === 'COERCETODOMAIN' || v.type === 'RELABELTYPE') v = v.fields.arg;
-    else if (
-      v.type === 'FUNCEXPR' &&
-      !isNextval(v) &&
-      (v.fields.funcformat === '1' || v.fields.funcformat === '2') &&
-      INTEGER_TYPE_OIDS.has(String(v.fields.funcresulttype)) &&
-      Array.isArray(v.fields.args) &&
-      v.fields.args.length === 1
-    )
-      v = v.fields.args[0];
-    else return v;
-  }
-}
-
-/** Every nextval() call in a DEFAULT's stored tree. */
+/** Every nextval() call in a DEFAULT's stored tree, as the shared reader sees it before the catalog is asked. */
 export function nextvalUses(tree: string): NextvalUse[] {
-  let root: TreeValue;
-  try {
-    root = parseNodeTree(tree);
-  } catch {
-    return [];
-  }
-  const top = unwrapIntegerCasts(root);
-  const out: NextvalUse[] = [];
-  for (const node of walkNodes(root)) {
-    if (!isNextval(node)) continue;
-    const args = Array.isArray(node.fields.args) ? node.fields.args : [];
-    const oid = regclassOid(args[0]);
-    const legacy = oid === null ? legacySequenceName(args[0]) : null;
-    out.push({ oid, plain: node === top, ...(legacy ? { legacy } : {}) });
-  }
-  return out;
-}
-
-function columnKey(table: { schema: string; name: string }, column: { name: string }): string {
-  return JSON.stringify([table.schema, table.name, column.name]);
-}
-
-/** The OIDs of the sequences schema-qualified legacy defaults name, by exact schema and relation name. */
-export async function resolveSequenceNames(db: Queryable, names: { schema: string; name: string }[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  if (names.length === 0) return out;
-  const res = await db.query<{ schema: string; name: string; oid: string }>(
-    `SELECT u.schema, u.name, c.oid::pg_catalog.text AS oid
-       FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])) AS u(schema, name)
-       JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) u.schema
-       JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid AND c.relname OPERATOR(pg_catalog.=) u.name AND c.relkind OPERATOR(pg_catalog.=) 'S'`,
-    [names.map((n) => n.schema), names.map((n) => n.name)],
-  );
-  for (const r of res.rows) out.set(JSON.stringify([r.schema, r.name]), r.oid);
-  return out;
-}
-
-const NOT_EXTENSION_MEMBER = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
-    WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.oid AND e.deptype = 'e')`;
-
-/** The sequences of the audited schemas and those the audited columns' defaults call, in one query. */
-async function loadSequences(db: Queryable, schemas: string[], referenced: string[]): Promise<Sequence[]> {
-  const res = await db.query<SequenceRow>(
-    `SELECT c.oid::pg_catalog.text AS oid, n.nspname AS schema, c.relname AS name,
-            s.seqincrement::pg_catalog.text AS increment, s.seqmin::pg_catalog.text AS min, s.seqmax::pg_catalog.text AS max,
-            s.seqcycle AS cycle, c.relpersistence = 'u' AS unlogged,
-            pg_catalog.has_sequence_privilege(c.oid, 'SELECT') AS readable,
-            ARRAY(SELECT pg_catalog.json_build_array(tn.nspname, t.relname, a.attname, d.deptype)::pg_catalog.text
-                    FROM pg_catalog.pg_depend d
-                    JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
-                    JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
-                    JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
-                   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
-                     AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i')
-                   ORDER BY 1) AS owners
-       FROM pg_catalog.pg_class c
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-       JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
-      WHERE c.relkind = 'S' AND (n.nspname = ANY ($1::pg_catalog.text[]) OR c.oid = ANY ($2::pg_catalog.oid[]))
-        AND ${NOT_EXTENSION_MEMBER}
-      ORDER BY n.nspname, c.relname`,
-    [schemas, referenced],
-  );
-  return res.rows.map((r) => ({
-    oid: r.oid,
-    schema: r.schema,
-    name: r.name,
-    increment: BigInt(r.increment),
-    min: BigInt(r.min),
-    max: BigInt(r.max),
-    cycle: r.cycle,
-    unlogged: r.unlogged,
-    readable: r.readable,
-    owners: r.owners.map((o) => {
-      const [schema, table, column, deptype] = JSON.parse(o) as [string, string, string, string];
-      return { schema, table, column, deptype };
-    }),
-  }));
+  return nextvalCalls(tree).map((c) => ({ oid: c.oids[0] ?? null, plain: c.plain, ...(c.legacy ? { legacy: c.legacy } : {}) }));
 }
 
 interface IndexFactRow {
@@ -380,25 +148,13 @@ function columnLabel(u: { table: Table; column: Column }): string {
   return displayName(u.table.schema, u.table.name, u.column.name);
 }
 
-/** The ancestors of a partition, nearest first, as far as the catalog knows them. */
-function ancestors(catalog: Catalog, table: Table): string[] {
-  const out: string[] = [];
-  let at: Table | undefined = table;
-  while (at?.partitionOf && out.length < 64) {
-    const key = tableKey(at.partitionOf.schema, at.partitionOf.name);
-    out.push(key);
-    at = findTable(catalog, at.partitionOf.schema, at.partitionOf.name);
-  }
-  return out;
-}
-
 /** Whether a column's DEFAULT takes its values from anything but this sequence (another one, or a computation). */
-function drawsElsewhere(found: NextvalUse[], seqOid: string): boolean {
+function drawsElsewhere(found: DefaultCall[], seqOid: string): boolean {
   return found.length > 0 && !found.every((u) => u.plain && u.oid === seqOid);
 }
 
 /** The partitioned ancestors of a fed partition whose own DEFAULT draws from elsewhere. */
-function sharedWith(catalog: Catalog, uses: Map<string, NextvalUse[]>, u: { table: Table; column: Column }, seqOid: string): string[] {
+function sharedWith(catalog: Catalog, uses: Map<string, DefaultCall[]>, u: { table: Table; column: Column }, seqOid: string): string[] {
   const out: string[] = [];
   let at = u.table.partitionOf;
   for (let depth = 0; at && depth < 64; depth++) {
@@ -427,14 +183,14 @@ export default defineCheck({
   description: 'Sequences whose next value is at or below the largest value already in a column they feed, so inserts collide.',
   docs: {
     finds:
-      "Every sequence that feeds an integer column (smallint, integer, bigint, or a domain over one) of an audited table, through an identity column (pg_depend 'i') or a DEFAULT that is `nextval('seq'::regclass)` (read from the stored default tree, casts and domain coercion allowed; serial columns are this), whose next value (last_value + increment once called, else last_value) is at or below `max()` of the column, or for a descending sequence at or above `min()`. " +
+      "Every sequence that feeds an integer column (smallint, integer, bigint, or a domain over one) of an audited table, through an identity column (pg_depend 'i') or a DEFAULT that is `nextval('seq'::regclass)` (read from the stored default tree, casts and domain coercion allowed; serial columns are this; `nextval(16384::regclass)` too; the reader is sequence-headroom's too), or `nextval('seq'::text)`, a name PostgreSQL looks up at every insert: a qualified one exactly, an unqualified one through the inserting session's search_path, assumed to be PostgreSQL's default `\"$user\", public` unless ALTER DATABASE or ALTER ROLE ... SET search_path says otherwise (the finding says so, and its setval is `review`; a name that means different sequences for different sessions is not compared, the note says which), whose next value (last_value + increment once called, else last_value) is at or below `max()` of the column, or for a descending sequence at or above `min()`. " +
       'One sequence feeding several columns (a shared sequence, partitions that each default to it, inheritance children) is compared with the extreme over all of them: each table\'s own rows (`FROM ONLY`), a partitioned table read whole and its partitions not again. ' +
       'A column is read only when the read is one index lookup: every leaf relation has a valid, non-partial btree index whose first key is the column. Other columns are not read unless `--deep` (then max() scans the table); the note says how many columns were read and how many were not. ' +
       "Severity: `error` when a column the sequence is behind has a unique index or constraint whose only key is the column (an insert that draws a taken value fails with 23505); one level lower (`warning`) when none does (a composite key such as pagila's (payment_date, payment_id): new rows silently repeat existing ids). " +
       'The count is how many values the sequence hands out before passing the data; `details.taken` says how many rows already hold one of them (counted through the index, at most 10,000 per column, `details.takenCapped`). With an increment other than ±1 only values on the sequence\'s own step count, and a sequence none of whose coming values is taken (two writers interleaving odd and even ids) is not reported. ' +
       "Not reported: sequences ahead of their data, empty tables, a sequence set with `setval(max + 1, false)`, sequences only OWNED BY a column whose default does not call them (nothing draws from them), and defaults that compute from nextval (`'INV-' || nextval(...)`, `nextval(...)::text` on a text column, `nextval(...) * 10`): these are counted in the note as not compared. A sequence the role cannot SELECT, a table it cannot read whole (row-level security) or an unlogged sequence on a standby is an error for that object, never a pass. Extension-owned sequences and tables are left out.",
     why: 'After a restore of data without its sequence values, an import with explicit ids, or a copy between environments, the sequence still starts where it was: the application\'s next INSERT takes an id that exists and fails with a duplicate key (or, without a unique index, silently writes a second row with that id). It fails on every insert until enough values have been drawn to pass the data. The same family as Seed 001, whose rows also came in through a load that skipped what ordinary writes do: the database accepted the state, and the next ordinary write is the one that breaks.',
-    fix: "`SELECT pg_catalog.setval('seq', max(col), true)` so the next value is above the data (`min` for a descending sequence). The repair is `safe`: it computes the extreme over every column the sequence feeds at apply time, never moves the sequence backwards (GREATEST with its current last_value), and runs only while the sequence is still behind, so a second run changes nothing. setval is not transactional, so it runs after the script's COMMIT, and `fix --verify` runs the transactional `ALTER SEQUENCE ... RESTART` instead (rolled back with the rest; it needs the sequence's owner and holds a lock on the sequence, which makes concurrent nextval() wait, until the verify ends). When the data already reaches the sequence's MAXVALUE (MINVALUE) the step is `review`: widen the sequence first.",
+    fix: "`SELECT pg_catalog.setval('seq', max(col), true)` so the next value is above the data (`min` for a descending sequence). The repair is `safe`: it computes the extreme over every column the sequence feeds at apply time, never moves the sequence backwards (GREATEST with its current last_value), and runs only while the sequence is still behind, so a second run changes nothing. setval is not transactional, so it runs after the script's COMMIT, and `fix --verify` runs the transactional `ALTER SEQUENCE ... RESTART` instead (rolled back with the rest; it needs the sequence's owner and holds a lock on the sequence, which makes concurrent nextval() wait, until the verify ends). When the data already reaches the sequence's MAXVALUE (MINVALUE) the step is `review`: widen the sequence first; also when a partitioned ancestor draws from another source, and when the column's DEFAULT names the sequence as text without a schema (which sequence it moves was assumed from the search_path).",
     bad: `CREATE TABLE invoice (id serial PRIMARY KEY, ref text);
 INSERT INTO invoice (id, ref) VALUES (1, 'INV-1'), (2, 'INV-2');  -- explicit ids: the sequence stays at 1
 INSERT INTO invoice (ref) VALUES ('INV-3');  -- ERROR: duplicate key value violates unique constraint "invoice_pkey"`,
@@ -446,61 +202,53 @@ SELECT setval(pg_get_serial_sequence('invoice', 'id'), (SELECT max(id) FROM invo
     const { catalog } = ctx;
     const relations = [...catalog.tables, ...catalog.partitions];
 
-    // Which sequence each audited column's DEFAULT calls, from the stored tree; a legacy default's
-    // schema-qualified name looked up in the catalog, never through a search_path.
-    const uses = new Map<string, NextvalUse[]>();
-    const legacyNames: { schema: string; name: string }[] = [];
-    for (const table of relations) {
-      for (const column of table.columns) {
-        if (!column.defaultTree) continue;
-        const found = nextvalUses(column.defaultTree);
-        uses.set(columnKey(table, column), found);
-        for (const u of found) if (u.legacy && 'name' in u.legacy && u.legacy.schema !== null) legacyNames.push({ schema: u.legacy.schema, name: u.legacy.name });
-      }
-    }
-    const resolved = await resolveSequenceNames(ctx.db, legacyNames);
-    const byDefault = new Map<string, { table: Table; column: Column }[]>();
+    // Which sequence each audited column's DEFAULT calls, from the stored tree; a DEFAULT naming its
+    // sequence as text, resolved as its cast to regclass would resolve it (see support/sequences.ts).
+    const reading = await readSequences(ctx.db, catalog);
+    const uses = reading.calls;
     const notCompared: string[] = [];
     for (const table of relations) {
       for (const column of table.columns) {
         for (const use of uses.get(columnKey(table, column)) ?? []) {
-          if (use.oid === null && use.legacy && 'name' in use.legacy && use.legacy.schema !== null) {
-            use.oid = resolved.get(JSON.stringify([use.legacy.schema, use.legacy.name])) ?? null;
-            if (use.oid === null) {
-              notCompared.push(`${columnLabel({ table, column })} (its DEFAULT names ${displayName(use.legacy.schema, use.legacy.name)}, which is not a sequence)`);
-              continue;
-            }
-          }
-          if (use.oid === null) {
+          const label = columnLabel({ table, column });
+          const named = use.named;
+          if (use.oid === null && named && named.status !== 'unparsable') {
+            const assumed = named.assumed === null ? '' : ` (assumed: ${named.assumed})`;
             notCompared.push(
-              `${columnLabel({ table, column })} (${use.legacy ? 'its DEFAULT resolves the sequence by name at run time' : 'its DEFAULT calls nextval() on a name computed at run time'})`,
+              named.status === 'ambiguous'
+                ? `${label} (its DEFAULT names ${JSON.stringify(named.name)} as text, which the search_path decides at every insert: ${named.candidates.join(' or ')}${assumed})`
+                : named.schema === null
+                  ? `${label} (its DEFAULT names ${JSON.stringify(named.name)} as text, which no schema on the search_path holds${assumed})`
+                  : `${label} (its DEFAULT names ${displayName(named.schema, named.name)}, which is not a sequence${assumed})`,
             );
+          } else if (use.oid === null) {
+            notCompared.push(`${label} (${use.legacy ? 'its DEFAULT resolves the sequence by name at run time' : 'its DEFAULT calls nextval() on a name computed at run time'})`);
           } else if (!use.plain || !INTEGER_BASE_TYPES.has(column.baseType)) {
-            notCompared.push(`${columnLabel({ table, column })} (its DEFAULT computes a ${column.type} from nextval())`);
-          } else {
-            const list = byDefault.get(use.oid) ?? [];
-            list.push({ table, column });
-            byDefault.set(use.oid, list);
+            notCompared.push(`${label} (its DEFAULT computes a ${column.type} from nextval())`);
           }
         }
       }
     }
-
-    const sequences = await loadSequences(ctx.db, catalog.schemas, [...byDefault.keys()]);
+    // The sequences of the audited schemas, and those elsewhere that an audited column's DEFAULT is.
+    const byDefault = new Set<string>();
+    for (const [oid, fed] of reading.feeds) if (fed.some((f) => f.via === 'default' && f.call?.plain && INTEGER_BASE_TYPES.has(f.column.baseType))) byDefault.add(oid);
+    const sequences = reading.sequences.filter((s) => catalog.schemas.includes(s.schema) || byDefault.has(s.oid));
     const plans: Plan[] = [];
     let ownedOnly = 0;
     let feedNothing = 0;
     const outside: string[] = [];
     const partitionNotCompared = new Set<string>();
     for (const seq of sequences) {
-      const fed = new Map<string, { table: Table; column: Column }>();
-      const add = (table: Table, column: Column) => fed.set(JSON.stringify([table.schema, table.name, column.name]), { table, column });
-      for (const u of byDefault.get(seq.oid) ?? []) add(u.table, u.column);
+      const fed = new Map<string, { table: Table; column: Column; call: DefaultCall | null }>();
+      const add = (table: Table, column: Column, call: DefaultCall | null) => fed.set(columnKey(table, column), { table, column, call });
+      for (const f of reading.feeds.get(seq.oid) ?? []) {
+        if (f.via === 'default' && f.call?.plain && INTEGER_BASE_TYPES.has(f.column.baseType)) add(f.table, f.column, f.call);
+      }
+      for (const f of reading.feeds.get(seq.oid) ?? []) if (f.via === 'identity') add(f.table, f.column, null);
       for (const o of seq.owners.filter((x) => x.deptype === 'i')) {
-        const table = findTable(catalog, o.schema, o.table);
-        const column = table?.columns.find((c) => c.name === o.column);
-        if (table && column) add(table, column);
-        else outside.push(`${displayName(o.schema, o.table, o.column)} (fed by ${displayName(seq.schema, seq.name)})`);
+        if (!(reading.feeds.get(seq.oid) ?? []).some((f) => f.via === 'identity' && f.table.schema === o.schema && f.table.name === o.table && f.column.name === o.column)) {
+          outside.push(`${displayName(o.schema, o.table, o.column)} (fed by ${displayName(seq.schema, seq.name)})`);
+        }
       }
       // A partitioned table one of whose partitions has a DEFAULT of its own (another sequence, or a
       // computed one) is "mixed": an INSERT names one table and takes that table's default, so rows
@@ -512,7 +260,7 @@ SELECT setval(pg_get_serial_sequence('invoice', 'id'), (SELECT max(id) FROM invo
       for (const u of [...fed.values()]) {
         if (u.table.kind !== 'partitioned table') continue;
         const key = tableKey(u.table.schema, u.table.name);
-        const below = relations.filter((r) => ancestors(catalog, r).includes(key));
+        const below = relations.filter((r) => ancestorKeys(catalog, r).includes(key));
         const others = below.filter((r) => {
           const c = r.columns.find((x) => x.name === u.column.name);
           return c !== undefined && drawsElsewhere(uses.get(columnKey(r, c)) ?? [], seq.oid);
@@ -526,7 +274,7 @@ SELECT setval(pg_get_serial_sequence('invoice', 'id'), (SELECT max(id) FROM invo
             partitionNotCompared.add(
               `${columnLabel({ table: r, column: c })} with ${seqLabel} (its own DEFAULT draws from another source, while inserts through ${displayName(u.table.schema, u.table.name)} draw from ${seqLabel})`,
             );
-          } else add(r, c);
+          } else add(r, c, (uses.get(columnKey(r, c)) ?? []).find((x) => x.plain && x.oid === seq.oid) ?? null);
         }
       }
       // A partition whose partitioned ancestor is read for this sequence is read through it.
@@ -534,7 +282,7 @@ SELECT setval(pg_get_serial_sequence('invoice', 'id'), (SELECT max(id) FROM invo
       const units = [...fed.values()].filter(
         (u) =>
           !mixed.has(`${tableKey(u.table.schema, u.table.name)}\u0000${u.column.name}`) &&
-          !ancestors(catalog, u.table).some((a) => fedTables.has(`${a}\u0000${u.column.name}`) && !mixed.has(`${a}\u0000${u.column.name}`)),
+          !ancestorKeys(catalog, u.table).some((a) => fedTables.has(`${a}\u0000${u.column.name}`) && !mixed.has(`${a}\u0000${u.column.name}`)),
       );
       if (units.length === 0) {
         if (seq.owners.some((o) => o.deptype === 'a')) ownedOnly++;
@@ -559,7 +307,7 @@ SELECT setval(pg_get_serial_sequence('invoice', 'id'), (SELECT max(id) FROM invo
     const work: { item: Plan; weight: number; object: string }[] = [];
     for (const plan of plans) {
       const label = `sequence ${displayName(plan.seq.schema, plan.seq.name)}`;
-      if (!plan.seq.readable) {
+      if (!plan.seq.canSelect) {
         ctx.objectError(label, new Error(`the role cannot read ${label} (it needs SELECT on it: GRANT SELECT ON SEQUENCE ${qualifiedName(plan.seq.schema, plan.seq.name)} TO the auditing role)`));
         continue;
       }
@@ -728,6 +476,21 @@ function homeOf(plan: Plan): Unit {
   );
 }
 
+/** The fed columns whose DEFAULT names the sequence as text without a schema: which sequence they draw from was assumed. */
+function assumedUnits(units: Unit[]): { unit: Unit; text: string }[] {
+  return units.flatMap((unit) => {
+    const named = unit.call?.named;
+    const text = namedByText(unit.call);
+    return named?.status === 'found' && named.assumed !== null && text ? [{ unit, text }] : [];
+  });
+}
+
+/** The details a fed column's entry carries when its DEFAULT names the sequence as text. */
+function namedFields(unit: Unit): Record<string, boolean> {
+  const named = unit.call?.named;
+  return named?.status === 'found' ? { namedAsText: true, searchPathAssumed: named.assumed !== null } : {};
+}
+
 function makeFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity' | 'valuesAllowed'>, r: SequenceResult, original: Plan): Finding {
   const { seq } = r.plan;
   const ascending = seq.increment > 0n;
@@ -747,8 +510,10 @@ function makeFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity' | '
       ? `an insert that draws one of them fails with a duplicate key (${unique.map((u) => `unique index ${displayName(u.unit.uniqueIndex as string)} on ${columnLabel(u.unit)}`).join(', ')})`
       : `no unique index on the column alone stops it, so new rows silently repeat ids that exist`;
   const takenText = `${capped ? 'at least ' : ''}${taken} row(s) already hold one of them`;
+  const assumed = assumedUnits(original.units);
+  const assumedText = assumed.map((a) => `; ${columnLabel(a.unit)}: ${a.text}`).join('');
   const message = (withValues: boolean) =>
-    `sequence ${seqName} is behind its data: its next value is ${r.next}, but ${where} already holds values ${ascending ? 'up to' : 'down to'} ${withValues ? extreme : 'beyond it'}, so the next ${valuesBehind} value(s) it hands out do not pass the data, and ${takenText}: ${consequence}`;
+    `sequence ${seqName} is behind its data: its next value is ${r.next}, but ${where} already holds values ${ascending ? 'up to' : 'down to'} ${withValues ? extreme : 'beyond it'}, so the next ${valuesBehind} value(s) it hands out do not pass the data, and ${takenText}: ${consequence}${assumedText}`;
   const columns = (withValues: boolean) =>
     r.units.map((u) => ({
       schema: u.unit.table.schema,
@@ -759,6 +524,7 @@ function makeFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity' | '
       indexed: u.unit.indexed,
       uniqueIndex: u.unit.uniqueIndex,
       ...(u.behind ? { taken: u.taken, takenCapped: u.takenCapped } : {}),
+      ...namedFields(u.unit),
     }));
   const details = (withValues: boolean) => ({
     sequence: { schema: seq.schema, name: seq.name },
@@ -783,7 +549,7 @@ function makeFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity' | '
     object,
     count: Number(valuesBehind),
     details: details(true),
-    repair: async () => setvalRepair(seq, repairUnits, extreme, exhausted, [...new Set(behind.flatMap((u) => u.unit.sharedWith))]),
+    repair: async () => setvalRepair(seq, repairUnits, extreme, exhausted, [...new Set(behind.flatMap((u) => u.unit.sharedWith))], assumed.map((a) => a.unit)),
   });
   if (!ctx.valuesAllowed(finding)) {
     finding.message = message(false);
@@ -797,7 +563,7 @@ function makeFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity' | '
  * script's COMMIT (a concurrent step) under a guard that is true only while the sequence is behind;
  * `fix --verify` runs ALTER SEQUENCE ... RESTART instead, which its rollback undoes.
  */
-function setvalRepair(seq: Sequence, units: Unit[], extreme: bigint, exhausted: boolean, shared: string[]): Repair {
+function setvalRepair(seq: Sequence, units: Unit[], extreme: bigint, exhausted: boolean, shared: string[], assumed: Unit[]): Repair {
   const ascending = seq.increment > 0n;
   const qseq = qualifiedName(seq.schema, seq.name);
   const oid = relationOidLiteral(seq.schema, seq.name);
@@ -816,6 +582,11 @@ function setvalRepair(seq: Sequence, units: Unit[], extreme: bigint, exhausted: 
     ...(shared.length > 0
       ? [
           `${shared.join(', ')} draw${shared.length === 1 ? 's' : ''} from another source, and rows inserted through ${shared.length === 1 ? 'it' : 'them'} land in ${columns} too: the ${ascending ? 'largest' : 'smallest'} value there may be that source's, and moving ${label} past it can make both hand out the same values; check which rows are this sequence's before moving it`,
+        ]
+      : []),
+    ...(assumed.length > 0
+      ? [
+          `the DEFAULT of ${assumed.map(columnLabel).join(', ')} names the sequence as text without a schema, so which sequence an insert draws from depends on the inserting session's search_path: ${label} is the one the assumed search_path finds; check the application's search_path (SHOW search_path in its session) before moving it`,
         ]
       : []),
   ];
@@ -895,8 +666,9 @@ function makeCycleFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity
     unique.length > 0
       ? `the next insert fails with a duplicate key (${unique.map((u) => `unique index ${displayName(u.unit.uniqueIndex as string)} on ${columnLabel(u.unit)}`).join(', ')})`
       : 'no unique index on the column alone stops it, so the next rows silently repeat ids that exist';
+  const assumedText = assumedUnits(original.units).map((a) => `; ${columnLabel(a.unit)}: ${a.text}`).join('');
   const message = (withValues: boolean) =>
-    `CYCLE sequence ${seqName} hands out a taken value next: ${withValues ? `its next value ${r.next} is` : 'its next value is'} already held in ${where}, and ${run.takenCapped ? 'at least ' : ''}${run.taken} value(s) in a row from it are taken: ${consequence}`;
+    `CYCLE sequence ${seqName} hands out a taken value next: ${withValues ? `its next value ${r.next} is` : 'its next value is'} already held in ${where}, and ${run.takenCapped ? 'at least ' : ''}${run.taken} value(s) in a row from it are taken: ${consequence}${assumedText}`;
   const details = (withValues: boolean) => ({
     sequence: { schema: seq.schema, name: seq.name },
     cycle: true,
@@ -905,7 +677,15 @@ function makeCycleFinding(ctx: Pick<CheckContext<unknown>, 'finding' | 'severity
     increment: seq.increment.toString(),
     taken: run.taken,
     takenCapped: run.takenCapped,
-    columns: r.units.map((u) => ({ schema: u.unit.table.schema, table: u.unit.table.name, column: u.unit.column.name, holdsNext: u.behind, indexed: u.unit.indexed, uniqueIndex: u.unit.uniqueIndex })),
+    columns: r.units.map((u) => ({
+      schema: u.unit.table.schema,
+      table: u.unit.table.name,
+      column: u.unit.column.name,
+      holdsNext: u.behind,
+      indexed: u.unit.indexed,
+      uniqueIndex: u.unit.uniqueIndex,
+      ...namedFields(u.unit),
+    })),
     notRead: original.units.filter((u) => !r.units.some((x) => x.unit === u)).map(columnLabel),
   });
   const finding = ctx.finding({
@@ -938,7 +718,11 @@ function cycleRepair(seq: Sequence, units: Unit[], lastTaken: bigint): Repair {
     steps: [
       {
         safety: 'review',
-        decision: `${label} is a CYCLE sequence: it hands out values again after wrapping, by design, so it is not moved past the largest value (that would wrap it sooner into the values below); this skips only the taken values in a row from its next one (at most ${TAKEN_CAP}; run it again if more follow), and later values may be taken too: decide whether the rows holding them, a wider non-cycling sequence, or this skip is the fix`,
+        decision: `${label} is a CYCLE sequence: it hands out values again after wrapping, by design, so it is not moved past the largest value (that would wrap it sooner into the values below); this skips only the taken values in a row from its next one (at most ${TAKEN_CAP}; run it again if more follow), and later values may be taken too: decide whether the rows holding them, a wider non-cycling sequence, or this skip is the fix${
+          assumedUnits(units).length > 0
+            ? `; the DEFAULT of ${assumedUnits(units).map((a) => columnLabel(a.unit)).join(', ')} names the sequence as text without a schema: ${label} is the one the assumed search_path finds, check the application's search_path first`
+            : ''
+        }`,
         phase: 'concurrent',
         description: `setval ${label} to the last of the taken values in a row from its next value: setval cannot be rolled back, so it runs after COMMIT`,
         guard,

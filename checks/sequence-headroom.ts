@@ -4,8 +4,6 @@ import {
   displayName,
   findColumn,
   findTable,
-  isNode,
-  parseNodeTree,
   qualifiedName,
   quoteIdent,
   quoteLiteral,
@@ -18,8 +16,18 @@ import {
   type Repair,
   type RepairStep,
   type Table,
-  type TreeValue,
 } from '../src/index.js';
+import {
+  ancestorsOf,
+  columnKey,
+  namedByText,
+  nextvalCalls,
+  readSequences,
+  type DefaultCall,
+  type FedColumn,
+  type IntType,
+  type SequenceRecord,
+} from './support/sequences.js';
 
 const options = z
   .strictObject({
@@ -30,38 +38,12 @@ const options = z
 
 type Options = z.infer<typeof options>;
 
-type IntType = 'int2' | 'int4' | 'int8';
 const BOUNDS: Record<IntType, { min: bigint; max: bigint; sql: string }> = {
   int2: { min: -32768n, max: 32767n, sql: 'smallint' },
   int4: { min: -2147483648n, max: 2147483647n, sql: 'integer' },
   int8: { min: -9223372036854775808n, max: 9223372036854775807n, sql: 'bigint' },
 };
-/** pg_type OIDs of the integer types, fixed since PostgreSQL's first catalogs. */
-const INT_TYPE_OIDS: Record<string, IntType> = { '21': 'int2', '23': 'int4', '20': 'int8' };
-/** pg_proc OID of pg_catalog.nextval(regclass), and pg_type OID of regclass: built-in, fixed. */
-const NEXTVAL_OID = '1574';
-const REGCLASS_OID = '2205';
-
 const isIntType = (t: string | null | undefined): t is IntType => t === 'int2' || t === 'int4' || t === 'int8';
-
-interface SequenceRow {
-  oid: string;
-  schema: string;
-  name: string;
-  type: string;
-  start: string;
-  increment: string;
-  min: string;
-  max: string;
-  cycle: boolean;
-  unlogged: boolean;
-  can_select: boolean;
-  can_use: boolean;
-  /** [schema, table, column, deptype] of the columns that own it ('a') or whose identity it is ('i'). */
-  owners: [string, string, string, string][] | null;
-  /** [schema, table, column] of the columns whose DEFAULT refers to it. */
-  defaults: [string, string, string][] | null;
-}
 
 interface Sequence {
   oid: string;
@@ -88,6 +70,10 @@ interface Feeder {
   intType: IntType | null;
   /** The narrowest integer type an explicit cast in the DEFAULT passes nextval through, when narrower than the column. */
   castType: IntType | null;
+  /** For a DEFAULT that names the sequence as text: what the finding says about how it was resolved. */
+  byText?: string;
+  /** That name was resolved through an assumed search_path. */
+  assumed?: boolean;
 }
 
 /** One bound on the values the sequence can hand out and the columns can store. */
@@ -117,7 +103,7 @@ export default defineCheck({
   description: 'Sequences, identity and serial columns that have used most of their range, or whose sequence type caps a wider column.',
   docs: {
     finds:
-      'Every sequence in the audited schemas (and any sequence elsewhere that feeds a column in them), extension-owned ones excepted, with the columns it feeds: identity columns (pg_depend `i`), and every column whose DEFAULT is `nextval(<constant regclass>)`, possibly under integer casts (serial and OWNED BY columns, and defaults that name a sequence nothing owns), read from the stored default tree by function OID. ' +
+      'Every sequence in the audited schemas (and any sequence elsewhere that feeds a column in them), extension-owned ones excepted, with the columns it feeds: identity columns (pg_depend `i`), and every column whose DEFAULT is `nextval(<constant regclass>)` (`nextval(16384::regclass)` too), possibly under integer casts (serial and OWNED BY columns, and defaults that name a sequence nothing owns), read from the stored default tree by function OID, by the same reader as sequence-behind-data\'s. A DEFAULT that names its sequence as text, `nextval(\'s\'::text)` (pre-8.1 dumps, some ORMs), feeds the sequence PostgreSQL would look up at insert time: a qualified name exactly; an unqualified one through the inserting session\'s search_path, which the catalog cannot know: assumed to be PostgreSQL\'s default `"$user", public` (pg_catalog first, `$user` any role with a schema of its name) unless ALTER DATABASE or ALTER ROLE ... SET search_path says otherwise, and the finding then says the column was matched by assumption (details.columns[].searchPathAssumed); a name that means different relations for different sessions feeds no sequence. ' +
       'A partition feeding from the same sequence as its parent is counted once, with the parent. The values the sequence may still hand out are bounded by the lowest of its MAXVALUE, the maximum of each fed column\'s integer type (smallint, integer, bigint; a domain by its base type) and any narrower integer cast in the DEFAULT (`nextval(...)::integer` on a bigint column keeps failing at 2^31-1 after an `ALTER ... TYPE bigint`); a descending sequence (negative INCREMENT) by the highest of its MINVALUE and those types\' minimums. ' +
       'The next value is `last_value + increment` once the sequence has been called, else `last_value`, read from the sequence itself (values cached by other sessions count as used). Used share = (next - low) / (high - low) over that range ([MINVALUE, limit] ascending, [limit, MAXVALUE] descending): the share of the range gone, not of the values since START. ' +
       'Findings, one per sequence, object = the sequence: `headroom` when the share is at least warnAt (default 0.75: the check\'s severity, warning) or errorAt (default 0.9: error), with details.nextValue, lowBound, highBound (the limit), share, remaining (nextval calls left) and binding (which limits bind: the sequence\'s MAXVALUE/MINVALUE, its type, a column\'s type, a DEFAULT\'s cast). ' +
@@ -160,95 +146,56 @@ ALTER SEQUENCE events_id_seq AS bigint;`,
 });
 
 /**
- * Every sequence with its parameters and privileges, and the columns that refer to it, in one catalog
- * query (no function that locks a relation is called); the DEFAULT trees come from the catalog snapshot.
+ * Every sequence with its parameters and privileges and the audited columns it feeds, from the reading
+ * both sequence checks share (no function that locks a relation is called; the DEFAULT trees come from
+ * the catalog snapshot).
  */
 async function loadSequences(ctx: CheckContext<Options>): Promise<Sequence[]> {
-  const res = await ctx.db.query<SequenceRow>(
-    `SELECT c.oid::pg_catalog.text AS oid, n.nspname AS schema, c.relname AS name, t.typname::pg_catalog.text AS type,
-            s.seqstart::pg_catalog.text AS start, s.seqincrement::pg_catalog.text AS increment,
-            s.seqmin::pg_catalog.text AS min, s.seqmax::pg_catalog.text AS max, s.seqcycle AS cycle,
-            c.relpersistence = 'u' AS unlogged,
-            pg_catalog.has_sequence_privilege(c.oid, 'SELECT') AS can_select,
-            pg_catalog.has_sequence_privilege(c.oid, 'USAGE') AS can_use,
-            (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(tn.nspname, tc.relname, a.attname, d.deptype::pg_catalog.text))
-               FROM pg_catalog.pg_depend d
-               JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid
-               JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
-               JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-              WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
-                AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i')) AS owners,
-            (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(tn.nspname, tc.relname, a.attname))
-               FROM pg_catalog.pg_depend d
-               JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid
-               JOIN pg_catalog.pg_class tc ON tc.oid = ad.adrelid
-               JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
-               JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
-              WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
-                AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = c.oid) AS defaults
-       FROM pg_catalog.pg_sequence s
-       JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-       JOIN pg_catalog.pg_type t ON t.oid = s.seqtypid
-      WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
-                         WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.oid AND e.deptype = 'e')
-      ORDER BY n.nspname, c.relname`,
-  );
+  const reading = await readSequences(ctx.db, ctx.catalog);
   const out: Sequence[] = [];
-  for (const r of res.rows) {
+  for (const r of reading.sequences) {
     if (!isIntType(r.type)) continue;
     const seq: Sequence = {
       oid: r.oid,
       schema: r.schema,
       name: r.name,
       type: r.type,
-      start: BigInt(r.start),
-      increment: BigInt(r.increment),
-      min: BigInt(r.min),
-      max: BigInt(r.max),
+      start: r.start,
+      increment: r.increment,
+      min: r.min,
+      max: r.max,
       cycle: r.cycle,
       unlogged: r.unlogged,
-      canSelect: r.can_select,
-      canUse: r.can_use,
+      canSelect: r.canSelect,
+      canUse: r.canUse,
       feeds: [],
     };
-    seq.feeds = feedersOf(ctx, seq, r);
+    seq.feeds = feedersOf(ctx, r, reading.feeds.get(r.oid) ?? []);
     if (ctx.catalog.schemas.includes(seq.schema) || seq.feeds.length > 0) out.push(seq);
   }
   return out;
 }
 
-/** The audited columns the sequence feeds, a partition left out when its parent takes from the same sequence. */
-function feedersOf(ctx: CheckContext<Options>, seq: Sequence, r: SequenceRow): Feeder[] {
-  const found: Feeder[] = [];
-  const owned = new Set((r.owners ?? []).filter((o) => o[3] === 'a').map(([s, t, c]) => JSON.stringify([s, t, c])));
-  for (const [schema, tableName, columnName, deptype] of r.owners ?? []) {
-    if (deptype !== 'i') continue;
-    const table = findTable(ctx.catalog, schema, tableName);
-    const column = table && findColumn(table, columnName);
-    if (table && column && column.identity !== '') found.push(feeder(table, column, 'identity', null));
-  }
-  for (const [schema, tableName, columnName] of r.defaults ?? []) {
-    const table = findTable(ctx.catalog, schema, tableName);
-    const column = table && findColumn(table, columnName);
-    if (!table || !column || column.defaultTree === null) continue;
-    const fed = nextvalOf(column.defaultTree, seq.oid);
-    if (!fed) continue;
-    const via = owned.has(JSON.stringify([schema, tableName, columnName])) ? 'serial' : 'default';
-    found.push(feeder(table, column, via, fed.castType));
-  }
-  const key = (f: Feeder) => JSON.stringify([f.table.schema, f.table.name, f.column.name]);
-  const keys = new Set(found.map(key));
-  return found.filter((f) => {
-    const parent = f.table.partitionOf;
-    return !(parent && keys.has(JSON.stringify([parent.schema, parent.name, f.column.name])));
-  });
+/**
+ * The audited columns the sequence feeds, a partition left out when a partitioned ancestor takes from
+ * the same sequence (its column has the ancestor's type).
+ */
+function feedersOf(ctx: CheckContext<Options>, r: SequenceRecord, fed: FedColumn[]): Feeder[] {
+  const owned = new Set(r.owners.filter((o) => o.deptype === 'a').map((o) => JSON.stringify([o.schema, o.table, o.column])));
+  const found = fed.map((f) =>
+    f.via === 'identity'
+      ? feeder(f.table, f.column, 'identity', null, null)
+      : feeder(f.table, f.column, owned.has(columnKey(f.table, f.column)) ? 'serial' : 'default', f.call?.castType ?? null, f.call),
+  );
+  const keys = new Set(found.map((f) => columnKey(f.table, f.column)));
+  return found.filter((f) => !ancestorsOf(ctx.catalog, f.table).some((a) => keys.has(columnKey(a, f.column))));
 }
 
-function feeder(table: Table, column: Column, via: Feeder['via'], cast: IntType | null): Feeder {
+function feeder(table: Table, column: Column, via: Feeder['via'], cast: IntType | null, call: DefaultCall | null): Feeder {
   const intType = isIntType(column.baseType) ? column.baseType : null;
   const castType = cast && (intType === null || BOUNDS[cast].max < BOUNDS[intType].max) ? cast : null;
-  return { table, column, via, intType, castType };
+  const byText = namedByText(call);
+  return { table, column, via, intType, castType, ...(byText ? { byText, assumed: call?.named?.status === 'found' && call.named.assumed !== null } : {}) };
 }
 
 /**
@@ -257,37 +204,8 @@ function feeder(table: Table, column: Column, via: Feeder['via'], cast: IntType 
  * is what ALTER ... TYPE strips, an explicit one it keeps.
  */
 export function nextvalOf(tree: string, seqOid: string): { castType: IntType | null } | null {
-  let node: TreeValue | undefined;
-  try {
-    node = parseNodeTree(tree);
-  } catch {
-    return null;
-  }
-  let castType: IntType | null = null;
-  for (;;) {
-    if (!isNode(node)) return null;
-    const args = Array.isArray(node.fields.args) ? node.fields.args : [];
-    if (node.type === 'RELABELTYPE' || node.type === 'COERCETODOMAIN') node = node.fields.arg;
-    else if (node.type === 'FUNCEXPR' && String(node.fields.funcid) === NEXTVAL_OID) {
-      const arg = args[0];
-      return isNode(arg) && arg.type === 'CONST' && String(arg.fields.consttype) === REGCLASS_OID && oidCandidates(arg.fields.constvalue).includes(seqOid)
-        ? { castType }
-        : null;
-    } else if (node.type === 'FUNCEXPR' && (node.fields.funcformat === '1' || node.fields.funcformat === '2') && args.length === 1) {
-      const to = INT_TYPE_OIDS[String(node.fields.funcresulttype)];
-      if (to && node.fields.funcformat === '1' && (castType === null || BOUNDS[to].max < BOUNDS[castType].max)) castType = to;
-      node = args[0];
-    } else return null;
-  }
-}
-
-/** A regclass Const's OID, read both ways (outDatum prints a Datum's bytes in the server's byte order). */
-function oidCandidates(datum: TreeValue | undefined): string[] {
-  if (!datum || typeof datum !== 'object' || Array.isArray(datum) || isNode(datum) || !('bytes' in datum)) return [];
-  const b = datum.bytes;
-  const le = (o: number) => ((b[o] ?? 0) | ((b[o + 1] ?? 0) << 8) | ((b[o + 2] ?? 0) << 16) | ((b[o + 3] ?? 0) << 24)) >>> 0;
-  const be = (o: number) => (((b[o] ?? 0) << 24) | ((b[o + 1] ?? 0) << 16) | ((b[o + 2] ?? 0) << 8) | (b[o + 3] ?? 0)) >>> 0;
-  return [String(le(0)), String(be(4)), String(be(0))];
+  const call = nextvalCalls(tree).find((c) => c.castsOnly);
+  return call && call.oids.includes(seqOid) ? { castType: call.castType } : null;
 }
 
 /** The value the next nextval() returns, read from the sequence (one object: its failure costs it alone). */
@@ -398,7 +316,16 @@ function judge(ctx: CheckContext<Options>, s: Sequence, p: Position): Finding | 
   const seqName = displayName(s.schema, s.name);
   const object: FindingObject = { schema: s.schema, table: s.name };
   const bindsOwn = p.binding.some((l) => l.kind === 'sequence-bound' || l.kind === 'sequence-type');
-  const columns = s.feeds.map((f) => ({ schema: f.table.schema, table: f.table.name, column: f.column.name, type: f.column.type, via: f.via }));
+  const columns = s.feeds.map((f) => ({
+    schema: f.table.schema,
+    table: f.table.name,
+    column: f.column.name,
+    type: f.column.type,
+    via: f.via,
+    ...(f.byText ? { namedAsText: true, searchPathAssumed: f.assumed === true } : {}),
+  }));
+  // How a DEFAULT that names the sequence as text was taken to mean this one.
+  const byText = s.feeds.filter((f) => f.byText).map((f) => `; ${columnLabel(f)}: ${f.byText}`).join('');
   const feedsText = s.feeds.length === 0 ? 'feeding no audited column' : `feeding ${s.feeds.map((f) => `${columnLabel(f)} (${f.column.type}, ${f.via})`).join(', ')}`;
   const details = (values: boolean) => ({
     sequence: { schema: s.schema, name: s.name, type: BOUNDS[s.type].sql, start: String(s.start), increment: String(s.increment), min: String(s.min), max: String(s.max), cycle: s.cycle },
@@ -426,20 +353,20 @@ function judge(ctx: CheckContext<Options>, s: Sequence, p: Position): Finding | 
     message = (values) =>
       `sequence ${seqName} (${BOUNDS[s.type].sql}, ${feedsText}) has used ${percent(p.share)} of its range up to ${bound} (${bindingText})` +
       (values ? `: next value ${p.next}, ${p.remaining} left` : '') +
-      `; then ${failure}`;
+      `; then ${failure}${byText}`;
   } else if (p.share >= warnAt && s.feeds.length > 0) {
     kind = 'cycle-wrap';
     severity = 'info';
     message = (values) =>
       `CYCLE sequence ${seqName} (${feedsText}) has used ${percent(p.share)} of its range up to ${bound} (${bindingText})` +
       (values ? `: next value ${p.next}, ${p.remaining} left` : '') +
-      `; then it wraps to ${ascending ? s.min : s.max} and hands out values already used, which a unique key rejects (23505) unless their rows are gone`;
+      `; then it wraps to ${ascending ? s.min : s.max} and hands out values already used, which a unique key rejects (23505) unless their rows are gone${byText}`;
   } else if (typeCaps(s)) {
     kind = 'sequence-type';
     severity = 'info';
     const wider = s.feeds.filter((f) => f.intType);
     message = () =>
-      `sequence ${seqName} is ${BOUNDS[s.type].sql} but feeds ${wider.map((f) => `${columnLabel(f)} (${f.column.type})`).join(', ')}: it stops at ${bound} with "reached ${ascending ? 'maximum' : 'minimum'} value of sequence" (${percent(p.share)} used), long before the column${wider.length === 1 ? '' : 's'} would`;
+      `sequence ${seqName} is ${BOUNDS[s.type].sql} but feeds ${wider.map((f) => `${columnLabel(f)} (${f.column.type})`).join(', ')}: it stops at ${bound} with "reached ${ascending ? 'maximum' : 'minimum'} value of sequence" (${percent(p.share)} used), long before the column${wider.length === 1 ? '' : 's'} would${byText}`;
   } else return null;
 
   const lift = kind === 'sequence-type' ? p.limits.filter((l) => l.kind === 'sequence-type') : limitsToLift(s, p, warnAt);
@@ -616,7 +543,9 @@ async function widen(ctx: CheckContext<Options>, db: Queryable, s: Sequence, lif
       safety: 'review',
       phase: 'transaction',
       description: `drop the integer cast from the DEFAULT of ${columnLabel(l.feeder)}`,
-      decision: `the DEFAULT casts nextval to ${BOUNDS[l.feeder.castType as IntType].sql}, which fails past that type's range whatever the column's type; check nothing relies on the cast`,
+      decision:
+        `the DEFAULT casts nextval to ${BOUNDS[l.feeder.castType as IntType].sql}, which fails past that type's range whatever the column's type; check nothing relies on the cast` +
+        (l.feeder.byText ? `; the DEFAULT now names the sequence as text, looked up at every insert: the new one names ${seqName} itself, whatever the inserting session's search_path` : ''),
       sql: `ALTER TABLE ${qualifiedName(l.feeder.table.schema, l.feeder.table.name)} ALTER COLUMN ${quoteIdent(l.feeder.column.name)} SET DEFAULT pg_catalog.nextval(${regclassLiteral(s.schema, s.name)});`,
     });
   }

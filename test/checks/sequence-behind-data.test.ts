@@ -498,15 +498,132 @@ describe('legacy text defaults: nextval((\'name\'::text)::regclass)', () => {
     ],
   });
 
-  it('compares a qualified legacy default like any other, and names an unqualified one as not compared', async () => {
+  it('compares a qualified legacy default like any other, and an unqualified one as the assumed search_path resolves it (review)', async () => {
     const report = await run(db.url);
     expect(findingsOf(report).map((f) => [f.object.table, f.object.sequence, f.severity, f.count, f.fix?.safety])).toEqual([
+      // before: not compared ("its DEFAULT resolves the sequence by name at run time")
+      ['bare', 'bare_seq', 'error', 9, 'review'],
       ['legacy', 'legacy_id_seq', 'error', 3, 'safe'],
       ['older', 'older_seq', 'error', 5, 'safe'],
     ]);
+    const bare = findingsOf(report)[0] as Finding;
+    expect(bare.message).toContain(
+      `; public.bare.id: its DEFAULT names the sequence as text without a schema ("bare_seq"), which PostgreSQL looks up through the inserting session's search_path at every insert: assumed to be public.bare_seq, the one the search_path "$user", public (PostgreSQL's default) finds; a session with another search_path draws from another sequence (or fails)`,
+    );
+    expect((bare.details?.columns as Record<string, unknown>[])[0]).toMatchObject({ table: 'bare', namedAsText: true, searchPathAssumed: true });
+    expect(bare.fix?.steps[0]?.decision).toMatch(/names the sequence as text without a schema, so which sequence an insert draws from depends on the inserting session's search_path/);
+    const legacy = findingsOf(report)[1] as Finding;
+    expect((legacy.details?.columns as Record<string, unknown>[])[0]).toMatchObject({ namedAsText: true, searchPathAssumed: false });
     const note = checkResult(report, ID).note ?? '';
-    expect(note).toContain('public.bare.id (its DEFAULT resolves the sequence by name at run time)');
-    expect(note).toContain('public.gone.id (its DEFAULT names public.no_such_seq, which is not a sequence)');
+    expect(note).not.toContain('public.bare.id');
+    expect(note).toContain('1 column(s) not compared: public.gone.id (its DEFAULT names public.no_such_seq, which is not a sequence)');
+  });
+});
+
+describe('a legacy text name without a schema, resolved as the inserting session would (search_path)', () => {
+  it('takes the paths from pg_db_role_setting, and $user as any role with a schema of its name', async () => {
+    const { searchPaths, resolveOnSearchPaths, DEFAULT_SEARCH_PATH } = await import('../../checks/support/sequences.js');
+    expect(searchPaths([])).toEqual([DEFAULT_SEARCH_PATH]);
+    // ALTER DATABASE beats ALTER ROLE ALL; a role's own setting (IN DATABASE first) adds its path
+    expect(
+      searchPaths([
+        { role: null, database: false, value: 'everyone' },
+        { role: null, database: true, value: 'App, "My Schema"' },
+        { role: 'etl', database: false, value: 'staging' },
+        { role: 'etl', database: true, value: '"$user", staging2' },
+      ]),
+    ).toEqual([
+      { entries: ['app', 'My Schema'], source: 'set for this database', role: null },
+      { entries: ['$user', 'staging2'], source: 'set for role etl', role: 'etl' },
+    ]);
+    const rel = (schema: string, name: string, oid: string, relkind = 'S') => ({ schema, name, oid, relkind });
+    const relations = [rel('public', 's', '1'), rel('alice', 's', '2'), rel('pg_catalog', 'pg_class', '1259', 'r'), rel('app', 's', '3')];
+    const oids = (name: string, paths = [DEFAULT_SEARCH_PATH], roleSchemas: string[] = []) => resolveOnSearchPaths(name, paths, relations, roleSchemas).map((r) => r.oid);
+    expect(oids('s')).toEqual(['1']);
+    // a role "alice" with a schema of its name finds its own s first: which one depends on who inserts
+    expect(oids('s', [DEFAULT_SEARCH_PATH], ['alice'])).toEqual(['1', '2']);
+    expect(oids('s', [{ entries: ['$user', 'public'], source: 'set for role alice', role: 'alice' }])).toEqual(['2']);
+    // pg_catalog is searched first unless the path places it
+    expect(oids('pg_class')).toEqual(['1259']);
+    expect(oids('s', [{ entries: ['app', 'pg_catalog'], source: 'x', role: null }])).toEqual(['3']);
+    expect(oids('nothing')).toEqual([]);
+  });
+
+  const role = `integrity_sbd_path_${process.pid}`;
+  const db = useDatabase('seq_behind_search_path', {
+    sql: [
+      `CREATE SCHEMA app;
+       -- the table's schema holds a sequence of that name, but an insert under "$user", public draws from public's
+       CREATE SEQUENCE app.orders_seq;
+       CREATE SEQUENCE public.orders_seq;
+       SELECT setval('public.orders_seq', 100);
+       CREATE TABLE app.orders (id integer PRIMARY KEY DEFAULT nextval('orders_seq'::text), note text);
+       INSERT INTO app.orders (id) VALUES (1), (2), (3);
+       -- a table first on the path shadows the sequence: nextval fails there
+       CREATE TABLE public.notes_seq (x int);
+       CREATE SEQUENCE app.notes_seq;
+       CREATE TABLE app.notes (id integer PRIMARY KEY DEFAULT nextval('notes_seq'::text));`,
+    ],
+  });
+  const setDatabasePath = (path: string | null) =>
+    query(db.url, `DO $$ BEGIN EXECUTE pg_catalog.format('ALTER DATABASE %I ${path === null ? 'RESET search_path' : `SET search_path = ${path}`}', current_database()); END $$`);
+  afterAll(async () => {
+    await query(adminUrl(), `DROP ROLE IF EXISTS ${role}`);
+  });
+
+  it('under PostgreSQL\'s default path: public.orders_seq, ahead of the data, so nothing to report; the shadowing table is not a sequence', async () => {
+    const report = await run(db.url);
+    expect(findingsOf(report)).toEqual([]);
+    const note = checkResult(report, ID).note ?? '';
+    expect(note).toMatch(/^compared 1 sequence\(s\) with the 1 column\(s\) they feed/);
+    expect(note).toContain(`app.notes.id (its DEFAULT names public.notes_seq, which is not a sequence (assumed: the search_path "$user", public (PostgreSQL's default)))`);
+    expect(note).toContain('2 sequence(s) feed no audited column');
+    // PostgreSQL agrees: a session with the default search_path draws from public.orders_seq
+    expect(await query(db.url, `INSERT INTO app.orders (note) VALUES ('x') RETURNING id`)).toEqual([{ id: 101 }]);
+    await expect(query(db.url, `INSERT INTO app.notes DEFAULT VALUES`)).rejects.toThrow(/"notes_seq" is not a sequence/);
+  });
+
+  it('with ALTER DATABASE ... SET search_path = app, public: app.orders_seq, behind, reported with the assumption and a review setval', async () => {
+    await setDatabasePath('app, public');
+    try {
+      const report = await run(db.url);
+      expect(findingsOf(report).map(shape)).toEqual([
+        {
+          object: { schema: 'app', table: 'orders', column: 'id', sequence: 'orders_seq' },
+          severity: 'error',
+          // next 1, data up to 101: 101 values, four of them taken (1, 2, 3, 101)
+          count: 101,
+          sequence: { schema: 'app', name: 'orders_seq' },
+          nextValue: '1',
+          extreme: '101',
+          taken: 4,
+        },
+      ]);
+      const orders = findingsOf(report)[0] as Finding;
+      expect(orders.message).toContain('assumed to be app.orders_seq, the one the search_path app, public (set for this database) finds');
+      expect(orders.fix?.safety).toBe('review');
+      // PostgreSQL agrees: a new session now draws from app.orders_seq, and collides
+      await expect(query(db.url, `INSERT INTO app.orders (note) VALUES ('y')`)).rejects.toThrow(/duplicate key/);
+      expect(await query(db.url, `INSERT INTO app.notes DEFAULT VALUES RETURNING id`)).toEqual([{ id: 1 }]);
+    } finally {
+      await setDatabasePath(null);
+    }
+  });
+
+  it('when a role starts with another path, the name means two sequences: not compared, and the note says which', async () => {
+    await setDatabasePath('app, public');
+    await query(adminUrl(), `DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN`);
+    await query(db.url, `DO $$ BEGIN EXECUTE pg_catalog.format('ALTER ROLE ${role} IN DATABASE %I SET search_path = "$user", public', current_database()); END $$`);
+    try {
+      const report = await run(db.url);
+      expect(findingsOf(report)).toEqual([]);
+      expect(checkResult(report, ID).note).toContain(
+        `app.orders.id (its DEFAULT names "orders_seq" as text, which the search_path decides at every insert: app.orders_seq or public.orders_seq (assumed: the search_paths app, public (set for this database) and "$user", public (set for role ${role})))`,
+      );
+    } finally {
+      await query(adminUrl(), `DROP ROLE IF EXISTS ${role}`);
+      await setDatabasePath(null);
+    }
   });
 });
 
@@ -614,5 +731,33 @@ describe('fix --verify as a role that does not own the sequence', () => {
     expect(verify.lines.map((l) => [l.object.table, l.status])).toEqual([['invoice', 'failed']]);
     expect(verify.lines[0]?.error).toMatch(/^needs the sequence's owner: fix --verify moves sequence public\.invoice_id_seq with ALTER SEQUENCE \.\.\. RESTART/);
     expect(await seqState(db.url, 'public.invoice_id_seq')).toEqual({ last_value: '1', is_called: false });
+  });
+});
+
+describe('a sequence in a schema that is not audited', () => {
+  const db = useDatabase('seq_behind_elsewhere', {
+    sql: [
+      `CREATE SCHEMA ids;
+       CREATE SEQUENCE ids.far_seq;
+       CREATE TABLE public.far (id integer PRIMARY KEY DEFAULT nextval('ids.far_seq'));
+       INSERT INTO public.far VALUES (1), (2);
+       CREATE SEQUENCE ids.idle_seq;`,
+    ],
+  });
+
+  it('is compared when an audited column draws from it, and named in the finding\'s object', async () => {
+    const report = await run(db.url, { schemas: ['public'] });
+    expect(findingsOf(report).map(shape)).toEqual([
+      {
+        object: { schema: 'public', table: 'far', column: 'id', sequence: 'far_seq', sequenceSchema: 'ids' },
+        severity: 'error',
+        count: 2,
+        sequence: { schema: 'ids', name: 'far_seq' },
+        nextValue: '1',
+        extreme: '2',
+        taken: 2,
+      },
+    ]);
+    expect(checkResult(report, ID).note).toBe('compared 1 sequence(s) with the 1 column(s) they feed (read through an index)');
   });
 });

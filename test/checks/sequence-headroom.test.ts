@@ -517,3 +517,103 @@ describe('sequence-headroom on supabase auth (a real schema: a bigint sequence b
     expect(checkResult(report, ID).note).toBe('examined 1 of 1 sequences, feeding 1 columns');
   });
 });
+
+describe('sequence-headroom reads the columns a sequence feeds as sequence-behind-data does (the shared reader)', () => {
+  const db = useDatabase('seq_headroom_shared_reader', {
+    sql: [
+      `-- nextval(16384::regclass): an integer constant relabelled, for which PostgreSQL records no dependency
+       CREATE SEQUENCE public.oid_seq;                                   -- bigint: only the integer column caps it
+       DO $$ BEGIN
+         EXECUTE pg_catalog.format('CREATE TABLE public.by_oid (id integer PRIMARY KEY DEFAULT nextval(%s::regclass))', 'public.oid_seq'::regclass::oid);
+       END $$;
+       SELECT setval('public.oid_seq', 2000000000);
+
+       -- a partition fed by the root's sequence under a partitioned parent that draws from another one:
+       -- the leaf's column is the root's, counted once
+       CREATE SEQUENCE public.root_seq AS integer;
+       CREATE SEQUENCE public.mid_seq AS integer;
+       CREATE TABLE public.root (id integer NOT NULL DEFAULT nextval('public.root_seq'), a int, b int) PARTITION BY LIST (a);
+       CREATE TABLE public.mid PARTITION OF public.root FOR VALUES IN (1) PARTITION BY LIST (b);
+       CREATE TABLE public.leaf PARTITION OF public.mid FOR VALUES IN (1);
+       ALTER TABLE ONLY public.mid ALTER COLUMN id SET DEFAULT nextval('public.mid_seq');
+       SELECT setval('public.root_seq', 1717986918);
+
+       -- the pre-8.1 spelling, qualified: the text names the sequence exactly
+       CREATE SEQUENCE public.named_seq;
+       CREATE TABLE public.named (id integer PRIMARY KEY DEFAULT nextval('public.named_seq'::text));
+       SELECT setval('public.named_seq', 1800000000);
+
+       -- unqualified, in a schema of its own: an insert under "$user", public draws from public.t_seq,
+       -- not from the table's schema's app.t_seq
+       CREATE SCHEMA app;
+       CREATE SEQUENCE app.t_seq;                                        -- bigint, far into integer's range
+       SELECT setval('app.t_seq', 2000000000);
+       CREATE SEQUENCE public.t_seq;
+       CREATE TABLE app.t (id integer PRIMARY KEY DEFAULT nextval('t_seq'::text));`,
+    ],
+  });
+  const byTable = (report: AuditReport, t: string) => report.findings.find((f) => f.checkId === ID && f.object.table === t);
+
+  it('finds the relabelled constant, counts a partition once with its root, reads qualified text names, and resolves a bare one through "$user", public', async () => {
+    const report = await audit(db.url, { checks: [ID] });
+    expect(sortRows(rows(report))).toEqual([
+      // 1800000000 / 2147483646, the integer column binds the bigint sequence
+      { table: 'named_seq', kind: 'headroom', severity: 'warning', share: 0.8382, next: '1800000001', binding: ['column-type'] },
+      // 2000000000 / 2147483646: before, the column was not seen and a bigint at 2e9 was 0% used
+      { table: 'oid_seq', kind: 'headroom', severity: 'error', share: 0.9313, next: '2000000001', binding: ['column-type'] },
+      { table: 'root_seq', kind: 'headroom', severity: 'warning', share: 0.8, next: '1717986919', binding: ['sequence-type', 'column-type'] },
+    ]);
+    expect((byTable(report, 'oid_seq')?.details as { columns: unknown[] }).columns).toEqual([{ schema: 'public', table: 'by_oid', column: 'id', type: 'integer', via: 'default' }]);
+    // not root and leaf: the leaf's rows come from the root's inserts and its own, with the root's type
+    expect((byTable(report, 'root_seq')?.details as { columns: { table: string }[] }).columns.map((c) => c.table)).toEqual(['root']);
+    expect((byTable(report, 'named_seq')?.details as { columns: unknown[] }).columns).toEqual([
+      { schema: 'public', table: 'named', column: 'id', type: 'integer', via: 'default', namedAsText: true, searchPathAssumed: false },
+    ]);
+    expect(byTable(report, 'named_seq')?.message).toContain('public.named.id: its DEFAULT names public.named_seq as text, which PostgreSQL looks up at every insert');
+    // app.t_seq feeds nothing under the assumed search_path, and as a bigint it is far from its end
+    expect(byTable(report, 't_seq')).toBeUndefined();
+    // oid_seq, root_seq, mid_seq, named_seq, app.t_seq, public.t_seq; by_oid, root, mid, named, app.t
+    expect(checkResult(report, ID).note).toBe('examined 6 of 6 sequences, feeding 5 columns');
+    // PostgreSQL agrees: a session with the default search_path draws app.t's ids from public.t_seq
+    expect(await query(db.url, `INSERT INTO app.t DEFAULT VALUES RETURNING id`)).toEqual([{ id: 1 }]);
+    expect(await query(db.url, `SELECT last_value::text AS v, is_called FROM public.t_seq`)).toEqual([{ v: '1', is_called: true }]);
+  });
+
+  it('once the database sets search_path = app, public, the bare name is app.t_seq, and the finding says it was assumed', async () => {
+    await query(db.url, `DO $$ BEGIN EXECUTE pg_catalog.format('ALTER DATABASE %I SET search_path = app, public', current_database()); END $$`);
+    try {
+      const report = await audit(db.url, { checks: [ID] });
+      const t = byTable(report, 't_seq') as Finding;
+      expect(rows(report).find((r) => r.table === 't_seq')).toEqual({ table: 't_seq', kind: 'headroom', severity: 'error', share: 0.9313, next: '2000000001', binding: ['column-type'] });
+      expect(t.object).toEqual({ schema: 'app', table: 't_seq' });
+      expect(t.details).toMatchObject({ columns: [{ schema: 'app', table: 't', column: 'id', type: 'integer', via: 'default', namedAsText: true, searchPathAssumed: true }] });
+      expect(t.message).toContain(
+        `app.t.id: its DEFAULT names the sequence as text without a schema ("t_seq"), which PostgreSQL looks up through the inserting session's search_path at every insert: assumed to be app.t_seq, the one the search_path app, public (set for this database) finds`,
+      );
+      // and PostgreSQL agrees: a new session now draws from app.t_seq
+      expect(await query(db.url, `INSERT INTO app.t DEFAULT VALUES RETURNING id`)).toEqual([{ id: 2000000001 }]);
+    } finally {
+      await query(db.url, `DO $$ BEGIN EXECUTE pg_catalog.format('ALTER DATABASE %I RESET search_path', current_database()); END $$`);
+    }
+  });
+});
+
+describe('sequence-headroom on a sequence in a schema that is not audited', () => {
+  const db = useDatabase('seq_headroom_elsewhere', {
+    sql: [
+      `CREATE SCHEMA ids;
+       CREATE SEQUENCE ids.far_seq AS integer;
+       CREATE TABLE public.far (id integer PRIMARY KEY DEFAULT nextval('ids.far_seq'));
+       SELECT setval('ids.far_seq', 1717986918);
+       CREATE SEQUENCE ids.idle_seq AS integer;                          -- feeds nothing audited
+       SELECT setval('ids.idle_seq', 2100000000);`,
+    ],
+  });
+
+  it('is examined when an audited column draws from it, and only then', async () => {
+    const report = await audit(db.url, { checks: [ID], schemas: ['public'] });
+    expect(rows(report)).toEqual([{ table: 'far_seq', kind: 'headroom', severity: 'warning', share: 0.8, next: '1717986919', binding: ['sequence-type', 'column-type'] }]);
+    expect(report.findings[0]?.object).toEqual({ schema: 'ids', table: 'far_seq' });
+    expect(checkResult(report, ID).note).toBe('examined 1 of 1 sequences, feeding 1 columns');
+  });
+});

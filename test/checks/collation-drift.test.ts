@@ -504,6 +504,223 @@ describe('collation-drift: the database default collation (an ICU database)', ()
   });
 });
 
+/** A database of its own, created with `create` (the clauses after its name), set up with `sql`, dropped after the tests. */
+function ownDatabase(label: string, create: string, sql: string[]) {
+  const handle = { name: `integrity_t_cd_${label}_${process.pid}`, url: '' };
+  beforeAll(async () => {
+    await query(adminUrl(), `DROP DATABASE IF EXISTS "${handle.name}"`);
+    await query(adminUrl(), `CREATE DATABASE "${handle.name}" ${create}`);
+    const u = new URL(adminUrl());
+    u.pathname = `/${handle.name}`;
+    handle.url = u.toString();
+    await runSql(handle.url, sql);
+  });
+  afterAll(async () => {
+    await dropDatabase(adminUrl(), handle.name);
+  });
+  return handle;
+}
+
+/**
+ * PostgreSQL offers no statement that leaves a version NULL where the library gives one (CREATE DATABASE
+ * records its template's or the library's, COLLATION_VERSION and CREATE COLLATION's version take a string,
+ * REFRESH refuses to go to or from NULL), so a test clears it as those who silence the mismatch warning
+ * do: a catalog UPDATE, as superuser.
+ */
+const CLEAR_DATABASE_VERSION = `UPDATE pg_catalog.pg_database SET datcollversion = NULL WHERE datname = current_database()`;
+
+describe('collation-drift: an ICU database with no recorded version', () => {
+  const db = ownDatabase('icu_unrecorded', `TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'und' LOCALE 'C'`, [
+    `CREATE EXTENSION amcheck;
+     CREATE TABLE "Invoice Line" (id int PRIMARY KEY, email text UNIQUE, first text, last text, code text COLLATE "C");
+     CREATE INDEX "Invoice Line name" ON "Invoice Line" (first, last);
+     CREATE INDEX "Invoice Line code" ON "Invoice Line" (code);
+     INSERT INTO "Invoice Line" VALUES (1, 'a@x', 'Ann', 'b', 'a'), (2, 'B@x', 'bob', 'A', 'B');
+     CREATE TABLE events (k text, n int) PARTITION BY RANGE (k);
+     CREATE TABLE events_a PARTITION OF events FOR VALUES FROM ('a') TO ('m');
+     CREATE TABLE events_m PARTITION OF events FOR VALUES FROM ('m') TO ('zzz');
+     CREATE INDEX events_k ON events (k);
+     INSERT INTO events VALUES ('b', 1), ('q', 2);
+     -- Built in "C" order ('B' before 'a'), then told it sorts by the database's ICU order ('a' before 'B'): out of order.
+     CREATE TABLE "Corrupt Tab" (v text COLLATE "C");
+     INSERT INTO "Corrupt Tab" SELECT x FROM unnest(ARRAY['a', 'B', 'c', 'D', 'e', 'F']) AS x;
+     CREATE INDEX "idx corrupt" ON "Corrupt Tab" (v);
+     UPDATE pg_catalog.pg_index SET indcollation = '100'::pg_catalog.oidvector WHERE indexrelid = '"idx corrupt"'::regclass;`,
+    CLEAR_DATABASE_VERSION,
+  ]);
+  const indexes = ['Invoice Line_email_key', 'Invoice Line name', 'events_a_k_idx', 'events_m_k_idx', 'idx corrupt'];
+
+  it('warns: the database (no version recorded, nothing said either way), each index on its default collation, the range key; no error', async () => {
+    const report = await run(db.url);
+    const byObject = mine(report).map(shape).sort((a, b) => (a.object.index ?? a.object.table).localeCompare(b.object.index ?? b.object.table));
+    expect(byObject).toEqual(
+      [
+        { severity: 'warning', object: { schema: 'pg_catalog', table: 'default' }, count: 5 },
+        { severity: 'warning', object: { schema: 'public', table: 'events', column: 'k' }, count: null },
+        { severity: 'warning', object: { schema: 'public', table: 'Invoice Line', index: 'Invoice Line_email_key', column: 'email', constraint: 'Invoice Line_email_key' }, count: null },
+        { severity: 'warning', object: { schema: 'public', table: 'Invoice Line', index: 'Invoice Line name', columns: ['first', 'last'] }, count: null },
+        { severity: 'warning', object: { schema: 'public', table: 'events_a', index: 'events_a_k_idx', column: 'k' }, count: null },
+        { severity: 'warning', object: { schema: 'public', table: 'events_m', index: 'events_m_k_idx', column: 'k' }, count: null },
+        { severity: 'warning', object: { schema: 'public', table: 'Corrupt Tab', index: 'idx corrupt', column: 'v' }, count: null },
+      ].sort((a, b) => (a.object.index ?? a.object.table).localeCompare(b.object.index ?? b.object.table)),
+    );
+    const database = mine(report).find((f) => f.object.table === 'default') as Finding;
+    expect(database.message).toMatch(/^database integrity_t_cd_icu_unrecorded_\d+'s default collation \(ICU\) has no recorded version \(pg_database\.datcollversion is NULL\) while the library gives "[^"]+": PostgreSQL compares nothing and never warns/);
+    expect(database.message).toMatch(/--amcheck verifies the indexes with bt_index_check; then record the version/);
+    expect(database.details).toMatchObject({ provider: 'i', recorded: null, database: db.name, indexes: expect.arrayContaining(indexes.map((i) => `public.${/^[a-z_]+$/.test(i) ? i : `"${i}"`}`)) });
+    const email = mine(report).find((f) => f.object.index === 'Invoice Line_email_key') as Finding;
+    expect(email.message).toMatch(/under the database's default collation, which has no recorded version: whether the library changed since the index was built cannot be told .*; if it did, it may be out of order, so lookups can miss rows and it can let duplicates in .*; --amcheck verifies it$/);
+    expect(email.details?.collations).toEqual([{ schema: 'pg_catalog', name: 'default', recorded: null, actual: expect.any(String), unrecorded: true }]);
+    const events = mine(report).find((f) => f.object.table === 'events') as Finding;
+    expect(events.message).toMatch(/which has no recorded version: whether the library changed since its rows were routed cannot be told/);
+    expect(checkResult(report, ID).note).toMatch(/^1 with no recorded version \(the library gives one\): the database default; 5 btree index\(es\) of the audited schemas on them; --amcheck would verify/);
+  });
+
+  it('--amcheck: the misordered index is an error (evidence), the ones in order are info with nothing to rebuild, the database stays a warning', async () => {
+    const report = await run(db.url, { amcheck: true });
+    const found = new Map(mine(report).map((f) => [f.object.index ?? f.object.table, f]));
+    expect(Object.fromEntries([...found].map(([k, f]) => [k, [f.severity, f.details?.amcheck ?? null, f.fix === null]]))).toEqual({
+      default: ['warning', null, false],
+      events: ['warning', null, true],
+      'Invoice Line_email_key': ['info', 'passed', true],
+      'Invoice Line name': ['info', 'passed', true],
+      events_a_k_idx: ['info', 'passed', true],
+      events_m_k_idx: ['info', 'passed', true],
+      'idx corrupt': ['error', 'corrupt', false],
+    });
+    expect(found.get('Invoice Line name')?.message).toMatch(/bt_index_check found it in order under the library's current order: nothing to rebuild \(record the version: see the database's finding\)$/);
+    expect(String(found.get('idx corrupt')?.details?.amcheckMessage)).toMatch(/item order invariant violated/);
+    expect(found.get('default')?.details?.verifiedInOrder).toBe(4);
+    expect(found.get('default')?.message).toMatch(/bt_index_check found 4 of the 5 in order under the library's current order \(the others are listed/);
+    expect(checkResult(report, ID).note).toMatch(/bt_index_check: 4 in order, 1 corrupt( \(this amcheck has no checkunique: [^)]*\))?$/);
+  });
+
+  it('repairs: rebuilds (review: nothing says they are out of order), then the first recorded version (a catalog UPDATE: REFRESH refuses); applied, nothing is left, twice changes nothing', async () => {
+    await expect(query(db.url, `ALTER DATABASE "${db.name}" REFRESH COLLATION VERSION`)).rejects.toThrow(/invalid collation version change/);
+    const { repairs } = await runAuditWithRepairs(options(db.url));
+    const ours = repairs.filter((r) => r.finding.checkId === ID);
+    for (const r of ours) expect(repairSafety(r.repair)).toBe('review');
+    const orders = ours.map((r) => r.repair.order);
+    expect(orders).toEqual([...orders].sort((a, b) => a - b));
+    const steps = ours.map((r) => [r.repair.order, r.finding.object.index ?? r.finding.object.table, r.repair.steps.map((s) => s.phase)]);
+    expect(steps.sort()).toEqual([...indexes.map((i) => [50, i, ['concurrent']]), [60, 'default', ['concurrent']]].sort());
+    const rebuild = ours.find((r) => r.finding.object.index === 'Invoice Line_email_key')?.repair.steps[0];
+    expect(rebuild?.statements).toEqual(['REINDEX INDEX CONCURRENTLY "public"."Invoice Line_email_key"']);
+    expect(rebuild?.decision).toMatch(/^nothing says it is out of order \(no version was recorded, see the collation's finding\): --amcheck verifies it/);
+    const record = ours.find((r) => r.finding.object.table === 'default')?.repair.steps[0];
+    expect(record?.statements).toEqual([
+      `UPDATE pg_catalog.pg_database SET datcollversion = pg_catalog.pg_database_collation_actual_version(oid)\n WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database() AND datcollversion IS NULL`,
+    ]);
+    expect(record?.decision).toMatch(/only once every index listed under it was found in order by bt_index_check \(--amcheck\) or rebuilt above.*"invalid collation version change".*needs a superuser.*Range-partitioned public\.events/);
+
+    expect(await applyReviewed(db.url, ours)).toBe(6);
+    const [version] = await query<{ recorded: string | null; actual: string | null }>(
+      db.url,
+      `SELECT datcollversion AS recorded, pg_database_collation_actual_version(oid) AS actual FROM pg_database WHERE datname = current_database()`,
+    );
+    expect(version?.recorded).not.toBeNull();
+    expect(version?.recorded).toBe(version?.actual);
+    const after = await run(db.url, { amcheck: true });
+    expect(mine(after)).toEqual([]);
+    expect(checkResult(after, ID).status).toBe('passed');
+    expect(await applyReviewed(db.url, ours)).toBe(0);
+  });
+});
+
+describe('collation-drift: an ICU collation with no recorded version', () => {
+  const db = useDatabase('collation_drift_unrecorded', {
+    sql: [
+      `CREATE COLLATION "Un Versioned" (provider = icu, locale = 'und');
+       CREATE COLLATION steady (provider = icu, locale = 'und');
+       -- Copied from "C": no version, and the library gives none for it either.
+       CREATE COLLATION my_c FROM "C";
+       CREATE TABLE t (v text COLLATE "Un Versioned" UNIQUE, w text COLLATE steady, c text COLLATE my_c);
+       CREATE INDEX t_w ON t (w);
+       CREATE INDEX t_c ON t (c);
+       INSERT INTO t VALUES ('a', 'a', 'a'), ('B', 'B', 'B');`,
+      // See CLEAR_DATABASE_VERSION: CREATE COLLATION ... (version = '') records '', a version that differs.
+      `UPDATE pg_catalog.pg_collation SET collversion = NULL WHERE collname = 'Un Versioned'`,
+    ],
+  });
+
+  it('warns on the collation and its index only; the steady one and the one copied from "C" stay silent', async () => {
+    const report = await run(db.url);
+    expect(mine(report).map(shape)).toEqual([
+      { severity: 'warning', object: { schema: 'public', table: 't', index: 't_v_key', column: 'v', constraint: 't_v_key' }, count: null },
+      { severity: 'warning', object: { schema: 'public', table: 'Un Versioned' }, count: 1 },
+    ]);
+    const collation = mine(report)[1] as Finding;
+    expect(collation.message).toMatch(/^collation public\."Un Versioned" has no recorded version \(pg_collation\.collversion is NULL\) while the library gives/);
+    expect(checkResult(report, ID).note).toMatch(/^1 with no recorded version \(the library gives one\): public\."Un Versioned"; 1 btree index/);
+  });
+
+  it('fix --verify rolls the first recorded version back; applied, the repairs clear it and a second run changes nothing', async () => {
+    await expect(query(db.url, `ALTER COLLATION "Un Versioned" REFRESH VERSION`)).rejects.toThrow(/invalid collation version change/);
+    const version = async () => (await query<{ v: string | null }>(db.url, `SELECT collversion AS v FROM pg_collation WHERE collname = 'Un Versioned'`))[0]?.v;
+    const result = await verifyRepairs(options(db.url));
+    expect(result.lines.filter((l) => l.checkId === ID).map((l) => l.status)).toEqual(['review only', 'review only']);
+    const { repairs } = await runAuditWithRepairs(options(db.url));
+    const ours = repairs.filter((r) => r.finding.checkId === ID);
+    expect(ours.map((r) => r.repair.steps[0]?.statements)).toEqual([
+      ['REINDEX INDEX CONCURRENTLY "public"."t_v_key"'],
+      [
+        `UPDATE pg_catalog.pg_collation SET collversion = pg_catalog.pg_collation_actual_version(oid)\n WHERE collnamespace OPERATOR(pg_catalog.=) (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) E'public')\n   AND collname OPERATOR(pg_catalog.=) E'Un Versioned' AND collversion IS NULL`,
+      ],
+    ]);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      for (const r of ours) for (const s of r.repair.steps) for (const sql of s.verifyStatements ?? []) await client.query(sql);
+      expect((await client.query(`SELECT collversion AS v FROM pg_collation WHERE collname = 'Un Versioned'`)).rows[0]?.v).not.toBeNull();
+      await client.query('ROLLBACK');
+    } finally {
+      await client.end();
+    }
+    expect(await version()).toBeNull();
+    expect(await applyReviewed(db.url, ours)).toBe(2);
+    expect(await version()).not.toBeNull();
+    expect(mine(await run(db.url))).toEqual([]);
+    expect(await applyReviewed(db.url, ours)).toBe(0);
+  });
+});
+
+describe('collation-drift: no recorded version where none is due stays silent', () => {
+  const libc = ownDatabase('libc_c', `TEMPLATE template0 LOCALE 'C'`, [`CREATE TABLE t (v text UNIQUE); INSERT INTO t VALUES ('a'), ('B');`, CLEAR_DATABASE_VERSION]);
+
+  it('a libc "C" database: its library gives no version, nothing to compare, nothing reported', async () => {
+    expect(await query(libc.url, `SELECT datcollversion AS recorded, pg_database_collation_actual_version(oid) AS actual FROM pg_database WHERE datname = current_database()`)).toEqual([
+      { recorded: null, actual: null },
+    ]);
+    const report = await run(libc.url, { amcheck: true });
+    expect(mine(report)).toEqual([]);
+    expect(checkResult(report, ID).note).toMatch(/versions unchanged/);
+  });
+
+  it('a builtin-provider database (PostgreSQL 17 on) with its version cleared: its order is PostgreSQL\'s own and never changes', async (t) => {
+    const [server] = await query<{ v: number }>(adminUrl(), `SELECT current_setting('server_version_num')::int AS v`);
+    if ((server?.v ?? 0) < 170000) return t.skip();
+    const name = `integrity_t_cd_builtin_${process.pid}`;
+    await query(adminUrl(), `DROP DATABASE IF EXISTS "${name}"`);
+    await query(adminUrl(), `CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8' LOCALE 'C'`);
+    try {
+      const u = new URL(adminUrl());
+      u.pathname = `/${name}`;
+      await runSql(u.toString(), [`CREATE TABLE t (v text UNIQUE); INSERT INTO t VALUES ('a'), ('B');`, CLEAR_DATABASE_VERSION]);
+      const [version] = await query<{ recorded: string | null; actual: string | null }>(
+        u.toString(),
+        `SELECT datcollversion AS recorded, pg_database_collation_actual_version(oid) AS actual FROM pg_database WHERE datname = current_database()`,
+      );
+      expect(version?.recorded).toBeNull();
+      const report = await run(u.toString());
+      expect(mine(report)).toEqual([]);
+      expect(checkResult(report, ID).note).toMatch(/versions unchanged/);
+    } finally {
+      await dropDatabase(adminUrl(), name);
+    }
+  });
+});
+
 /** The script with its review blocks uncommented, as a person who accepted every decision would run it. */
 function acceptAll(script: string): string {
   const out: string[] = [];

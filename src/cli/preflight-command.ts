@@ -11,6 +11,7 @@ import { REPORT_FORMATS, renderReport, type ReportFormat } from '../report/forma
 import { renderMarkdown } from '../report/markdown.js';
 import { applySuppressions, baselineFrom, parseBaseline } from '../report/suppress.js';
 import { readMigrations } from '../preflight/statements.js';
+import { discoverMigrations } from '../preflight/discover.js';
 import { preflightExitCode, preflightSummaryLine, type PreflightReport } from '../preflight/report.js';
 import { runPreflight, type PreflightOptions } from '../preflight/run.js';
 import { collect, integer, positiveNumber } from './audit-options.js';
@@ -93,7 +94,12 @@ export async function preflightCommand(files: string[], opts: PreflightCommandOp
     // Files are read and parsed before connecting: a typo or a syntax error fails at once, with its line.
     let migrations: PreflightOptions['migrations'];
     if (files.length > 0) migrations = readMigrations(files, io.cwd);
-    else throw new UsageError('no migration to judge: give the files (integrity preflight FILE...)');
+    else {
+      if (!config.migrations) throw new UsageError('no migration to judge: give the files (integrity preflight FILE...), or set "migrations" in the config to their folder');
+      const folder = config.migrations;
+      // Which are pending is read from the migration tool's table, in the same read-only session.
+      migrations = (db) => discoverMigrations(folder, db, io.cwd);
+    }
     const target = resolveConnection({ databaseUrl: opts.databaseUrl, env: io.env, connectTimeoutSec: opts.connectTimeout, applicationName: 'integrity' });
     for (const warning of target.warnings ?? []) io.stderr.write(`integrity: warning: ${warning}\n`);
     const judged = await withSignals(interruption, () =>
@@ -132,10 +138,9 @@ export async function preflightCommand(files: string[], opts: PreflightCommandOp
     for (const c of report.checks.filter((r) => r.status === 'error')) errLine(`${c.id}: ${c.reason}`);
     if (opts.format !== 'pretty') errLine(preflightSummaryLine(report));
     const discovery = report.preflight.discovery;
-    if (discovery && discovery.pending.length === 0) {
-      errLine(discovery.note);
-      return preflightExitCode(report, opts.failOn);
-    }
+    if (discovery) errLine(discovery.note);
+    // Every migration applied: nothing pending is a pass, not an empty run.
+    if (discovery && discovery.pending.length === 0) return preflightExitCode(report, opts.failOn);
     if (report.preflight.statements === 0 && !opts.allowEmpty) {
       errLine('nothing was judged: the migrations hold no statement; pass --allow-empty if that is expected');
       return EXIT.auditFailed;

@@ -62,7 +62,8 @@ interface IndexRow {
   keys: string[];
   twins: string[];
   missing: string[];
-  invalid_children: string[];
+  attached: string[];
+  foreign_partitions: string[];
 }
 
 interface InvalidIndex {
@@ -88,6 +89,10 @@ interface InvalidIndex {
   missing: { schema: string; name: string; kind: string }[];
   /** Attached partition indexes that are themselves invalid. */
   invalidChildren: string[];
+  /** Every attached partition index (schema, name), valid ones first. */
+  attached: { schema: string; name: string; valid: boolean }[];
+  /** Partitions that are foreign tables: they can have no index, and an index created ON ONLY then never becomes valid. */
+  foreignPartitions: string[];
 }
 
 interface Progress {
@@ -107,7 +112,7 @@ const LEFTOVER = /^(.*)_cc(new|old)[0-9]*$/s;
 
 async function loadInvalidIndexes(ctx: Ctx): Promise<InvalidIndex[]> {
   // indnullsnotdistinct is PostgreSQL 15's; before, every unique index treats NULLs as distinct.
-  const nnd = ctx.catalog.serverVersionNum >= 150000 ? 'x.indnullsnotdistinct' : 'false';
+  const nnd = (alias: string) => (ctx.catalog.serverVersionNum >= 150000 ? `${alias}.indnullsnotdistinct` : 'false');
   const notExtension = (alias: string) => `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep
       WHERE dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dep.objid = ${alias}.oid AND dep.deptype = 'e')`;
   const sameTrees = (a: string, b: string) =>
@@ -123,7 +128,7 @@ async function loadInvalidIndexes(ctx: Ctx): Promise<InvalidIndex[]> {
             n.nspname AS schema, c.relname AS table, c.relkind::pg_catalog.text AS table_kind,
             i.relname AS name, i.relkind::pg_catalog.text AS index_kind, am.amname AS method,
             x.indisunique AS unique, x.indisready AS ready, x.indislive AS live, x.indisexclusion AS exclusion,
-            ${nnd} AS nulls_not_distinct, x.indexprs::pg_catalog.text AS exprs, x.indpred::pg_catalog.text AS pred,
+            ${nnd('x')} AS nulls_not_distinct, x.indexprs::pg_catalog.text AS exprs, x.indpred::pg_catalog.text AS pred,
             con.conname AS constraint, con.contype::pg_catalog.text AS contype,
             ARRAY(SELECT pg_catalog.json_build_object(
                            'column', a.attname,
@@ -159,6 +164,8 @@ async function loadInvalidIndexes(ctx: Ctx): Promise<InvalidIndex[]> {
                    WHERE i.relname::pg_catalog.text ~ '_cc(new|old)[0-9]*$'
                      AND tx.indrelid = x.indrelid AND tx.indexrelid <> x.indexrelid AND ti.relam = i.relam
                      AND tx.indisunique = x.indisunique AND tx.indnatts = x.indnatts AND tx.indnkeyatts = x.indnkeyatts
+                     -- NULLS NOT DISTINCT and an exclusion constraint's index are other definitions: REINDEX CONCURRENTLY keeps both.
+                     AND ${nnd('tx')} = ${nnd('x')} AND tx.indisexclusion = x.indisexclusion
                      AND tx.indkey::pg_catalog.text = x.indkey::pg_catalog.text AND tx.indclass::pg_catalog.text = x.indclass::pg_catalog.text
                      AND tx.indcollation::pg_catalog.text = x.indcollation::pg_catalog.text AND tx.indoption::pg_catalog.text = x.indoption::pg_catalog.text
                      AND ${sameTrees('tx', 'x')}
@@ -171,13 +178,19 @@ async function loadInvalidIndexes(ctx: Ctx): Promise<InvalidIndex[]> {
                      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ii JOIN pg_catalog.pg_index cx ON cx.indexrelid = ii.inhrelid
                                       WHERE ii.inhparent = x.indexrelid AND cx.indrelid = pc.oid)
                    ORDER BY pn.nspname, pc.relname) AS missing,
-            ARRAY(SELECT pg_catalog.json_build_array(cn.nspname, ci.relname)::pg_catalog.text
+            ARRAY(SELECT pg_catalog.json_build_array(cn.nspname, ci.relname, cx.indisvalid)::pg_catalog.text
                     FROM pg_catalog.pg_inherits ii
-                    JOIN pg_catalog.pg_index cx ON cx.indexrelid = ii.inhrelid AND NOT cx.indisvalid
+                    JOIN pg_catalog.pg_index cx ON cx.indexrelid = ii.inhrelid
                     JOIN pg_catalog.pg_class ci ON ci.oid = cx.indexrelid
                     JOIN pg_catalog.pg_namespace cn ON cn.oid = ci.relnamespace
                    WHERE i.relkind = 'I' AND ii.inhparent = x.indexrelid
-                   ORDER BY cn.nspname, ci.relname) AS invalid_children
+                   ORDER BY NOT cx.indisvalid, cn.nspname, ci.relname) AS attached,
+            ARRAY(SELECT pg_catalog.json_build_array(pn.nspname, pc.relname)::pg_catalog.text
+                    FROM pg_catalog.pg_inherits ih
+                    JOIN pg_catalog.pg_class pc ON pc.oid = ih.inhrelid
+                    JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+                   WHERE i.relkind = 'I' AND ih.inhparent = x.indrelid AND pc.relkind = 'f'
+                   ORDER BY pn.nspname, pc.relname) AS foreign_partitions
        FROM pg_catalog.pg_index x
        JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
        JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
@@ -221,11 +234,20 @@ function toInvalidIndex(r: IndexRow): InvalidIndex {
       const [schema, name, kind] = JSON.parse(m) as [string, string, string];
       return { schema, name, kind };
     }),
-    invalidChildren: r.invalid_children.map((c) => {
-      const [schema, name] = JSON.parse(c) as [string, string];
+    ...children(r.attached),
+    foreignPartitions: r.foreign_partitions.map((f) => {
+      const [schema, name] = JSON.parse(f) as [string, string];
       return displayName(schema, name);
     }),
   };
+}
+
+function children(rows: string[]): Pick<InvalidIndex, 'attached' | 'invalidChildren'> {
+  const attached = rows.map((c) => {
+    const [schema, name, valid] = JSON.parse(c) as [string, string, boolean];
+    return { schema, name, valid };
+  });
+  return { attached, invalidChildren: attached.filter((c) => !c.valid).map((c) => displayName(c.schema, c.name)) };
 }
 
 /**
@@ -445,6 +467,62 @@ function partitionIndexName(partition: string, index: string): string {
   return base;
 }
 
+/** What keeps a partitioned index invalid, and what to do, for its message. */
+function partitionedState(index: InvalidIndex): string {
+  const missing = index.missing.map((p) => displayName(p.schema, p.name));
+  const invalid = index.invalidChildren;
+  const foreign = index.foreignPartitions;
+  const are = (n: number) => (n === 1 ? 'is' : 'are');
+  const parts: string[] = [];
+  if (missing.length) parts.push(`${plural(missing.length, 'partition has', 'partitions have')} no index attached to it (${missing.join(', ')})`);
+  if (invalid.length) parts.push(`the attached ${invalid.join(', ')} ${are(invalid.length)} invalid`);
+  if (foreign.length) parts.push(`${plural(foreign.length, 'partition', 'partitions')} (${foreign.join(', ')}) ${foreign.length === 1 ? 'is a foreign table' : 'are foreign tables'}, which can have no index`);
+  const state = parts.length ? parts.join(', and ') : 'every partition has a valid index attached to it, yet it was never marked valid';
+  // PostgreSQL marks it valid only in ALTER INDEX ... ATTACH PARTITION, once it counts a valid attached index for every partition.
+  const what = foreign.length
+    ? 'PostgreSQL marks an index created ON ONLY valid only once every partition has a valid index attached, so it cannot become valid while a foreign table is a partition (CREATE INDEX on the partitioned table without ONLY skips foreign partitions and is valid at once: build one so, then drop this one)'
+    : missing.length
+      ? 'a partition without one is not covered by it'
+      : invalid.length
+        ? 'rebuild those first (their own findings); rebuilding them does not mark this index valid, attaching one of them again does, which the repair does after their rebuilds'
+        : 'PostgreSQL marks it valid only when a partition index is attached and every partition has a valid one, so an index attached while it was invalid and rebuilt since (or a restore that attached them in that state) leaves it invalid; attaching one of them again makes PostgreSQL check them all and mark it valid';
+  return `${state}; ${what}`;
+}
+
+/**
+ * Every partition has an index attached, but the parent was not marked valid when the last one was:
+ * ALTER INDEX ... ATTACH PARTITION of an index that is attached already changes no attachment, and
+ * PostgreSQL then counts the valid attached indexes again and marks the parent valid when there is one for
+ * every partition. Safe: no row and no index changes; it runs after COMMIT (and after the rebuilds of any
+ * invalid attached index, their own findings' steps), so its ACCESS EXCLUSIVE lock on the one partition
+ * index, a catalog update long, is not held to the end of the script's transaction, and lock_timeout
+ * bounds the wait for it. Not written when a foreign table is a partition: it could never validate.
+ */
+function reattachRepair(object: FindingObject, index: InvalidIndex): Repair | null {
+  const child = index.attached[0];
+  if (!child || index.foreignPartitions.length > 0) return null;
+  const statement = `ALTER INDEX ${qualifiedName(index.schema, index.name)} ATTACH PARTITION ${qualifiedName(child.schema, child.name)}`;
+  const pending = index.invalidChildren.length
+    ? ` once ${index.invalidChildren.join(', ')} ${index.invalidChildren.length === 1 ? 'is' : 'are'} rebuilt (while one is still invalid, this changes nothing and the index stays invalid)`
+    : '';
+  return {
+    // After the rebuilds of the attached invalid indexes (order 60), which it depends on.
+    order: 65,
+    summary: `attach ${displayName(child.schema, child.name)} again, so that PostgreSQL checks every partition's index and marks ${displayName(index.schema, index.name)} valid`,
+    steps: [
+      {
+        safety: 'safe',
+        phase: 'concurrent',
+        description: `attach ${displayName(child.schema, child.name)}, already attached, to ${displayName(index.schema, index.name)} again: PostgreSQL then marks it valid${pending} (a catalog update; it locks that partition index for a moment, changes no row)`,
+        guard: INVALID_GUARD(object),
+        sql: `${statement};`,
+        statements: [statement],
+        verifyStatements: [statement],
+      },
+    ],
+  };
+}
+
 /**
  * A partitioned index is valid once every partition has an index attached to it; REINDEX does not do
  * that. The recipe builds the missing ones on each partition (concurrently where PostgreSQL can) and
@@ -493,6 +571,9 @@ async function attachRepair(db: Queryable, object: FindingObject, index: Invalid
   const children = index.invalidChildren.length
     ? `; the attached partition indexes ${index.invalidChildren.join(', ')} are invalid themselves and are reported on their own: rebuild them first`
     : '';
+  const valid = index.foreignPartitions.length
+    ? `; it does not make the parent valid: ${index.foreignPartitions.join(', ')} ${index.foreignPartitions.length === 1 ? 'is a foreign table' : 'are foreign tables'}, which can have no index, and PostgreSQL validates an index created ON ONLY only once every partition has one`
+    : ', and the parent becomes valid when the last one is attached';
   return {
     order: 60,
     summary: 'build the missing partition indexes and attach them (REINDEX does not validate a partitioned index)',
@@ -501,7 +582,7 @@ async function attachRepair(db: Queryable, object: FindingObject, index: Invalid
         safety: 'review',
         phase: 'concurrent',
         description: `build and attach an index on each partition of ${displayName(index.schema, index.table)} that has none for ${displayName(index.schema, index.name)}`,
-        decision: `name and schedule the partition indexes (each build reads its whole partition; a sub-partitioned partition is indexed without CONCURRENTLY, locking out writes); ATTACH PARTITION checks that each matches the parent's definition, and the parent becomes valid when the last one is attached${children}${index.unique ? '; a unique build fails while its partition holds duplicate keys (the unique rule can list them)' : ''}`,
+        decision: `name and schedule the partition indexes (each build reads its whole partition; a sub-partitioned partition is indexed without CONCURRENTLY, locking out writes); ATTACH PARTITION checks that each matches the parent's definition${valid}${children}${index.unique ? '; a unique build fails while its partition holds duplicate keys (the unique rule can list them)' : ''}`,
         guard: INVALID_GUARD(object),
         sql: statements.map((s) => `${s};`).join('\n'),
         statements,
@@ -534,14 +615,14 @@ export default defineCheck({
   description: 'Indexes PostgreSQL marks invalid (a failed CREATE INDEX or REINDEX CONCURRENTLY, an incomplete partitioned index): never used by queries; a unique one enforces nothing, with its duplicate keys counted.',
   docs: {
     finds:
-      'Every index in the audited schemas with pg_index.indisvalid = false, on a table, partitioned table or materialized view (extension members left out), read from the catalog. Kinds: `invalid` (a non-unique index: count null); `invalid-unique` (a unique one: count = the rows that share a key with another row, judged as the index would judge them, details.duplicateKeys = how many keys repeat, samples = the most repeated keys, a JSON array for several columns; severity error when there are any; count null when there are none today, with details.rows = 0); `reindex-leftover` (a `<name>_ccnew` or `<name>_ccold` copy that an interrupted REINDEX CONCURRENTLY left beside an index of the same table with the very same definition, named by its prefix); `dead` (indislive = false: an interrupted DROP INDEX CONCURRENTLY; info); `partitioned` (an index on a partitioned table created ON ONLY, or by pg_dump\'s ALTER TABLE ONLY ... ADD CONSTRAINT, that stays invalid until every partition has an index attached: count null, since partitions are not rows; the partitions without one are in the message and details.partitionsWithoutIndex; a unique one also has its duplicates counted, in details). The message says when the index is not even maintained on writes (indisready = false: the build failed before it was ready). ' +
+      'Every index in the audited schemas with pg_index.indisvalid = false, on a table, partitioned table or materialized view (extension members left out), read from the catalog. Kinds: `invalid` (a non-unique index: count null); `invalid-unique` (a unique one: count = the rows that share a key with another row, judged as the index would judge them, details.duplicateKeys = how many keys repeat, samples = the most repeated keys, a JSON array for several columns; severity error when there are any; count null when there are none today, with details.rows = 0); `reindex-leftover` (a `<name>_ccnew` or `<name>_ccold` copy that an interrupted REINDEX CONCURRENTLY left beside an index of the same table with the very same definition (columns, expressions, predicate, operator classes, collations, options, NULLS NOT DISTINCT), named by its prefix); `dead` (indislive = false: an interrupted DROP INDEX CONCURRENTLY; info); `partitioned` (an index on a partitioned table created ON ONLY, or by pg_dump\'s ALTER TABLE ONLY ... ADD CONSTRAINT, that stays invalid until every partition has a valid index attached: count null, since partitions are not rows; the partitions without one are in the message and details.partitionsWithoutIndex, attached invalid ones in details.invalidAttachedIndexes, foreign-table partitions in details.foreignPartitions; a unique one also has its duplicates counted, in details). The message says when the index is not even maintained on writes (indisready = false: the build failed before it was ready). ' +
       'An index that a CREATE INDEX CONCURRENTLY or REINDEX (CONCURRENTLY) is building right now is invalid too, and is not reported: pg_stat_progress_create_index names it (for REINDEX CONCURRENTLY, the index it copies), or, when this role may not see the details of another role\'s build, pg_locks shows that backend holding a lock on the table; the note says what was seen. On a hot standby the primary\'s builds cannot be seen, and the note says so. An index whose build finished after the audit\'s snapshot was taken may still be reported; its repair\'s guard then finds it valid and does nothing. ' +
       'Duplicates are counted with the index\'s own key columns or expressions and partial-index predicate, its collations (a nondeterministic collation groups what it calls equal), NULLs distinct unless NULLS NOT DISTINCT (PostgreSQL 15), FROM ONLY an inheritance parent (the index covers only its own rows) and a partitioned table whole. They are grouped with the key type\'s default equality, and only when that is the operator class\'s own and pg_catalog\'s (text_pattern_ops compares with the same `=`); otherwise, and when a key\'s type or a key expression\'s or predicate\'s function, operator or type is not pg_catalog\'s (an enum or a domain over a built-in type is read), or when they produce a value of a domain (a cast to it, or a SQL/JSON function RETURNING it, which runs the domain\'s CHECK: any function), the count is null with the reason in details: no user code runs during the audit (the expressions are judged as unvalidated-checks judges a CHECK). The whole table is read even under --sample-percent. Indexes of TOAST tables (pg_toast) are not read.',
     why:
       "Seed 003's index, built CONCURRENTLY (as a migration on a live table should be) after the first `1.38` had arrived, would have failed on that row with 22P02 instead of rejecting writes, and left itself behind: CREATE INDEX CONCURRENTLY that fails (a duplicate key, a cancelled or timed-out statement, a key expression that fails on one row, a deadlock) does not roll back, it leaves the index behind, invalid. " +
       'Queries never use it, but every write still maintains it, and migrations that check only "the index exists" move on. A unique one is the worst case: the application believes the key is unique, and nothing guarantees it.',
     fix:
-      'REINDEX INDEX CONCURRENTLY rebuilds an invalid index and makes it valid; the repair runs it after COMMIT, only while the index is still invalid. It is `safe` for a non-unique index and for a unique one with no duplicate today (a rebuild that still fails, on a duplicate written meanwhile, a lock or an oversized key, changes no row and leaves a `_ccnew` copy that this check then reports). For a non-unique expression or partial index the repair writer first evaluates the key expressions and predicate on every row (only when they run PostgreSQL\'s own code alone; otherwise no repair is written, and the script says NOT REPAIRED and why): when that fails (the division by zero that made the build fail), no repair is written and the script says NOT REPAIRED with the error, since the rebuild would fail the same way. It is `review` for a unique index with duplicates, or whose duplicates could not be counted: the rebuild fails until they are resolved (the `unique` check\'s rule on the same columns lists them). An exclusion constraint\'s index cannot be rebuilt concurrently: review, plain REINDEX. A REINDEX CONCURRENTLY leftover and a dead index are dropped (DROP INDEX CONCURRENTLY, safe: the original index stays). A partitioned index is made valid by attaching an index on every partition that lacks one (review: the recipe builds them and runs ALTER INDEX ... ATTACH PARTITION).',
+      'REINDEX INDEX CONCURRENTLY rebuilds an invalid index and makes it valid; the repair runs it after COMMIT, only while the index is still invalid. It is `safe` for a non-unique index and for a unique one with no duplicate today (a rebuild that still fails, on a duplicate written meanwhile, a lock or an oversized key, changes no row and leaves a `_ccnew` copy that this check then reports). For a non-unique expression or partial index the repair writer first evaluates the key expressions and predicate on every row (only when they run PostgreSQL\'s own code alone; otherwise no repair is written, and the script says NOT REPAIRED and why): when that fails (the division by zero that made the build fail), no repair is written and the script says NOT REPAIRED with the error, since the rebuild would fail the same way. It is `review` for a unique index with duplicates, or whose duplicates could not be counted: the rebuild fails until they are resolved (the `unique` check\'s rule on the same columns lists them). An exclusion constraint\'s index cannot be rebuilt concurrently: review, plain REINDEX. A REINDEX CONCURRENTLY leftover and a dead index are dropped (DROP INDEX CONCURRENTLY, safe: the original index stays). A partitioned index is made valid by attaching an index on every partition that lacks one (review: the recipe builds them and runs ALTER INDEX ... ATTACH PARTITION). One whose every partition has an index attached, but that PostgreSQL left invalid (an index attached while invalid and rebuilt since: PostgreSQL marks the parent valid only in ATTACH PARTITION), is made valid by attaching one of them again, after COMMIT and after the rebuilds of any attached invalid index (safe: no row or index changes; a brief lock on that partition index). One with a foreign-table partition cannot become valid (PostgreSQL counts every partition, and a foreign table can have no index): no repair; the message says how to replace it.',
     bad: `CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);
 INSERT INTO users VALUES (1, 'a@example.com'), (2, 'a@example.com');
 CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);
@@ -659,13 +740,10 @@ function describe(ctx: Ctx, index: InvalidIndex, dups: Duplicates | undefined): 
     });
   }
   if (index.partitioned) {
-    const missing = index.missing.map((p) => displayName(p.schema, p.name));
     const finding = ctx.finding({
       kind: 'partitioned',
       ...(dups?.counted && dups.rows > 0 ? { severity: 'error' as const } : {}),
-      message: `partitioned ${label} is invalid: ${
-        missing.length ? `${plural(missing.length, 'partition has', 'partitions have')} no index attached to it (${missing.join(', ')})` : 'every partition has an index attached, but'
-      }${index.invalidChildren.length ? `${missing.length ? ', and ' : ' '}the attached ${index.invalidChildren.join(', ')} ${index.invalidChildren.length === 1 ? 'is' : 'are'} invalid` : ''}; ${missing.length ? 'a partition without one is not covered by it' : 'rebuild those first'}. REINDEX does not fix this${index.unique && dups ? `; as a unique index, ${duplicateText(dups)}` : ''}`,
+      message: `partitioned ${label} is invalid: ${partitionedState(index)}. REINDEX does not fix this${index.unique && dups ? `; as a unique index, ${duplicateText(dups)}` : ''}`,
       object,
       // The partitions without an index are not rows: they are in the message and details.partitionsWithoutIndex.
       count: null,
@@ -674,9 +752,10 @@ function describe(ctx: Ctx, index: InvalidIndex, dups: Duplicates | undefined): 
         ...base,
         partitionsWithoutIndex: index.missing.map((p) => ({ schema: p.schema, table: p.name })),
         invalidAttachedIndexes: index.invalidChildren,
+        ...(index.foreignPartitions.length ? { foreignPartitions: index.foreignPartitions } : {}),
         ...(index.unique && dups ? duplicateDetails(dups, true) : {}),
       },
-      repair: async (_f, db) => attachRepair(db, object, index),
+      repair: async (_f, db) => (index.missing.length > 0 ? attachRepair(db, object, index) : reattachRepair(object, index)),
     });
     return withholdValues(ctx, finding, dups);
   }

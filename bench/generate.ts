@@ -43,7 +43,7 @@ export function every(n: number, m: number, r: number): number {
 export const NIL = '00000000-0000-0000-0000-000000000000';
 
 /** The planted defects, computed from the same modular rules the SQL below uses. */
-export function plantedAt(s: Sizes): Planted[] {
+export function plantedAt(s: Sizes, options: PlantOptions): Planted[] {
   return [
     // Seed 004: every 50th user has no profile.
     { check: 'users-without-profiles', table: 'auth.users', column: 'id', count: every(s.users, 50, 0) },
@@ -66,9 +66,38 @@ export function plantedAt(s: Sizes): Planted[] {
     // Seed 003: the expression index that rejects fractional credits (a catalog finding, no count).
     { check: 'jsonb-int-cast-index', table: 'public.models', column: 'meta', count: null },
     // The ledger's model_id names public.models (text, its primary key's type) with no foreign key; every
-    // row's 'model-' || (1 + i % models) is a model that exists, so no orphans: count null.
-    { check: 'undeclared-references', table: 'public.token_usage_ledger', column: 'model_id', count: null },
+    // 1000th row (i % 1000 = 13) names a retired model that no longer exists: those are its orphans.
+    { check: 'undeclared-references', table: 'public.token_usage_ledger', column: 'model_id', count: every(s.ledger, 1000, 13) },
+    // The family around the incidents (issue 13), one planted defect per check that PostgreSQL lets an
+    // ordinary owner produce:
+    // the ledger was loaded with explicit ids and its bigserial's sequence never moved: next value 1, data up
+    // to s.ledger, so the next s.ledger values collide with the primary key;
+    { check: 'sequence-behind-data', table: 'public.token_usage_ledger', column: 'id', count: s.ledger },
+    // the pricing rows' ids come from an integer sequence at 95% of its range (a catalog finding, no count);
+    { check: 'sequence-headroom', table: 'public.model_provider_pricing_id_seq', column: null, count: null },
+    // a unique index on the sessions' external_id, built CONCURRENTLY, failed on the nil placeholders that
+    // every 120th session holds (i % 120 = 9) and was left invalid: those rows share one key;
+    { check: 'invalid-indexes', table: 'public.chat_sessions', column: 'external_id', count: every(s.sessions, 120, 9) },
+    // "credits are never negative", added NOT VALID over refunds written as negative credits (i % 500 = 11);
+    { check: 'unvalidated-checks', table: 'public.token_usage_ledger', column: null, count: every(s.ledger, 500, 11) },
+    // the trigger that stamps a message's time, disabled for the bulk load and never enabled again;
+    { check: 'disabled-triggers', table: 'public.chat_messages', column: null, count: null },
+    // and, on a server with ICU, an index on the models' ids under an ICU collation whose recorded version
+    // (CREATE COLLATION ... version, as pg_upgrade writes it) is not the library's: the collation counts the
+    // one index that sorts by it, and the index is listed.
+    ...(options.icu
+      ? [
+          { check: 'collation-drift', table: 'public.models_und', column: null, count: 1 },
+          { check: 'collation-drift', table: 'public.models', column: 'id', count: null },
+        ]
+      : []),
   ];
+}
+
+/** What the generator could plant on this server. */
+export interface PlantOptions {
+  /** The server has ICU, so the drifted collation could be created. */
+  icu: boolean;
 }
 
 /** A deterministic uuid for row i of a kind: the same on every run and machine. */
@@ -93,7 +122,7 @@ interface Load {
  * with session_replication_role = replica (which needs a superuser), the way the incidents' orphans got
  * in: the constraints are valid in the catalog and broken in the data, so only --deep finds them.
  */
-export async function generate(db: pg.Client, s: Sizes): Promise<void> {
+export async function generate(db: pg.Client, s: Sizes): Promise<PlantOptions> {
   const exec = (sql: string) => db.query(sql);
   await exec(`SET maintenance_work_mem = '512MB'`);
   await exec(`DROP SCHEMA IF EXISTS auth CASCADE; DROP SCHEMA IF EXISTS public CASCADE; DROP SCHEMA IF EXISTS integrity_quarantine CASCADE; CREATE SCHEMA public; CREATE SCHEMA auth;`);
@@ -110,7 +139,7 @@ export async function generate(db: pg.Client, s: Sizes): Promise<void> {
       id uuid NOT NULL, session_id uuid NOT NULL, user_id uuid, provider_id uuid,
       request_id text, trace_id text, role text NOT NULL, body text NOT NULL, created_at timestamptz NOT NULL);
     CREATE TABLE public.token_usage_ledger (
-      id bigint NOT NULL, user_id uuid NOT NULL, provider_id uuid NOT NULL, session_id uuid, model_id text,
+      id bigserial NOT NULL, user_id uuid NOT NULL, provider_id uuid NOT NULL, session_id uuid, model_id text,
       credits integer NOT NULL, created_at timestamptz NOT NULL);
     CREATE TABLE public.stored_files (id uuid NOT NULL, owner_id uuid, storage_key text NOT NULL, upload_id text, size_bytes bigint NOT NULL, message_id uuid);
   `);
@@ -155,7 +184,9 @@ export async function generate(db: pg.Client, s: Sizes): Promise<void> {
       broken: 'i % 50 = 0',
       select: `i, ${id('u', `1 + i % ${s.users}`)},
                CASE WHEN i % 50 = 0 THEN '${NIL}'::uuid ELSE ${id('p', '1 + i % 20')} END,
-               ${sessionRef(s)}, 'model-' || (1 + i % ${s.models}), 1 + i % 100, now()`,
+               ${sessionRef(s)},
+               CASE WHEN i % 1000 = 13 THEN 'model-retired-' || i ELSE 'model-' || (1 + i % ${s.models}) END,
+               CASE WHEN i % 500 = 11 THEN -(1 + i % 100) ELSE 1 + i % 100 END, now()`,
     },
     {
       // Its foreign key to the messages is added NOT VALID at the end (seed 001), so every row loads now.
@@ -208,6 +239,45 @@ export async function generate(db: pg.Client, s: Sizes): Promise<void> {
     await exec(`RESET session_replication_role`);
   }
   await exec(`ALTER TABLE public.stored_files ADD CONSTRAINT stored_files_message_id_fkey FOREIGN KEY (message_id) REFERENCES public.chat_messages (id) NOT VALID`);
+  const planted = await plantFamily(db, s);
   // Statistics and the visibility map, as on a database that autovacuum has visited.
   await exec(`VACUUM (ANALYZE)`);
+  return planted;
+}
+
+/**
+ * The family defects (issue 13), each the way PostgreSQL gets into it for an ordinary owner, no catalog
+ * write: they cost the generator a failed index build over chat_sessions and little else.
+ */
+async function plantFamily(db: pg.Client, s: Sizes): Promise<PlantOptions> {
+  const exec = (sql: string) => db.query(sql);
+  await exec(`
+    CREATE SEQUENCE public.model_provider_pricing_id_seq AS integer OWNED BY public.model_provider_pricing.id;
+    ALTER TABLE public.model_provider_pricing ALTER COLUMN id SET DEFAULT nextval('public.model_provider_pricing_id_seq');
+    SELECT setval('public.model_provider_pricing_id_seq', 2040109465);
+    ALTER TABLE public.token_usage_ledger ADD CONSTRAINT token_usage_ledger_credits_nonnegative CHECK (credits >= 0) NOT VALID;
+    CREATE FUNCTION public.chat_messages_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN NEW.created_at := coalesce(NEW.created_at, now()); RETURN NEW; END $$;
+    CREATE TRIGGER chat_messages_stamp BEFORE INSERT ON public.chat_messages FOR EACH ROW EXECUTE FUNCTION public.chat_messages_stamp();
+    ALTER TABLE public.chat_messages DISABLE TRIGGER chat_messages_stamp;
+  `);
+  // CONCURRENTLY runs outside a transaction, in a statement of its own; the duplicates make it fail and
+  // leave the index behind, invalid.
+  if (every(s.sessions, 120, 9) < 2) throw new Error(`scale too small: ${s.sessions} sessions hold fewer than two nil external_ids`);
+  try {
+    await exec(`CREATE UNIQUE INDEX CONCURRENTLY chat_sessions_external_id_key ON public.chat_sessions (external_id)`);
+    throw new Error('CREATE UNIQUE INDEX CONCURRENTLY on chat_sessions.external_id succeeded: the nil placeholders were expected to make it fail');
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err;
+  }
+  let icu = true;
+  try {
+    await exec(`CREATE COLLATION public.models_und (provider = icu, locale = 'und', version = '0.0')`);
+  } catch (err) {
+    // 0A000: this server was built without ICU; the collation-drift defect is then not planted.
+    if ((err as { code?: string }).code !== '0A000') throw err;
+    icu = false;
+  }
+  if (icu) await exec(`CREATE INDEX models_id_und_idx ON public.models (id COLLATE public.models_und)`);
+  return { icu };
 }

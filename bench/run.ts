@@ -108,11 +108,11 @@ interface ScaleFigures {
 async function benchScale(serverUrl: string, scale: number, options: Options, log: (s: string) => void): Promise<ScaleFigures> {
   const url = await createDatabase(serverUrl, 'integrity_bench');
   const sizes = sizesAt(scale);
-  const planted = plantedAt(sizes);
   log(`scale ${scale}: generating ${Object.entries(sizes).map(([k, v]) => `${v} ${k}`).join(', ')}`);
   const db = new pg.Client({ connectionString: url });
   await db.connect();
   const gen = await timed(() => generate(db, sizes)).finally(() => db.end());
+  const planted = plantedAt(sizes, gen.value);
   log(`scale ${scale}: generated in ${(gen.ms / 1000).toFixed(1)} s`);
 
   const { floor, naive } = await yardsticks(url);

@@ -580,7 +580,7 @@ describe('a legacy text name without a schema, resolved as the inserting session
     expect(note).toContain('2 sequence(s) feed no audited column');
     // PostgreSQL agrees: a session with the default search_path draws from public.orders_seq
     expect(await query(db.url, `INSERT INTO app.orders (note) VALUES ('x') RETURNING id`)).toEqual([{ id: 101 }]);
-    await expect(query(db.url, `INSERT INTO app.notes DEFAULT VALUES`)).rejects.toThrow(/"notes_seq" is not a sequence/);
+    await expect(query(db.url, `INSERT INTO app.notes DEFAULT VALUES`)).rejects.toThrow(/"notes_seq" is not a sequence|cannot open relation "notes_seq"/); // PostgreSQL 18 says the latter
   });
 
   it('with ALTER DATABASE ... SET search_path = app, public: app.orders_seq, behind, reported with the assumption and a review setval', async () => {

@@ -469,6 +469,45 @@ describe('invalid-indexes: REINDEX CONCURRENTLY leftovers, builds in progress, p
   });
 });
 
+describe('invalid-indexes: NULLS NOT DISTINCT is part of the definition a REINDEX CONCURRENTLY copy shares (PostgreSQL 15+)', () => {
+  const db = useDatabase('invalid_indexes_nulls_not_distinct');
+
+  it('takes a copy for a leftover only when it treats NULLs as its original does', async (t) => {
+    const [v] = await query<{ n: number }>(db.url, `SELECT current_setting('server_version_num')::int AS n`);
+    t.skip((v?.n ?? 0) < 150000, 'NULLS NOT DISTINCT is PostgreSQL 15\'s');
+    await query(db.url, `CREATE TABLE public.tags (id int PRIMARY KEY, t text);
+      INSERT INTO public.tags VALUES (1, 'a'), (2, NULL);
+      CREATE UNIQUE INDEX tags_t ON public.tags (t) NULLS NOT DISTINCT;
+      CREATE TABLE public.codes (id int PRIMARY KEY, c text, d text);
+      INSERT INTO public.codes VALUES (1, 'x', NULL), (2, NULL, NULL);
+      CREATE UNIQUE INDEX codes_c ON public.codes (c) NULLS NOT DISTINCT;
+      CREATE UNIQUE INDEX codes_d ON public.codes (d);`);
+    // A real copy keeps NULLS NOT DISTINCT.
+    await cancelledWhileWaiting(db.url, 'public.tags', 'REINDEX INDEX CONCURRENTLY public.tags_t');
+    // Look-alikes, named like copies, on the same column with the other NULL rule: not copies.
+    await cancelledWhileWaiting(db.url, 'public.codes', 'CREATE UNIQUE INDEX CONCURRENTLY codes_c_ccnew ON public.codes (c)');
+    expect(await fails(db.url, 'CREATE UNIQUE INDEX CONCURRENTLY codes_d_ccold ON public.codes (d) NULLS NOT DISTINCT')).toBe('23505');
+    const options = auditOptions(db.url, { checks: [ID] });
+    const { report, repairs } = await runAuditWithRepairs(options);
+    expect(found(report)).toEqual([
+      { kind: 'invalid-unique', severity: 'warning', object: { schema: 'public', table: 'codes', index: 'codes_c_ccnew', column: 'c' }, count: null, samples: [] },
+      { kind: 'invalid-unique', severity: 'error', object: { schema: 'public', table: 'codes', index: 'codes_d_ccold', column: 'd' }, count: 2, samples: ['NULL'] },
+      { kind: 'reindex-leftover', severity: 'warning', object: { schema: 'public', table: 'tags', index: 'tags_t_ccnew', column: 't' }, count: null, samples: [] },
+    ]);
+    expect(byIndex(report, 'codes_c_ccnew').details).toMatchObject({ nullsDistinct: true, duplicatesCounted: true, rows: 0 });
+    expect(byIndex(report, 'codes_d_ccold').details).toMatchObject({ nullsDistinct: false, duplicatesCounted: true, rows: 2, duplicateKeys: 1 });
+    expect(byIndex(report, 'tags_t_ccnew').details).toMatchObject({ copyOf: 'tags_t', copyOfValid: true });
+    const steps = (index: string) => repairs.find((r) => r.finding.object.index === index)?.repair.steps.map((st) => [st.safety, st.statements]);
+    // The look-alike is rebuilt, not dropped as a copy of an index it differs from.
+    expect(steps('codes_c_ccnew')).toEqual([['safe', ['REINDEX INDEX CONCURRENTLY "public"."codes_c_ccnew"']]]);
+    expect(steps('codes_d_ccold')).toEqual([['review', ['REINDEX INDEX CONCURRENTLY "public"."codes_d_ccold"']]]);
+    expect(steps('tags_t_ccnew')).toEqual([['safe', ['DROP INDEX CONCURRENTLY IF EXISTS "public"."tags_t_ccnew"']]]);
+    expect((await applyRepairs(options, repairs)).concurrentRun).toBe(2);
+    expect(found(await audit(db.url, { checks: [ID] })).map((f) => f.object.index)).toEqual(['codes_d_ccold']);
+    expect((await applyRepairs(options, repairs)).concurrentRun).toBe(0);
+  });
+});
+
 describe('invalid-indexes: a partitioned index left invalid although every partition has an index attached', () => {
   const db = useDatabase('invalid_indexes_all_attached', {
     sql: [

@@ -42,8 +42,11 @@ export function every(n: number, m: number, r: number): number {
 
 export const NIL = '00000000-0000-0000-0000-000000000000';
 
-/** The planted defects, computed from the same modular rules the SQL below uses. */
-export function plantedAt(s: Sizes, options: PlantOptions): Planted[] {
+/**
+ * The planted defects, computed from the same modular rules the SQL below uses. `options`: what
+ * generate() could plant on the server (its result); by default, a server with ICU.
+ */
+export function plantedAt(s: Sizes, options: PlantOptions = { icu: true }): Planted[] {
   return [
     // Seed 004: every 50th user has no profile.
     { check: 'users-without-profiles', table: 'auth.users', column: 'id', count: every(s.users, 50, 0) },

@@ -94,7 +94,7 @@ export default defineCheck({
       'An expression that calls a function or operator outside pg_catalog, casts to a domain, uses a type whose input/output or comparison is not PostgreSQL\'s own (an extension\'s, a composite or range type of the user\'s), or calls a volatile function (random(), nextval(): VALIDATE\'s verdict would differ per run) is not evaluated: the audit runs no user code. It is reported as a `warning` with count null and the reason. Stable functions (now(), current_date, casts that depend on TimeZone) are evaluated in the audit\'s session and snapshot; VALIDATE evaluates them at its own time and settings. ' +
       'Not checked, and said so in the note: array columns of a domain and attributes of composite types over it (ALTER DOMAIN ... VALIDATE refuses while they exist; range types over it are not looked at either), materialized views and tables outside the audited schemas that use the domain, and NOT ENFORCED constraints (PostgreSQL 18: never enforced, so VALIDATE does not apply). A NOT NULL constraint added NOT VALID (PostgreSQL 18) is audited like a CHECK (col IS NOT NULL), with the column in the finding. Validated constraints are never reported: PostgreSQL checked every row when they were validated and checks every write since.',
     why: 'The shortcut of Seed 000\'s ledger, Seed 002\'s chat sessions and Seed 004\'s conversations, whose foreign keys were added NOT VALID over rows that already broke them (orphan-rows finds those), taken with a CHECK or a domain constraint. Adding a constraint NOT VALID is the standard way to add one to a large table without a long lock: new and updated rows are checked at once, and the old ones are meant to be checked by VALIDATE CONSTRAINT later. When that step is forgotten, or fails and is never retried, the schema states an invariant that old rows break: queries, reports and code that rely on it (a positive amount, a known status) are wrong on exactly those rows, and the first UPDATE of one of them fails with a check violation in code that never touched the column.',
-    fix: 'For each finding, fix the violating rows\' values by hand (the samples are their keys), or move them aside, then `ALTER TABLE ... VALIDATE CONSTRAINT ...` (or `ALTER DOMAIN ... VALIDATE CONSTRAINT ...`), which scans without blocking writes (SHARE UPDATE EXCLUSIVE). The repair, for review by default (checks.unvalidated-checks.strategies: "quarantine" to run it), moves the violating rows to the integrity_quarantine schema in one statement (every row the delete removes is copied), then validates the constraint on the table and on its parents once none of their copies has violations left (until then a NOTICE says so, and the script goes on). A domain\'s move is always for review: its quarantine copy stores the domain\'s columns as the base type (a copy of the domain would keep ALTER DOMAIN ... VALIDATE failing), so it runs once only. A constraint with no violating row gets a safe VALIDATE (review when the expression depends on the time or settings). A delete that other rows reference by foreign key, or that fires a user trigger or rule, is always left for review. A constraint that was not evaluated gets no repair: VALIDATE would run its code on every row.',
+    fix: 'For each finding, fix the violating rows\' values by hand (the samples are their keys), or move them aside, then `ALTER TABLE ... VALIDATE CONSTRAINT ...` (or `ALTER DOMAIN ... VALIDATE CONSTRAINT ...`), which scans without blocking writes (SHARE UPDATE EXCLUSIVE). The repair, for review by default (checks.unvalidated-checks.strategies: "quarantine" to run it), moves the violating rows to the integrity_quarantine schema in one statement (every row the delete removes is copied), then validates the constraint on the table and on its parents once none of their copies has violations left (until then a NOTICE says so, and the script goes on). ALTER TABLE refuses a table with deferred trigger events queued on it in the script\'s transaction (a deferred foreign key that references it, after the move\'s delete): the table\'s own initially deferred constraints are made IMMEDIATE for its VALIDATE, which runs their queued checks then, and DEFERRED again after it; when those checks fail at that point, the constraint is not validated (a NOTICE says so, they run again at COMMIT). The script never runs SET CONSTRAINTS ALL IMMEDIATE, which would run every deferred check queued so far and keep every constraint immediate for the rest of the transaction. A domain\'s move is always for review: its quarantine copy stores the domain\'s columns as the base type (a copy of the domain would keep ALTER DOMAIN ... VALIDATE failing), so it runs once only. A constraint with no violating row gets a safe VALIDATE (review when the expression depends on the time or settings). A delete that other rows reference by foreign key, or that fires a user trigger or rule, is always left for review. A constraint that was not evaluated gets no repair: VALIDATE would run its code on every row.',
     bad: `ALTER TABLE invoice ADD CONSTRAINT invoice_amount_positive CHECK (amount_cents > 0) NOT VALID;
 -- rows written before still hold amount_cents <= 0, and nothing ever ran:
 -- ALTER TABLE invoice VALIDATE CONSTRAINT invoice_amount_positive;
@@ -476,9 +476,21 @@ function violationFinding(ctx: Ctx, copy: TableCopy, result: Count, ancestors: T
   });
 }
 
+/**
+ * A VALIDATE statement, run only while its guard holds. `relation`: the table ALTER TABLE names, which it
+ * refuses to alter while deferred trigger events are queued on it (55006, "pending trigger events"); null
+ * for ALTER DOMAIN, which does not look.
+ */
+interface Validation {
+  guard: string;
+  statement: string;
+  relation: string | null;
+}
+
 /** ALTER TABLE ... VALIDATE CONSTRAINT, run only while the copy exists unvalidated. */
-function tableValidate(c: TableCopy): { guard: string; statement: string } {
+function tableValidate(c: TableCopy): Validation {
   return {
+    relation: relationOidLiteral(c.table.schema, c.table.name),
     guard: `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid OPERATOR(pg_catalog.=) ${relationOidLiteral(c.table.schema, c.table.name)} AND k.contype OPERATOR(pg_catalog.=) ${c.notNullColumn !== null ? "'n'" : "'c'"} AND k.conname OPERATOR(pg_catalog.=) ${literal(c.name)} AND NOT k.convalidated)`,
     statement: `ALTER TABLE ${qualifiedName(c.table.schema, c.table.name)} VALIDATE CONSTRAINT ${quoteIdent(c.name)};`,
   };
@@ -491,15 +503,60 @@ function dollarTag(body: string): string {
   return tag;
 }
 
-/** A DO block running each statement while its guard holds; `tolerant`: a violation left elsewhere is a NOTICE, not an error. */
-function guardedValidations(steps: { guard: string; statement: string }[], tolerant: boolean): string {
-  const body = `BEGIN\n${steps
-    .map((s) =>
-      tolerant
-        ? `  IF ${s.guard} THEN\n    BEGIN\n      ${s.statement}\n    EXCEPTION WHEN check_violation OR not_null_violation THEN\n      RAISE NOTICE 'integrity: not validated yet, rows still violate it (not repaired yet, or on another table): %', SQLERRM;\n    END;\n  END IF;`
-        : `  IF ${s.guard} THEN\n    ${s.statement}\n  END IF;`,
-    )
-    .join('\n')}\nEND`;
+/**
+ * The deferrable, initially deferred constraints (foreign keys, deferrable unique constraints, constraint
+ * triggers) with a trigger on the table, as SET CONSTRAINTS names them: the only ones whose events can be
+ * queued on it in the script's transaction (nothing in the script defers another). A name that a
+ * constraint that is not deferrable shares in its schema is left out: SET CONSTRAINTS ... DEFERRED would
+ * refuse it.
+ */
+const DEFERRED_ON = (relation: string) => `(SELECT pg_catalog.string_agg(DISTINCT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(k.conname), ', ')
+         FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_constraint k ON k.oid OPERATOR(pg_catalog.=) g.tgconstraint
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.connamespace
+        WHERE g.tgrelid OPERATOR(pg_catalog.=) ${relation} AND g.tgdeferrable AND g.tginitdeferred
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint o WHERE o.connamespace OPERATOR(pg_catalog.=) k.connamespace
+                           AND o.conname OPERATOR(pg_catalog.=) k.conname AND NOT o.condeferrable))`;
+
+/**
+ * A DO block running each statement while its guard holds; `tolerant`: a violation left elsewhere is a
+ * NOTICE, not an error. ALTER TABLE refuses a table with deferred trigger events queued on it (the move's
+ * delete queues them when a deferred foreign key references the table; another repair's write can too): the
+ * table's own deferred constraints are made IMMEDIATE for the statement, which runs their checks now, and
+ * DEFERRED again after it. Not SET CONSTRAINTS ALL IMMEDIATE: that would run every deferred check queued by
+ * the script so far, failing on a violation a later step resolves, and keep every constraint immediate for
+ * the rest of the transaction, failing steps that rely on deferral. When this table's own deferred checks
+ * fail at that point, it is not validated (a NOTICE says so; they run again at COMMIT).
+ */
+function guardedValidations(steps: Validation[], tolerant: boolean): string {
+  const deferral = steps.some((s) => s.relation !== null);
+  const validate = (s: Validation, indent: string) =>
+    tolerant
+      ? `${indent}BEGIN\n${indent}  ${s.statement}\n${indent}EXCEPTION WHEN check_violation OR not_null_violation THEN\n${indent}  RAISE NOTICE 'integrity: not validated yet, rows still violate it (not repaired yet, or on another table): %', SQLERRM;\n${indent}END;`
+      : `${indent}${s.statement}`;
+  const set = (mode: string) => `EXECUTE 'SET CONSTRAINTS ' OPERATOR(pg_catalog.||) integrity_deferred OPERATOR(pg_catalog.||) ' ${mode}';`;
+  const block = (s: Validation) => {
+    if (s.relation === null) return `  IF ${s.guard} THEN\n${validate(s, '    ')}\n  END IF;`;
+    return [
+      `  IF ${s.guard} THEN`,
+      `    integrity_deferred := ${DEFERRED_ON(s.relation)};`,
+      '    integrity_fired := true;',
+      '    IF integrity_deferred IS NOT NULL THEN',
+      '      BEGIN',
+      `        ${set('IMMEDIATE')}`,
+      '      EXCEPTION WHEN OTHERS THEN',
+      '        integrity_fired := false;',
+      "        RAISE NOTICE 'integrity: not validated now: the deferred checks queued on its table fail at this point of the script (they run again at COMMIT): %', SQLERRM;",
+      '      END;',
+      '    END IF;',
+      '    IF integrity_fired THEN',
+      validate(s, '      '),
+      `      IF integrity_deferred IS NOT NULL THEN ${set('DEFERRED')} END IF;`,
+      '    END IF;',
+      '  END IF;',
+    ].join('\n');
+  };
+  const declare = deferral ? 'DECLARE\n  integrity_deferred pg_catalog.text;\n  integrity_fired pg_catalog.bool;\n' : '';
+  const body = `${declare}BEGIN\n${steps.map(block).join('\n')}\nEND`;
   const tag = dollarTag(body);
   return `DO ${tag}\n${body}\n${tag};`;
 }
@@ -531,7 +588,7 @@ function canValidateTable(ctx: Ctx, copy: TableCopy, ancestors: TableCopy[], sta
             : {}),
           phase: 'transaction',
           description: `validate ${copy.notNullColumn !== null ? 'NOT NULL' : 'CHECK'} constraint ${displayName(copy.name)} on ${label} (a scan under SHARE UPDATE EXCLUSIVE, which does not block reads or writes; it changes no row)`,
-          sql: `SET CONSTRAINTS ALL IMMEDIATE;\n${guardedValidations([tableValidate(copy)], false)}`,
+          sql: guardedValidations([tableValidate(copy)], false),
         },
       ],
     }),
@@ -545,7 +602,7 @@ interface MoveSpec {
   where: string;
   strategy: 'quarantine' | 'review';
   constraint: string;
-  validate: { guard: string; statement: string }[];
+  validate: Validation[];
   validateLabel: string;
   /** Reasons the validation cannot succeed (an array column of the domain). */
   blockers: string[];
@@ -603,8 +660,7 @@ async function moveAndValidate(ctx: Ctx, finding: Finding, db: Queryable, spec: 
       phase: 'transaction',
       description: `validate ${spec.validateLabel} once no table has violating rows left (until then a NOTICE says so)`,
       ...(review ? { decision: 'run it with the move above: VALIDATE scans the table under SHARE UPDATE EXCLUSIVE, which does not block writes, and fails while any row violates the constraint' } : {}),
-      // Deferred triggers queued by the delete would make ALTER fail with "pending trigger events": fire them first.
-      sql: `SET CONSTRAINTS ALL IMMEDIATE;\n${guardedValidations(spec.validate, true)}`,
+      sql: guardedValidations(spec.validate, true),
     });
   }
   return {
@@ -694,8 +750,9 @@ async function auditDomains(ctx: Ctx, domains: DomainConstraint[], verdicts: Map
   return findings;
 }
 
-function domainValidate(d: DomainConstraint): { guard: string; statement: string } {
+function domainValidate(d: DomainConstraint): Validation {
   return {
+    relation: null,
     guard: `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_type ty ON ty.oid OPERATOR(pg_catalog.=) k.contypid JOIN pg_catalog.pg_namespace tn ON tn.oid OPERATOR(pg_catalog.=) ty.typnamespace WHERE tn.nspname OPERATOR(pg_catalog.=) ${literal(d.domainSchema)} AND ty.typname OPERATOR(pg_catalog.=) ${literal(d.domainName)} AND k.conname OPERATOR(pg_catalog.=) ${literal(d.name)} AND NOT k.convalidated)`,
     statement: `ALTER DOMAIN ${qualifiedName(d.domainSchema, d.domainName)} VALIDATE CONSTRAINT ${quoteIdent(d.name)};`,
   };

@@ -2,9 +2,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { safeExpression } from '../../checks/unvalidated-checks.js';
 import { runAudit, runAuditWithRepairs } from '../../src/engine/runner.js';
+import { CREATE_QUARANTINE_SCHEMA } from '../../src/fix/quarantine.js';
 import { renderFixScript, sessionPins } from '../../src/fix/script.js';
 import type { AuditReport, Finding } from '../../src/findings.js';
 import { runCli } from '../helpers/cli.js';
@@ -478,6 +480,101 @@ describe('unvalidated-checks never runs a domain\'s CHECK through a SQL/JSON RET
     expect(outcome.repairs.map((r) => r.finding.object.constraint)).toEqual(['via_json_int']);
     // The trap is armed: VALIDATE itself would run it.
     await expect(query(db.url, 'ALTER TABLE public.t VALIDATE CONSTRAINT via_json_value')).rejects.toThrow('USER CODE RAN');
+  });
+});
+
+describe('unvalidated-checks validates inside a script that relies on deferred constraints', () => {
+  const db = useDatabase('unvalidated_checks_deferred', {
+    sql: [
+      `CREATE TABLE public.parents (id int PRIMARY KEY, n int);
+       INSERT INTO public.parents VALUES (1, -1), (2, 5), (3, 6);
+       CREATE TABLE public.kids (id int PRIMARY KEY, parent_id int REFERENCES public.parents DEFERRABLE INITIALLY DEFERRED);
+       INSERT INTO public.kids VALUES (1, 2);
+       CREATE TABLE public.clean (id int PRIMARY KEY, n int, parent_id int REFERENCES public.parents DEFERRABLE INITIALLY DEFERRED);
+       INSERT INTO public.clean VALUES (1, 1, 2);
+       -- Tables no repair of this check touches, with a deferred foreign key of their own.
+       CREATE TABLE public.a (id int PRIMARY KEY);
+       CREATE TABLE public.b (id int PRIMARY KEY, a_id int REFERENCES public.a DEFERRABLE INITIALLY DEFERRED);
+       INSERT INTO public.a VALUES (1); INSERT INTO public.b VALUES (1, 1);`,
+      // Apart: the inserts' deferred checks are queued until their transaction ends, and ALTER TABLE waits for none.
+      `ALTER TABLE public.parents ADD CONSTRAINT n_positive CHECK (n > 0) NOT VALID;
+       ALTER TABLE public.clean ADD CONSTRAINT clean_positive CHECK (n > 0) NOT VALID;`,
+    ],
+  });
+
+  /** Runs the statements in one transaction, as the script does; returns the NOTICEs. */
+  async function inOneTransaction(statements: string[]): Promise<string[]> {
+    const c = new pg.Client({ connectionString: db.url });
+    const notices: string[] = [];
+    c.on('notice', (n) => notices.push(n.message ?? ''));
+    await c.connect();
+    try {
+      await c.query('BEGIN');
+      for (const sql of statements) await c.query(sql);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK');
+      throw err;
+    } finally {
+      await c.end();
+    }
+    return notices.filter((n) => n.startsWith('integrity:'));
+  }
+
+  const validated = async () =>
+    query<{ c: string; v: boolean }>(db.url, `SELECT conname AS c, convalidated AS v FROM pg_constraint WHERE conname IN ('n_positive', 'clean_positive') ORDER BY 1`);
+
+  it('fires only the deferred checks queued on the validated table, and leaves every deferred constraint deferred after it', async () => {
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    const steps = (table: string) => outcome.repairs.find((r) => r.finding.object.table === table)?.repair.steps ?? [];
+    // Referenced by a foreign key: the move is for review; accepted here, as a person would after reading it.
+    expect(steps('parents').map((st) => st.safety)).toEqual(['review', 'review']);
+    expect(steps('clean').map((st) => st.safety)).toEqual(['safe']);
+    for (const st of [...steps('parents'), ...steps('clean')]) expect(st.sql).not.toMatch(/SET CONSTRAINTS ALL/);
+
+    // First, a script whose earlier step leaves clean's own deferred foreign key violated until a later
+    // step: validating clean would have to run that check now, so it is not validated, and the script goes on.
+    const notices = await inOneTransaction([
+      ...sessionPins(),
+      'UPDATE public.clean SET parent_id = 99',
+      ...steps('clean').map((st) => st.sql),
+      'INSERT INTO public.parents VALUES (99, 1)',
+    ]);
+    expect(notices).toEqual([
+      expect.stringMatching(/^integrity: not validated now: the deferred checks queued on its table fail at this point of the script \(they run again at COMMIT\): insert or update on table "clean" violates foreign key constraint "clean_parent_id_fkey"/),
+    ]);
+    expect(await validated()).toEqual([
+      { c: 'clean_positive', v: false },
+      { c: 'n_positive', v: false },
+    ]);
+
+    // Then the whole repair, between steps that rely on deferral: one deletes a row of a that b still
+    // references, another a kid's parent, each resolved by a later statement. Both VALIDATEs have deferred
+    // events queued on their table (the move's delete on parents, the update on clean): ALTER TABLE would
+    // refuse them with "pending trigger events" (55006) unless their checks ran first.
+    const again = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    const now = (table: string) => again.repairs.find((r) => r.finding.object.table === table)?.repair.steps ?? [];
+    const quiet = await inOneTransaction([
+      ...sessionPins(),
+      CREATE_QUARANTINE_SCHEMA,
+      'DELETE FROM public.a WHERE id = 1',
+      'UPDATE public.clean SET parent_id = 3',
+      ...now('parents').map((st) => st.sql),
+      ...now('clean').map((st) => st.sql),
+      'DELETE FROM public.parents WHERE id = 2',
+      'DELETE FROM public.kids WHERE parent_id = 2',
+      'DELETE FROM public.b WHERE a_id = 1',
+    ]);
+    expect(quiet).toEqual([]);
+    expect(await validated()).toEqual([
+      { c: 'clean_positive', v: true },
+      { c: 'n_positive', v: true },
+    ]);
+    expect(await query(db.url, 'SELECT id, n FROM public.parents ORDER BY 1')).toEqual([
+      { id: 3, n: 6 },
+      { id: 99, n: 1 },
+    ]);
+    expect(rows(await audit(db.url, { checks: [ID] }))).toEqual([]);
   });
 });
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { referencesOf } from '../../checks/support/expression-judge.js';
 import { safeExpression } from '../../checks/unvalidated-checks.js';
 import { runAudit, runAuditWithRepairs } from '../../src/engine/runner.js';
 import { CREATE_QUARANTINE_SCHEMA } from '../../src/fix/quarantine.js';
@@ -575,6 +576,26 @@ describe('unvalidated-checks validates inside a script that relies on deferred c
       { id: 99, n: 1 },
     ]);
     expect(rows(await audit(db.url, { checks: [ID] }))).toEqual([]);
+  });
+});
+
+describe('the expression judge reads what a tree runs', () => {
+  const VAR = (type: string) => `{VAR :varno 1 :varattno 1 :vartype ${type} :vartypmod -1 :varcollid 0 :varlevelsup 0 :location -1}`;
+
+  it('takes the RETURNING type of a SQL/JSON expression as produced, a column\'s type as read', () => {
+    const returning = (typid: string) => `:returning {JSONRETURNING :format {JSONFORMAT :format_type 0 :encoding 0 :location -1} :typid ${typid} :typmod -1}`;
+    const jsonValue = (rest: string) => `{JSONEXPR :op 2 :column_name <> :formatted_expr ${VAR('3802')} ${rest} :passing_names <> :passing_values <> :use_io_coercion false :use_json_coercion true :collation 0 :location -1}`;
+    expect(referencesOf(jsonValue(returning('16386')))?.types.get('16386')).toBe(false);
+    expect(referencesOf(VAR('16386'))?.types.get('16386')).toBe(true);
+    expect([...(referencesOf(jsonValue(returning('16386')))?.unknown ?? [])]).toEqual([]);
+    // A JSON expression whose tree does not say its result type is not judged.
+    expect([...(referencesOf(jsonValue(''))?.unknown ?? [])]).toEqual(['JSONEXPR without a RETURNING type']);
+  });
+
+  it('collects a row comparison\'s operators under both spellings, and refuses nodes it does not know', () => {
+    const row = (node: string) => `{${node} :rctype 1 :opnos (o 97 521) :opfamilies (o 1976 1976) :inputcollids (o 0 0) :largs (${VAR('23')}) :rargs (${VAR('23')})}`;
+    for (const node of ['ROWCOMPAREEXPR', 'ROWCOMPARE']) expect([...(referencesOf(row(node))?.operators ?? [])]).toEqual(['97', '521']);
+    expect([...(referencesOf(`{SUBLINK :subLinkType 4 :subLinkId 0 :testexpr <> :operName <> :subselect <> :location -1}`)?.unknown ?? [])]).toEqual(['SUBLINK']);
   });
 });
 

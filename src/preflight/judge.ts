@@ -57,6 +57,10 @@ export class RunState {
   readonly changed = new Map<string, { location: StatementLocation; statement: string }>();
   /** An earlier statement that may have changed any table (a DO block, a function call): nothing after it is judged on data. */
   barrier: { location: StatementLocation; statement: string } | null = null;
+  /** Columns added by an earlier statement: their values are not today's (key: JSON [schema, table, column]). */
+  readonly addedColumns = new Map<string, StatementLocation>();
+  /** Constraints added NOT VALID earlier in the run, for a later VALIDATE CONSTRAINT (key: JSON [schema, table, name]). */
+  readonly notValid = new Map<string, { table: string; constraint: Node; location: StatementLocation }>();
   /** The schemas unqualified names resolve in (SET search_path changes it). */
   searchPath: string[] = ['public'];
 }
@@ -159,6 +163,9 @@ export function recordEffects(s: MigrationStatement, state: RunState, catalog: C
   const label = statementLabel(s);
   if (s.kind === 'CreateStmt') {
     const rel = resolveRelation((s.node.relation ?? {}) as RangeVar, state, catalog);
+    // IF NOT EXISTS over a table that exists does nothing: the table keeps today's rows.
+    const key = tableKey(rel.schema, rel.name);
+    if (s.node.if_not_exists === true && rel.table && !state.created.has(key) && !state.changed.has(key)) return;
     state.created.set(tableKey(rel.schema, rel.name), s.location);
     state.changed.delete(tableKey(rel.schema, rel.name));
     return;
@@ -193,12 +200,44 @@ export function recordEffects(s: MigrationStatement, state: RunState, catalog: C
         state.barrier = { location: s.location, statement: label };
         return;
       }
-      // A judged ALTER TABLE (a constraint added, a column set NOT NULL) changes no row.
-      if (!(s.kind === 'AlterTableStmt' && judgedWhole)) state.changed.set(tableKey(rel.schema, rel.name), { location: s.location, statement: label });
+      // Adding or dropping a constraint, a default or NOT NULL changes no row (a column added is followed
+      // in addedColumns); anything else an ALTER TABLE does (a type, a column dropped) may.
+      if (!(s.kind === 'AlterTableStmt' && (judgedWhole || alterKeepsRows(s.node)))) state.changed.set(tableKey(rel.schema, rel.name), { location: s.location, statement: label });
     }
     return;
   }
   state.barrier = { location: s.location, statement: label };
+}
+
+const ROW_KEEPING_SUBCOMMANDS = new Set([
+  'AT_AddConstraint',
+  'AT_ValidateConstraint',
+  'AT_DropConstraint',
+  'AT_SetNotNull',
+  'AT_DropNotNull',
+  'AT_ColumnDefault',
+  'AT_AddColumn',
+  'AT_EnableTrig',
+  'AT_DisableTrig',
+  'AT_EnableTrigAll',
+  'AT_DisableTrigAll',
+  'AT_EnableTrigUser',
+  'AT_DisableTrigUser',
+  'AT_SetStatistics',
+  'AT_SetStorage',
+  'AT_ChangeOwner',
+  'AT_EnableRowSecurity',
+  'AT_DisableRowSecurity',
+  'AT_ForceRowSecurity',
+  'AT_NoForceRowSecurity',
+  'AT_SetRelOptions',
+  'AT_ResetRelOptions',
+  'AT_ReplicaIdentity',
+]);
+
+function alterKeepsRows(node: Node): boolean {
+  if (node.objtype !== 'OBJECT_TABLE') return true;
+  return ((node.cmds as Node[] | undefined) ?? []).every((c) => ROW_KEEPING_SUBCOMMANDS.has(String((c.AlterTableCmd as Node | undefined)?.subtype)));
 }
 
 function dropTargets(node: Node): RangeVar[] {

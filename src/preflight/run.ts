@@ -9,6 +9,7 @@ import { EXCLUDED_BY_DEFAULT, runWithSession, type AuditOptions } from '../engin
 import { globToRegExp } from '../glob.js';
 import { objectNames } from '../object-names.js';
 import { judgeAll, type Judges } from './judge.js';
+import { ALL_JUDGES } from './data-judges.js';
 import { buildPreflightReport, type PreflightReport, type PreflightSummary } from './report.js';
 import type { MigrationFile } from './statements.js';
 
@@ -71,7 +72,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
               return options.config.sampleSize > 0 && !excluded.some((p) => names.some((n) => p.test(n)));
             },
           },
-          options.judges,
+          options.judges ?? ALL_JUDGES,
         );
         handles.close('preflight has finished');
         return buildPreflightReport(run, {

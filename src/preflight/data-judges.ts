@@ -1,0 +1,729 @@
+import { deparseSync } from '@libpg-query/parser';
+import { ACTING_FUNCTIONS, codeBeyondReading } from '../db/acting-functions.js';
+import { findColumn, findTable, type ForeignKey, type Table } from '../db/catalog.js';
+import { displayName, qualifiedName, quoteIdent, relationOid } from '../db/quote.js';
+import { ownRows, sampleKeyExpr } from '../db/sql.js';
+import type { FindingObject } from '../findings.js';
+import {
+  judgement,
+  resolveRelation,
+  tableKey,
+  unknownData,
+  JUDGES,
+  type Judge,
+  type JudgeContext,
+  type Judges,
+  type Outcome,
+  type PreflightFindingInput,
+  type RangeVar,
+  type RunState,
+} from './judge.js';
+import type { PreflightRuleId } from './rules.js';
+import { isNode, type MigrationStatement, type Node, type StatementLocation } from './statements.js';
+
+const at = (l: StatementLocation) => `${l.file}:${l.line}`;
+const notJudged = (rule: PreflightRuleId, reason: string): Outcome => ({ rule, status: 'not-judged', reason });
+const strings = (list: unknown): string[] => (Array.isArray(list) ? (list as Node[]).map((n) => String((n.String as Node | undefined)?.sval ?? '')) : []);
+
+/** What a statement's table is when it runs: today's, one created earlier in the run (empty), or unknown. */
+type Target =
+  | { kind: 'today'; schema: string; name: string; table: Table; inh: boolean }
+  | { kind: 'created'; schema: string; name: string; createdAt: StatementLocation }
+  | { kind: 'unknown'; schema: string; name: string; reason: string };
+
+export function targetOf(rv: RangeVar & { inh?: boolean }, state: RunState, ctx: JudgeContext): Target {
+  const rel = resolveRelation(rv, state, ctx.catalog);
+  const created = state.created.get(tableKey(rel.schema, rel.name));
+  const unknown = unknownData(state, rel.schema, rel.name);
+  if (unknown) return { kind: 'unknown', schema: rel.schema, name: rel.name, reason: unknown };
+  if (created) return { kind: 'created', schema: rel.schema, name: rel.name, createdAt: created };
+  if (!rel.table) {
+    const where = rv.schemaname ? `${rel.schema}.${rel.name}` : `${rel.name} (looked for in ${state.searchPath.join(', ')})`;
+    return { kind: 'unknown', schema: rel.schema, name: rel.name, reason: `no table ${where} exists today, and no earlier statement of the run creates it` };
+  }
+  return { kind: 'today', schema: rel.schema, name: rel.name, table: rel.table, inh: rv.inh !== false };
+}
+
+/** Why a column cannot be read today: added earlier in the run, or not there. Null when it can. */
+function missingColumn(state: RunState, t: { schema: string; name: string; table: Table }, column: string): string | null {
+  const added = state.addedColumns.get(JSON.stringify([t.schema, t.name, column]));
+  if (added) return `column ${column} is added at ${at(added)} in this run: its values are not today's`;
+  if (!findColumn(t.table, column)) return `${displayName(t.schema, t.name)} has no column ${column} today`;
+  return null;
+}
+
+interface ColumnType {
+  type: string;
+  /** The type (after one domain) is PostgreSQL's own: its operators and casts are pg_catalog's. */
+  builtin: boolean;
+}
+
+async function columnTypes(ctx: JudgeContext, schema: string, name: string): Promise<Map<string, ColumnType>> {
+  const rows = (
+    await ctx.db.query<{ name: string; type: string; builtin: boolean }>(
+      `SELECT a.attname::pg_catalog.text AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+              (COALESCE(b.typnamespace, t.typnamespace) OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+               AND COALESCE(b.typtype, t.typtype) OPERATOR(pg_catalog.<>) 'd') AS builtin
+         FROM pg_catalog.pg_attribute a
+         JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+         LEFT JOIN pg_catalog.pg_type b ON t.typtype OPERATOR(pg_catalog.=) 'd' AND b.oid OPERATOR(pg_catalog.=) t.typbasetype
+        WHERE a.attrelid OPERATOR(pg_catalog.=) ${relationOid('$1', '$2')} AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped`,
+      [schema, name],
+    )
+  ).rows;
+  return new Map(rows.map((r) => [r.name, { type: r.type, builtin: r.builtin }]));
+}
+
+/** Why comparing or grouping these columns could run code that is not PostgreSQL's own, or null. */
+async function userTypes(ctx: JudgeContext, schema: string, name: string, columns: string[]): Promise<string | null> {
+  const types = await columnTypes(ctx, schema, name);
+  const foreign = columns.filter((c) => types.get(c)?.builtin !== true);
+  if (foreign.length === 0) return null;
+  return `${foreign.map((c) => `column ${c} is of type ${types.get(c)?.type ?? 'unknown'}`).join(', ')}, not one of PostgreSQL's own: its comparison may be user code`;
+}
+
+/**
+ * Runs an evaluation of the migration's own expression in a savepoint: an error it raises is the answer
+ * (the statement would raise it too), not a failure of the run.
+ */
+async function evaluating<T>(ctx: JudgeContext, work: () => Promise<T>): Promise<{ value: T } | { error: { code: string; message: string } }> {
+  await ctx.raw.query('SAVEPOINT integrity_evaluation');
+  try {
+    const value = await work();
+    await ctx.raw.query('RELEASE SAVEPOINT integrity_evaluation');
+    return { value };
+  } catch (err) {
+    await ctx.raw.query('ROLLBACK TO SAVEPOINT integrity_evaluation');
+    const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+    // Statement timeouts, cancellations, locks and the guard's refusals are the run's failure, not the expression's.
+    if (!/^(22|42)/.test(code)) throw err;
+    return { error: { code, message: (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '' } };
+  }
+}
+
+/** Key values for a finding's samples, or none when samples are off or excluded for the object. */
+function sampleLimit(ctx: JudgeContext, object: FindingObject): number {
+  return ctx.valuesAllowed(object) ? Math.max(0, ctx.sampleSize) : 0;
+}
+
+/** The table's primary key values of a row, or its ctid when it has none: which rows, never what they hold. */
+function rowKey(table: Table): { expr: string; what: string } {
+  if (table.primaryKey && table.primaryKey.length > 0) return { expr: sampleKeyExpr('r', table.primaryKey), what: `primary key (${table.primaryKey.join(', ')})` };
+  return { expr: 'r.ctid::pg_catalog.text', what: 'ctid (the table has no primary key)' };
+}
+
+/** Counts the rows `where` selects (alias r) and takes up to `limit` samples of `sample`. */
+async function countRows(ctx: JudgeContext, from: string, where: string, sample: string, limit: number, params: unknown[] = []): Promise<{ count: number; samples: string[] }> {
+  const count = Number((await ctx.db.query<{ n: string }>(`SELECT pg_catalog.count(*) AS n FROM ${from} r WHERE ${where}`, params)).rows[0]?.n ?? 0);
+  if (count === 0 || limit === 0) return { count, samples: [] };
+  const samples = (await ctx.db.query<{ s: string }>(`SELECT DISTINCT ${sample} AS s FROM ${from} r WHERE ${where} ORDER BY 1 LIMIT ${Number(limit)}`, params)).rows.map((r) => r.s ?? 'NULL');
+  return { count, samples };
+}
+
+const BUILTIN_FK_TYPES = new Set(['smallint', 'integer', 'bigint', 'text', 'character varying', 'uuid', 'date', 'timestamp without time zone', 'timestamp with time zone', 'boolean', 'numeric', 'bytea', 'oid']);
+const INTEGERS = new Set(['smallint', 'integer', 'bigint']);
+const STRINGS = new Set(['text', 'character varying']);
+const bareType = (t: string) => t.replace(/\(.*\)$/, '').replace(/\[\]$/, '[]');
+
+/**
+ * `a = b` as PostgreSQL's RI check compares a new foreign key's columns: with the equality of the
+ * referenced key's operator class, which for these built-in types is pg_catalog's `=` (integers across
+ * widths, and text against varchar, within one operator family). Null when the pair is not one of those:
+ * the operator the server would pick is not known here.
+ */
+function riEquality(child: string, parent: string): boolean {
+  const c = bareType(child);
+  const p = bareType(parent);
+  if (!BUILTIN_FK_TYPES.has(c) || !BUILTIN_FK_TYPES.has(p)) return false;
+  return c === p || (INTEGERS.has(c) && INTEGERS.has(p)) || (STRINGS.has(c) && STRINGS.has(p));
+}
+
+interface ForeignKeySpec {
+  name: string | null;
+  child: Extract<Target, { kind: 'today' | 'created' }>;
+  columns: string[];
+  parentRv: RangeVar;
+  refColumns: string[];
+  matchFull: boolean;
+  location: StatementLocation;
+  statement: string;
+}
+
+/** Orphans as PostgreSQL's check sees them: FROM ONLY the child, MATCH SIMPLE skipping a key with a NULL. */
+async function judgeForeignKey(fk: ForeignKeySpec, state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome> {
+  const rule = 'preflight/orphans';
+  const child = fk.child;
+  const parent = targetOf(fk.parentRv, state, ctx);
+  if (parent.kind === 'unknown') return notJudged(rule, `the referenced table: ${parent.reason}`);
+  if (child.kind === 'created') {
+    return { rule, status: 'passed', note: `${displayName(child.schema, child.name)} is created at ${at(child.createdAt)} in this run: empty when this runs, no row to check` };
+  }
+  const refColumns = fk.refColumns.length > 0 ? fk.refColumns : parent.kind === 'today' ? (parent.table.primaryKey ?? []) : [];
+  if (refColumns.length !== fk.columns.length) return notJudged(rule, 'the referenced columns are not known (no column list, and no primary key today)');
+  for (const c of fk.columns) {
+    const missing = missingColumn(state, child, c);
+    if (missing) return notJudged(rule, missing);
+  }
+  const object: FindingObject = {
+    schema: child.schema,
+    table: child.name,
+    columns: fk.columns,
+    ...(fk.name ? { constraint: fk.name } : {}),
+    references: { schema: parent.schema, table: parent.name, columns: refColumns },
+  };
+  const childTypes = await columnTypes(ctx, child.schema, child.name);
+  const keyNotNull = fk.columns.map((c) => `r.${quoteIdent(c)} IS NOT NULL`).join(' AND ');
+  const anyNull = fk.columns.map((c) => `r.${quoteIdent(c)} IS NULL`).join(' OR ');
+  // MATCH FULL: a key partly NULL fails too; wholly NULL passes, as in MATCH SIMPLE.
+  const partlyNull = fk.matchFull && fk.columns.length > 1 ? ` OR ((${anyNull}) AND NOT (${fk.columns.map((c) => `r.${quoteIdent(c)} IS NULL`).join(' AND ')}))` : '';
+  let where: string;
+  let parentNote = '';
+  if (parent.kind === 'created') {
+    // The referenced table is new, so empty: every key without a NULL references nothing.
+    where = `(${keyNotNull})${partlyNull}`;
+    parentNote = `; ${displayName(parent.schema, parent.name)} is created at ${at(parent.createdAt)} in this run, so it is empty when this runs and every such row is an orphan`;
+  } else {
+    for (const c of refColumns) {
+      const missing = missingColumn(state, parent, c);
+      if (missing) return notJudged(rule, `the referenced key: ${missing}`);
+    }
+    const parentTypes = await columnTypes(ctx, parent.schema, parent.name);
+    for (let i = 0; i < fk.columns.length; i++) {
+      const ct = childTypes.get(fk.columns[i] as string);
+      const pt = parentTypes.get(refColumns[i] as string);
+      if (!ct?.builtin || !pt?.builtin || !riEquality(ct.type, pt.type)) {
+        return notJudged(rule, `${fk.columns[i]} (${ct?.type ?? '?'}) against ${refColumns[i]} (${pt?.type ?? '?'}): the equality PostgreSQL's check would use is not known here`);
+      }
+      const childColumn = findColumn(child.table, fk.columns[i] as string);
+      const parentColumn = findColumn(parent.table, refColumns[i] as string);
+      if (childColumn?.deterministicCollation === false || parentColumn?.deterministicCollation === false) {
+        return notJudged(rule, `${fk.columns[i]} or ${refColumns[i]} has a nondeterministic collation: PostgreSQL's check compares such keys in ways not repeated here`);
+      }
+    }
+    const match = fk.columns.map((c, i) => `p.${quoteIdent(refColumns[i] as string)} OPERATOR(pg_catalog.=) r.${quoteIdent(c)}`).join(' AND ');
+    where = `((${keyNotNull}) AND NOT EXISTS (SELECT 1 FROM ${ownRows(parent.table)} p WHERE ${match}))${partlyNull}`;
+  }
+  const { count, samples } = await countRows(ctx, ownRows(child.table), where, sampleKeyExpr('r', fk.columns), sampleLimit(ctx, object));
+  if (count === 0) return { rule, status: 'passed', ...(parentNote ? { note: `no row of ${displayName(child.schema, child.name)} has a key without a NULL` } : {}) };
+  report({
+    rule,
+    kind: 'orphans',
+    message:
+      `${fk.statement} fails now (23503): ${count} row${count === 1 ? '' : 's'} of ${displayName(child.schema, child.name)} reference${count === 1 ? 's' : ''} no row of ${displayName(parent.schema, parent.name)}(${refColumns.join(', ')})${parentNote}. ` +
+      `Add the constraint NOT VALID (new rows are checked at once), repair or remove these rows, then VALIDATE CONSTRAINT`,
+    object,
+    count,
+    samples,
+    details: { sampleKey: fk.columns, matchType: fk.matchFull ? 'full' : 'simple' },
+    location: fk.location,
+  });
+  return { rule, status: 'failed' };
+}
+
+interface UniqueSpec {
+  name: string | null;
+  target: Extract<Target, { kind: 'today' | 'created' }>;
+  columns: string[];
+  primaryKey: boolean;
+  nullsNotDistinct: boolean;
+  /** A partial unique index's predicate, as SQL already vetted; null when none. */
+  predicate: string | null;
+  location: StatementLocation;
+  statement: string;
+  index?: string;
+}
+
+/** Duplicate keys, as the unique index being built would find them; for a primary key also its NULLs. */
+async function judgeUnique(u: UniqueSpec, state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome> {
+  const rule = 'preflight/duplicates';
+  const t = u.target;
+  if (t.kind === 'created') return { rule, status: 'passed', note: `${displayName(t.schema, t.name)} is created at ${at(t.createdAt)} in this run: empty when this runs, no key to compare` };
+  for (const c of u.columns) {
+    const missing = missingColumn(state, t, c);
+    if (missing) return notJudged(rule, missing);
+  }
+  const foreign = await userTypes(ctx, t.schema, t.name, u.columns);
+  if (foreign) return notJudged(rule, foreign);
+  const object: FindingObject = { schema: t.schema, table: t.name, columns: u.columns, ...(u.name ? { constraint: u.name } : {}), ...(u.index ? { index: u.index } : {}) };
+  const from = ownRows(t.table);
+  const cols = u.columns.map((c) => `r.${quoteIdent(c)}`).join(', ');
+  const filters = [...(u.predicate ? [`(${u.predicate})`] : []), ...(u.nullsNotDistinct || u.primaryKey ? [] : u.columns.map((c) => `r.${quoteIdent(c)} IS NOT NULL`))];
+  const where = filters.length > 0 ? filters.join(' AND ') : 'true';
+  const groups = (
+    await ctx.db.query<{ groups: string; rows: string | null }>(
+      `SELECT pg_catalog.count(*) AS groups, pg_catalog.sum(d.n) AS rows FROM (SELECT pg_catalog.count(*) AS n FROM ${from} r WHERE ${where} GROUP BY ${cols} HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1) d`,
+    )
+  ).rows[0];
+  const keys = Number(groups?.groups ?? 0);
+  const rows = Number(groups?.rows ?? 0);
+  let failed = false;
+  if (keys > 0) {
+    const limit = sampleLimit(ctx, object);
+    const samples =
+      limit === 0
+        ? []
+        : (
+            await ctx.db.query<{ s: string }>(
+              `SELECT ${sampleKeyExpr('r', u.columns)} AS s FROM ${from} r WHERE ${where} GROUP BY ${cols} HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1 ORDER BY pg_catalog.count(*) DESC, 1 LIMIT ${Number(limit)}`,
+            )
+          ).rows.map((r) => r.s ?? 'NULL');
+    report({
+      rule,
+      kind: 'duplicates',
+      message:
+        `${u.statement} fails now (23505): ${keys} key${keys === 1 ? '' : 's'} of ${displayName(t.schema, t.name)}(${u.columns.join(', ')}) ${keys === 1 ? 'is' : 'are'} held by more than one row, ${rows} rows in all` +
+        `${u.nullsNotDistinct ? ' (NULLS NOT DISTINCT: NULLs count as equal)' : ''}. Resolve the duplicates first (keep one row per key), or build the index CONCURRENTLY only once they are gone`,
+      object,
+      count: rows,
+      samples,
+      details: { duplicateKeys: keys, sampleKey: u.columns },
+      location: u.location,
+    });
+    failed = true;
+  }
+  if (u.primaryKey) {
+    const key = rowKey(t.table);
+    const { count, samples } = await countRows(ctx, from, u.columns.map((c) => `r.${quoteIdent(c)} IS NULL`).join(' OR '), key.expr, sampleLimit(ctx, object));
+    if (count > 0) {
+      report({
+        rule,
+        kind: 'primary-key-nulls',
+        message: `${u.statement} fails now (23502): ${count} row${count === 1 ? '' : 's'} of ${displayName(t.schema, t.name)} ${count === 1 ? 'has' : 'have'} a NULL in (${u.columns.join(', ')}), which a primary key makes NOT NULL (samples: ${key.what})`,
+        object,
+        count,
+        samples,
+        location: u.location,
+      });
+      failed = true;
+    }
+  }
+  return { rule, status: failed ? 'failed' : 'passed' };
+}
+
+/** A column made NOT NULL (SET NOT NULL): the rows holding NULL in it. */
+async function judgeSetNotNull(t: Extract<Target, { kind: 'today' }>, column: string, s: MigrationStatement, state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome> {
+  const rule = 'preflight/nulls';
+  const missing = missingColumn(state, t, column);
+  if (missing) return notJudged(rule, missing);
+  const object: FindingObject = { schema: t.schema, table: t.name, column };
+  const key = rowKey(t.table);
+  // Without ONLY, SET NOT NULL applies to the inheriting tables too, as a plain FROM reads them.
+  const from = t.inh || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`;
+  const { count, samples } = await countRows(ctx, from, `r.${quoteIdent(column)} IS NULL`, key.expr, sampleLimit(ctx, object));
+  if (count === 0) return { rule, status: 'passed' };
+  report({
+    rule,
+    kind: 'set-not-null',
+    message: `ALTER COLUMN ${column} SET NOT NULL fails now (23502): ${count} row${count === 1 ? '' : 's'} of ${displayName(t.schema, t.name)} hold NULL in ${column} (samples: ${key.what}). Fill them first (an UPDATE before this statement, in the same migration)`,
+    object,
+    count,
+    samples,
+    location: s.location,
+  });
+  return { rule, status: 'failed' };
+}
+
+/** Whether an expression is a constant that is not NULL (a DEFAULT that fills every row). */
+function nonNullConstant(expr: unknown): boolean | null {
+  let e = expr;
+  while (isNode(e) && isNode(e.TypeCast)) e = (e.TypeCast as Node).arg;
+  if (isNode(e) && isNode(e.A_Const)) return (e.A_Const as Node).isnull !== true;
+  return null;
+}
+
+/** ADD COLUMN ... NOT NULL: without a default (or with a NULL one) every row of a table with rows fails. */
+async function judgeAddColumn(t: Extract<Target, { kind: 'today' | 'created' }>, def: Node, s: MigrationStatement, state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome[]> {
+  const rule = 'preflight/nulls';
+  const column = String(def.colname ?? '');
+  state.addedColumns.set(JSON.stringify([t.schema, t.name, column]), s.location);
+  const constraints = ((def.constraints as Node[] | undefined) ?? []).map((c) => (c.Constraint ?? {}) as Node);
+  const kinds = constraints.map((c) => String(c.contype));
+  const others = kinds.filter((k) => !['CONSTR_NOTNULL', 'CONSTR_NULL', 'CONSTR_DEFAULT'].includes(k));
+  const outcomes: Outcome[] = [];
+  if (others.length > 0) outcomes.push(notJudged('preflight/not-judged', `ADD COLUMN ${column} with ${others.map((k) => k.replace('CONSTR_', '')).join(', ')}: not judged`));
+  if (!kinds.includes('CONSTR_NOTNULL')) return outcomes.length > 0 ? outcomes : [{ rule, status: 'passed' }];
+  if (t.kind === 'created') return [...outcomes, { rule, status: 'passed', note: `${displayName(t.schema, t.name)} is created at ${at(t.createdAt)} in this run: empty when this runs` }];
+  const dflt = constraints.find((c) => c.contype === 'CONSTR_DEFAULT');
+  const filled = dflt ? nonNullConstant(dflt.raw_expr) : false;
+  if (filled === null) return [...outcomes, notJudged(rule, `ADD COLUMN ${column} NOT NULL: its DEFAULT is an expression, whose value for each row is not known here`)];
+  if (filled) return [...outcomes, { rule, status: 'passed' }];
+  const object: FindingObject = { schema: t.schema, table: t.name, column };
+  const key = rowKey(t.table);
+  const from = t.inh || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`;
+  const { count, samples } = await countRows(ctx, from, 'true', key.expr, sampleLimit(ctx, object));
+  if (count === 0) return [...outcomes, { rule, status: 'passed', note: `${displayName(t.schema, t.name)} has no row today` }];
+  report({
+    rule,
+    kind: 'add-column-not-null',
+    message: `ADD COLUMN ${column} ... NOT NULL ${dflt ? 'with DEFAULT NULL' : 'without a DEFAULT'} fails now (23502): ${displayName(t.schema, t.name)} has ${count} row${count === 1 ? '' : 's'}, each of which would hold NULL. Give it a DEFAULT, or add it nullable, fill it, then SET NOT NULL`,
+    object,
+    count,
+    samples,
+    location: s.location,
+  });
+  return [...outcomes, { rule, status: 'failed' }];
+}
+
+/** Functions an expression may not call even though they are pg_catalog's: the guard's, and those that write. */
+const REFUSED_IN_EXPRESSIONS = new Set([...ACTING_FUNCTIONS, 'nextval', 'setval', 'currval', 'lastval']);
+
+/** Why an expression of the migration may not be evaluated (it could run code not PostgreSQL's own), or null. */
+async function expressionRefusal(ctx: JudgeContext, expr: unknown, t: { schema: string; name: string }, state: RunState, table: Table): Promise<string | null> {
+  const beyond = codeBeyondReading(expr, REFUSED_IN_EXPRESSIONS);
+  if (beyond.length > 0) return `calls ${beyond.join(', ')}`;
+  if (JSON.stringify(expr).includes('"SubLink"')) return 'holds a subquery';
+  const calls = new Set<string>();
+  const columns = new Set<string>();
+  const operators = new Set<string>();
+  const types = new Set<string>();
+  const walk = (n: unknown): void => {
+    if (Array.isArray(n)) n.forEach(walk);
+    else if (isNode(n)) {
+      if (isNode(n.FuncCall)) {
+        const names = strings((n.FuncCall as Node).funcname);
+        calls.add(names[names.length - 1] ?? '');
+      }
+      if (isNode(n.A_Expr)) {
+        const names = strings((n.A_Expr as Node).name);
+        if (names.length > 0) operators.add(names[names.length - 1] as string);
+      }
+      if (isNode(n.TypeName)) {
+        const names = strings((n.TypeName as Node).names);
+        if (names.length === 1) types.add(names[0] as string);
+      }
+      if (isNode(n.ColumnRef)) {
+        const fields = (n.ColumnRef as Node).fields as Node[] | undefined;
+        const last = fields?.[fields.length - 1];
+        if (!last || !isNode(last.String)) columns.add('*');
+        else columns.add(String((last.String as Node).sval));
+      }
+      Object.values(n).forEach(walk);
+    }
+  };
+  walk(expr);
+  if (columns.has('*')) return 'refers to the whole row';
+  if (calls.size > 0) {
+    const known = new Set(
+      (
+        await ctx.db.query<{ name: string }>(
+          `SELECT DISTINCT p.proname::pg_catalog.text AS name FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND p.proname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])`,
+          [[...calls]],
+        )
+      ).rows.map((r) => r.name),
+    );
+    const outside = [...calls].filter((c) => !known.has(c));
+    if (outside.length > 0) return `calls ${outside.map((c) => `${c}()`).join(', ')}, not a pg_catalog function`;
+  }
+  // A function or operator of another schema taking PostgreSQL's own types may be the one the migration's
+  // search_path picks (a better match of argument types wins wherever it is): what is evaluated here might
+  // not be what the migration runs. (One on an extension's own types, citext's say, cannot be picked for
+  // these columns, which are all of PostgreSQL's types.)
+  const shadowed = (
+    await ctx.db.query<{ what: string }>(
+      `SELECT DISTINCT pg_catalog.concat(n.nspname, '.', p.proname, '()') AS what FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+        WHERE n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog' AND p.proname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proargtypes::pg_catalog.oid[]) AS a(t) JOIN pg_catalog.pg_type ty ON ty.oid OPERATOR(pg_catalog.=) a.t
+                           WHERE ty.typnamespace OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace)
+       UNION
+       SELECT DISTINCT pg_catalog.concat('operator ', n.nspname, '.', o.oprname) FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+         LEFT JOIN pg_catalog.pg_type lt ON lt.oid OPERATOR(pg_catalog.=) o.oprleft JOIN pg_catalog.pg_type rt ON rt.oid OPERATOR(pg_catalog.=) o.oprright
+        WHERE n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog' AND o.oprname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])
+          AND (lt.oid IS NULL OR lt.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace) AND rt.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+       ORDER BY 1`,
+      [[...calls], [...operators]],
+    )
+  ).rows.map((r) => r.what);
+  if (shadowed.length > 0) return `uses a name that ${shadowed.join(', ')} also has, outside pg_catalog: the one the migration resolves to may be user code`;
+  if (types.size > 0) {
+    const known = new Set(
+      (
+        await ctx.db.query<{ name: string }>(
+          `SELECT t.typname::pg_catalog.text AS name FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND t.typname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])`,
+          [[...types]],
+        )
+      ).rows.map((r) => r.name),
+    );
+    const outside = [...types].filter((t) => !known.has(t));
+    if (outside.length > 0) return `casts to ${outside.join(', ')}, not a pg_catalog type`;
+  }
+  for (const c of columns) {
+    const missing = missingColumn(state, { ...t, table }, c);
+    if (missing) return missing;
+  }
+  const foreign = await userTypes(ctx, t.schema, t.name, [...columns]);
+  if (foreign) return foreign;
+  return null;
+}
+
+/** SQL text of a parse-tree expression, deparsed by libpg_query (quoting and literals as PostgreSQL writes them). */
+export function deparseExpression(expr: unknown): string {
+  const sql = deparseSync({ version: 170004, stmts: [{ stmt: { SelectStmt: { targetList: [{ ResTarget: { val: expr } }], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' } } }] } as unknown as Parameters<typeof deparseSync>[0]);
+  return sql.replace(/^SELECT\s+/i, '').replace(/;\s*$/, '');
+}
+
+/** ADD CHECK (without NOT VALID): the rows for which the expression is false (NULL passes, as in PostgreSQL). */
+async function judgeCheck(t: Extract<Target, { kind: 'today' | 'created' }>, c: Node, s: MigrationStatement, state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome> {
+  const rule = 'preflight/check-violations';
+  if (t.kind === 'created') return { rule, status: 'passed', note: `${displayName(t.schema, t.name)} is created at ${at(t.createdAt)} in this run: empty when this runs, no row to check` };
+  const refusal = await expressionRefusal(ctx, c.raw_expr, t, state, t.table);
+  if (refusal) return notJudged(rule, `not judged: the CHECK expression ${refusal}`);
+  const expression = deparseExpression(c.raw_expr);
+  const name = typeof c.conname === 'string' ? c.conname : null;
+  const object: FindingObject = { schema: t.schema, table: t.name, ...(name ? { constraint: name } : {}) };
+  const key = rowKey(t.table);
+  // Without ONLY, ADD CHECK applies to the inheriting tables too. The expression's columns are the table's, unqualified.
+  const from = t.inh || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`;
+  const evaluated = await evaluating(ctx, () => countRows(ctx, from, `(${expression}) IS FALSE`, key.expr, sampleLimit(ctx, object)));
+  if ('error' in evaluated) {
+    const { code, message } = evaluated.error;
+    // A data exception (22xxx) on some row of today fails the ALTER TABLE too: PostgreSQL evaluates the
+    // expression on every row. Anything else (an operator this session does not find) is ours not to know.
+    if (!code.startsWith('22')) return notJudged(rule, `not judged: the CHECK expression could not be evaluated here: ${message} [${code}]`);
+    report({
+      rule,
+      kind: 'check-raises',
+      message: `ADD CHECK (${expression}) fails now: evaluating it over the rows of today raises "${message}" [${code}]. Write the expression so that it cannot raise (e.g. a ::numeric cast instead of ::int), or repair the rows first`,
+      object,
+      count: null,
+      samples: [],
+      details: { sqlstate: code, error: message },
+      location: s.location,
+    });
+    return { rule, status: 'failed' };
+  }
+  const { count, samples } = evaluated.value;
+  if (count === 0) return { rule, status: 'passed' };
+  report({
+    rule,
+    kind: 'check',
+    message: `ADD CHECK (${expression}) fails now (23514): ${count} row${count === 1 ? '' : 's'} of ${displayName(t.schema, t.name)} violate it (samples: ${key.what}). Add it NOT VALID (new rows are checked at once), repair these rows, then VALIDATE CONSTRAINT`,
+    object,
+    count,
+    samples,
+    location: s.location,
+  });
+  return { rule, status: 'failed' };
+}
+
+/** A constraint added NOT VALID earlier in the run, for its VALIDATE CONSTRAINT. */
+export interface PendingConstraint {
+  table: string;
+  constraint: Node;
+  location: StatementLocation;
+}
+
+const SUBCOMMANDS: Record<string, string> = {
+  AT_AlterColumnType: 'ALTER COLUMN ... TYPE',
+  AT_DropColumn: 'DROP COLUMN',
+  AT_DropConstraint: 'DROP CONSTRAINT',
+  AT_ColumnDefault: 'ALTER COLUMN ... SET/DROP DEFAULT',
+  AT_DropNotNull: 'DROP NOT NULL',
+  AT_EnableTrig: 'ENABLE TRIGGER',
+  AT_DisableTrig: 'DISABLE TRIGGER',
+  AT_AttachPartition: 'ATTACH PARTITION',
+  AT_DetachPartition: 'DETACH PARTITION',
+};
+
+export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
+  if (s.node.objtype !== 'OBJECT_TABLE') return [notJudged('preflight/not-judged', `preflight does not judge ALTER ${String(s.node.objtype).replace('OBJECT_', '')} statements`)];
+  const rv = (s.node.relation ?? {}) as RangeVar & { inh?: boolean };
+  const t = targetOf(rv, state, ctx);
+  const outcomes: Outcome[] = [];
+  for (const item of (s.node.cmds as Node[] | undefined) ?? []) {
+    const cmd = (item.AlterTableCmd ?? {}) as Node;
+    const subtype = String(cmd.subtype);
+    const def = isNode(cmd.def) ? (cmd.def as Node) : {};
+    const c = isNode(def.Constraint) ? (def.Constraint as Node) : null;
+    const rule: PreflightRuleId =
+      subtype === 'AT_SetNotNull' || subtype === 'AT_AddColumn'
+        ? 'preflight/nulls'
+        : c?.contype === 'CONSTR_FOREIGN'
+          ? 'preflight/orphans'
+          : c?.contype === 'CONSTR_UNIQUE' || c?.contype === 'CONSTR_PRIMARY'
+            ? 'preflight/duplicates'
+            : c?.contype === 'CONSTR_CHECK'
+              ? 'preflight/check-violations'
+              : subtype === 'AT_ValidateConstraint'
+                ? 'preflight/orphans'
+                : 'preflight/not-judged';
+    const judged = [
+      'AT_SetNotNull',
+      'AT_AddColumn',
+      'AT_ValidateConstraint',
+    ].includes(subtype) || (subtype === 'AT_AddConstraint' && ['CONSTR_FOREIGN', 'CONSTR_UNIQUE', 'CONSTR_PRIMARY', 'CONSTR_CHECK'].includes(String(c?.contype)));
+    if (!judged) {
+      outcomes.push(notJudged('preflight/not-judged', `preflight does not judge ALTER TABLE ... ${SUBCOMMANDS[subtype] ?? subtype.replace(/^AT_/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase()}${c ? ` (${String(c.contype).replace('CONSTR_', '')})` : ''}`));
+      continue;
+    }
+    if (t.kind === 'unknown') {
+      outcomes.push(notJudged(rule, t.reason));
+      continue;
+    }
+    if (subtype === 'AT_AddColumn') {
+      const cd = isNode(def.ColumnDef) ? (def.ColumnDef as Node) : {};
+      outcomes.push(...(await judgeAddColumn(t, cd, s, state, ctx, report)));
+      continue;
+    }
+    if (subtype === 'AT_SetNotNull') {
+      if (t.kind === 'created') outcomes.push({ rule, status: 'passed', note: `${displayName(t.schema, t.name)} is created at ${at(t.createdAt)} in this run: empty when this runs` });
+      else outcomes.push(await judgement(ctx, rule, () => judgeSetNotNull(t, String(cmd.name), s, state, ctx, report)));
+      continue;
+    }
+    if (subtype === 'AT_ValidateConstraint') {
+      const name = String(cmd.name);
+      const pending = state.notValid.get(JSON.stringify([t.schema, t.name, name]));
+      if (pending && pending.constraint.contype === 'CONSTR_FOREIGN') {
+        outcomes.push(await judgement(ctx, 'preflight/orphans', () => judgeForeignKey(fkSpec(pending.constraint, t, s, 'VALIDATE CONSTRAINT ' + name), state, ctx, report)));
+      } else if (pending && pending.constraint.contype === 'CONSTR_CHECK') {
+        outcomes.push(await judgement(ctx, 'preflight/check-violations', () => judgeCheck(t, pending.constraint, s, state, ctx, report)));
+      } else if (t.kind === 'today') {
+        const fk = ctx.catalog.foreignKeys.find((f) => f.schema === t.schema && f.table === t.name && f.name === name);
+        if (fk) outcomes.push(await judgement(ctx, 'preflight/orphans', () => judgeCatalogForeignKey(fk, t, s, ctx, report)));
+        else outcomes.push(notJudged('preflight/not-judged', `VALIDATE CONSTRAINT ${name}: only foreign keys (and constraints added NOT VALID earlier in the run) are judged`));
+      } else outcomes.push(notJudged('preflight/not-judged', `VALIDATE CONSTRAINT ${name}: no such constraint added NOT VALID earlier in the run`));
+      continue;
+    }
+    const constraint = c as Node;
+    if (constraint.skip_validation === true) {
+      // NOT VALID: the rows of today are not checked (new ones are), so nothing of today's data fails it now.
+      const name = typeof constraint.conname === 'string' ? constraint.conname : null;
+      if (name) state.notValid.set(JSON.stringify([t.schema, t.name, name]), { table: t.name, constraint, location: s.location });
+      outcomes.push({ rule, status: 'passed', note: 'NOT VALID: the rows of today are not checked until VALIDATE CONSTRAINT' });
+      continue;
+    }
+    if (constraint.contype === 'CONSTR_FOREIGN') {
+      outcomes.push(await judgement(ctx, rule, () => judgeForeignKey(fkSpec(constraint, t, s, 'ADD FOREIGN KEY'), state, ctx, report)));
+    } else if (constraint.contype === 'CONSTR_CHECK') {
+      outcomes.push(await judgement(ctx, rule, () => judgeCheck(t, constraint, s, state, ctx, report)));
+    } else {
+      if (constraint.indexname) {
+        outcomes.push(notJudged('preflight/not-judged', `ADD ${constraint.contype === 'CONSTR_PRIMARY' ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX: the index exists, so its keys are unique already; not judged`));
+        continue;
+      }
+      const primaryKey = constraint.contype === 'CONSTR_PRIMARY';
+      outcomes.push(
+        await judgement(ctx, rule, () =>
+          judgeUnique(
+            {
+              name: typeof constraint.conname === 'string' ? constraint.conname : null,
+              target: t,
+              columns: strings(constraint.keys),
+              primaryKey,
+              nullsNotDistinct: constraint.nulls_not_distinct === true,
+              predicate: null,
+              location: s.location,
+              statement: primaryKey ? 'ADD PRIMARY KEY' : 'ADD UNIQUE',
+            },
+            state,
+            ctx,
+            report,
+          ),
+        ),
+      );
+    }
+  }
+  return outcomes;
+};
+
+function fkSpec(c: Node, child: Extract<Target, { kind: 'today' | 'created' }>, s: MigrationStatement, statement: string): ForeignKeySpec {
+  return {
+    name: typeof c.conname === 'string' ? c.conname : null,
+    child,
+    columns: strings(c.fk_attrs),
+    parentRv: (c.pktable ?? {}) as RangeVar,
+    refColumns: strings(c.pk_attrs),
+    matchFull: c.fk_matchtype === 'f',
+    location: s.location,
+    statement,
+  };
+}
+
+/** VALIDATE CONSTRAINT of a foreign key the database has: the orphans by the equality the constraint itself records. */
+async function judgeCatalogForeignKey(
+  fk: ForeignKey,
+  t: Extract<Target, { kind: 'today' }>,
+  s: MigrationStatement,
+  ctx: JudgeContext,
+  report: (f: PreflightFindingInput) => void,
+): Promise<Outcome> {
+  const rule = 'preflight/orphans';
+  if (fk.validated) return { rule, status: 'passed', note: `${fk.name} is validated already: VALIDATE does nothing` };
+  const parent = findTable(ctx.catalog, fk.refSchema, fk.refTable);
+  if (!parent) return notJudged(rule, `the referenced table ${displayName(fk.refSchema, fk.refTable)} is not in the audited schemas`);
+  const userOperator = fk.equality.find((e) => !e.operator.startsWith('OPERATOR("pg_catalog".'));
+  if (userOperator) return notJudged(rule, `the constraint compares with ${userOperator.operator}, not one of pg_catalog's: user code`);
+  const cast = (col: string, type: string | null) => (type ? `${col}::${type}` : col);
+  const match = fk.columns
+    .map((c, i) => {
+      const e = fk.equality[i] as { operator: string; parentCast: string | null; childCast: string | null };
+      return `${cast(`p.${quoteIdent(fk.refColumns[i] as string)}`, e.parentCast)} ${e.operator} ${cast(`r.${quoteIdent(c)}`, e.childCast)}`;
+    })
+    .join(' AND ');
+  const keyNotNull = fk.columns.map((c) => `r.${quoteIdent(c)} IS NOT NULL`).join(' AND ');
+  const partlyNull =
+    fk.matchType === 'full' && fk.columns.length > 1
+      ? ` OR ((${fk.columns.map((c) => `r.${quoteIdent(c)} IS NULL`).join(' OR ')}) AND NOT (${fk.columns.map((c) => `r.${quoteIdent(c)} IS NULL`).join(' AND ')}))`
+      : '';
+  const object: FindingObject = { schema: fk.schema, table: fk.table, columns: fk.columns, constraint: fk.name, references: { schema: fk.refSchema, table: fk.refTable, columns: fk.refColumns } };
+  const where = `((${keyNotNull}) AND NOT EXISTS (SELECT 1 FROM ${ownRows(parent)} p WHERE ${match}))${partlyNull}`;
+  const { count, samples } = await countRows(ctx, ownRows(t.table), where, sampleKeyExpr('r', fk.columns), sampleLimit(ctx, object));
+  if (count === 0) return { rule, status: 'passed' };
+  report({
+    rule,
+    kind: 'orphans',
+    message: `VALIDATE CONSTRAINT ${fk.name} fails now (23503): ${count} row${count === 1 ? '' : 's'} of ${displayName(fk.schema, fk.table)} reference${count === 1 ? 's' : ''} no row of ${displayName(fk.refSchema, fk.refTable)}(${fk.refColumns.join(', ')}). Repair or remove these rows before validating (integrity fix writes the repair for orphan-rows)`,
+    object,
+    count,
+    samples,
+    details: { sampleKey: fk.columns, matchType: fk.matchType },
+    location: s.location,
+  });
+  return { rule, status: 'failed' };
+}
+
+/** CREATE UNIQUE INDEX on columns (expressions: not judged yet): the keys it would find twice. */
+export const judgeIndex: Judge = async (s, state, ctx, report) => {
+  if (s.node.unique !== true) return [notJudged('preflight/not-judged', 'a CREATE INDEX that is not UNIQUE: only unique indexes are judged (duplicate keys)')];
+  const rule = 'preflight/duplicates';
+  const rv = (s.node.relation ?? {}) as RangeVar & { inh?: boolean };
+  const t = targetOf(rv, state, ctx);
+  if (t.kind === 'unknown') return [notJudged(rule, t.reason)];
+  const elems = ((s.node.indexParams as Node[] | undefined) ?? []).map((p) => (p.IndexElem ?? {}) as Node);
+  if (elems.some((e) => e.expr)) return [notJudged(rule, 'a unique index on an expression: not judged')];
+  if (elems.some((e) => (Array.isArray(e.opclass) && e.opclass.length > 0) || (Array.isArray(e.collation) && e.collation.length > 0))) {
+    return [notJudged(rule, 'an operator class or collation of its own: its equality is not known here')];
+  }
+  const columns = elems.map((e) => String(e.name));
+  const name = typeof s.node.idxname === 'string' ? s.node.idxname : undefined;
+  let predicate: string | null = null;
+  if (s.node.whereClause) {
+    if (t.kind === 'today') {
+      const refusal = await expressionRefusal(ctx, s.node.whereClause, t, state, t.table);
+      if (refusal) return [notJudged(rule, `not judged: the index's WHERE ${refusal}`)];
+    }
+    predicate = deparseExpression(s.node.whereClause);
+  }
+  return [
+    await judgement(ctx, rule, () =>
+      judgeUnique(
+        {
+          name: null,
+          target: t,
+          columns,
+          primaryKey: false,
+          nullsNotDistinct: s.node.nulls_not_distinct === true,
+          predicate,
+          location: s.location,
+          statement: `CREATE UNIQUE INDEX${name ? ` ${name}` : ''}`,
+          ...(name ? { index: name } : {}),
+        },
+        state,
+        ctx,
+        report,
+      ),
+    ),
+  ];
+};
+
+/** Every judge: the statement kinds preflight looks at. */
+export const ALL_JUDGES: Judges = { ...JUDGES, AlterTableStmt: judgeAlterTable, IndexStmt: judgeIndex };

@@ -19,14 +19,15 @@ import {
   type RunState,
 } from './judge.js';
 import type { PreflightRuleId } from './rules.js';
+import { judgeAlterType, judgeExpressionIndex, raisingRows } from './expression-judges.js';
 import { isNode, type MigrationStatement, type Node, type StatementLocation } from './statements.js';
 
 const at = (l: StatementLocation) => `${l.file}:${l.line}`;
-const notJudged = (rule: PreflightRuleId, reason: string): Outcome => ({ rule, status: 'not-judged', reason });
+export const notJudged = (rule: PreflightRuleId, reason: string): Outcome => ({ rule, status: 'not-judged', reason });
 const strings = (list: unknown): string[] => (Array.isArray(list) ? (list as Node[]).map((n) => String((n.String as Node | undefined)?.sval ?? '')) : []);
 
 /** What a statement's table is when it runs: today's, one created earlier in the run (empty), or unknown. */
-type Target =
+export type Target =
   | { kind: 'today'; schema: string; name: string; table: Table; inh: boolean }
   | { kind: 'created'; schema: string; name: string; createdAt: StatementLocation }
   | { kind: 'unknown'; schema: string; name: string; reason: string };
@@ -45,7 +46,7 @@ export function targetOf(rv: RangeVar & { inh?: boolean }, state: RunState, ctx:
 }
 
 /** Why a column cannot be read today: added earlier in the run, or not there. Null when it can. */
-function missingColumn(state: RunState, t: { schema: string; name: string; table: Table }, column: string): string | null {
+export function missingColumn(state: RunState, t: { schema: string; name: string; table: Table }, column: string): string | null {
   const added = state.addedColumns.get(JSON.stringify([t.schema, t.name, column]));
   if (added) return `column ${column} is added at ${at(added)} in this run: its values are not today's`;
   if (!findColumn(t.table, column)) return `${displayName(t.schema, t.name)} has no column ${column} today`;
@@ -75,7 +76,7 @@ async function columnTypes(ctx: JudgeContext, schema: string, name: string): Pro
 }
 
 /** Why comparing or grouping these columns could run code that is not PostgreSQL's own, or null. */
-async function userTypes(ctx: JudgeContext, schema: string, name: string, columns: string[]): Promise<string | null> {
+export async function userTypes(ctx: JudgeContext, schema: string, name: string, columns: string[]): Promise<string | null> {
   const types = await columnTypes(ctx, schema, name);
   const foreign = columns.filter((c) => types.get(c)?.builtin !== true);
   if (foreign.length === 0) return null;
@@ -86,7 +87,7 @@ async function userTypes(ctx: JudgeContext, schema: string, name: string, column
  * Runs an evaluation of the migration's own expression in a savepoint: an error it raises is the answer
  * (the statement would raise it too), not a failure of the run.
  */
-async function evaluating<T>(ctx: JudgeContext, work: () => Promise<T>): Promise<{ value: T } | { error: { code: string; message: string } }> {
+export async function evaluating<T>(ctx: JudgeContext, work: () => Promise<T>): Promise<{ value: T } | { error: { code: string; message: string } }> {
   await ctx.raw.query('SAVEPOINT integrity_evaluation');
   try {
     const value = await work();
@@ -102,18 +103,18 @@ async function evaluating<T>(ctx: JudgeContext, work: () => Promise<T>): Promise
 }
 
 /** Key values for a finding's samples, or none when samples are off or excluded for the object. */
-function sampleLimit(ctx: JudgeContext, object: FindingObject): number {
+export function sampleLimit(ctx: JudgeContext, object: FindingObject): number {
   return ctx.valuesAllowed(object) ? Math.max(0, ctx.sampleSize) : 0;
 }
 
 /** The table's primary key values of a row, or its ctid when it has none: which rows, never what they hold. */
-function rowKey(table: Table): { expr: string; what: string } {
+export function rowKey(table: Table): { expr: string; what: string } {
   if (table.primaryKey && table.primaryKey.length > 0) return { expr: sampleKeyExpr('r', table.primaryKey), what: `primary key (${table.primaryKey.join(', ')})` };
   return { expr: 'r.ctid::pg_catalog.text', what: 'ctid (the table has no primary key)' };
 }
 
 /** Counts the rows `where` selects (alias r) and takes up to `limit` samples of `sample`. */
-async function countRows(ctx: JudgeContext, from: string, where: string, sample: string, limit: number, params: unknown[] = []): Promise<{ count: number; samples: string[] }> {
+export async function countRows(ctx: JudgeContext, from: string, where: string, sample: string, limit: number, params: unknown[] = []): Promise<{ count: number; samples: string[] }> {
   const count = Number((await ctx.db.query<{ n: string }>(`SELECT pg_catalog.count(*) AS n FROM ${from} r WHERE ${where}`, params)).rows[0]?.n ?? 0);
   if (count === 0 || limit === 0) return { count, samples: [] };
   const samples = (await ctx.db.query<{ s: string }>(`SELECT DISTINCT ${sample} AS s FROM ${from} r WHERE ${where} ORDER BY 1 LIMIT ${Number(limit)}`, params)).rows.map((r) => r.s ?? 'NULL');
@@ -368,7 +369,7 @@ async function judgeAddColumn(t: Extract<Target, { kind: 'today' | 'created' }>,
 const REFUSED_IN_EXPRESSIONS = new Set([...ACTING_FUNCTIONS, 'nextval', 'setval', 'currval', 'lastval']);
 
 /** Why an expression of the migration may not be evaluated (it could run code not PostgreSQL's own), or null. */
-async function expressionRefusal(ctx: JudgeContext, expr: unknown, t: { schema: string; name: string }, state: RunState, table: Table): Promise<string | null> {
+export async function expressionRefusal(ctx: JudgeContext, expr: unknown, t: { schema: string; name: string }, state: RunState, table: Table): Promise<string | null> {
   const beyond = codeBeyondReading(expr, REFUSED_IN_EXPRESSIONS);
   if (beyond.length > 0) return `calls ${beyond.join(', ')}`;
   if (JSON.stringify(expr).includes('"SubLink"')) return 'holds a subquery';
@@ -479,13 +480,17 @@ async function judgeCheck(t: Extract<Target, { kind: 'today' | 'created' }>, c: 
     // A data exception (22xxx) on some row of today fails the ALTER TABLE too: PostgreSQL evaluates the
     // expression on every row. Anything else (an operator this session does not find) is ours not to know.
     if (!code.startsWith('22')) return notJudged(rule, `not judged: the CHECK expression could not be evaluated here: ${message} [${code}]`);
+    // Which rows raise, when the cause is an integer cast every row reaches.
+    const raised = await raisingRows(ctx, from, 'true', [c.raw_expr], key.expr, object).catch(() => null);
+    const counted = raised?.count ?? null;
+    const rows = counted === null ? 'the rows of today' : `${counted} row${counted === 1 ? '' : 's'} of ${displayName(t.schema, t.name)} (samples: ${key.what})`;
     report({
       rule,
       kind: 'check-raises',
-      message: `ADD CHECK (${expression}) fails now: evaluating it over the rows of today raises "${message}" [${code}]. Write the expression so that it cannot raise (e.g. a ::numeric cast instead of ::int), or repair the rows first`,
+      message: `ADD CHECK (${expression}) fails now: evaluating it over ${rows} raises "${message}" [${code}]. Write the expression so that it cannot raise (e.g. a ::numeric cast instead of ::int), or repair the rows first`,
       object,
-      count: null,
-      samples: [],
+      count: counted,
+      samples: raised?.samples ?? [],
       details: { sqlstate: code, error: message },
       location: s.location,
     });
@@ -535,7 +540,9 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
     const def = isNode(cmd.def) ? (cmd.def as Node) : {};
     const c = isNode(def.Constraint) ? (def.Constraint as Node) : null;
     const rule: PreflightRuleId =
-      subtype === 'AT_SetNotNull' || subtype === 'AT_AddColumn'
+      subtype === 'AT_AlterColumnType'
+        ? 'preflight/type-changes'
+        : subtype === 'AT_SetNotNull' || subtype === 'AT_AddColumn'
         ? 'preflight/nulls'
         : c?.contype === 'CONSTR_FOREIGN'
           ? 'preflight/orphans'
@@ -547,6 +554,7 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
                 ? 'preflight/orphans'
                 : 'preflight/not-judged';
     const judged = [
+      'AT_AlterColumnType',
       'AT_SetNotNull',
       'AT_AddColumn',
       'AT_ValidateConstraint',
@@ -562,6 +570,10 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
     if (subtype === 'AT_AddColumn') {
       const cd = isNode(def.ColumnDef) ? (def.ColumnDef as Node) : {};
       outcomes.push(...(await judgeAddColumn(t, cd, s, state, ctx, report)));
+      continue;
+    }
+    if (subtype === 'AT_AlterColumnType') {
+      outcomes.push(await judgement(ctx, rule, () => judgeAlterType(s, t, cmd, state, ctx, report)));
       continue;
     }
     if (subtype === 'AT_SetNotNull') {
@@ -683,12 +695,17 @@ async function judgeCatalogForeignKey(
 
 /** CREATE UNIQUE INDEX on columns (expressions: not judged yet): the keys it would find twice. */
 export const judgeIndex: Judge = async (s, state, ctx, report) => {
-  if (s.node.unique !== true) return [notJudged('preflight/not-judged', 'a CREATE INDEX that is not UNIQUE: only unique indexes are judged (duplicate keys)')];
-  const rule = 'preflight/duplicates';
   const rv = (s.node.relation ?? {}) as RangeVar & { inh?: boolean };
+  const elems = ((s.node.indexParams as Node[] | undefined) ?? []).map((p) => (p.IndexElem ?? {}) as Node);
+  if (s.node.unique !== true) {
+    if (!elems.some((e) => e.expr)) return [notJudged('preflight/not-judged', 'a CREATE INDEX on columns that is not UNIQUE: only unique indexes and indexes on expressions are judged')];
+    const t = targetOf(rv, state, ctx);
+    if (t.kind === 'unknown') return [notJudged('preflight/index-expressions', t.reason)];
+    return [await judgeExpressionIndex(s, t, elems, state, ctx, report)];
+  }
+  const rule = 'preflight/duplicates';
   const t = targetOf(rv, state, ctx);
   if (t.kind === 'unknown') return [notJudged(rule, t.reason)];
-  const elems = ((s.node.indexParams as Node[] | undefined) ?? []).map((p) => (p.IndexElem ?? {}) as Node);
   if (elems.some((e) => e.expr)) return [notJudged(rule, 'a unique index on an expression: not judged')];
   if (elems.some((e) => (Array.isArray(e.opclass) && e.opclass.length > 0) || (Array.isArray(e.collation) && e.collation.length > 0))) {
     return [notJudged(rule, 'an operator class or collation of its own: its equality is not known here')];

@@ -159,7 +159,7 @@ function firesOtherCode(kind: string, table: Table | undefined, catalog: Catalog
 }
 
 /** Records what a statement (judged or not) does to the rows later statements see. */
-export function recordEffects(s: MigrationStatement, state: RunState, catalog: Catalog, judgedWhole: boolean): void {
+export function recordEffects(s: MigrationStatement, state: RunState, catalog: Catalog): void {
   const label = statementLabel(s);
   if (s.kind === 'CreateStmt') {
     const rel = resolveRelation((s.node.relation ?? {}) as RangeVar, state, catalog);
@@ -202,7 +202,7 @@ export function recordEffects(s: MigrationStatement, state: RunState, catalog: C
       }
       // Adding or dropping a constraint, a default or NOT NULL changes no row (a column added is followed
       // in addedColumns); anything else an ALTER TABLE does (a type, a column dropped) may.
-      if (!(s.kind === 'AlterTableStmt' && (judgedWhole || alterKeepsRows(s.node)))) state.changed.set(tableKey(rel.schema, rel.name), { location: s.location, statement: label });
+      if (!(s.kind === 'AlterTableStmt' && alterKeepsRows(s.node))) state.changed.set(tableKey(rel.schema, rel.name), { location: s.location, statement: label });
     }
     return;
   }
@@ -347,8 +347,7 @@ export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges
           outcomes = [{ rule: 'preflight/not-judged', status: 'error', reason: err instanceof Error ? err.message.split('\n')[0] : String(err) }];
         }
       }
-      const judgedWhole = outcomes.every((o) => o.status === 'passed' || o.status === 'failed');
-      recordEffects(s, state, ctx.catalog, judgedWhole);
+      recordEffects(s, state, ctx.catalog);
       verdicts.push({ location: s.location, statement, relation, ordinal, outcomes });
     }
   }

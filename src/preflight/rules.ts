@@ -40,6 +40,18 @@ export const PREFLIGHT_RULES = [
     description: 'ADD CHECK (without NOT VALID) fails with 23514 when a row violates it.',
   },
   {
+    id: 'preflight/index-expressions',
+    title: 'Index expressions that rows of today make raise',
+    severity: 'error',
+    description: "CREATE INDEX on an expression fails when the expression raises on a row, e.g. (meta->>'k')::int over a row holding 1.38 (22P02).",
+  },
+  {
+    id: 'preflight/type-changes',
+    title: 'Column type changes that rows of today do not survive',
+    severity: 'error',
+    description: 'ALTER COLUMN ... TYPE (with or without USING) fails when a value does not convert (e.g. text to integer), or when there is no assignment cast and no USING.',
+  },
+  {
     id: 'preflight/not-judged',
     title: 'Statements preflight did not judge',
     severity: 'info',

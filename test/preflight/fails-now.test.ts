@@ -182,10 +182,10 @@ describe('preflight: data that makes a statement fail now', () => {
       { rule: 'preflight/check-violations', severity: 'error', at: 'db/check.sql:2', count: 2, samples: ['2', '3'], object: { schema: 'public', table: 'products', constraint: 'price_positive' } },
       { rule: 'preflight/check-violations', severity: 'error', at: 'db/check.sql:7', count: 2, samples: ['2', '3'], object: { schema: 'public', table: 'products', constraint: 'price_later' } },
       // 1.38 does not cast to int: the ALTER TABLE raises 22P02 on that row.
-      { rule: 'preflight/check-violations', severity: 'error', at: 'db/check.sql:8', count: null, samples: [], object: { schema: 'public', table: 'plans' } },
+      { rule: 'preflight/check-violations', severity: 'error', at: 'db/check.sql:8', count: 1, samples: ['2'], object: { schema: 'public', table: 'plans' } },
     ]);
     expect(report.findings.find((f) => f.location.line === 8)?.message).toBe(
-      'ADD CHECK (CAST(meta ->> \'creditsPer1kTokens\' AS int) > 0) fails now: evaluating it over the rows of today raises "invalid input syntax for type integer: "1.38"" [22P02]. Write the expression so that it cannot raise (e.g. a ::numeric cast instead of ::int), or repair the rows first',
+      'ADD CHECK (CAST(meta ->> \'creditsPer1kTokens\' AS int) > 0) fails now: evaluating it over 1 row of public.plans (samples: primary key (id)) raises "invalid input syntax for type integer: "1.38"" [22P02]. Write the expression so that it cannot raise (e.g. a ::numeric cast instead of ::int), or repair the rows first',
     );
     expect(statusOf(report, 9)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);
     expect(statusOf(report, 3)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);

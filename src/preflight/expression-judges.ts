@@ -1,0 +1,265 @@
+import { displayName, qualifiedName, quoteIdent } from '../db/quote.js';
+import { ownRows } from '../db/sql.js';
+import type { FindingObject } from '../findings.js';
+import {
+  countRows,
+  deparseExpression,
+  evaluating,
+  expressionRefusal,
+  missingColumn,
+  notJudged,
+  rowKey,
+  sampleLimit,
+  userTypes,
+  type Target,
+} from './data-judges.js';
+import { judgement, type JudgeContext, type Outcome, type PreflightFindingInput, type RunState } from './judge.js';
+import { isNode, type MigrationStatement, type Node } from './statements.js';
+
+const INTEGER_RANGES: Record<string, [string, string]> = {
+  int2: ['-32768', '32767'],
+  int4: ['-2147483648', '2147483647'],
+  int8: ['-9223372036854775808', '9223372036854775807'],
+};
+
+/**
+ * Node types through which every operand is evaluated for every row: an operator, a function call, a
+ * cast. Under anything else (CASE, COALESCE, AND/OR, NULLIF) a cast may not be reached for a row, so
+ * a row failing it alone is not known to make the whole expression raise.
+ */
+const ALWAYS_EVALUATED = new Set(['TypeCast', 'A_Expr', 'FuncCall']);
+
+interface IntegerCast {
+  /** SQL of the text being cast. */
+  arg: string;
+  type: keyof typeof INTEGER_RANGES;
+}
+
+/** The casts to an integer type reached for every row, or null when one is under a conditional node. */
+function integerCasts(expr: unknown): IntegerCast[] | null {
+  const out: IntegerCast[] = [];
+  let conditional = false;
+  const walk = (n: unknown, always: boolean): void => {
+    if (Array.isArray(n)) {
+      for (const x of n) walk(x, always);
+      return;
+    }
+    if (!isNode(n)) return;
+    for (const [kind, v] of Object.entries(n)) {
+      if (!isNode(v)) {
+        walk(v, always);
+        continue;
+      }
+      const here = always && (ALWAYS_EVALUATED.has(kind) || !/^[A-Z]/.test(kind));
+      if (kind === 'TypeCast') {
+        const names = ((v.typeName as Node | undefined)?.names as Node[] | undefined)?.map((x) => String((x.String as Node | undefined)?.sval ?? '')) ?? [];
+        const type = names.length === 2 && names[0] === 'pg_catalog' ? names[1] : undefined;
+        const inner = isNode(v.arg) && isNode((v.arg as Node).TypeCast) ? ((v.arg as Node).TypeCast as Node) : null;
+        const innerNames = ((inner?.typeName as Node | undefined)?.names as Node[] | undefined)?.map((x) => String((x.String as Node | undefined)?.sval ?? '')) ?? [];
+        // An integer cast of an integer cast (USING code::int, then the column's new type): the inner one is what reads text.
+        const ofInteger = innerNames.length === 2 && innerNames[0] === 'pg_catalog' && (innerNames[1] as string) in INTEGER_RANGES;
+        if (type && type in INTEGER_RANGES && !ofInteger) {
+          if (!here) conditional = true;
+          else out.push({ arg: deparseExpression(v.arg), type: type as keyof typeof INTEGER_RANGES });
+        }
+      }
+      if (kind === 'A_Expr' && (v as Node).kind !== 'AEXPR_OP') walk(v, false);
+      else walk(v, here);
+    }
+  };
+  walk(expr, true);
+  return conditional ? null : out;
+}
+
+/**
+ * Whether the text `a` is not read by the integer type's input function: not (spaces, a sign, digits,
+ * spaces) within the type's range. From PostgreSQL 16 the input also takes `_` between digits and 0x,
+ * 0o, 0b prefixes; those are taken as read (a value of those forms out of range is caught by the check
+ * that the other rows do not raise).
+ */
+function integerInputFails(a: string, type: keyof typeof INTEGER_RANGES, serverVersionNum: number): string {
+  const [lo, hi] = INTEGER_RANGES[type] as [string, string];
+  const modern = serverVersionNum >= 160000;
+  const decimal = modern ? String.raw`^\s*[+-]?[0-9]+(_[0-9]+)*\s*$` : String.raw`^\s*[+-]?[0-9]+\s*$`;
+  const prefixed = String.raw`^\s*[+-]?0([xX][0-9a-fA-F]+(_[0-9a-fA-F]+)*|[oO][0-7]+(_[0-7]+)*|[bB][01]+(_[01]+)*)\s*$`;
+  const digits = `pg_catalog.replace(pg_catalog.btrim(${a}, E' \\t\\n\\r\\f\\v'), '_', '')::pg_catalog.numeric`;
+  return `(CASE WHEN (${a}) IS NULL THEN false
+                WHEN (${a}) OPERATOR(pg_catalog.~) '${decimal}' THEN NOT (${digits} OPERATOR(pg_catalog.>=) ${lo} AND ${digits} OPERATOR(pg_catalog.<=) ${hi})
+                ${modern ? `WHEN (${a}) OPERATOR(pg_catalog.~) '${prefixed}' THEN false` : ''}
+                ELSE true END)`;
+}
+
+export interface Raising {
+  code: string;
+  message: string;
+  /** Rows that raise, when it can be told exactly; null when only "at least one" is known. */
+  count: number | null;
+  samples: string[];
+}
+
+/**
+ * Whether evaluating the expressions over the rows (alias r) raises, as the statement would: each is
+ * evaluated for every row the statement evaluates it for. When it raises and the cause is a cast to an
+ * integer type reached for every row, the rows whose text that type does not read are counted, and the
+ * count is taken only if the other rows then evaluate without error.
+ */
+export async function raisingRows(ctx: JudgeContext, from: string, where: string, exprs: unknown[], key: string, object: FindingObject): Promise<Raising | null> {
+  const sql = exprs.map(deparseExpression);
+  const all = await evaluating(ctx, () => ctx.db.query(`SELECT ${sql.map((e, i) => `pg_catalog.count((${e})) AS e${i}`).join(', ')} FROM ${from} r WHERE ${where}`));
+  if (!('error' in all)) return null;
+  const { code, message } = all.error;
+  if (!code.startsWith('22')) throw Object.assign(new Error(`the expression could not be evaluated here: ${message}`), { code, notJudged: true });
+  const casts = exprs.map(integerCasts);
+  if (casts.some((c) => c === null) || casts.every((c) => c?.length === 0)) return { code, message, count: null, samples: [] };
+  const fails = (casts.flat() as IntegerCast[]).map((c) => integerInputFails(c.arg, c.type, ctx.catalog.serverVersionNum)).join(' OR ');
+  const counted = await evaluating(ctx, () => countRows(ctx, from, `(${where}) AND (${fails})`, key, sampleLimit(ctx, object)));
+  if ('error' in counted || counted.value.count === 0) return { code, message, count: null, samples: [] };
+  const rest = await evaluating(ctx, () => ctx.db.query(`SELECT ${sql.map((e, i) => `pg_catalog.count((${e})) AS e${i}`).join(', ')} FROM ${from} r WHERE (${where}) AND NOT (${fails})`));
+  if ('error' in rest) return { code, message, count: null, samples: [] };
+  return { code, message, count: counted.value.count, samples: counted.value.samples };
+}
+
+/** A refusal or an evaluation this session cannot do becomes `not judged`; anything else is the run's error. */
+async function notJudgedOn<T extends Outcome>(rule: Outcome['rule'], work: () => Promise<T>): Promise<Outcome> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof Error && 'notJudged' in err) return notJudged(rule, `not judged: ${err.message}`);
+    throw err;
+  }
+}
+
+/** CREATE INDEX on an expression: the rows of today for which it raises (seed 003's `::int` over 1.38). */
+export async function judgeExpressionIndex(s: MigrationStatement, t: Extract<Target, { kind: 'today' | 'created' }>, elems: Node[], state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome> {
+  const rule = 'preflight/index-expressions';
+  if (t.kind === 'created') return { rule, status: 'passed', note: `${displayName(t.schema, t.name)} is created at ${s.location.file}:${s.location.line} in this run: empty when this runs, no row to evaluate` };
+  const exprs = elems.filter((e) => e.expr).map((e) => e.expr);
+  for (const e of elems.filter((x) => !x.expr)) {
+    const missing = missingColumn(state, t, String(e.name));
+    if (missing) return notJudged(rule, missing);
+  }
+  for (const e of [...exprs, ...(s.node.whereClause ? [s.node.whereClause] : [])]) {
+    const refusal = await expressionRefusal(ctx, e, t, state, t.table);
+    if (refusal) return notJudged(rule, `not judged: the index expression ${refusal}`);
+  }
+  const where = s.node.whereClause ? `(${deparseExpression(s.node.whereClause)})` : 'true';
+  const name = typeof s.node.idxname === 'string' ? s.node.idxname : null;
+  const object: FindingObject = { schema: t.schema, table: t.name, ...(name ? { index: name } : {}) };
+  const key = rowKey(t.table);
+  return judgement(ctx, rule, () =>
+    notJudgedOn(rule, async () => {
+      const raised = await raisingRows(ctx, ownRows(t.table), where, exprs, key.expr, object);
+      if (!raised) return { rule, status: 'passed' } as Outcome;
+      const rows = raised.count === null ? 'at least one row' : `${raised.count} row${raised.count === 1 ? '' : 's'}`;
+      report({
+        rule,
+        kind: 'raises',
+        message:
+          `CREATE INDEX${name ? ` ${name}` : ''} fails now: its expression raises "${raised.message}" [${raised.code}] on ${rows} of ${displayName(t.schema, t.name)}${raised.count === null ? '' : ` (samples: ${key.what})`}. ` +
+          'Write it so that it cannot raise on the data it will meet (a ::numeric cast instead of ::int for JSON numbers), or repair the rows first',
+        object,
+        count: raised.count,
+        samples: raised.samples,
+        details: { sqlstate: raised.code, error: raised.message },
+        location: s.location,
+      });
+      return { rule, status: 'failed' } as Outcome;
+    }),
+  );
+}
+
+/** pg_catalog type names the parser writes for SQL's own spellings (integer -> int4), and a few by name. */
+function targetType(typeName: Node): { sql: string; name: string; typmod: boolean } | null {
+  const names = ((typeName.names as Node[] | undefined) ?? []).map((x) => String((x.String as Node | undefined)?.sval ?? ''));
+  if (Array.isArray(typeName.arrayBounds) && typeName.arrayBounds.length > 0) return null;
+  const name = names.length === 2 && names[0] === 'pg_catalog' ? names[1] : names.length === 1 ? names[0] : undefined;
+  if (!name) return null;
+  const typmods = ((typeName.typmods as Node[] | undefined) ?? []).map((m) => {
+    const c = (m.A_Const ?? {}) as Node;
+    return isNode(c.ival) ? Number((c.ival as Node).ival ?? 0) : NaN;
+  });
+  if (typmods.some((m) => !Number.isInteger(m))) return null;
+  return { sql: `pg_catalog.${quoteIdent(name)}${typmods.length > 0 ? `(${typmods.join(', ')})` : ''}`, name, typmod: typmods.length > 0 };
+}
+
+/** Types whose assignment cast behaves unlike an explicit one (an explicit cast truncates, an assignment raises). */
+const TRUNCATED_BY_EXPLICIT_CAST = new Set(['varchar', 'bpchar', 'bit', 'varbit']);
+
+/** ALTER COLUMN ... TYPE: the rows whose value does not convert (or the statement fails whatever the rows). */
+export async function judgeAlterType(s: MigrationStatement, t: Extract<Target, { kind: 'today' | 'created' }>, cmd: Node, state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome> {
+  const rule = 'preflight/type-changes';
+  const column = String(cmd.name);
+  const def = ((cmd.def as Node | undefined)?.ColumnDef ?? {}) as Node;
+  if (t.kind === 'created') return { rule, status: 'passed', note: `${displayName(t.schema, t.name)} is created in this run: empty when this runs, no value to convert` };
+  const missing = missingColumn(state, t, column);
+  if (missing) return notJudged(rule, missing);
+  const target = isNode(def.typeName) ? targetType(def.typeName as Node) : null;
+  if (!target) return notJudged(rule, 'the new type is not one of pg_catalog\'s by a name read here (an array, a schema-qualified or user type)');
+  if (target.typmod && TRUNCATED_BY_EXPLICIT_CAST.has(target.name)) return notJudged(rule, `a ${target.name} with a length: the conversion's length check is not repeated here`);
+  if (def.collClause) return notJudged(rule, 'a COLLATE clause: not judged');
+  const known = (
+    await ctx.db.query<{ ok: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_type WHERE typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND typname::pg_catalog.text OPERATOR(pg_catalog.=) $1 AND typtype OPERATOR(pg_catalog.=) 'b') AS ok`,
+      [target.name],
+    )
+  ).rows[0]?.ok;
+  if (!known) return notJudged(rule, `type ${target.name} is not a base type of pg_catalog`);
+  const foreign = await userTypes(ctx, t.schema, t.name, [column]);
+  if (foreign) return notJudged(rule, foreign);
+  const object: FindingObject = { schema: t.schema, table: t.name, column };
+  const key = rowKey(t.table);
+  // ALTER TYPE rewrites the inheriting tables too, unless ONLY.
+  const from = t.inh || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`;
+  let expr: unknown;
+  if (def.raw_default) {
+    const refusal = await expressionRefusal(ctx, def.raw_default, t, state, t.table);
+    if (refusal) return notJudged(rule, `not judged: the USING expression ${refusal}`);
+    expr = { TypeCast: { arg: def.raw_default, typeName: def.typeName } };
+  } else {
+    // Without USING the value goes through an assignment cast: with none (text to integer), the
+    // statement fails on any table, empty or not (42804).
+    const cast = (
+      await ctx.db.query<{ ok: boolean; from: string }>(
+        `SELECT pg_catalog.format_type(a.atttypid, NULL) AS from,
+                (a.atttypid OPERATOR(pg_catalog.=) t.oid
+                 OR t.typcategory OPERATOR(pg_catalog.=) 'S'
+                 OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE c.castsource OPERATOR(pg_catalog.=) (SELECT CASE WHEN st.typtype OPERATOR(pg_catalog.=) 'd' THEN st.typbasetype ELSE st.oid END FROM pg_catalog.pg_type st WHERE st.oid OPERATOR(pg_catalog.=) a.atttypid) AND c.casttarget OPERATOR(pg_catalog.=) t.oid AND c.castcontext IN ('a', 'i'))) AS ok
+           FROM pg_catalog.pg_attribute a, pg_catalog.pg_type t
+          WHERE a.attrelid OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2)
+            AND a.attname OPERATOR(pg_catalog.=) $3 AND t.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND t.typname::pg_catalog.text OPERATOR(pg_catalog.=) $4`,
+        [t.schema, t.name, column, target.name],
+      )
+    ).rows[0];
+    if (cast && !cast.ok) {
+      report({
+        rule,
+        kind: 'no-assignment-cast',
+        message: `ALTER COLUMN ${column} TYPE ${target.name} fails now (42804): there is no assignment cast from ${cast.from} to ${target.name}, so PostgreSQL will not convert the column without USING (e.g. USING ${column}::${target.name})`,
+        object,
+        count: null,
+        samples: [],
+        location: s.location,
+      });
+      return { rule, status: 'failed' };
+    }
+    expr = { TypeCast: { arg: { ColumnRef: { fields: [{ String: { sval: column } }] } }, typeName: def.typeName } };
+  }
+  return notJudgedOn(rule, async () => {
+    const raised = await raisingRows(ctx, from, 'true', [expr], key.expr, object);
+    if (!raised) return { rule, status: 'passed' } as Outcome;
+    const rows = raised.count === null ? 'at least one row' : `${raised.count} row${raised.count === 1 ? '' : 's'}`;
+    report({
+      rule,
+      kind: 'does-not-convert',
+      message:
+        `ALTER COLUMN ${column} TYPE ${target.name} fails now: converting raises "${raised.message}" [${raised.code}] on ${rows} of ${displayName(t.schema, t.name)}${raised.count === null ? '' : ` (samples: ${key.what})`}. ` +
+        'Repair those values first, or convert them in USING',
+      object,
+      count: raised.count,
+      samples: raised.samples,
+      details: { sqlstate: raised.code, error: raised.message },
+      location: s.location,
+    });
+    return { rule, status: 'failed' } as Outcome;
+  });
+}

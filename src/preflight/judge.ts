@@ -56,7 +56,7 @@ export class RunState {
   /** Tables whose rows or shape an earlier statement changed in a way not followed: later statements on them are not judged. */
   readonly changed = new Map<string, { location: StatementLocation; statement: string }>();
   /** An earlier statement that may have changed any table (a DO block, a function call): nothing after it is judged on data. */
-  barrier: { location: StatementLocation; statement: string } | null = null;
+  barrier: { location: StatementLocation; statement: string; why?: string } | null = null;
   /** Columns added by an earlier statement: their values are not today's (key: JSON [schema, table, column]). */
   readonly addedColumns = new Map<string, StatementLocation>();
   /** Constraints added NOT VALID earlier in the run, for a later VALIDATE CONSTRAINT (key: JSON [schema, table, name]). */
@@ -253,7 +253,10 @@ function dropTargets(node: Node): RangeVar[] {
  * the run changed it), or null when it can.
  */
 export function unknownData(state: RunState, schema: string, name: string): string | null {
-  if (state.barrier) return `the ${state.barrier.statement} at ${state.barrier.location.file}:${state.barrier.location.line} may change any table's rows before this runs`;
+  if (state.barrier) {
+    const why = state.barrier.why ? ` (${state.barrier.why})` : '';
+    return `the ${state.barrier.statement} at ${state.barrier.location.file}:${state.barrier.location.line} may change any table's rows before this runs${why}`;
+  }
   const changed = state.changed.get(tableKey(schema, name));
   if (changed) return `the ${changed.statement} at ${changed.location.file}:${changed.location.line} changes ${schema}.${name} before this runs`;
   return null;
@@ -309,6 +312,39 @@ export interface Judges {
 
 export const JUDGES: Judges = { CreateStmt: judgeCreateTable };
 
+const DDL_WITH_EXPRESSIONS = new Set(['AlterTableStmt', 'IndexStmt', 'CreateStmt']);
+
+/** Functions a statement calls that are not pg_catalog's: schema-qualified elsewhere, or not found in pg_catalog. */
+async function userFunctionsCalled(node: Node, ctx: JudgeContext): Promise<string[]> {
+  const qualified = new Set<string>();
+  const bare = new Set<string>();
+  const walk = (n: unknown): void => {
+    if (Array.isArray(n)) n.forEach(walk);
+    else if (isNode(n)) {
+      const call = isNode(n.FuncCall) ? (n.FuncCall as Node) : null;
+      if (call && Array.isArray(call.funcname)) {
+        const names = (call.funcname as Node[]).map((x) => String((x.String as Node | undefined)?.sval ?? ''));
+        if (names.length > 1 && names[0] !== 'pg_catalog') qualified.add(`${names.join('.')}()`);
+        else if (names.length === 1) bare.add(names[0] as string);
+      }
+      Object.values(n).forEach(walk);
+    }
+  };
+  walk(node);
+  if (bare.size > 0) {
+    const known = new Set(
+      (
+        await ctx.db.query<{ name: string }>(
+          `SELECT DISTINCT p.proname::pg_catalog.text AS name FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND p.proname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])`,
+          [[...bare]],
+        )
+      ).rows.map((r) => r.name),
+    );
+    for (const b of bare) if (!known.has(b)) qualified.add(`${b}()`);
+  }
+  return [...qualified].sort();
+}
+
 export interface JudgeRun {
   verdicts: StatementVerdict[];
   findings: PreflightFindingInput[];
@@ -348,6 +384,12 @@ export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges
         }
       }
       recordEffects(s, state, ctx.catalog);
+      // A DEFAULT, USING, CHECK or index expression that calls a function of a schema other than
+      // pg_catalog runs it on each row when the statement runs, and that function may write anywhere.
+      if (!state.barrier && DDL_WITH_EXPRESSIONS.has(s.kind)) {
+        const calls = await userFunctionsCalled(s.node, ctx);
+        if (calls.length > 0) state.barrier = { location: s.location, statement, why: `it calls ${calls.join(', ')}, which may write to any table` };
+      }
       verdicts.push({ location: s.location, statement, relation, ordinal, outcomes });
     }
   }

@@ -69,12 +69,15 @@ ALTER TABLE products ALTER COLUMN price SET NOT NULL;
 const CHECK = `-- Prüfung ✅
 ALTER TABLE products ADD CONSTRAINT price_positive CHECK (price > 0);
 ALTER TABLE products ADD CONSTRAINT price_sane CHECK (price > -5 AND price < 1000);
-ALTER TABLE products ADD CONSTRAINT price_ok CHECK (public.is_ok(price));
-ALTER TABLE products ADD CONSTRAINT price_fine CHECK (is_fine(price));
 ALTER TABLE products ADD CONSTRAINT price_later CHECK (price > 0) NOT VALID;
 ALTER TABLE products VALIDATE CONSTRAINT price_later;
 ALTER TABLE plans ADD CHECK ((meta->>'creditsPer1kTokens')::int > 0);
 ALTER TABLE plans ADD CHECK ((meta->>'creditsPer1kTokens')::numeric > 0);
+ALTER TABLE products ADD CONSTRAINT price_ok CHECK (public.is_ok(price));
+ALTER TABLE plans ADD CHECK ((meta->>'creditsPer1kTokens')::numeric > 0);
+`;
+
+const USER_CODE = `ALTER TABLE products ADD CONSTRAINT price_fine CHECK (is_fine(price));
 `;
 
 const SAME_RUN = `CREATE TABLE fresh (id int, customer_id int, price int);
@@ -174,24 +177,35 @@ describe('preflight: data that makes a statement fail now', () => {
   });
 
   it('ADD CHECK: the violating rows; user code is never evaluated', async () => {
-    const root = repository({ 'db/check.sql': CHECK });
+    const root = repository({ 'db/check.sql': CHECK, 'db/user-code.sql': USER_CODE });
     const { run, report } = await preflightJson(db.url, root, ['db/check.sql']);
     expect(run.code).toBe(1);
     expect(findingsOf(report, 'preflight/check-violations')).toEqual([
       // 0 and -1 violate price > 0; NULL passes a CHECK.
       { rule: 'preflight/check-violations', severity: 'error', at: 'db/check.sql:2', count: 2, samples: ['2', '3'], object: { schema: 'public', table: 'products', constraint: 'price_positive' } },
-      { rule: 'preflight/check-violations', severity: 'error', at: 'db/check.sql:7', count: 2, samples: ['2', '3'], object: { schema: 'public', table: 'products', constraint: 'price_later' } },
+      { rule: 'preflight/check-violations', severity: 'error', at: 'db/check.sql:5', count: 2, samples: ['2', '3'], object: { schema: 'public', table: 'products', constraint: 'price_later' } },
       // 1.38 does not cast to int: the ALTER TABLE raises 22P02 on that row.
-      { rule: 'preflight/check-violations', severity: 'error', at: 'db/check.sql:8', count: 1, samples: ['2'], object: { schema: 'public', table: 'plans' } },
+      { rule: 'preflight/check-violations', severity: 'error', at: 'db/check.sql:6', count: 1, samples: ['2'], object: { schema: 'public', table: 'plans' } },
     ]);
-    expect(report.findings.find((f) => f.location.line === 8)?.message).toBe(
+    expect(report.findings.find((f) => f.location.line === 6)?.message).toBe(
       'ADD CHECK (CAST(meta ->> \'creditsPer1kTokens\' AS int) > 0) fails now: evaluating it over 1 row of public.plans (samples: primary key (id)) raises "invalid input syntax for type integer: "1.38"" [22P02]. Write the expression so that it cannot raise (e.g. a ::numeric cast instead of ::int), or repair the rows first',
     );
-    expect(statusOf(report, 9)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);
     expect(statusOf(report, 3)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);
-    expect(statusOf(report, 4)).toEqual([{ rule: 'preflight/check-violations', status: 'not-judged', reason: 'not judged: the CHECK expression calls function public.is_ok()' }]);
-    expect(statusOf(report, 5)).toEqual([{ rule: 'preflight/check-violations', status: 'not-judged', reason: 'not judged: the CHECK expression calls is_fine(), not a pg_catalog function' }]);
+    expect(statusOf(report, 4)).toEqual([{ rule: 'preflight/check-violations', status: 'passed', note: 'NOT VALID: the rows of today are not checked until VALIDATE CONSTRAINT' }]);
+    expect(statusOf(report, 7)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);
+    expect(statusOf(report, 8)).toEqual([{ rule: 'preflight/check-violations', status: 'not-judged', reason: 'not judged: the CHECK expression calls function public.is_ok()' }]);
+    // When the migration runs, that CHECK runs public.is_ok on every row, which may write anywhere: nothing after it is judged.
+    expect(statusOf(report, 9)).toEqual([
+      {
+        rule: 'preflight/check-violations',
+        status: 'not-judged',
+        reason: "the ALTER TABLE at db/check.sql:8 may change any table's rows before this runs (it calls public.is_ok(), which may write to any table)",
+      },
+    ]);
     expect(report.checks.find((c) => c.id === 'preflight/check-violations')?.status).toBe('failed');
+    const unqualified = await preflightJson(db.url, root, ['db/user-code.sql']);
+    expect(unqualified.run.code).toBe(0);
+    expect(statusOf(unqualified.report, 1)).toEqual([{ rule: 'preflight/check-violations', status: 'not-judged', reason: 'not judged: the CHECK expression calls is_fine(), not a pg_catalog function' }]);
   });
 
   it('a table created earlier in the run is judged empty; one referenced when new makes every key an orphan; after a DO block nothing is judged', async () => {

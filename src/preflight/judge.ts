@@ -61,6 +61,8 @@ export class RunState {
   readonly addedColumns = new Map<string, StatementLocation>();
   /** Constraints added NOT VALID earlier in the run, for a later VALIDATE CONSTRAINT (key: JSON [schema, table, name]). */
   readonly notValid = new Map<string, { table: string; constraint: Node; location: StatementLocation }>();
+  /** Tables given a trigger, or referenced by a foreign key with an action, earlier in the run: writing to them runs more than the statement. */
+  readonly codeAdded = new Set<string>();
   /** The schemas unqualified names resolve in (SET search_path changes it). */
   searchPath: string[] = ['public'];
 }
@@ -150,9 +152,10 @@ const ROWS_UNCHANGED = new Set([
 const ROWS_OF_ONE_TABLE = new Set(['AlterTableStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'CopyStmt', 'RenameStmt']);
 
 /** A DML statement may fire triggers or cascade to other tables; then it is a barrier for all of them. */
-function firesOtherCode(kind: string, table: Table | undefined, catalog: Catalog): boolean {
-  if (!table) return false;
+function firesOtherCode(kind: string, key: string, table: Table | undefined, catalog: Catalog, state: RunState): boolean {
   if (kind === 'AlterTableStmt' || kind === 'RenameStmt') return false;
+  if (state.codeAdded.has(key)) return true;
+  if (!table) return false;
   if (catalog.triggers.some((t) => t.schema === table.schema && t.table === table.name && t.enabled !== 'D')) return true;
   // A DELETE or UPDATE cascades (or sets NULL) along the foreign keys that reference the table.
   return catalog.foreignKeys.some((fk) => fk.refSchema === table.schema && fk.refTable === table.name && (fk.onDelete !== 'no action' && fk.onDelete !== 'restrict' || fk.onUpdate !== 'no action' && fk.onUpdate !== 'restrict'));
@@ -178,6 +181,25 @@ export function recordEffects(s: MigrationStatement, state: RunState, catalog: C
     state.searchPath = schemas.filter((x) => x !== '' && x !== '$user' && x !== 'pg_catalog' && x !== 'pg_temp');
     return;
   }
+  if (s.kind === 'CreateTrigStmt' && isNode(s.node.relation)) {
+    const rel = resolveRelation(s.node.relation as RangeVar, state, catalog);
+    state.codeAdded.add(tableKey(rel.schema, rel.name));
+  }
+  if (s.kind === 'AlterTableStmt' || s.kind === 'CreateStmt') {
+    // A foreign key with ON DELETE/UPDATE CASCADE, SET NULL or SET DEFAULT: writing to its parent writes to the child.
+    const walk = (n: unknown): void => {
+      if (Array.isArray(n)) n.forEach(walk);
+      else if (isNode(n)) {
+        const c = isNode(n.Constraint) ? (n.Constraint as Node) : null;
+        if (c?.contype === 'CONSTR_FOREIGN' && isNode(c.pktable) && (!['a', 'r'].includes(String(c.fk_del_action ?? 'a')) || !['a', 'r'].includes(String(c.fk_upd_action ?? 'a')))) {
+          const rel = resolveRelation(c.pktable as RangeVar, state, catalog);
+          state.codeAdded.add(tableKey(rel.schema, rel.name));
+        }
+        Object.values(n).forEach(walk);
+      }
+    };
+    walk(s.node);
+  }
   if (ROWS_UNCHANGED.has(s.kind)) return;
   if (s.kind === 'TruncateStmt' || s.kind === 'DropStmt' || ROWS_OF_ONE_TABLE.has(s.kind)) {
     const relations: RangeVar[] =
@@ -196,7 +218,7 @@ export function recordEffects(s: MigrationStatement, state: RunState, catalog: C
     }
     for (const rv of relations) {
       const rel = resolveRelation(rv, state, catalog);
-      if (firesOtherCode(s.kind, rel.table, catalog)) {
+      if (firesOtherCode(s.kind, tableKey(rel.schema, rel.name), rel.table, catalog, state)) {
         state.barrier = { location: s.location, statement: label };
         return;
       }
@@ -312,7 +334,7 @@ export interface Judges {
 
 export const JUDGES: Judges = { CreateStmt: judgeCreateTable };
 
-const DDL_WITH_EXPRESSIONS = new Set(['AlterTableStmt', 'IndexStmt', 'CreateStmt']);
+const DDL_WITH_EXPRESSIONS = new Set(['AlterTableStmt', 'IndexStmt', 'CreateStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 
 /** Functions a statement calls that are not pg_catalog's: schema-qualified elsewhere, or not found in pg_catalog. */
 async function userFunctionsCalled(node: Node, ctx: JudgeContext): Promise<string[]> {
@@ -384,8 +406,8 @@ export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges
         }
       }
       recordEffects(s, state, ctx.catalog);
-      // A DEFAULT, USING, CHECK or index expression that calls a function of a schema other than
-      // pg_catalog runs it on each row when the statement runs, and that function may write anywhere.
+      // A DEFAULT, USING, CHECK or index expression (or an INSERT's, UPDATE's or DELETE's own) that calls
+      // a function of a schema other than pg_catalog runs it when the statement runs, and it may write anywhere.
       if (!state.barrier && DDL_WITH_EXPRESSIONS.has(s.kind)) {
         const calls = await userFunctionsCalled(s.node, ctx);
         if (calls.length > 0) state.barrier = { location: s.location, statement, why: `it calls ${calls.join(', ')}, which may write to any table` };

@@ -234,6 +234,40 @@ describe('preflight: data that makes a statement fail now', () => {
     ]);
   });
 
+  it('a write that runs more than itself (a trigger or cascade added in the run, a user function) stops the judging of every table after it', async () => {
+    const trigger = `CREATE FUNCTION public.audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER products_audit AFTER UPDATE ON products FOR EACH ROW EXECUTE FUNCTION public.audit();
+UPDATE products SET price = 1 WHERE price IS NULL;
+ALTER TABLE orders ADD CONSTRAINT o1 FOREIGN KEY (customer_id) REFERENCES customers (id);
+`;
+    const cascade = `ALTER TABLE paid_orders ADD CONSTRAINT p1 FOREIGN KEY (customer_id) REFERENCES customers (id) ON DELETE CASCADE;
+DELETE FROM customers WHERE id = 2;
+ALTER TABLE paid_orders ALTER COLUMN customer_id SET NOT NULL;
+`;
+    const userFunction = `UPDATE users SET nickname = public.is_ok(1)::text WHERE id = 1;
+ALTER TABLE orders ADD CONSTRAINT o2 FOREIGN KEY (customer_id) REFERENCES customers (id);
+`;
+    const lookAlike = `UPDATE products SET price = 1 WHERE price IS NULL;
+ALTER TABLE orders ADD CONSTRAINT o3 FOREIGN KEY (customer_id) REFERENCES customers (id);
+`;
+    const root = repository({ 't.sql': trigger, 'c.sql': cascade, 'u.sql': userFunction, 'l.sql': lookAlike });
+    const t = (await preflightJson(db.url, root, ['t.sql'])).report;
+    expect(statusOf(t, 4)).toEqual([{ rule: 'preflight/orphans', status: 'not-judged', reason: "the UPDATE at t.sql:3 may change any table's rows before this runs" }]);
+    const c = (await preflightJson(db.url, root, ['c.sql'])).report;
+    expect(statusOf(c, 1)).toEqual([{ rule: 'preflight/orphans', status: 'passed' }]);
+    expect(statusOf(c, 3)).toEqual([{ rule: 'preflight/nulls', status: 'not-judged', reason: "the DELETE at c.sql:2 may change any table's rows before this runs" }]);
+    const u = (await preflightJson(db.url, root, ['u.sql'])).report;
+    expect(statusOf(u, 2)).toEqual([
+      { rule: 'preflight/orphans', status: 'not-judged', reason: "the UPDATE at u.sql:1 may change any table's rows before this runs (it calls public.is_ok(), which may write to any table)" },
+    ]);
+    // The same UPDATE without a trigger changes products only: the foreign key on orders is judged (and fails).
+    const l = await preflightJson(db.url, root, ['l.sql']);
+    expect(findingsOf(l.report, 'preflight/orphans').map((f) => [f.at, f.count])).toEqual([['l.sql:2', 5]]);
+    // And nothing ran: the trigger, the cascade and the writes are not there.
+    expect(await query(db.url, `SELECT count(*)::int AS n FROM customers WHERE id = 2`)).toEqual([{ n: 1 }]);
+    expect(await query(db.url, `SELECT tgname FROM pg_trigger WHERE tgname = 'products_audit'`)).toEqual([]);
+  });
+
   it('--samples 0 and samples.exclude keep key values in the database', async () => {
     const root = repository({ 'db/fk.sql': FK, 'integrity.config.json': JSON.stringify({ samples: { exclude: ['public.legacy'] } }) });
     const { report } = await preflightJson(db.url, root, ['db/fk.sql']);

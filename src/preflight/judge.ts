@@ -166,9 +166,10 @@ export function recordEffects(s: MigrationStatement, state: RunState, catalog: C
   const label = statementLabel(s);
   if (s.kind === 'CreateStmt') {
     const rel = resolveRelation((s.node.relation ?? {}) as RangeVar, state, catalog);
-    // IF NOT EXISTS over a table that exists does nothing: the table keeps today's rows.
+    // Over a table that exists, IF NOT EXISTS does nothing and a plain CREATE fails (reported): either
+    // way the table keeps today's rows for the statements after it.
     const key = tableKey(rel.schema, rel.name);
-    if (s.node.if_not_exists === true && rel.table && !state.created.has(key) && !state.changed.has(key)) return;
+    if (rel.table && !state.created.has(key) && !state.changed.has(key)) return;
     state.created.set(tableKey(rel.schema, rel.name), s.location);
     state.changed.delete(tableKey(rel.schema, rel.name));
     return;

@@ -268,6 +268,14 @@ ALTER TABLE orders ADD CONSTRAINT o3 FOREIGN KEY (customer_id) REFERENCES custom
     expect(await query(db.url, `SELECT tgname FROM pg_trigger WHERE tgname = 'products_audit'`)).toEqual([]);
   });
 
+  it('a CREATE TABLE that fails because the table exists leaves it with its rows for what follows', async () => {
+    const root = repository({ 'x.sql': 'CREATE TABLE customers (id int PRIMARY KEY);\nALTER TABLE paid_orders ADD CONSTRAINT p2 FOREIGN KEY (customer_id) REFERENCES customers (id);\n' });
+    const { report } = await preflightJson(db.url, root, ['x.sql']);
+    expect(findingsOf(report).map((f) => [f.rule, f.at])).toEqual([['preflight/already-exists', 'x.sql:1']]);
+    // Judged against today's customers (1 and 2 exist), not an empty table.
+    expect(statusOf(report, 2)).toEqual([{ rule: 'preflight/orphans', status: 'passed' }]);
+  });
+
   it('--samples 0 and samples.exclude keep key values in the database', async () => {
     const root = repository({ 'db/fk.sql': FK, 'integrity.config.json': JSON.stringify({ samples: { exclude: ['public.legacy'] } }) });
     const { report } = await preflightJson(db.url, root, ['db/fk.sql']);

@@ -32,6 +32,7 @@ export type Target =
   | { kind: 'created'; schema: string; name: string; createdAt: StatementLocation }
   | { kind: 'unknown'; schema: string; name: string; reason: string };
 
+/** `inh` is true unless the statement says ONLY (libpg_query leaves a false field out). */
 export function targetOf(rv: RangeVar & { inh?: boolean }, state: RunState, ctx: JudgeContext): Target {
   const rel = resolveRelation(rv, state, ctx.catalog);
   const created = state.created.get(tableKey(rel.schema, rel.name));
@@ -42,7 +43,7 @@ export function targetOf(rv: RangeVar & { inh?: boolean }, state: RunState, ctx:
     const where = rv.schemaname ? `${rel.schema}.${rel.name}` : `${rel.name} (looked for in ${state.searchPath.join(', ')})`;
     return { kind: 'unknown', schema: rel.schema, name: rel.name, reason: `no table ${where} exists today, and no earlier statement of the run creates it` };
   }
-  return { kind: 'today', schema: rel.schema, name: rel.name, table: rel.table, inh: rv.inh !== false };
+  return { kind: 'today', schema: rel.schema, name: rel.name, table: rel.table, inh: rv.inh === true };
 }
 
 /** Why a column cannot be read today: added earlier in the run, or not there. Null when it can. */
@@ -706,6 +707,10 @@ export const judgeIndex: Judge = async (s, state, ctx, report) => {
   const rule = 'preflight/duplicates';
   const t = targetOf(rv, state, ctx);
   if (t.kind === 'unknown') return [notJudged(rule, t.reason)];
+  if (t.kind === 'today' && !t.inh && t.table.kind === 'partitioned table') {
+    // ON ONLY a partitioned table: an invalid index on the parent alone, over no row (its partitions' indexes are attached later).
+    return [{ rule, status: 'passed', note: 'ON ONLY a partitioned table: the index is built over no row until its partitions\' indexes are attached' }];
+  }
   if (elems.some((e) => e.expr)) return [notJudged(rule, 'a unique index on an expression: not judged')];
   if (elems.some((e) => (Array.isArray(e.opclass) && e.opclass.length > 0) || (Array.isArray(e.collation) && e.collation.length > 0))) {
     return [notJudged(rule, 'an operator class or collation of its own: its equality is not known here')];

@@ -29,6 +29,9 @@ const SETUP = [
   'ALTER TABLE legacy ADD CONSTRAINT legacy_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID',
   'CREATE TABLE users (id int, email text, nickname text)',
   `INSERT INTO users VALUES (1, 'a@x', 'a'), (2, 'a@x', 'b'), (3, 'b@x', 'c'), (4, 'b@x', 'd'), (5, 'b@x', 'e'), (6, 'c@x', 'f'), (7, NULL, 'g'), (8, NULL, 'h')`,
+  'CREATE TABLE events (id int, k int) PARTITION BY RANGE (id)',
+  'CREATE TABLE events_1 PARTITION OF events FOR VALUES FROM (0) TO (100)',
+  'INSERT INTO events VALUES (1, 5), (1, 5), (2, 6)',
   'CREATE TABLE products (id int PRIMARY KEY, price numeric)',
   'INSERT INTO products VALUES (1, 10), (2, 0), (3, -1), (4, NULL)',
   'CREATE TABLE plans (id int PRIMARY KEY, meta jsonb)',
@@ -55,6 +58,8 @@ ALTER TABLE users ADD PRIMARY KEY (email);
 CREATE UNIQUE INDEX users_email_late ON users (email) WHERE id > 3;
 CREATE UNIQUE INDEX CONCURRENTLY users_id ON users (id);
 ALTER TABLE users ADD UNIQUE (nickname);
+CREATE UNIQUE INDEX events_id_k ON ONLY events (id, k);
+CREATE UNIQUE INDEX events_id_k_all ON events (id, k);
 `;
 
 const NOT_NULL = `-- ÑOT NULL 🚫
@@ -153,11 +158,17 @@ describe('preflight: data that makes a statement fail now', () => {
       { rule: 'preflight/duplicates', severity: 'error', at: 'db/unique.sql:4', count: 2, samples: ['(0,7)', '(0,8)'], object: users({}) },
       // WHERE id > 3: b@x (rows 4, 5) only.
       { rule: 'preflight/duplicates', severity: 'error', at: 'db/unique.sql:5', count: 2, samples: ['b@x'], object: users({ index: 'users_email_late' }) },
+      {
+        rule: 'preflight/duplicates', severity: 'error', at: 'db/unique.sql:9', count: 2, samples: ['[1, 5]'],
+        object: { schema: 'public', table: 'events', columns: ['id', 'k'], index: 'events_id_k_all' },
+      },
     ]);
     expect(report.findings.find((f) => f.location.line === 2)?.details).toEqual({ duplicateKeys: 2, sampleKey: ['email'] });
     // The look-alikes: id and nickname are unique today.
     expect(statusOf(report, 6)).toEqual([{ rule: 'preflight/duplicates', status: 'passed' }]);
     expect(statusOf(report, 7)).toEqual([{ rule: 'preflight/duplicates', status: 'passed' }]);
+    // ON ONLY a partitioned table reads no row; without ONLY every partition's rows count.
+    expect(statusOf(report, 8)).toEqual([{ rule: 'preflight/duplicates', status: 'passed', note: "ON ONLY a partitioned table: the index is built over no row until its partitions' indexes are attached" }]);
   });
 
   it('SET NOT NULL and ADD COLUMN ... NOT NULL without a default: the rows that fail; a backfill before it is not second-guessed', async () => {
@@ -274,6 +285,16 @@ ALTER TABLE orders ADD CONSTRAINT o3 FOREIGN KEY (customer_id) REFERENCES custom
     expect(findingsOf(report).map((f) => [f.rule, f.at])).toEqual([['preflight/already-exists', 'x.sql:1']]);
     // Judged against today's customers (1 and 2 exist), not an empty table.
     expect(statusOf(report, 2)).toEqual([{ rule: 'preflight/orphans', status: 'passed' }]);
+  });
+
+  it('ADD CHECK without ONLY reaches the rows of the inheriting tables', async () => {
+    const root = repository({ 'i.sql': "ALTER TABLE customers ADD CONSTRAINT small_ids CHECK (id < 5);\nALTER TABLE customers ADD CONSTRAINT named CHECK (name <> 'Grace');\n" });
+    const { report } = await preflightJson(db.url, root, ['i.sql']);
+    // Grace (7) is a row of vip_customers: ALTER TABLE customers checks it too.
+    expect(findingsOf(report, 'preflight/check-violations').map((f) => [f.at, f.count, f.samples])).toEqual([
+      ['i.sql:1', 1, ['7']],
+      ['i.sql:2', 1, ['7']],
+    ]);
   });
 
   it('--samples 0 and samples.exclude keep key values in the database', async () => {

@@ -140,6 +140,31 @@ function riEquality(child: string, parent: string): boolean {
   return c === p || (INTEGERS.has(c) && INTEGERS.has(p)) || (STRINGS.has(c) && STRINGS.has(p));
 }
 
+/**
+ * Whether a foreign key may reference these columns: a unique index on exactly them (any order), not
+ * partial, on no expression, valid and not deferrable ('usable'); 'none' when there is no unique index on
+ * them at all (the statement fails, 42830); else why it is not known.
+ */
+async function referencedKey(ctx: JudgeContext, state: RunState, schema: string, name: string, columns: string[]): Promise<'usable' | 'none' | string> {
+  const wanted = JSON.stringify([...columns].sort());
+  if ((state.uniqueAdded.get(tableKey(schema, name)) ?? []).some((k) => JSON.stringify([...k].sort()) === wanted)) return 'usable';
+  const rows = (
+    await ctx.db.query<{ valid: boolean; immediate: boolean; columns: string[] }>(
+      `SELECT i.indisvalid AS valid, i.indimmediate AS immediate,
+              (SELECT pg_catalog.array_agg(a.attname::pg_catalog.text) FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(n, o)
+                 JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attnum OPERATOR(pg_catalog.=) k.n
+                WHERE k.o OPERATOR(pg_catalog.<=) i.indnkeyatts) AS columns
+         FROM pg_catalog.pg_index i
+        WHERE i.indrelid OPERATOR(pg_catalog.=) ${relationOid('$1', '$2')} AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL`,
+      [schema, name],
+    )
+  ).rows;
+  const same = rows.filter((r) => JSON.stringify([...(r.columns ?? [])].sort()) === wanted);
+  if (same.some((r) => r.valid && r.immediate)) return 'usable';
+  if (same.length > 0) return `the unique index on ${displayName(schema, name)}(${columns.join(', ')}) is ${same.every((r) => !r.valid) ? 'invalid' : 'deferrable'}: whether PostgreSQL accepts it for a foreign key is not judged`;
+  return 'none';
+}
+
 interface ForeignKeySpec {
   name: string | null;
   child: Extract<Target, { kind: 'today' | 'created' }>;
@@ -202,6 +227,20 @@ async function judgeForeignKey(fk: ForeignKeySpec, state: RunState, ctx: JudgeCo
         return notJudged(rule, `${fk.columns[i]} or ${refColumns[i]} has a nondeterministic collation: PostgreSQL's check compares such keys in ways not repeated here`);
       }
     }
+    const key = await referencedKey(ctx, state, parent.schema, parent.name, refColumns);
+    if (key === 'none') {
+      report({
+        rule,
+        kind: 'no-unique-key',
+        message: `${fk.statement} fails now (42830): ${displayName(parent.schema, parent.name)} has no primary key, unique constraint or unique index on (${refColumns.join(', ')}), which a foreign key must reference. Add one first`,
+        object,
+        count: null,
+        samples: [],
+        location: fk.location,
+      });
+      return { rule, status: 'failed' };
+    }
+    if (key !== 'usable') return notJudged(rule, key);
     const match = fk.columns.map((c, i) => `p.${quoteIdent(refColumns[i] as string)} OPERATOR(pg_catalog.=) r.${quoteIdent(c)}`).join(' AND ');
     where = `((${keyNotNull}) AND NOT EXISTS (SELECT 1 FROM ${ownRows(parent.table)} p WHERE ${match}))${partlyNull}`;
   }
@@ -247,6 +286,8 @@ async function judgeUnique(u: UniqueSpec, state: RunState, ctx: JudgeContext, re
   const foreign = await userTypes(ctx, t.schema, t.name, u.columns);
   if (foreign) return notJudged(rule, foreign);
   const object: FindingObject = { schema: t.schema, table: t.name, columns: u.columns, ...(u.name ? { constraint: u.name } : {}), ...(u.index ? { index: u.index } : {}) };
+  // A later foreign key of the run may reference it (whether or not it fails here: the run is judged as if it succeeded).
+  if (!u.predicate) state.uniqueAdded.set(tableKey(t.schema, t.name), [...(state.uniqueAdded.get(tableKey(t.schema, t.name)) ?? []), u.columns]);
   const from = ownRows(t.table);
   const cols = u.columns.map((c) => `r.${quoteIdent(c)}`).join(', ');
   const filters = [...(u.predicate ? [`(${u.predicate})`] : []), ...(u.nullsNotDistinct || u.primaryKey ? [] : u.columns.map((c) => `r.${quoteIdent(c)} IS NOT NULL`))];
@@ -333,6 +374,8 @@ function nonNullConstant(expr: unknown): boolean | null {
   return null;
 }
 
+const SERIALS = new Set(['serial', 'bigserial', 'smallserial', 'serial2', 'serial4', 'serial8']);
+
 /** ADD COLUMN ... NOT NULL: without a default (or with a NULL one) every row of a table with rows fails. */
 async function judgeAddColumn(t: Extract<Target, { kind: 'today' | 'created' }>, def: Node, s: MigrationStatement, state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome[]> {
   const rule = 'preflight/nulls';
@@ -343,6 +386,10 @@ async function judgeAddColumn(t: Extract<Target, { kind: 'today' | 'created' }>,
   const others = kinds.filter((k) => !['CONSTR_NOTNULL', 'CONSTR_NULL', 'CONSTR_DEFAULT'].includes(k));
   const outcomes: Outcome[] = [];
   if (others.length > 0) outcomes.push(notJudged('preflight/not-judged', `ADD COLUMN ${column} with ${others.map((k) => k.replace('CONSTR_', '')).join(', ')}: not judged`));
+  const typeNames = strings((def.typeName as Node | undefined)?.names);
+  // serial fills every row from its sequence (and is NOT NULL by itself); an identity or generated column is filled too.
+  if (SERIALS.has((typeNames[typeNames.length - 1] ?? '').toLowerCase())) return [...outcomes, { rule, status: 'passed', note: `${column} is ${typeNames.join('.')}: every row gets a value from its sequence` }];
+  if (kinds.includes('CONSTR_IDENTITY') || kinds.includes('CONSTR_GENERATED')) return outcomes;
   if (!kinds.includes('CONSTR_NOTNULL')) return outcomes.length > 0 ? outcomes : [{ rule, status: 'passed' }];
   if (t.kind === 'created') return [...outcomes, { rule, status: 'passed', note: `${displayName(t.schema, t.name)} is created at ${at(t.createdAt)} in this run: empty when this runs` }];
   const dflt = constraints.find((c) => c.contype === 'CONSTR_DEFAULT');
@@ -473,8 +520,8 @@ async function judgeCheck(t: Extract<Target, { kind: 'today' | 'created' }>, c: 
   const name = typeof c.conname === 'string' ? c.conname : null;
   const object: FindingObject = { schema: t.schema, table: t.name, ...(name ? { constraint: name } : {}) };
   const key = rowKey(t.table);
-  // Without ONLY, ADD CHECK applies to the inheriting tables too. The expression's columns are the table's, unqualified.
-  const from = t.inh || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`;
+  // Without ONLY (and unless NO INHERIT), ADD CHECK applies to the inheriting tables too. The expression's columns are the table's, unqualified.
+  const from = (t.inh && c.is_no_inherit !== true) || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`;
   const evaluated = await evaluating(ctx, () => countRows(ctx, from, `(${expression}) IS FALSE`, key.expr, sampleLimit(ctx, object)));
   if ('error' in evaluated) {
     const { code, message } = evaluated.error;

@@ -61,6 +61,8 @@ export class RunState {
   readonly addedColumns = new Map<string, StatementLocation>();
   /** Constraints added NOT VALID earlier in the run, for a later VALIDATE CONSTRAINT (key: JSON [schema, table, name]). */
   readonly notValid = new Map<string, { table: string; constraint: Node; location: StatementLocation }>();
+  /** Unique keys added earlier in the run, by table: a foreign key may reference them. */
+  readonly uniqueAdded = new Map<string, string[][]>();
   /** Tables given a trigger, or referenced by a foreign key with an action, earlier in the run: writing to them runs more than the statement. */
   readonly codeAdded = new Set<string>();
   /** The schemas unqualified names resolve in (SET search_path changes it). */

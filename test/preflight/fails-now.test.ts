@@ -297,6 +297,33 @@ ALTER TABLE orders ADD CONSTRAINT o3 FOREIGN KEY (customer_id) REFERENCES custom
     ]);
   });
 
+  it('a foreign key needs a unique key to reference: none today fails whatever the rows; one added earlier in the run counts', async () => {
+    const root = repository({
+      'k.sql': 'ALTER TABLE orders ADD CONSTRAINT o4 FOREIGN KEY (customer_id) REFERENCES users (id);\n',
+      'k2.sql': 'ALTER TABLE users ADD CONSTRAINT users_id_key UNIQUE (id);\nALTER TABLE orders ADD CONSTRAINT o5 FOREIGN KEY (customer_id) REFERENCES users (id);\n',
+    });
+    const none = (await preflightJson(db.url, root, ['k.sql'])).report;
+    expect(findingsOf(none, 'preflight/orphans')).toEqual([
+      {
+        rule: 'preflight/orphans', severity: 'error', at: 'k.sql:1', count: null, samples: [],
+        object: { schema: 'public', table: 'orders', columns: ['customer_id'], constraint: 'o4', references: { schema: 'public', table: 'users', columns: ['id'] } },
+      },
+    ]);
+    expect(none.findings[0]?.message).toBe('ADD FOREIGN KEY fails now (42830): public.users has no primary key, unique constraint or unique index on (id), which a foreign key must reference. Add one first');
+    // users' ids are 1 to 8: 99 (twice) and 98 are orphans.
+    const added = (await preflightJson(db.url, root, ['k2.sql'])).report;
+    expect(findingsOf(added, 'preflight/orphans').map((f) => [f.at, f.count, f.samples])).toEqual([['k2.sql:2', 3, ['98', '99']]]);
+  });
+
+  it('ADD COLUMN serial, identity or generated: filled by PostgreSQL, never reported as NULL', async () => {
+    const root = repository({ 's.sql': 'ALTER TABLE users ADD COLUMN seq serial;\nALTER TABLE users ADD COLUMN big bigserial NOT NULL;\nALTER TABLE users ADD COLUMN ident int GENERATED ALWAYS AS IDENTITY NOT NULL;\n' });
+    const { run, report } = await preflightJson(db.url, root, ['s.sql']);
+    expect(run.code).toBe(0);
+    expect(findingsOf(report, 'preflight/nulls')).toEqual([]);
+    expect(statusOf(report, 1)).toEqual([{ rule: 'preflight/nulls', status: 'passed', note: 'seq is serial: every row gets a value from its sequence' }]);
+    expect(statusOf(report, 3)).toEqual([{ rule: 'preflight/not-judged', status: 'not-judged', reason: 'ADD COLUMN ident with IDENTITY: not judged' }]);
+  });
+
   it('--samples 0 and samples.exclude keep key values in the database', async () => {
     const root = repository({ 'db/fk.sql': FK, 'integrity.config.json': JSON.stringify({ samples: { exclude: ['public.legacy'] } }) });
     const { report } = await preflightJson(db.url, root, ['db/fk.sql']);

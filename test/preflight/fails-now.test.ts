@@ -288,13 +288,15 @@ ALTER TABLE orders ADD CONSTRAINT o3 FOREIGN KEY (customer_id) REFERENCES custom
   });
 
   it('ADD CHECK without ONLY reaches the rows of the inheriting tables', async () => {
-    const root = repository({ 'i.sql': "ALTER TABLE customers ADD CONSTRAINT small_ids CHECK (id < 5);\nALTER TABLE customers ADD CONSTRAINT named CHECK (name <> 'Grace');\n" });
+    const root = repository({ 'i.sql': "ALTER TABLE customers ADD CONSTRAINT small_ids CHECK (id < 5);\nALTER TABLE customers ADD CONSTRAINT named CHECK (name <> 'Grace');\nALTER TABLE customers ADD CONSTRAINT own_small_ids CHECK (id < 5) NO INHERIT;\n" });
     const { report } = await preflightJson(db.url, root, ['i.sql']);
     // Grace (7) is a row of vip_customers: ALTER TABLE customers checks it too.
     expect(findingsOf(report, 'preflight/check-violations').map((f) => [f.at, f.count, f.samples])).toEqual([
       ['i.sql:1', 1, ['7']],
       ['i.sql:2', 1, ['7']],
     ]);
+    // NO INHERIT: the constraint is the parent's alone, and its own rows (1 and 2) pass.
+    expect(statusOf(report, 3)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);
   });
 
   it('a foreign key needs a unique key to reference: none today fails whatever the rows; one added earlier in the run counts', async () => {

@@ -7,6 +7,8 @@ import type { PreflightReport } from '../../src/preflight/report.js';
 
 const SEED = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/preflight/seed-003');
 
+const PASSED = 'no row of today makes the expression raise (whether PostgreSQL accepts the expression itself, IMMUTABLE, is not judged)';
+
 function outcomesAt(report: PreflightReport, file: string, line: number) {
   return report.preflight.statementsJudged.find((v) => v.location.file === file && v.location.line === line)?.outcomes;
 }
@@ -32,7 +34,7 @@ describe('preflight: seed 003, its migration judged before its index exists', ()
         'Write it so that it cannot raise on the data it will meet (a ::numeric cast instead of ::int for JSON numbers), or repair the rows first',
     );
     // The fix: DROP INDEX is not judged (listed); the ::numeric index passes.
-    expect(outcomesAt(report, 'seed-003/20251122000000_fix_credits_index_for_decimals/migration.sql', 5)).toEqual([{ rule: 'preflight/index-expressions', status: 'passed' }]);
+    expect(outcomesAt(report, 'seed-003/20251122000000_fix_credits_index_for_decimals/migration.sql', 5)).toEqual([{ rule: 'preflight/index-expressions', status: 'passed', note: PASSED }]);
     expect(report.preflight.notJudged).toEqual([
       { file: 'seed-003/20251122000000_fix_credits_index_for_decimals/migration.sql', line: 2, statement: 'DROP', reason: 'preflight does not judge DROP statements' },
     ]);
@@ -78,7 +80,7 @@ describe('preflight: expressions that raise, and values that do not convert', ()
       // A partial index evaluates only the rows of its WHERE: id 1 and 2.
       { rule: 'preflight/index-expressions', severity: 'error', at: 'idx.sql:5', count: 1, samples: ['2'], object: plans('plans_n_part') },
     ]);
-    expect(outcomesAt(report, 'idx.sql', 4)).toEqual([{ rule: 'preflight/index-expressions', status: 'passed' }]);
+    expect(outcomesAt(report, 'idx.sql', 4)).toEqual([{ rule: 'preflight/index-expressions', status: 'passed', note: PASSED }]);
     expect(outcomesAt(report, 'idx.sql', 6)).toEqual([{ rule: 'preflight/index-expressions', status: 'not-judged', reason: 'not judged: the index expression calls function public.f()' }]);
   });
 

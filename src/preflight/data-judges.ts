@@ -20,6 +20,7 @@ import {
 } from './judge.js';
 import type { PreflightRuleId } from './rules.js';
 import { judgeAlterType, judgeExpressionIndex, raisingRows } from './expression-judges.js';
+import { judgeJsonIntCasts } from './later-judges.js';
 import { isNode, type MigrationStatement, type Node, type StatementLocation } from './statements.js';
 
 const at = (l: StatementLocation) => `${l.file}:${l.line}`;
@@ -795,4 +796,14 @@ export const judgeIndex: Judge = async (s, state, ctx, report) => {
 };
 
 /** Every judge: the statement kinds preflight looks at. */
-export const ALL_JUDGES: Judges = { ...JUDGES, AlterTableStmt: judgeAlterTable, IndexStmt: judgeIndex };
+/** A statement's data judge, then whether what it adds will fail later writes (a JSON integer cast). */
+const andLater =
+  (judge: Judge): Judge =>
+  async (s, state, ctx, report) => [...(await judge(s, state, ctx, report)), ...(await judgeJsonIntCasts(s, state, ctx, report))];
+
+export const ALL_JUDGES: Judges = {
+  ...JUDGES,
+  CreateStmt: andLater(JUDGES.CreateStmt as Judge),
+  AlterTableStmt: andLater(judgeAlterTable),
+  IndexStmt: andLater(judgeIndex),
+};

@@ -61,6 +61,8 @@ export class RunState {
   readonly addedColumns = new Map<string, StatementLocation>();
   /** Constraints added NOT VALID earlier in the run, for a later VALIDATE CONSTRAINT (key: JSON [schema, table, name]). */
   readonly notValid = new Map<string, { table: string; constraint: Node; location: StatementLocation }>();
+  /** Column types given by the run (CREATE TABLE, ADD COLUMN): the last part of the type's name (key: JSON [schema, table, column]). */
+  readonly columnTypes = new Map<string, string>();
   /** Unique keys added earlier in the run, by table: a foreign key may reference them. */
   readonly uniqueAdded = new Map<string, string[][]>();
   /** Tables given a trigger, or referenced by a foreign key with an action, earlier in the run: writing to them runs more than the statement. */
@@ -174,6 +176,7 @@ export function recordEffects(s: MigrationStatement, state: RunState, catalog: C
     if (rel.table && !state.created.has(key) && !state.changed.has(key)) return;
     state.created.set(tableKey(rel.schema, rel.name), s.location);
     state.changed.delete(tableKey(rel.schema, rel.name));
+    recordColumnTypes(rel, (s.node.tableElts as Node[] | undefined) ?? [], state);
     return;
   }
   if (s.kind === 'VariableSetStmt' && s.node.name === 'search_path' && Array.isArray(s.node.args)) {
@@ -202,6 +205,10 @@ export function recordEffects(s: MigrationStatement, state: RunState, catalog: C
       }
     };
     walk(s.node);
+  }
+  if (s.kind === 'AlterTableStmt' && isNode(s.node.relation)) {
+    const rel = resolveRelation(s.node.relation as RangeVar, state, catalog);
+    recordColumnTypes(rel, ((s.node.cmds as Node[] | undefined) ?? []).map((c) => ((c.AlterTableCmd as Node | undefined)?.def ?? {}) as Node), state);
   }
   if (ROWS_UNCHANGED.has(s.kind)) return;
   if (s.kind === 'TruncateStmt' || s.kind === 'DropStmt' || ROWS_OF_ONE_TABLE.has(s.kind)) {
@@ -263,6 +270,15 @@ const ROW_KEEPING_SUBCOMMANDS = new Set([
 function alterKeepsRows(node: Node): boolean {
   if (node.objtype !== 'OBJECT_TABLE') return true;
   return ((node.cmds as Node[] | undefined) ?? []).every((c) => ROW_KEEPING_SUBCOMMANDS.has(String((c.AlterTableCmd as Node | undefined)?.subtype)));
+}
+
+function recordColumnTypes(rel: { schema: string; name: string }, elements: Node[], state: RunState): void {
+  for (const e of elements) {
+    if (!isNode(e.ColumnDef)) continue;
+    const c = e.ColumnDef as Node;
+    const typeNames = (((c.typeName as Node | undefined)?.names as Node[] | undefined) ?? []).map((n) => String((n.String as Node | undefined)?.sval ?? ''));
+    state.columnTypes.set(JSON.stringify([rel.schema, rel.name, String(c.colname)]), typeNames[typeNames.length - 1] ?? '');
+  }
 }
 
 function dropTargets(node: Node): RangeVar[] {

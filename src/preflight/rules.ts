@@ -52,6 +52,12 @@ export const PREFLIGHT_RULES = [
     description: 'ALTER COLUMN ... TYPE (with or without USING) fails when a value does not convert (e.g. text to integer), or when there is no assignment cast and no USING.',
   },
   {
+    id: 'preflight/json-int-casts',
+    title: 'JSON text cast to an integer in an index, CHECK or generated column',
+    severity: 'error',
+    description: 'The statement adds a cast of JSON text to smallint, integer or bigint that every later write evaluates: the first fractional value (1.38) makes writes fail with 22P02, whatever today\'s rows hold (seed 003).',
+  },
+  {
     id: 'preflight/not-judged',
     title: 'Statements preflight did not judge',
     severity: 'info',

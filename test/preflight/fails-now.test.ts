@@ -203,7 +203,9 @@ describe('preflight: data that makes a statement fail now', () => {
     );
     expect(statusOf(report, 3)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);
     expect(statusOf(report, 4)).toEqual([{ rule: 'preflight/check-violations', status: 'passed', note: 'NOT VALID: the rows of today are not checked until VALIDATE CONSTRAINT' }]);
-    expect(statusOf(report, 7)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);
+    // The ::int cast of JSON text also fails later writes; the ::numeric one does not.
+    expect(statusOf(report, 6)).toEqual([{ rule: 'preflight/check-violations', status: 'failed' }, { rule: 'preflight/json-int-casts', status: 'failed' }]);
+    expect(statusOf(report, 7)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }, { rule: 'preflight/json-int-casts', status: 'passed' }]);
     expect(statusOf(report, 8)).toEqual([{ rule: 'preflight/check-violations', status: 'not-judged', reason: 'not judged: the CHECK expression calls function public.is_ok()' }]);
     // When the migration runs, that CHECK runs public.is_ok on every row, which may write anywhere: nothing after it is judged.
     expect(statusOf(report, 9)).toEqual([
@@ -212,6 +214,8 @@ describe('preflight: data that makes a statement fail now', () => {
         status: 'not-judged',
         reason: "the ALTER TABLE at db/check.sql:8 may change any table's rows before this runs (it calls public.is_ok(), which may write to any table)",
       },
+      // What does not depend on the data is still judged: a numeric cast will not fail later writes.
+      { rule: 'preflight/json-int-casts', status: 'passed' },
     ]);
     expect(report.checks.find((c) => c.id === 'preflight/check-violations')?.status).toBe('failed');
     const unqualified = await preflightJson(db.url, root, ['db/user-code.sql']);

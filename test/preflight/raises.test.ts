@@ -34,7 +34,10 @@ describe('preflight: seed 003, its migration judged before its index exists', ()
         'Write it so that it cannot raise on the data it will meet (a ::numeric cast instead of ::int for JSON numbers), or repair the rows first',
     );
     // The fix: DROP INDEX is not judged (listed); the ::numeric index passes.
-    expect(outcomesAt(report, 'seed-003/20251122000000_fix_credits_index_for_decimals/migration.sql', 5)).toEqual([{ rule: 'preflight/index-expressions', status: 'passed', note: PASSED }]);
+    expect(outcomesAt(report, 'seed-003/20251122000000_fix_credits_index_for_decimals/migration.sql', 5)).toEqual([
+      { rule: 'preflight/index-expressions', status: 'passed', note: PASSED },
+      { rule: 'preflight/json-int-casts', status: 'passed' },
+    ]);
     expect(report.preflight.notJudged).toEqual([
       { file: 'seed-003/20251122000000_fix_credits_index_for_decimals/migration.sql', line: 2, statement: 'DROP', reason: 'preflight does not judge DROP statements' },
     ]);
@@ -80,7 +83,10 @@ describe('preflight: expressions that raise, and values that do not convert', ()
       // A partial index evaluates only the rows of its WHERE: id 1 and 2.
       { rule: 'preflight/index-expressions', severity: 'error', at: 'idx.sql:5', count: 1, samples: ['2'], object: plans('plans_n_part') },
     ]);
-    expect(outcomesAt(report, 'idx.sql', 4)).toEqual([{ rule: 'preflight/index-expressions', status: 'passed', note: PASSED }]);
+    expect(outcomesAt(report, 'idx.sql', 4)).toEqual([
+      { rule: 'preflight/index-expressions', status: 'passed', note: PASSED },
+      { rule: 'preflight/json-int-casts', status: 'passed' },
+    ]);
     expect(outcomesAt(report, 'idx.sql', 6)).toEqual([{ rule: 'preflight/index-expressions', status: 'not-judged', reason: 'not judged: the index expression calls function public.f()' }]);
   });
 
@@ -112,5 +118,65 @@ describe('preflight: expressions that raise, and values that do not convert', ()
     expect(outcomesAt(e, 'e.sql', 2)).toEqual([{ rule: 'preflight/nulls', status: 'not-judged', reason: 'the ALTER TABLE at e.sql:1 changes public.codes before this runs' }]);
     // Nothing was converted.
     expect(await query(db.url, `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'codes'::regclass AND attname IN ('code', 'amount') ORDER BY attname`)).toEqual([{ t: 'numeric' }, { t: 'text' }]);
+  });
+});
+
+describe('preflight: JSON text cast to an integer, which fails later writes whatever today holds', () => {
+  // Seed 000 as it was before Plan 208: every creditsPer1kTokens an integer. This is when seed 003's migration passed review and CI.
+  const db = useDatabase('preflight_json_int_casts', { incidents: ['000_models_without_pricing.sql'], sql: ['CREATE TABLE codes (id int PRIMARY KEY, code text)'] });
+
+  it("seed 003's migration on integer-only data: no row raises today, and it is still reported, with the ::numeric statement to write instead", async () => {
+    const { run, report } = await preflightJson(db.url, path.dirname(SEED), ['seed-003/20251112120000_credits_index/migration.sql', 'seed-003/20251122000000_fix_credits_index_for_decimals/migration.sql']);
+    expect(run.code).toBe(1);
+    expect(findingsOf(report, 'preflight/index-expressions')).toEqual([]);
+    expect(findingsOf(report, 'preflight/json-int-casts')).toEqual([
+      {
+        rule: 'preflight/json-int-casts', severity: 'error', at: 'seed-003/20251112120000_credits_index/migration.sql:2', count: null, samples: [],
+        object: { schema: 'public', table: 'models', column: 'meta', index: 'idx_models_meta_credits_per_1k' },
+      },
+    ]);
+    const f = report.findings.find((x) => x.checkId === 'preflight/json-int-casts');
+    expect(f?.details).toEqual({
+      casts: [{ expression: "CAST(meta ->> 'creditsPer1kTokens' AS int)", castType: 'integer', column: 'meta', where: 'index key' }],
+      instead: "CREATE INDEX idx_models_meta_credits_per_1k ON models USING btree ((CAST(meta ->> 'creditsPer1kTokens' AS numeric)))",
+    });
+    expect(f?.message).toMatch(/^CAST\(meta ->> 'creditsPer1kTokens' AS int\) \(integer\) in the index key: a JSON number with a fraction \(1\.38\) .* \(seed 003\)\. Cast to numeric instead: CREATE INDEX/);
+    expect(outcomesAt(report, 'seed-003/20251112120000_credits_index/migration.sql', 2)).toEqual([
+      { rule: 'preflight/index-expressions', status: 'passed', note: PASSED },
+      { rule: 'preflight/json-int-casts', status: 'failed' },
+    ]);
+  });
+
+  it('in a CHECK and a generated column of a new table; not for a text column, a numeric cast, or JSON not extracted as text; a CASE is not judged', async () => {
+    const root = repository({
+      'j.sql': [
+        "CREATE TABLE wallets (id int PRIMARY KEY, meta jsonb, credits int GENERATED ALWAYS AS ((meta->>'credits')::int) STORED, CHECK (CAST(meta #>> '{limits,max}' AS bigint) > 0));",
+        'CREATE INDEX codes_int ON codes ((code::int));',
+        "CREATE INDEX wallets_num ON wallets (((meta->>'credits')::numeric));",
+        "CREATE INDEX wallets_case ON wallets ((CASE WHEN meta->>'k' ~ '^[0-9]+$' THEN (meta->>'k')::int END));",
+        "ALTER TABLE wallets ADD CONSTRAINT wallets_small CHECK (jsonb_extract_path_text(meta, 'tier')::smallint < 10) NOT VALID;",
+        '',
+      ].join('\n'),
+    });
+    const { report } = await preflightJson(db.url, root, ['j.sql']);
+    expect(findingsOf(report, 'preflight/json-int-casts').map((f) => [f.at, f.object])).toEqual([
+      ['j.sql:1', { schema: 'public', table: 'wallets', column: 'meta' }],
+      ['j.sql:5', { schema: 'public', table: 'wallets', column: 'meta' }],
+    ]);
+    expect(report.findings.find((f) => f.checkId === 'preflight/json-int-casts')?.details?.casts).toEqual([
+      { expression: "CAST(meta ->> 'credits' AS int)", castType: 'integer', column: 'meta', where: 'generated column credits' },
+      { expression: "CAST(meta #>> '{limits,max}' AS bigint)", castType: 'bigint', column: 'meta', where: 'CHECK' },
+    ]);
+    // codes.code is text, not JSON: no JSON extraction, nothing to say.
+    expect(outcomesAt(report, 'j.sql', 2)).toEqual([{ rule: 'preflight/index-expressions', status: 'passed', note: PASSED }]);
+    expect(outcomesAt(report, 'j.sql', 3)).toEqual([
+      { rule: 'preflight/index-expressions', status: 'passed', note: 'public.wallets is created at j.sql:3 in this run: empty when this runs, no row to evaluate' },
+      { rule: 'preflight/json-int-casts', status: 'passed' },
+    ]);
+    expect(outcomesAt(report, 'j.sql', 4)?.find((o) => o.rule === 'preflight/json-int-casts')).toEqual({
+      rule: 'preflight/json-int-casts',
+      status: 'not-judged',
+      reason: "CAST(meta ->> 'k' AS int) in the index key is under a CASE: whether only integer text reaches it is not judged (integrity check's jsonb-int-cast-index reads such guards once the object exists)",
+    });
   });
 });

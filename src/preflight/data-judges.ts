@@ -20,7 +20,7 @@ import {
 } from './judge.js';
 import type { PreflightRuleId } from './rules.js';
 import { judgeAlterType, judgeExpressionIndex, raisingRows } from './expression-judges.js';
-import { judgeJsonIntCasts } from './later-judges.js';
+import { judgeJsonIntCasts, judgePlaceholderDefaults } from './later-judges.js';
 import { isNode, type MigrationStatement, type Node, type StatementLocation } from './statements.js';
 
 const at = (l: StatementLocation) => `${l.file}:${l.line}`;
@@ -602,6 +602,9 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
               : subtype === 'AT_ValidateConstraint'
                 ? 'preflight/orphans'
                 : 'preflight/not-judged';
+    // Data cannot make these fail, and they change no row: judged by what the rest of the run does
+    // (a trigger left disabled) or by the DEFAULT they set (a placeholder), not here.
+    if (['AT_ColumnDefault', 'AT_EnableTrig', 'AT_EnableAlwaysTrig', 'AT_EnableReplicaTrig', 'AT_DisableTrig', 'AT_EnableTrigAll', 'AT_DisableTrigAll', 'AT_EnableTrigUser', 'AT_DisableTrigUser'].includes(subtype)) continue;
     const judged = [
       'AT_AlterColumnType',
       'AT_SetNotNull',
@@ -799,7 +802,11 @@ export const judgeIndex: Judge = async (s, state, ctx, report) => {
 /** A statement's data judge, then whether what it adds will fail later writes (a JSON integer cast). */
 const andLater =
   (judge: Judge): Judge =>
-  async (s, state, ctx, report) => [...(await judge(s, state, ctx, report)), ...(await judgeJsonIntCasts(s, state, ctx, report))];
+  async (s, state, ctx, report) => [
+    ...(await judge(s, state, ctx, report)),
+    ...(await judgeJsonIntCasts(s, state, ctx, report)),
+    ...(await judgePlaceholderDefaults(s, state, ctx, report)),
+  ];
 
 export const ALL_JUDGES: Judges = {
   ...JUDGES,

@@ -45,6 +45,8 @@ export interface JudgeContext {
   raw: Queryable;
   catalog: Catalog;
   sampleSize: number;
+  /** placeholder-uuid's values (config, else its defaults), lower case. */
+  placeholders: string[];
   /** Whether key values may leave the database for a finding on this object (samples.exclude). */
   valuesAllowed: (object: FindingObject) => boolean;
 }
@@ -63,6 +65,12 @@ export class RunState {
   readonly notValid = new Map<string, { table: string; constraint: Node; location: StatementLocation }>();
   /** Column types given by the run (CREATE TABLE, ADD COLUMN): the last part of the type's name (key: JSON [schema, table, column]). */
   readonly columnTypes = new Map<string, string>();
+  /** Foreign keys added NOT VALID in the run (key: JSON [schema, table, name]), with where. */
+  readonly notValidForeignKeys = new Map<string, { location: StatementLocation; columns: string[] }>();
+  /** Constraints a VALIDATE CONSTRAINT of the run names (key: JSON [schema, table, name]). */
+  readonly validated = new Set<string>();
+  /** Triggers disabled in the run and not enabled again since (key: JSON [schema, table]; value: trigger name, ALL or USER, and where). */
+  readonly disabledTriggers = new Map<string, { trigger: string; location: StatementLocation }[]>();
   /** Unique keys added earlier in the run, by table: a foreign key may reference them. */
   readonly uniqueAdded = new Map<string, string[][]>();
   /** Tables given a trigger, or referenced by a foreign key with an action, earlier in the run: writing to them runs more than the statement. */
@@ -206,9 +214,10 @@ export function recordEffects(s: MigrationStatement, state: RunState, catalog: C
     };
     walk(s.node);
   }
-  if (s.kind === 'AlterTableStmt' && isNode(s.node.relation)) {
+  if (s.kind === 'AlterTableStmt' && isNode(s.node.relation) && s.node.objtype === 'OBJECT_TABLE') {
     const rel = resolveRelation(s.node.relation as RangeVar, state, catalog);
     recordColumnTypes(rel, ((s.node.cmds as Node[] | undefined) ?? []).map((c) => ((c.AlterTableCmd as Node | undefined)?.def ?? {}) as Node), state);
+    recordConstraintsAndTriggers(s, rel, state);
   }
   if (ROWS_UNCHANGED.has(s.kind)) return;
   if (s.kind === 'TruncateStmt' || s.kind === 'DropStmt' || ROWS_OF_ONE_TABLE.has(s.kind)) {
@@ -270,6 +279,35 @@ const ROW_KEEPING_SUBCOMMANDS = new Set([
 function alterKeepsRows(node: Node): boolean {
   if (node.objtype !== 'OBJECT_TABLE') return true;
   return ((node.cmds as Node[] | undefined) ?? []).every((c) => ROW_KEEPING_SUBCOMMANDS.has(String((c.AlterTableCmd as Node | undefined)?.subtype)));
+}
+
+/** NOT VALID foreign keys and their VALIDATE; triggers disabled and enabled: judged when the run ends. */
+function recordConstraintsAndTriggers(s: MigrationStatement, rel: { schema: string; name: string }, state: RunState): void {
+  const key = (name: string) => JSON.stringify([rel.schema, rel.name, name]);
+  const tkey = JSON.stringify([rel.schema, rel.name]);
+  for (const item of (s.node.cmds as Node[] | undefined) ?? []) {
+    const cmd = (item.AlterTableCmd ?? {}) as Node;
+    const subtype = String(cmd.subtype);
+    const c = isNode(cmd.def) && isNode((cmd.def as Node).Constraint) ? ((cmd.def as Node).Constraint as Node) : null;
+    if (subtype === 'AT_AddConstraint' && c?.contype === 'CONSTR_FOREIGN' && c.skip_validation === true && typeof c.conname === 'string') {
+      const columns = (((c.fk_attrs as Node[] | undefined) ?? []).map((n) => String((n.String as Node | undefined)?.sval ?? '')));
+      state.notValidForeignKeys.set(key(c.conname), { location: s.location, columns });
+    }
+    if (subtype === 'AT_ValidateConstraint') state.validated.add(key(String(cmd.name)));
+    const disabled = state.disabledTriggers.get(tkey) ?? [];
+    if (subtype === 'AT_DisableTrig') disabled.push({ trigger: String(cmd.name), location: s.location });
+    if (subtype === 'AT_DisableTrigAll') disabled.push({ trigger: 'ALL', location: s.location });
+    if (subtype === 'AT_DisableTrigUser') disabled.push({ trigger: 'USER', location: s.location });
+    const enabled = (d: { trigger: string }) =>
+      ['AT_EnableTrig', 'AT_EnableAlwaysTrig', 'AT_EnableReplicaTrig'].includes(subtype)
+        ? d.trigger === String(cmd.name)
+        : subtype === 'AT_EnableTrigAll'
+          ? true
+          : subtype === 'AT_EnableTrigUser'
+            ? d.trigger !== 'ALL'
+            : false;
+    state.disabledTriggers.set(tkey, disabled.filter((d) => !enabled(d)));
+  }
 }
 
 function recordColumnTypes(rel: { schema: string; name: string }, elements: Node[], state: RunState): void {
@@ -396,7 +434,10 @@ export interface JudgeRun {
  * would leave it, as far as that can be known. Each judgement runs in a savepoint: one that errors
  * (a lock not granted, a statement timeout) costs that judgement only.
  */
-export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges: Judges = JUDGES): Promise<JudgeRun> {
+/** Judgements made once the whole run is read (what a later statement may undo), given the verdicts to add outcomes to. */
+export type RunEnd = (state: RunState, verdicts: StatementVerdict[], report: (f: PreflightFindingInput) => void) => void;
+
+export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges: Judges = JUDGES, end?: RunEnd): Promise<JudgeRun> {
   const state = new RunState();
   const verdicts: StatementVerdict[] = [];
   const findings: PreflightFindingInput[] = [];
@@ -434,5 +475,6 @@ export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges
       verdicts.push({ location: s.location, statement, relation, ordinal, outcomes });
     }
   }
+  end?.(state, verdicts, (f) => findings.push(f));
   return { verdicts, findings };
 }

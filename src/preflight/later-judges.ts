@@ -1,8 +1,9 @@
 import { deparseSync } from '@libpg-query/parser';
 import { findColumn, findTable } from '../db/catalog.js';
 import { deparseExpression } from './data-judges.js';
-import { resolveRelation, type Judge, type JudgeContext, type Outcome, type RangeVar, type RunState } from './judge.js';
-import { isNode, type MigrationStatement, type Node } from './statements.js';
+import { displayName } from '../db/quote.js';
+import { resolveRelation, type Judge, type JudgeContext, type Outcome, type PreflightFindingInput, type RangeVar, type RunState, type StatementVerdict } from './judge.js';
+import { isNode, type MigrationStatement, type Node, type StatementLocation } from './statements.js';
 
 const INTEGER_TYPES: Record<string, string> = { int2: 'smallint', int4: 'integer', int8: 'bigint' };
 const TEXT_OPERATORS = new Set(['->>', '#>>']);
@@ -185,3 +186,118 @@ export const judgeJsonIntCasts: Judge = async (s, state, ctx, report) => {
   } else if (outcomes.length === 0) outcomes.push({ rule, status: 'passed', ...(casts > 0 ? { note: 'its integer casts read columns that are not JSON' } : {}) });
   return outcomes;
 };
+
+/** placeholder-uuid's built-in values (its `values` option's default), for a config that does not set them. */
+export const DEFAULT_PLACEHOLDERS = ['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff'];
+
+const TEXT_TYPES = new Set(['text', 'varchar', 'bpchar', 'citext']);
+const normalUuid = (v: string) => v.toLowerCase().replace(/[{}-]/g, '');
+
+/** The string constant an expression is (through casts), or null. */
+function stringConstant(expr: unknown): string | null {
+  let e = expr;
+  while (isNode(e) && isNode(e.TypeCast)) e = (e.TypeCast as Node).arg;
+  if (isNode(e) && isNode(e.A_Const)) {
+    const c = e.A_Const as Node;
+    return isNode(c.sval) ? String((c.sval as Node).sval ?? '') : null;
+  }
+  return null;
+}
+
+/**
+ * Data that will fail later: a placeholder UUID as an id column's DEFAULT (CREATE TABLE, ADD COLUMN,
+ * ALTER COLUMN SET DEFAULT), as placeholder-uuid finds once it exists: every insert that omits the column
+ * writes a fake id (seed 000). Columns as placeholder-uuid reads them: uuid, or text named id / *_id / *Id.
+ */
+export const judgePlaceholderDefaults: Judge = async (s, state, ctx, report) => {
+  const rule = 'preflight/placeholder-defaults';
+  if (!isNode(s.node.relation) || (s.kind !== 'CreateStmt' && s.kind !== 'AlterTableStmt')) return [];
+  const rel = resolveRelation(s.node.relation as RangeVar, state, ctx.catalog);
+  const defaults: { column: string; type: string; expr: unknown }[] = [];
+  const fromDef = (d: Node) => {
+    for (const c of (d.constraints as Node[] | undefined) ?? []) {
+      const k = (c.Constraint ?? {}) as Node;
+      if (k.contype === 'CONSTR_DEFAULT') defaults.push({ column: String(d.colname), type: lastName((d.typeName as Node | undefined)?.names), expr: k.raw_expr });
+    }
+  };
+  if (s.kind === 'CreateStmt') for (const e of (s.node.tableElts as Node[] | undefined) ?? []) if (isNode(e.ColumnDef)) fromDef(e.ColumnDef as Node);
+  for (const item of s.kind === 'AlterTableStmt' ? ((s.node.cmds as Node[] | undefined) ?? []) : []) {
+    const cmd = (item.AlterTableCmd ?? {}) as Node;
+    const def = isNode(cmd.def) ? (cmd.def as Node) : null;
+    if (cmd.subtype === 'AT_AddColumn' && def && isNode(def.ColumnDef)) fromDef(def.ColumnDef as Node);
+    if (cmd.subtype === 'AT_ColumnDefault' && def) {
+      const column = String(cmd.name);
+      const known = state.columnTypes.get(JSON.stringify([rel.schema, rel.name, column]));
+      const table = findTable(ctx.catalog, rel.schema, rel.name);
+      defaults.push({ column, type: known ?? (table ? (findColumn(table, column)?.baseType ?? '') : ''), expr: def });
+    }
+  }
+  const outcomes: Outcome[] = [];
+  const wanted = new Map(ctx.placeholders.map((p) => [normalUuid(p), p]));
+  for (const d of defaults) {
+    const idLike = d.type === 'uuid' || (TEXT_TYPES.has(d.type) && /(^id$|_id$|[a-z]Id$)/.test(d.column));
+    if (!idLike) continue;
+    const value = stringConstant(d.expr);
+    const placeholder = value === null ? undefined : wanted.get(normalUuid(value));
+    if (!placeholder) {
+      outcomes.push({ rule, status: 'passed' });
+      continue;
+    }
+    report({
+      rule,
+      kind: 'placeholder-default',
+      message: `${d.column} gets DEFAULT '${value}', the placeholder ${placeholder}: every insert that omits ${d.column} will write a fake id (seed 000). Leave it without a DEFAULT (an insert that does not know the id then fails), or NULL`,
+      object: { schema: rel.schema, table: rel.name, column: d.column },
+      count: null,
+      samples: [],
+      details: { placeholder },
+      location: s.location,
+    });
+    outcomes.push({ rule, status: 'failed' });
+  }
+  return outcomes;
+};
+
+/**
+ * What only the whole run tells: a foreign key added NOT VALID that no later statement validates, and a
+ * trigger disabled that none enables again. Added to the verdict of the statement that did it.
+ */
+export function judgeRunEnd(state: RunState, verdicts: StatementVerdict[], report: (f: PreflightFindingInput) => void): void {
+  const verdictAt = (l: StatementLocation) => verdicts.find((v) => v.location === l);
+  for (const [key, fk] of state.notValidForeignKeys) {
+    const [schema, table, name] = JSON.parse(key) as [string, string, string];
+    const v = verdictAt(fk.location);
+    const rule = 'preflight/unvalidated-foreign-keys';
+    if (state.validated.has(key)) {
+      v?.outcomes.push({ rule, status: 'passed' });
+      continue;
+    }
+    report({
+      rule,
+      kind: 'not-validated',
+      message: `foreign key ${name} is added NOT VALID and no migration of this run validates it: the rows already there are never checked, so their orphans stay. Repair them, then ALTER TABLE ${displayName(schema, table)} VALIDATE CONSTRAINT ${displayName(name)} in a later migration`,
+      object: { schema, table, columns: fk.columns, constraint: name },
+      count: null,
+      samples: [],
+      location: fk.location,
+    });
+    v?.outcomes.push({ rule, status: 'failed' });
+  }
+  for (const [key, list] of state.disabledTriggers) {
+    const [schema, table] = JSON.parse(key) as [string, string];
+    for (const d of list) {
+      const rule = 'preflight/disabled-triggers';
+      const which = d.trigger === 'ALL' ? 'every trigger (ALL: the foreign keys\' own too)' : d.trigger === 'USER' ? 'every user trigger (USER)' : `trigger ${d.trigger}`;
+      report({
+        rule,
+        kind: 'left-disabled',
+        message: `${which} of ${displayName(schema, table)} is disabled and no later statement of the run enables it again: what it keeps true stops being kept for every write after the migration. Enable it again in the same migration (ALTER TABLE ${displayName(schema, table)} ENABLE TRIGGER ${d.trigger === 'ALL' || d.trigger === 'USER' ? d.trigger : displayName(d.trigger)})`,
+        object: { schema, table, ...(d.trigger === 'ALL' || d.trigger === 'USER' ? {} : { trigger: d.trigger }) },
+        count: null,
+        samples: [],
+        location: d.location,
+      });
+      verdictAt(d.location)?.outcomes.push({ rule, status: 'failed' });
+    }
+  }
+}

@@ -58,6 +58,24 @@ export const PREFLIGHT_RULES = [
     description: 'The statement adds a cast of JSON text to smallint, integer or bigint that every later write evaluates: the first fractional value (1.38) makes writes fail with 22P02, whatever today\'s rows hold (seed 003).',
   },
   {
+    id: 'preflight/placeholder-defaults',
+    title: 'A placeholder UUID as a column DEFAULT',
+    severity: 'warning',
+    description: "The statement gives an id column a placeholder DEFAULT (the nil UUID, or placeholder-uuid's values): every insert that omits it will write a fake id (seed 000).",
+  },
+  {
+    id: 'preflight/unvalidated-foreign-keys',
+    title: 'Foreign keys added NOT VALID and never validated',
+    severity: 'warning',
+    description: 'A foreign key added NOT VALID that no later migration of the run validates: PostgreSQL never checks the rows that were there, so orphans stay.',
+  },
+  {
+    id: 'preflight/disabled-triggers',
+    title: 'Triggers disabled and not enabled again',
+    severity: 'warning',
+    description: 'ALTER TABLE ... DISABLE TRIGGER with no ENABLE later in the run: whatever the trigger kept true (an audit row, a foreign key with ALL) stops being kept.',
+  },
+  {
     id: 'preflight/not-judged',
     title: 'Statements preflight did not judge',
     severity: 'info',

@@ -10,6 +10,7 @@ import { globToRegExp } from '../glob.js';
 import { objectNames } from '../object-names.js';
 import { judgeAll, type Judges } from './judge.js';
 import { ALL_JUDGES } from './data-judges.js';
+import { DEFAULT_PLACEHOLDERS, judgeRunEnd } from './later-judges.js';
 import { buildPreflightReport, type PreflightReport, type PreflightSummary } from './report.js';
 import type { MigrationFile } from './statements.js';
 
@@ -67,12 +68,14 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
             raw: db,
             catalog,
             sampleSize: options.config.sampleSize,
+            placeholders: placeholdersOf(options.config),
             valuesAllowed: (object) => {
               const names = objectNames({ object } as Parameters<typeof objectNames>[0]);
               return options.config.sampleSize > 0 && !excluded.some((p) => names.some((n) => p.test(n)));
             },
           },
           options.judges ?? ALL_JUDGES,
+          judgeRunEnd,
         );
         handles.close('preflight has finished');
         return buildPreflightReport(run, {
@@ -98,4 +101,10 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
     if (!settled || settled.status === 'rejected') throw settled?.reason ?? new Error('preflight did not run');
     return settled.value;
   });
+}
+
+/** placeholder-uuid's `values` from the config, else its defaults. */
+function placeholdersOf(config: IntegrityConfig): string[] {
+  const values = config.checks['placeholder-uuid']?.options.values;
+  return Array.isArray(values) && values.every((v) => typeof v === 'string') ? (values as string[]) : DEFAULT_PLACEHOLDERS;
 }

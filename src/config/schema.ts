@@ -53,7 +53,7 @@ export function configSchema(checks: readonly CheckDefinition[]) {
       .array(
         // integrity preflight's rules are ignored by their ids as checks are.
         ignoreSchema.refine((i) => checks.some((c) => c.id === i.check) || PREFLIGHT_RULE_IDS.includes(i.check), {
-          message: `unknown check; known checks: ${checks.map((c) => c.id).join(', ')} (and preflight's ${PREFLIGHT_RULE_IDS.join(', ')})`,
+          message: `unknown check; known checks: ${checks.map((c) => c.id).join(', ')}`,
           path: ['check'],
         }),
       )

@@ -428,18 +428,24 @@ async function readSequence(plan: Plan, db: Queryable): Promise<SequenceResult> 
   if (plan.seq.cycle) return readCycle(plan, db);
   const ascending = plan.seq.increment > 0n;
   const extremes = plan.units.map((u) => extremeOf(u, ascending));
-  const res = await db.query<{ last_value: string; is_called: boolean; extremes: (string | null)[] }>(
-    `SELECT s.last_value::pg_catalog.text AS last_value, s.is_called,
-            ARRAY[${extremes.map((e) => `${e}::pg_catalog.text`).join(', ')}]::pg_catalog.text[] AS extremes
-       FROM ${qualifiedName(plan.seq.schema, plan.seq.name)} AS s`,
+  // The extremes first, then the sequence: the extremes are read in the audit's snapshot, the sequence as
+  // it is now, which a concurrent insert only moves further ahead. Two queries, so that --plan (which runs
+  // a read of a sequence alone and EXPLAINs one of a table) plans the table reads.
+  const read = await db.query<{ extremes: (string | null)[] }>(
+    `SELECT ARRAY[${extremes.map((e) => `${e}::pg_catalog.text`).join(', ')}]::pg_catalog.text[] AS extremes`,
+  );
+  const res = await db.query<{ last_value: string; is_called: boolean }>(
+    `SELECT s.last_value::pg_catalog.text AS last_value, s.is_called FROM ${qualifiedName(plan.seq.schema, plan.seq.name)} AS s`,
   );
   const row = res.rows[0];
   if (!row) throw new Error(`sequence ${displayName(plan.seq.schema, plan.seq.name)} returned no row`);
+  // A query without FROM returns one row; none only under --plan, where the extremes were not read.
+  const extremeTexts = read.rows[0]?.extremes ?? [];
   const lastValue = BigInt(row.last_value);
   const next = row.is_called ? lastValue + plan.seq.increment : lastValue;
   const units: UnitResult[] = [];
   for (const [i, unit] of plan.units.entries()) {
-    const text = row.extremes[i];
+    const text = extremeTexts[i];
     const extreme = text === null || text === undefined ? null : BigInt(text);
     const behind = extreme !== null && (ascending ? next <= extreme : next >= extreme);
     const result: UnitResult = { unit, read: true, extreme, behind, taken: null, takenCapped: false };

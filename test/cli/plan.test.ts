@@ -17,8 +17,7 @@ async function scansSoFar(url: string, database: string): Promise<number> {
 }
 
 describe('integrity check --plan', () => {
-  const db = useDatabase('plan', { incidents: 'all' });
-  const FAMILY_CATALOG_READERS = new Set(['pg_sequence', 'pg_constraint', 'pg_index', 'pg_class', 'pg_trigger', 'pg_collation', 'pg_database', 'pg_attribute', 'pg_depend', 'pg_type', 'pg_namespace', 'pg_attrdef', 'pg_inherits', 'pg_proc', 'pg_extension', 'pg_operator', 'pg_opclass', 'pg_am', 'pg_stat_progress_create_index', 'pg_locks', 'pg_event_trigger', 'pg_subscription', 'pg_amop', 'pg_partitioned_table']);
+  const db = useDatabase('plan', { incidents: 'all', family: true });
 
   it('lists what each check would read, with estimates, and reads no table', async () => {
     const before = await scansSoFar(db.url, db.name);
@@ -48,9 +47,7 @@ describe('integrity check --plan', () => {
     for (const id of GENERIC_CHECKS) expect(plan.checks.find((c) => c.id === id)).toMatchObject({ reason: expect.stringMatching(NO_RULES), queries: [] });
     // A check that reads only the catalog lists no query (its repairs are not written when planning).
     expect(plan.checks.find((c) => c.id === 'jsonb-int-cast-index')?.queries).toEqual([]);
-    // Known defect (issue 13, open): six family checks read the catalog through the planning connection, so
-    // their catalog queries are planned and their table reads are not; the test below holds that to account.
-    expect(plan.relations.filter((r) => r.schema === 'pg_catalog' && !FAMILY_CATALOG_READERS.has(r.relation))).toEqual([]);
+    expect(plan.relations.filter((r) => r.schema === 'pg_catalog')).toEqual([]);
     const orphanReads = plan.checks.find((c) => c.id === 'orphan-rows')?.queries.map((q) => q.object) ?? [];
     expect(orphanReads).toContain('Billing Dept.Invoice Line');
     expect(orphanReads).toContain('public.AssistantChatMessage');
@@ -66,12 +63,15 @@ describe('integrity check --plan', () => {
     expect(await scansSoFar(db.url, db.name)).toBeGreaterThan(before);
   });
 
-  // Fails today, on purpose (it.fails): when the family checks plan their table reads instead of their
-  // catalog queries, this test starts failing and must become a plain it().
-  it.fails('KNOWN DEFECT: the family checks plan their catalog queries instead of the table reads the audit does', async () => {
+  it('the family checks plan the table reads they would do, found from the catalog, and no catalog query', async () => {
     const run = await runCli(['check', '-d', db.url, '--deep', '--config', incidentConfigFile(), '--plan', '--format', 'json']);
     const plan = JSON.parse(run.stdout) as AuditPlan;
     expect(plan.relations.filter((r) => r.schema === 'pg_catalog')).toEqual([]);
+    const objects = (id: string) => plan.checks.find((c) => c.id === id)?.queries.flatMap((q) => q.scans.map((s) => `${s.schema}.${s.relation}`)) ?? [];
+    // The demo's family fixtures: billing.invoice has a failed unique index, a sequence behind its data and a NOT VALID CHECK.
+    expect(objects('invalid-indexes')).toContain('billing.invoice');
+    expect(objects('sequence-behind-data')).toContain('billing.invoice');
+    expect(objects('unvalidated-checks')).toContain('billing.invoice');
   });
 
   it('prints a table per check for a person, and refuses options that need an audit', async () => {

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { CHECKS } from '../../checks/index.js';
 import { parseConfig } from '../../src/config/load.js';
 import { resolveConnection } from '../../src/db/connection.js';
-import { createDatabase, dropDatabase, loadIncidents, runSql } from '../../src/demo/fixtures.js';
+import { createDatabase, dropDatabase, loadFamily, loadIncidents, runSql } from '../../src/demo/fixtures.js';
 import { runAudit, type AuditOptions } from '../../src/engine/runner.js';
 import type { AuditReport } from '../../src/findings.js';
 
@@ -14,12 +14,13 @@ export function adminUrl(): string {
 let counter = 0;
 
 /** A database of this test file's own, created before its tests and dropped after. */
-export function useDatabase(label: string, setup: { incidents?: string[] | 'all'; sql?: string[] } = {}) {
+export function useDatabase(label: string, setup: { incidents?: string[] | 'all'; family?: boolean; sql?: string[] } = {}) {
   const name = `integrity_t_${label.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}_${process.pid}_${counter++}`;
   const handle = { url: '', name };
   beforeAll(async () => {
     handle.url = await createDatabase(adminUrl(), name);
     if (setup.incidents) await loadIncidents(handle.url, setup.incidents === 'all' ? undefined : setup.incidents);
+    if (setup.family) await loadFamily(handle.url);
     if (setup.sql) await runSql(handle.url, setup.sql);
   });
   afterAll(async () => {

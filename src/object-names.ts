@@ -16,7 +16,8 @@ export function objectNames(f: Finding): string[] {
 export function describeObject(o: FindingObject): string {
   const name = (...parts: string[]) => visible(displayName(...parts));
   const cols = o.column ? [o.column] : (o.columns ?? []);
-  let text = name(o.schema, o.table);
+  // A finding about no table (a preflight statement such as CREATE FUNCTION) has empty names, not `"".""`.
+  let text = o.schema === '' && o.table === '' ? '(no table)' : name(o.schema, o.table);
   if (cols.length === 1) text += `.${name(cols[0] as string)}`;
   else if (cols.length > 1) text += `(${cols.map((c) => name(c)).join(', ')})`;
   if (o.index) text += `\nindex ${name(o.index)}`;

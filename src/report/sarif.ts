@@ -54,7 +54,8 @@ export function renderSarif(report: AuditReport, category = 'integrity', definit
           physicalLocation: f.source
             ? { artifactLocation: { uri: f.source.file, uriBaseId: '%SRCROOT%' }, region: { startLine: f.source.line } }
             : { artifactLocation: { uri: objectPath(f), uriBaseId: 'DATABASE' }, region: { startLine: 1 } },
-          logicalLocations: [{ fullyQualifiedName: name, kind: columns.length === 1 ? 'member' : 'type' }],
+          // A preflight statement about no table has no object in the database to name.
+          ...(f.object.schema === '' && f.object.table === '' ? {} : { logicalLocations: [{ fullyQualifiedName: name, kind: columns.length === 1 ? 'member' : 'type' }] }),
         },
       ],
       partialFingerprints: { 'integrity/v1': f.fingerprint },

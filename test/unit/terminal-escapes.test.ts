@@ -193,6 +193,9 @@ describe('every human format escapes control characters from data, names and the
     expect(text).not.toMatch(RAW_CONTROL);
     expect(text.split('\n')).toHaveLength(3); // the columns, the constraint, the reference
     expect(describeObject({ schema: 'public', table: 'a\u202eb' })).toBe('public.U&"a\\202eb"');
+    // A preflight statement about no table (CREATE FUNCTION) names none, rather than printing "".""
+    expect(describeObject({ schema: '', table: '' })).toBe('(no table)');
+    expect(describeObject({ schema: '', table: 'x' })).toBe('"".x');
   });
 });
 

@@ -33,6 +33,7 @@ import {
   type RepairStep,
   type Table,
 } from '../src/index.js';
+import { guardedValidations, tableConstraintValidation } from './support/validate-statement.js';
 
 const options = z.strictObject({
   /**
@@ -556,9 +557,10 @@ ${copyToQuarantine(depQuarantine, depRows, dep.where('t'), 'orphan-rows', fp)}`,
       safety: 'safe',
       phase: 'transaction',
       description: `validate ${displayName(fk.name)} now that no row breaks it`,
-      // Deferred constraint triggers queued by the deletes above would make ALTER TABLE fail with
-      // "pending trigger events": fire them first.
-      sql: `SET CONSTRAINTS ALL IMMEDIATE;\nALTER TABLE ${child} VALIDATE CONSTRAINT ${quoteIdent(fk.name)};`,
+      // The delete queues the events of deferred keys referencing the child on it, and ALTER TABLE refuses
+      // a table with events queued (55006): only the child's own deferred constraints are run first, not
+      // every one the script has deferred so far, and they are deferred again after it.
+      sql: guardedValidations([tableConstraintValidation(ref.child.schema, ref.child.name, fk.name, 'f')], false),
     });
   }
   if (fk && fk.disabledTriggers.length > 0) {

@@ -9,7 +9,6 @@ import {
   qualifiedName,
   quarantineFor,
   quoteIdent,
-  relationOidLiteral,
   restoreStatement,
   sampleKeyExpr,
   scaleCount,
@@ -24,6 +23,7 @@ import {
   type Table,
 } from '../src/index.js';
 import { judgeTrees, type Verdict } from './support/expression-judge.js';
+import { guardedValidations, tableConstraintValidation, type Validation } from './support/validate-statement.js';
 
 const ID = 'unvalidated-checks';
 
@@ -476,89 +476,9 @@ function violationFinding(ctx: Ctx, copy: TableCopy, result: Count, ancestors: T
   });
 }
 
-/**
- * A VALIDATE statement, run only while its guard holds. `relation`: the table ALTER TABLE names, which it
- * refuses to alter while deferred trigger events are queued on it (55006, "pending trigger events"); null
- * for ALTER DOMAIN, which does not look.
- */
-interface Validation {
-  guard: string;
-  statement: string;
-  relation: string | null;
-}
-
 /** ALTER TABLE ... VALIDATE CONSTRAINT, run only while the copy exists unvalidated. */
 function tableValidate(c: TableCopy): Validation {
-  return {
-    relation: relationOidLiteral(c.table.schema, c.table.name),
-    guard: `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid OPERATOR(pg_catalog.=) ${relationOidLiteral(c.table.schema, c.table.name)} AND k.contype OPERATOR(pg_catalog.=) ${c.notNullColumn !== null ? "'n'" : "'c'"} AND k.conname OPERATOR(pg_catalog.=) ${literal(c.name)} AND NOT k.convalidated)`,
-    statement: `ALTER TABLE ${qualifiedName(c.table.schema, c.table.name)} VALIDATE CONSTRAINT ${quoteIdent(c.name)};`,
-  };
-}
-
-/** A dollar-quote tag that does not occur in `body`. */
-function dollarTag(body: string): string {
-  let tag = '$integrity_validate$';
-  for (let i = 1; body.includes(tag); i++) tag = `$integrity_validate_${i}$`;
-  return tag;
-}
-
-/**
- * The deferrable, initially deferred constraints (foreign keys, deferrable unique constraints, constraint
- * triggers) with a trigger on the table, as SET CONSTRAINTS names them: the only ones whose events can be
- * queued on it in the script's transaction (nothing in the script defers another). A name that a
- * constraint that is not deferrable shares in its schema is left out: SET CONSTRAINTS ... DEFERRED would
- * refuse it.
- */
-const DEFERRED_ON = (relation: string) => `(SELECT pg_catalog.string_agg(DISTINCT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(k.conname), ', ')
-         FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_constraint k ON k.oid OPERATOR(pg_catalog.=) g.tgconstraint
-         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.connamespace
-        WHERE g.tgrelid OPERATOR(pg_catalog.=) ${relation} AND g.tgdeferrable AND g.tginitdeferred
-          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint o WHERE o.connamespace OPERATOR(pg_catalog.=) k.connamespace
-                           AND o.conname OPERATOR(pg_catalog.=) k.conname AND NOT o.condeferrable))`;
-
-/**
- * A DO block running each statement while its guard holds; `tolerant`: a violation left elsewhere is a
- * NOTICE, not an error. ALTER TABLE refuses a table with deferred trigger events queued on it (the move's
- * delete queues them when a deferred foreign key references the table; another repair's write can too): the
- * table's own deferred constraints are made IMMEDIATE for the statement, which runs their checks now, and
- * DEFERRED again after it. Not SET CONSTRAINTS ALL IMMEDIATE: that would run every deferred check queued by
- * the script so far, failing on a violation a later step resolves, and keep every constraint immediate for
- * the rest of the transaction, failing steps that rely on deferral. When this table's own deferred checks
- * fail at that point, it is not validated (a NOTICE says so; they run again at COMMIT).
- */
-function guardedValidations(steps: Validation[], tolerant: boolean): string {
-  const deferral = steps.some((s) => s.relation !== null);
-  const validate = (s: Validation, indent: string) =>
-    tolerant
-      ? `${indent}BEGIN\n${indent}  ${s.statement}\n${indent}EXCEPTION WHEN check_violation OR not_null_violation THEN\n${indent}  RAISE NOTICE 'integrity: not validated yet, rows still violate it (not repaired yet, or on another table): %', SQLERRM;\n${indent}END;`
-      : `${indent}${s.statement}`;
-  const set = (mode: string) => `EXECUTE 'SET CONSTRAINTS ' OPERATOR(pg_catalog.||) integrity_deferred OPERATOR(pg_catalog.||) ' ${mode}';`;
-  const block = (s: Validation) => {
-    if (s.relation === null) return `  IF ${s.guard} THEN\n${validate(s, '    ')}\n  END IF;`;
-    return [
-      `  IF ${s.guard} THEN`,
-      `    integrity_deferred := ${DEFERRED_ON(s.relation)};`,
-      '    integrity_fired := true;',
-      '    IF integrity_deferred IS NOT NULL THEN',
-      '      BEGIN',
-      `        ${set('IMMEDIATE')}`,
-      '      EXCEPTION WHEN OTHERS THEN',
-      '        integrity_fired := false;',
-      "        RAISE NOTICE 'integrity: not validated now: the deferred checks queued on its table fail at this point of the script (they run again at COMMIT): %', SQLERRM;",
-      '      END;',
-      '    END IF;',
-      '    IF integrity_fired THEN',
-      validate(s, '      '),
-      `      IF integrity_deferred IS NOT NULL THEN ${set('DEFERRED')} END IF;`,
-      '    END IF;',
-      '  END IF;',
-    ].join('\n');
-  };
-  const declare = deferral ? 'DECLARE\n  integrity_deferred pg_catalog.text;\n  integrity_fired pg_catalog.bool;\n' : '';
-  const body = `${declare}BEGIN\n${steps.map(block).join('\n')}\nEND`;
-  const tag = dollarTag(body);
-  return `DO ${tag}\n${body}\n${tag};`;
+  return tableConstraintValidation(c.table.schema, c.table.name, c.name, c.notNullColumn !== null ? 'n' : 'c');
 }
 
 function canValidateTable(ctx: Ctx, copy: TableCopy, ancestors: TableCopy[], stable: string[]): Finding {

@@ -1,5 +1,9 @@
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { audit, checkResult, query, summarize, useDatabase } from '../helpers/db.js';
+import { runAuditWithRepairs } from '../../src/engine/runner.js';
+import { CREATE_QUARANTINE_SCHEMA } from '../../src/fix/quarantine.js';
+import { sessionPins } from '../../src/fix/script.js';
+import { audit, auditOptions, checkResult, query, summarize, useDatabase } from '../helpers/db.js';
 
 const relations = {
   relations: [
@@ -244,5 +248,152 @@ describe('orphan-rows on partitions, replica-only triggers and differently spell
   it('compares keys natively, so 2.00 matches 2 and timestamp matches timestamptz (--deep)', async () => {
     const report = await audit(db.url, { checks: ['orphan-rows'], deep: true });
     expect(summarize(report).map((f) => f.object.table)).toEqual(['evc', 'rc']);
+  });
+});
+
+describe('orphan-rows validates its foreign key inside a script that relies on deferred constraints', () => {
+  const db = useDatabase('orphan_deferred', {
+    sql: [
+      `CREATE TABLE public.parent (id int PRIMARY KEY);
+       INSERT INTO public.parent VALUES (1), (2);
+       CREATE TABLE public.child (id int PRIMARY KEY, parent_id int);
+       INSERT INTO public.child VALUES (1, 1), (2, 99), (3, 2), (4, 98);
+       ALTER TABLE public.child ADD CONSTRAINT child_parent_fk FOREIGN KEY (parent_id) REFERENCES public.parent NOT VALID;
+       -- A deferred key referencing the child, from a row that is no orphan: the orphans' delete queues its
+       -- checks on child until COMMIT, and ALTER TABLE refuses a table with events queued (55006).
+       CREATE TABLE public.child_note (id int PRIMARY KEY, child_id int REFERENCES public.child DEFERRABLE INITIALLY DEFERRED);
+       INSERT INTO public.child_note VALUES (1, 1);
+       -- The look-alike: NOT VALID, but every row has its parent.
+       CREATE TABLE public.clean_child (id int PRIMARY KEY, parent_id int);
+       INSERT INTO public.clean_child VALUES (1, 2);
+       ALTER TABLE public.clean_child ADD CONSTRAINT clean_child_parent_fk FOREIGN KEY (parent_id) REFERENCES public.parent NOT VALID;
+       -- Tables no repair of this check touches, with a deferred foreign key of their own.
+       CREATE TABLE public.a (id int PRIMARY KEY);
+       CREATE TABLE public.b (id int PRIMARY KEY, a_id int REFERENCES public.a DEFERRABLE INITIALLY DEFERRED);
+       INSERT INTO public.a VALUES (1); INSERT INTO public.b VALUES (1, 1);`,
+    ],
+  });
+
+  /** Runs the statements in one transaction, as the script does, committing unless `rollback`; returns the NOTICEs. */
+  async function inOneTransaction(statements: string[], rollback = false): Promise<string[]> {
+    const c = new pg.Client({ connectionString: db.url });
+    const notices: string[] = [];
+    c.on('notice', (n) => notices.push(n.message ?? ''));
+    await c.connect();
+    try {
+      await c.query('BEGIN');
+      for (const sql of statements) await c.query(sql);
+      await c.query(rollback ? 'ROLLBACK' : 'COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK');
+      throw err;
+    } finally {
+      await c.end();
+    }
+    return notices.filter((n) => n.startsWith('integrity:'));
+  }
+
+  const validated = async () =>
+    query<{ c: string; v: boolean }>(db.url, `SELECT conname AS c, convalidated AS v FROM pg_constraint WHERE conname IN ('child_parent_fk', 'clean_child_parent_fk') ORDER BY 1`);
+  const tables = async () => ({
+    a: await query(db.url, 'SELECT id FROM public.a ORDER BY 1'),
+    b: await query(db.url, 'SELECT id, a_id FROM public.b ORDER BY 1'),
+    child: await query(db.url, 'SELECT id, parent_id FROM public.child ORDER BY 1'),
+    child_note: await query(db.url, 'SELECT id, child_id FROM public.child_note ORDER BY 1'),
+  });
+  const quarantined = async () => {
+    const names = await query<{ t: string }>(db.url, `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'integrity_quarantine' ORDER BY 1`);
+    return Promise.all(names.map(async ({ t }) => [t.replace(/__.*/, ''), await query(db.url, `SELECT id, parent_id, integrity_check FROM integrity_quarantine."${t}" ORDER BY id`)]));
+  };
+
+  it('runs only the child\'s own deferred checks for its VALIDATE, and leaves every deferred constraint deferred after it', async () => {
+    const report = await audit(db.url, { checks: ['orphan-rows'] });
+    expect(summarize(report, 'orphan-rows')).toEqual([
+      {
+        checkId: 'orphan-rows',
+        severity: 'error',
+        object: { schema: 'public', table: 'child', column: 'parent_id', constraint: 'child_parent_fk', references: { schema: 'public', table: 'parent', columns: ['id'] } },
+        count: 2,
+        samples: ['98', '99'],
+      },
+    ]);
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: ['orphan-rows'] }));
+    expect(outcome.repairs.map((r) => r.finding.object.table)).toEqual(['child']);
+    const steps = outcome.repairs[0]?.repair.steps ?? [];
+    // Lock, quarantine table, move, validate: child_note references no orphan, so nothing blocks the delete.
+    expect(steps.map((st) => st.safety)).toEqual(['safe', 'safe', 'destructive', 'safe']);
+    for (const st of steps) expect(st.sql).not.toMatch(/SET CONSTRAINTS ALL/);
+    const script = steps.map((st) => st.sql);
+    const validate = script[3] as string;
+    expect(validate).toMatch(/^DO \$integrity_validate\$\n/);
+    expect(validate).toContain('ALTER TABLE "public"."child" VALIDATE CONSTRAINT "child_parent_fk";');
+
+    // What the fixture holds: after the move, a bare VALIDATE meets child_note's queued checks on child,
+    // and the old SET CONSTRAINTS ALL IMMEDIATE first ran b's, queued by a step that a later one resolves.
+    const move = [...sessionPins(), CREATE_QUARANTINE_SCHEMA, ...script.slice(0, 3)];
+    await expect(inOneTransaction([...move, 'ALTER TABLE public.child VALIDATE CONSTRAINT child_parent_fk'], true)).rejects.toMatchObject({ code: '55006' });
+    await expect(
+      inOneTransaction(['DELETE FROM public.a WHERE id = 1', ...move, 'SET CONSTRAINTS ALL IMMEDIATE', 'ALTER TABLE public.child VALIDATE CONSTRAINT child_parent_fk'], true),
+    ).rejects.toMatchObject({ code: '23503', constraint: 'b_a_id_fkey' });
+
+    // A script whose earlier step leaves child_note's deferred key violated until a later step: validating
+    // child would have to run that check now, so it is not validated and the script goes on.
+    const held = await inOneTransaction(
+      [...sessionPins(), CREATE_QUARANTINE_SCHEMA, 'INSERT INTO public.child_note VALUES (2, 500)', ...script, 'INSERT INTO public.child VALUES (500, 1)', 'SELECT 1'],
+      true,
+    );
+    expect(held).toEqual([
+      expect.stringMatching(/^integrity: not validated now: the deferred checks queued on its table fail at this point of the script \(they run again at COMMIT\): insert or update on table "child_note" violates foreign key constraint "child_note_child_id_fkey"/),
+    ]);
+    expect(await validated()).toEqual([
+      { c: 'child_parent_fk', v: false },
+      { c: 'clean_child_parent_fk', v: false },
+    ]);
+
+    // The whole repair between steps that rely on deferral: one before it deletes a row of a that b still
+    // references, one after it inserts a b whose a comes later; each resolved by a later statement.
+    const quiet = await inOneTransaction([
+      ...sessionPins(),
+      CREATE_QUARANTINE_SCHEMA,
+      'DELETE FROM public.a WHERE id = 1',
+      ...script,
+      'INSERT INTO public.b VALUES (2, 7)',
+      'INSERT INTO public.a VALUES (7)',
+      'DELETE FROM public.b WHERE a_id = 1',
+    ]);
+    expect(quiet).toEqual([]);
+    expect(await validated()).toEqual([
+      { c: 'child_parent_fk', v: true },
+      { c: 'clean_child_parent_fk', v: false },
+    ]);
+    const after = await tables();
+    expect(after).toEqual({
+      a: [{ id: 7 }],
+      b: [{ id: 2, a_id: 7 }],
+      child: [
+        { id: 1, parent_id: 1 },
+        { id: 3, parent_id: 2 },
+      ],
+      child_note: [{ id: 1, child_id: 1 }],
+    });
+    const copies = [
+      [
+        'child',
+        [
+          { id: 2, parent_id: 99, integrity_check: 'orphan-rows' },
+          { id: 4, parent_id: 98, integrity_check: 'orphan-rows' },
+        ],
+      ],
+    ];
+    expect(await quarantined()).toEqual(copies);
+    expect(summarize(await audit(db.url, { checks: ['orphan-rows'] }), 'orphan-rows')).toEqual([]);
+    expect((await runAuditWithRepairs(auditOptions(db.url, { checks: ['orphan-rows'] }))).repairs).toEqual([]);
+
+    // The same script again, in a transaction with child_note's checks queued on child (a child row
+    // added and deleted before it): nothing left to move, the VALIDATE's guard skips it, and no row changes.
+    const second = await inOneTransaction([...sessionPins(), CREATE_QUARANTINE_SCHEMA, 'INSERT INTO public.child VALUES (9, 1)', 'DELETE FROM public.child WHERE id = 9', ...script]);
+    expect(second).toEqual([]);
+    expect(await tables()).toEqual(after);
+    expect(await quarantined()).toEqual(copies);
   });
 });

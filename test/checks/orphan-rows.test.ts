@@ -251,6 +251,25 @@ describe('orphan-rows on partitions, replica-only triggers and differently spell
   });
 });
 
+/** Runs the statements in one transaction, as the script does, committing unless `rollback`; returns the NOTICEs. */
+async function inOneTransaction(url: string, statements: string[], rollback = false): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url });
+  const notices: string[] = [];
+  c.on('notice', (n) => notices.push(n.message ?? ''));
+  await c.connect();
+  try {
+    await c.query('BEGIN');
+    for (const sql of statements) await c.query(sql);
+    await c.query(rollback ? 'ROLLBACK' : 'COMMIT');
+  } catch (err) {
+    await c.query('ROLLBACK');
+    throw err;
+  } finally {
+    await c.end();
+  }
+  return notices.filter((n) => n.startsWith('integrity:'));
+}
+
 describe('orphan-rows validates its foreign key inside a script that relies on deferred constraints', () => {
   const db = useDatabase('orphan_deferred', {
     sql: [
@@ -273,25 +292,6 @@ describe('orphan-rows validates its foreign key inside a script that relies on d
        INSERT INTO public.a VALUES (1); INSERT INTO public.b VALUES (1, 1);`,
     ],
   });
-
-  /** Runs the statements in one transaction, as the script does, committing unless `rollback`; returns the NOTICEs. */
-  async function inOneTransaction(statements: string[], rollback = false): Promise<string[]> {
-    const c = new pg.Client({ connectionString: db.url });
-    const notices: string[] = [];
-    c.on('notice', (n) => notices.push(n.message ?? ''));
-    await c.connect();
-    try {
-      await c.query('BEGIN');
-      for (const sql of statements) await c.query(sql);
-      await c.query(rollback ? 'ROLLBACK' : 'COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK');
-      throw err;
-    } finally {
-      await c.end();
-    }
-    return notices.filter((n) => n.startsWith('integrity:'));
-  }
 
   const validated = async () =>
     query<{ c: string; v: boolean }>(db.url, `SELECT conname AS c, convalidated AS v FROM pg_constraint WHERE conname IN ('child_parent_fk', 'clean_child_parent_fk') ORDER BY 1`);
@@ -331,14 +331,15 @@ describe('orphan-rows validates its foreign key inside a script that relies on d
     // What the fixture holds: after the move, a bare VALIDATE meets child_note's queued checks on child,
     // and the old SET CONSTRAINTS ALL IMMEDIATE first ran b's, queued by a step that a later one resolves.
     const move = [...sessionPins(), CREATE_QUARANTINE_SCHEMA, ...script.slice(0, 3)];
-    await expect(inOneTransaction([...move, 'ALTER TABLE public.child VALIDATE CONSTRAINT child_parent_fk'], true)).rejects.toMatchObject({ code: '55006' });
+    await expect(inOneTransaction(db.url, [...move, 'ALTER TABLE public.child VALIDATE CONSTRAINT child_parent_fk'], true)).rejects.toMatchObject({ code: '55006' });
     await expect(
-      inOneTransaction(['DELETE FROM public.a WHERE id = 1', ...move, 'SET CONSTRAINTS ALL IMMEDIATE', 'ALTER TABLE public.child VALIDATE CONSTRAINT child_parent_fk'], true),
+      inOneTransaction(db.url, ['DELETE FROM public.a WHERE id = 1', ...move, 'SET CONSTRAINTS ALL IMMEDIATE', 'ALTER TABLE public.child VALIDATE CONSTRAINT child_parent_fk'], true),
     ).rejects.toMatchObject({ code: '23503', constraint: 'b_a_id_fkey' });
 
     // A script whose earlier step leaves child_note's deferred key violated until a later step: validating
     // child would have to run that check now, so it is not validated and the script goes on.
     const held = await inOneTransaction(
+      db.url,
       [...sessionPins(), CREATE_QUARANTINE_SCHEMA, 'INSERT INTO public.child_note VALUES (2, 500)', ...script, 'INSERT INTO public.child VALUES (500, 1)', 'SELECT 1'],
       true,
     );
@@ -352,7 +353,7 @@ describe('orphan-rows validates its foreign key inside a script that relies on d
 
     // The whole repair between steps that rely on deferral: one before it deletes a row of a that b still
     // references, one after it inserts a b whose a comes later; each resolved by a later statement.
-    const quiet = await inOneTransaction([
+    const quiet = await inOneTransaction(db.url, [
       ...sessionPins(),
       CREATE_QUARANTINE_SCHEMA,
       'DELETE FROM public.a WHERE id = 1',
@@ -391,9 +392,42 @@ describe('orphan-rows validates its foreign key inside a script that relies on d
 
     // The same script again, in a transaction with child_note's checks queued on child (a child row
     // added and deleted before it): nothing left to move, the VALIDATE's guard skips it, and no row changes.
-    const second = await inOneTransaction([...sessionPins(), CREATE_QUARANTINE_SCHEMA, 'INSERT INTO public.child VALUES (9, 1)', 'DELETE FROM public.child WHERE id = 9', ...script]);
+    const second = await inOneTransaction(db.url, [...sessionPins(), CREATE_QUARANTINE_SCHEMA, 'INSERT INTO public.child VALUES (9, 1)', 'DELETE FROM public.child WHERE id = 9', ...script]);
     expect(second).toEqual([]);
     expect(await tables()).toEqual(after);
     expect(await quarantined()).toEqual(copies);
+  });
+});
+
+describe('orphan-rows validates a foreign key that is itself deferred', () => {
+  const db = useDatabase('orphan_deferred_own', {
+    sql: [
+      `CREATE TABLE public.dp (id int PRIMARY KEY);
+       INSERT INTO public.dp VALUES (1), (2);
+       CREATE TABLE public.dc (id int PRIMARY KEY, dp_id int);
+       INSERT INTO public.dc VALUES (1, 1), (2, 99);
+       ALTER TABLE public.dc ADD CONSTRAINT dc_dp_fk FOREIGN KEY (dp_id) REFERENCES public.dp DEFERRABLE INITIALLY DEFERRED NOT VALID;`,
+    ],
+  });
+
+  it('runs the key\'s own checks queued on the child for its VALIDATE, and defers the key again after it', async () => {
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: ['orphan-rows'] }));
+    expect(outcome.repairs.map((r) => [r.finding.object.table, r.finding.count, r.finding.samples])).toEqual([['dc', 1, ['99']]]);
+    const script = (outcome.repairs[0]?.repair.steps ?? []).map((st) => st.sql);
+    expect(script).toHaveLength(4);
+    // An earlier step inserts a row whose deferred check is queued on dc (its parent exists: it passes).
+    const before = ['INSERT INTO public.dp VALUES (5)', 'INSERT INTO public.dc VALUES (3, 5)'];
+    const move = [...sessionPins(), CREATE_QUARANTINE_SCHEMA, ...before, ...script.slice(0, 3)];
+    await expect(inOneTransaction(db.url, [...move, 'ALTER TABLE public.dc VALIDATE CONSTRAINT dc_dp_fk'], true)).rejects.toMatchObject({ code: '55006' });
+    // A later step relies on the key being deferred again: a row whose parent comes after it.
+    const notices = await inOneTransaction(db.url, [...move, script[3] as string, 'INSERT INTO public.dc VALUES (4, 6)', 'INSERT INTO public.dp VALUES (6)']);
+    expect(notices).toEqual([]);
+    expect(await query(db.url, `SELECT convalidated AS v FROM pg_constraint WHERE conname = 'dc_dp_fk'`)).toEqual([{ v: true }]);
+    expect(await query(db.url, 'SELECT id, dp_id FROM public.dc ORDER BY 1')).toEqual([
+      { id: 1, dp_id: 1 },
+      { id: 3, dp_id: 5 },
+      { id: 4, dp_id: 6 },
+    ]);
+    expect(summarize(await audit(db.url, { checks: ['orphan-rows'] }), 'orphan-rows')).toEqual([]);
   });
 });

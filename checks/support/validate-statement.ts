@@ -46,9 +46,13 @@ function dollarTag(body: string): string {
 /**
  * The deferrable, initially deferred constraints (foreign keys, deferrable unique constraints, constraint
  * triggers) with a trigger on the table, as SET CONSTRAINTS names them: the only ones whose events can be
- * queued on it in the script's transaction (nothing in the script defers another). A name that a
- * constraint that is not deferrable shares in its schema is left out: SET CONSTRAINTS ... DEFERRED would
- * refuse it.
+ * queued on it in the script's transaction (nothing in the script defers another). SET CONSTRAINTS
+ * schema.name sets every constraint of that name in the schema, so a name that a constraint of another
+ * deferral state shares there is left out, neither made IMMEDIATE nor DEFERRED: DEFERRED would refuse a
+ * holder that is not deferrable (after IMMEDIATE had made the table's own one immediate for the rest of the
+ * transaction), and would defer for the rest of the transaction a holder that is DEFERRABLE INITIALLY
+ * IMMEDIATE; no statement sets one holder of a shared name apart. Left out, its events queued on the table
+ * stay pending, and VALIDATE meets them (55006): not validated now, a NOTICE says to run it after COMMIT.
  *
  * For a foreign key validated on its table, that takes in the key itself (its check triggers are on the
  * table; SET CONSTRAINTS by name also runs its events queued on the parent, by a delete of a parent row a
@@ -60,7 +64,7 @@ const DEFERRED_ON = (relation: string) => `(SELECT pg_catalog.string_agg(DISTINC
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.connamespace
         WHERE g.tgrelid OPERATOR(pg_catalog.=) ${relation} AND g.tgdeferrable AND g.tginitdeferred
           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint o WHERE o.connamespace OPERATOR(pg_catalog.=) k.connamespace
-                           AND o.conname OPERATOR(pg_catalog.=) k.conname AND NOT o.condeferrable))`;
+                           AND o.conname OPERATOR(pg_catalog.=) k.conname AND NOT (o.condeferrable AND o.condeferred)))`;
 
 /**
  * A DO block running each statement while its guard holds; `tolerant`: a violation left elsewhere is a
@@ -74,10 +78,23 @@ const DEFERRED_ON = (relation: string) => `(SELECT pg_catalog.string_agg(DISTINC
  */
 export function guardedValidations(steps: Validation[], tolerant: boolean): string {
   const deferral = steps.some((s) => s.relation !== null);
-  const validate = (s: Validation, indent: string) =>
-    tolerant
-      ? `${indent}BEGIN\n${indent}  ${s.statement}\n${indent}EXCEPTION WHEN check_violation OR not_null_violation THEN\n${indent}  RAISE NOTICE 'integrity: not validated yet, rows still violate it (not repaired yet, or on another table): %', SQLERRM;\n${indent}END;`
-      : `${indent}${s.statement}`;
+  const validate = (s: Validation, indent: string) => {
+    const handlers: string[] = [];
+    if (tolerant)
+      handlers.push(
+        `${indent}EXCEPTION WHEN check_violation OR not_null_violation THEN`,
+        `${indent}  RAISE NOTICE 'integrity: not validated yet, rows still violate it (not repaired yet, or on another table): %', SQLERRM;`,
+      );
+    // Events of a constraint left out of SET CONSTRAINTS (a shared name, or one a step of the script
+    // deferred) may still be queued on the table: not a failure of the script, only of this moment.
+    if (s.relation !== null)
+      handlers.push(
+        `${indent}${tolerant ? '' : 'EXCEPTION '}WHEN object_in_use THEN`,
+        `${indent}  RAISE NOTICE 'integrity: not validated now: deferred trigger events are still queued on its table, of a constraint not deferred again here (a constraint of another deferral state in its schema shares its name) or deferred by the script; run it again after COMMIT: %', SQLERRM;`,
+      );
+    if (handlers.length === 0) return `${indent}${s.statement}`;
+    return [`${indent}BEGIN`, `${indent}  ${s.statement}`, ...handlers, `${indent}END;`].join('\n');
+  };
   const set = (mode: string) => `EXECUTE 'SET CONSTRAINTS ' OPERATOR(pg_catalog.||) integrity_deferred OPERATOR(pg_catalog.||) ' ${mode}';`;
   const block = (s: Validation) => {
     if (s.relation === null) return `  IF ${s.guard} THEN\n${validate(s, '    ')}\n  END IF;`;

@@ -98,13 +98,17 @@ async function readsOnlyMetadata(db: Queryable, scans: PlannedScan[]): Promise<b
 
 /**
  * Stands in for a check's connection: every read of a user table is EXPLAINed (never run) and recorded,
- * and answers with no rows, so the check walks all of its reads and finds nothing. Reads of the system
- * catalogs and sequences alone are run, so that a check which finds its work in the catalog plans that work rather
+ * and answers with no rows, so the check walks all of its reads and finds nothing. A built-in check's
+ * reads of the system catalogs and sequences alone are run, so that a check which finds its work in the catalog plans that work rather
  * than the catalog query. Savepoints and settings pass through.
  */
 class ExplainingQueryable implements Queryable {
   readonly queries: PlannedQuery[] = [];
-  constructor(private readonly db: Queryable) {}
+  /** `runsMetadataReads`: a built-in check's, whose catalog queries call only pg_catalog's code; a plugin's query is only EXPLAINed. */
+  constructor(
+    private readonly db: Queryable,
+    private readonly runsMetadataReads: boolean,
+  ) {}
 
   async query<R>(sql: string, params?: unknown[]): Promise<QueryResultLike<R>> {
     if (!READS.test(sql)) return this.db.query<R>(sql, params);
@@ -112,7 +116,7 @@ class ExplainingQueryable implements Queryable {
     const plan = res.rows[0]?.['QUERY PLAN'][0]?.Plan;
     if (plan) {
       const scans = scansOf(plan);
-      if (await readsOnlyMetadata(this.db, scans)) return this.db.query<R>(sql, params);
+      if (this.runsMetadataReads && (await readsOnlyMetadata(this.db, scans))) return this.db.query<R>(sql, params);
       const first = scans[0];
       this.queries.push({ object: first ? `${first.schema}.${first.relation}` : '(no table)', scans, cost: Math.round(plan['Total Cost']), sql });
     }
@@ -123,7 +127,11 @@ class ExplainingQueryable implements Queryable {
 /** Runs the checks' reads through EXPLAIN on one connection, in order, so each plan is told apart. */
 class PlanningLanes implements AuditLanes {
   readonly perTask: PlannedQuery[][] = [];
-  constructor(private readonly inner: AuditLanes) {}
+  /** `builtIn[i]`: whether the i-th task is a built-in check's (see ExplainingQueryable). */
+  constructor(
+    private readonly inner: AuditLanes,
+    private readonly builtIn: boolean[],
+  ) {}
   get primary(): Queryable {
     return this.inner.primary;
   }
@@ -136,7 +144,7 @@ class PlanningLanes implements AuditLanes {
   async runAll<T>(tasks: ((db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
     const results: PromiseSettledResult<T>[] = [];
     for (const task of tasks) {
-      const db = new ExplainingQueryable(this.inner.primary);
+      const db = new ExplainingQueryable(this.inner.primary, this.builtIn[this.perTask.length] ?? false);
       this.perTask.push(db.queries);
       const [settled] = await this.inner.runAll([async () => task(db, sequentialFanOut(db), sequentialSettledFanOut(db))]);
       results.push(settled as PromiseSettledResult<T>);
@@ -148,9 +156,11 @@ class PlanningLanes implements AuditLanes {
 /** `integrity check --plan`: what each check would read and the planner's estimates, without reading any table. */
 export async function planAudit(options: AuditOptions): Promise<AuditPlan> {
   return runWithSession({ ...options, jobs: 1 }, async (session) => {
-    const lanes = new PlanningLanes(session);
-    const { report, catalog } = await auditWith(lanes, { ...options, repairs: false });
     const toRun = options.checks.filter((c) => options.selected.has(c.id));
+    // A check from a config or plugin may call the user's own functions in any query: only a built-in
+    // check's catalog reads are run while planning.
+    const lanes = new PlanningLanes(session, toRun.map((c) => c.origin === undefined));
+    const { report, catalog } = await auditWith(lanes, { ...options, repairs: false });
     const checks: CheckPlan[] = report.checks.map((c) => {
       const index = toRun.findIndex((t) => t.id === c.id);
       const ran = index >= 0 && c.status !== 'skipped' && c.status !== 'error';

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { query, useDatabase } from '../helpers/db.js';
@@ -87,5 +90,30 @@ describe('integrity check --plan', () => {
     const fix = await runCli(['check', '-d', db.url, '--plan', '--fix-sql', '-']);
     expect(fix.code).toBe(2);
     expect(fix.stderr).toMatch(/--plan reads nothing, so --fix-sql/);
+  });
+});
+
+describe('integrity check --plan with a check from the config', () => {
+  const db = useDatabase('plan_plugin', {
+    sql: [
+      `CREATE TABLE t (id int PRIMARY KEY);
+       CREATE FUNCTION public.boom() RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN IN PLAN'; END $$;`,
+    ],
+  });
+
+  it('only EXPLAINs its catalog query (which may call the user\'s own functions), never runs it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'integrity-plan-'));
+    const config = path.join(dir, 'integrity.config.json');
+    writeFileSync(config, JSON.stringify({ sqlChecks: [{ id: 'team/catalog', title: 'catalog only', object: 'public.t', query: 'SELECT c.oid AS id FROM pg_catalog.pg_class c WHERE public.boom()' }] }));
+    const run = await runCli(['check', '-d', db.url, '--config', config, '--check', 'team/catalog', '--plan', '--format', 'json']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout) as AuditPlan;
+    const check = plan.checks.find((c) => c.id === 'team/catalog');
+    expect(check?.status).toBe('planned');
+    expect(check?.queries.flatMap((q) => q.scans.map((s) => `${s.schema}.${s.relation}`))).toEqual(['pg_catalog.pg_class']);
+    // The audit itself does run it: the plan is what was held back.
+    const audit = await runCli(['check', '-d', db.url, '--config', config, '--check', 'team/catalog']);
+    expect(audit.stdout + audit.stderr).toContain('USER CODE RAN IN PLAN');
   });
 });

@@ -248,6 +248,7 @@ export async function judgeTrees(db: Queryable, trees: { key: string; tree: stri
     );
     for (const r of res.rows) types.set(r.oid, r);
   }
+  const typeCode = await typeCodeProblems(db, typeOids);
   const out = new Map<string, Verdict>();
   for (const { key, refs } of parsed) {
     if (!refs) {
@@ -270,6 +271,8 @@ export async function judgeTrees(db: Queryable, trees: { key: string; tree: stri
     for (const [oid, readOnly] of refs.types) {
       const problem = typeProblem(types, oid, readOnly, 0);
       if (problem) refused.push(problem);
+      // Even a type of PostgreSQL's own (or an enum) may be compared, hashed or cast by the user's code.
+      else refused.push(...(typeCode.get(oid) ?? []));
     }
     if (refs.timeOrUser) stable.push('CURRENT_DATE/CURRENT_USER-style value functions');
     out.set(key, { refused: [...new Set(refused)], stable: [...new Set(stable)] });
@@ -281,7 +284,8 @@ export async function judgeTrees(db: Queryable, trees: { key: string; tree: stri
  * Why evaluating with a value of this type could run code that is not PostgreSQL's own: a domain's
  * constraints (when a value is cast or coerced to it, not when a column of it is read), or a type of the
  * user's or an extension's (its input, output and comparison functions). Enums and arrays of allowed types
- * are fine; an array of a domain is judged as the domain (a value coerced to it coerces each element).
+ * are fine here, as far as the type itself goes (the comparisons and casts a user may attach to them are
+ * typeCodeProblems'); an array of a domain is judged as the domain (a value coerced to it coerces each element).
  */
 function typeProblem(types: Map<string, TypeRow>, oid: string, readOnly: boolean, depth: number): string | null {
   const t = types.get(oid);
@@ -292,4 +296,110 @@ function typeProblem(types: Map<string, TypeRow>, oid: string, readOnly: boolean
   if (t.typtype === 'e') return null;
   if (t.category === 'A' && t.elem !== '0') return typeProblem(types, t.elem, readOnly, depth + 1);
   return `uses ${label}, whose input, output or comparison functions are not PostgreSQL's own`;
+}
+
+/** OIDs below this are initdb's: PostgreSQL's own objects (FirstNormalObjectId). */
+const FIRST_NORMAL_OID = 16384;
+
+/**
+ * For each type: the code not PostgreSQL's own that comparing, hashing or converting a value of it would
+ * run, as "type X: ..." reasons (an empty list when there is none). PostgreSQL picks a type's comparison
+ * and hash functions at run time from its DEFAULT btree and hash operator classes (the type cache, with
+ * an operator class for the exact type preferred over a polymorphic one): array_eq and array_cmp,
+ * record_eq, GREATEST/LEAST, IS DISTINCT FROM on rows, GROUP BY and DISTINCT all call them. A user may add
+ * one for a pg_catalog type that has none (point, json, xml...) and for any enum type (next to
+ * pg_catalog's enum_ops for anyenum), or ALTER OPERATOR FAMILY ... ADD a function to a pg_catalog family.
+ * to_json, to_jsonb and the json builders call a type's cast to json for any type from
+ * FirstNormalObjectId on (every enum and domain among them), and other casts from the type may be called
+ * by code that looks casts up. So the types are followed (as collation-drift's amcheck eligibility does)
+ * through domains to their base, true arrays to their element, composites to their attributes, ranges to
+ * their subtype and multiranges to their range; for each type reached, a default btree or hash operator
+ * class that its values may be compared with (for the type itself, one it is binary-coercible to, or a
+ * polymorphic one) must be initdb's in an initdb family whose same-type support functions and operators
+ * are all initdb's; a range's subtype operator class, canonical and subdiff functions too; and no cast
+ * from the type may be done by a function that is not initdb's.
+ */
+export async function typeCodeProblems(db: Queryable, typeOids: string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>(typeOids.map((t) => [t, []]));
+  if (typeOids.length === 0) return out;
+  const foreign = (col: string) => `${col} >= ${FIRST_NORMAL_OID}::pg_catalog.oid`;
+  const res = await db.query<{ root: string; type_schema: string; type_name: string; kind: string; schema: string; name: string; extra: string | null }>(
+    `WITH RECURSIVE reach(root, typ) AS (
+       SELECT r.oid, r.oid FROM pg_catalog.unnest($1::pg_catalog.oid[]) AS r(oid)
+       UNION
+       SELECT reach.root, nx.typ FROM reach
+         JOIN pg_catalog.pg_type rt ON rt.oid = reach.typ
+        CROSS JOIN LATERAL (
+          SELECT rt.typbasetype WHERE rt.typtype = 'd'
+          UNION ALL
+          SELECT el.oid FROM pg_catalog.pg_type el WHERE el.oid = rt.typelem AND el.typarray = rt.oid
+          UNION ALL
+          SELECT ca.atttypid FROM pg_catalog.pg_attribute ca
+           WHERE rt.typtype = 'c' AND ca.attrelid = rt.typrelid AND ca.attnum > 0 AND NOT ca.attisdropped
+          UNION ALL
+          SELECT rg.rngsubtype FROM pg_catalog.pg_range rg WHERE rt.typtype = 'r' AND rg.rngtypid = rt.oid
+          UNION ALL
+          SELECT rg.rngtypid FROM pg_catalog.pg_range rg WHERE rt.typtype = 'm' AND rg.rngmultitypid = rt.oid
+        ) AS nx(typ)
+     ),
+     reached AS (SELECT DISTINCT typ FROM reach),
+     classes(typ, opc) AS (
+       SELECT r.typ, oc.oid FROM reached r
+         JOIN pg_catalog.pg_opclass oc ON oc.opcdefault
+         JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod AND am.amname IN ('btree', 'hash')
+         JOIN pg_catalog.pg_type it ON it.oid = oc.opcintype
+        WHERE oc.opcintype = r.typ OR it.typtype = 'p'
+           OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast bc WHERE bc.castsource = r.typ AND bc.casttarget = oc.opcintype AND bc.castmethod = 'b')
+       UNION
+       SELECT r.typ, rg.rngsubopc FROM reached r JOIN pg_catalog.pg_range rg ON rg.rngtypid = r.typ
+     ),
+     problems(typ, kind, schema, name, extra) AS (
+       SELECT c.typ, 'operator class', cn.nspname::pg_catalog.text, oc.opcname::pg_catalog.text, am.amname::pg_catalog.text
+         FROM classes c
+         JOIN pg_catalog.pg_opclass oc ON oc.oid = c.opc
+         JOIN pg_catalog.pg_namespace cn ON cn.oid = oc.opcnamespace
+         JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod
+        WHERE ${foreign('oc.oid')} OR ${foreign('oc.opcfamily')}
+           OR EXISTS (SELECT 1 FROM pg_catalog.pg_amproc ap
+                       WHERE ap.amprocfamily = oc.opcfamily AND ap.amproclefttype = oc.opcintype AND ap.amprocrighttype = oc.opcintype
+                         AND (${foreign('ap.oid')} OR ${foreign('ap.amproc::pg_catalog.oid')}))
+           OR EXISTS (SELECT 1 FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_operator op ON op.oid = ao.amopopr
+                       WHERE ao.amopfamily = oc.opcfamily AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype
+                         AND (${foreign('ao.oid')} OR ${foreign('op.oid')} OR ${foreign('op.oprcode::pg_catalog.oid')}))
+       UNION ALL
+       SELECT r.typ, 'range function', fn.nspname::pg_catalog.text, f.proname::pg_catalog.text, NULL
+         FROM reached r
+         JOIN pg_catalog.pg_range rg ON rg.rngtypid = r.typ
+         JOIN pg_catalog.pg_proc f ON f.oid IN (rg.rngcanonical::pg_catalog.oid, rg.rngsubdiff::pg_catalog.oid)
+         JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace
+        WHERE ${foreign('f.oid')}
+       UNION ALL
+       SELECT r.typ, 'cast', fn.nspname::pg_catalog.text, f.proname::pg_catalog.text, pg_catalog.format_type(ct.casttarget, NULL)
+         FROM reached r
+         JOIN pg_catalog.pg_cast ct ON ct.castsource = r.typ AND ct.castfunc <> 0
+         JOIN pg_catalog.pg_proc f ON f.oid = ct.castfunc
+         JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace
+        WHERE ${foreign('f.oid')}
+     )
+     SELECT DISTINCT reach.root::pg_catalog.text AS root, tn.nspname::pg_catalog.text AS type_schema, t.typname::pg_catalog.text AS type_name,
+            p.kind, p.schema, p.name, p.extra
+       FROM reach
+       JOIN problems p ON p.typ = reach.typ
+       JOIN pg_catalog.pg_type t ON t.oid = p.typ
+       JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
+      ORDER BY 1, 2, 3, 4, 5, 6, 7`,
+    [typeOids],
+  );
+  for (const r of res.rows) {
+    const type = `type ${displayName(r.type_schema, r.type_name)}`;
+    const object = displayName(r.schema, r.name);
+    const reason =
+      r.kind === 'operator class'
+        ? `${type} is compared or hashed with the default ${r.extra ?? ''} operator class ${object} (array, row, GREATEST/LEAST and grouping comparisons call it), which is not PostgreSQL's own or holds functions or operators that are not`
+        : r.kind === 'range function'
+          ? `${type} is a range whose function ${object}() is not PostgreSQL's own`
+          : `${type} has a cast to ${r.extra ?? '?'} by ${object}(), which is not PostgreSQL's own (to_json, to_jsonb and the json builders call a type's cast to json)`;
+    out.get(r.root)?.push(reason);
+  }
+  return out;
 }

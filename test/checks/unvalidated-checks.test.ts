@@ -442,6 +442,78 @@ describe('unvalidated-checks never runs a domain\'s CHECK through a type input f
   });
 });
 
+describe('unvalidated-checks never runs a user\'s comparison or cast that PostgreSQL picks at run time', () => {
+  const db = useDatabase('unvalidated_checks_type_code', {
+    sql: [
+      `-- A default btree operator class for point (which has none): array_eq, GREATEST, row comparisons call it.
+       CREATE FUNCTION public.pt_cmp(point, point) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN: pt_cmp'; END $$;
+       CREATE FUNCTION public.pt_lt(point, point) RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN: pt_lt'; END $$;
+       CREATE FUNCTION public.pt_eq(point, point) RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN: pt_eq'; END $$;
+       CREATE OPERATOR public.< (leftarg = point, rightarg = point, function = public.pt_lt);
+       CREATE OPERATOR public.<= (leftarg = point, rightarg = point, function = public.pt_lt);
+       CREATE OPERATOR public.= (leftarg = point, rightarg = point, function = public.pt_eq);
+       CREATE OPERATOR public.>= (leftarg = point, rightarg = point, function = public.pt_lt);
+       CREATE OPERATOR public.> (leftarg = point, rightarg = point, function = public.pt_lt);
+       CREATE OPERATOR CLASS public.point_btree DEFAULT FOR TYPE point USING btree AS
+         OPERATOR 1 public.<, OPERATOR 2 public.<=, OPERATOR 3 public.=, OPERATOR 4 public.>=, OPERATOR 5 public.>,
+         FUNCTION 1 public.pt_cmp(point, point);
+       -- An enum with a default btree operator class of its own, preferred over pg_catalog's enum_ops.
+       CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');
+       CREATE FUNCTION public.mood_cmp(public.mood, public.mood) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN: mood_cmp'; END $$;
+       CREATE OPERATOR CLASS public.mood_ops DEFAULT FOR TYPE public.mood USING btree AS
+         OPERATOR 1 pg_catalog.< (anyenum, anyenum), OPERATOR 2 pg_catalog.<= (anyenum, anyenum), OPERATOR 3 pg_catalog.= (anyenum, anyenum),
+         OPERATOR 4 pg_catalog.>= (anyenum, anyenum), OPERATOR 5 pg_catalog.> (anyenum, anyenum),
+         FUNCTION 1 public.mood_cmp(public.mood, public.mood);
+       -- An enum with a cast to json: to_json and to_jsonb call it.
+       CREATE TYPE public.tone AS ENUM ('low', 'high');
+       CREATE FUNCTION public.tone_json(public.tone) RETURNS json LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN: tone_json'; END $$;
+       CREATE CAST (public.tone AS json) WITH FUNCTION public.tone_json(public.tone);
+       -- Look-alike: an enum with neither.
+       CREATE TYPE public.plain AS ENUM ('a', 'b', 'gone');
+       CREATE TABLE public.pts (id int PRIMARY KEY, p point, m public.mood, e public.tone, q public.plain, qs public.plain[]);
+       INSERT INTO public.pts VALUES (1, '(1,1)', 'ok', 'low', 'a', '{a}'), (2, '(2,2)', 'sad', 'high', 'gone', '{gone}');
+       ALTER TABLE public.pts ADD CONSTRAINT greatest_p CHECK (GREATEST(p, p) IS NOT NULL) NOT VALID;
+       ALTER TABLE public.pts ADD CONSTRAINT arr_self CHECK (ARRAY[p] = ARRAY[p]) NOT VALID;
+       ALTER TABLE public.pts ADD CONSTRAINT row_self CHECK (ROW(p, 1) IS NOT DISTINCT FROM ROW(p, 1)) NOT VALID;
+       ALTER TABLE public.pts ADD CONSTRAINT greatest_m CHECK (GREATEST(m, m) IS NOT NULL) NOT VALID;
+       ALTER TABLE public.pts ADD CONSTRAINT json_e CHECK (to_jsonb(e) IS NOT NULL) NOT VALID;
+       ALTER TABLE public.pts ADD CONSTRAINT json_es CHECK (to_json(ARRAY[e]) IS NOT NULL) NOT VALID;
+       ALTER TABLE public.pts ADD CONSTRAINT plain_ok CHECK (GREATEST(q, q) <> 'gone' AND to_jsonb(qs) IS NOT NULL AND ARRAY[id] = ARRAY[id]) NOT VALID;`,
+    ],
+  });
+
+  it('reports each as not evaluated, naming the type and its operator class or cast; the user code never runs; the look-alike is counted', async () => {
+    const outcome = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    const report = outcome.report;
+    expect(JSON.stringify(report)).not.toContain('USER CODE RAN');
+    expect(report.checks.filter((c) => c.status === 'error')).toEqual([]);
+    expect(rows(report)).toEqual(
+      [
+        ['warning', 'public.pts', null, 'greatest_p', null, []],
+        ['warning', 'public.pts', null, 'arr_self', null, []],
+        ['warning', 'public.pts', null, 'row_self', null, []],
+        ['warning', 'public.pts', null, 'greatest_m', null, []],
+        ['warning', 'public.pts', null, 'json_e', null, []],
+        ['warning', 'public.pts', null, 'json_es', null, []],
+        ['error', 'public.pts', null, 'plain_ok', 1, ['2']],
+      ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    );
+    const reasons = (c: string) => findingOn(report, 'pts', c).details?.reasons;
+    const point =
+      "type pg_catalog.point is compared or hashed with the default btree operator class public.point_btree (array, row, GREATEST/LEAST and grouping comparisons call it), which is not PostgreSQL's own or holds functions or operators that are not";
+    for (const c of ['greatest_p', 'arr_self']) expect(reasons(c)).toEqual([point]);
+    // The row comparison resolved = to the user's operator for point when it was created: refused for that too.
+    expect(reasons('row_self')).toEqual(["calls operator OPERATOR(public.=), which is not PostgreSQL's own", point]);
+    expect(reasons('greatest_m')).toEqual([
+      "type public.mood is compared or hashed with the default btree operator class public.mood_ops (array, row, GREATEST/LEAST and grouping comparisons call it), which is not PostgreSQL's own or holds functions or operators that are not",
+    ]);
+    const tone = "type public.tone has a cast to json by public.tone_json(), which is not PostgreSQL's own (to_json, to_jsonb and the json builders call a type's cast to json)";
+    expect(reasons('json_e')).toEqual([tone]);
+    expect(reasons('json_es')).toEqual([tone]);
+    expect(outcome.repairs.map((r) => r.finding.object.constraint)).toEqual(['plain_ok']);
+  });
+});
+
 describe('unvalidated-checks never runs a domain\'s CHECK through a SQL/JSON RETURNING type (PostgreSQL 17+)', () => {
   const db = useDatabase('unvalidated_checks_json_domain');
 

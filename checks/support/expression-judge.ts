@@ -310,14 +310,15 @@ const FIRST_NORMAL_OID = 16384;
  * one for a pg_catalog type that has none (point, json, xml...) and for any enum type (next to
  * pg_catalog's enum_ops for anyenum), or ALTER OPERATOR FAMILY ... ADD a function to a pg_catalog family.
  * to_json, to_jsonb and the json builders call a type's cast to json for any type from
- * FirstNormalObjectId on (every enum and domain among them), and other casts from the type may be called
- * by code that looks casts up. So the types are followed (as collation-drift's amcheck eligibility does)
+ * FirstNormalObjectId on (every enum and composite among them): the only cast PostgreSQL's own code looks
+ * up at run time (any other cast an expression does is a FuncExpr of its tree, judged as a call; casts to
+ * other types are not refused, so citext's casts from boolean and inet leave those types alone). So the types are followed (as collation-drift's amcheck eligibility does)
  * through domains to their base, true arrays to their element, composites to their attributes, ranges to
  * their subtype and multiranges to their range; for each type reached, a default btree or hash operator
  * class that its values may be compared with (for the type itself, one it is binary-coercible to, or a
  * polymorphic one) must be initdb's in an initdb family whose same-type support functions and operators
  * are all initdb's; a range's subtype operator class, canonical and subdiff functions too; and no cast
- * from the type may be done by a function that is not initdb's.
+ * from the type to json or jsonb may be done by a function that is not initdb's.
  */
 export async function typeCodeProblems(db: Queryable, typeOids: string[]): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>(typeOids.map((t) => [t, []]));
@@ -348,8 +349,11 @@ export async function typeCodeProblems(db: Queryable, typeOids: string[]): Promi
          JOIN pg_catalog.pg_opclass oc ON oc.opcdefault
          JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod AND am.amname IN ('btree', 'hash')
          JOIN pg_catalog.pg_type it ON it.oid = oc.opcintype
-        WHERE oc.opcintype = r.typ OR it.typtype = 'p'
-           OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast bc WHERE bc.castsource = r.typ AND bc.casttarget = oc.opcintype AND bc.castmethod = 'b')
+        WHERE oc.opcintype = r.typ
+           -- Only without one for the exact type does PostgreSQL take a polymorphic or binary-coercible one
+           -- (GetDefaultOpClass): text keeps text_ops though citext's text-to-citext cast is binary.
+           OR ((it.typtype = 'p' OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast bc WHERE bc.castsource = r.typ AND bc.casttarget = oc.opcintype AND bc.castmethod = 'b'))
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_opclass ex WHERE ex.opcdefault AND ex.opcmethod = oc.opcmethod AND ex.opcintype = r.typ))
        UNION
        SELECT r.typ, rg.rngsubopc FROM reached r JOIN pg_catalog.pg_range rg ON rg.rngtypid = r.typ
      ),
@@ -377,6 +381,7 @@ export async function typeCodeProblems(db: Queryable, typeOids: string[]): Promi
        SELECT r.typ, 'cast', fn.nspname::pg_catalog.text, f.proname::pg_catalog.text, pg_catalog.format_type(ct.casttarget, NULL)
          FROM reached r
          JOIN pg_catalog.pg_cast ct ON ct.castsource = r.typ AND ct.castfunc <> 0
+              AND ct.casttarget IN ('pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.jsonb'::pg_catalog.regtype)
          JOIN pg_catalog.pg_proc f ON f.oid = ct.castfunc
          JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace
         WHERE ${foreign('f.oid')}

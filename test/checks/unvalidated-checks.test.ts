@@ -468,8 +468,10 @@ describe('unvalidated-checks never runs a user\'s comparison or cast that Postgr
        CREATE TYPE public.tone AS ENUM ('low', 'high');
        CREATE FUNCTION public.tone_json(public.tone) RETURNS json LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN: tone_json'; END $$;
        CREATE CAST (public.tone AS json) WITH FUNCTION public.tone_json(public.tone);
-       -- Look-alike: an enum with neither.
+       -- Look-alike: an enum with neither; a user cast from int to it (not to json) leaves int alone.
        CREATE TYPE public.plain AS ENUM ('a', 'b', 'gone');
+       CREATE FUNCTION public.int_plain(int) RETURNS public.plain LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN: int_plain'; END $$;
+       CREATE CAST (int AS public.plain) WITH FUNCTION public.int_plain(int);
        CREATE TABLE public.pts (id int PRIMARY KEY, p point, m public.mood, e public.tone, q public.plain, qs public.plain[]);
        INSERT INTO public.pts VALUES (1, '(1,1)', 'ok', 'low', 'a', '{a}'), (2, '(2,2)', 'sad', 'high', 'gone', '{gone}');
        ALTER TABLE public.pts ADD CONSTRAINT greatest_p CHECK (GREATEST(p, p) IS NOT NULL) NOT VALID;

@@ -6,7 +6,8 @@
  * ALTER TABLE refuses a table with deferred trigger events queued on it in the transaction (55006,
  * "cannot ALTER TABLE ... because it has pending trigger events"); events queued on any other table, the
  * parent a foreign key references included, do not stop it. So the table's own initially deferred
- * constraints are made IMMEDIATE for the statement, and DEFERRED again after it. Never SET CONSTRAINTS ALL
+ * constraints are made IMMEDIATE for the statement, and DEFERRED again after it, when that restores their
+ * state exactly (see DEFERRED_ON); otherwise VALIDATE waits for a run after COMMIT. Never SET CONSTRAINTS ALL
  * IMMEDIATE: that would run every deferred check queued by the script so far (failing on a violation a
  * later step resolves) and keep every constraint immediate for the rest of the transaction (failing later
  * steps that rely on deferral).
@@ -74,7 +75,8 @@ const DEFERRED_ON = (relation: string) => `(SELECT pg_catalog.string_agg(DISTINC
  * DEFERRED again after it. Not SET CONSTRAINTS ALL IMMEDIATE: that would run every deferred check queued by
  * the script so far, failing on a violation a later step resolves, and keep every constraint immediate for
  * the rest of the transaction, failing steps that rely on deferral. When this table's own deferred checks
- * fail at that point, it is not validated (a NOTICE says so; they run again at COMMIT).
+ * fail at that point, it is not validated (a NOTICE says so; they run again at COMMIT); so too when events
+ * of a constraint left out of SET CONSTRAINTS are queued on it (55006), in the safe block as well.
  */
 export function guardedValidations(steps: Validation[], tolerant: boolean): string {
   const deferral = steps.some((s) => s.relation !== null);

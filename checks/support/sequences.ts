@@ -362,6 +362,11 @@ export interface NamedRelation {
   name: string;
   oid: string;
   relkind: string;
+  /**
+   * False when PUBLIC lacks USAGE on its schema: a session without it leaves the schema out of its
+   * search_path and finds the name further on, so the sessions' answers may differ. Absent: true.
+   */
+  open?: boolean;
 }
 
 export const DEFAULT_SEARCH_PATH: SearchPath = { entries: ['$user', 'public'], source: "PostgreSQL's default", role: null };
@@ -402,9 +407,10 @@ export function searchPaths(settings: { role: string | null; database: boolean; 
 /**
  * The relations an unqualified name resolves to under the given paths: pg_catalog first unless the path
  * places it, `$user` as the path's role or, when any role may run with it, as each schema named after a
- * role (and as none). Sessions that find nothing fail their insert, and draw from no sequence.
+ * role (and as none). A schema PUBLIC may not use, other than `tableSchema` (which every role inserting
+ * into the table may use), is skipped by some roles: its hit and the next are both answers. Sessions that find nothing fail their insert, and draw from no sequence.
  */
-export function resolveOnSearchPaths(name: string, paths: SearchPath[], relations: NamedRelation[], roleSchemas: string[]): NamedRelation[] {
+export function resolveOnSearchPaths(name: string, paths: SearchPath[], relations: NamedRelation[], roleSchemas: string[], tableSchema: string | null = null): NamedRelation[] {
   const named = relations.filter((r) => r.name === name);
   const found = new Map<string, NamedRelation>();
   for (const path of paths) {
@@ -416,7 +422,9 @@ export function resolveOnSearchPaths(name: string, paths: SearchPath[], relation
         const hit = named.find((r) => r.schema === schema);
         if (hit) {
           found.set(hit.oid, hit);
-          break;
+          // A role that may not use the schema skips it (namespace search checks USAGE) and goes on; every
+          // role inserting into the table may use the table's own schema.
+          if (hit.open !== false || hit.schema === tableSchema) break;
         }
       }
     }
@@ -425,7 +433,7 @@ export function resolveOnSearchPaths(name: string, paths: SearchPath[], relation
 }
 
 interface NameFactsRow {
-  relations: [string, string, string, string][] | null;
+  relations: [string, string, string, string, boolean][] | null;
   role_schemas: string[] | null;
   settings: [string | null, boolean, string][] | null;
 }
@@ -433,7 +441,8 @@ interface NameFactsRow {
 /** The relations of the given names in every schema, the schemas named after a role, and the search_path settings. */
 async function readNameFacts(db: Queryable, names: string[]): Promise<{ relations: NamedRelation[]; roleSchemas: string[]; paths: SearchPath[] }> {
   const res = await db.query<NameFactsRow>(
-    `SELECT (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(n.nspname, c.relname, c.oid::pg_catalog.text, c.relkind::pg_catalog.text))
+    `SELECT (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(n.nspname, c.relname, c.oid::pg_catalog.text, c.relkind::pg_catalog.text,
+                                                             pg_catalog.has_schema_privilege('public', n.oid, 'USAGE')))
                FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
               WHERE c.relname OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.name[])) AS relations,
             (SELECT pg_catalog.json_agg(n.nspname)
@@ -454,14 +463,14 @@ async function readNameFacts(db: Queryable, names: string[]): Promise<{ relation
   );
   const row = res.rows[0];
   return {
-    relations: (row?.relations ?? []).map(([schema, name, oid, relkind]) => ({ schema, name, oid, relkind })),
+    relations: (row?.relations ?? []).map(([schema, name, oid, relkind, open]) => ({ schema, name, oid, relkind, open })),
     roleSchemas: row?.role_schemas ?? [],
     paths: searchPaths((row?.settings ?? []).map(([role, database, value]) => ({ role, database, value }))),
   };
 }
 
 /** What a DEFAULT's text name resolves to, given the relations of that name. */
-function resolveName(legacy: LegacyName, facts: { relations: NamedRelation[]; roleSchemas: string[]; paths: SearchPath[] }): NamedSequence {
+function resolveName(legacy: LegacyName, facts: { relations: NamedRelation[]; roleSchemas: string[]; paths: SearchPath[] }, tableSchema: string): NamedSequence {
   if ('unparsable' in legacy) return { status: 'unparsable' };
   if (legacy.schema !== null) {
     const hit = facts.relations.find((r) => r.schema === legacy.schema && r.name === legacy.name);
@@ -469,7 +478,7 @@ function resolveName(legacy: LegacyName, facts: { relations: NamedRelation[]; ro
     return { status: hit.relkind === 'S' ? 'found' : 'not-a-sequence', schema: hit.schema, name: hit.name, assumed: null };
   }
   const assumed = describeSearchPaths(facts.paths);
-  const hits = resolveOnSearchPaths(legacy.name, facts.paths, facts.relations, facts.roleSchemas);
+  const hits = resolveOnSearchPaths(legacy.name, facts.paths, facts.relations, facts.roleSchemas, tableSchema);
   if (hits.length === 0) return { status: 'missing', schema: null, name: legacy.name, assumed };
   if (hits.length > 1) return { status: 'ambiguous', name: legacy.name, candidates: hits.map((h) => displayName(h.schema, h.name)).sort(), assumed };
   const hit = hits[0] as NamedRelation;
@@ -504,6 +513,7 @@ interface SequenceRow {
 export async function readSequences(db: Queryable, catalog: Catalog): Promise<SequenceReading> {
   const relations = [...catalog.tables, ...catalog.partitions];
   const calls = new Map<string, DefaultCall[]>();
+  const schemaOf = new Map<string, string>();
   const names = new Set<string>();
   for (const table of relations) {
     for (const column of table.columns) {
@@ -511,16 +521,17 @@ export async function readSequences(db: Queryable, catalog: Catalog): Promise<Se
       const found: DefaultCall[] = nextvalCalls(column.defaultTree).map((c) => ({ ...c, oid: null }));
       if (found.length === 0) continue;
       calls.set(columnKey(table, column), found);
+      schemaOf.set(columnKey(table, column), table.schema);
       for (const c of found) if (c.legacy && 'name' in c.legacy) names.add(c.legacy.name);
     }
   }
   const facts = names.size > 0 ? await readNameFacts(db, [...names].sort()) : null;
   const candidates = new Set<string>();
-  for (const list of calls.values()) {
+  for (const [key, list] of calls) {
     for (const c of list) {
       for (const oid of c.oids) candidates.add(oid);
       if (c.legacy && facts) {
-        c.named = resolveName(c.legacy, facts);
+        c.named = resolveName(c.legacy, facts, schemaOf.get(key) ?? '');
         if (c.named.status === 'found') {
           const { schema, name } = c.named;
           c.oid = facts.relations.find((r) => r.schema === schema && r.name === name)?.oid ?? null;

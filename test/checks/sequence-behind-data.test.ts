@@ -547,6 +547,13 @@ describe('a legacy text name without a schema, resolved as the inserting session
     expect(oids('pg_class')).toEqual(['1259']);
     expect(oids('s', [{ entries: ['app', 'pg_catalog'], source: 'x', role: null }])).toEqual(['3']);
     expect(oids('nothing')).toEqual([]);
+    // a schema not every role may use is skipped by those that may not: its s and the next one are both answers
+    const closed = [{ ...rel('priv', 's', '4'), open: false }, rel('public', 's', '1')];
+    const privFirst = [{ entries: ['priv', 'public'], source: 'set for this database', role: null }];
+    expect(resolveOnSearchPaths('s', privFirst, closed, []).map((r) => r.oid)).toEqual(['4', '1']);
+    expect(resolveOnSearchPaths('s', privFirst, [rel('priv', 's', '4'), rel('public', 's', '1')], []).map((r) => r.oid)).toEqual(['4']);
+    // ... but not by a role inserting into a table of that schema, which needs USAGE on it
+    expect(resolveOnSearchPaths('s', privFirst, closed, [], 'priv').map((r) => r.oid)).toEqual(['4']);
   });
 
   const role = `integrity_sbd_path_${process.pid}`;

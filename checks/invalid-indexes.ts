@@ -14,7 +14,7 @@ import {
   type RepairStep,
   type Table,
 } from '../src/index.js';
-import { judgeTrees, type Verdict } from './support/expression-judge.js';
+import { judgeTrees, typeCodeProblems, type Verdict } from './support/expression-judge.js';
 
 const options = z.strictObject({});
 type Ctx = CheckContext<z.infer<typeof options>>;
@@ -30,8 +30,15 @@ interface KeyColumn {
   castTo: [string, string] | null;
   /** The opclass's equality operator, `schema.name`; null when the access method has no btree equality. */
   equality: string | null;
-  /** That operator (and its function) is pg_catalog's and is the type's default equality, which GROUP BY uses. */
+  /**
+   * That operator (and its function) is pg_catalog's and is the default equality GROUP BY uses for the
+   * grouped type (the cast-to type, or the column's, through domains): of the default operator class for
+   * that exact type where there is one (PostgreSQL prefers it, an enum's own over enum_ops), else of the
+   * one for the key's operator class's input type.
+   */
   equalityOk: boolean;
+  /** The key's type and the operator class's input type (when not a pseudo-type): the types GROUP BY compares. */
+  typeOids: string[];
   collation: [string, string] | null;
 }
 
@@ -142,7 +149,9 @@ async function loadInvalidIndexes(ctx: Ctx): Promise<InvalidIndex[]> {
                                                   AND eq.oid = (SELECT o.amopopr FROM pg_catalog.pg_opclass d
                                                                   JOIN pg_catalog.pg_amop o ON o.amopfamily = d.opcfamily AND o.amoplefttype = d.opcintype
                                                                    AND o.amoprighttype = d.opcintype AND o.amopstrategy = 3
-                                                                 WHERE d.opcmethod = i.relam AND d.opcdefault AND d.opcintype = oc.opcintype LIMIT 1), false),
+                                                                 WHERE d.opcmethod = i.relam AND d.opcdefault AND d.opcintype IN (gt.oid, oc.opcintype)
+                                                                 ORDER BY d.opcintype = gt.oid DESC LIMIT 1), false),
+                           'typeOids', pg_catalog.array_remove(ARRAY[ia.atttypid::pg_catalog.text, CASE WHEN ot.typtype <> 'p' THEN ot.oid::pg_catalog.text END], NULL),
                            'collation', CASE WHEN coll.oid IS NOT NULL THEN pg_catalog.json_build_array(colln.nspname, coll.collname) END)::pg_catalog.text
                     FROM pg_catalog.generate_series(0, x.indnkeyatts - 1) AS k
                     JOIN pg_catalog.pg_attribute ia ON ia.attrelid = x.indexrelid AND ia.attnum = k + 1
@@ -151,6 +160,15 @@ async function loadInvalidIndexes(ctx: Ctx): Promise<InvalidIndex[]> {
                     LEFT JOIN pg_catalog.pg_opclass oc ON oc.oid = x.indclass[k]
                     LEFT JOIN pg_catalog.pg_type ot ON ot.oid = oc.opcintype
                     LEFT JOIN pg_catalog.pg_namespace otn ON otn.oid = ot.typnamespace
+                    -- The type GROUP BY groups: the one cast to, else the key's own through its domains.
+                    CROSS JOIN LATERAL (
+                      WITH RECURSIVE b(t, depth) AS (
+                        SELECT ia.atttypid, 0
+                        UNION ALL
+                        SELECT bt.typbasetype, b.depth + 1 FROM b JOIN pg_catalog.pg_type bt ON bt.oid = b.t AND bt.typtype = 'd'
+                      )
+                      SELECT CASE WHEN ot.typtype <> 'p' THEN ot.oid ELSE (SELECT b.t FROM b ORDER BY b.depth DESC LIMIT 1) END AS oid
+                    ) AS gt
                     LEFT JOIN pg_catalog.pg_amop eqa ON am.amname = 'btree' AND eqa.amopfamily = oc.opcfamily AND eqa.amoplefttype = oc.opcintype
                          AND eqa.amoprighttype = oc.opcintype AND eqa.amopstrategy = 3
                     LEFT JOIN pg_catalog.pg_operator eq ON eq.oid = eqa.amopopr
@@ -314,11 +332,14 @@ function codeProblem(index: InvalidIndex, verdicts: Map<string, Verdict>): strin
 }
 
 /** Why the duplicates of a unique index cannot be counted without running code that is not PostgreSQL's own; null when they can. */
-function whyNotCounted(index: InvalidIndex, verdicts: Map<string, Verdict>, table: Table | undefined): string | null {
+function whyNotCounted(index: InvalidIndex, verdicts: Map<string, Verdict>, typeCode: Map<string, string[]>, table: Table | undefined): string | null {
   if (index.method !== 'btree') return `it is a ${index.method} index: only btree's equality is read`;
   for (const k of index.keys) {
     const what = k.column === null ? 'an expression key' : `key ${displayName(k.column)}`;
     if (!k.typeOk) return `${what} is of type ${k.typeName}, whose functions are not pg_catalog's`;
+    // GROUP BY compares with the default operator classes of the type and of its elements, attributes and subtypes.
+    const code = [...new Set(k.typeOids.flatMap((t) => typeCode.get(t) ?? []))];
+    if (code.length > 0) return `${what} (of type ${k.typeName}) is grouped with code that is not PostgreSQL's own, which the audit does not run: ${code.join('; ')}`;
     if (!k.equality) return `${what} has no btree equality in its operator class`;
     if (!k.equalityOk) return `${what} is compared with OPERATOR(${k.equality}), not pg_catalog's default equality for its type, which is not evaluated during the audit`;
   }
@@ -656,10 +677,11 @@ REINDEX INDEX CONCURRENTLY users_email_key;
     const tables = new Map([...ctx.catalog.tables, ...ctx.catalog.partitions].map((t) => [JSON.stringify([t.schema, t.name]), t]));
     const toCount = reported.filter((i) => i.unique && i.live && !leftoverOf(i));
     const verdicts = await judgeTrees(ctx.db, toCount.flatMap(treesOf));
+    const typeCode = await typeCodeProblems(ctx.db, [...new Set(toCount.flatMap((i) => i.keys.flatMap((k) => k.typeOids)))]);
     const duplicates = new Map<InvalidIndex, Duplicates>();
     const runnable: InvalidIndex[] = [];
     for (const i of toCount) {
-      const reason = whyNotCounted(i, verdicts, tables.get(JSON.stringify([i.schema, i.table])));
+      const reason = whyNotCounted(i, verdicts, typeCode, tables.get(JSON.stringify([i.schema, i.table])));
       if (reason) duplicates.set(i, { counted: false, reason });
       else runnable.push(i);
     }

@@ -247,6 +247,107 @@ END $$;
 CREATE DOMAIN public.dom AS int CHECK (public.dom_ok(VALUE));`;
 const ALLOW = ["SET integrity_test.allow = 'on'"];
 
+/**
+ * Comparison functions that raise unless the session says they may run: the setup's index builds do,
+ * the audit must never get there. PostgreSQL picks them at run time, from the type's default operator
+ * class: for point, which has none of its own, and for an enum, whose own is preferred over enum_ops.
+ */
+const TRAPPED_COMPARISONS = `
+CREATE FUNCTION public.trap(what text) RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF pg_catalog.current_setting('integrity_test.allow', true) IS DISTINCT FROM 'on' THEN RAISE EXCEPTION 'USER CODE RAN: %', what; END IF;
+END $$;
+CREATE FUNCTION public.pt_cmp(a point, b point) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  PERFORM public.trap('pt_cmp');
+  RETURN CASE WHEN a[0] < b[0] OR (a[0] = b[0] AND a[1] < b[1]) THEN -1 WHEN a[0] = b[0] AND a[1] = b[1] THEN 0 ELSE 1 END;
+END $$;
+CREATE FUNCTION public.pt_lt(a point, b point) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT public.pt_cmp(a, b) < 0 $$;
+CREATE FUNCTION public.pt_le(a point, b point) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT public.pt_cmp(a, b) <= 0 $$;
+CREATE FUNCTION public.pt_eq(a point, b point) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT public.pt_cmp(a, b) = 0 $$;
+CREATE FUNCTION public.pt_ge(a point, b point) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT public.pt_cmp(a, b) >= 0 $$;
+CREATE FUNCTION public.pt_gt(a point, b point) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT public.pt_cmp(a, b) > 0 $$;
+CREATE OPERATOR public.< (leftarg = point, rightarg = point, function = public.pt_lt);
+CREATE OPERATOR public.<= (leftarg = point, rightarg = point, function = public.pt_le);
+CREATE OPERATOR public.= (leftarg = point, rightarg = point, function = public.pt_eq);
+CREATE OPERATOR public.>= (leftarg = point, rightarg = point, function = public.pt_ge);
+CREATE OPERATOR public.> (leftarg = point, rightarg = point, function = public.pt_gt);
+CREATE OPERATOR CLASS public.point_btree DEFAULT FOR TYPE point USING btree AS
+  OPERATOR 1 public.<, OPERATOR 2 public.<=, OPERATOR 3 public.=, OPERATOR 4 public.>=, OPERATOR 5 public.>,
+  FUNCTION 1 public.pt_cmp(point, point);`;
+
+describe('invalid-indexes: a key type whose comparison PostgreSQL takes from a user\'s default operator class', () => {
+  const db = useDatabase('invalid_indexes_type_code', {
+    sql: [
+      `${TRAPPED_COMPARISONS}
+       CREATE TABLE public.shapes (id int PRIMARY KEY, ps point[], ns int[]);
+       INSERT INTO public.shapes VALUES (1, '{"(1,1)"}', '{1}'), (2, '{"(1,1)"}', '{1}'), (3, '{"(2,2)"}', '{2}');
+       CREATE TYPE public.mood AS ENUM ('sad', 'ok');
+       CREATE TYPE public.plain AS ENUM ('a', 'b');
+       CREATE TABLE public.moods (id int PRIMARY KEY, m public.mood, q public.plain);
+       INSERT INTO public.moods VALUES (1, 'ok', 'a'), (2, 'ok', 'a'), (3, 'sad', 'b');`,
+    ],
+  });
+
+  beforeAll(async () => {
+    // array_cmp compares the elements with point_btree: the build runs it (allowed here) and fails on the duplicate.
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY shapes_ps ON public.shapes (ps)`, ALLOW)).toBe('23505');
+    // The enum's index is built with pg_catalog's enum_ops; the enum's own default operator class comes after.
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY moods_m ON public.moods (m)`)).toBe('23505');
+    await query(
+      db.url,
+      `CREATE FUNCTION public.mood_cmp(a public.mood, b public.mood) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+       BEGIN
+         PERFORM public.trap('mood_cmp');
+         RETURN pg_catalog.enum_cmp(a, b);
+       END $$;
+       CREATE FUNCTION public.mood_lt(a public.mood, b public.mood) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT public.mood_cmp(a, b) < 0 $$;
+       CREATE FUNCTION public.mood_le(a public.mood, b public.mood) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT public.mood_cmp(a, b) <= 0 $$;
+       CREATE FUNCTION public.mood_eq(a public.mood, b public.mood) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT public.mood_cmp(a, b) = 0 $$;
+       CREATE FUNCTION public.mood_ge(a public.mood, b public.mood) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT public.mood_cmp(a, b) >= 0 $$;
+       CREATE FUNCTION public.mood_gt(a public.mood, b public.mood) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT public.mood_cmp(a, b) > 0 $$;
+       CREATE OPERATOR public.< (leftarg = public.mood, rightarg = public.mood, function = public.mood_lt);
+       CREATE OPERATOR public.<= (leftarg = public.mood, rightarg = public.mood, function = public.mood_le);
+       CREATE OPERATOR public.= (leftarg = public.mood, rightarg = public.mood, function = public.mood_eq);
+       CREATE OPERATOR public.>= (leftarg = public.mood, rightarg = public.mood, function = public.mood_ge);
+       CREATE OPERATOR public.> (leftarg = public.mood, rightarg = public.mood, function = public.mood_gt);
+       CREATE OPERATOR CLASS public.mood_ops DEFAULT FOR TYPE public.mood USING btree AS
+         OPERATOR 1 public.< (public.mood, public.mood), OPERATOR 2 public.<= (public.mood, public.mood), OPERATOR 3 public.= (public.mood, public.mood),
+         OPERATOR 4 public.>= (public.mood, public.mood), OPERATOR 5 public.> (public.mood, public.mood),
+         FUNCTION 1 public.mood_cmp(public.mood, public.mood);`,
+    );
+    // Look-alikes: an int[] key and an enum with no operator class of its own are counted.
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY shapes_ns ON public.shapes (ns)`)).toBe('23505');
+    expect(await fails(db.url, `CREATE UNIQUE INDEX CONCURRENTLY moods_q ON public.moods (q)`)).toBe('23505');
+  });
+
+  it('does not count the duplicates of a point[] or such an enum key, naming the type and operator class; the comparison never runs', async () => {
+    const { report, repairs } = await runAuditWithRepairs(auditOptions(db.url, { checks: [ID] }));
+    expect(JSON.stringify(report)).not.toContain('USER CODE RAN');
+    expect(JSON.stringify(repairs)).not.toContain('USER CODE RAN');
+    expect(report.checks.filter((c) => c.status === 'error')).toEqual([]);
+    expect(found(report).map((f) => [f.object.index, f.severity, f.count, f.samples])).toEqual([
+      ['moods_m', 'warning', null, []],
+      ['moods_q', 'error', 2, ['a']],
+      ['shapes_ns', 'error', 2, ['{1}']],
+      ['shapes_ps', 'warning', null, []],
+    ]);
+    const opclass = (type: string, name: string) =>
+      `type ${type} is compared or hashed with the default btree operator class ${name} (array, row, GREATEST/LEAST and grouping comparisons call it), which is not PostgreSQL's own or holds functions or operators that are not`;
+    expect(byIndex(report, 'shapes_ps').details).toMatchObject({
+      duplicatesCounted: false,
+      reason: `key ps (of type point[]) is grouped with code that is not PostgreSQL's own, which the audit does not run: ${opclass('pg_catalog.point', 'public.point_btree')}`,
+    });
+    expect(byIndex(report, 'moods_m').details).toMatchObject({
+      duplicatesCounted: false,
+      reason: `key m (of type public.mood) is grouped with code that is not PostgreSQL's own, which the audit does not run: ${opclass('public.mood', 'public.mood_ops')}`,
+    });
+    // The traps are armed: grouping by either key outside the setup's sessions runs the user's comparison.
+    await expect(query(db.url, `SET enable_hashagg = off; SELECT m, count(*) FROM public.moods GROUP BY m`)).rejects.toThrow('USER CODE RAN: mood_cmp');
+    await expect(query(db.url, `SET enable_hashagg = off; SELECT ps, count(*) FROM public.shapes GROUP BY ps`)).rejects.toThrow('USER CODE RAN: pt_cmp');
+  });
+});
+
 describe('invalid-indexes: a SQL/JSON key that coerces to a domain (PostgreSQL 17+)', () => {
   const db = useDatabase('invalid_indexes_json_domain');
 

@@ -38,6 +38,8 @@ export const QUERY_RUNNING_FUNCTIONS: ReadonlySet<string> = new Set([
   'database_to_xmlschema',
   'database_to_xml_and_xmlschema',
   'ts_stat',
+  // its second argument is a query, run to find the rewrite rules
+  'ts_rewrite',
 ]);
 
 /**
@@ -143,13 +145,15 @@ export function codeBeyondReading(tree: unknown, acting: ReadonlySet<string> = A
       return;
     }
     if (!node || typeof node !== 'object') return;
-    const o = node as { FuncCall?: { funcname?: unknown }; A_Expr?: { name?: unknown }; TypeName?: { names?: unknown } };
+    // libpg_query spells a type name `typeName: {names}` inside TypeCast, ColumnDef and the like, and `TypeName: {...}` elsewhere.
+    const o = node as { FuncCall?: { funcname?: unknown }; A_Expr?: { name?: unknown }; TypeName?: { names?: unknown }; typeName?: { names?: unknown } };
     const fn = namesAt(o.FuncCall?.funcname);
     if (fn.length > 0 && ((fn.length > 1 && fn[0] !== 'pg_catalog') || acting.has((fn[fn.length - 1] ?? '').toLowerCase()))) out.add(`function ${fn.join('.')}()`);
     const op = namesAt(o.A_Expr?.name);
     if (op.length > 1 && op[0] !== 'pg_catalog') out.add(`operator OPERATOR(${op.join('.')})`);
-    const type = namesAt(o.TypeName?.names);
-    if (type.length > 1 && type[0] !== 'pg_catalog') out.add(`type ${type.join('.')}`);
+    for (const type of [namesAt(o.TypeName?.names), namesAt(o.typeName?.names)]) {
+      if (type.length > 1 && type[0] !== 'pg_catalog') out.add(`type ${type.join('.')}`);
+    }
     for (const v of Object.values(node)) walk(v);
   };
   walk(tree);

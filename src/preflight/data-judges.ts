@@ -110,8 +110,9 @@ export function sampleLimit(ctx: JudgeContext, object: FindingObject): number {
 }
 
 /** The table's primary key values of a row, or its ctid when it has none: which rows, never what they hold. */
-export function rowKey(table: Table): { expr: string; what: string } {
-  if (table.primaryKey && table.primaryKey.length > 0) return { expr: sampleKeyExpr('r', table.primaryKey), what: `primary key (${table.primaryKey.join(', ')})` };
+export function rowKey(table: Table, ctx: JudgeContext): { expr: string; what: string } {
+  // A key's ::text (or json) could run a user cast from its type: ctids then.
+  if (ctx.userCasts.length === 0 && table.primaryKey && table.primaryKey.length > 0) return { expr: sampleKeyExpr('r', table.primaryKey), what: `primary key (${table.primaryKey.join(', ')})` };
   return { expr: 'r.ctid::pg_catalog.text', what: 'ctid (the table has no primary key)' };
 }
 
@@ -326,7 +327,7 @@ async function judgeUnique(u: UniqueSpec, state: RunState, ctx: JudgeContext, re
     failed = true;
   }
   if (u.primaryKey) {
-    const key = rowKey(t.table);
+    const key = rowKey(t.table, ctx);
     const { count, samples } = await countRows(ctx, from, u.columns.map((c) => `r.${quoteIdent(c)} IS NULL`).join(' OR '), key.expr, sampleLimit(ctx, object));
     if (count > 0) {
       report({
@@ -350,7 +351,7 @@ async function judgeSetNotNull(t: Extract<Target, { kind: 'today' }>, column: st
   const missing = missingColumn(state, t, column);
   if (missing) return notJudged(rule, missing);
   const object: FindingObject = { schema: t.schema, table: t.name, column };
-  const key = rowKey(t.table);
+  const key = rowKey(t.table, ctx);
   // Without ONLY, SET NOT NULL applies to the inheriting tables too, as a plain FROM reads them.
   const from = t.inh || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`;
   const { count, samples } = await countRows(ctx, from, `r.${quoteIdent(column)} IS NULL`, key.expr, sampleLimit(ctx, object));
@@ -398,7 +399,7 @@ async function judgeAddColumn(t: Extract<Target, { kind: 'today' | 'created' }>,
   if (filled === null) return [...outcomes, notJudged(rule, `ADD COLUMN ${column} NOT NULL: its DEFAULT is an expression, whose value for each row is not known here`)];
   if (filled) return [...outcomes, { rule, status: 'passed' }];
   const object: FindingObject = { schema: t.schema, table: t.name, column };
-  const key = rowKey(t.table);
+  const key = rowKey(t.table, ctx);
   const from = t.inh || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`;
   const { count, samples } = await countRows(ctx, from, 'true', key.expr, sampleLimit(ctx, object));
   if (count === 0) return [...outcomes, { rule, status: 'passed', note: `${displayName(t.schema, t.name)} has no row today` }];
@@ -415,10 +416,40 @@ async function judgeAddColumn(t: Extract<Target, { kind: 'today' | 'created' }>,
 }
 
 /** Functions an expression may not call even though they are pg_catalog's: the guard's, and those that write. */
-const REFUSED_IN_EXPRESSIONS = new Set([...ACTING_FUNCTIONS, 'nextval', 'setval', 'currval', 'lastval']);
+const REFUSED_IN_EXPRESSIONS = new Set([
+  ...ACTING_FUNCTIONS,
+  'nextval',
+  'setval',
+  'currval',
+  'lastval',
+  // They read the server's files, settings and other sessions' activity: their text would reach the report.
+  'pg_read_file',
+  'pg_read_binary_file',
+  'pg_stat_file',
+  'pg_ls_dir',
+  'pg_ls_logdir',
+  'pg_ls_waldir',
+  'pg_ls_tmpdir',
+  'pg_ls_archive_statusdir',
+  'pg_ls_logicalsnapdir',
+  'pg_ls_logicalmapdir',
+  'pg_ls_replslotdir',
+  'lo_get',
+  'lo_export',
+  'loread',
+  'current_setting',
+  'pg_stat_get_backend_activity',
+  'pg_stat_get_activity',
+  'pg_current_logfile',
+  'inet_server_addr',
+]);
 
 /** Why an expression of the migration may not be evaluated (it could run code not PostgreSQL's own), or null. */
 export async function expressionRefusal(ctx: JudgeContext, expr: unknown, t: { schema: string; name: string }, state: RunState, table: Table): Promise<string | null> {
+  if (ctx.userCasts.length > 0) {
+    const shown = ctx.userCasts.slice(0, 3).join(', ');
+    return `the database has casts whose function is not pg_catalog's (${shown}${ctx.userCasts.length > 3 ? ', ...' : ''}), which PostgreSQL may pick for a cast in it`;
+  }
   const beyond = codeBeyondReading(expr, REFUSED_IN_EXPRESSIONS);
   if (beyond.length > 0) return `calls ${beyond.join(', ')}`;
   if (JSON.stringify(expr).includes('"SubLink"')) return 'holds a subquery';
@@ -437,8 +468,9 @@ export async function expressionRefusal(ctx: JudgeContext, expr: unknown, t: { s
         const names = strings((n.A_Expr as Node).name);
         if (names.length > 0) operators.add(names[names.length - 1] as string);
       }
-      if (isNode(n.TypeName)) {
-        const names = strings((n.TypeName as Node).names);
+      for (const t of [n.TypeName, n.typeName]) {
+        if (!isNode(t)) continue;
+        const names = strings((t as Node).names);
         if (names.length === 1) types.add(names[0] as string);
       }
       if (isNode(n.ColumnRef)) {
@@ -520,7 +552,7 @@ async function judgeCheck(t: Extract<Target, { kind: 'today' | 'created' }>, c: 
   const expression = deparseExpression(c.raw_expr);
   const name = typeof c.conname === 'string' ? c.conname : null;
   const object: FindingObject = { schema: t.schema, table: t.name, ...(name ? { constraint: name } : {}) };
-  const key = rowKey(t.table);
+  const key = rowKey(t.table, ctx);
   // Without ONLY (and unless NO INHERIT), ADD CHECK applies to the inheriting tables too. The expression's columns are the table's, unqualified.
   const from = (t.inh && c.is_no_inherit !== true) || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`;
   const evaluated = await evaluating(ctx, () => countRows(ctx, from, `(${expression}) IS FALSE`, key.expr, sampleLimit(ctx, object)));

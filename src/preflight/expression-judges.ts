@@ -145,7 +145,7 @@ export async function judgeExpressionIndex(s: MigrationStatement, t: Extract<Tar
   const where = s.node.whereClause ? `(${deparseExpression(s.node.whereClause)})` : 'true';
   const name = typeof s.node.idxname === 'string' ? s.node.idxname : null;
   const object: FindingObject = { schema: t.schema, table: t.name, ...(name ? { index: name } : {}) };
-  const key = rowKey(t.table);
+  const key = rowKey(t.table, ctx);
   return judgement(ctx, rule, () =>
     notJudgedOn(rule, async () => {
       const raised = await raisingRows(ctx, ownRows(t.table), where, exprs, key.expr, object);
@@ -208,7 +208,7 @@ export async function judgeAlterType(s: MigrationStatement, t: Extract<Target, {
   const foreign = await userTypes(ctx, t.schema, t.name, [column]);
   if (foreign) return notJudged(rule, foreign);
   const object: FindingObject = { schema: t.schema, table: t.name, column };
-  const key = rowKey(t.table);
+  const key = rowKey(t.table, ctx);
   // ALTER TYPE rewrites the inheriting tables too, unless ONLY.
   const from = t.inh || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`;
   let expr: unknown;

@@ -49,6 +49,12 @@ export interface JudgeContext {
   placeholders: string[];
   /** Whether key values may leave the database for a finding on this object (samples.exclude). */
   valuesAllowed: (object: FindingObject) => boolean;
+  /**
+   * Casts whose function is not pg_catalog's (`source -> target`): PostgreSQL picks a cast by its types,
+   * so a judging query's `::text` or a migration's cast between built-in types could run one. While there
+   * are any, no expression of the migration is evaluated and samples are ctids.
+   */
+  userCasts: string[];
 }
 
 /** What the earlier statements of the run did, as far as it matters to the later ones. */

@@ -69,6 +69,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
             catalog,
             sampleSize: options.config.sampleSize,
             placeholders: placeholdersOf(options.config),
+            userCasts: await userCastsOf(guarded),
             valuesAllowed: (object) => {
               const names = objectNames({ object } as Parameters<typeof objectNames>[0]);
               return options.config.sampleSize > 0 && !excluded.some((p) => names.some((n) => p.test(n)));
@@ -107,4 +108,15 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
 function placeholdersOf(config: IntegrityConfig): string[] {
   const values = config.checks['placeholder-uuid']?.options.values;
   return Array.isArray(values) && values.every((v) => typeof v === 'string') ? (values as string[]) : DEFAULT_PLACEHOLDERS;
+}
+
+/** Casts whose function is not pg_catalog's, as `source -> target` (see JudgeContext.userCasts). */
+async function userCastsOf(db: Queryable): Promise<string[]> {
+  const res = await db.query<{ cast: string }>(
+    `SELECT pg_catalog.format_type(c.castsource, NULL) OPERATOR(pg_catalog.||) ' -> ' OPERATOR(pg_catalog.||) pg_catalog.format_type(c.casttarget, NULL) AS cast
+       FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) c.castfunc
+      WHERE p.pronamespace OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace
+      ORDER BY 1`,
+  );
+  return res.rows.map((r) => r.cast);
 }

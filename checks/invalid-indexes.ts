@@ -96,6 +96,8 @@ interface InvalidIndex {
   missing: { schema: string; name: string; kind: string }[];
   /** Attached partition indexes that are themselves invalid. */
   invalidChildren: string[];
+  /** Those of them that are partitioned indexes themselves: made valid by attaching, not by a rebuild. */
+  invalidPartitionedChildren: string[];
   /** Every attached partition index (schema, name), valid ones first. */
   attached: { schema: string; name: string; valid: boolean }[];
   /** Partitions that are foreign tables: they can have no index, and an index created ON ONLY then never becomes valid. */
@@ -196,7 +198,7 @@ async function loadInvalidIndexes(ctx: Ctx): Promise<InvalidIndex[]> {
                      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ii JOIN pg_catalog.pg_index cx ON cx.indexrelid = ii.inhrelid
                                       WHERE ii.inhparent = x.indexrelid AND cx.indrelid = pc.oid)
                    ORDER BY pn.nspname, pc.relname) AS missing,
-            ARRAY(SELECT pg_catalog.json_build_array(cn.nspname, ci.relname, cx.indisvalid)::pg_catalog.text
+            ARRAY(SELECT pg_catalog.json_build_array(cn.nspname, ci.relname, cx.indisvalid, ci.relkind = 'I')::pg_catalog.text
                     FROM pg_catalog.pg_inherits ii
                     JOIN pg_catalog.pg_index cx ON cx.indexrelid = ii.inhrelid
                     JOIN pg_catalog.pg_class ci ON ci.oid = cx.indexrelid
@@ -260,12 +262,32 @@ function toInvalidIndex(r: IndexRow): InvalidIndex {
   };
 }
 
-function children(rows: string[]): Pick<InvalidIndex, 'attached' | 'invalidChildren'> {
-  const attached = rows.map((c) => {
-    const [schema, name, valid] = JSON.parse(c) as [string, string, boolean];
-    return { schema, name, valid };
+function children(rows: string[]): Pick<InvalidIndex, 'attached' | 'invalidChildren' | 'invalidPartitionedChildren'> {
+  const parsed = rows.map((c) => {
+    const [schema, name, valid, partitioned] = JSON.parse(c) as [string, string, boolean, boolean];
+    return { schema, name, valid, partitioned };
   });
-  return { attached, invalidChildren: attached.filter((c) => !c.valid).map((c) => displayName(c.schema, c.name)) };
+  const invalid = parsed.filter((c) => !c.valid);
+  return {
+    attached: parsed.map(({ schema, name, valid }) => ({ schema, name, valid })),
+    invalidChildren: invalid.map((c) => displayName(c.schema, c.name)),
+    invalidPartitionedChildren: invalid.filter((c) => c.partitioned).map((c) => displayName(c.schema, c.name)),
+  };
+}
+
+/**
+ * What makes the invalid attached indexes valid, by their own findings: a rebuild for a plain one, for a
+ * partitioned one what makes a partitioned index valid (its missing partition indexes built and attached,
+ * or one attached again); PostgreSQL then marks its parent valid too, when every partition has a valid one.
+ */
+function childrenRepair(index: InvalidIndex): string {
+  const partitioned = index.invalidPartitionedChildren;
+  const plain = index.invalidChildren.filter((c) => !partitioned.includes(c));
+  const parts = [
+    ...(plain.length ? [`${plain.join(', ')} rebuilt`] : []),
+    ...(partitioned.length ? [`${partitioned.join(', ')} (partitioned) made valid by attaching partition indexes to ${partitioned.length === 1 ? 'it' : 'them'} (built where missing, or one attached again), not by a rebuild`] : []),
+  ];
+  return parts.join(', and ');
 }
 
 /**
@@ -505,7 +527,11 @@ function partitionedState(index: InvalidIndex): string {
     : missing.length
       ? 'a partition without one is not covered by it'
       : invalid.length
-        ? 'rebuild those first (their own findings); rebuilding them does not mark this index valid, attaching one of them again does, which the repair does after their rebuilds'
+        ? index.invalidPartitionedChildren.length === 0
+          ? 'rebuild those first (their own findings); rebuilding them does not mark this index valid, attaching one of them again does, which the repair does after their rebuilds'
+          : `make those valid first (their own findings: ${childrenRepair(index)}); a partitioned one that becomes valid marks this index valid with it once every partition has a valid index${
+              index.invalidPartitionedChildren.length < invalid.length ? ', and after the rebuilds attaching one of them again does, which the repair does' : ''
+            }`
         : 'PostgreSQL marks it valid only when a partition index is attached and every partition has a valid one, so an index attached while it was invalid and rebuilt since (or a restore that attached them in that state) leaves it invalid; attaching one of them again makes PostgreSQL check them all and mark it valid';
   return `${state}; ${what}`;
 }
@@ -524,7 +550,9 @@ function reattachRepair(object: FindingObject, index: InvalidIndex): Repair | nu
   if (!child || index.foreignPartitions.length > 0) return null;
   const statement = `ALTER INDEX ${qualifiedName(index.schema, index.name)} ATTACH PARTITION ${qualifiedName(child.schema, child.name)}`;
   const pending = index.invalidChildren.length
-    ? ` once ${index.invalidChildren.join(', ')} ${index.invalidChildren.length === 1 ? 'is' : 'are'} rebuilt (while one is still invalid, this changes nothing and the index stays invalid)`
+    ? index.invalidPartitionedChildren.length === 0
+      ? ` once ${index.invalidChildren.join(', ')} ${index.invalidChildren.length === 1 ? 'is' : 'are'} rebuilt (while one is still invalid, this changes nothing and the index stays invalid)`
+      : ` once ${index.invalidChildren.join(', ')} ${index.invalidChildren.length === 1 ? 'is' : 'are'} valid: ${childrenRepair(index)} (while one is still invalid, this changes nothing and the index stays invalid)`
     : '';
   return {
     // After the rebuilds of the attached invalid indexes (order 60), which it depends on.
@@ -534,7 +562,7 @@ function reattachRepair(object: FindingObject, index: InvalidIndex): Repair | nu
       {
         safety: 'safe',
         phase: 'concurrent',
-        description: `attach ${displayName(child.schema, child.name)}, already attached, to ${displayName(index.schema, index.name)} again: PostgreSQL then marks it valid${pending} (a catalog update; it locks that partition index for a moment, changes no row)`,
+        description: `attach ${displayName(child.schema, child.name)}, already attached, to ${displayName(index.schema, index.name)} again: PostgreSQL then marks it valid${pending} (a catalog update, no row changes: it takes ACCESS EXCLUSIVE on ${displayName(child.schema, child.name)} and SHARE UPDATE EXCLUSIVE on ${displayName(index.schema, index.name)}, waiting for them up to the script's lock_timeout, and while it waits or holds them, queries planned on that partition wait behind it)`,
         guard: INVALID_GUARD(object),
         sql: `${statement};`,
         statements: [statement],
@@ -590,7 +618,7 @@ async function attachRepair(db: Queryable, object: FindingObject, index: Invalid
     verify.push(`CREATE ${unique}INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${table} ${tail}`, ...using, attach);
   }
   const children = index.invalidChildren.length
-    ? `; the attached partition indexes ${index.invalidChildren.join(', ')} are invalid themselves and are reported on their own: rebuild them first`
+    ? `; the attached partition indexes ${index.invalidChildren.join(', ')} are invalid themselves and are reported on their own, whose repairs come first (${childrenRepair(index)})`
     : '';
   const valid = index.foreignPartitions.length
     ? `; it does not make the parent valid: ${index.foreignPartitions.join(', ')} ${index.foreignPartitions.length === 1 ? 'is a foreign table' : 'are foreign tables'}, which can have no index, and PostgreSQL validates an index created ON ONLY only once every partition has one`

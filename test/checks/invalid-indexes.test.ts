@@ -715,6 +715,50 @@ describe('invalid-indexes: a partitioned index left invalid although every parti
   });
 });
 
+describe('invalid-indexes: an invalid attached index that is partitioned itself', () => {
+  const db = useDatabase('invalid_indexes_two_levels', {
+    sql: [
+      // Indexes created ON ONLY at two levels, the lower one attached to the upper: the lower one has no
+      // index on its partition, so both stay invalid, and no rebuild of anything makes them valid.
+      `CREATE TABLE public.trips (id int NOT NULL, k int) PARTITION BY RANGE (id);
+       CREATE TABLE public.trips_1 PARTITION OF public.trips FOR VALUES FROM (0) TO (100) PARTITION BY RANGE (id);
+       CREATE TABLE public.trips_1a PARTITION OF public.trips_1 FOR VALUES FROM (0) TO (50);
+       INSERT INTO public.trips VALUES (1, 1), (2, 2);
+       CREATE INDEX trips_k ON ONLY public.trips (k);
+       CREATE INDEX trips_1_k ON ONLY public.trips_1 (k);
+       ALTER INDEX public.trips_k ATTACH PARTITION public.trips_1_k;`,
+    ],
+  });
+
+  it('says the partitioned one is made valid by attaching, not rebuilt; names the re-attach\'s locks; its repair validates both', async () => {
+    const options = auditOptions(db.url, { checks: [ID] });
+    const { report, repairs } = await runAuditWithRepairs(options);
+    expect(found(report).map((f) => [f.kind, f.object.index])).toEqual([
+      ['partitioned', 'trips_k'],
+      ['partitioned', 'trips_1_k'],
+    ]);
+    expect(byIndex(report, 'trips_k').message).toBe(
+      "partitioned index public.trips_k on public.trips is invalid: the attached public.trips_1_k is invalid; make those valid first (their own findings: public.trips_1_k (partitioned) made valid by attaching partition indexes to it (built where missing, or one attached again), not by a rebuild); a partitioned one that becomes valid marks this index valid with it once every partition has a valid index. REINDEX does not fix this",
+    );
+    expect(byIndex(report, 'trips_k').message).not.toContain('rebuild those first');
+    const reattach = repairs.find((r) => r.finding.object.index === 'trips_k')?.repair.steps[0];
+    expect(reattach?.statements).toEqual(['ALTER INDEX "public"."trips_k" ATTACH PARTITION "public"."trips_1_k"']);
+    expect(reattach?.description).toBe(
+      "attach public.trips_1_k, already attached, to public.trips_k again: PostgreSQL then marks it valid once public.trips_1_k is valid: public.trips_1_k (partitioned) made valid by attaching partition indexes to it (built where missing, or one attached again), not by a rebuild (while one is still invalid, this changes nothing and the index stays invalid) (a catalog update, no row changes: it takes ACCESS EXCLUSIVE on public.trips_1_k and SHARE UPDATE EXCLUSIVE on public.trips_k, waiting for them up to the script's lock_timeout, and while it waits or holds them, queries planned on that partition wait behind it)",
+    );
+    // The lower index's recipe (review: a person runs it) builds and attaches trips_1a's index: PostgreSQL then validates both levels.
+    const recipe = repairs.find((r) => r.finding.object.index === 'trips_1_k')?.repair.steps ?? [];
+    expect(recipe.map((st) => st.safety)).toEqual(['review']);
+    for (const st of recipe) for (const statement of st.statements ?? []) await query(db.url, statement);
+    // The re-attach is guarded: with trips_k valid already, it does not run.
+    expect((await applyRepairs(options, repairs)).concurrentRun).toBe(0);
+    expect(found(await audit(db.url, { checks: [ID] }))).toEqual([]);
+    const state = await query(db.url, `SELECT c.relname AS name, x.indisvalid AS valid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid WHERE c.relname LIKE 'trips%' ORDER BY 1`);
+    expect(state.every((r) => r.valid === true)).toBe(true);
+    expect(state.map((r) => r.name)).toContain('trips_k');
+  });
+});
+
 describe('invalid-indexes: repairs round-trip (verify, apply, audit again, apply again)', () => {
   const db = useDatabase('invalid_indexes_roundtrip', {
     sql: [

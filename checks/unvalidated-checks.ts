@@ -10,6 +10,7 @@ import {
   quarantineFor,
   quoteIdent,
   restoreStatement,
+  relationOid,
   sampleKeyExpr,
   scaleCount,
   tableSample,
@@ -22,7 +23,7 @@ import {
   type RepairStep,
   type Table,
 } from '../src/index.js';
-import { judgeTrees, type Verdict } from './support/expression-judge.js';
+import { judgeTrees, typeCodeProblems, type Verdict } from './support/expression-judge.js';
 import { guardedValidations, tableConstraintValidation, type Validation } from './support/validate-statement.js';
 
 const ID = 'unvalidated-checks';
@@ -323,15 +324,34 @@ function sampleKey(ctx: Ctx, table: Table): string[] | null {
   return ctx.catalog.uniqueConstraints.find((u) => u.schema === table.schema && u.table === table.name)?.columns ?? null;
 }
 
+/**
+ * Whether ordering by the key's columns would call a comparison that is not PostgreSQL's own: the sort
+ * takes it from the type's default btree operator class, which a user may have added (an enum's own,
+ * preferred over enum_ops; one for a pg_catalog type that had none) after the key's index was built.
+ */
+async function keyOrderIsForeign(db: Queryable, table: Table, key: string[]): Promise<boolean> {
+  const res = await db.query<{ types: string[] }>(
+    `SELECT ARRAY(SELECT a.atttypid::pg_catalog.text FROM pg_catalog.pg_attribute a
+                   WHERE a.attrelid OPERATOR(pg_catalog.=) ${relationOid('$1', '$2')}
+                     AND a.attname OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.name[]) AND NOT a.attisdropped) AS types`,
+    [table.schema, table.name, key],
+  );
+  const types = res.rows[0]?.types ?? [];
+  const problems = await typeCodeProblems(db, types);
+  return types.some((t) => (problems.get(t) ?? []).length > 0);
+}
+
 /** Counts the rows `violation` selects among the table's own rows, with samples of their key. */
 async function countViolations(ctx: Ctx, db: Queryable, table: Table, violation: string): Promise<{ count: number; samples: string[] }> {
   const ref = qualifiedName(table.schema, table.name);
   const key = sampleKey(ctx, table);
+  // Then the samples are ordered by their text, which only pg_catalog's text comparison orders.
+  const order = !key ? '' : (await keyOrderIsForeign(db, table, key)) ? `ORDER BY (${sampleKeyExpr(ref, key)}) COLLATE pg_catalog."C"` : `ORDER BY ${key.map((c) => `${ref}.${quoteIdent(c)}`).join(', ')}`;
   const res = await db.query<{ n: string; sample: string | null }>(
     `SELECT count(*) OVER () AS n, ${key ? sampleKeyExpr(ref, key) : 'NULL::pg_catalog.text'} AS sample
        FROM ${ownRows(table)}${tableSample(ctx.samplePercent)}
       WHERE ${violation}
-      ${key ? `ORDER BY ${key.map((c) => `${ref}.${quoteIdent(c)}`).join(', ')}` : ''}
+      ${order}
       LIMIT $1`,
     [ctx.sampleSize],
   );

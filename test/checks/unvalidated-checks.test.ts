@@ -459,10 +459,21 @@ describe('unvalidated-checks never runs a user\'s comparison or cast that Postgr
          FUNCTION 1 public.pt_cmp(point, point);
        -- An enum with a default btree operator class of its own, preferred over pg_catalog's enum_ops.
        CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');
+       -- Keyed by it before that operator class came: ordering the samples by this key would call it.
+       CREATE TABLE public.moody (m public.mood PRIMARY KEY, v int);
+       INSERT INTO public.moody VALUES ('sad', -1), ('ok', 1), ('happy', -2);
+       ALTER TABLE public.moody ADD CONSTRAINT v_positive CHECK (v > 0) NOT VALID;
        CREATE FUNCTION public.mood_cmp(public.mood, public.mood) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN: mood_cmp'; END $$;
+       CREATE FUNCTION public.mood_lt(public.mood, public.mood) RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN: mood_lt'; END $$;
+       CREATE FUNCTION public.mood_eq(public.mood, public.mood) RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN: mood_eq'; END $$;
+       CREATE OPERATOR public.< (leftarg = public.mood, rightarg = public.mood, function = public.mood_lt);
+       CREATE OPERATOR public.<= (leftarg = public.mood, rightarg = public.mood, function = public.mood_lt);
+       CREATE OPERATOR public.= (leftarg = public.mood, rightarg = public.mood, function = public.mood_eq);
+       CREATE OPERATOR public.>= (leftarg = public.mood, rightarg = public.mood, function = public.mood_lt);
+       CREATE OPERATOR public.> (leftarg = public.mood, rightarg = public.mood, function = public.mood_lt);
        CREATE OPERATOR CLASS public.mood_ops DEFAULT FOR TYPE public.mood USING btree AS
-         OPERATOR 1 pg_catalog.< (anyenum, anyenum), OPERATOR 2 pg_catalog.<= (anyenum, anyenum), OPERATOR 3 pg_catalog.= (anyenum, anyenum),
-         OPERATOR 4 pg_catalog.>= (anyenum, anyenum), OPERATOR 5 pg_catalog.> (anyenum, anyenum),
+         OPERATOR 1 public.< (public.mood, public.mood), OPERATOR 2 public.<= (public.mood, public.mood), OPERATOR 3 public.= (public.mood, public.mood),
+         OPERATOR 4 public.>= (public.mood, public.mood), OPERATOR 5 public.> (public.mood, public.mood),
          FUNCTION 1 public.mood_cmp(public.mood, public.mood);
        -- An enum with a cast to json: to_json and to_jsonb call it.
        CREATE TYPE public.tone AS ENUM ('low', 'high');
@@ -498,6 +509,8 @@ describe('unvalidated-checks never runs a user\'s comparison or cast that Postgr
         ['warning', 'public.pts', null, 'json_e', null, []],
         ['warning', 'public.pts', null, 'json_es', null, []],
         ['error', 'public.pts', null, 'plain_ok', 1, ['2']],
+        // Its samples are ordered by their text, not by the key's comparison.
+        ['error', 'public.moody', null, 'v_positive', 2, ['happy', 'sad']],
       ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
     );
     const reasons = (c: string) => findingOn(report, 'pts', c).details?.reasons;
@@ -512,7 +525,9 @@ describe('unvalidated-checks never runs a user\'s comparison or cast that Postgr
     const tone = "type public.tone has a cast to json by public.tone_json(), which is not PostgreSQL's own (to_json, to_jsonb and the json builders call a type's cast to json)";
     expect(reasons('json_e')).toEqual([tone]);
     expect(reasons('json_es')).toEqual([tone]);
-    expect(outcome.repairs.map((r) => r.finding.object.constraint)).toEqual(['plain_ok']);
+    expect(outcome.repairs.map((r) => r.finding.object.constraint).sort()).toEqual(['plain_ok', 'v_positive']);
+    // The trap is armed: ordering by the key runs the user's comparison.
+    await expect(query(db.url, `SELECT m FROM public.moody ORDER BY m`)).rejects.toThrow('USER CODE RAN: mood_cmp');
   });
 });
 

@@ -13,6 +13,7 @@ import {
   type Repair,
   type RepairStep,
 } from '../src/index.js';
+import { TYPE_STEPS } from './support/expression-judge.js';
 
 const DEFAULT_BUDGET_MS = 10 * 60 * 1000;
 
@@ -144,18 +145,7 @@ const FOREIGN_COMPARISON = `(WITH RECURSIVE reach(typ) AS (
             UNION
             SELECT nx.typ FROM reach r
               JOIN pg_catalog.pg_type rt ON rt.oid = r.typ
-             CROSS JOIN LATERAL (
-               SELECT rt.typbasetype WHERE rt.typtype = 'd'
-               UNION ALL
-               SELECT el.oid FROM pg_catalog.pg_type el WHERE el.oid = rt.typelem AND el.typarray = rt.oid
-               UNION ALL
-               SELECT ca.atttypid FROM pg_catalog.pg_attribute ca
-                WHERE rt.typtype = 'c' AND ca.attrelid = rt.typrelid AND ca.attnum > 0 AND NOT ca.attisdropped
-               UNION ALL
-               SELECT rg.rngsubtype FROM pg_catalog.pg_range rg WHERE rt.typtype = 'r' AND rg.rngtypid = rt.oid
-               UNION ALL
-               SELECT rg.rngtypid FROM pg_catalog.pg_range rg WHERE rt.typtype = 'm' AND rg.rngmultitypid = rt.oid
-             ) AS nx(typ)
+             ${TYPE_STEPS}
           ),
           classes(opc) AS (
             SELECT kc.opc FROM pg_catalog.unnest(x.indclass::pg_catalog.oid[]) AS kc(opc)

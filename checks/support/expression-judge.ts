@@ -302,6 +302,24 @@ function typeProblem(types: Map<string, TypeRow>, oid: string, readOnly: boolean
 const FIRST_NORMAL_OID = 16384;
 
 /**
+ * One step of a walk through the types a value of type `rt` (a pg_type row) holds: a domain's base, an
+ * array's element, a composite's attributes, a range's subtype, a multirange's range; as `nx(typ)`.
+ * Recursive CTEs over it reach every type whose code comparing or printing such a value may call.
+ */
+export const TYPE_STEPS = `CROSS JOIN LATERAL (
+          SELECT rt.typbasetype WHERE rt.typtype = 'd'
+          UNION ALL
+          SELECT el.oid FROM pg_catalog.pg_type el WHERE el.oid = rt.typelem AND el.typarray = rt.oid
+          UNION ALL
+          SELECT ca.atttypid FROM pg_catalog.pg_attribute ca
+           WHERE rt.typtype = 'c' AND ca.attrelid = rt.typrelid AND ca.attnum > 0 AND NOT ca.attisdropped
+          UNION ALL
+          SELECT rg.rngsubtype FROM pg_catalog.pg_range rg WHERE rt.typtype = 'r' AND rg.rngtypid = rt.oid
+          UNION ALL
+          SELECT rg.rngtypid FROM pg_catalog.pg_range rg WHERE rt.typtype = 'm' AND rg.rngmultitypid = rt.oid
+        ) AS nx(typ)`;
+
+/**
  * For each type: the code not PostgreSQL's own that comparing, hashing or converting a value of it would
  * run, as "type X: ..." reasons (an empty list when there is none). PostgreSQL picks a type's comparison
  * and hash functions at run time from its DEFAULT btree and hash operator classes (the type cache, with
@@ -330,18 +348,7 @@ export async function typeCodeProblems(db: Queryable, typeOids: string[]): Promi
        UNION
        SELECT reach.root, nx.typ FROM reach
          JOIN pg_catalog.pg_type rt ON rt.oid = reach.typ
-        CROSS JOIN LATERAL (
-          SELECT rt.typbasetype WHERE rt.typtype = 'd'
-          UNION ALL
-          SELECT el.oid FROM pg_catalog.pg_type el WHERE el.oid = rt.typelem AND el.typarray = rt.oid
-          UNION ALL
-          SELECT ca.atttypid FROM pg_catalog.pg_attribute ca
-           WHERE rt.typtype = 'c' AND ca.attrelid = rt.typrelid AND ca.attnum > 0 AND NOT ca.attisdropped
-          UNION ALL
-          SELECT rg.rngsubtype FROM pg_catalog.pg_range rg WHERE rt.typtype = 'r' AND rg.rngtypid = rt.oid
-          UNION ALL
-          SELECT rg.rngtypid FROM pg_catalog.pg_range rg WHERE rt.typtype = 'm' AND rg.rngmultitypid = rt.oid
-        ) AS nx(typ)
+        ${TYPE_STEPS}
      ),
      reached AS (SELECT DISTINCT typ FROM reach),
      classes(typ, opc) AS (

@@ -653,6 +653,11 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
     }
     if (subtype === 'AT_AddColumn') {
       const cd = isNode(def.ColumnDef) ? (def.ColumnDef as Node) : {};
+      // ADD COLUMN IF NOT EXISTS of a column the table has today: PostgreSQL skips it (a NOTICE).
+      if (cmd.missing_ok === true && t.kind === 'today' && t.table.columns.some((col) => col.name === cd.colname) && !state.addedColumns.has(JSON.stringify([t.schema, t.name, String(cd.colname ?? '')]))) {
+        outcomes.push({ rule, status: 'passed', note: `${displayName(t.schema, t.name, String(cd.colname))} exists: IF NOT EXISTS skips it` });
+        continue;
+      }
       outcomes.push(...(await judgeAddColumn(t, cd, s, state, ctx, report)));
       continue;
     }
@@ -777,10 +782,22 @@ async function judgeCatalogForeignKey(
   return { rule, status: 'failed' };
 }
 
+/** The relation (index or table) named `name` in the target's schema today, for a person; null when none. */
+function existingRelation(ctx: JudgeContext, t: Target, name: string): string | null {
+  if (t.kind === 'unknown') return null;
+  const index = ctx.catalog.indexes.find((i) => i.schema === t.schema && i.name === name);
+  if (index) return `index ${displayName(t.schema, name)}`;
+  const table = [...ctx.catalog.tables, ...ctx.catalog.partitions].find((x) => x.schema === t.schema && x.name === name);
+  return table ? `relation ${displayName(t.schema, name)}` : null;
+}
+
 /** CREATE UNIQUE INDEX on columns (expressions: not judged yet): the keys it would find twice. */
 export const judgeIndex: Judge = async (s, state, ctx, report) => {
   const rv = (s.node.relation ?? {}) as RangeVar & { inh?: boolean };
   const elems = ((s.node.indexParams as Node[] | undefined) ?? []).map((p) => (p.IndexElem ?? {}) as Node);
+  // IF NOT EXISTS with a relation of that name in the table's schema: PostgreSQL skips the statement (a NOTICE).
+  const existing = s.node.if_not_exists === true && typeof s.node.idxname === 'string' ? existingRelation(ctx, targetOf(rv, state, ctx), s.node.idxname) : null;
+  if (existing) return [{ rule: s.node.unique === true ? 'preflight/duplicates' : 'preflight/index-expressions', status: 'passed', note: `${existing} exists: IF NOT EXISTS skips the statement` }];
   if (s.node.unique !== true) {
     if (!elems.some((e) => e.expr)) return [notJudged('preflight/not-judged', 'a CREATE INDEX on columns that is not UNIQUE: only unique indexes and indexes on expressions are judged')];
     const t = targetOf(rv, state, ctx);

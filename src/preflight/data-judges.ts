@@ -615,6 +615,8 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
   const rv = (s.node.relation ?? {}) as RangeVar & { inh?: boolean };
   const t = targetOf(rv, state, ctx);
   const outcomes: Outcome[] = [];
+  // A subcommand after an ALTER COLUMN ... TYPE of the same statement sees the converted values, not today's.
+  let rewrittenBy: string | null = null;
   for (const item of (s.node.cmds as Node[] | undefined) ?? []) {
     const cmd = (item.AlterTableCmd ?? {}) as Node;
     const subtype = String(cmd.subtype);
@@ -651,6 +653,10 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
       outcomes.push(notJudged(rule, t.reason));
       continue;
     }
+    if (rewrittenBy !== null && subtype !== 'AT_AddColumn') {
+      outcomes.push(notJudged(rule, `an earlier part of this statement (${rewrittenBy}) converts the table's values first: today's values would not answer`));
+      continue;
+    }
     if (subtype === 'AT_AddColumn') {
       const cd = isNode(def.ColumnDef) ? (def.ColumnDef as Node) : {};
       // ADD COLUMN IF NOT EXISTS of a column the table has today: PostgreSQL skips it (a NOTICE).
@@ -663,6 +669,7 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
     }
     if (subtype === 'AT_AlterColumnType') {
       outcomes.push(await judgement(ctx, rule, () => judgeAlterType(s, t, cmd, state, ctx, report)));
+      rewrittenBy = `ALTER COLUMN ${displayName(String(cmd.name ?? ''))} TYPE`;
       continue;
     }
     if (subtype === 'AT_SetNotNull') {

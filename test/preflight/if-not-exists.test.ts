@@ -29,3 +29,17 @@ describe('IF NOT EXISTS of what exists today: PostgreSQL skips the statement, so
     ]);
   });
 });
+
+describe('subcommands of one ALTER TABLE', () => {
+  const db = useDatabase('preflight_subcommands', { sql: ['CREATE TABLE u (id int PRIMARY KEY, x int)', 'INSERT INTO u VALUES (1, NULL), (2, NULL), (3, 5)'] });
+
+  it('after an ALTER COLUMN ... TYPE of the same statement, today\'s values do not answer: not judged; alone, SET NOT NULL is', async () => {
+    const root = repository({
+      'db/b.sql': 'ALTER TABLE u ALTER COLUMN x SET NOT NULL;\nALTER TABLE u ALTER COLUMN x TYPE int8 USING coalesce(x, 0), ALTER COLUMN x SET NOT NULL;\n',
+    });
+    const { report } = await preflightJson(db.url, root, ['db/b.sql']);
+    const found = findingsOf(report).map((f) => [f.rule, f.at, f.count]);
+    expect(found.filter((f) => f[0] === 'preflight/nulls')).toEqual([['preflight/nulls', 'db/b.sql:1', 2]]);
+    expect(report.findings.find((f) => f.location.line === 2 && f.checkId === 'preflight/not-judged')?.message).toMatch(/an earlier part of this statement \(ALTER COLUMN x TYPE\) converts/);
+  });
+});

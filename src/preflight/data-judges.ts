@@ -85,11 +85,14 @@ export async function userTypes(ctx: JudgeContext, schema: string, name: string,
   return `${foreign.map((c) => `column ${c} is of type ${types.get(c)?.type ?? 'unknown'}`).join(', ')}, not one of PostgreSQL's own: its comparison may be user code`;
 }
 
+/** Stands for a server message under --samples 0 or samples.exclude: it may quote a row's value. */
+export const WITHHELD = "the server's message is withheld, since it may quote a row's value (--samples 0 or samples.exclude)";
+
 /**
  * Runs an evaluation of the migration's own expression in a savepoint: an error it raises is the answer
  * (the statement would raise it too), not a failure of the run.
  */
-export async function evaluating<T>(ctx: JudgeContext, work: () => Promise<T>): Promise<{ value: T } | { error: { code: string; message: string } }> {
+export async function evaluating<T>(ctx: JudgeContext, work: () => Promise<T>, valuesAllowed = true): Promise<{ value: T } | { error: { code: string; message: string } }> {
   await ctx.raw.query('SAVEPOINT integrity_evaluation');
   try {
     const value = await work();
@@ -100,7 +103,9 @@ export async function evaluating<T>(ctx: JudgeContext, work: () => Promise<T>): 
     const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
     // Statement timeouts, cancellations, locks and the guard's refusals are the run's failure, not the expression's.
     if (!/^(22|42)/.test(code)) throw err;
-    return { error: { code, message: (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '' } };
+    // The server's message quotes the value that raised ('invalid input syntax for type integer: "1.38"').
+    const message = valuesAllowed ? ((err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '') : WITHHELD;
+    return { error: { code, message } };
   }
 }
 
@@ -555,7 +560,7 @@ async function judgeCheck(t: Extract<Target, { kind: 'today' | 'created' }>, c: 
   const key = rowKey(t.table, ctx);
   // Without ONLY (and unless NO INHERIT), ADD CHECK applies to the inheriting tables too. The expression's columns are the table's, unqualified.
   const from = (t.inh && c.is_no_inherit !== true) || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`;
-  const evaluated = await evaluating(ctx, () => countRows(ctx, from, `(${expression}) IS FALSE`, key.expr, sampleLimit(ctx, object)));
+  const evaluated = await evaluating(ctx, () => countRows(ctx, from, `(${expression}) IS FALSE`, key.expr, sampleLimit(ctx, object)), ctx.valuesAllowed(object));
   if ('error' in evaluated) {
     const { code, message } = evaluated.error;
     // A data exception (22xxx) on some row of today fails the ALTER TABLE too: PostgreSQL evaluates the

@@ -105,16 +105,17 @@ export interface Raising {
  */
 export async function raisingRows(ctx: JudgeContext, from: string, where: string, exprs: unknown[], key: string, object: FindingObject): Promise<Raising | null> {
   const sql = exprs.map(deparseExpression);
-  const all = await evaluating(ctx, () => ctx.db.query(`SELECT ${sql.map((e, i) => `pg_catalog.count((${e})) AS e${i}`).join(', ')} FROM ${from} r WHERE ${where}`));
+  const allowed = ctx.valuesAllowed(object);
+  const all = await evaluating(ctx, () => ctx.db.query(`SELECT ${sql.map((e, i) => `pg_catalog.count((${e})) AS e${i}`).join(', ')} FROM ${from} r WHERE ${where}`), allowed);
   if (!('error' in all)) return null;
   const { code, message } = all.error;
   if (!code.startsWith('22')) throw Object.assign(new Error(`the expression could not be evaluated here: ${message}`), { code, notJudged: true });
   const casts = exprs.map(integerCasts);
   if (casts.some((c) => c === null) || casts.every((c) => c?.length === 0)) return { code, message, count: null, samples: [] };
   const fails = (casts.flat() as IntegerCast[]).map((c) => integerInputFails(c.arg, c.type, ctx.catalog.serverVersionNum)).join(' OR ');
-  const counted = await evaluating(ctx, () => countRows(ctx, from, `(${where}) AND (${fails})`, key, sampleLimit(ctx, object)));
+  const counted = await evaluating(ctx, () => countRows(ctx, from, `(${where}) AND (${fails})`, key, sampleLimit(ctx, object)), allowed);
   if ('error' in counted || counted.value.count === 0) return { code, message, count: null, samples: [] };
-  const rest = await evaluating(ctx, () => ctx.db.query(`SELECT ${sql.map((e, i) => `pg_catalog.count((${e})) AS e${i}`).join(', ')} FROM ${from} r WHERE (${where}) AND NOT (${fails})`));
+  const rest = await evaluating(ctx, () => ctx.db.query(`SELECT ${sql.map((e, i) => `pg_catalog.count((${e})) AS e${i}`).join(', ')} FROM ${from} r WHERE (${where}) AND NOT (${fails})`), allowed);
   if ('error' in rest) return { code, message, count: null, samples: [] };
   return { code, message, count: counted.value.count, samples: counted.value.samples };
 }

@@ -1,5 +1,6 @@
 import { makeFinding } from '../check.js';
 import { EXIT } from '../errors.js';
+import { visible } from '../escape.js';
 import { SEVERITY_RANK, compareFindings, type AuditReport, type CheckResult, type FailOn, type Finding } from '../findings.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import type { JudgeRun, StatementVerdict } from './judge.js';
@@ -59,7 +60,8 @@ export function buildPreflightReport(run: JudgeRun, ctx: ReportContext): Preflig
       // The file is part of what the finding is: the same constraint added by another migration is another finding.
       kind: `${input.kind}@${input.location.file}`,
       ...(input.severity ? { severity: input.severity } : {}),
-      message: input.message,
+      // Messages quote the migration's names and expressions, which may hold line ends: one line each.
+      message: visible(input.message),
       object: input.object,
       count: input.count,
       samples: input.samples,
@@ -76,7 +78,7 @@ export function buildPreflightReport(run: JudgeRun, ctx: ReportContext): Preflig
       const f = makeFinding('preflight/not-judged', 'info', {
         // By its place in the file, not its line: a baseline survives lines added above it.
         kind: `not-judged@${v.location.file}#${v.ordinal}:${o.rule}`,
-        message: `${v.statement} at ${where(v.location)} was not judged: ${reason}`,
+        message: visible(`${v.statement} at ${where(v.location)} was not judged: ${reason}`),
         object: v.relation ?? { schema: '', table: '' },
         count: null,
         samples: [],

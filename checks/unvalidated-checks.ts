@@ -325,9 +325,10 @@ function sampleKey(ctx: Ctx, table: Table): string[] | null {
 }
 
 /**
- * Whether ordering by the key's columns would call a comparison that is not PostgreSQL's own: the sort
- * takes it from the type's default btree operator class, which a user may have added (an enum's own,
- * preferred over enum_ops; one for a pg_catalog type that had none) after the key's index was built.
+ * Whether ordering by the key's columns, or printing them, would call code that is not PostgreSQL's own:
+ * the sort takes its comparison from the type's default btree operator class, which a user may have added
+ * (an enum's own, preferred over enum_ops; one for a pg_catalog type that had none) after the key's index
+ * was built, and `::text` takes a user's cast to text where there is one.
  */
 async function keyOrderIsForeign(db: Queryable, table: Table, key: string[]): Promise<boolean> {
   const res = await db.query<{ types: string[] }>(
@@ -344,9 +345,11 @@ async function keyOrderIsForeign(db: Queryable, table: Table, key: string[]): Pr
 /** Counts the rows `violation` selects among the table's own rows, with samples of their key. */
 async function countViolations(ctx: Ctx, db: Queryable, table: Table, violation: string): Promise<{ count: number; samples: string[] }> {
   const ref = qualifiedName(table.schema, table.name);
-  const key = sampleKey(ctx, table);
-  // Then the samples are ordered by their text, which only pg_catalog's text comparison orders.
-  const order = !key ? '' : (await keyOrderIsForeign(db, table, key)) ? `ORDER BY (${sampleKeyExpr(ref, key)}) COLLATE pg_catalog."C"` : `ORDER BY ${key.map((c) => `${ref}.${quoteIdent(c)}`).join(', ')}`;
+  const found = sampleKey(ctx, table);
+  // A key whose type is compared or printed by code not PostgreSQL's own (a user opclass, a user cast to
+  // text) is neither ordered by nor printed: the violations are counted, without samples.
+  const key = found && !(await keyOrderIsForeign(db, table, found)) ? found : null;
+  const order = key ? `ORDER BY ${key.map((c) => `${ref}.${quoteIdent(c)}`).join(', ')}` : '';
   const res = await db.query<{ n: string; sample: string | null }>(
     `SELECT count(*) OVER () AS n, ${key ? sampleKeyExpr(ref, key) : 'NULL::pg_catalog.text'} AS sample
        FROM ${ownRows(table)}${tableSample(ctx.samplePercent)}

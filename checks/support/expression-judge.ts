@@ -388,7 +388,8 @@ export async function typeCodeProblems(db: Queryable, typeOids: string[]): Promi
        SELECT r.typ, 'cast', fn.nspname::pg_catalog.text, f.proname::pg_catalog.text, pg_catalog.format_type(ct.casttarget, NULL)
          FROM reached r
          JOIN pg_catalog.pg_cast ct ON ct.castsource = r.typ AND ct.castfunc <> 0
-              AND ct.casttarget IN ('pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.jsonb'::pg_catalog.regtype)
+              AND ct.casttarget IN ('pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.jsonb'::pg_catalog.regtype, 'pg_catalog.text'::pg_catalog.regtype,
+                                    'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.bpchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype)
          JOIN pg_catalog.pg_proc f ON f.oid = ct.castfunc
          JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace
         WHERE ${foreign('f.oid')}
@@ -410,7 +411,7 @@ export async function typeCodeProblems(db: Queryable, typeOids: string[]): Promi
         ? `${type} is compared or hashed with the default ${r.extra ?? ''} operator class ${object} (array, row, GREATEST/LEAST and grouping comparisons call it), which is not PostgreSQL's own or holds functions or operators that are not`
         : r.kind === 'range function'
           ? `${type} is a range whose function ${object}() is not PostgreSQL's own`
-          : `${type} has a cast to ${r.extra ?? '?'} by ${object}(), which is not PostgreSQL's own (to_json, to_jsonb and the json builders call a type's cast to json)`;
+          : `${type} has a cast to ${r.extra ?? '?'} by ${object}(), which is not PostgreSQL's own (to_json, to_jsonb and the json builders call a type's cast to json; ::text and a key's printed sample, its cast to text)`;
     out.get(r.root)?.push(reason);
   }
   return out;

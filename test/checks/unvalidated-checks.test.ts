@@ -491,7 +491,14 @@ describe('unvalidated-checks never runs a user\'s comparison or cast that Postgr
        ALTER TABLE public.pts ADD CONSTRAINT greatest_m CHECK (GREATEST(m, m) IS NOT NULL) NOT VALID;
        ALTER TABLE public.pts ADD CONSTRAINT json_e CHECK (to_jsonb(e) IS NOT NULL) NOT VALID;
        ALTER TABLE public.pts ADD CONSTRAINT json_es CHECK (to_json(ARRAY[e]) IS NOT NULL) NOT VALID;
-       ALTER TABLE public.pts ADD CONSTRAINT plain_ok CHECK (GREATEST(q, q) <> 'gone' AND to_jsonb(qs) IS NOT NULL AND ARRAY[id] = ARRAY[id]) NOT VALID;`,
+       ALTER TABLE public.pts ADD CONSTRAINT plain_ok CHECK (GREATEST(q, q) <> 'gone' AND to_jsonb(qs) IS NOT NULL AND ARRAY[id] = ARRAY[id]) NOT VALID;
+       -- A key whose type has a user cast to text: printing a sample (::text) would call it.
+       CREATE TYPE public.color AS ENUM ('red', 'green');
+       CREATE FUNCTION public.color_txt(public.color) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'USER CODE RAN: color_txt'; END $$;
+       CREATE CAST (public.color AS text) WITH FUNCTION public.color_txt(public.color);
+       CREATE TABLE public.colored (c public.color PRIMARY KEY, n int);
+       INSERT INTO public.colored VALUES ('red', -1), ('green', 1);
+       ALTER TABLE public.colored ADD CONSTRAINT n_pos CHECK (n > 0) NOT VALID;`,
     ],
   });
 
@@ -509,8 +516,9 @@ describe('unvalidated-checks never runs a user\'s comparison or cast that Postgr
         ['warning', 'public.pts', null, 'json_e', null, []],
         ['warning', 'public.pts', null, 'json_es', null, []],
         ['error', 'public.pts', null, 'plain_ok', 1, ['2']],
-        // Its samples are ordered by their text, not by the key's comparison.
-        ['error', 'public.moody', null, 'v_positive', 2, ['happy', 'sad']],
+        // Counted, without samples: ordering or printing its key would call the user's code.
+        ['error', 'public.moody', null, 'v_positive', 2, []],
+        ['error', 'public.colored', null, 'n_pos', 1, []],
       ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
     );
     const reasons = (c: string) => findingOn(report, 'pts', c).details?.reasons;
@@ -522,12 +530,13 @@ describe('unvalidated-checks never runs a user\'s comparison or cast that Postgr
     expect(reasons('greatest_m')).toEqual([
       "type public.mood is compared or hashed with the default btree operator class public.mood_ops (array, row, GREATEST/LEAST and grouping comparisons call it), which is not PostgreSQL's own or holds functions or operators that are not",
     ]);
-    const tone = "type public.tone has a cast to json by public.tone_json(), which is not PostgreSQL's own (to_json, to_jsonb and the json builders call a type's cast to json)";
+    const tone = "type public.tone has a cast to json by public.tone_json(), which is not PostgreSQL's own (to_json, to_jsonb and the json builders call a type's cast to json; ::text and a key's printed sample, its cast to text)";
     expect(reasons('json_e')).toEqual([tone]);
     expect(reasons('json_es')).toEqual([tone]);
-    expect(outcome.repairs.map((r) => r.finding.object.constraint).sort()).toEqual(['plain_ok', 'v_positive']);
-    // The trap is armed: ordering by the key runs the user's comparison.
+    expect(outcome.repairs.map((r) => r.finding.object.constraint).sort()).toEqual(['n_pos', 'plain_ok', 'v_positive']);
+    // The traps are armed: ordering by the key runs the user's comparison, printing it the user's cast.
     await expect(query(db.url, `SELECT m FROM public.moody ORDER BY m`)).rejects.toThrow('USER CODE RAN: mood_cmp');
+    await expect(query(db.url, `SELECT c::text FROM public.colored`)).rejects.toThrow('USER CODE RAN: color_txt');
   });
 });
 

@@ -399,36 +399,59 @@ export const JUDGES: Judges = { CreateStmt: judgeCreateTable };
 
 const DDL_WITH_EXPRESSIONS = new Set(['AlterTableStmt', 'IndexStmt', 'CreateStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 
-/** Functions a statement calls that are not pg_catalog's: schema-qualified elsewhere, or not found in pg_catalog. */
-async function userFunctionsCalled(node: Node, ctx: JudgeContext): Promise<string[]> {
+/**
+ * Code of the user's a statement runs: functions, operators and types (a domain's CHECK, a type's input
+ * function) schema-qualified outside pg_catalog, or named bare and not found in pg_catalog.
+ */
+async function userFunctionsCalled(node: Node, ctx: JudgeContext, kind: string): Promise<string[]> {
   const qualified = new Set<string>();
-  const bare = new Set<string>();
+  const bare = { functions: new Set<string>(), operators: new Set<string>(), types: new Set<string>() };
+  const namesOf = (list: unknown): string[] => (Array.isArray(list) ? (list as Node[]).map((x) => String((x.String as Node | undefined)?.sval ?? '')) : []);
   const walk = (n: unknown): void => {
     if (Array.isArray(n)) n.forEach(walk);
     else if (isNode(n)) {
       const call = isNode(n.FuncCall) ? (n.FuncCall as Node) : null;
-      if (call && Array.isArray(call.funcname)) {
-        const names = (call.funcname as Node[]).map((x) => String((x.String as Node | undefined)?.sval ?? ''));
-        if (names.length > 1 && names[0] !== 'pg_catalog') qualified.add(`${names.join('.')}()`);
-        else if (names.length === 1) bare.add(names[0] as string);
+      const fn = namesOf(call?.funcname);
+      if (fn.length > 1 && fn[0] !== 'pg_catalog') qualified.add(`${fn.join('.')}()`);
+      else if (fn.length === 1) bare.functions.add(fn[0] as string);
+      const op = namesOf(isNode(n.A_Expr) ? (n.A_Expr as Node).name : undefined);
+      if (op.length > 1 && op[0] !== 'pg_catalog') qualified.add(`operator OPERATOR(${op.join('.')})`);
+      else if (op.length === 1) bare.operators.add(op[0] as string);
+      // A type runs code where values are made of it: a cast, and a column added or converted over rows
+      // (ALTER TABLE); a column of a table created empty holds none.
+      const typed = [isNode(n.TypeCast) ? (n.TypeCast as Node).typeName : undefined, kind === 'AlterTableStmt' && isNode(n.ColumnDef) ? (n.ColumnDef as Node).typeName : undefined];
+      for (const t of typed) {
+        const ty = namesOf(isNode(t) ? (t as Node).names : undefined);
+        if (ty.length > 1 && ty[0] !== 'pg_catalog') qualified.add(`type ${ty.join('.')}`);
+        else if (ty.length === 1) bare.types.add(ty[0] as string);
       }
       Object.values(n).forEach(walk);
     }
   };
   walk(node);
-  if (bare.size > 0) {
-    const known = new Set(
-      (
-        await ctx.db.query<{ name: string }>(
-          `SELECT DISTINCT p.proname::pg_catalog.text AS name FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND p.proname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])`,
-          [[...bare]],
-        )
-      ).rows.map((r) => r.name),
+  if (bare.functions.size + bare.operators.size + bare.types.size > 0) {
+    const res = await ctx.db.query<{ kind: string; name: string }>(
+      `SELECT DISTINCT 'f' AS kind, p.proname::pg_catalog.text AS name FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND p.proname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])
+       UNION ALL
+       SELECT DISTINCT 'o', o.oprname::pg_catalog.text FROM pg_catalog.pg_operator o
+        WHERE o.oprnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND o.oprname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])
+       UNION ALL
+       SELECT DISTINCT 't', t.typname::pg_catalog.text FROM pg_catalog.pg_type t
+        WHERE t.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND t.typname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.text[])`,
+      [[...bare.functions], [...bare.operators], [...bare.types]],
     );
-    for (const b of bare) if (!known.has(b)) qualified.add(`${b}()`);
+    const known = new Set(res.rows.map((r) => `${r.kind}:${r.name}`));
+    for (const b of bare.functions) if (!known.has(`f:${b}`)) qualified.add(`${b}()`);
+    for (const b of bare.operators) if (!known.has(`o:${b}`)) qualified.add(`operator ${b}`);
+    // The parser's own spellings of pg_catalog types (int, integer, varchar, ...) reach pg_catalog by other names.
+    for (const b of bare.types) if (!known.has(`t:${b}`) && !SQL_TYPE_NAMES.has(b.toLowerCase())) qualified.add(`type ${b}`);
   }
   return [...qualified].sort();
 }
+
+/** Type names the grammar takes that are not pg_type names: they always mean pg_catalog's type. */
+const SQL_TYPE_NAMES = new Set(['int', 'integer', 'smallint', 'bigint', 'real', 'float', 'double precision', 'decimal', 'dec', 'boolean', 'character', 'char', 'varchar', 'character varying', 'national character', 'nchar', 'time', 'timestamp', 'interval', 'bit', 'bit varying', 'serial', 'bigserial', 'smallserial', 'serial2', 'serial4', 'serial8']);
 
 export interface JudgeRun {
   verdicts: StatementVerdict[];
@@ -475,7 +498,7 @@ export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges
       // A DEFAULT, USING, CHECK or index expression (or an INSERT's, UPDATE's or DELETE's own) that calls
       // a function of a schema other than pg_catalog runs it when the statement runs, and it may write anywhere.
       if (!state.barrier && DDL_WITH_EXPRESSIONS.has(s.kind)) {
-        const calls = await userFunctionsCalled(s.node, ctx);
+        const calls = await userFunctionsCalled(s.node, ctx, s.kind);
         if (calls.length > 0) state.barrier = { location: s.location, statement, why: `it calls ${calls.join(', ')}, which may write to any table` };
       }
       verdicts.push({ location: s.location, statement, relation, ordinal, outcomes });

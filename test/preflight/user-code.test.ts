@@ -59,3 +59,38 @@ describe('preflight runs no user code while judging', () => {
     expect(report.findings.map((f) => f.message).join('\n')).toContain("casts whose function is not pg_catalog's (integer -> bytea)");
   });
 });
+
+describe('a statement that runs user code through an operator or a type is a barrier too', () => {
+  const db = useDatabase('preflight_barrier_types', {
+    sql: [
+      `CREATE TABLE nn (id int PRIMARY KEY, x int)`,
+      `INSERT INTO nn VALUES (1, NULL), (2, NULL)`,
+      `CREATE TABLE src (id int PRIMARY KEY, s text, n int)`,
+      `INSERT INTO src VALUES (1, 'a', 1)`,
+      // Each fills nn.x when it runs: what a later SET NOT NULL on nn sees is not today's.
+      `CREATE FUNCTION public.fill(int, int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN UPDATE nn SET x = 1; RETURN true; END $$`,
+      `CREATE OPERATOR public.### (leftarg = int, rightarg = int, function = public.fill)`,
+      `CREATE FUNCTION public.fill_text(text) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN UPDATE nn SET x = 1; RETURN true; END $$`,
+      `CREATE DOMAIN bumpdom AS text CHECK (public.fill_text(VALUE))`,
+    ],
+  });
+
+  for (const [label, first] of [
+    ['a user operator in a CHECK', 'ALTER TABLE src ADD CONSTRAINT c1 CHECK (n OPERATOR(public.###) 1);'],
+    ['a column converted to a domain', 'ALTER TABLE src ALTER COLUMN s TYPE bumpdom;'],
+    ['a cast to a domain in a CHECK', 'ALTER TABLE src ADD CONSTRAINT c2 CHECK (s::bumpdom IS NOT NULL);'],
+  ] as const) {
+    it(`${label}: the SET NOT NULL after it is not judged`, async () => {
+      const root = repository({ 'db/m.sql': `${first}\nALTER TABLE nn ALTER COLUMN x SET NOT NULL;\n` });
+      const { report } = await preflightJson(db.url, root, ['db/m.sql']);
+      expect(report.findings.filter((f) => f.checkId === 'preflight/nulls')).toEqual([]);
+      expect(report.findings.find((f) => f.location.line === 2)?.message).toMatch(/may change any table's rows before this runs/);
+    });
+  }
+
+  it('a CREATE TABLE with a column of a user type is not one (an empty table runs nothing)', async () => {
+    const root = repository({ 'db/n.sql': 'CREATE TABLE t2 (id int PRIMARY KEY, s bumpdom);\nALTER TABLE nn ALTER COLUMN x SET NOT NULL;\n' });
+    const { report } = await preflightJson(db.url, root, ['db/n.sql']);
+    expect(report.findings.filter((f) => f.checkId === 'preflight/nulls').map((f) => [f.location.line, f.count])).toEqual([[2, 2]]);
+  });
+});

@@ -47,16 +47,16 @@ describe('preflight runs no user code while judging', () => {
   });
 
   it('while a cast with a user function exists, no expression is evaluated and samples are ctids', async () => {
-    const root = repository({ 'db/d.sql': `ALTER TABLE t ADD CONSTRAINT c5 CHECK (n::bytea IS NOT NULL);\n` });
+    const root = repository({ 'db/d.sql': `ALTER TABLE t ADD CONSTRAINT c5 CHECK (n::macaddr IS NOT NULL);\n` });
     const before = await preflightJson(db.url, root, ['db/d.sql']);
     expect(JSON.stringify(before.report)).not.toContain("casts whose function is not pg_catalog's");
     const { query } = await import('../helpers/db.js');
-    await query(db.url, `CREATE FUNCTION public.evil_i(int) RETURNS bytea LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'EVIL RAN'; END $$;
-                         CREATE CAST (int4 AS bytea) WITH FUNCTION public.evil_i(int)`);
+    await query(db.url, `CREATE FUNCTION public.evil_i(int) RETURNS macaddr LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'EVIL RAN'; END $$;
+                         CREATE CAST (int4 AS macaddr) WITH FUNCTION public.evil_i(int)`);
     const { run, report } = await preflightJson(db.url, root, ['db/d.sql']);
     expect(run.code).toBe(0);
     expect(JSON.stringify(report)).not.toContain('EVIL RAN');
-    expect(report.findings.map((f) => f.message).join('\n')).toContain("casts whose function is not pg_catalog's (integer -> bytea)");
+    expect(report.findings.map((f) => f.message).join('\n')).toContain("casts whose function is not pg_catalog's (integer -> macaddr)");
   });
 });
 

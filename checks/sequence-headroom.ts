@@ -45,19 +45,9 @@ const BOUNDS: Record<IntType, { min: bigint; max: bigint; sql: string }> = {
 };
 const isIntType = (t: string | null | undefined): t is IntType => t === 'int2' || t === 'int4' || t === 'int8';
 
-interface Sequence {
-  oid: string;
-  schema: string;
-  name: string;
+/** The shared reader's sequence, of an integer type, with the columns it feeds as this check reads them. */
+interface Sequence extends Omit<SequenceRecord, 'type' | 'owners'> {
   type: IntType;
-  start: bigint;
-  increment: bigint;
-  min: bigint;
-  max: bigint;
-  cycle: boolean;
-  unlogged: boolean;
-  canSelect: boolean;
-  canUse: boolean;
   feeds: Feeder[];
 }
 

@@ -26,6 +26,7 @@ import { initCommand } from './init-command.js';
 import { newCheckCommand, type NewCheckOptions } from './new-check-command.js';
 import { addPreflightCommand } from './preflight-command.js';
 import { assertWritableDestination, errorLine, writeFileAtomic, type CliIO } from './io.js';
+import { parseReportSpec } from './report-spec.js';
 
 interface CheckCommandOptions extends AuditCommandOptions {
   format: ReportFormat;
@@ -252,15 +253,6 @@ async function planCommand(
   const errored = plan.checks.filter((c) => c.status === 'error');
   for (const c of errored) io.stderr.write(`integrity: check ${c.id} cannot be planned: ${c.reason}\n`);
   return errored.length > 0 ? EXIT.auditFailed : EXIT.ok;
-}
-
-function parseReportSpec(spec: string, cwd: string): [ReportFormat, string] {
-  const eq = spec.indexOf('=');
-  const format = spec.slice(0, eq) as ReportFormat;
-  if (eq < 1 || !REPORT_FORMATS.includes(format) || eq === spec.length - 1) {
-    throw new UsageError(`--report ${spec}: expected FORMAT=PATH with FORMAT one of ${REPORT_FORMATS.join(', ')}`);
-  }
-  return [format, assertWritableDestination(spec.slice(eq + 1), cwd, `--report ${format}=`)];
 }
 
 async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<number> {

@@ -16,6 +16,7 @@ import { preflightExitCode, preflightSummaryLine, type PreflightReport } from '.
 import { runPreflight, type PreflightOptions } from '../preflight/run.js';
 import { collect, integer, positiveNumber } from './audit-options.js';
 import { assertWritableDestination, errorLine, writeFileAtomic, type CliIO } from './io.js';
+import { parseReportSpec } from './report-spec.js';
 import { SIGNAL_EXIT, withSignals } from './signals.js';
 
 export interface PreflightCommandOptions {
@@ -68,15 +69,6 @@ export function addPreflightCommand(program: Command, io: CliIO, done: (code: nu
     .action(async (files: string[], opts: PreflightCommandOptions) => {
       done(await preflightCommand(files, opts, io));
     });
-}
-
-function parseReportSpec(spec: string, cwd: string): [ReportFormat, string] {
-  const eq = spec.indexOf('=');
-  const format = spec.slice(0, eq) as ReportFormat;
-  if (eq < 1 || !REPORT_FORMATS.includes(format) || eq === spec.length - 1) {
-    throw new UsageError(`--report ${spec}: expected FORMAT=PATH with FORMAT one of ${REPORT_FORMATS.join(', ')}`);
-  }
-  return [format, assertWritableDestination(spec.slice(eq + 1), cwd, `--report ${format}=`)];
 }
 
 export async function preflightCommand(files: string[], opts: PreflightCommandOptions, io: CliIO): Promise<number> {

@@ -8,7 +8,8 @@ import { CheckHandles } from '../engine/guard.js';
 import { EXCLUDED_BY_DEFAULT, runWithSession, type AuditOptions } from '../engine/runner.js';
 import { globToRegExp } from '../glob.js';
 import { objectNames } from '../object-names.js';
-import { judgeAll, type Judges } from './judge.js';
+import { judgeAll, type JudgeContext, type Judges } from './judge.js';
+import { judgeOperations } from './operations.js';
 import { ALL_JUDGES } from './data-judges.js';
 import { DEFAULT_PLACEHOLDERS, judgeRunEnd } from './later-judges.js';
 import { buildPreflightReport, type PreflightReport, type PreflightSummary } from './report.js';
@@ -61,23 +62,20 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
         const guarded = handles.wrap(db);
         const chosen = typeof options.migrations === 'function' ? await options.migrations(guarded, catalog) : { files: options.migrations, discovery: undefined };
         const excluded = options.config.samplesExclude.map(globToRegExp);
-        const run = await judgeAll(
-          chosen.files,
-          {
-            db: guarded,
-            raw: db,
-            catalog,
-            sampleSize: options.config.sampleSize,
-            placeholders: placeholdersOf(options.config),
-            userCasts: await userCastsOf(guarded),
-            valuesAllowed: (object) => {
-              const names = objectNames({ object } as Parameters<typeof objectNames>[0]);
-              return options.config.sampleSize > 0 && !excluded.some((p) => names.some((n) => p.test(n)));
-            },
+        const judgeContext: JudgeContext = {
+          db: guarded,
+          raw: db,
+          catalog,
+          sampleSize: options.config.sampleSize,
+          placeholders: placeholdersOf(options.config),
+          userCasts: await userCastsOf(guarded),
+          valuesAllowed: (object) => {
+            const names = objectNames({ object } as Parameters<typeof objectNames>[0]);
+            return options.config.sampleSize > 0 && !excluded.some((p) => names.some((n) => p.test(n)));
           },
-          options.judges ?? ALL_JUDGES,
-          judgeRunEnd,
-        );
+        };
+        const run = await judgeAll(chosen.files, judgeContext, options.judges ?? ALL_JUDGES, judgeRunEnd);
+        await judgeOperations(chosen.files, run, judgeContext);
         handles.close('preflight has finished');
         return buildPreflightReport(run, {
           database: {

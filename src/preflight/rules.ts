@@ -76,6 +76,36 @@ export const PREFLIGHT_RULES = [
     description: 'ALTER TABLE ... DISABLE TRIGGER with no ENABLE later in the run: whatever the trigger kept true (an audit row, a foreign key with ALL) stops being kept.',
   },
   {
+    id: 'preflight/transaction-block',
+    title: 'Statements that cannot run inside a transaction block',
+    severity: 'error',
+    description: 'CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY, DETACH PARTITION CONCURRENTLY, VACUUM and a few others fail with 25001 inside BEGIN ... COMMIT, or in a file the migration tool runs as one transaction (preflight.transactionPerFile).',
+  },
+  {
+    id: 'preflight/table-rewrites',
+    title: 'Table rewrites of a large table',
+    severity: 'warning',
+    description: 'ALTER COLUMN ... TYPE that is not binary-coercible, ADD COLUMN with a volatile default (or a serial, identity or stored generated column), SET LOGGED/UNLOGGED, SET ACCESS METHOD, VACUUM FULL and CLUSTER rewrite the whole table under an ACCESS EXCLUSIVE lock: no read or write of it runs until they finish.',
+  },
+  {
+    id: 'preflight/blocking-scans',
+    title: 'Locks that block writes while a large table is read',
+    severity: 'warning',
+    description: 'SET NOT NULL and ADD CHECK scan the table under ACCESS EXCLUSIVE, ADD FOREIGN KEY under SHARE ROW EXCLUSIVE on both tables, ADD PRIMARY KEY / UNIQUE builds its index under ACCESS EXCLUSIVE: on a large table, writes (and for ACCESS EXCLUSIVE, reads) wait for the whole scan. Each has a form that does not.',
+  },
+  {
+    id: 'preflight/blocking-index-builds',
+    title: 'Index builds that block writes to a large table',
+    severity: 'warning',
+    description: 'CREATE INDEX without CONCURRENTLY holds a SHARE lock for the whole build, and REINDEX without CONCURRENTLY an ACCESS EXCLUSIVE lock on the index: writes to a large table wait until it finishes.',
+  },
+  {
+    id: 'preflight/lock-timeouts',
+    title: 'Blocking locks taken without a lock_timeout',
+    severity: 'warning',
+    description: 'A statement that takes a lock conflicting with writes waits behind any long query on the table, and while it waits every later query on the table waits behind it. Without SET lock_timeout before it (and none set for the role or database), a migration can stall the application.',
+  },
+  {
     id: 'preflight/not-judged',
     title: 'Statements preflight did not judge',
     severity: 'info',

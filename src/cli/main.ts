@@ -54,7 +54,6 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .description('Audit a live PostgreSQL database for data that broke quietly.')
     .version(TOOL_VERSION, '-V, --version')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', `\nExamples:\n  $ npx integrity demo                    # the five incidents on an embedded PostgreSQL\n  $ integrity check -d "$DATABASE_URL"    # audit a database (see integrity check --help)\n  $ integrity explain orphan-rows`)
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -178,6 +177,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       exitCode = await runDemo(opts, io);
     });
 
+  oneLineUsageErrors(program, io);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
@@ -193,6 +193,31 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return EXIT.auditFailed;
   }
   return exitCode;
+}
+
+/**
+ * Commander's usage errors (unknown option or command, missing argument, bad value) as one
+ * `integrity: ...` line like the tool's other errors, keeping its suggestion; set on every command,
+ * since each names its own --help.
+ */
+function oneLineUsageErrors(cmd: Command, io: CliIO): void {
+  const errLine = errorLine(io);
+  const where = commandPath(cmd);
+  cmd.configureOutput({ outputError: (text) => errLine(usageErrorLine(text, where)) });
+  for (const sub of cmd.commands) oneLineUsageErrors(sub, io);
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** `error: unknown option '--deeep'\n(Did you mean --deep?)\n` -> `unknown option '--deeep'; did you mean --deep? (see integrity check --help)`. */
+export function usageErrorLine(text: string, command: string): string {
+  const [first = '', ...rest] = text.trim().replace(/^error: /, '').split('\n');
+  const suggestion = rest.map((line) => /^\(Did you mean (.+)\?\)$/.exec(line.trim())?.[1]).find((s) => s !== undefined);
+  return `${first}${suggestion ? `; did you mean ${suggestion}?` : ''} (see ${command} --help)`;
 }
 
 async function baselineCommand(opts: AuditCommandOptions & { output: string }, io: CliIO): Promise<number> {

@@ -32,7 +32,23 @@ export interface IntegrityConfig {
   samplesExclude: string[];
   /** The folder of .sql migrations (absolute once loaded from a file): SARIF and GitHub point at the line that created each object. */
   migrations: string | null;
+  /** `integrity preflight`'s thresholds; absent means the defaults (PREFLIGHT_DEFAULTS). */
+  preflight?: PreflightSettings;
 }
+
+/** When preflight calls a table large, and what it assumes of how the migrations are run. */
+export interface PreflightSettings {
+  /** A table with at least this many rows (estimated, from the catalog) is large. */
+  largeTableRows: number;
+  /** ... or at least this many megabytes of heap. */
+  largeTableMegabytes: number;
+  /** Whether a blocking statement without a lock_timeout before it is a finding. */
+  requireLockTimeout: boolean;
+  /** Whether the migration tool runs each file as one transaction (Flyway and Rails do by default; psql -f does not). */
+  transactionPerFile: boolean;
+}
+
+export const PREFLIGHT_DEFAULTS: PreflightSettings = { largeTableRows: 100_000, largeTableMegabytes: 100, requireLockTimeout: true, transactionPerFile: false };
 
 /** The config file's schema, built from the checks' own option schemas so the two cannot drift. */
 export function configSchema(checks: readonly CheckDefinition[]) {
@@ -49,6 +65,15 @@ export function configSchema(checks: readonly CheckDefinition[]) {
     sqlChecks: z.array(sqlCheckSpecSchema).default([]),
     /** Folder of .sql migrations, relative to this file: SARIF results and GitHub annotations then point at the migration that created the object, and `integrity preflight` without files judges those not applied yet. */
     migrations: z.string().min(1).optional(),
+    /** `integrity preflight`: when a table is large, and how the migrations are run. */
+    preflight: z
+      .strictObject({
+        largeTableRows: z.number().int().min(0).default(PREFLIGHT_DEFAULTS.largeTableRows).describe('a table with at least this many rows (the catalog\'s estimate) is large: rewrites, blocking scans and index builds on it are findings'),
+        largeTableMegabytes: z.number().min(0).default(PREFLIGHT_DEFAULTS.largeTableMegabytes).describe('... or with at least this many megabytes of heap'),
+        requireLockTimeout: z.boolean().default(PREFLIGHT_DEFAULTS.requireLockTimeout).describe('a statement that blocks writes with no SET lock_timeout before it (nor one set for the role or database) is a finding'),
+        transactionPerFile: z.boolean().default(PREFLIGHT_DEFAULTS.transactionPerFile).describe('the migration tool runs each file as one transaction (Flyway and Rails do by default): CONCURRENTLY and VACUUM then fail anywhere in it'),
+      })
+      .default(PREFLIGHT_DEFAULTS),
     ignore: z
       .array(
         // integrity preflight's rules are ignored by their ids as checks are.
@@ -84,6 +109,7 @@ export function settingsFrom(checks: readonly CheckDefinition[], parsed: unknown
     relations: Relation[];
     ignore: IgnoreEntry[];
     migrations?: string;
+    preflight: PreflightSettings;
   };
   const settings: Record<string, CheckSettings> = {};
   for (const check of checks) {
@@ -102,6 +128,7 @@ export function settingsFrom(checks: readonly CheckDefinition[], parsed: unknown
     ignore: data.ignore,
     samplesExclude: data.samples.exclude,
     migrations: data.migrations ?? null,
+    preflight: data.preflight,
   };
 }
 

@@ -108,6 +108,8 @@ export interface CheckConstraint {
   schema: string;
   table: string;
   tree: string;
+  /** convalidated: false for a constraint added NOT VALID and not validated since. */
+  validated?: boolean;
 }
 
 export interface UniqueConstraint {
@@ -512,7 +514,7 @@ async function loadConstraints(db: Queryable, schemas: string[], versionNum: num
           .sort((a, b) => a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table)),
       });
     } else if (r.contype === 'c' && r.tree) {
-      checks.push({ name: r.name, schema: r.schema, table: r.table, tree: r.tree });
+      checks.push({ name: r.name, schema: r.schema, table: r.table, tree: r.tree, validated: r.validated });
     }
   }
   return { primaryKeys: [...primaryKeys, ...partitionKeys], unique: [...primaryKeys, ...unique], foreignKeys, checks };

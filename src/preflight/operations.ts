@@ -598,6 +598,27 @@ export async function judgeOperations(files: MigrationFile[], run: JudgeRun, ctx
         outcomes.push({ rule: h.rule, status: 'failed' });
       }
       const effective = session.localTimeout ?? session.sessionTimeout;
+      // A brief ACCESS EXCLUSIVE (ADD COLUMN, DROP COLUMN, RENAME) on a large table: the statement is quick,
+      // but it queues behind every query running on the table, and every query after it queues behind it.
+      if (sized.status !== 'error') {
+        const reported = new Set(a.hazards.filter((h) => isLarge(sizes.get(keyOf(h.table)), settings)).map((h) => keyOf(h.table)));
+        for (const lock of dedupeLocks(a.locks)) {
+          const size = sizes.get(keyOf(lock.table));
+          if (lock.mode !== ACCESS_EXCLUSIVE || reported.has(keyOf(lock.table)) || !isLarge(size, settings)) continue;
+          const guard = effective > 0 ? `lock_timeout is ${effective} ms here, so it gives up rather than stall the application; retry it when it does` : 'with no lock_timeout it waits as long as they run, and stalls the application meanwhile';
+          report({
+            rule: 'preflight/access-exclusive-locks',
+            kind: 'access-exclusive',
+            message: `${statementName(a.s)} takes ACCESS EXCLUSIVE on ${displayName(lock.table.schema, lock.table.name)}, which is large (${formatSize(size as Size)}): even when the change itself is instant, it waits for every query running on the table, and every query after it waits behind it; ${guard}. Instead: run it at a quiet time${effective > 0 ? '' : ", with SET lock_timeout = '2s' before it and a retry"}`,
+            object: { schema: lock.table.schema, table: lock.table.name },
+            count: null,
+            samples: [],
+            details: { lock: LOCK_NAMES[ACCESS_EXCLUSIVE], estimatedRows: (size as Size).rows, estimatedBytes: (size as Size).bytes, lockTimeoutMs: effective, instead: "SET lock_timeout = '2s';" },
+            location: a.s.location,
+          });
+          outcomes.push({ rule: 'preflight/access-exclusive-locks', status: 'failed' });
+        }
+      }
       if (effective === 0) for (const lock of a.locks) if (blocksWrites(lock.mode)) unguarded.push({ a, lock });
       if (outcomes.length > 0) a.verdict.outcomes.push(...outcomes);
       applyToSession(a.s, session, startTimeout);
@@ -620,6 +641,16 @@ export async function judgeOperations(files: MigrationFile[], run: JudgeRun, ctx
     }
   }
 }
+
+/** One lock per table, the strongest. */
+function dedupeLocks(locks: Lock[]): Lock[] {
+  const strongest = new Map<string, Lock>();
+  for (const l of locks) if ((strongest.get(keyOf(l.table))?.mode ?? 0) < l.mode) strongest.set(keyOf(l.table), l);
+  return [...strongest.values()];
+}
+
+const STATEMENT_NAMES: Record<string, string> = { AlterTableStmt: 'ALTER TABLE', DropStmt: 'DROP', TruncateStmt: 'TRUNCATE', RenameStmt: 'RENAME', LockStmt: 'LOCK TABLE', RefreshMatViewStmt: 'REFRESH MATERIALIZED VIEW' };
+const statementName = (s: MigrationStatement) => STATEMENT_NAMES[s.kind] ?? s.kind.replace(/Stmt$/, '').toUpperCase();
 
 function dedupe(tables: TableRef[]): TableRef[] {
   const seen = new Map<string, TableRef>();

@@ -100,6 +100,12 @@ export const PREFLIGHT_RULES = [
     description: 'CREATE INDEX without CONCURRENTLY holds a SHARE lock for the whole build, and REINDEX without CONCURRENTLY an ACCESS EXCLUSIVE lock on the index: writes to a large table wait until it finishes.',
   },
   {
+    id: 'preflight/access-exclusive-locks',
+    title: 'ACCESS EXCLUSIVE locks on a large table',
+    severity: 'warning',
+    description: 'A statement that takes ACCESS EXCLUSIVE on a large table (ADD or DROP COLUMN, RENAME, DROP, TRUNCATE, LOCK TABLE), even for an instant, first waits for every query running on it, and every query after it waits in turn: run it with a short lock_timeout and a retry.',
+  },
+  {
     id: 'preflight/lock-timeouts',
     title: 'Blocking locks taken without a lock_timeout',
     severity: 'warning',

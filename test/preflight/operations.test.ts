@@ -54,6 +54,11 @@ describe('preflight: operational hazards, with the table size from the catalog',
     expect(report.findings.find((f) => f.checkId === 'preflight/table-rewrites' && f.location.line === 7)?.message).toContain('its DEFAULT calls gen_random_uuid(), which is volatile');
     // lock_timeout was set first: no finding of that rule.
     expect(findingsOf(report, 'preflight/lock-timeouts')).toEqual([]);
+    // The statements that do not rewrite still take ACCESS EXCLUSIVE on the large table, for an instant.
+    expect(findingsOf(report, 'preflight/access-exclusive-locks').map((f) => f.at)).toEqual(['m.sql:3', 'm.sql:4', 'm.sql:5', 'm.sql:8']);
+    const brief = report.findings.find((f) => f.checkId === 'preflight/access-exclusive-locks');
+    expect(brief?.details).toMatchObject({ lock: 'ACCESS EXCLUSIVE', lockTimeoutMs: 5000 });
+    expect(brief?.message).toMatch(/^ALTER TABLE takes ACCESS EXCLUSIVE on public\.orders, which is large \(about 5000 rows, \d+ MB\): even when the change itself is instant, .*lock_timeout is 5000 ms here/);
   });
 
   it('blocking scans and index builds on a large table, each with the form that does not block', async () => {

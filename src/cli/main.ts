@@ -10,6 +10,7 @@ import type { FailOn } from '../findings.js';
 import { colorLevel, makeChalk } from '../report/color.js';
 import { exitCodeFor, nothingAudited } from '../report/exit-code.js';
 import { renderMarkdown } from '../report/markdown.js';
+import { terminalWidth } from '../report/pretty.js';
 import { REPORT_FORMATS, renderReport, type ReportFormat } from '../report/formats.js';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -332,7 +333,7 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
       writeFileAtomic(baselineFile, `${JSON.stringify(pruneBaseline(baseline.data, report), null, 2)}\n`);
     }
     const destinationIsTTY = outputFile ? false : Boolean(io.stdout.isTTY);
-    const text = renderReport(opts.format, report, { chalk: makeChalk(colorLevel(destinationIsTTY, io.env)), width: io.stdout.columns ?? 120, sarifCategory: opts.sarifCategory, checks: auditOptions.checks });
+    const text = renderReport(opts.format, report, { chalk: makeChalk(colorLevel(destinationIsTTY, io.env)), width: terminalWidth(io.stdout, io.env), sarifCategory: opts.sarifCategory, checks: auditOptions.checks });
     for (const [format, file] of extraReports) writeFileAtomic(file, renderReport(format, report, { chalk: makeChalk(0), width: 120, sarifCategory: opts.sarifCategory, checks: auditOptions.checks }));
     if (io.env.GITHUB_STEP_SUMMARY && (opts.format === 'github' || extraReports.some(([f]) => f === 'github'))) {
       appendFileSync(io.env.GITHUB_STEP_SUMMARY, renderMarkdown(report));

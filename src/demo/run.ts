@@ -5,7 +5,7 @@ import { runAudit } from '../engine/runner.js';
 import { EXIT, errorMessage } from '../errors.js';
 import { colorLevel, makeChalk } from '../report/color.js';
 import { renderJson } from '../report/json.js';
-import { renderPretty } from '../report/pretty.js';
+import { renderPretty, terminalWidth } from '../report/pretty.js';
 import type { CliIO } from '../cli/io.js';
 import { startEmbeddedPostgres } from './embedded.js';
 import { createDatabase, familyFiles, incidentConfigFile, incidentFiles, loadFamily, loadIncidents } from './fixtures.js';
@@ -48,7 +48,7 @@ export async function runDemo(opts: { format: 'pretty' | 'json'; keep: boolean }
     io.stdout.write(
       opts.format === 'json'
         ? renderJson(report)
-        : renderPretty(report, { chalk: makeChalk(colorLevel(Boolean(io.stdout.isTTY), io.env)), width: io.stdout.columns ?? 120 }),
+        : renderPretty(report, { chalk: makeChalk(colorLevel(Boolean(io.stdout.isTTY), io.env)), width: terminalWidth(io.stdout, io.env) }),
     );
     if (opts.keep) {
       say(`\nThe incident database stays up until Ctrl-C:\n  integrity check -d ${url} --deep --config ${incidentConfigFile()}`);

@@ -113,7 +113,8 @@ describe('every human format escapes control characters from data, names and the
       findings: hostileReport.findings.map((f) => ({ ...f, checkId: `acme/c0${HOSTILE}` })),
     };
     for (const level of [0, 3] as const) {
-      const text = renderPretty(titled, { chalk: makeChalk(level), width: 120 });
+      // Wide enough that the id and title, long with the hostile text, stay on one line to compare.
+      const text = renderPretty(titled, { chalk: makeChalk(level), width: 1000 });
       expectSafe(text);
       expect(text.replace(SGR, '')).toContain(`acme/c0${visible(HOSTILE)} Title ${visible(HOSTILE)} ·`);
     }

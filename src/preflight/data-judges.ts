@@ -326,7 +326,7 @@ async function judgeUnique(u: UniqueSpec, state: RunState, ctx: JudgeContext, re
       object,
       count: rows,
       samples,
-      details: { duplicateKeys: keys, sampleKey: u.columns },
+      details: { duplicateKeys: keys, sampleKey: u.columns, nullsDistinct: !(u.nullsNotDistinct || u.primaryKey), ...(u.predicate ? { predicate: u.predicate } : {}) },
       location: u.location,
     });
     failed = true;

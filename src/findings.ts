@@ -90,6 +90,8 @@ export interface CheckResult {
   note: string | null;
   durationMs: number;
   findings: number;
+  /** Present (false) when --check, --skip or the config's `enabled: false` left the check out: it did not run, and is `skipped`. */
+  selected?: false;
   /**
    * Objects the check could not read (a lock, row-level security, a privilege), each with its reason.
    * Present only when there are some; the check is then `error`, and its findings on the rest stand.

@@ -227,6 +227,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         note: null,
         durationMs: 0,
         findings: 0,
+        ...(options.selected.has(check.id) ? {} : { selected: false as const }),
       }));
       return { report: buildReport(options, session, systemIdentifier, startedAt, started, schemas, checks, [], { tables: 0, partitions: 0 }), repairs: [], catalog: null };
     }
@@ -386,6 +387,7 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
           note: null,
           durationMs: 0,
           findings: 0,
+          selected: false,
         },
     );
     const findings = [...results.values()].flatMap((r) => r.findings).sort(compareFindings);

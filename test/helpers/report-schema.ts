@@ -71,6 +71,7 @@ export const reportSchema = z.strictObject({
       note: z.string().nullable(),
       durationMs: z.number().int().min(0),
       findings: z.number().int().min(0),
+      selected: z.literal(false).optional(),
       objectErrors: z.array(z.strictObject({ object: z.string().min(1), reason: z.string().min(1) })).min(1).optional(),
     }),
   ),

@@ -14,6 +14,8 @@ import { readMigrations } from '../preflight/statements.js';
 import { discoverMigrations } from '../preflight/discover.js';
 import { preflightExitCode, preflightSummaryLine, type PreflightReport } from '../preflight/report.js';
 import { runPreflight, type PreflightOptions } from '../preflight/run.js';
+import { preflightRepairs } from '../preflight/repairs.js';
+import { renderFixScript } from '../fix/script.js';
 import { collect, integer, positiveNumber } from './audit-options.js';
 import { assertWritableDestination, errorLine, writeFileAtomic, type CliIO } from './io.js';
 import { parseReportSpec } from './report-spec.js';
@@ -35,6 +37,7 @@ export interface PreflightCommandOptions {
   baseline?: string;
   writeBaseline?: string;
   allowEmpty: boolean;
+  fixScript?: string;
 }
 
 export const PREFLIGHT_EXAMPLES = `
@@ -42,7 +45,8 @@ Examples:
   $ integrity preflight -d "$DATABASE_URL" db/migrations/20260101_add_fk.sql
   $ integrity preflight -d "$DATABASE_URL"                      # the config's migrations folder, minus those applied
   $ integrity preflight -d "$DATABASE_URL" --format github       # annotations on the migration lines of the pull request
-  $ integrity preflight -d "$DATABASE_URL" --format sarif --output preflight.sarif`;
+  $ integrity preflight -d "$DATABASE_URL" --format sarif --output preflight.sarif
+  $ integrity preflight -d "$DATABASE_URL" --fix-script repair.sql db/migrations/*.sql   # then: psql -v ON_ERROR_STOP=1 -f repair.sql`;
 
 /** Registers `integrity preflight [FILES...]`. */
 export function addPreflightCommand(program: Command, io: CliIO, done: (code: number) => void): void {
@@ -65,6 +69,7 @@ export function addPreflightCommand(program: Command, io: CliIO, done: (code: nu
     .option('--baseline <file>', 'findings recorded in this baseline do not fail the run unless their count grew')
     .option('--write-baseline <file>', 'write the findings of this run as a baseline to FILE')
     .option('--allow-empty', 'exit 0, not 2, when the files given hold no statement', false)
+    .option('--fix-script <file>', "write the repair of the rows that make a statement fail (orphans today) to FILE, as integrity fix writes one: run it with psql before the migration")
     .addHelpText('after', PREFLIGHT_EXAMPLES)
     .action(async (files: string[], opts: PreflightCommandOptions) => {
       done(await preflightCommand(files, opts, io));
@@ -78,6 +83,7 @@ export async function preflightCommand(files: string[], opts: PreflightCommandOp
     const outputFile = opts.output ? assertWritableDestination(opts.output, io.cwd) : undefined;
     const extraReports = (opts.report ?? []).map((spec) => parseReportSpec(spec, io.cwd));
     const writeBaseline = opts.writeBaseline ? assertWritableDestination(opts.writeBaseline, io.cwd, '--write-baseline') : undefined;
+    const fixScript = opts.fixScript ? assertWritableDestination(opts.fixScript, io.cwd, '--fix-script') : undefined;
     const project = await loadProject(opts.config, io.cwd);
     const config = opts.samples === undefined ? project.config : { ...project.config, sampleSize: opts.samples };
     const baselineFile = opts.baseline ? path.resolve(io.cwd, opts.baseline) : undefined;
@@ -127,6 +133,7 @@ export async function preflightCommand(files: string[], opts: PreflightCommandOp
     if (outputFile) writeFileAtomic(outputFile, text);
     else io.stdout.write(text);
     if (writeBaseline) writeFileAtomic(writeBaseline, `${JSON.stringify(baselineFrom(report, new Date()), null, 2)}\n`);
+    if (fixScript) writeFileAtomic(fixScript, renderFixScript({ report: judged, repairs: preflightRepairs(judged) }));
     for (const c of report.checks.filter((r) => r.status === 'error')) errLine(`${c.id}: ${c.reason}`);
     if (opts.format !== 'pretty') errLine(preflightSummaryLine(report));
     const discovery = report.preflight.discovery;

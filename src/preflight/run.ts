@@ -12,6 +12,7 @@ import { judgeAll, type JudgeContext, type Judges } from './judge.js';
 import { judgeOperations } from './operations.js';
 import { ALL_JUDGES } from './data-judges.js';
 import { DEFAULT_PLACEHOLDERS, judgeRunEnd } from './later-judges.js';
+import { withRepairs } from './repairs.js';
 import { buildPreflightReport, type PreflightReport, type PreflightSummary } from './report.js';
 import type { MigrationFile } from './statements.js';
 
@@ -77,7 +78,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
         const run = await judgeAll(chosen.files, judgeContext, options.judges ?? ALL_JUDGES, judgeRunEnd);
         await judgeOperations(chosen.files, run, judgeContext, options.config.preflight ?? PREFLIGHT_DEFAULTS);
         handles.close('preflight has finished');
-        return buildPreflightReport(run, {
+        return withRepairs(buildPreflightReport(run, {
           database: {
             host: isSocketHost(options.target.host) ? `socket:${options.target.host}` : options.target.host,
             port: options.target.port,
@@ -94,7 +95,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
           files: chosen.files.map((f) => f.file),
           ...(chosen.discovery ? { discovery: chosen.discovery } : {}),
           ...(session.warnings.length ? { warnings: [...session.warnings] } : {}),
-        });
+        }), { db, session, options: auditOptions, catalog, files: chosen.files });
       },
     ]);
     if (!settled || settled.status === 'rejected') throw settled?.reason ?? new Error('preflight did not run');

@@ -7,6 +7,7 @@ import type { FindingObject } from '../findings.js';
 import {
   judgement,
   resolveRelation,
+  statementLabel,
   tableKey,
   unknownData,
   JUDGES,
@@ -625,6 +626,7 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
   const rv = (s.node.relation ?? {}) as RangeVar & { inh?: boolean };
   const t = targetOf(rv, state, ctx);
   const outcomes: Outcome[] = [];
+  if (t.kind !== 'unknown') freeDroppedNames(s, t, state);
   // A subcommand after an ALTER COLUMN ... TYPE of the same statement sees the converted values, not today's.
   let rewrittenBy: string | null = null;
   for (const item of (s.node.cmds as Node[] | undefined) ?? []) {
@@ -661,6 +663,12 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
     }
     if (t.kind === 'unknown') {
       outcomes.push(notJudged(rule, t.reason));
+      continue;
+    }
+    // A name taken fails the statement whatever the rows (and whatever an earlier subcommand converts).
+    const nameTaken = subtype === 'AT_AddConstraint' && c ? await judgeConstraintName(t, c, s, state, ctx, report) : null;
+    if (nameTaken) {
+      outcomes.push(nameTaken);
       continue;
     }
     if (rewrittenBy !== null && subtype !== 'AT_AddColumn') {
@@ -719,6 +727,16 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
         continue;
       }
       const primaryKey = constraint.contype === 'CONSTR_PRIMARY';
+      const keyColumns = strings(constraint.keys);
+      const conname = typeof constraint.conname === 'string' ? constraint.conname : null;
+      const partitioning =
+        t.kind === 'today'
+          ? await judgePartitionKeys(t, keyColumns, false, primaryKey ? 'ADD PRIMARY KEY' : 'ADD UNIQUE', { schema: t.schema, table: t.name, columns: keyColumns, ...(conname ? { constraint: conname } : {}) }, s.location, ctx, report)
+          : null;
+      if (partitioning) {
+        outcomes.push(partitioning);
+        continue;
+      }
       outcomes.push(
         await judgement(ctx, rule, () =>
           judgeUnique(
@@ -815,6 +833,13 @@ export const judgeIndex: Judge = async (s, state, ctx, report) => {
   // IF NOT EXISTS with a relation of that name in the table's schema: PostgreSQL skips the statement (a NOTICE).
   const existing = s.node.if_not_exists === true && typeof s.node.idxname === 'string' ? existingRelation(ctx, targetOf(rv, state, ctx), s.node.idxname) : null;
   if (existing) return [{ rule: s.node.unique === true ? 'preflight/duplicates' : 'preflight/index-expressions', status: 'passed', note: `${existing} exists: IF NOT EXISTS skips the statement` }];
+  const target = targetOf(rv, state, ctx);
+  if (target.kind !== 'unknown' && typeof s.node.idxname === 'string') {
+    const made = ledgerOf(state).made.get(relationName(target.schema, s.node.idxname));
+    if (s.node.if_not_exists === true && made) return [{ rule: 'preflight/names-taken', status: 'passed', note: `the run makes ${displayName(target.schema, s.node.idxname)} at ${at(made)}: IF NOT EXISTS skips the statement` }];
+    const taken = s.node.if_not_exists === true ? null : await judgeIndexName(target, s.node.idxname, s, state, ctx, report);
+    if (taken) return [taken];
+  }
   if (s.node.unique !== true) {
     if (!elems.some((e) => e.expr)) return [notJudged('preflight/not-judged', 'a CREATE INDEX on columns that is not UNIQUE: only unique indexes and indexes on expressions are judged')];
     const t = targetOf(rv, state, ctx);
@@ -824,6 +849,12 @@ export const judgeIndex: Judge = async (s, state, ctx, report) => {
   const rule = 'preflight/duplicates';
   const t = targetOf(rv, state, ctx);
   if (t.kind === 'unknown') return [notJudged(rule, t.reason)];
+  if (t.kind === 'today' && !elems.some((e) => e.expr)) {
+    const columns = elems.map((e) => String(e.name));
+    const name = typeof s.node.idxname === 'string' ? s.node.idxname : null;
+    const partitioning = await judgePartitionKeys(t, columns, !t.inh, `CREATE UNIQUE INDEX${name ? ` ${name}` : ''}`, { schema: t.schema, table: t.name, columns, ...(name ? { index: name } : {}) }, s.location, ctx, report);
+    if (partitioning) return [partitioning];
+  }
   if (t.kind === 'today' && !t.inh && t.table.kind === 'partitioned table') {
     // ON ONLY a partitioned table: an invalid index on the parent alone, over no row (its partitions' indexes are attached later).
     return [{ rule, status: 'passed', note: 'ON ONLY a partitioned table: the index is built over no row until its partitions\' indexes are attached' }];
@@ -864,6 +895,274 @@ export const judgeIndex: Judge = async (s, state, ctx, report) => {
   ];
 };
 
+/** Columns of each partitioned table in the tree (the table itself, then its partitioned partitions), as a unique key there must include. */
+async function partitionKeys(ctx: JudgeContext, schema: string, name: string, treeToo: boolean): Promise<{ schema: string; table: string; columns: string[]; expression: boolean }[]> {
+  return (
+    await ctx.db.query<{ schema: string; table: string; columns: string[] | null; expression: boolean }>(
+      `SELECT n.nspname::pg_catalog.text AS schema, c.relname::pg_catalog.text AS table,
+              (SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY k.o) FROM pg_catalog.unnest(pt.partattrs::pg_catalog.int2[]) WITH ORDINALITY AS k(n, o)
+                 JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) pt.partrelid AND a.attnum OPERATOR(pg_catalog.=) k.n) AS columns,
+              (0::pg_catalog.int2 OPERATOR(pg_catalog.=) ANY (pt.partattrs::pg_catalog.int2[])) AS expression
+         FROM pg_catalog.pg_partition_tree(${relationOid('$1', '$2')}::pg_catalog.regclass) tr
+         JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid OPERATOR(pg_catalog.=) tr.relid
+         JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) tr.relid
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+        WHERE $3 OR tr.level OPERATOR(pg_catalog.=) 0
+        ORDER BY tr.level, 1, 2`,
+      [schema, name, treeToo],
+    )
+  ).rows.map((r) => ({ ...r, columns: r.columns ?? [] }));
+}
+
+/**
+ * A unique key on a partitioned table fails whatever the rows (0A000) unless it includes every column
+ * of the partition key, on the table and (unless ON ONLY) on each partitioned partition it recurses to;
+ * with a key on an expression, no unique key is supported at all. Null when the key is acceptable.
+ */
+async function judgePartitionKeys(t: Extract<Target, { kind: 'today' }>, columns: string[], onlyParent: boolean, statement: string, object: FindingObject, location: StatementLocation, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome | null> {
+  if (t.table.kind !== 'partitioned table') return null;
+  const rule = 'preflight/partition-keys';
+  for (const key of await partitionKeys(ctx, t.schema, t.name, !onlyParent)) {
+    const table = displayName(key.schema, key.table);
+    if (key.expression) {
+      report({
+        rule,
+        kind: 'partition-key-expression',
+        message: `${statement} fails now (0A000): ${table} is partitioned by an expression, and PostgreSQL supports no unique key on such a table ("unsupported UNIQUE constraint with partition key definition"). Enforce uniqueness on each partition instead (a unique index per partition)`,
+        object,
+        count: null,
+        samples: [],
+        details: { sqlstate: '0A000', partitionedTable: { schema: key.schema, table: key.table } },
+        location,
+      });
+      return { rule, status: 'failed' };
+    }
+    const missing = key.columns.filter((c) => !columns.includes(c));
+    if (missing.length === 0) continue;
+    report({
+      rule,
+      kind: 'partition-key-missing',
+      message:
+        `${statement} fails now (0A000): ${table} is partitioned by (${key.columns.join(', ')}), and a unique key on a partitioned table must include every partition key column; (${columns.join(', ')}) lacks ${missing.join(', ')}. ` +
+        `Include ${missing.length === 1 ? 'it' : 'them'} in the key, e.g. (${[...columns, ...missing].join(', ')}), or enforce uniqueness on each partition instead`,
+      object,
+      count: null,
+      samples: [],
+      details: { sqlstate: '0A000', partitionedTable: { schema: key.schema, table: key.table }, missingColumns: missing },
+      location,
+    });
+    return { rule, status: 'failed' };
+  }
+  return null;
+}
+
+/**
+ * The names the run makes and frees before a statement, as far as they change whether a constraint or
+ * relation name is free: made (ADD CONSTRAINT, CREATE INDEX, CREATE TABLE), freed (DROP CONSTRAINT,
+ * DROP INDEX, RENAME), and tables whose names may have gone in ways not followed (DROP COLUMN drops the
+ * indexes on the column, a DROP TABLE its indexes and constraints); after a DROP ... CASCADE any may have.
+ */
+interface NameLedger {
+  made: Map<string, StatementLocation>;
+  freed: Set<string>;
+  unsureTables: Set<string>;
+  unsureAll: boolean;
+}
+
+const ledgers = new WeakMap<RunState, NameLedger>();
+function ledgerOf(state: RunState): NameLedger {
+  let ledger = ledgers.get(state);
+  if (!ledger) {
+    ledger = { made: new Map(), freed: new Set(), unsureTables: new Set(), unsureAll: false };
+    ledgers.set(state, ledger);
+  }
+  return ledger;
+}
+const constraintName = (schema: string, table: string, name: string) => JSON.stringify(['constraint', schema, table, name]);
+const relationName = (schema: string, name: string) => JSON.stringify(['relation', schema, name]);
+
+function make(ledger: NameLedger, key: string, location: StatementLocation): void {
+  ledger.made.set(key, location);
+  ledger.freed.delete(key);
+}
+function free(ledger: NameLedger, key: string): void {
+  ledger.made.delete(key);
+  ledger.freed.add(key);
+}
+
+/** What holds `name` today as a relation of the schema (its kind, and for an index its table), or null. */
+async function relationToday(ctx: JudgeContext, schema: string, name: string): Promise<{ kind: string; table: string | null } | null> {
+  const row = (
+    await ctx.db.query<{ kind: string; table: string | null }>(
+      `SELECT c.relkind::pg_catalog.text AS kind,
+              (SELECT t.relname::pg_catalog.text FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) i.indrelid WHERE i.indexrelid OPERATOR(pg_catalog.=) c.oid) AS table
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+        WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2`,
+      [schema, name],
+    )
+  ).rows[0];
+  return row ?? null;
+}
+
+const RELKINDS: Record<string, string> = { r: 'table', i: 'index', I: 'index', p: 'table', S: 'sequence', v: 'view', m: 'materialized view', c: 'type', f: 'foreign table', t: 'TOAST table' };
+
+/** Why `name` is taken as a relation of the schema when the statement runs (42P07), or null. */
+async function relationTaken(ctx: JudgeContext, state: RunState, schema: string, name: string): Promise<string | null> {
+  const ledger = ledgerOf(state);
+  const key = relationName(schema, name);
+  const made = ledger.made.get(key);
+  if (made) return `the run makes a relation ${displayName(schema, name)} at ${at(made)}`;
+  if (ledger.freed.has(key) || ledger.unsureAll) return null;
+  const today = await relationToday(ctx, schema, name);
+  if (!today) return null;
+  if (today.table !== null && ledger.unsureTables.has(tableKey(schema, today.table))) return null;
+  if (today.table === null && ledger.unsureTables.has(tableKey(schema, name))) return null;
+  const kind = RELKINDS[today.kind] ?? 'relation';
+  return `${displayName(schema, name)} is ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} today${today.table ? ` (on ${displayName(schema, today.table)})` : ''}`;
+}
+
+/** Why the table has a constraint `name` when the statement runs (42710), or null. */
+async function constraintTaken(ctx: JudgeContext, state: RunState, t: Extract<Target, { kind: 'today' | 'created' }>, name: string): Promise<string | null> {
+  const ledger = ledgerOf(state);
+  const key = constraintName(t.schema, t.name, name);
+  const made = ledger.made.get(key);
+  if (made) return `the run adds a constraint ${name} to ${displayName(t.schema, t.name)} at ${at(made)}`;
+  if (t.kind === 'created' || ledger.freed.has(key) || ledger.unsureAll || ledger.unsureTables.has(tableKey(t.schema, t.name))) return null;
+  const row = (
+    await ctx.db.query<{ contype: string }>(
+      `SELECT c.contype::pg_catalog.text AS contype FROM pg_catalog.pg_constraint c WHERE c.conrelid OPERATOR(pg_catalog.=) ${relationOid('$1', '$2')} AND c.conname OPERATOR(pg_catalog.=) $3`,
+      [t.schema, t.name, name],
+    )
+  ).rows[0];
+  if (!row) return null;
+  const kinds: Record<string, string> = { c: 'CHECK', f: 'FOREIGN KEY', p: 'PRIMARY KEY', u: 'UNIQUE', x: 'EXCLUDE', n: 'NOT NULL', t: 'constraint trigger' };
+  return `${displayName(t.schema, t.name)} has a constraint ${name} (${kinds[row.contype] ?? row.contype}) today`;
+}
+
+/**
+ * ADD CONSTRAINT name: taken by a constraint of the table (42710) or, for a key, its index's name by a
+ * relation of the schema (42P07, which PostgreSQL reports first). The name counts as made afterwards.
+ */
+async function judgeConstraintName(t: Extract<Target, { kind: 'today' | 'created' }>, c: Node, s: MigrationStatement, state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome | null> {
+  if (typeof c.conname !== 'string') return null;
+  const name = c.conname;
+  const ledger = ledgerOf(state);
+  const key = (c.contype === 'CONSTR_PRIMARY' || c.contype === 'CONSTR_UNIQUE' || c.contype === 'CONSTR_EXCLUSION') && !c.indexname;
+  const asRelation = key ? await relationTaken(ctx, state, t.schema, name) : null;
+  const asConstraint = asRelation ? null : await constraintTaken(ctx, state, t, name);
+  // A name taken stays the earlier holder's: this statement fails and makes nothing.
+  if (!asRelation && !asConstraint) {
+    make(ledger, constraintName(t.schema, t.name, name), s.location);
+    if (key) make(ledger, relationName(t.schema, name), s.location);
+    return null;
+  }
+  const code = asRelation ? '42P07' : '42710';
+  const rule = 'preflight/names-taken';
+  report({
+    rule,
+    kind: asRelation ? 'relation-name-taken' : 'constraint-name-taken',
+    message: `ADD CONSTRAINT ${name} fails now (${code}): ${asRelation ?? asConstraint}. Give the constraint another name, or drop the old one first (ALTER TABLE ${displayName(t.schema, t.name)} DROP CONSTRAINT ${name}, in the same migration)`,
+    object: { schema: t.schema, table: t.name, constraint: name },
+    count: null,
+    samples: [],
+    details: { sqlstate: code },
+    location: s.location,
+  });
+  return { rule, status: 'failed' };
+}
+
+/** CREATE INDEX name (without IF NOT EXISTS): a relation of the table's schema with that name makes it fail (42P07). */
+async function judgeIndexName(t: Extract<Target, { kind: 'today' | 'created' }>, name: string, s: MigrationStatement, state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome | null> {
+  const taken = await relationTaken(ctx, state, t.schema, name);
+  if (!taken) {
+    make(ledgerOf(state), relationName(t.schema, name), s.location);
+    return null;
+  }
+  const rule = 'preflight/names-taken';
+  report({
+    rule,
+    kind: 'relation-name-taken',
+    message: `CREATE INDEX ${name} fails now (42P07): ${taken}. Give the index another name, or write CREATE INDEX IF NOT EXISTS ${name} if the one there is the same index`,
+    object: { schema: t.schema, table: t.name, index: name },
+    count: null,
+    samples: [],
+    details: { sqlstate: '42P07' },
+    location: s.location,
+  });
+  return { rule, status: 'failed' };
+}
+
+/** The names an ALTER TABLE frees before its other subcommands run (PostgreSQL drops first). */
+function freeDroppedNames(s: MigrationStatement, t: { schema: string; name: string }, state: RunState): void {
+  const ledger = ledgerOf(state);
+  for (const item of (s.node.cmds as Node[] | undefined) ?? []) {
+    const cmd = (item.AlterTableCmd ?? {}) as Node;
+    if (cmd.subtype === 'AT_DropConstraint' && typeof cmd.name === 'string') {
+      free(ledger, constraintName(t.schema, t.name, cmd.name));
+      // A key's index goes with it.
+      free(ledger, relationName(t.schema, cmd.name));
+    }
+    if (cmd.subtype === 'AT_DropColumn' || cmd.behavior === 'DROP_CASCADE') ledger.unsureTables.add(tableKey(t.schema, t.name));
+  }
+}
+
+/** Names a CREATE TABLE makes: the table's, and its named constraints' (a key's index takes the name too). */
+function recordCreatedNames(s: MigrationStatement, state: RunState, ctx: JudgeContext): void {
+  const rel = resolveRelation((s.node.relation ?? {}) as RangeVar, state, ctx.catalog);
+  const ledger = ledgerOf(state);
+  make(ledger, relationName(rel.schema, rel.name), s.location);
+  const constraints: Node[] = [];
+  for (const e of (s.node.tableElts as Node[] | undefined) ?? []) {
+    if (isNode(e.Constraint)) constraints.push(e.Constraint as Node);
+    if (isNode(e.ColumnDef)) constraints.push(...(((e.ColumnDef as Node).constraints as Node[] | undefined) ?? []).map((c) => (c.Constraint ?? {}) as Node));
+  }
+  for (const c of constraints) {
+    if (typeof c.conname !== 'string') continue;
+    make(ledger, constraintName(rel.schema, rel.name, c.conname), s.location);
+    if (['CONSTR_PRIMARY', 'CONSTR_UNIQUE', 'CONSTR_EXCLUSION'].includes(String(c.contype))) make(ledger, relationName(rel.schema, c.conname), s.location);
+  }
+}
+
+/** The schemas an unqualified name of a relation that exists may be in: every one of the search_path (freeing too many names only judges fewer). */
+function candidateSchemas(schemaname: string | undefined, state: RunState): string[] {
+  return schemaname ? [schemaname] : state.searchPath;
+}
+
+/**
+ * DROP and RENAME are not judged, but free and make names a later ADD CONSTRAINT or CREATE INDEX may
+ * take: this follows them and answers as an unjudged statement does.
+ */
+const followNames: Judge = async (s, state) => {
+  const ledger = ledgerOf(state);
+  if (s.kind === 'DropStmt') {
+    if (s.node.behavior === 'DROP_CASCADE' || s.node.removeType === 'OBJECT_SCHEMA') ledger.unsureAll = true;
+    for (const o of (s.node.objects as Node[] | undefined) ?? []) {
+      const names = strings((o.List as Node | undefined)?.items);
+      const name = names[names.length - 1] ?? '';
+      for (const schema of candidateSchemas(names.length > 1 ? names[names.length - 2] : undefined, state)) {
+        free(ledger, relationName(schema, name));
+        if (s.node.removeType === 'OBJECT_TABLE' || s.node.removeType === 'OBJECT_FOREIGN_TABLE') ledger.unsureTables.add(tableKey(schema, name));
+      }
+    }
+  } else if (s.kind === 'RenameStmt' && isNode(s.node.relation)) {
+    const rv = s.node.relation as RangeVar;
+    for (const schema of candidateSchemas(rv.schemaname, state)) {
+      if (s.node.renameType === 'OBJECT_TABCONSTRAINT' && typeof s.node.subname === 'string') {
+        free(ledger, constraintName(schema, rv.relname ?? '', s.node.subname));
+        free(ledger, relationName(schema, s.node.subname));
+        make(ledger, constraintName(schema, rv.relname ?? '', String(s.node.newname)), s.location);
+      } else if (s.node.renameType !== 'OBJECT_COLUMN') {
+        free(ledger, relationName(schema, rv.relname ?? ''));
+        make(ledger, relationName(schema, String(s.node.newname)), s.location);
+        // A table renamed takes its constraints along: its old and new names are not followed further.
+        ledger.unsureTables.add(tableKey(schema, rv.relname ?? ''));
+        ledger.unsureTables.add(tableKey(schema, String(s.node.newname)));
+      }
+    }
+  }
+  return [notJudged('preflight/not-judged', `preflight does not judge ${statementLabel(s)} statements`)];
+};
+
 /** Every judge: the statement kinds preflight looks at. */
 /** A statement's data judge, then whether what it adds will fail later writes (a JSON integer cast). */
 const andLater =
@@ -874,9 +1173,23 @@ const andLater =
     ...(await judgePlaceholderDefaults(s, state, ctx, report)),
   ];
 
+/** CREATE TABLE: the names it makes, for a later ADD CONSTRAINT or CREATE INDEX of the run. */
+const makingNames =
+  (judge: Judge): Judge =>
+  async (s, state, ctx, report) => {
+    const outcomes = await judge(s, state, ctx, report);
+    const rel = resolveRelation((s.node.relation ?? {}) as RangeVar, state, ctx.catalog);
+    const existsToday = rel.table !== undefined && !state.created.has(tableKey(rel.schema, rel.name));
+    // IF NOT EXISTS over a table that exists does nothing.
+    if (!(existsToday && s.node.if_not_exists === true)) recordCreatedNames(s, state, ctx);
+    return outcomes;
+  };
+
 export const ALL_JUDGES: Judges = {
   ...JUDGES,
-  CreateStmt: andLater(JUDGES.CreateStmt as Judge),
+  CreateStmt: andLater(makingNames(JUDGES.CreateStmt as Judge)),
+  DropStmt: followNames,
+  RenameStmt: followNames,
   AlterTableStmt: andLater(judgeAlterTable),
   IndexStmt: andLater(judgeIndex),
 };

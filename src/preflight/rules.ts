@@ -117,6 +117,30 @@ export const PREFLIGHT_RULES = [
     severity: 'info',
     description: 'Statements (or parts of them) preflight cannot judge, each named with why: they are not passed, only not looked at.',
   },
+  {
+    id: 'preflight/partition-keys',
+    title: 'Unique keys on a partitioned table without its partition key',
+    severity: 'error',
+    description: 'ADD PRIMARY KEY, ADD UNIQUE and CREATE UNIQUE INDEX on a partitioned table fail with 0A000 unless the key includes every column of the partition key, whatever the rows.',
+  },
+  {
+    id: 'preflight/names-taken',
+    title: 'Constraint and index names that are taken',
+    severity: 'error',
+    description: 'ADD CONSTRAINT with a name the table already has for a constraint fails with 42710; CREATE INDEX (without IF NOT EXISTS), ADD PRIMARY KEY and ADD UNIQUE with a name a relation of the schema already has fail with 42P07. Names made earlier in the run count.',
+  },
+  {
+    id: 'preflight/not-immutable',
+    title: 'Index and generated-column expressions that are not IMMUTABLE',
+    severity: 'error',
+    description: 'CREATE INDEX whose expression or WHERE calls a function that is not IMMUTABLE (now(), random(), to_char of a timestamp), and a stored generated column whose expression does, fail with 42P17 whatever the rows.',
+  },
+  {
+    id: 'preflight/key-collations',
+    title: 'Foreign keys between columns of incompatible collations',
+    severity: 'error',
+    description: 'From PostgreSQL 18, ADD FOREIGN KEY fails with 42P21 when a key column and the column it references have different collations and either is nondeterministic. (Up to 17 it is accepted, and rows are compared with the referenced column\'s collation.)',
+  },
 ] as const satisfies readonly PreflightRule[];
 
 export type PreflightRuleId = (typeof PREFLIGHT_RULES)[number]['id'];

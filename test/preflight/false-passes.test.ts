@@ -14,6 +14,17 @@ const SETUP = [
   `CREATE FUNCTION public.lower(public.d) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'LOWER TRAP RAN'; END $$`,
   'CREATE TABLE a8 (id int PRIMARY KEY, col public.d, n int)',
   `INSERT INTO a8 VALUES (1, 'A', NULL)`,
+  // B1: partitioned by day; sub-partitioned by k below.
+  'CREATE TABLE ev (id int, k int, day date) PARTITION BY RANGE (day)',
+  `CREATE TABLE ev_1 PARTITION OF ev FOR VALUES FROM ('2020-01-01') TO ('2030-01-01')`,
+  `INSERT INTO ev VALUES (1, 1, '2021-01-01'), (2, 2, '2021-01-02')`,
+  'CREATE TABLE ml (id int, day int, k int) PARTITION BY RANGE (day)',
+  'CREATE TABLE ml_1 PARTITION OF ml FOR VALUES FROM (0) TO (10) PARTITION BY LIST (k)',
+  // B2: names taken today.
+  'CREATE TABLE b2 (id int PRIMARY KEY, n int CONSTRAINT b2_n_check CHECK (n > 0), m int)',
+  'INSERT INTO b2 VALUES (1, 1, 1)',
+  'CREATE INDEX b2_m_idx ON b2 (m)',
+  'CREATE TABLE other_rel (id int)',
 ];
 
 /** The lead's operational judges (locks, rewrites) are not what these tests are about. */
@@ -33,6 +44,65 @@ function messageAt(report: PreflightReport, line: number, rule: string): string 
 
 describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', () => {
   const db = useDatabase('preflight_false_passes', { sql: SETUP });
+
+  it('B1: a unique key on a partitioned table without its partition key column fails (0A000), ON ONLY and a sub-partition\'s key too', async () => {
+    const root = repository({
+      'db/b1.sql':
+        'ALTER TABLE ev ADD PRIMARY KEY (id);\nALTER TABLE ev ADD CONSTRAINT ev_k UNIQUE (k);\nCREATE UNIQUE INDEX ev_id ON ev (id);\nCREATE UNIQUE INDEX ev_only ON ONLY ev (id);\n' +
+        'ALTER TABLE ml ADD PRIMARY KEY (id, day);\nALTER TABLE ev ADD PRIMARY KEY (id, day);\n',
+    });
+    const { report } = await preflightJson(db.url, root, ['db/b1.sql']);
+    const ev = (extra: Record<string, unknown>) => ({ schema: 'public', table: 'ev', ...extra });
+    expect(failuresOf(report)).toEqual([
+      { rule: 'preflight/partition-keys', severity: 'error', at: 'db/b1.sql:1', count: null, samples: [], object: ev({ columns: ['id'] }) },
+      { rule: 'preflight/partition-keys', severity: 'error', at: 'db/b1.sql:2', count: null, samples: [], object: ev({ columns: ['k'], constraint: 'ev_k' }) },
+      { rule: 'preflight/partition-keys', severity: 'error', at: 'db/b1.sql:3', count: null, samples: [], object: ev({ columns: ['id'], index: 'ev_id' }) },
+      { rule: 'preflight/partition-keys', severity: 'error', at: 'db/b1.sql:4', count: null, samples: [], object: ev({ columns: ['id'], index: 'ev_only' }) },
+      // ml's own key (day) is there, but its partition ml_1 is partitioned by k.
+      { rule: 'preflight/partition-keys', severity: 'error', at: 'db/b1.sql:5', count: null, samples: [], object: { schema: 'public', table: 'ml', columns: ['id', 'day'] } },
+    ]);
+    expect(messageAt(report, 1, 'preflight/partition-keys')).toBe(
+      'ADD PRIMARY KEY fails now (0A000): public.ev is partitioned by (day), and a unique key on a partitioned table must include every partition key column; (id) lacks day. Include it in the key, e.g. (id, day), or enforce uniqueness on each partition instead',
+    );
+    expect(messageAt(report, 5, 'preflight/partition-keys')).toMatch(/^ADD PRIMARY KEY fails now \(0A000\): public\.ml_1 is partitioned by \(k\)/);
+    expect(outcomesAt(report, 6)).toEqual([{ rule: 'preflight/duplicates', status: 'passed' }]);
+  });
+
+  it('B2: a constraint name the table has (42710), an index name a relation of the schema has (42P07), and names made earlier in the run', async () => {
+    const root = repository({
+      'db/b2.sql': [
+        'ALTER TABLE b2 ADD CONSTRAINT b2_n_check CHECK (n > 1);',
+        'ALTER TABLE b2 ADD CONSTRAINT b2_pkey UNIQUE (m);',
+        'CREATE INDEX b2_m_idx ON b2 (n);',
+        'CREATE INDEX other_rel ON b2 (n);',
+        'CREATE INDEX IF NOT EXISTS b2_m_idx ON b2 (n);',
+        'ALTER TABLE b2 DROP CONSTRAINT b2_n_check, ADD CONSTRAINT b2_n_check CHECK (n > 0);',
+        'ALTER TABLE b2 ADD CONSTRAINT b2_fresh CHECK (n > 0), ADD CONSTRAINT b2_fresh CHECK (n > -1);',
+        'CREATE INDEX b2_n ON b2 (n);',
+        'CREATE INDEX b2_n ON b2 (m);',
+        'DROP INDEX b2_m_idx;',
+        'CREATE INDEX b2_m_idx ON b2 (n);',
+        'CREATE INDEX IF NOT EXISTS b2_n ON b2 (n);',
+        'ALTER TABLE other_rel ADD CONSTRAINT b2_n_check CHECK (id > 0);',
+        '',
+      ].join('\n'),
+    });
+    const { report } = await preflightJson(db.url, root, ['db/b2.sql']);
+    const b2 = (extra: Record<string, unknown>) => ({ schema: 'public', table: 'b2', ...extra });
+    const taken = (line: number, object: Record<string, unknown>) => ({ rule: 'preflight/names-taken', severity: 'error', at: `db/b2.sql:${line}`, count: null, samples: [], object });
+    expect(failuresOf(report)).toEqual([taken(1, b2({ constraint: 'b2_n_check' })), taken(2, b2({ constraint: 'b2_pkey' })), taken(3, b2({ index: 'b2_m_idx' })), taken(4, b2({ index: 'other_rel' })), taken(7, b2({ constraint: 'b2_fresh' })), taken(9, b2({ index: 'b2_n' }))]);
+    expect(messageAt(report, 1, 'preflight/names-taken')).toBe(
+      'ADD CONSTRAINT b2_n_check fails now (42710): public.b2 has a constraint b2_n_check (CHECK) today. Give the constraint another name, or drop the old one first (ALTER TABLE public.b2 DROP CONSTRAINT b2_n_check, in the same migration)',
+    );
+    expect(messageAt(report, 2, 'preflight/names-taken')).toMatch(/^ADD CONSTRAINT b2_pkey fails now \(42P07\): public\.b2_pkey is an index today \(on public\.b2\)/);
+    expect(messageAt(report, 4, 'preflight/names-taken')).toMatch(/^CREATE INDEX other_rel fails now \(42P07\): public\.other_rel is a table today\. Give the index another name/);
+    expect(messageAt(report, 9, 'preflight/names-taken')).toMatch(/^CREATE INDEX b2_n fails now \(42P07\): the run makes a relation public\.b2_n at db\/b2\.sql:8\./);
+    // Dropped first (in the statement, or by a DROP INDEX before it), the name is free; IF NOT EXISTS skips; constraint names are per table.
+    expect(outcomesAt(report, 6)?.filter((o) => o.rule !== 'preflight/not-judged')).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);
+    expect(outcomesAt(report, 11)?.map((o) => o.status)).toEqual(['not-judged']);
+    expect(outcomesAt(report, 12)).toEqual([{ rule: 'preflight/names-taken', status: 'passed', note: 'the run makes public.b2_n at db/b2.sql:8: IF NOT EXISTS skips the statement' }]);
+    expect(outcomesAt(report, 13)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);
+  });
 
   it('A8: a bare name that a user function shadows by overload is user code: not evaluated, and a barrier', async () => {
     const root = repository({

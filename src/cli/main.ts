@@ -26,6 +26,7 @@ import { ProgressLine } from './progress.js';
 import { initCommand } from './init-command.js';
 import { newCheckCommand, type NewCheckOptions } from './new-check-command.js';
 import { addPreflightCommand } from './preflight-command.js';
+import { addQuarantineCommand } from './quarantine-command.js';
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion.js';
 import { assertWritableDestination, errorLine, writeFileAtomic, type CliIO } from './io.js';
 import { parseReportSpec } from './report-spec.js';
@@ -120,6 +121,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     });
 
   addPreflightCommand(program, io, (code) => {
+    exitCode = code;
+  });
+  addQuarantineCommand(program, io, (code) => {
     exitCode = code;
   });
 

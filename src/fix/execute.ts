@@ -40,7 +40,7 @@ class TransactionLanes implements AuditLanes {
  * they say, no user object is found by an unqualified name, and a copy sees every row its delete removes
  * (row_security = off errors instead of hiding rows). `local`: for this transaction only.
  */
-async function pinSession(client: pg.Client, local: boolean): Promise<void> {
+export async function pinSession(client: pg.Client, local: boolean): Promise<void> {
   const role = (await client.query<{ r: string }>(`SELECT pg_catalog.current_setting('session_replication_role') AS r`)).rows[0]?.r;
   if (role !== 'origin') {
     throw new UsageError(`session_replication_role is ${role} for this role or database, so foreign keys would neither cascade nor be checked: repair as a role without that setting`);

@@ -58,7 +58,7 @@ function metaNames(columns: Column[]): Quarantine['meta'] {
  * the finding and the table's columns (names and types), so that `a.notes` and `b.notes` never share one
  * and a table whose columns changed since gets a new one rather than a copy into the wrong columns.
  */
-function baseName(table: Table, fingerprint: string, suffix: number): string {
+export function quarantineRelname(table: Table, fingerprint: string, suffix: number): string {
   let name = table.name;
   while (Buffer.byteLength(name) > 36) name = name.slice(0, -1);
   const shape = table.columns.map((c) => [c.name, c.type]);
@@ -85,7 +85,7 @@ export async function quarantineFor(db: Queryable, table: Table, fingerprint: st
   const meta = metaNames(columns);
   const expected = expectedShape({ columns, meta });
   for (let suffix = 0; suffix < 20; suffix++) {
-    const name = baseName(table, fingerprint, suffix);
+    const name = quarantineRelname(table, fingerprint, suffix);
     const existing = await db.query<{ shape: string[] | null; extras: boolean }>(
       `SELECT ARRAY(SELECT a.attname::text || ':' || pg_catalog.format_type(a.atttypid, a.atttypmod)
                       FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS shape,

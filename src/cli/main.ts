@@ -15,7 +15,7 @@ import { REPORT_FORMATS, renderReport, type ReportFormat } from '../report/forma
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { errorNotification, notificationPayload, notifyWebhook, webhookLabel } from '../report/notify.js';
-import { applySuppressions, baselineFrom, parseBaseline, pruneBaseline } from '../report/suppress.js';
+import { applySuppressions, auditedWith, baselineFrom, baselineScopeWarning, parseBaseline, pruneBaseline } from '../report/suppress.js';
 import { renderExplain, renderList } from '../report/docs.js';
 import { TOOL_VERSION } from '../version.js';
 import { CHECK_EXAMPLES, FIX_EXAMPLES } from './examples.js';
@@ -258,7 +258,7 @@ async function baselineCommand(opts: AuditCommandOptions & { output: string }, i
       errLine(`${empty}; no baseline was written`);
       return EXIT.auditFailed;
     }
-    writeFileAtomic(target, `${JSON.stringify(baselineFrom(report, new Date()), null, 2)}\n`);
+    writeFileAtomic(target, `${JSON.stringify(baselineFrom(report, new Date(), auditedWith(options, report)), null, 2)}\n`);
     io.stdout.write(`wrote ${report.findings.length} finding(s) to ${opts.output}\n`);
     return EXIT.ok;
   } catch (err) {
@@ -322,6 +322,8 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
       runAuditWithRepairs(progress ? { ...auditOptions, onProgress: progress.onEvent } : auditOptions),
     ).finally(() => progress?.clear());
     const repairs = outcome.repairs;
+    const scopeWarning = baseline ? baselineScopeWarning(baseline.file, baseline.data, auditedWith(auditOptions, outcome.report), opts) : null;
+    if (scopeWarning) errLine(scopeWarning);
     const report = applySuppressions(outcome.report, {
       ...(baseline ? { baseline } : {}),
       ignore: auditOptions.config.ignore,

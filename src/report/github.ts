@@ -2,6 +2,8 @@ import type { AuditReport, Severity } from '../findings.js';
 import { describeObject } from '../object-names.js';
 import { checkCounts, sampledReason } from './sampled.js';
 import { visible, visibleLines } from '../escape.js';
+import { withAcceptedFailures } from './suppress.js';
+import { githubComparison } from './compare.js';
 
 /** Escaping of a workflow command's message, as @actions/core does. */
 export function escapeData(text: string): string {
@@ -20,7 +22,7 @@ const LEVEL: Record<Severity, 'error' | 'warning' | 'notice'> = { error: 'error'
  * notice, carries the totals.
  */
 export function renderGithub(report: AuditReport): string {
-  const lines: string[] = [];
+  const lines: string[] = githubComparison(report, escapeProperty, escapeData);
   // New findings first, as errors and warnings; accepted ones (baseline, ignore) only as notices, so the
   // ten annotations GitHub shows per kind go to what is new.
   const fresh = report.findings.filter((f) => !f.baselined && !f.ignored);
@@ -48,7 +50,7 @@ export function renderGithub(report: AuditReport): string {
   const s = report.summary;
   lines.push(
     `::notice title=integrity::${escapeData(
-      `${checkCounts(report)}; findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info; ${fresh.length} new, ${accepted.length} accepted (baseline or ignore)`,
+      `${withAcceptedFailures(checkCounts(report), report)}; findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info; ${fresh.length} new, ${accepted.length} accepted (baseline or ignore)`,
     )}`,
   );
   return `${lines.join('\n')}\n`;

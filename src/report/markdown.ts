@@ -2,6 +2,8 @@ import type { AuditReport } from '../findings.js';
 import { describeObject } from '../object-names.js';
 import { checkCounts, sampledReason } from './sampled.js';
 import { visibleLines, visible } from '../escape.js';
+import { withAcceptedFailures } from './suppress.js';
+import { changeNote, markdownComparison } from './compare.js';
 
 /** Text for a Markdown table cell: controls made visible, HTML and Markdown escaped, one line. */
 function cell(text: string): string {
@@ -22,7 +24,8 @@ export function renderMarkdown(report: AuditReport): string {
   const out = [
     `### integrity: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info${accepted ? ` (${report.findings.length - accepted} new, ${accepted} accepted)` : ''}`,
     '',
-    `Database \`${visible(report.database.name)}\` (PostgreSQL ${visible(report.database.serverVersion)}) · ${checkCounts(report)} · ${report.durationMs} ms`,
+    ...markdownComparison(report, cell),
+    `Database \`${visible(report.database.name)}\` (PostgreSQL ${visible(report.database.serverVersion)}) · ${withAcceptedFailures(checkCounts(report), report)} · ${report.durationMs} ms`,
     '',
     '| check | status | findings | note |',
     '| --- | --- | --- | --- |',
@@ -35,7 +38,7 @@ export function renderMarkdown(report: AuditReport): string {
       '| --- | --- | --- | --- | --- |',
       ...report.findings.map(
         (f) =>
-          `| ${f.severity}${f.baselined ? ' (baselined)' : f.ignored ? ' (ignored)' : ''} | \`${f.checkId}\` | ${cell(describeObject(f.object))} | ${f.count === null ? '—' : `${f.estimated ? '~' : ''}${f.count}`} | ${cell(f.message)} |`,
+          `| ${f.severity}${f.baselined ? ' (baselined)' : f.ignored ? ' (ignored)' : ''} | \`${f.checkId}\` | ${cell(describeObject(f.object))} | ${f.count === null ? '—' : `${f.estimated ? '~' : ''}${f.count}`}${changeNote(f)} | ${cell(f.message)} |`,
       ),
     );
   }

@@ -5,6 +5,8 @@ import { checkCounts, sampledReason } from './sampled.js';
 import { visible, visibleLines } from '../escape.js';
 import { describeObject } from '../object-names.js';
 import { displayWidth, wrapParts, wrapText } from './wrap.js';
+import { withAcceptedFailures } from './suppress.js';
+import { changeNote, prettyComparison } from './compare.js';
 
 export interface PrettyOptions {
   chalk: ChalkInstance;
@@ -69,6 +71,7 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
     ),
   );
   lines.push('');
+  lines.push(...prettyComparison(report, chalk, width));
 
   const byCheck = new Map<string, Finding[]>();
   for (const f of report.findings) byCheck.set(f.checkId, [...(byCheck.get(f.checkId) ?? []), f]);
@@ -87,7 +90,7 @@ export function renderPretty(report: AuditReport, { chalk, width }: PrettyOption
   }
 
   const s = report.summary;
-  const checksPart = checkCounts(report);
+  const checksPart = withAcceptedFailures(checkCounts(report), report);
   const findingsPart = `findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info`;
   const summaryColor = s.checks.error > 0 ? chalk.magenta.bold : s.checks.failed > 0 ? chalk.red.bold : s.checks.sampled > 0 ? chalk.yellow.bold : chalk.green.bold;
   if (report.baseline && report.baseline.stale.length > 0) {
@@ -116,7 +119,7 @@ function findingText(f: Finding): FindingText {
   return {
     severity: f.severity,
     object: describeObject(f.object),
-    count: f.count === null ? '—' : `${f.estimated ? '~' : ''}${f.count}`,
+    count: `${f.count === null ? '—' : `${f.estimated ? '~' : ''}${f.count}`}${changeNote(f)}`,
     message: visibleLines(f.message),
     samples: f.samples.length > 0 ? `samples: ${f.samples.map(visible).join(', ')}` : null,
     accepted: accepted ? `(${accepted}: does not fail the run)` : null,

@@ -111,11 +111,23 @@ function alterWith(s: MigrationStatement, o: FindingObject, cmd: Node): string |
   return safeStatement('AlterTableStmt', { ...s.node, relation: qualifiedRelation(s, o), cmds: [{ AlterTableCmd: cmd }] });
 }
 
-/** A name as PostgreSQL makes one (`orders_customer_id_fkey`), cut to 63 bytes on a character boundary. */
-export function constraintName(...parts: string[]): string {
-  let name = parts.join('_');
-  while (Buffer.byteLength(name, 'utf8') > 63) name = Array.from(name).slice(0, -1).join('');
-  return name;
+/**
+ * A name as PostgreSQL's makeObjectName makes one (`orders_customer_id_fkey`): the label kept whole, the
+ * table's and the columns' parts cut (the longer first, on a character boundary) to fit 63 bytes, so that
+ * the names of one table's constraints differ by their labels however long the table's name.
+ */
+export function constraintName(table: string, ...rest: string[]): string {
+  const label = rest[rest.length - 1] ?? '';
+  const columns = rest.slice(0, -1).join('_');
+  const bytes = (x: string[]) => Buffer.byteLength(x.join(''), 'utf8');
+  const a = Array.from(table);
+  const b = Array.from(columns);
+  const room = 63 - Buffer.byteLength(label, 'utf8') - 1 - (columns ? 1 : 0);
+  while (bytes(a) + bytes(b) > room) {
+    if (bytes(a) > bytes(b)) a.pop();
+    else b.pop();
+  }
+  return [a.join(''), ...(columns ? [b.join('')] : []), label].join('_');
 }
 
 function instead(f: PreflightFinding, statements: (string | null)[], advice: (sql: string[]) => string): Instead | null {

@@ -18,7 +18,8 @@ BEGIN
     RAISE EXCEPTION 'integrity: the schema ${QUARANTINE_SCHEMA} belongs to another role; it must be owned by the role that runs the repairs (ALTER SCHEMA ${QUARANTINE_SCHEMA} OWNER TO ...)';
   END IF;
 END
-$integrity_schema$;`;
+$integrity_schema$;
+REVOKE ALL ON SCHEMA ${quoteIdent(QUARANTINE_SCHEMA)} FROM PUBLIC;`;
 
 /** A string literal safe under any setting; see quoteLiteral. */
 export function literal(value: string): string {
@@ -156,7 +157,8 @@ BEGIN
   END IF;
 END`;
   const tag = dollarTag(body);
-  const sql = `${create}\nDO ${tag}${body}${tag};`;
+  // The copies may be sensitive (an auth table's password hashes): nobody but the owner reads them, whatever default privileges say of PUBLIC.
+  const sql = `${create}\nDO ${tag}${body}${tag};\nREVOKE ALL ON TABLE ${q.name} FROM PUBLIC;`;
   WRITTEN_BY_HELPERS.add(sql, 'keeps-rows');
   return sql;
 }

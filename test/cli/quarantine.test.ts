@@ -108,6 +108,22 @@ describe('integrity quarantine: list, restore, purge', () => {
     expect((await cli(['quarantine', 'restore', '-d', db.url, '--finding', fingerprint], root)).code).toBe(0);
   });
 
+  it('the quarantine is readable by no one but its owner, whatever default privileges grant PUBLIC', async () => {
+    const root = repository({ 'integrity.config.json': CONFIG });
+    await query(db.url, 'ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC');
+    expect((await cli(['fix', '-d', db.url, '--check', 'orphan-rows', '--apply', '--yes'], root)).code).toBe(0);
+    const acl = await query<{ relname: string; public_reads: boolean; schema_usage: boolean }>(
+      db.url,
+      `SELECT c.relname, has_table_privilege('public', c.oid, 'SELECT') AS public_reads, has_schema_privilege('public', 'integrity_quarantine', 'USAGE') AS schema_usage
+         FROM pg_class c WHERE c.relnamespace = 'integrity_quarantine'::regnamespace AND c.relkind = 'r' ORDER BY 1`,
+    );
+    expect(acl.length).toBe(2);
+    expect(acl.map((a) => [a.public_reads, a.schema_usage])).toEqual([[false, false], [false, false]]);
+    await query(db.url, 'ALTER DEFAULT PRIVILEGES REVOKE SELECT ON TABLES FROM PUBLIC');
+    const fingerprint = (await list(root))[0]?.fingerprint as string;
+    expect((await cli(['quarantine', 'restore', '-d', db.url, '--finding', fingerprint], root)).code).toBe(0);
+  });
+
   it('purge: asks (without a terminal, needs --yes), keeps what is newer than --older-than, drops emptied tables', async () => {
     const root = repository({ 'integrity.config.json': CONFIG });
     expect((await cli(['fix', '-d', db.url, '--check', 'orphan-rows', '--apply', '--yes'], root)).code).toBe(0);

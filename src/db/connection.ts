@@ -946,3 +946,31 @@ export function redactSecrets(text: string, secrets: (string | undefined)[] = []
   for (const s of secrets) if (s) out = out.split(s).join('***');
   return out;
 }
+
+/**
+ * Settings for a plain node-pg client on a postgres:// URL of the tool's own (the demo's and the tests'
+ * fixtures, `integrity/testing`'s server): a password the URL lacks is looked up as for an audit
+ * (PGPASSWORD, then the passfile, as libpq does) and written into the URL. node-pg would read
+ * ~/.pgpass itself, but that support is deprecated and prints a DeprecationWarning on every run.
+ */
+export function fixtureClientConfig(url: string, env: NodeJS.ProcessEnv = process.env): { connectionString: string } {
+  if (!/^postgres(?:ql)?:\/\//i.test(url)) return { connectionString: url };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { connectionString: url };
+  }
+  if (parsed.password !== '') return { connectionString: url };
+  let password: string | undefined;
+  try {
+    password = resolveConnection({ databaseUrl: url, env, connectTimeoutSec: undefined, applicationName: 'integrity' }).password;
+  } catch {
+    // A URL the audit would refuse is node-pg's to judge here, as before.
+    return { connectionString: url };
+  }
+  if (password === undefined) return { connectionString: url };
+  // Encoded whole: the setter leaves % alone, and node-pg decodes the userinfo once.
+  parsed.password = encodeURIComponent(password);
+  return { connectionString: parsed.toString() };
+}

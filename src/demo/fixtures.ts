@@ -3,6 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { packageRoot } from '../paths.js';
 import { quoteIdent } from '../db/quote.js';
+import { fixtureClientConfig } from '../db/connection.js';
 
 export function fixturesDir(): string {
   return path.join(packageRoot(), 'test', 'fixtures');
@@ -22,7 +23,7 @@ export function incidentConfigFile(): string {
 
 /** Creates `name` on the server at `adminUrl` and returns its URL; drops it first if it exists. */
 export async function createDatabase(adminUrl: string, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: adminUrl });
+  const admin = new pg.Client(fixtureClientConfig(adminUrl));
   await admin.connect();
   try {
     await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`);
@@ -36,7 +37,7 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
 }
 
 export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: adminUrl });
+  const admin = new pg.Client(fixtureClientConfig(adminUrl));
   await admin.connect();
   try {
     await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
@@ -47,7 +48,7 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
 
 /** Runs SQL files (or text) against a database, as a superuser: fixtures use session_replication_role. */
 export async function runSql(url: string, sqlTexts: string[]): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client(fixtureClientConfig(url));
   await client.connect();
   try {
     for (const sql of sqlTexts) await client.query(sql);
@@ -71,7 +72,7 @@ const EXPECTED_FAILURE = /\.fails-([0-9A-Z]{5})\.sql$/;
  * CONCURRENTLY` leaves its invalid index behind. It succeeding, or failing otherwise, is an error.
  */
 export async function loadFamily(url: string, files: string[] = familyFiles()): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client(fixtureClientConfig(url));
   await client.connect();
   try {
     for (const file of files) {

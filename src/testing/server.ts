@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { fixtureClientConfig } from '../db/connection.js';
 import { createDatabase, dropDatabase, runSql } from '../demo/fixtures.js';
 import type { EmbeddedServer } from '../demo/embedded.js';
 
@@ -70,7 +71,7 @@ interface Cluster {
 }
 
 async function clusterOf(url: string): Promise<Cluster | null> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client(fixtureClientConfig(url));
   await client.connect();
   try {
     const { rows } = await client.query<{ dir: string }>("SELECT pg_catalog.current_setting('data_directory') AS dir");

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import pg from 'pg';
 import { CHECKS } from '../../checks/index.js';
 import { parseConfig } from '../../src/config/load.js';
-import { resolveConnection } from '../../src/db/connection.js';
+import { fixtureClientConfig, resolveConnection } from '../../src/db/connection.js';
 import { createDatabase, dropDatabase, loadFamily, loadIncidents, runSql } from '../../src/demo/fixtures.js';
 import { runAudit, type AuditOptions } from '../../src/engine/runner.js';
 import type { AuditReport } from '../../src/findings.js';
@@ -30,7 +30,7 @@ export function useDatabase(label: string, setup: { incidents?: string[] | 'all'
 }
 
 export async function query<R extends Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client(fixtureClientConfig(url));
   await client.connect();
   try {
     return (await client.query<R>(sql, params)).rows;
@@ -92,7 +92,7 @@ export function checkResult(report: AuditReport, id: string) {
 
 /** Holds ACCESS EXCLUSIVE on a table in a session of its own, as a migration would, until released. */
 export async function holdLock(url: string, table: string): Promise<() => Promise<void>> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client(fixtureClientConfig(url));
   await client.connect();
   await client.query('BEGIN');
   await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);

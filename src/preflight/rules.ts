@@ -141,6 +141,12 @@ export const PREFLIGHT_RULES = [
     severity: 'error',
     description: 'From PostgreSQL 18, ADD FOREIGN KEY fails with 42P21 when a key column and the column it references have different collations and either is nondeterministic. (Up to 17 it is accepted, and rows are compared with the referenced column\'s collation.)',
   },
+  {
+    id: 'preflight/syntax',
+    title: 'Syntax newer than the server',
+    severity: 'error',
+    description: "Preflight's parser is PostgreSQL 17's: a statement written with syntax an older server lacks (numeric literals with underscores, 0x/0o/0b integers, SQL/JSON constructors and IS JSON from 16; JSON_TABLE, MERGE ... RETURNING, SET EXPRESSION from 17) fails there with 42601. Only syntax preflight knows the release of is flagged.",
+  },
 ] as const satisfies readonly PreflightRule[];
 
 export type PreflightRuleId = (typeof PREFLIGHT_RULES)[number]['id'];

@@ -52,7 +52,7 @@ export function addAuditOptions(cmd: Command): Command {
     .option('--statement-timeout <ms>', 'cancel any audit query running longer than this', integer('--statement-timeout', 1, 86_400_000), 60_000)
     .option('--lock-timeout <ms>', 'give up waiting for a lock after this long', integer('--lock-timeout', 1, 86_400_000), 3_000)
     .option('--check-timeout <ms>', 'cut off a check (a plugin, say) still running after this long, and report it as an error', integer('--check-timeout', 1, 86_400_000), 1_800_000)
-    .option('--config <file>', 'config file (default: ./integrity.config.json when it exists)')
+    .option('--config <file>', 'config file (default: the nearest integrity.config.json, looked for up to the repository root)')
     .option('--samples <n>', 'sample key values per finding (default 5, or sampleSize in the config; 0 for none)', integer('--samples', 0, 100))
     .option(
       '--sample-percent <percent>',

@@ -59,7 +59,7 @@ export function addPreflightCommand(program: Command, io: CliIO, done: (code: nu
     .option('--schema <name>', 'read the catalog of this schema (repeatable; default: every non-system schema)', collect)
     .option('--statement-timeout <ms>', 'cancel any query running longer than this', integer('--statement-timeout', 1, 86_400_000), 60_000)
     .option('--lock-timeout <ms>', 'give up waiting for a lock after this long', integer('--lock-timeout', 1, 86_400_000), 3_000)
-    .option('--config <file>', 'config file (default: ./integrity.config.json when it exists)')
+    .option('--config <file>', 'config file (default: the nearest integrity.config.json, looked for up to the repository root)')
     .option('--samples <n>', 'sample key values per finding (default 5, or sampleSize in the config; 0 for none)', integer('--samples', 0, 100))
     .addOption(new Option('--format <format>', 'report format').choices(REPORT_FORMATS).default('pretty'))
     .option('--output <file>', 'write the report to this file instead of stdout')

@@ -3,6 +3,7 @@ import { UsageError, EXIT, errorMessage } from '../errors.js';
 import { AuditInterrupted, describeError, runAuditWithRepairs } from '../engine/runner.js';
 import { applyRepairs, outcomeOf, runnableSteps, verifyRepairs, type VerifyLine } from '../fix/execute.js';
 import { renderFixScript } from '../fix/script.js';
+import { withinSafety, type SafetyLevel } from '../fix/safety-level.js';
 import { describeObject } from '../object-names.js';
 import { colorLevel, makeChalk } from '../report/color.js';
 import type { AuditReport } from '../findings.js';
@@ -19,6 +20,7 @@ export interface FixCommandOptions extends AuditCommandOptions {
   apply: boolean;
   yes: boolean;
   format: 'pretty' | 'json';
+  safety: SafetyLevel;
 }
 
 function summaryLine(report: AuditReport): string {
@@ -53,7 +55,7 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
     password = options.target.password;
 
     if (opts.verify) {
-      const result = await withSignals(interruption, () => verifyRepairs(options));
+      const result = await withSignals(interruption, () => verifyRepairs(options, (e) => withinSafety([e], opts.safety ?? 'all').kept.length > 0));
       const repaired = result.lines.filter((l) => l.status !== 'review only');
       // Exit 0 only when every repaired finding is cleared; a partly cleared one still needs a person.
       // A repair that creates a finding (a new orphan, a placeholder) is not proven, whatever it cleared.
@@ -94,8 +96,10 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
       return ok ? EXIT.ok : EXIT.findings;
     }
 
-    const before = await withSignals(interruption, () => runAuditWithRepairs(options));
-    const script = renderFixScript(before);
+    const audited = await withSignals(interruption, () => runAuditWithRepairs(options));
+    const { kept, leftOut } = withinSafety(audited.repairs, opts.safety ?? 'all');
+    const before = { ...audited, repairs: kept };
+    const script = renderFixScript({ ...before, leftOut });
     if (!opts.apply) {
       if (outputFile) writeFileAtomic(outputFile, script);
       else io.stdout.write(script);
@@ -129,6 +133,7 @@ export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<nu
         ...outcomes.map((o) => `  ${o.status.padEnd(14)} ${o.entry.finding.checkId}  ${describeObject(o.entry.finding.object).replace(/\n/g, ' ')}  ${o.entry.finding.count ?? '—'} → ${remaining.get(o.entry.finding.fingerprint)?.count ?? 0}`),
         `after:  ${summaryLine(after.report)}`,
         `${cleared} of ${runnable.length} repaired finding(s) cleared`,
+        ...(leftOut.length > 0 ? [`--safety safe left out ${leftOut.length} repair(s) that remove or change rows: integrity fix --output fix.sql writes them for review`] : []),
       ].join('\n') + '\n',
     );
     if (after.report.summary.checks.error > 0) return EXIT.auditFailed;

@@ -97,6 +97,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .option('--verify', 'run the repairs and the checks again inside one transaction, report what they clear, and roll back', false)
     .option('--apply', 'apply the script, then audit again (asks on a terminal; elsewhere needs --yes)', false)
     .option('-y, --yes', 'with --apply: do not ask', false)
+    .addOption(new Option('--safety <level>', "safe: only the repairs that remove or change no row (the rest are named in the script's header, for review); all: every repair").choices(['safe', 'all']).default('all'))
     .addOption(new Option('--format <format>', 'output format of --verify and --apply').choices(['pretty', 'json']).default('pretty'))
     .option('--allow-empty', 'exit 0, not 2, when the audit covered no table or ran no check (an empty database on purpose)', false)
     .addHelpText('after', FIX_EXAMPLES)

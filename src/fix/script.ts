@@ -86,6 +86,8 @@ export function findingFix(finding: Finding, repair: Repair): FindingFix {
 export interface ScriptContext {
   report: AuditReport;
   repairs: { finding: Finding; repair: Repair }[];
+  /** Repairs `fix --safety safe` left out: named in the header, so the script says what it does not do. */
+  leftOut?: { finding: Finding; repair: Repair }[];
 }
 
 /**
@@ -128,7 +130,7 @@ function databaseGuard(report: AuditReport): string[] {
 }
 
 /** The whole fix script: `psql -v ON_ERROR_STOP=1 -f FILE` runs it; running it twice changes nothing more. */
-export function renderFixScript({ report, repairs }: ScriptContext): string {
+export function renderFixScript({ report, repairs, leftOut = [] }: ScriptContext): string {
   const db = report.database;
   const counts = { safe: 0, review: 0, destructive: 0 };
   const failed = repairs.filter((r) => r.repair.error).length;
@@ -140,6 +142,12 @@ export function renderFixScript({ report, repairs }: ScriptContext): string {
         `integrity fix script, written by ${report.tool} ${report.version} at ${new Date().toISOString()}`,
         `database: ${db.user}@${db.host}${db.host.startsWith('socket:') ? '' : `:${db.port}`}/${db.name} (PostgreSQL ${db.serverVersion}), audited at ${report.startedAt}`,
         `fixes ${repairs.length - failed} finding${repairs.length - failed === 1 ? '' : 's'}: ${counts.safe} safe, ${counts.review} need review, ${counts.destructive} destructive${failed ? `; ${failed} could not be written (see NOT REPAIRED)` : ''}`,
+        ...(leftOut.length > 0
+          ? [
+              `--safety safe left out ${leftOut.length} repair${leftOut.length === 1 ? '' : 's'} that remove or change rows (integrity fix without --safety writes them):`,
+              ...leftOut.map((e) => `  ${e.finding.checkId} · ${objectLine(e.finding)} · fingerprint ${e.finding.fingerprint}`),
+            ]
+          : []),
         '',
         'Run it with: psql -v ON_ERROR_STOP=1 -f <this file> "<connection URL>"',
         'Check it first with: integrity fix --verify (same options as the audit); nothing is changed.',

@@ -65,6 +65,42 @@ export interface Finding {
   source?: { file: string; line: number };
   /** Set when an `ignore` entry of the config covers it: it does not count toward the exit code. */
   ignored?: { reason: string; until: string | null };
+  /** With --compare: how it stands against the earlier report (see src/report/compare.ts). */
+  change?: FindingChange;
+}
+
+export type ChangeStatus = 'new' | 'unchanged' | 'grown' | 'shrunk';
+
+export interface FindingChange {
+  status: ChangeStatus;
+  /** The earlier report's count; absent for a new finding. */
+  previousCount?: number | null;
+  /** On a new finding whose check did not run to the end (or whose schema was not audited) in the earlier run: it may be older than that. */
+  uncheckedBefore?: true;
+}
+
+/** A finding of the earlier report that this run does not have. */
+export interface PreviousFinding {
+  fingerprint: string;
+  checkId: string;
+  severity: Severity;
+  message: string;
+  object: FindingObject;
+  count: number | null;
+}
+
+/** With --compare: the earlier report, what changed since, and what was fixed. */
+export interface ReportComparison {
+  /** The --compare file as given. */
+  file: string;
+  previous: { startedAt: string; database: { name: string; systemIdentifier: string | null } };
+  /** The earlier report is of another database (name or cluster): the comparison may mean nothing. */
+  otherDatabase: boolean;
+  counts: Record<ChangeStatus | 'fixed' | 'notRechecked', number>;
+  /** Earlier findings absent now, whose check ran to the end now over the same scope. */
+  fixed: PreviousFinding[];
+  /** Earlier findings absent now that this run could not have seen (check skipped, errored or sampled, schema not audited...): not fixed. */
+  notRechecked: (PreviousFinding & { reason: string })[];
 }
 
 export interface BaselineEntry {
@@ -132,6 +168,8 @@ export interface AuditReport {
   baseline?: { file: string; accepted: number; stale: BaselineEntry[] };
   /** `ignore` entries of the config whose `until` date has passed: they no longer apply. */
   expiredIgnores?: { check: string; object: string; reason: string; until: string }[];
+  /** With --compare: see ReportComparison. */
+  comparison?: ReportComparison;
 }
 
 export type FailOn = Severity | 'never';

@@ -9,6 +9,7 @@ import { EXIT, UsageError, errorMessage } from '../errors.js';
 import type { FailOn } from '../findings.js';
 import { colorLevel, makeChalk } from '../report/color.js';
 import { exitCodeFor, nothingAudited } from '../report/exit-code.js';
+import { comparedWith, exitCodeForNew, loadPreviousReport, otherDatabaseWarning } from '../report/compare.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { terminalWidth } from '../report/pretty.js';
 import { REPORT_FORMATS, renderReport, type ReportFormat } from '../report/formats.js';
@@ -39,6 +40,8 @@ interface CheckCommandOptions extends AuditCommandOptions {
   report?: string[];
   baseline?: string;
   pruneBaseline: boolean;
+  compare?: string;
+  failOnNew: boolean;
   sarifCategory: string;
   notifyWebhook?: string;
   notifyOn: 'failure' | 'always';
@@ -80,6 +83,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .option('--notify-required', 'exit 2 when the notification cannot be delivered', false)
     .option('--baseline <file>', 'findings recorded in this baseline (integrity baseline) do not fail the run unless their count grew')
     .option('--prune-baseline', 'with --baseline: rewrite it without the entries that no longer occur', false)
+    .option('--compare <previous.json>', 'mark each finding new, unchanged, grown or shrunk against an earlier --format json report, and list what was fixed since')
+    .option('--fail-on-new', 'with --compare: exit 1 only on new or grown findings at or above --fail-on', false)
     .option('--fix-sql <file>', 'write the repair script for the findings to FILE (- for stdout; the report then goes only to --output)')
     .option('--plan', 'print what each check would read and the planner\'s estimates (rows, pages), without running the audit', false)
     .option('--allow-empty', 'exit 0, not 2, when the audit covered no table or ran no check (an empty database on purpose)', false)
@@ -285,6 +290,7 @@ async function planCommand(
     [opts.report, '--report'],
     [opts.fixSql, '--fix-sql'],
     [opts.baseline, '--baseline'],
+    [opts.compare, '--compare'],
     [opts.notifyWebhook, '--notify-webhook'],
   ] as const) {
     if (given !== undefined) throw new UsageError(`--plan reads nothing, so ${name} has nothing to work on; drop one of them`);
@@ -318,6 +324,7 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
     // --prune-baseline rewrites it afterwards: fail now, not after the audit, when it could not be.
     if (opts.pruneBaseline && opts.baseline) assertWritableDestination(opts.baseline, io.cwd, '--prune-baseline');
     const baseline = baselineFile ? { file: opts.baseline as string, data: parseBaseline(readFileSync(baselineFile, 'utf8'), opts.baseline as string) } : undefined;
+    const previous = loadPreviousReport(opts, io.cwd);
     const progress = io.stderr.isTTY && !opts.quiet ? new ProgressLine(io.stderr) : undefined;
     const outcome = await withSignals(interruption, () =>
       runAuditWithRepairs(progress ? { ...auditOptions, onProgress: progress.onEvent } : auditOptions),
@@ -325,11 +332,13 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
     const repairs = outcome.repairs;
     const scopeWarning = baseline ? baselineScopeWarning(baseline.file, baseline.data, auditedWith(auditOptions, outcome.report), opts) : null;
     if (scopeWarning) errLine(scopeWarning);
-    const report = applySuppressions(outcome.report, {
+    const report = comparedWith(previous, applySuppressions(outcome.report, {
       ...(baseline ? { baseline } : {}),
       ignore: auditOptions.config.ignore,
       today: new Date().toISOString().slice(0, 10),
-    });
+    }));
+    const otherDatabase = otherDatabaseWarning(report);
+    if (otherDatabase) errLine(otherDatabase);
     if (migrations) {
       for (const f of report.findings) {
         const source = locateFinding(migrations, f);
@@ -364,7 +373,7 @@ async function checkCommand(opts: CheckCommandOptions, io: CliIO): Promise<numbe
       if (stale > 0) errLine(`baseline ${report.baseline?.file}: ${stale} entr${stale === 1 ? 'y no longer occurs' : 'ies no longer occur'}; shrink it with --prune-baseline`);
       for (const e of report.expiredIgnores ?? []) errLine(`ignore for ${e.check} on ${e.object} expired on ${e.until} and no longer applies`);
     }
-    const code = exitCodeFor(report, opts.failOn, { allowEmpty: opts.allowEmpty });
+    const code = (opts.failOnNew ? exitCodeForNew : exitCodeFor)(report, opts.failOn, { allowEmpty: opts.allowEmpty });
     if (opts.notifyWebhook && (opts.notifyOn === 'always' || code !== EXIT.ok)) {
       const sent = await notifyWebhook(opts.notifyWebhook, notificationPayload(report, code, empty ? [empty] : []));
       if (!sent.delivered) {

@@ -648,6 +648,7 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
               : subtype === 'AT_ValidateConstraint'
                 ? 'preflight/orphans'
                 : 'preflight/not-judged';
+    if (subtype === 'AT_ColumnDefault') defaultActions(state).set(JSON.stringify([t.schema, t.name, String(cmd.name ?? '')]), cmd.def ? 'set' : 'dropped');
     // Data cannot make these fail, and they change no row: judged by what the rest of the run does
     // (a trigger left disabled) or by the DEFAULT they set (a placeholder), not here.
     if (['AT_ColumnDefault', 'AT_EnableTrig', 'AT_EnableAlwaysTrig', 'AT_EnableReplicaTrig', 'AT_DisableTrig', 'AT_EnableTrigAll', 'AT_DisableTrigAll', 'AT_EnableTrigUser', 'AT_DisableTrigUser'].includes(subtype)) continue;
@@ -1162,6 +1163,17 @@ const followNames: Judge = async (s, state) => {
   }
   return [notJudged('preflight/not-judged', `preflight does not judge ${statementLabel(s)} statements`)];
 };
+
+const defaults = new WeakMap<RunState, Map<string, 'set' | 'dropped'>>();
+/** The last SET or DROP DEFAULT of the run on each column (key: JSON [schema, table, column]), for a later ALTER COLUMN ... TYPE. */
+export function defaultActions(state: RunState): Map<string, 'set' | 'dropped'> {
+  let map = defaults.get(state);
+  if (!map) {
+    map = new Map();
+    defaults.set(state, map);
+  }
+  return map;
+}
 
 /** Every judge: the statement kinds preflight looks at. */
 /** A statement's data judge, then whether what it adds will fail later writes (a JSON integer cast). */

@@ -1,8 +1,9 @@
-import { displayName, qualifiedName, quoteIdent } from '../db/quote.js';
+import { displayName, qualifiedName, quoteIdent, relationOid } from '../db/quote.js';
 import { ownRows } from '../db/sql.js';
 import type { FindingObject } from '../findings.js';
 import {
   countRows,
+  defaultActions,
   deparseExpression,
   evaluating,
   expressionRefusal,
@@ -209,6 +210,8 @@ export async function judgeAlterType(s: MigrationStatement, t: Extract<Target, {
   const foreign = await userTypes(ctx, t.schema, t.name, [column]);
   if (foreign) return notJudged(rule, foreign);
   const object: FindingObject = { schema: t.schema, table: t.name, column };
+  const defaultFails = await judgeDefaultCast(s, t, column, target.name, state, ctx, object, report);
+  if (defaultFails) return defaultFails;
   const key = rowKey(t.table, ctx);
   // ALTER TYPE rewrites the inheriting tables too, unless ONLY.
   const from = t.inh || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`;
@@ -248,7 +251,7 @@ export async function judgeAlterType(s: MigrationStatement, t: Extract<Target, {
   }
   return notJudgedOn(rule, async () => {
     const raised = await raisingRows(ctx, from, 'true', [expr], key.expr, object);
-    if (!raised) return { rule, status: 'passed' } as Outcome;
+    if (!raised) return judgeUniqueCollisions(s, t, column, target.name, expr, ctx, object, report);
     const rows = raised.count === null ? 'at least one row' : `${raised.count} row${raised.count === 1 ? '' : 's'}`;
     report({
       rule,
@@ -264,4 +267,131 @@ export async function judgeAlterType(s: MigrationStatement, t: Extract<Target, {
     });
     return { rule, status: 'failed' } as Outcome;
   });
+}
+
+/**
+ * Whether PostgreSQL converts a value of the column's type to the pg_catalog type by assignment (as a
+ * column without USING, and a column's DEFAULT, are converted): the same type, a string target (I/O
+ * conversion), or an assignment or implicit cast from the type (a domain's base type). Null when the
+ * column is not found.
+ */
+async function assignmentCast(ctx: JudgeContext, schema: string, table: string, column: string, target: string): Promise<{ ok: boolean; from: string } | null> {
+  return (
+    (
+      await ctx.db.query<{ ok: boolean; from: string }>(
+        `SELECT pg_catalog.format_type(a.atttypid, NULL) AS from,
+                (a.atttypid OPERATOR(pg_catalog.=) t.oid
+                 OR t.typcategory OPERATOR(pg_catalog.=) 'S'
+                 OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE c.castsource OPERATOR(pg_catalog.=) (SELECT CASE WHEN st.typtype OPERATOR(pg_catalog.=) 'd' THEN st.typbasetype ELSE st.oid END FROM pg_catalog.pg_type st WHERE st.oid OPERATOR(pg_catalog.=) a.atttypid) AND c.casttarget OPERATOR(pg_catalog.=) t.oid AND c.castcontext IN ('a', 'i'))) AS ok
+           FROM pg_catalog.pg_attribute a, pg_catalog.pg_type t
+          WHERE a.attrelid OPERATOR(pg_catalog.=) ${relationOid('$1', '$2')}
+            AND a.attname OPERATOR(pg_catalog.=) $3 AND t.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND t.typname::pg_catalog.text OPERATOR(pg_catalog.=) $4`,
+        [schema, table, column, target],
+      )
+    ).rows[0] ?? null
+  );
+}
+
+/**
+ * The column's DEFAULT is converted to the new type by assignment, whatever USING says (42804 "default
+ * for column ... cannot be cast automatically", on an empty table too). A DROP DEFAULT in the same
+ * statement runs first and removes it; one earlier in the run too, and a SET DEFAULT there leaves a
+ * default of the old type. Null when the default converts (or there is none).
+ */
+async function judgeDefaultCast(s: MigrationStatement, t: Extract<Target, { kind: 'today' }>, column: string, target: string, state: RunState, ctx: JudgeContext, object: FindingObject, report: (f: PreflightFindingInput) => void): Promise<Outcome | null> {
+  const rule = 'preflight/default-casts';
+  const cmds = ((s.node.cmds as Node[] | undefined) ?? []).map((c) => (c.AlterTableCmd ?? {}) as Node);
+  if (cmds.some((c) => c.subtype === 'AT_ColumnDefault' && c.name === column && !c.def)) return null;
+  const earlier = defaultActions(state).get(JSON.stringify([t.schema, t.name, column]));
+  if (earlier === 'dropped') return null;
+  const dflt = (
+    await ctx.db.query<{ expr: string }>(
+      `SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.adrelid AND a.attnum OPERATOR(pg_catalog.=) d.adnum
+        WHERE d.adrelid OPERATOR(pg_catalog.=) ${relationOid('$1', '$2')} AND a.attname OPERATOR(pg_catalog.=) $3`,
+      [t.schema, t.name, column],
+    )
+  ).rows[0];
+  if (!dflt && earlier !== 'set') return null;
+  const cast = await assignmentCast(ctx, t.schema, t.name, column, target);
+  if (!cast || cast.ok) return null;
+  const table = qualifiedName(t.schema, t.name);
+  const col = quoteIdent(column);
+  const using = cmds.find((c) => c.subtype === 'AT_AlterColumnType' && c.name === column);
+  const usingSql = isNode(using?.def) && isNode((using.def as Node).ColumnDef) && (using.def as Node).ColumnDef && ((using.def as Node).ColumnDef as Node).raw_default ? ` USING ${deparseExpression(((using.def as Node).ColumnDef as Node).raw_default)}` : ` USING ${col}::pg_catalog.${quoteIdent(target)}`;
+  const instead = `ALTER TABLE ${table} ALTER COLUMN ${col} DROP DEFAULT, ALTER COLUMN ${col} TYPE pg_catalog.${quoteIdent(target)}${usingSql}; ALTER TABLE ${table} ALTER COLUMN ${col} SET DEFAULT <a value of ${target}>;`;
+  report({
+    rule,
+    kind: 'default-does-not-convert',
+    message:
+      `ALTER COLUMN ${column} TYPE ${target} fails now (42804): the column's DEFAULT (${dflt ? dflt.expr : `set earlier in the run`}) is converted to ${target} by assignment, USING or not, and there is no assignment cast from ${cast.from}, on any data. ` +
+      `Drop the default in the same statement and set one of the new type after it: ${instead}`,
+    object,
+    count: null,
+    samples: [],
+    details: { sqlstate: '42804', kind: 'default-does-not-convert', instead },
+    location: s.location,
+  });
+  return { rule, status: 'failed' };
+}
+
+/**
+ * After the conversion the column's unique indexes (a primary key, a UNIQUE) are rebuilt over the new
+ * values: values distinct today that convert to one (numeric 1.2 and 1.4 to integer 1) fail the rebuild
+ * (23505). Counted only for a conversion already judged not to raise, on indexes of plain columns of
+ * PostgreSQL's types with their default operator classes; anything else is not judged.
+ */
+async function judgeUniqueCollisions(s: MigrationStatement, t: Extract<Target, { kind: 'today' }>, column: string, target: string, expr: unknown, ctx: JudgeContext, object: FindingObject, report: (f: PreflightFindingInput) => void): Promise<Outcome> {
+  const rule = 'preflight/type-changes';
+  // A failure is the unique index's (23505), reported as duplicates are.
+  const failedRule = 'preflight/duplicates';
+  const indexes = (
+    await ctx.db.query<{ name: string; columns: string[]; plain: boolean; defaultOpclasses: boolean; nullsNotDistinct: boolean }>(
+      `SELECT ic.relname::pg_catalog.text AS name,
+              (SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY k.o) FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(n, o)
+                 JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attnum OPERATOR(pg_catalog.=) k.n
+                WHERE k.o OPERATOR(pg_catalog.<=) i.indnkeyatts) AS columns,
+              (i.indexprs IS NULL AND i.indpred IS NULL) AS plain,
+              NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(i.indclass::pg_catalog.oid[]) AS oc(oid) JOIN pg_catalog.pg_opclass op ON op.oid OPERATOR(pg_catalog.=) oc.oid WHERE NOT op.opcdefault) AS "defaultOpclasses",
+              ${ctx.catalog.serverVersionNum >= 150000 ? 'i.indnullsnotdistinct' : 'false'} AS "nullsNotDistinct"
+         FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
+        WHERE i.indrelid OPERATOR(pg_catalog.=) ${relationOid('$1', '$2')} AND i.indisunique
+          AND (SELECT a.attnum FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attname OPERATOR(pg_catalog.=) $3) OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[])
+        ORDER BY 1`,
+      [t.schema, t.name, column],
+    )
+  ).rows.filter((ix) => (ix.columns ?? []).includes(column) || !ix.plain);
+  if (indexes.length === 0) return { rule, status: 'passed' };
+  const converted = new Set(
+    ((s.node.cmds as Node[] | undefined) ?? []).map((c) => (c.AlterTableCmd ?? {}) as Node).filter((c) => c.subtype === 'AT_AlterColumnType').map((c) => String(c.name)),
+  );
+  const key = rowKey(t.table, ctx);
+  let failed = false;
+  for (const ix of indexes) {
+    if (!ix.plain || !ix.defaultOpclasses) return notJudged(rule, `the conversion passes, but the unique index ${ix.name} (on an expression, partial, or with an operator class of its own) is rebuilt over the new values: whether they stay distinct there is not judged`);
+    const others = ix.columns.filter((c) => c !== column);
+    if (others.some((c) => converted.has(c))) return notJudged(rule, `the conversion passes, but the same statement converts another column of the unique index ${ix.name}: whether its keys stay distinct is not judged`);
+    const foreign = await userTypes(ctx, t.schema, t.name, others);
+    if (foreign) return notJudged(rule, `the conversion passes, but the unique index ${ix.name}: ${foreign}`);
+    const keyExprs = [`(${deparseExpression(expr)})`, ...others.map((c) => `r.${quoteIdent(c)}`)];
+    const where = ix.nullsNotDistinct ? 'true' : [`(${deparseExpression(expr)}) IS NOT NULL`, ...others.map((c) => `r.${quoteIdent(c)} IS NOT NULL`)].join(' AND ');
+    const colliding = `(${keyExprs.join(', ')}) IN (SELECT ${keyExprs.join(', ')} FROM ${ownRows(t.table)} r WHERE ${where} GROUP BY ${keyExprs.join(', ')} HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1)`;
+    const evaluated = await evaluating(ctx, () => countRows(ctx, ownRows(t.table), `${where} AND ${colliding}`, key.expr, sampleLimit(ctx, object)), ctx.valuesAllowed(object));
+    if ('error' in evaluated) return notJudged(rule, `the conversion passes, but comparing the converted keys of ${ix.name} could not be done here: ${evaluated.error.message} [${evaluated.error.code}]`);
+    const { count, samples } = evaluated.value;
+    if (count === 0) continue;
+    report({
+      rule: failedRule,
+      kind: 'converted-keys-collide',
+      message:
+        `ALTER COLUMN ${column} TYPE ${target} fails now (23505): the unique index ${ix.name} on (${ix.columns.join(', ')}) is rebuilt over the converted values, and ${count} row${count === 1 ? '' : 's'} of ${displayName(t.schema, t.name)} ${count === 1 ? 'has' : 'have'} distinct values today that convert to a key another row also gets (samples: ${key.what}). ` +
+        `Make those values distinct in the new type first (an UPDATE before this statement), or convert to a type that keeps them apart`,
+      object: { ...object, index: ix.name },
+      count,
+      samples,
+      details: { sqlstate: '23505', kind: 'converted-keys-collide', index: ix.name },
+      location: s.location,
+    });
+    failed = true;
+  }
+  return failed ? { rule: failedRule, status: 'failed' } : { rule, status: 'passed' };
 }

@@ -147,6 +147,24 @@ export const PREFLIGHT_RULES = [
     severity: 'error',
     description: "Preflight's parser is PostgreSQL 17's: a statement written with syntax an older server lacks (numeric literals with underscores, 0x/0o/0b integers, SQL/JSON constructors and IS JSON from 16; JSON_TABLE, MERGE ... RETURNING, SET EXPRESSION from 17) fails there with 42601. Only syntax preflight knows the release of is flagged.",
   },
+  {
+    id: 'preflight/default-casts',
+    title: 'Type changes whose column DEFAULT does not convert',
+    severity: 'error',
+    description: "ALTER COLUMN ... TYPE converts the column's DEFAULT by assignment whatever USING says: with no assignment cast from the old type (text to integer), it fails with 42804 on any data unless the same statement drops the default.",
+  },
+  {
+    id: 'preflight/domain-constraints',
+    title: 'Columns added of a domain that rows of today break',
+    severity: 'error',
+    description: "ADD COLUMN of a domain type on a table with rows fills every row with the DEFAULT (the column's, else the domain's, else NULL) and checks it: a NOT NULL domain fails with 23502 on NULL, a CHECK the value does not pass with 23514. A domain whose constraints call anything outside pg_catalog is not evaluated.",
+  },
+  {
+    id: 'preflight/invalid-references',
+    title: 'Expressions naming a table the statement does not',
+    severity: 'error',
+    description: "A CHECK or index expression may qualify a column only with its own table's name: another table's fails with 42P01 (missing FROM-clause entry), whatever the rows.",
+  },
 ] as const satisfies readonly PreflightRule[];
 
 export type PreflightRuleId = (typeof PREFLIGHT_RULES)[number]['id'];

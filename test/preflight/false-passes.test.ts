@@ -25,6 +25,13 @@ const SETUP = [
   'INSERT INTO b2 VALUES (1, 1, 1)',
   'CREATE INDEX b2_m_idx ON b2 (m)',
   'CREATE TABLE other_rel (id int)',
+  // B5: text columns with defaults no assignment cast takes to integer.
+  `CREATE TABLE b5 (id int PRIMARY KEY, s text DEFAULT 'x', t text DEFAULT '5', u text)`,
+  `INSERT INTO b5 VALUES (1, '1', '2', '3')`,
+  // B6: numerics distinct today, equal as integers (1.2 and 1.4; 3.1 and 3.2), under a UNIQUE and a unique index.
+  'CREATE TABLE b6 (id int PRIMARY KEY, v numeric UNIQUE, w numeric)',
+  'INSERT INTO b6 VALUES (1, 1.2, 1.1), (2, 1.4, 2), (3, 2, 3), (4, 3.1, 4), (5, 3.2, 4.4)',
+  'CREATE UNIQUE INDEX b6_w ON b6 (w)',
 ];
 
 /** The lead's operational judges (locks, rewrites) are not what these tests are about. */
@@ -102,6 +109,47 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
     expect(outcomesAt(report, 11)?.map((o) => o.status)).toEqual(['not-judged']);
     expect(outcomesAt(report, 12)).toEqual([{ rule: 'preflight/names-taken', status: 'passed', note: 'the run makes public.b2_n at db/b2.sql:8: IF NOT EXISTS skips the statement' }]);
     expect(outcomesAt(report, 13)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);
+  });
+
+  /** Each migration in a run of its own: an ALTER COLUMN ... TYPE changes its table for whatever follows. */
+  async function alone(name: string, sql: string): Promise<PreflightReport> {
+    const root = repository({ [`db/${name}.sql`]: sql });
+    return (await preflightJson(db.url, root, [`db/${name}.sql`])).report;
+  }
+
+  it('B5: ALTER COLUMN ... TYPE whose column DEFAULT does not convert fails (42804), USING or not; DROP DEFAULT in the statement, or earlier, avoids it', async () => {
+    const failing = await alone('b5', 'ALTER TABLE b5 ALTER COLUMN s TYPE integer USING s::integer;\n');
+    expect(failuresOf(failing)).toEqual([{ rule: 'preflight/default-casts', severity: 'error', at: 'db/b5.sql:1', count: null, samples: [], object: { schema: 'public', table: 'b5', column: 's' } }]);
+    expect(messageAt(failing, 1, 'preflight/default-casts')).toMatch(
+      /^ALTER COLUMN s TYPE int4 fails now \(42804\): the column's DEFAULT \('x'::text\) is converted to int4 by assignment, USING or not, and there is no assignment cast from text, on any data\. Drop the default in the same statement and set one of the new type after it: ALTER TABLE "public"\."b5" ALTER COLUMN "s" DROP DEFAULT, ALTER COLUMN "s" TYPE pg_catalog\."int4" USING s::int; ALTER TABLE "public"\."b5" ALTER COLUMN "s" SET DEFAULT <a value of int4>;/,
+    );
+    expect(outcomesAt(failing, 1)).toEqual([{ rule: 'preflight/default-casts', status: 'failed' }]);
+    // u has no default today: the SET DEFAULT before it gives it one of type text.
+    const setEarlier = await alone('b5u', "ALTER TABLE b5 ALTER COLUMN u SET DEFAULT '7';\nALTER TABLE b5 ALTER COLUMN u TYPE integer USING u::integer;\n");
+    expect(failuresOf(setEarlier).map((f) => [f.rule, f.at, f.object.column])).toEqual([['preflight/default-casts', 'db/b5u.sql:2', 'u']]);
+    const passed = [{ rule: 'preflight/type-changes', status: 'passed' }];
+    const droppedHere = await alone('b5d', 'ALTER TABLE b5 ALTER COLUMN s TYPE integer USING s::integer, ALTER COLUMN s DROP DEFAULT;\n');
+    expect(outcomesAt(droppedHere, 1)).toEqual(passed);
+    const droppedBefore = await alone('b5t', 'ALTER TABLE b5 ALTER COLUMN t DROP DEFAULT;\nALTER TABLE b5 ALTER COLUMN t TYPE integer USING t::integer;\n');
+    expect(outcomesAt(droppedBefore, 2)).toEqual(passed);
+    // To a string type there is always an assignment (I/O) conversion.
+    expect(outcomesAt(await alone('b5v', 'ALTER TABLE b5 ALTER COLUMN s TYPE varchar;\n'), 1)).toEqual(passed);
+    expect(failuresOf(droppedHere).length + failuresOf(droppedBefore).length).toBe(0);
+  });
+
+  it('B6: ALTER COLUMN ... TYPE that makes distinct keys equal fails the unique index rebuild (23505): the rows that collide', async () => {
+    const v = await alone('b6v', 'ALTER TABLE b6 ALTER COLUMN v TYPE integer;\n');
+    // 1.2, 1.4 -> 1 and 3.1, 3.2 -> 3 (samples: the rows' primary keys).
+    expect(failuresOf(v)).toEqual([{ rule: 'preflight/duplicates', severity: 'error', at: 'db/b6v.sql:1', count: 4, samples: ['1', '2', '4', '5'], object: { schema: 'public', table: 'b6', column: 'v', index: 'b6_v_key' } }]);
+    expect(messageAt(v, 1, 'preflight/duplicates')).toMatch(/^ALTER COLUMN v TYPE int4 fails now \(23505\): the unique index b6_v_key on \(v\) is rebuilt over the converted values, and 4 rows of public\.b6 have distinct values today/);
+    expect(outcomesAt(v, 1)).toEqual([{ rule: 'preflight/duplicates', status: 'failed' }]);
+    // 4 and 4.4 -> 4, under the unique index b6_w.
+    const w = await alone('b6w', 'ALTER TABLE b6 ALTER COLUMN w TYPE integer USING w::integer;\n');
+    expect(failuresOf(w)).toEqual([{ rule: 'preflight/duplicates', severity: 'error', at: 'db/b6w.sql:1', count: 2, samples: ['4', '5'], object: { schema: 'public', table: 'b6', column: 'w', index: 'b6_w' } }]);
+    // Conversions that keep the keys apart pass (PostgreSQL runs both).
+    const passed = [{ rule: 'preflight/type-changes', status: 'passed' }];
+    expect(outcomesAt(await alone('b6n', 'ALTER TABLE b6 ALTER COLUMN w TYPE numeric(10,1);\n'), 1)).toEqual(passed);
+    expect(outcomesAt(await alone('b6x', 'ALTER TABLE b6 ALTER COLUMN v TYPE bigint USING (v * 10)::bigint;\n'), 1)).toEqual(passed);
   });
 
   it('A8: a bare name that a user function shadows by overload is user code: not evaluated, and a barrier', async () => {

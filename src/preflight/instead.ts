@@ -25,8 +25,8 @@ const REPAIR = 'integrity preflight --fix-script FILE writes the repair';
 export function addInstead(report: PreflightReport, files: MigrationFile[]): void {
   for (const f of report.findings) {
     if (!FAILS_NOW.has(`${f.checkId}:${kindOf(f)}`)) continue;
-    const s = statementAt(files, f);
-    const instead = s ? insteadOrNull(f, s) : null;
+    // Two statements may share a line: the one whose parts the finding names.
+    const instead = statementsAt(files, f).map((s) => insteadOrNull(f, s)).find((x) => x !== null) ?? null;
     if (!instead) {
       f.details = { ...f.details, insteadNote: 'no SQL to run instead could be written for this statement here' };
       continue;
@@ -84,9 +84,9 @@ function kindOf(f: PreflightFinding): string {
   }
 }
 
-function statementAt(files: MigrationFile[], f: PreflightFinding): MigrationStatement | undefined {
+function statementsAt(files: MigrationFile[], f: PreflightFinding): MigrationStatement[] {
   const file = files.find((x) => x.file === f.location.file);
-  return file?.statements.find((s) => s.location.line === f.location.line);
+  return file?.statements.filter((s) => s.location.line === f.location.line) ?? [];
 }
 
 const strings = (list: unknown): string[] => (Array.isArray(list) ? (list as Node[]).map((n) => String((n.String as Node | undefined)?.sval ?? '')) : []);
@@ -147,6 +147,25 @@ function notNullRecipe(table: string, schema: string, column: string): { add: st
   };
 }
 
+/** The first column an expression names, as PostgreSQL names a CHECK after it (`plans_meta_check`); none when it names none. */
+function firstColumn(expr: unknown): string[] {
+  let found: string | null = null;
+  const walk = (x: unknown): void => {
+    if (found !== null) return;
+    if (Array.isArray(x)) x.forEach(walk);
+    else if (isNode(x)) {
+      if (isNode(x.ColumnRef)) {
+        const fields = strings((x.ColumnRef as Node).fields);
+        found = fields[fields.length - 1] ?? null;
+        return;
+      }
+      Object.values(x).forEach(walk);
+    }
+  };
+  walk(expr);
+  return found === null ? [] : [found];
+}
+
 const INTEGER_TYPES = new Set(['int2', 'int4', 'int8', 'smallint', 'integer', 'int', 'bigint']);
 
 /** Rewrites every cast to an integer type in the tree to numeric, which takes 1.38; how many it rewrote. */
@@ -180,7 +199,7 @@ export function insteadFor(f: PreflightFinding, s: MigrationStatement): Instead 
   const validate = cmds.find((c) => c.subtype === 'AT_ValidateConstraint' && (o.constraint === undefined || c.name === o.constraint));
 
   if (kind === 'exists' && s.kind === 'CreateStmt') {
-    return instead(f, [safeStatement('CreateStmt', { ...s.node, if_not_exists: true })], ([sql]) => `if the table's definition is this one, ${sql} (or drop the statement)`);
+    return instead(f, [safeStatement('CreateStmt', { ...s.node, relation: qualifiedRelation(s, o), if_not_exists: true })], ([sql]) => `if the table's definition is this one, ${sql} (or drop the statement)`);
   }
 
   if (kind === 'orphans' || kind === 'check') {
@@ -198,7 +217,7 @@ export function insteadFor(f: PreflightFinding, s: MigrationStatement): Instead 
     });
     const k = cmd ? constraintOf(cmd) : null;
     if (!cmd || !k) return null;
-    const name = typeof k.conname === 'string' ? k.conname : kind === 'orphans' ? constraintName(o.table, ...columnsOf(o), 'fkey') : constraintName(o.table, 'check');
+    const name = typeof k.conname === 'string' ? k.conname : kind === 'orphans' ? constraintName(o.table, ...columnsOf(o), 'fkey') : constraintName(o.table, ...firstColumn(k.raw_expr), 'check');
     // The referenced table as the judge resolved it, like the table itself.
     const pktable = kind === 'orphans' && o.references && isNode(k.pktable) ? { pktable: { ...(k.pktable as Node), schemaname: o.references.schema, relname: o.references.table } } : {};
     const notValid = alterWith(s, o, { ...cmd, def: { Constraint: { ...k, ...pktable, conname: name, skip_validation: true, initially_valid: false } } });

@@ -220,8 +220,9 @@ async function attachRepairs(report: PreflightReport, ctx: RepairHookContext): P
     }
     const entry = repairs.find((e) => e.finding === match);
     if (!entry) {
+      const keys = Number(f.details?.duplicateKeys);
       note(f, w.check === 'unique'
-        ? 'integrity writes no repair for duplicates: which row of each key to keep is a decision (merge or delete the others, and repoint what references them)'
+        ? `unique counts the same ${f.count} rows (${keys} key${keys === 1 ? '' : 's'}), but integrity writes no repair for duplicates: which row of each key to keep is a decision (merge or delete the others, and repoint what references them)`
         : `${w.check} wrote no repair for these rows`);
       continue;
     }

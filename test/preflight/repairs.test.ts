@@ -100,7 +100,7 @@ describe('preflight: the repair of the rows that fail, from the same writers as 
     expect(dup.count).toBe(2);
     expect(dup.fix).toBeNull();
     expect(dup.details?.repairNote).toBe(
-      'integrity writes no repair for duplicates: which row of each key to keep is a decision (merge or delete the others, and repoint what references them)',
+      'unique counts the same 2 rows (1 key), but integrity writes no repair for duplicates: which row of each key to keep is a decision (merge or delete the others, and repoint what references them)',
     );
   });
 
@@ -269,5 +269,103 @@ ALTER TABLE ${HOSTILE} ADD CONSTRAINT ${quoteIdent(`qty*/\n\\! touch ${pwned}`)}
     ]);
     const qty = await query<{ notnull: boolean }>(db.url, `SELECT attnotnull AS notnull FROM pg_attribute WHERE attrelid = ${OID} AND attname = 'qty'`, [SCHEMA, TABLE]);
     expect(qty).toEqual([{ notnull: true }]);
+  });
+});
+
+const KINDS_SETUP = [
+  'CREATE TABLE products (id int PRIMARY KEY, price numeric)',
+  'INSERT INTO products VALUES (1, 10), (2, 0), (3, NULL)',
+  'CREATE TABLE plans (id int PRIMARY KEY, meta jsonb)',
+  `INSERT INTO plans VALUES (1, '{"k": "5"}'), (2, '{"k": 1.38}')`,
+  'CREATE TABLE codes (id int PRIMARY KEY, code text)',
+  `INSERT INTO codes VALUES (1, '12')`,
+  'CREATE TABLE people (id int, email text)',
+  `INSERT INTO people VALUES (1, 'a'), (2, 'a'), (3, NULL)`,
+  'CREATE TABLE items (id int PRIMARY KEY)',
+  'INSERT INTO items VALUES (1), (2)',
+  'CREATE TABLE nokey (id int)',
+  'INSERT INTO nokey VALUES (1)',
+  'CREATE TABLE members (id int PRIMARY KEY, account_id int)',
+  'INSERT INTO members VALUES (1, 1)',
+];
+
+const KINDS = `ALTER TABLE products ADD CONSTRAINT price_positive CHECK (price > 0);
+ALTER TABLE items ADD COLUMN sku text NOT NULL;
+CREATE UNIQUE INDEX people_email ON people (email);
+ALTER TABLE people ADD PRIMARY KEY (email);
+CREATE INDEX plans_k ON plans (((meta->>'k')::int));
+ALTER TABLE codes ALTER COLUMN code TYPE int;
+CREATE TABLE items (id int);
+ALTER TABLE members ADD FOREIGN KEY (account_id) REFERENCES nokey (id);
+ALTER TABLE plans ADD CHECK ((meta->>'k')::int > 0);
+`;
+
+describe.skipIf(!HAS_PSQL)('preflight: the instead SQL of each kind of statement that fails now', () => {
+  const db = useDatabase('preflight_instead_kinds', { sql: KINDS_SETUP });
+
+  it('is the exact SQL, and run for real once the rows are repaired by hand, each part succeeds', async () => {
+    const root = repository({ 'db/k.sql': KINDS });
+    const { report } = await preflightJson(db.url, root, ['db/k.sql']);
+    const instead = (line: number, rule: string, kind?: RegExp) =>
+      String(report.findings.find((f) => f.location.line === line && f.checkId === rule && (!kind || kind.test(f.message)))?.details?.instead).split('\n');
+    const check = instead(1, 'preflight/check-violations');
+    expect(check).toEqual(['ALTER TABLE public.products ADD CONSTRAINT price_positive CHECK (price > 0) NOT VALID;', 'ALTER TABLE "public"."products" VALIDATE CONSTRAINT "price_positive";']);
+    const column = instead(2, 'preflight/nulls');
+    expect(column).toEqual([
+      'ALTER TABLE public.items ADD COLUMN sku text;',
+      'ALTER TABLE "public"."items" ADD CONSTRAINT "items_sku_not_null" CHECK ("sku" IS NOT NULL) NOT VALID;',
+      'ALTER TABLE "public"."items" VALIDATE CONSTRAINT "items_sku_not_null";',
+      'ALTER TABLE "public"."items" ALTER COLUMN "sku" SET NOT NULL;',
+      'ALTER TABLE "public"."items" DROP CONSTRAINT "items_sku_not_null";',
+    ]);
+    const index = instead(3, 'preflight/duplicates');
+    expect(index).toEqual(['CREATE UNIQUE INDEX CONCURRENTLY people_email ON public.people USING btree (email);']);
+    const pkNulls = instead(4, 'preflight/duplicates', /\(23502\)/);
+    expect(pkNulls).toEqual([
+      'ALTER TABLE "public"."people" ADD CONSTRAINT "people_email_not_null" CHECK ("email" IS NOT NULL) NOT VALID;',
+      'ALTER TABLE "public"."people" VALIDATE CONSTRAINT "people_email_not_null";',
+      'ALTER TABLE "public"."people" ALTER COLUMN "email" SET NOT NULL;',
+      'ALTER TABLE "public"."people" DROP CONSTRAINT "people_email_not_null";',
+    ]);
+    const pk = instead(4, 'preflight/duplicates', /\(23505\)/);
+    expect(pk).toEqual(['CREATE UNIQUE INDEX CONCURRENTLY "people_pkey" ON "public"."people" ("email");', 'ALTER TABLE "public"."people" ADD CONSTRAINT "people_pkey" PRIMARY KEY USING INDEX "people_pkey";']);
+    const numericIndex = instead(5, 'preflight/index-expressions');
+    expect(numericIndex).toEqual(["CREATE INDEX plans_k ON public.plans USING btree ((CAST(meta ->> 'k' AS numeric)));"]);
+    const using = instead(6, 'preflight/type-changes');
+    expect(using).toEqual(['ALTER TABLE public.codes ALTER COLUMN code TYPE int USING code::int;']);
+    const exists = instead(7, 'preflight/already-exists');
+    expect(exists).toEqual(['CREATE TABLE IF NOT EXISTS public.items (id int);']);
+    const key = instead(8, 'preflight/orphans');
+    expect(key).toEqual(['ALTER TABLE "public"."nokey" ADD UNIQUE ("id");']);
+    const numericCheck = instead(9, 'preflight/check-violations');
+    expect(numericCheck).toEqual(["ALTER TABLE public.plans ADD CHECK (CAST(meta ->> 'k' AS numeric) > 0);"]);
+    // Every message that fails now ends with its pointer.
+    const failing = report.findings.filter((x) => / fails now/.test(x.message));
+    expect(failing).toHaveLength(10);
+    for (const f of failing) {
+      expect(f.message.split('. Instead: ')).toHaveLength(2);
+      expect(f.message.split('. Instead: ')[1]).toContain(String(f.details?.instead).split('\n')[0]);
+    }
+
+    const ok = (sql: string) => expect(psql(db.url, ['-c', sql]), sql).toMatchObject({ code: 0 });
+    ok('UPDATE products SET price = 1 WHERE price <= 0');
+    check.forEach(ok);
+    ok(column[0] as string);
+    ok(column[1] as string);
+    ok("UPDATE items SET sku = 'x'");
+    column.slice(2).forEach(ok);
+    ok('DELETE FROM people WHERE id = 2');
+    index.forEach(ok);
+    ok("UPDATE people SET email = 'c' WHERE email IS NULL");
+    pkNulls.forEach(ok);
+    pk.forEach(ok);
+    [...numericIndex, ...using, ...exists, ...key, 'ALTER TABLE members ADD FOREIGN KEY (account_id) REFERENCES nokey (id)', ...numericCheck].forEach(ok);
+    const made = await query<{ conname: string; contype: string }>(
+      db.url,
+      `SELECT conname::text, contype::text FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype IN ('c', 'f', 'p', 'u') ORDER BY 1`,
+    );
+    expect(made.map((c) => `${c.conname}:${c.contype}`)).toEqual([
+      'codes_pkey:p', 'items_pkey:p', 'members_account_id_fkey:f', 'members_pkey:p', 'nokey_id_key:u', 'people_pkey:p', 'plans_meta_check:c', 'plans_pkey:p', 'price_positive:c', 'products_pkey:p',
+    ]);
   });
 });

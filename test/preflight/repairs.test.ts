@@ -127,6 +127,14 @@ describe('preflight: the repair of the rows that fail, from the same writers as 
     const run = await cli(['preflight', '-d', db.url, '--fix-script', 'no/such/dir/fix.sql', 'db/m.sql'], root);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/^integrity: cannot write --fix-script no\/such\/dir\/fix\.sql: /);
+    expect(existsSync(path.join(root, 'no'))).toBe(false);
+  });
+
+  it('--help names --fix-script, with an example', async () => {
+    const help = await cli(['preflight', '--help'], repository({}));
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--fix-script <file>');
+    expect(help.stdout).toContain('integrity preflight -d "$DATABASE_URL" --fix-script repair.sql db/migrations/*.sql   # then: psql -v ON_ERROR_STOP=1 -f repair.sql');
   });
 });
 

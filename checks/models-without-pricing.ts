@@ -61,7 +61,7 @@ export default defineCheck({
   docs: {
     finds:
       'Rows of the models table (default `models`, key `id`) with no row in the pricing table (default `model_provider_pricing`, column `model_name`) that is active now: where the columns exist, `is_active` is true, `effective_from <= now()` and `effective_until` is null or in the future. The message separates models with no pricing row, with only inactive rows and with only expired rows.',
-    why: 'Seed 000: a model created through the admin UI got no pricing row; cost lookups for it returned nothing, the code fell back to a placeholder provider UUID, and every completion for that model failed on a foreign key.',
+    why: 'In the incident behind this check, a model created through the admin UI got no pricing row; cost lookups for it returned nothing, the code fell back to a placeholder provider UUID, and every completion for that model failed on a foreign key.',
     fix: 'Insert the missing pricing row (provider resolved by name, prices from the model metadata), and create pricing in the same transaction as the model from now on.',
     bad: `INSERT INTO models (id, provider) VALUES ('gpt-5-chat', 'openai');
 -- no model_provider_pricing row for 'gpt-5-chat'`,

@@ -75,7 +75,7 @@ export default defineCheck({
   docs: {
     finds:
       'Rows whose non-null foreign key values match no parent row (MATCH SIMPLE semantics; MATCH FULL where the constraint says so; composite keys included). By default it verifies every foreign key PostgreSQL is not currently guaranteeing: constraints added NOT VALID, constraints whose internal RI triggers are disabled, and NOT ENFORCED constraints (PostgreSQL 18). With --deep it verifies every foreign key, since rows loaded with session_replication_role = replica or with triggers switched off break even valid constraints. It also verifies the `relations` declared in the config file for references that have no constraint at all.',
-    why: 'Seeds 001, 002 and 004: stored files written before their LLM call, chat messages pointing at sessions and sessions at users that do not exist, conversations for users without profiles. Seed 000\'s ledger pointed at a provider that did not exist. An orphan breaks joins, reports and every later write that touches it.',
+    why: 'The incidents this tool was built from: stored files written before their LLM call, chat messages pointing at sessions and sessions at users that do not exist, conversations for users without profiles, and a usage ledger pointing at a provider that did not exist. An orphan breaks joins, reports and every later write that touches it.',
     fix: 'Restore the missing parents where they should exist; otherwise quarantine the orphans (copy them aside) and delete them or set the key to NULL. Then VALIDATE CONSTRAINT, re-enable the triggers, or add the missing FOREIGN KEY.',
     bad: `ALTER TABLE stored_file ADD CONSTRAINT fk_stored_file_llm_call_id
   FOREIGN KEY (llm_call_id) REFERENCES llm_call(id) NOT VALID;  -- existing rows never checked
@@ -434,8 +434,11 @@ async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding
   // Reads, updates and deletes of the child's own rows (ONLY, as its foreign key covers); inserts name it plainly.
   const childRows = ownRows(ref.child);
   const childLabel = displayName(ref.child.schema, ref.child.name);
-  const quarantine = await quarantineFor(db, ref.child, finding.fingerprint);
   const strategy = strategyFor(ctx, ref);
+  // A sensitive table's rows that are only changed (their key set to NULL) are copied as the key and the
+  // changed columns; rows that are deleted are copied whole, or restoring them would lose the rest.
+  const partial = strategy === 'set-null' && ref.child.primaryKey && ctx.sensitiveTable(ref.child.schema, ref.child.name) ? [...ref.child.primaryKey, ...ref.columns.map((c) => c.name)] : undefined;
+  const quarantine = await quarantineFor(db, ref.child, finding.fingerprint, partial);
   const steps: RepairStep[] = [];
   const restore: string[] = [];
   const fp = finding.fingerprint;
@@ -517,7 +520,7 @@ UPDATE ${childRows} AS t SET ${sets} WHERE ${where};`,
     steps.push(lockStep(rememberOrphans, scripted.changed.filter((d) => !d.setColumns)));
     for (const dep of scripted.changed) {
       const depRows = ownRows(dep.table);
-      const depQuarantine = await quarantineFor(db, dep.table, fp);
+      const depQuarantine = await quarantineFor(db, dep.table, fp, dep.setColumns && dep.table.primaryKey && ctx.sensitiveTable(dep.table.schema, dep.table.name) ? [...dep.table.primaryKey, ...dep.setColumns] : undefined);
       steps.push({
         safety: 'destructive',
         phase: 'transaction',

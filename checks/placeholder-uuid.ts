@@ -215,7 +215,7 @@ export default defineCheck({
 
 Constants by design are not defects. A column nothing refers to (no foreign key, relation or referenced key) whose non-null rows hold one placeholder (one spelling) in at least ${CONSTANT_SHARE * 100}% of at least ${CONSTANT_MIN_ROWS} rows is reported as info, without a repair. Columns of these known conventions are not reported at all (add your own with the \`conventions\` option, globs on schema.table.column):
 ${KNOWN_CONVENTIONS.map((c) => `- ${c.column} (${c.source}): ${c.why}`).join('\n')}`,
-    why: "Seed 000: when the pricing lookup failed, the code returned the provider id '00000000-0000-0000-0000-000000000000' and carried on; the ledger insert then failed on its foreign key. Where a fake parent row with the nil UUID exists, such rows are accepted and silently attributed to nobody.",
+    why: "In the incident behind this check, a model had no pricing row; when the pricing lookup failed, the code returned the provider id '00000000-0000-0000-0000-000000000000' and carried on; the ledger insert then failed on its foreign key. Where a fake parent row with the nil UUID exists, such rows are accepted and silently attributed to nobody.",
     fix: 'Fail instead of falling back. A nullable foreign key holding a placeholder is set to NULL after its rows are copied to the quarantine (destructive); any other column (a declared relation\'s too) is left for review, since NULL can mean something else to the application than the placeholder did. NOT NULL columns (a join table\'s key, say) need the real id from a person. A placeholder parent row is deleted (quarantined) only while nothing references it. Placeholder DEFAULTs are dropped (review).',
     bad: `INSERT INTO token_usage_ledger (provider_id, credits)
 VALUES ('00000000-0000-0000-0000-000000000000', 12);  -- "unknown provider"`,
@@ -535,7 +535,9 @@ async function clearPlaceholders(ctx: CheckContext<Options>, table: Table, plan:
       ],
     };
   }
-  const quarantine = await quarantineFor(db, table, finding.fingerprint);
+  // A sensitive table: its rows are changed, not deleted, so the key and the cleared column are all the restore needs.
+  const partial = table.primaryKey && ctx.sensitiveTable(table.schema, table.name) ? [...new Set([...table.primaryKey, column.name])] : undefined;
+  const quarantine = await quarantineFor(db, table, finding.fingerprint, partial);
   const what = isArray ? `remove the placeholder elements from ${displayName(column.name)} (NULL them in multidimensional arrays)` : `set ${displayName(column.name)} to NULL`;
   const clear = `${copyToQuarantine(quarantine, source, where, 'placeholder-uuid', finding.fingerprint)}\nUPDATE ${source} AS t SET ${quoteIdent(column.name)} = ${clearedValue(ctx, plan)} WHERE ${where};`;
   if (!table.primaryKey) {

@@ -54,7 +54,7 @@ export default defineCheck({
   docs: {
     finds:
       'Users (default `auth.users`, key `id`) with no row in the profile table (default `public.user_profiles`, else `public.profiles`), joined on the profile\'s `user_id` column when it has one, else on `id`. A second finding (warning) when no trigger on the users table creates the profile: one that fires (not disabled, not replica-only), BEFORE or AFTER INSERT, FOR EACH ROW, with a WHEN that can hold, whose function (PL/pgSQL or SQL, parsed, comments and strings ignored) or a function it calls, up to 5 levels deep, runs INSERT INTO or MERGE INTO ... WHEN NOT MATCHED THEN INSERT on the profile table, names resolved by the function\'s own search_path. When only dynamic SQL (EXECUTE of a string built at run time) or a function in another language could be doing it, the warning says the trigger could not be verified instead.',
-    why: 'Seed 004: Supabase Auth created users, nothing created their `user_profiles` rows, and every chat conversation for them failed on `chat_conversations_user_id_fkey`. Seed 002 is the same defect in a Prisma schema.',
+    why: 'In the incident behind this check, Supabase Auth created users, nothing created their `user_profiles` rows, and every chat conversation for them failed on `chat_conversations_user_id_fkey`. Another incident had the same defect in a Prisma schema: chat sessions for users that did not exist.',
     fix: 'Insert the missing profiles from the users table (ON CONFLICT DO NOTHING), then add an AFTER INSERT trigger on the users table that creates the profile, so the database keeps the invariant itself, or enable the one that is disabled. When a trigger could not be verified (dynamic SQL), read its function first: it may already create the profile.',
     bad: `-- users are created by the auth service; profiles only by the app, when it remembers
 INSERT INTO auth.users (id, email) VALUES (gen_random_uuid(), 'a@example.com');`,
@@ -237,7 +237,7 @@ CREATE TRIGGER integrity_create_profile AFTER INSERT ON ${usersName}
   FOR EACH ROW EXECUTE FUNCTION ${fn}();`;
   return {
     order: 15,
-    summary: `create a trigger that gives every new user a profile (seed 004's layer 1)`,
+    summary: `create a trigger that gives every new user a profile`,
     steps: [
       {
         safety: 'review',

@@ -60,7 +60,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .description('Audit a live PostgreSQL database for data that broke quietly.')
     .version(TOOL_VERSION, '-V, --version')
     .exitOverride()
-    .addHelpText('after', `\nExamples:\n  $ npx integrity demo                    # the five incidents on an embedded PostgreSQL\n  $ integrity check -d "$DATABASE_URL"    # audit a database (see integrity check --help)\n  $ integrity explain orphan-rows`)
+    .addHelpText('after', `\nExamples:\n  $ npx integrity demo                    # five incidents and their family, on an embedded PostgreSQL\n  $ integrity check -d "$DATABASE_URL"    # audit a database (see integrity check --help)\n  $ integrity explain orphan-rows`)
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
@@ -179,7 +179,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
   program
     .command('demo')
-    .description('Start an embedded PostgreSQL, load the five incidents, and audit it.')
+    .description('Start an embedded PostgreSQL, load the five incidents (with a fixture of quoted names and look-alikes, and the family of quieter failures around them), and audit it.')
     .addOption(new Option('--format <format>', 'report format').choices(['pretty', 'json']).default('pretty'))
     .option('--keep', 'keep the database running after the audit and print its URL (Ctrl-C stops it)', false)
     .addHelpText('after', '\nExamples:\n  $ npx integrity demo\n  $ npx integrity demo --format json\n  $ npx integrity demo --keep   # then point integrity check at the printed URL')

@@ -9,11 +9,21 @@ export function fixturesDir(): string {
   return path.join(packageRoot(), 'test', 'fixtures');
 }
 
-/** The incident fixtures, in load order (their file names start with the seed number). */
+/**
+ * The fixtures loaded as the incident database, in load order: the incidents themselves (each file's
+ * first line names its seed number) and the files beside them (names that need quoting, look-alikes
+ * that must not be reported).
+ */
 export function incidentFiles(): string[] {
   return readdirSync(fixturesDir())
     .filter((f) => /^\d{3}_.*\.sql$/.test(f))
     .sort();
+}
+
+/** The fixture files that rebuild an incident, apart from those beside them: what the demo counts as incidents. */
+export function splitIncidentFiles(files: string[] = incidentFiles()): { incidents: string[]; others: string[] } {
+  const isIncident = (f: string) => /^-- Seed \d{3}\b/.test(readFileSync(path.join(fixturesDir(), f), 'utf8'));
+  return { incidents: files.filter(isIncident), others: files.filter((f) => !isIncident(f)) };
 }
 
 /** The config that declares the fixtures' unconstrained references (seed 001's llm_call file ids). */

@@ -8,11 +8,11 @@ import { renderJson } from '../report/json.js';
 import { renderPretty, terminalWidth } from '../report/pretty.js';
 import type { CliIO } from '../cli/io.js';
 import { startEmbeddedPostgres } from './embedded.js';
-import { createDatabase, familyFiles, incidentConfigFile, incidentFiles, loadFamily, loadIncidents } from './fixtures.js';
+import { createDatabase, familyFiles, incidentConfigFile, loadFamily, loadIncidents, splitIncidentFiles } from './fixtures.js';
 
 /**
- * Starts an embedded PostgreSQL, loads the five incidents and the family fixtures beside them, and audits them with --deep and the
- * fixtures' config. Exits 0 when the demo ran (its findings are the point), 2 when it could not.
+ * Starts an embedded PostgreSQL, loads the five incidents, the fixture of quoted names and look-alikes
+ * beside them and the family fixtures, and audits them with --deep and the fixtures' config. Exits 0 when the demo ran (its findings are the point), 2 when it could not.
  */
 export async function runDemo(opts: { format: 'pretty' | 'json'; keep: boolean }, io: CliIO): Promise<number> {
   const say = (text: string) => io.stderr.write(`${text}\n`);
@@ -26,7 +26,9 @@ export async function runDemo(opts: { format: 'pretty' | 'json'; keep: boolean }
   }
   try {
     const url = await createDatabase(server.url, 'incidents');
-    say(`Loading the incidents: ${incidentFiles().join(', ')}`);
+    const { incidents, others } = splitIncidentFiles();
+    say(`Loading the ${incidents.length} incidents: ${incidents.join(', ')}`);
+    if (others.length > 0) say(`Loading ${others.length === 1 ? 'the fixture' : `the ${others.length} fixtures`} of quoted names and look-alikes beside them: ${others.join(', ')}`);
     await loadIncidents(url);
     say(`Loading the family around them: ${familyFiles().join(', ')}`);
     await loadFamily(url);

@@ -37,7 +37,21 @@ describe('integrity demo', () => {
       ['unvalidated-checks', 'error', { schema: 'billing', table: 'invoice', constraint: 'invoice_total_cents_nonnegative' }, 1, ['4']],
     ]);
     expect(report.summary.findings).toEqual({ error: 21, warning: 2, info: 0 });
-    expect(run.stderr).toContain('Loading the incidents: 000_models_without_pricing.sql');
+    expect(run.stderr).toContain(
+      'Loading the 5 incidents: 000_models_without_pricing.sql, 001_llm_call_stored_file.sql, 002_assistant_chat.sql, 003_credits_index.sql, 004_supabase_profiles.sql\n' +
+        'Loading the fixture of quoted names and look-alikes beside them: 005_quoting_and_lookalikes.sql\n',
+    );
     expect(run.stderr).toContain('Loading the family around them: 010_billing_import.sql');
   }, 120_000);
+
+  it('says "five incidents" where five of the fixtures it loads are incidents, and names the sixth for what it is', async () => {
+    const { incidentFiles, splitIncidentFiles } = await import('../../src/demo/fixtures.js');
+    const { incidents, others } = splitIncidentFiles();
+    expect([incidents.length, others]).toEqual([5, ['005_quoting_and_lookalikes.sql']]);
+    expect(incidentFiles()).toEqual([...incidents, ...others]);
+    const help = await runCli(['demo', '--help']);
+    // Commander wraps the description: compared with its line breaks as spaces.
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('load the five incidents (with a fixture of quoted names and look-alikes, and the family of quieter failures around them)');
+    expect((await runCli(['--help'])).stdout).toContain('# five incidents and their family, on an embedded PostgreSQL');
+  });
 });

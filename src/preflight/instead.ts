@@ -330,12 +330,48 @@ function treeOf(sql: string): string {
   return JSON.stringify(parseSync(sql), (key, value: unknown) => (key === 'location' || key === 'stmt_location' || key === 'stmt_len' ? undefined : value));
 }
 
+/** A control character as an escape string writes it (`\x0a`, `\u2028`). */
+const escaped = (c: string) => {
+  const code = c.charCodeAt(0);
+  return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+};
+
+/** The body of an E'...' literal from `start` (after its quote), its raw control characters written as escapes; null when it does not end. */
+function escapeString(sql: string, start: number): { text: string; next: number } | null {
+  let text = '';
+  for (let j = start; j < sql.length; ) {
+    const ch = sql[j] as string;
+    if (ch === '\\') {
+      const next = sql[j + 1];
+      if (next === undefined) return null;
+      // A backslash before a raw character stands for that character.
+      text += UNSAFE_CHARS.test(next) ? escaped(next) : `${ch}${next}`;
+      j += 2;
+    } else if (ch === "'") {
+      if (sql[j + 1] !== "'") return { text, next: j + 1 };
+      text += "''";
+      j += 2;
+    } else {
+      text += UNSAFE_CHARS.test(ch) ? escaped(ch) : ch;
+      j++;
+    }
+  }
+  return null;
+}
+
 /** Rewrites the quoted identifiers and standard string literals of deparsed SQL that hold unsafe characters; null on anything else that does. */
 function escapedSql(sql: string): string | null {
   let out = '';
   let i = 0;
   while (i < sql.length) {
     const c = sql[i] as string;
+    if (c === "'" && /[Ee]/.test(sql[i - 1] ?? '') && !/[A-Za-z0-9_$]/.test(sql[i - 2] ?? ' ')) {
+      const end = escapeString(sql, i + 1);
+      if (end === null) return null;
+      out += `'${end.text}'`;
+      i = end.next;
+      continue;
+    }
     if (c === '"' || c === "'") {
       let j = i + 1;
       let value = '';
@@ -355,7 +391,7 @@ function escapedSql(sql: string): string | null {
       const prefix = sql[i - 1] ?? ' ';
       const text = sql.slice(i, j + 1);
       if (!UNSAFE_CHARS.test(value)) out += text;
-      // Only plain literals and identifiers are rewritten: an E'' or U& one with a raw control character is refused.
+      // Plain literals and identifiers are rewritten (E'' ones above): a U& one or any other with a raw control character is refused.
       else if (/[A-Za-z0-9_&$]/.test(prefix)) return null;
       else out += c === '"' ? quoteIdent(value) : quoteLiteral(value);
       i = j + 1;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { auditOptions, query, useDatabase } from '../helpers/db.js';
 import { HAS_PSQL } from '../helpers/psql.js';
 import { cli, preflightJson, repository } from './helpers.js';
-import { quoteIdent } from '../../src/db/quote.js';
+import { quoteIdent, quoteLiteral } from '../../src/db/quote.js';
 import { runAudit } from '../../src/engine/runner.js';
 import { constraintName } from '../../src/preflight/instead.js';
 import type { PreflightFinding } from '../../src/preflight/report.js';
@@ -238,7 +238,7 @@ describe.skipIf(!HAS_PSQL)('preflight: hostile names in the instead SQL and the 
     rmSync(pwned, { force: true });
     const migration = `ALTER TABLE ${HOSTILE} ADD FOREIGN KEY (${quoteIdent(COLUMN)}) REFERENCES ${quoteIdent(SCHEMA)}.parents (id);
 ALTER TABLE ${HOSTILE} ALTER COLUMN qty SET NOT NULL;
-ALTER TABLE ${HOSTILE} ADD CONSTRAINT ${quoteIdent(`qty*/\n\\! touch ${pwned}`)} CHECK (qty > 1);
+ALTER TABLE ${HOSTILE} ADD CONSTRAINT ${quoteIdent(`qty*/\n\\! touch ${pwned}`)} CHECK (qty > 1 AND ${quoteLiteral(`\n\\! touch ${pwned}\n`)} <> '');
 `;
     const root = repository({ 'db/m.sql': migration });
     const { report } = await preflightJson(db.url, root, ['db/m.sql'], ['--fix-script', 'fix.sql']);
@@ -251,6 +251,8 @@ ALTER TABLE ${HOSTILE} ADD CONSTRAINT ${quoteIdent(`qty*/\n\\! touch ${pwned}`)}
       expect(sql.split('\n').every((l) => /^ALTER TABLE .*;$/.test(l) && !/[\u0000-\u001f]/.test(l))).toBe(true);
       expect(sql).toContain('U&"Invoice; Line*/\\000a\\\\! touch ');
     }
+    // A literal holding a line end is written as an escape string.
+    expect(String(check?.details?.instead)).toContain(`CHECK (qty > 1 AND ${quoteLiteral(`\n\\! touch ${pwned}\n`)} <> '') NOT VALID;`);
     const fkName = constraintName(TABLE, COLUMN, 'fkey');
     expect(String(fk?.details?.instead).split('\n')[0]).toBe(
       `ALTER TABLE "Billing Dept".${quoteIdent(TABLE)} ADD CONSTRAINT ${quoteIdent(fkName)} FOREIGN KEY (${quoteIdent(COLUMN)}) REFERENCES "Billing Dept".parents (id) NOT VALID;`,

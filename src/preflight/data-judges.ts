@@ -683,6 +683,11 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
         outcomes.push({ rule, status: 'passed', note: `${displayName(t.schema, t.name, String(cd.colname))} exists: IF NOT EXISTS skips it` });
         continue;
       }
+      const generated = await judgeGeneratedImmutable(s, t, [cd], ctx, report);
+      if (generated.some((o) => o.status === 'failed')) {
+        outcomes.push(...generated);
+        continue;
+      }
       outcomes.push(...(await judgeAddColumn(t, cd, s, state, ctx, report)));
       continue;
     }
@@ -840,6 +845,10 @@ export const judgeIndex: Judge = async (s, state, ctx, report) => {
     if (s.node.if_not_exists === true && made) return [{ rule: 'preflight/names-taken', status: 'passed', note: `the run makes ${displayName(target.schema, s.node.idxname)} at ${at(made)}: IF NOT EXISTS skips the statement` }];
     const taken = s.node.if_not_exists === true ? null : await judgeIndexName(target, s.node.idxname, s, state, ctx, report);
     if (taken) return [taken];
+  }
+  if (target.kind !== 'unknown') {
+    const mutable = await judgeIndexImmutable(s, target, elems, ctx, report);
+    if (mutable) return [mutable];
   }
   if (s.node.unique !== true) {
     if (!elems.some((e) => e.expr)) return [notJudged('preflight/not-judged', 'a CREATE INDEX on columns that is not UNIQUE: only unique indexes and indexes on expressions are judged')];
@@ -1175,6 +1184,128 @@ export function defaultActions(state: RunState): Map<string, 'set' | 'dropped'> 
   return map;
 }
 
+const SQL_VALUE_FUNCTIONS: Record<string, string> = {
+  SVFOP_CURRENT_DATE: 'CURRENT_DATE',
+  SVFOP_CURRENT_TIME: 'CURRENT_TIME',
+  SVFOP_CURRENT_TIME_N: 'CURRENT_TIME',
+  SVFOP_CURRENT_TIMESTAMP: 'CURRENT_TIMESTAMP',
+  SVFOP_CURRENT_TIMESTAMP_N: 'CURRENT_TIMESTAMP',
+  SVFOP_LOCALTIME: 'LOCALTIME',
+  SVFOP_LOCALTIME_N: 'LOCALTIME',
+  SVFOP_LOCALTIMESTAMP: 'LOCALTIMESTAMP',
+  SVFOP_LOCALTIMESTAMP_N: 'LOCALTIMESTAMP',
+  SVFOP_CURRENT_ROLE: 'CURRENT_ROLE',
+  SVFOP_CURRENT_USER: 'CURRENT_USER',
+  SVFOP_USER: 'USER',
+  SVFOP_SESSION_USER: 'SESSION_USER',
+  SVFOP_CURRENT_CATALOG: 'CURRENT_CATALOG',
+  SVFOP_CURRENT_SCHEMA: 'CURRENT_SCHEMA',
+};
+
+/**
+ * The calls in the expressions that are certainly not IMMUTABLE, each with its volatility: an SQL value
+ * function (CURRENT_TIMESTAMP, CURRENT_USER: all STABLE), or a function named bare or as pg_catalog's
+ * whose every pg_catalog overload taking that many arguments is STABLE or VOLATILE (now(), random(),
+ * to_char). A name with an IMMUTABLE overload among them (extract of a date, of a timestamptz) is not
+ * claimed, nor one another schema also has (that one may be the function called): only what PostgreSQL
+ * would certainly reject is.
+ */
+async function certainlyMutable(ctx: JudgeContext, exprs: unknown[]): Promise<string[]> {
+  const found: string[] = [];
+  const calls: { name: string; args: number }[] = [];
+  const walk = (n: unknown): void => {
+    if (Array.isArray(n)) n.forEach(walk);
+    else if (isNode(n)) {
+      if (isNode(n.SQLValueFunction)) {
+        const op = String((n.SQLValueFunction as Node).op);
+        found.push(`${SQL_VALUE_FUNCTIONS[op] ?? op.replace(/^SVFOP_/, '')} (stable)`);
+      }
+      if (isNode(n.FuncCall)) {
+        const call = n.FuncCall as Node;
+        const names = strings(call.funcname);
+        const bare = names.length === 1 || (names.length === 2 && names[0] === 'pg_catalog');
+        if (bare) calls.push({ name: names[names.length - 1] as string, args: Array.isArray(call.args) ? call.args.length : 0 });
+      }
+      Object.values(n).forEach(walk);
+    }
+  };
+  walk(exprs);
+  if (calls.length > 0) {
+    const rows = (
+      await ctx.db.query<{ name: string; args: number; volatility: string }>(
+        `SELECT c.name, c.args, pg_catalog.string_agg(DISTINCT p.provolatile::pg_catalog.text, '') AS volatility
+           FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) AS c(name pg_catalog.text, args pg_catalog.int4)
+           JOIN pg_catalog.pg_proc p ON p.proname::pg_catalog.text OPERATOR(pg_catalog.=) c.name
+            AND p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND p.prokind OPERATOR(pg_catalog.=) 'f'
+            AND (p.pronargs OPERATOR(pg_catalog.=) c.args
+                 OR (p.provariadic OPERATOR(pg_catalog.<>) 0 AND p.pronargs OPERATOR(pg_catalog.-) 1 OPERATOR(pg_catalog.<=) c.args)
+                 OR (p.pronargs OPERATOR(pg_catalog.>) c.args AND p.pronargs OPERATOR(pg_catalog.-) p.pronargdefaults OPERATOR(pg_catalog.<=) c.args))
+          WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc o WHERE o.proname::pg_catalog.text OPERATOR(pg_catalog.=) c.name AND o.pronamespace OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace)
+          GROUP BY c.name, c.args
+         HAVING NOT pg_catalog.bool_or(p.provolatile OPERATOR(pg_catalog.=) 'i')
+          ORDER BY 1, 2`,
+        [JSON.stringify(calls)],
+      )
+    ).rows;
+    for (const r of rows) found.push(`${r.name}() (${r.volatility.includes('v') ? 'volatile' : 'stable'})`);
+  }
+  return [...new Set(found)];
+}
+
+/** A CREATE INDEX whose expressions or WHERE call what is not IMMUTABLE fails whatever the rows (42P17). */
+async function judgeIndexImmutable(s: MigrationStatement, t: Extract<Target, { kind: 'today' | 'created' }>, elems: Node[], ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome | null> {
+  const inExpression = await certainlyMutable(ctx, elems.filter((e) => e.expr).map((e) => e.expr));
+  const inPredicate = s.node.whereClause ? await certainlyMutable(ctx, [s.node.whereClause]) : [];
+  if (inExpression.length + inPredicate.length === 0) return null;
+  const rule = 'preflight/not-immutable';
+  const name = typeof s.node.idxname === 'string' ? s.node.idxname : null;
+  const where = inExpression.length > 0 ? 'expression' : 'predicate';
+  const calls = inExpression.length > 0 ? inExpression : inPredicate;
+  report({
+    rule,
+    kind: 'index-not-immutable',
+    message:
+      `${s.node.unique === true ? 'CREATE UNIQUE INDEX' : 'CREATE INDEX'}${name ? ` ${name}` : ''} fails now (42P17): its ${where === 'expression' ? 'expression' : 'WHERE'} calls ${calls.join(', ')}, and PostgreSQL takes only IMMUTABLE functions there ("functions in index ${where} must be marked IMMUTABLE"), whatever the rows. ` +
+      `Index the columns themselves, or an expression of IMMUTABLE functions only: a constant for the time in a WHERE (WHERE created_at > '2026-01-01'), a timestamp without time zone for to_char or ::date (((ts AT TIME ZONE 'UTC')::date))`,
+    object: { schema: t.schema, table: t.name, ...(name ? { index: name } : {}) },
+    count: null,
+    samples: [],
+    details: { sqlstate: '42P17', kind: 'index-not-immutable', calls },
+    location: s.location,
+  });
+  return { rule, status: 'failed' };
+}
+
+/** Generated columns (ADD COLUMN, CREATE TABLE) whose expression is not IMMUTABLE fail whatever the rows (42P17). */
+async function judgeGeneratedImmutable(s: MigrationStatement, table: { schema: string; name: string }, columnDefs: Node[], ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  const rule = 'preflight/not-immutable';
+  for (const cd of columnDefs) {
+    const generated = (((cd.constraints as Node[] | undefined) ?? []).map((c) => (c.Constraint ?? {}) as Node)).find((c) => c.contype === 'CONSTR_GENERATED');
+    if (!generated) continue;
+    const column = String(cd.colname ?? '');
+    const calls = await certainlyMutable(ctx, [generated.raw_expr]);
+    if (calls.length === 0) {
+      outcomes.push({ rule, status: 'passed', note: `${column}: no function of its generation expression is certainly not IMMUTABLE (whether PostgreSQL accepts the whole expression is not judged)` });
+      continue;
+    }
+    report({
+      rule,
+      kind: 'generated-not-immutable',
+      message:
+        `${s.kind === 'CreateStmt' ? 'CREATE TABLE' : `ADD COLUMN ${column}`} fails now (42P17): the generation expression of ${column} calls ${calls.join(', ')}, and PostgreSQL takes only IMMUTABLE functions there ("generation expression is not immutable"), whatever the rows. ` +
+        'Compute the value with IMMUTABLE functions only (a timestamp without time zone for to_char: to_char(ts AT TIME ZONE \'UTC\', \'YYYY\')), or fill a plain column from the application or a trigger',
+      object: { schema: table.schema, table: table.name, column },
+      count: null,
+      samples: [],
+      details: { sqlstate: '42P17', kind: 'generated-not-immutable', calls },
+      location: s.location,
+    });
+    outcomes.push({ rule, status: 'failed' });
+  }
+  return outcomes;
+}
+
 /** Every judge: the statement kinds preflight looks at. */
 /** A statement's data judge, then whether what it adds will fail later writes (a JSON integer cast). */
 const andLater =
@@ -1185,12 +1316,14 @@ const andLater =
     ...(await judgePlaceholderDefaults(s, state, ctx, report)),
   ];
 
-/** CREATE TABLE: the names it makes, for a later ADD CONSTRAINT or CREATE INDEX of the run. */
+/** CREATE TABLE: its generated columns' expressions, and the names it makes, for a later ADD CONSTRAINT or CREATE INDEX of the run. */
 const makingNames =
   (judge: Judge): Judge =>
   async (s, state, ctx, report) => {
-    const outcomes = await judge(s, state, ctx, report);
     const rel = resolveRelation((s.node.relation ?? {}) as RangeVar, state, ctx.catalog);
+    const columnDefs = ((s.node.tableElts as Node[] | undefined) ?? []).filter((e) => isNode(e.ColumnDef)).map((e) => e.ColumnDef as Node);
+    const generated = (await judgeGeneratedImmutable(s, rel, columnDefs, ctx, report)).filter((o) => o.status === 'failed');
+    const outcomes = [...(await judge(s, state, ctx, report)), ...generated];
     const existsToday = rel.table !== undefined && !state.created.has(tableKey(rel.schema, rel.name));
     // IF NOT EXISTS over a table that exists does nothing.
     if (!(existsToday && s.node.if_not_exists === true)) recordCreatedNames(s, state, ctx);

@@ -32,6 +32,9 @@ const SETUP = [
   'CREATE TABLE b6 (id int PRIMARY KEY, v numeric UNIQUE, w numeric)',
   'INSERT INTO b6 VALUES (1, 1.2, 1.1), (2, 1.4, 2), (3, 2, 3), (4, 3.1, 4), (5, 3.2, 4.4)',
   'CREATE UNIQUE INDEX b6_w ON b6 (w)',
+  // B16
+  'CREATE TABLE b16 (id int PRIMARY KEY, ts timestamptz, d date)',
+  `INSERT INTO b16 VALUES (1, '2026-01-01 10:00+00', '2026-01-01')`,
 ];
 
 /** The lead's operational judges (locks, rewrites) are not what these tests are about. */
@@ -150,6 +153,44 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
     const passed = [{ rule: 'preflight/type-changes', status: 'passed' }];
     expect(outcomesAt(await alone('b6n', 'ALTER TABLE b6 ALTER COLUMN w TYPE numeric(10,1);\n'), 1)).toEqual(passed);
     expect(outcomesAt(await alone('b6x', 'ALTER TABLE b6 ALTER COLUMN v TYPE bigint USING (v * 10)::bigint;\n'), 1)).toEqual(passed);
+  });
+
+  it('B16: an index expression or WHERE, or a generated column, calling what is not IMMUTABLE fails (42P17)', async () => {
+    const root = repository({
+      'db/b16.sql': [
+        'CREATE INDEX ON b16 ((ts > now()));',
+        'CREATE INDEX b16_recent ON b16 (id) WHERE ts > now();',
+        'CREATE INDEX ON b16 ((random()));',
+        "CREATE INDEX ON b16 ((to_char(ts, 'YYYY')));",
+        'CREATE INDEX ON b16 (id) WHERE d > current_date;',
+        "ALTER TABLE b16 ADD COLUMN g text GENERATED ALWAYS AS (to_char(ts, 'YYYY')) STORED;",
+        "CREATE TABLE gx (ts timestamptz, g text GENERATED ALWAYS AS (to_char(ts, 'YYYY')) STORED);",
+        // IMMUTABLE: extract of a date; pg_catalog has a STABLE extract (of a timestamptz), so extract is not claimed either way.
+        'CREATE INDEX ON b16 ((extract(year from d)));',
+        'ALTER TABLE b16 ADD COLUMN g2 int GENERATED ALWAYS AS (id + 1) STORED;',
+        "CREATE INDEX ON b16 ((ts AT TIME ZONE 'UTC'));",
+        '',
+      ].join('\n'),
+    });
+    const { report } = await preflightJson(db.url, root, ['db/b16.sql']);
+    const b16 = (extra: Record<string, unknown> = {}) => ({ schema: 'public', table: 'b16', ...extra });
+    const mutable = (line: number, object: Record<string, unknown>) => ({ rule: 'preflight/not-immutable', severity: 'error', at: `db/b16.sql:${line}`, count: null, samples: [], object });
+    expect(failuresOf(report)).toEqual([
+      mutable(1, b16()),
+      mutable(2, b16({ index: 'b16_recent' })),
+      mutable(3, b16()),
+      mutable(4, b16()),
+      mutable(5, b16()),
+      mutable(6, b16({ column: 'g' })),
+      mutable(7, { schema: 'public', table: 'gx', column: 'g' }),
+    ]);
+    expect(messageAt(report, 1, 'preflight/not-immutable')).toMatch(/^CREATE INDEX fails now \(42P17\): its expression calls now\(\) \(stable\), and PostgreSQL takes only IMMUTABLE functions there \("functions in index expression must be marked IMMUTABLE"\), whatever the rows\. Index the columns themselves/);
+    expect(messageAt(report, 2, 'preflight/not-immutable')).toMatch(/^CREATE INDEX b16_recent fails now \(42P17\): its WHERE calls now\(\) \(stable\).*"functions in index predicate must be marked IMMUTABLE"/);
+    expect(messageAt(report, 3, 'preflight/not-immutable')).toContain('calls random() (volatile)');
+    expect(messageAt(report, 5, 'preflight/not-immutable')).toContain('calls CURRENT_DATE (stable)');
+    expect(messageAt(report, 6, 'preflight/not-immutable')).toMatch(/^ADD COLUMN g fails now \(42P17\): the generation expression of g calls to_char\(\) \(stable\)/);
+    expect(outcomesAt(report, 8)).toEqual([{ rule: 'preflight/index-expressions', status: 'passed', note: 'no row of today makes the expression raise (whether PostgreSQL accepts the expression itself, IMMUTABLE, is not judged)' }]);
+    expect(outcomesAt(report, 10)?.map((o) => [o.rule, o.status])).toEqual([['preflight/index-expressions', 'passed']]);
   });
 
   it('A8: a bare name that a user function shadows by overload is user code: not evaluated, and a barrier', async () => {

@@ -35,6 +35,7 @@ const TABLE_MIN_WIDTH = 60;
 const PADDING = 2;
 const SEVERITY_COLUMN = 'severity'.length + PADDING;
 const MIN_FINDING_COLUMN = 20;
+const MAX_COUNT_COLUMN = 12;
 
 const STATUS_MARK: Record<CheckResult['status'], string> = { passed: '✔', sampled: '◐', failed: '✖', skipped: '○', error: '!' };
 
@@ -158,7 +159,8 @@ function splitRoom(room: number, objectNeeds: number, findingNeeds: number): [nu
 
 function findingsTable(findings: Finding[], chalk: ChalkInstance, severityColor: SeverityColors, width: number): string {
   const texts = findings.map(findingText);
-  const countColumn = Math.max('count'.length, ...texts.map((t) => displayWidth(t.count))) + PADDING;
+  // A count with a note (--compare's "(was 3)") wraps within a narrow column rather than take the names' room.
+  const countColumn = Math.min(Math.max('count'.length, ...texts.map((t) => displayWidth(t.count))), MAX_COUNT_COLUMN) + PADDING;
   // Five borders: one left of each of the four columns and one at the right end.
   const room = width - 5 - SEVERITY_COLUMN - countColumn;
   const [objectColumn, findingColumn] = splitRoom(
@@ -177,7 +179,7 @@ function findingsTable(findings: Finding[], chalk: ChalkInstance, severityColor:
     const row = [
       t.accepted ? chalk.gray(t.severity) : severityColor[t.severity](t.severity),
       wrapText(t.object, objectColumn - PADDING),
-      t.count,
+      wrapText(t.count, countColumn - PADDING),
       findingBody(t, chalk, findingColumn - PADDING),
     ];
     table.push(t.accepted ? row.map((c) => chalk.dim(c)) : row);

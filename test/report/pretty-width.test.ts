@@ -97,6 +97,16 @@ describe('pretty output fits the width and cuts nothing', () => {
     }
   });
 
+  it("a count with --compare's note wraps in its own narrow column, the names keep their room", () => {
+    const noted = finding({ count: 123456, change: { status: 'new', previousCount: null, uncheckedBefore: true } });
+    for (const width of [60, 80]) {
+      const text = render(report([noted]), width);
+      expect(Math.max(...text.split('\n').map(displayWidth))).toBeLessThanOrEqual(width);
+      expect(column(text, 2)).toBe('count123456(new,notlookedforthen)');
+      expect(column(text, 1)).toBe(`object${OBJECT_NAME}`);
+    }
+  });
+
   it('measures wide characters as two cells', () => {
     const wide = finding({ object: { schema: 'public', table: '請求書明細テーブル名前がとても長い' } });
     expect(displayWidth('請求書')).toBe(6);

@@ -24,7 +24,8 @@ const REPAIR = 'integrity preflight --fix-script FILE writes the repair';
  */
 export function addInstead(report: PreflightReport, files: MigrationFile[]): void {
   for (const f of report.findings) {
-    if (!FAILS_NOW.has(`${f.checkId}:${kindOf(f)}`)) continue;
+    // A judge that wrote its own (a DEFAULT that does not convert) is left as it is.
+    if (typeof f.details?.instead === 'string' || !FAILS_NOW.has(`${f.checkId}:${kindOf(f)}`)) continue;
     // Two statements may share a line: the one whose parts the finding names.
     const instead = statementsAt(files, f).map((s) => insteadOrNull(f, s)).find((x) => x !== null) ?? null;
     if (!instead) {
@@ -61,8 +62,9 @@ const FAILS_NOW = new Set([
   'preflight/type-changes:does-not-convert',
 ]);
 
-/** The kind a judge gave the finding: the report keeps it only in `details.kind` or not at all, so it is told from the message. */
+/** The kind a judge gave the finding: `details.kind` where the judge keeps it there, else told from the message. */
 function kindOf(f: PreflightFinding): string {
+  if (typeof f.details?.kind === 'string') return f.details.kind;
   const m = f.message;
   switch (f.checkId) {
     case 'preflight/already-exists':

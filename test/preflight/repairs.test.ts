@@ -297,6 +297,10 @@ const KINDS_SETUP = [
   'INSERT INTO nokey VALUES (1)',
   'CREATE TABLE members (id int PRIMARY KEY, account_id int)',
   'INSERT INTO members VALUES (1, 1)',
+  `CREATE TABLE b5 (id int PRIMARY KEY, s text DEFAULT 'x')`,
+  `INSERT INTO b5 VALUES (1, '1')`,
+  'CREATE TABLE b6 (id int PRIMARY KEY, v numeric UNIQUE)',
+  'INSERT INTO b6 VALUES (1, 1.2), (2, 1.4)',
 ];
 
 const KINDS = `ALTER TABLE products ADD CONSTRAINT price_positive CHECK (price > 0);
@@ -314,7 +318,7 @@ describe.skipIf(!HAS_PSQL)('preflight: the instead SQL of each kind of statement
   const db = useDatabase('preflight_instead_kinds', { sql: KINDS_SETUP });
 
   it('is the exact SQL, and run for real once the rows are repaired by hand, each part succeeds', async () => {
-    const root = repository({ 'db/k.sql': KINDS });
+    const root = repository({ 'db/k.sql': KINDS, 'db/o.sql': 'ALTER TABLE b5 ALTER COLUMN s TYPE int USING s::int;\nALTER TABLE b6 ALTER COLUMN v TYPE int;\n' });
     const { report } = await preflightJson(db.url, root, ['db/k.sql']);
     const instead = (line: number, rule: string, kind?: RegExp) =>
       String(report.findings.find((f) => f.location.line === line && f.checkId === rule && (!kind || kind.test(f.message)))?.details?.instead).split('\n');
@@ -357,6 +361,18 @@ describe.skipIf(!HAS_PSQL)('preflight: the instead SQL of each kind of statement
       expect(f.message.split('. Instead: ')[1]).toContain(String(f.details?.instead).split('\n')[0]);
     }
 
+    // What other judges write themselves is left as they wrote it; a statement with no instead of its own is not given a made-up one.
+    const { report: others } = await preflightJson(db.url, root, ['db/o.sql']);
+    const dflt = others.findings.find((f) => f.location.line === 1 && f.checkId !== 'preflight/blocking-scans' && f.checkId !== 'preflight/table-rewrites');
+    expect(dflt?.details?.instead).toMatch(/^ALTER TABLE .*DROP DEFAULT/);
+    expect(dflt?.message).not.toContain('. Instead: ');
+    const collide = others.findings.find((f) => f.location.line === 2 && f.checkId === 'preflight/duplicates');
+    expect(collide?.details).toMatchObject({ kind: 'converted-keys-collide' });
+    expect(collide?.details?.instead).toBeUndefined();
+    expect(collide?.details?.insteadNote).toBeUndefined();
+    expect(collide?.details?.repairNote).toBeUndefined();
+    expect(collide?.fix).toBeNull();
+
     const ok = (sql: string) => expect(psql(db.url, ['-c', sql]), sql).toMatchObject({ code: 0 });
     ok('UPDATE products SET price = 1 WHERE price <= 0');
     check.forEach(ok);
@@ -375,7 +391,7 @@ describe.skipIf(!HAS_PSQL)('preflight: the instead SQL of each kind of statement
       `SELECT conname::text, contype::text FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype IN ('c', 'f', 'p', 'u') ORDER BY 1`,
     );
     expect(made.map((c) => `${c.conname}:${c.contype}`)).toEqual([
-      'codes_pkey:p', 'items_pkey:p', 'members_account_id_fkey:f', 'members_pkey:p', 'nokey_id_key:u', 'people_pkey:p', 'plans_meta_check:c', 'plans_pkey:p', 'price_positive:c', 'products_pkey:p',
+      'b5_pkey:p', 'b6_pkey:p', 'b6_v_key:u', 'codes_pkey:p', 'items_pkey:p', 'members_account_id_fkey:f', 'members_pkey:p', 'nokey_id_key:u', 'people_pkey:p', 'plans_meta_check:c', 'plans_pkey:p', 'price_positive:c', 'products_pkey:p',
     ]);
   });
 });

@@ -87,6 +87,12 @@ export interface CheckContext<Options> {
    * repair then selects its rows by condition instead of listing them.
    */
   valuesAllowed(finding: Finding): boolean;
+  /**
+   * Whether the config marks a table as sensitive: a `samples.exclude` pattern matches `schema.table` or
+   * one of its columns. A repair that changes rows of it (rather than deleting them) copies only the key
+   * and the columns it changes to the quarantine.
+   */
+  sensitiveTable(schema: string, table: string): boolean;
 }
 
 export interface CheckDefinition<Schema extends z.ZodObject = z.ZodObject> {

@@ -286,6 +286,11 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
         },
         objectError,
         valuesAllowed: (finding) => !samplesWithheld(finding, options.config.sampleSize, withheldPatterns),
+        sensitiveTable: (schema, table) => {
+          const t = [...catalog.tables, ...catalog.partitions].find((x) => x.schema === schema && x.name === table);
+          const names = [`${schema}.${table}`, ...(t?.columns ?? []).map((c) => `${schema}.${table}.${c.name}`)];
+          return withheldPatterns.some((p) => names.some((n) => p.test(n)));
+        },
       };
       options.onProgress?.({ kind: 'check-start', checkId: check.id, total: toRun.length });
       const t0 = performance.now();

@@ -77,12 +77,14 @@ function expectedShape(q: Pick<Quarantine, 'columns' | 'meta'>): string[] {
 }
 
 /**
- * The quarantine for a finding's rows of `table`. A table of that name that already exists is used only
+ * The quarantine for a finding's rows of `table` (only the columns `only` names, when given: never for
+ * rows that are deleted, whose restore needs them whole). A table of that name that already exists is used only
  * when it has exactly the expected columns and types, no trigger and no rule; otherwise (someone else's,
  * or an old shape) the next free name is taken.
  */
-export async function quarantineFor(db: Queryable, table: Table, fingerprint: string): Promise<Quarantine> {
-  const columns = table.columns;
+export async function quarantineFor(db: Queryable, table: Table, fingerprint: string, only?: string[]): Promise<Quarantine> {
+  // `only`: the key and the columns a repair changes, for a sensitive table; the rest is never copied.
+  const columns = only ? table.columns.filter((c) => only.includes(c.name)) : table.columns;
   const meta = metaNames(columns);
   const expected = expectedShape({ columns, meta });
   for (let suffix = 0; suffix < 20; suffix++) {

@@ -89,7 +89,15 @@ export async function restoreRows(db: Queryable, h: HeldFinding): Promise<Restor
       const changed = back.map((c) => `(t.${quoteIdent(c.name)} IS NULL AND q.${quoteIdent(c.name)} IS NOT NULL)`).join(' OR ');
       updated = await counted(db, `UPDATE ONLY ${target} AS t SET ${set} FROM ${h.table.name} AS q WHERE ${finding} AND ${same} AND (${changed}) RETURNING 1`);
     }
-    inserted = await counted(db, `INSERT INTO ${target} (${cols})${overriding} SELECT ${qcols} FROM ${h.table.name} AS q WHERE ${finding} AND NOT EXISTS (SELECT 1 FROM ONLY ${target} AS t WHERE ${same}) RETURNING 1`);
+    // A sensitive table's copy holds only the key and the columns the repair changed: such a row can be
+    // given its values back, never inserted again as a row missing the rest.
+    const partial = source.columns.some((c) => c.generated === '' && !h.table.columns.some((q) => q.name === c.name));
+    if (partial) {
+      const gone = await db.query<{ n: string }>(`SELECT pg_catalog.count(*)::pg_catalog.text AS n FROM ${h.table.name} AS q WHERE ${finding} AND NOT EXISTS (SELECT 1 FROM ONLY ${target} AS t WHERE ${same})`);
+      const n = Number(gone.rows[0]?.n ?? 0);
+      if (n > 0) throw new RestoreRefused(`${n} of the rows copied from ${label} are no longer in it, and the copy holds only their key and the columns the repair changed (a sensitive table): they cannot be inserted again`);
+    }
+    inserted = partial ? 0 : await counted(db, `INSERT INTO ${target} (${cols})${overriding} SELECT ${qcols} FROM ${h.table.name} AS q WHERE ${finding} AND NOT EXISTS (SELECT 1 FROM ONLY ${target} AS t WHERE ${same}) RETURNING 1`);
   } else {
     inserted = await counted(db, `INSERT INTO ${target} (${cols})${overriding} SELECT ${qcols} FROM ${h.table.name} AS q WHERE ${finding} RETURNING 1`);
   }

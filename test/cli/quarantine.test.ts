@@ -124,6 +124,37 @@ describe('integrity quarantine: list, restore, purge', () => {
     expect((await cli(['quarantine', 'restore', '-d', db.url, '--finding', fingerprint], root)).code).toBe(0);
   });
 
+  it('a sensitive table (samples.exclude): a repair that changes rows copies only the key and the changed column, and restore gives it back', async () => {
+    await query(db.url, `CREATE TABLE providers (id uuid PRIMARY KEY)`);
+    await query(db.url, `CREATE TABLE accounts (id int PRIMARY KEY, password_hash text NOT NULL, provider_id uuid)`);
+    await query(db.url, `INSERT INTO accounts VALUES (1, '$2b$12$secret', '00000000-0000-0000-0000-000000000000'), (2, '$2b$12$other', NULL)`);
+    await query(db.url, `ALTER TABLE accounts ADD CONSTRAINT accounts_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES providers (id) NOT VALID`);
+    const root = repository({ 'integrity.config.json': JSON.stringify({ samples: { exclude: ['public.accounts.password_hash'] } }) });
+    const applied = await cli(['fix', '-d', db.url, '--check', 'placeholder-uuid', '--apply', '--yes'], root);
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    expect(await query(db.url, 'SELECT id, provider_id FROM accounts ORDER BY id')).toEqual([{ id: 1, provider_id: null }, { id: 2, provider_id: null }]);
+    const tables = await query<{ relname: string; columns: string[] }>(
+      db.url,
+      `SELECT c.relname, ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum) AS columns
+         FROM pg_class c WHERE c.relnamespace = 'integrity_quarantine'::regnamespace AND c.relname LIKE 'accounts%'`,
+    );
+    expect(tables.map((t) => t.columns)).toEqual([['integrity_quarantined_at', 'integrity_check', 'integrity_finding', 'id', 'provider_id']]);
+    const held = (await list(root)).filter((h) => h.source?.table === 'accounts');
+    expect(held.map((h) => [h.checkId, h.rows])).toEqual([['placeholder-uuid', 1]]);
+    // The foreign key, NOT VALID or not, checks the value put back: the nil UUID has no provider.
+    const refused = await cli(['quarantine', 'restore', '-d', db.url, '--finding', held[0]?.fingerprint as string], root);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^integrity: restore refused, nothing was changed: a row of public\.accounts would conflict: insert or update on table "accounts" violates foreign key constraint "accounts_provider_id_fkey" \[23503\]\n$/);
+    await query(db.url, `ALTER TABLE accounts DROP CONSTRAINT accounts_provider_id_fkey`);
+    const restored = await cli(['quarantine', 'restore', '-d', db.url, '--finding', held[0]?.fingerprint as string, '--format', 'json'], root);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect((JSON.parse(restored.stdout) as { restored: unknown[] }).restored).toEqual([{ table: 'public.accounts', inserted: 0, updated: 1 }]);
+    expect(await query(db.url, 'SELECT id, password_hash, provider_id FROM accounts ORDER BY id')).toEqual([
+      { id: 1, password_hash: '$2b$12$secret', provider_id: '00000000-0000-0000-0000-000000000000' },
+      { id: 2, password_hash: '$2b$12$other', provider_id: null },
+    ]);
+  });
+
   it('purge: asks (without a terminal, needs --yes), keeps what is newer than --older-than, drops emptied tables', async () => {
     const root = repository({ 'integrity.config.json': CONFIG });
     expect((await cli(['fix', '-d', db.url, '--check', 'orphan-rows', '--apply', '--yes'], root)).code).toBe(0);

@@ -200,7 +200,7 @@ export function comparisonLead(report: AuditReport): string | null {
   const shrunk = report.findings.filter((f) => f.change?.status === 'shrunk').sort(byGrowth);
   const unseen = report.findings.filter((f) => f.change?.uncheckedBefore).length;
   const parts = [
-    ...(c.counts.new > 0 ? [`${plural(c.counts.new, 'new finding')}${unseen > 0 ? ` (${unseen} of ${unseen === 1 ? 'it' : 'them'} not checked then)` : ''}`] : []),
+    ...(c.counts.new > 0 ? [`${plural(c.counts.new, 'new finding')}${unseen > 0 ? ` (${unseen} not looked for then)` : ''}`] : []),
     ...namedChanges(grown, 'grew'),
     ...(c.counts.fixed > 0 ? [`${c.counts.fixed} fixed`] : []),
     ...namedChanges(shrunk, 'shrank'),
@@ -247,7 +247,7 @@ export function exitCodeForNew(report: AuditReport, failOn: FailOn, options: { a
 /** After a finding's count in the human formats: " (new)", " (was 3)" for a count that grew or shrank; else nothing. */
 export function changeNote(f: Finding): string {
   if (!f.change) return '';
-  if (f.change.status === 'new') return f.change.uncheckedBefore ? ' (not checked then)' : ' (new)';
+  if (f.change.status === 'new') return f.change.uncheckedBefore ? ' (new, not looked for then)' : ' (new)';
   if (f.change.status === 'grown' || f.change.status === 'shrunk') return ` (was ${f.change.previousCount})`;
   return '';
 }

@@ -45,6 +45,18 @@ export const findingSchema = z.strictObject({
   baselined: z.literal(true).optional(),
   ignored: z.strictObject({ reason: z.string().min(1), until: z.string().nullable() }).optional(),
   source: z.strictObject({ file: z.string().min(1), line: z.number().int().min(1) }).optional(),
+  change: z
+    .strictObject({ status: z.enum(['new', 'unchanged', 'grown', 'shrunk']), previousCount: z.number().int().nullable().optional(), uncheckedBefore: z.literal(true).optional() })
+    .optional(),
+});
+
+const previousFindingSchema = z.strictObject({
+  fingerprint: z.string().regex(/^[0-9a-f]{16}$/),
+  checkId: z.string(),
+  severity,
+  message: z.string(),
+  object: findingSchema.shape.object,
+  count: z.number().int().nullable(),
 });
 
 /** The JSON report's contract, as documented in the README. */
@@ -84,4 +96,14 @@ export const reportSchema = z.strictObject({
     })
     .optional(),
   expiredIgnores: z.array(z.strictObject({ check: z.string(), object: z.string(), reason: z.string(), until: z.string() })).optional(),
+  comparison: z
+    .strictObject({
+      file: z.string().min(1),
+      previous: z.strictObject({ startedAt: z.string(), database: z.strictObject({ name: z.string(), systemIdentifier: z.string().nullable() }) }),
+      otherDatabase: z.boolean(),
+      counts: z.strictObject({ new: z.number().int(), unchanged: z.number().int(), grown: z.number().int(), shrunk: z.number().int(), fixed: z.number().int(), notRechecked: z.number().int() }),
+      fixed: z.array(previousFindingSchema),
+      notRechecked: z.array(previousFindingSchema.extend({ reason: z.string().min(1) })),
+    })
+    .optional(),
 });

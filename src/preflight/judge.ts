@@ -763,7 +763,7 @@ export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges
     }
   }
   end?.(state, verdicts, (f) => findings.push(f));
-  return { verdicts, findings };
+  return { verdicts, findings, searchPaths };
 }
 
 /** Rules whose failure is the statement's error when it runs (not a hazard for later, not a lock). */

@@ -701,6 +701,8 @@ const SQL_TYPE_NAMES = new Set(['int', 'integer', 'smallint', 'bigint', 'real', 
 export interface JudgeRun {
   verdicts: StatementVerdict[];
   findings: PreflightFindingInput[];
+  /** Per verdict, the search_path its unqualified names resolve in (null when it is not known): for the judges that run after. */
+  searchPaths?: (string[] | null)[];
 }
 
 /**
@@ -717,6 +719,7 @@ export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges
   refreshSearchPath(state);
   const verdicts: StatementVerdict[] = [];
   const findings: PreflightFindingInput[] = [];
+  const searchPaths: (string[] | null)[] = [];
   for (const file of files) {
     let ordinal = 0;
     let effectsInFile = false;
@@ -731,8 +734,10 @@ export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges
         // It does not run: nothing of it is judged, and it changes nothing.
         const reason = `the ${aborted.statement} at ${at(aborted.location)} fails, which aborts the transaction block: this statement does not run (25P02)`;
         verdicts.push({ location: s.location, statement, relation, ordinal, outcomes: [{ rule: 'preflight/not-judged', status: 'not-judged', reason }] });
+        searchPaths.push(state.searchPathUnknown ? null : [...state.searchPath]);
         continue;
       }
+      const pathHere = state.searchPathUnknown ? null : [...state.searchPath];
       const misparsed = literalsMisread(s, state);
       const outcomes = misparsed
         ? [{ rule: 'preflight/not-judged' as const, status: 'not-judged' as const, reason: misparsed }]
@@ -755,6 +760,7 @@ export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges
         state.transaction.abortedBy = { location: s.location, statement };
       }
       verdicts.push({ location: s.location, statement, relation, ordinal, outcomes });
+      searchPaths.push(pathHere);
     }
     // A migration tool's own transaction around the file ends with it, and SET LOCAL outside BEGIN with that.
     if (!state.transaction && state.localSettings.size > 0) {

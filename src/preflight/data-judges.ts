@@ -1,4 +1,4 @@
-import { deparseSync } from '@libpg-query/parser';
+import { deparseSync, parseSync } from '@libpg-query/parser';
 import { ACTING_FUNCTIONS, codeBeyondReading } from '../db/acting-functions.js';
 import { findColumn, findTable, type ForeignKey, type Table } from '../db/catalog.js';
 import { displayName, qualifiedName, quoteIdent, relationOid } from '../db/quote.js';
@@ -93,7 +93,7 @@ export const WITHHELD = "the server's message is withheld, since it may quote a 
  * Runs an evaluation of the migration's own expression in a savepoint: an error it raises is the answer
  * (the statement would raise it too), not a failure of the run.
  */
-export async function evaluating<T>(ctx: JudgeContext, work: () => Promise<T>, valuesAllowed = true): Promise<{ value: T } | { error: { code: string; message: string } }> {
+export async function evaluating<T>(ctx: JudgeContext, work: () => Promise<T>, valuesAllowed = true, answers = /^(22|42)/): Promise<{ value: T } | { error: { code: string; message: string } }> {
   await ctx.raw.query('SAVEPOINT integrity_evaluation');
   try {
     const value = await work();
@@ -103,7 +103,7 @@ export async function evaluating<T>(ctx: JudgeContext, work: () => Promise<T>, v
     await ctx.raw.query('ROLLBACK TO SAVEPOINT integrity_evaluation');
     const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
     // Statement timeouts, cancellations, locks and the guard's refusals are the run's failure, not the expression's.
-    if (!/^(22|42)/.test(code)) throw err;
+    if (!answers.test(code)) throw err;
     // The server's message quotes the value that raised ('invalid input syntax for type integer: "1.38"').
     const message = valuesAllowed ? ((err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '') : WITHHELD;
     return { error: { code, message } };
@@ -686,6 +686,12 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
       const generated = await judgeGeneratedImmutable(s, t, [cd], ctx, report);
       if (generated.some((o) => o.status === 'failed')) {
         outcomes.push(...generated);
+        continue;
+      }
+      const domain = await judgement(ctx, 'preflight/domain-constraints', async () => (await judgeDomainColumn(t, cd, s, state, ctx, report)) ?? NOT_A_DOMAIN);
+      if (domain !== NOT_A_DOMAIN) outcomes.push(domain);
+      if (domain.status === 'failed') {
+        state.addedColumns.set(JSON.stringify([t.schema, t.name, String(cd.colname ?? '')]), s.location);
         continue;
       }
       outcomes.push(...(await judgeAddColumn(t, cd, s, state, ctx, report)));
@@ -1304,6 +1310,121 @@ async function judgeGeneratedImmutable(s: MigrationStatement, table: { schema: s
     outcomes.push({ rule, status: 'failed' });
   }
   return outcomes;
+}
+
+/** What the domain judgement answers for a column whose type is no domain: nothing to report. */
+const NOT_A_DOMAIN: Outcome = { rule: 'preflight/domain-constraints', status: 'passed' };
+
+interface DomainFacts {
+  /** The domain, schema-qualified and quoted, for a cast. */
+  sql: string;
+  name: string;
+  notNull: boolean;
+  /** The nearest default along the domain chain, as PostgreSQL deparses it; null when none. */
+  defaultExpr: string | null;
+  /** Why its constraints or base type could run code not pg_catalog's, or null. */
+  userCode: string | null;
+}
+
+/** The domain a column type names (bare: the first schema of pg_catalog and the search_path that has the name), or null when it names no domain. */
+async function domainOf(ctx: JudgeContext, state: RunState, typeName: Node): Promise<DomainFacts | null> {
+  if (Array.isArray(typeName.arrayBounds) && typeName.arrayBounds.length > 0) return null;
+  const names = strings(typeName.names);
+  const name = names[names.length - 1] ?? '';
+  const schemas = names.length > 1 ? [names[names.length - 2] as string] : ['pg_catalog', ...state.searchPath];
+  const row = (
+    await ctx.db.query<{ schema: string; name: string; domain: boolean; notNull: boolean; defaultExpr: string | null; userCode: string | null }>(
+      `WITH RECURSIVE found AS (
+         SELECT t.oid, n.nspname::pg_catalog.text AS schema, t.typname::pg_catalog.text AS name, t.typtype OPERATOR(pg_catalog.=) 'd' AS domain
+           FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace
+          WHERE t.typname::pg_catalog.text OPERATOR(pg_catalog.=) $1 AND n.nspname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])
+          ORDER BY pg_catalog.array_position($2::pg_catalog.text[], n.nspname::pg_catalog.text) LIMIT 1),
+       chain AS (
+         SELECT t.oid, t.typbasetype, t.typtype, t.typnotnull, t.typdefaultbin, 0 AS depth FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) (SELECT oid FROM found)
+         UNION ALL
+         SELECT b.oid, b.typbasetype, b.typtype, b.typnotnull, b.typdefaultbin, c.depth OPERATOR(pg_catalog.+) 1 FROM chain c JOIN pg_catalog.pg_type b ON b.oid OPERATOR(pg_catalog.=) c.typbasetype WHERE c.typtype OPERATOR(pg_catalog.=) 'd')
+       SELECT f.schema, f.name, f.domain,
+              COALESCE((SELECT pg_catalog.bool_or(c.typnotnull) FROM chain c WHERE c.typtype OPERATOR(pg_catalog.=) 'd'), false) AS "notNull",
+              (SELECT pg_catalog.pg_get_expr(c.typdefaultbin, 0) FROM chain c WHERE c.typdefaultbin IS NOT NULL ORDER BY c.depth LIMIT 1) AS "defaultExpr",
+              (SELECT pg_catalog.string_agg(DISTINCT what, ', ') FROM (
+                 SELECT pg_catalog.concat('the base type ', pg_catalog.format_type(b.oid, NULL)) AS what FROM chain c JOIN pg_catalog.pg_type b ON b.oid OPERATOR(pg_catalog.=) c.oid
+                  WHERE c.typtype OPERATOR(pg_catalog.<>) 'd' AND b.typnamespace OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace
+                 UNION ALL
+                 SELECT pg_catalog.pg_describe_object(d.refclassid, d.refobjid, d.refobjsubid)
+                   FROM chain c JOIN pg_catalog.pg_constraint k ON k.contypid OPERATOR(pg_catalog.=) c.oid
+                   JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid OPERATOR(pg_catalog.=) k.oid
+                  WHERE d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass)
+                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid OPERATOR(pg_catalog.=) d.refobjid AND p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace)
+                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_operator o WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass AND o.oid OPERATOR(pg_catalog.=) d.refobjid AND o.oprnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace)
+              ) u) AS "userCode"
+         FROM found f`,
+      [name, schemas],
+    )
+  ).rows[0];
+  if (!row || !row.domain) return null;
+  return { sql: qualifiedName(row.schema, row.name), name: displayName(row.schema, row.name), notNull: row.notNull, defaultExpr: row.defaultExpr, userCode: row.userCode };
+}
+
+/** The SQL of a constant (a literal, possibly cast, or NULL) in `sql`, or null when it is anything else. */
+function constantSql(expr: unknown): string | null {
+  return nonNullConstant(expr) === null ? null : deparseExpression(expr);
+}
+
+/**
+ * ADD COLUMN of a domain type on a table with rows: every row gets the DEFAULT (the column's, else the
+ * domain's, else NULL), which PostgreSQL checks against the domain: a NULL under NOT NULL fails (23502),
+ * a value its CHECK rejects fails (23514), even with no DEFAULT at all (CHECK (VALUE IS NOT NULL)).
+ * The one value is cast to the domain here, once its constraints are known to call only pg_catalog.
+ * Null when the type is not a domain.
+ */
+async function judgeDomainColumn(t: Extract<Target, { kind: 'today' | 'created' }>, cd: Node, s: MigrationStatement, state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome | null> {
+  if (!isNode(cd.typeName)) return null;
+  const domain = await domainOf(ctx, state, cd.typeName as Node);
+  if (!domain) return null;
+  const rule = 'preflight/domain-constraints';
+  const column = String(cd.colname ?? '');
+  if (t.kind === 'created') return { rule, status: 'passed', note: `${displayName(t.schema, t.name)} is created at ${at(t.createdAt)} in this run: empty when this runs` };
+  if (domain.userCode) return notJudged(rule, `the domain ${domain.name} runs ${domain.userCode}, not pg_catalog's: its constraints are not evaluated`);
+  if (ctx.userCasts.length > 0) return notJudged(rule, `the database has casts whose function is not pg_catalog's (${ctx.userCasts.slice(0, 3).join(', ')}): the domain's constraints are not evaluated`);
+  const constraints = ((cd.constraints as Node[] | undefined) ?? []).map((c) => (c.Constraint ?? {}) as Node);
+  if (constraints.some((c) => ['CONSTR_GENERATED', 'CONSTR_IDENTITY'].includes(String(c.contype)))) return null;
+  const columnDefault = constraints.find((c) => c.contype === 'CONSTR_DEFAULT');
+  let value: string | null;
+  let source: string;
+  if (columnDefault) {
+    value = constantSql(columnDefault.raw_expr);
+    source = 'its DEFAULT';
+  } else if (domain.defaultExpr !== null) {
+    const parsed = (parseSync(`SELECT ${domain.defaultExpr}`) as unknown as { stmts: { stmt: Node }[] }).stmts[0]?.stmt;
+    const target = ((((parsed?.SelectStmt as Node | undefined)?.targetList as Node[] | undefined)?.[0]?.ResTarget as Node | undefined) ?? {}).val;
+    value = constantSql(target);
+    source = `the domain's DEFAULT (${domain.defaultExpr})`;
+  } else {
+    value = 'NULL';
+    source = 'NULL (no DEFAULT)';
+  }
+  if (value === null) return notJudged(rule, `ADD COLUMN ${column} ${domain.name}: ${source} is an expression, whose value for each row is not known here`);
+  const rows = await countRows(ctx, t.inh || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`, 'true', 'NULL', 0);
+  if (rows.count === 0) return { rule, status: 'passed', note: `${displayName(t.schema, t.name)} has no row today: the domain is checked on no value` };
+  const object: FindingObject = { schema: t.schema, table: t.name, column };
+  const checked = await evaluating(ctx, () => ctx.db.query(`SELECT CAST((${value}) AS ${domain.sql}) AS v`), true, /^(22|23)/);
+  if (!('error' in checked)) return { rule, status: 'passed' };
+  const { code, message } = checked.error;
+  const instead =
+    code === '23502'
+      ? `give it a DEFAULT the domain takes (ALTER TABLE ${qualifiedName(t.schema, t.name)} ADD COLUMN ${quoteIdent(column)} ${domain.sql} DEFAULT <value>), or add it of the base type, fill it, then ALTER COLUMN ${quoteIdent(column)} TYPE ${domain.sql}`
+      : `give it a DEFAULT the domain's CHECK takes (ALTER TABLE ${qualifiedName(t.schema, t.name)} ADD COLUMN ${quoteIdent(column)} ${domain.sql} DEFAULT <value>)`;
+  report({
+    rule,
+    kind: code === '23502' ? 'domain-not-null' : 'domain-check',
+    message: `ADD COLUMN ${column} ${domain.name} fails now (${code}): each of the ${rows.count} row${rows.count === 1 ? '' : 's'} of ${displayName(t.schema, t.name)} would hold ${source}, which the domain rejects ("${message}"). Instead: ${instead}`,
+    object,
+    count: rows.count,
+    samples: [],
+    details: { sqlstate: code, kind: code === '23502' ? 'domain-not-null' : 'domain-check', error: message },
+    location: s.location,
+  });
+  return { rule, status: 'failed' };
 }
 
 /** Every judge: the statement kinds preflight looks at. */

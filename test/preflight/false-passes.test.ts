@@ -35,6 +35,16 @@ const SETUP = [
   // B16
   'CREATE TABLE b16 (id int PRIMARY KEY, ts timestamptz, d date)',
   `INSERT INTO b16 VALUES (1, '2026-01-01 10:00+00', '2026-01-01')`,
+  // B8: domains over int, NOT NULL or checked; one whose CHECK calls a trap.
+  'CREATE DOMAIN dnn AS int NOT NULL',
+  'CREATE DOMAIN dpos AS int CHECK (VALUE > 0)',
+  'CREATE DOMAIN dset AS int CHECK (VALUE IS NOT NULL)',
+  'CREATE DOMAIN dnn_default AS int NOT NULL DEFAULT 0',
+  `CREATE FUNCTION public.trap(int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'DOMAIN TRAP RAN'; END $$`,
+  'CREATE DOMAIN duser AS int CHECK (public.trap(VALUE))',
+  'CREATE TABLE b8 (id int PRIMARY KEY)',
+  'INSERT INTO b8 VALUES (1), (2)',
+  'CREATE TABLE b8e (id int PRIMARY KEY)',
 ];
 
 /** The lead's operational judges (locks, rewrites) are not what these tests are about. */
@@ -153,6 +163,40 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
     const passed = [{ rule: 'preflight/type-changes', status: 'passed' }];
     expect(outcomesAt(await alone('b6n', 'ALTER TABLE b6 ALTER COLUMN w TYPE numeric(10,1);\n'), 1)).toEqual(passed);
     expect(outcomesAt(await alone('b6x', 'ALTER TABLE b6 ALTER COLUMN v TYPE bigint USING (v * 10)::bigint;\n'), 1)).toEqual(passed);
+  });
+
+  it('B8: ADD COLUMN of a NOT NULL domain without a default (23502), or with a DEFAULT its CHECK rejects (23514), on a table with rows; a domain calling user code is not evaluated', async () => {
+    const cases: [string, string][] = [
+      ['nn', 'ALTER TABLE b8 ADD COLUMN c dnn;'],
+      ['pos0', 'ALTER TABLE b8 ADD COLUMN c dpos DEFAULT 0;'],
+      ['set', 'ALTER TABLE b8 ADD COLUMN c dset;'],
+      ['pos1', 'ALTER TABLE b8 ADD COLUMN c dpos DEFAULT 1;'],
+      ['posnull', 'ALTER TABLE b8 ADD COLUMN c dpos;'],
+      ['nndefault', 'ALTER TABLE b8 ADD COLUMN c dnn_default;'],
+      ['empty', 'ALTER TABLE b8e ADD COLUMN c dnn;'],
+      ['user', 'ALTER TABLE b8 ADD COLUMN c duser DEFAULT 1;'],
+    ];
+    const reports = new Map<string, PreflightReport>();
+    for (const [name, sql] of cases) reports.set(name, await alone(`b8-${name}`, `${sql}\n`));
+    const of = (name: string) => reports.get(name) as PreflightReport;
+    const failing = (name: string) => failuresOf(of(name)).map((f) => [f.rule, f.at, f.count, f.object.column]);
+    expect(failing('nn')).toEqual([['preflight/domain-constraints', 'db/b8-nn.sql:1', 2, 'c']]);
+    expect(messageAt(of('nn'), 1, 'preflight/domain-constraints')).toBe(
+      'ADD COLUMN c public.dnn fails now (23502): each of the 2 rows of public.b8 would hold NULL (no DEFAULT), which the domain rejects ("domain public.dnn does not allow null values"). Instead: give it a DEFAULT the domain takes (ALTER TABLE "public"."b8" ADD COLUMN "c" "public"."dnn" DEFAULT <value>), or add it of the base type, fill it, then ALTER COLUMN "c" TYPE "public"."dnn"',
+    );
+    expect(failing('pos0')).toEqual([['preflight/domain-constraints', 'db/b8-pos0.sql:1', 2, 'c']]);
+    expect(messageAt(of('pos0'), 1, 'preflight/domain-constraints')).toMatch(/^ADD COLUMN c public\.dpos fails now \(23514\): each of the 2 rows of public\.b8 would hold its DEFAULT, which the domain rejects \("value for domain public\.dpos violates check constraint "dpos_check""\)/);
+    // No DEFAULT: NULL, which a CHECK (VALUE IS NOT NULL) rejects.
+    expect(failing('set')).toEqual([['preflight/domain-constraints', 'db/b8-set.sql:1', 2, 'c']]);
+    const passed = [{ rule: 'preflight/domain-constraints', status: 'passed' }, { rule: 'preflight/nulls', status: 'passed' }];
+    expect(outcomesAt(of('pos1'), 1)).toEqual(passed);
+    expect(outcomesAt(of('posnull'), 1)).toEqual(passed);
+    // The domain's own DEFAULT fills the rows.
+    expect(outcomesAt(of('nndefault'), 1)).toEqual(passed);
+    expect(outcomesAt(of('empty'), 1)).toEqual([{ rule: 'preflight/domain-constraints', status: 'passed', note: 'public.b8e has no row today: the domain is checked on no value' }, { rule: 'preflight/nulls', status: 'passed' }]);
+    expect(JSON.stringify(of('user'))).not.toContain('DOMAIN TRAP RAN');
+    expect(outcomesAt(of('user'), 1)?.[0]).toEqual({ rule: 'preflight/domain-constraints', status: 'not-judged', reason: "the domain public.duser runs function public.trap(integer), not pg_catalog's: its constraints are not evaluated" });
+    expect(failuresOf(of('user'))).toEqual([]);
   });
 
   it('B16: an index expression or WHERE, or a generated column, calling what is not IMMUTABLE fails (42P17)', async () => {

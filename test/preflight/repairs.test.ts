@@ -104,13 +104,19 @@ describe('preflight: the repair of the rows that fail, from the same writers as 
     );
   });
 
-  it('under --samples 0 the findings keep no sample, and the repair is attached all the same (it holds no value)', async () => {
+  it('under --samples 0 and samples.exclude the findings keep no sample, and the repair is attached all the same (it holds no value)', async () => {
     const root = repository({ 'db/m.sql': MIGRATION });
     const { report } = await preflightJson(db.url, root, ['db/m.sql'], ['--samples', '0']);
     const fk = at(report.findings, 1);
     expect(fk.samples).toEqual([]);
     expect(fk.fix?.sql).toContain(ORDERS_DELETE);
     expect(fk.fix?.sql).not.toMatch(/\b9[89]\b/);
+    // samples.exclude as in check: that table's findings keep no value; the others do.
+    const excluded = repository({ 'db/m.sql': MIGRATION, 'integrity.config.json': JSON.stringify({ samples: { exclude: ['public.orders'] } }) });
+    const { report: partly } = await preflightJson(db.url, excluded, ['db/m.sql']);
+    expect(at(partly.findings, 1).samples).toEqual([]);
+    expect(at(partly.findings, 1).fix?.sql).toContain(ORDERS_DELETE);
+    expect(at(partly.findings, 5).samples).toEqual(['42', '43']);
   });
 
   it('onlyTables: the checks see the tables named and no other (elsewhere\'s orphans are not read)', async () => {

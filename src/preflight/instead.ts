@@ -132,7 +132,8 @@ export function constraintName(table: string, ...rest: string[]): string {
   return [a.join(''), ...(columns ? [b.join('')] : []), label].join('_');
 }
 
-function instead(f: PreflightFinding, statements: (string | null)[], advice: (sql: string[]) => string): Instead | null {
+/** The statements and the advice naming them; null when one of them could not be written safely. */
+function written(statements: (string | null)[], advice: (sql: string[]) => string): Instead | null {
   if (statements.some((x) => x === null)) return null;
   const sql = statements as string[];
   return { statements: sql, advice: advice(sql) };
@@ -201,7 +202,7 @@ export function insteadFor(f: PreflightFinding, s: MigrationStatement): Instead 
   const validate = cmds.find((c) => c.subtype === 'AT_ValidateConstraint' && (o.constraint === undefined || c.name === o.constraint));
 
   if (kind === 'exists' && s.kind === 'CreateStmt') {
-    return instead(f, [safeStatement('CreateStmt', { ...s.node, relation: qualifiedRelation(s, o), if_not_exists: true })], ([sql]) => `if the table's definition is this one, ${sql} (or drop the statement)`);
+    return written([safeStatement('CreateStmt', { ...s.node, relation: qualifiedRelation(s, o), if_not_exists: true })], ([sql]) => `if the table's definition is this one, ${sql} (or drop the statement)`);
   }
 
   if (kind === 'orphans' || kind === 'check') {
@@ -225,7 +226,7 @@ export function insteadFor(f: PreflightFinding, s: MigrationStatement): Instead 
     const notValid = alterWith(s, o, { ...cmd, def: { Constraint: { ...k, ...pktable, conname: name, skip_validation: true, initially_valid: false } } });
     const validateSql = `ALTER TABLE ${t} VALIDATE CONSTRAINT ${quoteIdent(name)};`;
     const repair = kind === 'orphans' ? `repair or remove the rows that reference nothing (${REPAIR})` : 'repair the rows that violate it';
-    return instead(f, [notValid, validateSql], ([a, b]) => `${a} (new rows are checked at once); ${repair}; then ${b} (VALIDATE takes SHARE UPDATE EXCLUSIVE: writes go on)`);
+    return written([notValid, validateSql], ([a, b]) => `${a} (new rows are checked at once); ${repair}; then ${b} (VALIDATE takes SHARE UPDATE EXCLUSIVE: writes go on)`);
   }
 
   if (kind === 'no-unique-key' && o.references) {
@@ -239,7 +240,7 @@ export function insteadFor(f: PreflightFinding, s: MigrationStatement): Instead 
     const dedupe = 'remove the duplicates first (keep one row per key, repoint what references the others)';
     if (s.kind === 'IndexStmt') {
       const sql = safeStatement('IndexStmt', { ...s.node, relation: qualifiedRelation(s, o), concurrent: true });
-      return instead(f, [sql], ([a]) => `${dedupe}; then ${a} (outside a transaction block; writes go on while it builds)`);
+      return written([sql], ([a]) => `${dedupe}; then ${a} (outside a transaction block; writes go on while it builds)`);
     }
     const cmd = cmds.find((c) => {
       const k = constraintOf(c);
@@ -250,7 +251,7 @@ export function insteadFor(f: PreflightFinding, s: MigrationStatement): Instead 
     const primary = k.contype === 'CONSTR_PRIMARY';
     // Options USING INDEX cannot carry (DEFERRABLE, INCLUDE, WITH, a tablespace): the same statement, once deduplicated.
     if (k.deferrable === true || (Array.isArray(k.including) && k.including.length > 0) || (Array.isArray(k.options) && k.options.length > 0) || typeof k.indexspace === 'string') {
-      return instead(f, [alterWith(s, o, cmd)], ([a]) => `${dedupe}; then ${a}`);
+      return written([alterWith(s, o, cmd)], ([a]) => `${dedupe}; then ${a}`);
     }
     const name = typeof k.conname === 'string' ? k.conname : primary ? constraintName(o.table, 'pkey') : constraintName(o.table, ...columns, 'key');
     const index = `CREATE UNIQUE INDEX CONCURRENTLY ${quoteIdent(name)} ON ${t} (${columns.map(quoteIdent).join(', ')})${k.nulls_not_distinct === true ? ' NULLS NOT DISTINCT' : ''};`;
@@ -279,7 +280,7 @@ export function insteadFor(f: PreflightFinding, s: MigrationStatement): Instead 
     const constraints = ((def.constraints as Node[] | undefined) ?? []).filter((c) => !['CONSTR_NOTNULL', 'CONSTR_DEFAULT'].includes(String((c.Constraint as Node | undefined)?.contype)));
     const nullable = alterWith(s, o, { ...cmd, def: { ColumnDef: { ...def, constraints, is_not_null: false } } });
     const r = notNullRecipe(o.table, o.schema, o.column);
-    return instead(f, [nullable, r.add, r.validate, r.setNotNull, r.drop], ([a]) => `give it a DEFAULT (ADD COLUMN ... NOT NULL DEFAULT <value>: a constant fills every row without a rewrite since PostgreSQL 11), or add it nullable, ${a} then ${r.add} fill it for the existing rows, then ${r.validate} ${r.setNotNull} ${r.drop}`);
+    return written([nullable, r.add, r.validate, r.setNotNull, r.drop], ([a]) => `give it a DEFAULT (ADD COLUMN ... NOT NULL DEFAULT <value>: a constant fills every row without a rewrite since PostgreSQL 11), or add it nullable, ${a} then ${r.add} fill it for the existing rows, then ${r.validate} ${r.setNotNull} ${r.drop}`);
   }
 
   if (kind === 'check-raises' || kind === 'raises') {
@@ -290,13 +291,13 @@ export function insteadFor(f: PreflightFinding, s: MigrationStatement): Instead 
       const cmd = ((fixed.cmds as Node[])[i] as Node).AlterTableCmd as Node;
       const rewritten = castsToNumeric(constraintOf(cmd)?.raw_expr);
       const sql = alterWith({ ...s, node: fixed }, o, cmd);
-      if (rewritten > 0) return instead(f, [sql], ([a]) => `cast to numeric, which takes 1.38 where an integer cast raises: ${a}`);
-      return instead(f, [alterWith(s, o, cmds[i] as Node)], ([a]) => `repair the rows it raises on first, then ${a}`);
+      if (rewritten > 0) return written([sql], ([a]) => `cast to numeric, which takes 1.38 where an integer cast raises: ${a}`);
+      return written([alterWith(s, o, cmds[i] as Node)], ([a]) => `repair the rows it raises on first, then ${a}`);
     }
     const rewritten = castsToNumeric([fixed.indexParams, fixed.whereClause]);
     const sql = safeStatement('IndexStmt', { ...fixed, relation: qualifiedRelation(s, o) });
-    if (rewritten > 0) return instead(f, [sql], ([a]) => `cast to numeric, which takes 1.38 where an integer cast raises: ${a}`);
-    return instead(f, [safeStatement('IndexStmt', { ...s.node, relation: qualifiedRelation(s, o) })], ([a]) => `repair the rows it raises on first, then ${a}`);
+    if (rewritten > 0) return written([sql], ([a]) => `cast to numeric, which takes 1.38 where an integer cast raises: ${a}`);
+    return written([safeStatement('IndexStmt', { ...s.node, relation: qualifiedRelation(s, o) })], ([a]) => `repair the rows it raises on first, then ${a}`);
   }
 
   if ((kind === 'no-assignment-cast' || kind === 'does-not-convert') && o.column) {
@@ -306,9 +307,9 @@ export function insteadFor(f: PreflightFinding, s: MigrationStatement): Instead 
     if (kind === 'no-assignment-cast') {
       const using = { TypeCast: { arg: { ColumnRef: { fields: [{ String: { sval: o.column } }] } }, typeName: def.typeName } };
       const sql = alterWith(s, o, { ...cmd, def: { ColumnDef: { ...def, raw_default: using } } });
-      return instead(f, [sql], ([a]) => `convert it explicitly: ${a}`);
+      return written([sql], ([a]) => `convert it explicitly: ${a}`);
     }
-    return instead(f, [alterWith(s, o, cmd)], ([a]) => `repair the values that do not convert first (or give a USING that converts them), then ${a}`);
+    return written([alterWith(s, o, cmd)], ([a]) => `repair the values that do not convert first (or give a USING that converts them), then ${a}`);
   }
   return null;
 }

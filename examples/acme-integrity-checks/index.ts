@@ -3,7 +3,7 @@
  * in integrity.config.json. Shipped as TypeScript: integrity loads it through jiti, so a project installs it
  * with `npm install` and builds nothing.
  */
-import { sqlCheckFromFile } from 'integrity';
+import { sqlCheckFromFile } from 'pg-integrity';
 import { amountsNotNegative } from './checks/amounts-not-negative.ts';
 import { invoiceHasLines } from './checks/invoice-has-lines.ts';
 

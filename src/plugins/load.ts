@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CheckDefinition } from '../check.js';
 import { errorMessage } from '../errors.js';
+import { PACKAGE_NAME } from '../paths.js';
 import { sqlCheckFromFile } from './sql-check.js';
 import { PluginError, validateDefinition } from './validate.js';
 
@@ -72,6 +73,25 @@ async function resolvePackage(name: string, baseDir: string): Promise<string> {
   }
 }
 
+/**
+ * The package was published as `integrity` before that name turned out to be someone else's on npm: a
+ * TypeScript plugin that still imports 'integrity' or 'integrity/testing' gets this tool's own entries
+ * (what PACKAGE_NAME resolves to from here), never the unrelated npm package. Plain JavaScript loads
+ * natively, out of jiti's reach: it must import PACKAGE_NAME.
+ */
+export function legacyAliases(): Record<string, string> {
+  const own = createRequire(import.meta.url);
+  const aliases: Record<string, string> = {};
+  for (const sub of ['', '/testing']) {
+    try {
+      aliases[`integrity${sub}`] = own.resolve(`${PACKAGE_NAME}${sub}`);
+    } catch {
+      // Not built (no dist/): the old name is left to resolve as it would, and fails naming itself.
+    }
+  }
+  return aliases;
+}
+
 /** jiti, loaded on first use: a project without TypeScript plugins never pays for it. */
 async function loadJiti(): Promise<typeof import('jiti').createJiti> {
   return (await import('jiti')).createJiti;
@@ -83,7 +103,7 @@ async function importModule(file: string, origin: string): Promise<unknown> {
     if (TYPESCRIPT.test(resolved)) {
       // moduleCache off: a test or a watch loop that rewrites a check sees the new file. The file
       // cache is keyed by the source's content, so it only saves transpiling the same text again.
-      const jiti = (await loadJiti())(pathToFileURL(resolved).href, { moduleCache: false, fsCache: true, interopDefault: false });
+      const jiti = (await loadJiti())(pathToFileURL(resolved).href, { moduleCache: false, fsCache: true, interopDefault: false, alias: legacyAliases() });
       return await jiti.import(resolved);
     }
     return await import(pathToFileURL(resolved).href);

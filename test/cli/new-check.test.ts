@@ -10,11 +10,11 @@ import { packageRoot } from '../../src/paths.js';
 import { runCli } from '../helpers/cli.js';
 import { adminUrl } from '../helpers/db.js';
 
-/** A user's project with integrity installed (a link to this package) and vitest beside it. */
+/** A user's project with pg-integrity installed (a link to this package) and vitest beside it. */
 function project(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-new-check-'));
   mkdirSync(path.join(dir, 'node_modules'));
-  symlinkSync(packageRoot(), path.join(dir, 'node_modules', 'integrity'));
+  symlinkSync(packageRoot(), path.join(dir, 'node_modules', 'pg-integrity'));
   symlinkSync(path.join(packageRoot(), 'node_modules', 'vitest'), path.join(dir, 'node_modules', 'vitest'));
   return dir;
 }
@@ -67,8 +67,8 @@ describe('integrity new-check', () => {
         '',
       ].join('\n'),
     });
-    expect(read(dir, 'integrity/checks/invoice-has-lines.check.ts')).toMatch(/^import \{ defineCheck, displayName, findTable, qualifiedName, z \} from 'integrity';\n\nconst ID = 'acme\/invoice-has-lines';/);
-    expect(read(dir, 'integrity/checks/invoice-has-lines.test.ts')).toContain("import { CheckTester } from 'integrity/testing';");
+    expect(read(dir, 'integrity/checks/invoice-has-lines.check.ts')).toMatch(/^import \{ defineCheck, displayName, findTable, qualifiedName, z \} from 'pg-integrity';\n\nconst ID = 'acme\/invoice-has-lines';/);
+    expect(read(dir, 'integrity/checks/invoice-has-lines.test.ts')).toContain("import { CheckTester } from 'pg-integrity/testing';");
     expect(config(dir)).toEqual({ plugins: ['./integrity/checks'] });
 
     const list = await runCli(['list', '--config', 'integrity.config.json', '--format', 'json'], { cwd: dir });

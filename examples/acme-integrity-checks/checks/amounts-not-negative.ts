@@ -13,7 +13,7 @@ import {
   type Finding,
   type Repair,
   type Table,
-} from 'integrity';
+} from 'pg-integrity';
 
 const ID = 'acme/amounts-not-negative';
 const NUMBERS = new Set(['int2', 'int4', 'int8', 'numeric']);

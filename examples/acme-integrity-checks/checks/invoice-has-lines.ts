@@ -19,7 +19,7 @@ import {
   type Queryable,
   type Repair,
   type Table,
-} from 'integrity';
+} from 'pg-integrity';
 
 const ID = 'acme/invoice-has-lines';
 

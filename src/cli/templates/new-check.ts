@@ -16,7 +16,7 @@ export interface TemplateNames {
 const ORDER_OBJECT = `{ schema: 'public', table: 'orders', column: 'id', references: { schema: 'public', table: 'order_lines', columns: ['order_id'] } }`;
 
 export function typescriptCheck({ id }: TemplateNames): string {
-  return `import { defineCheck, displayName, findTable, qualifiedName, z } from 'integrity';
+  return `import { defineCheck, displayName, findTable, qualifiedName, z } from 'pg-integrity';
 
 const ID = '${id}';
 
@@ -103,7 +103,7 @@ const TEST_HEADER = `// Runs against INTEGRITY_TEST_DATABASE_URL (a superuser UR
 export function typescriptTest(names: TemplateNames): string {
   return `import { readFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
-import { CheckTester } from 'integrity/testing';
+import { CheckTester } from 'pg-integrity/testing';
 import check from './${names.name}.check.js';
 
 ${TEST_HEADER}
@@ -127,8 +127,8 @@ new CheckTester({ describe, it }).run(check, [
 export function sqlTest(names: TemplateNames): string {
   return `import { readFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
-import { sqlCheckFromFile } from 'integrity';
-import { CheckTester } from 'integrity/testing';
+import { sqlCheckFromFile } from 'pg-integrity';
+import { CheckTester } from 'pg-integrity/testing';
 
 ${TEST_HEADER}
 const check = sqlCheckFromFile(new URL('./${names.name}.sql', import.meta.url));

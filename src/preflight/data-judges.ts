@@ -229,11 +229,23 @@ async function judgeForeignKey(fk: ForeignKeySpec, state: RunState, ctx: JudgeCo
       if (!ct?.builtin || !pt?.builtin || !riEquality(ct.type, pt.type)) {
         return notJudged(rule, `${fk.columns[i]} (${ct?.type ?? '?'}) against ${refColumns[i]} (${pt?.type ?? '?'}): the equality PostgreSQL's check would use is not known here`);
       }
-      const childColumn = findColumn(child.table, fk.columns[i] as string);
-      const parentColumn = findColumn(parent.table, refColumns[i] as string);
-      if (childColumn?.deterministicCollation === false || parentColumn?.deterministicCollation === false) {
-        return notJudged(rule, `${fk.columns[i]} or ${refColumns[i]} has a nondeterministic collation: PostgreSQL's check compares such keys in ways not repeated here`);
-      }
+    }
+    const collations = await keyCollations(ctx, child, fk.columns, parent, refColumns);
+    const incompatible = collations.find((c) => c?.incompatible === true);
+    if (incompatible) {
+      report({
+        rule: 'preflight/key-collations',
+        kind: 'incompatible-collations',
+        message:
+          `${fk.statement} fails now (42P21, PostgreSQL ${Math.floor(ctx.catalog.serverVersionNum / 10000)}): ${incompatible.column} has collation ${incompatible.childName} and ${incompatible.refColumn} has ${incompatible.parentName}; with a nondeterministic one on either side PostgreSQL 18 and later take only the same collation on both ("foreign key constraint cannot be implemented"), whatever the rows. ` +
+          `Give both columns the same collation first (ALTER TABLE ${qualifiedName(child.schema, child.name)} ALTER COLUMN ${quoteIdent(incompatible.column)} TYPE ${incompatible.type} COLLATE ${incompatible.parentSql}), then add the foreign key`,
+        object,
+        count: null,
+        samples: [],
+        details: { sqlstate: '42P21', kind: 'incompatible-collations', collations: [incompatible.childName, incompatible.parentName] },
+        location: fk.location,
+      });
+      return { rule: 'preflight/key-collations', status: 'failed' };
     }
     const key = await referencedKey(ctx, state, parent.schema, parent.name, refColumns);
     if (key === 'none') {
@@ -249,7 +261,8 @@ async function judgeForeignKey(fk: ForeignKeySpec, state: RunState, ctx: JudgeCo
       return { rule, status: 'failed' };
     }
     if (key !== 'usable') return notJudged(rule, key);
-    const match = fk.columns.map((c, i) => `p.${quoteIdent(refColumns[i] as string)} OPERATOR(pg_catalog.=) r.${quoteIdent(c)}`).join(' AND ');
+    // Columns of different collations compare as PostgreSQL's check does: under the referenced column's.
+    const match = fk.columns.map((c, i) => `p.${quoteIdent(refColumns[i] as string)} OPERATOR(pg_catalog.=) r.${quoteIdent(c)}${collations[i]?.compareWith ? ` COLLATE ${collations[i]?.compareWith}` : ''}`).join(' AND ');
     where = `((${keyNotNull}) AND NOT EXISTS (SELECT 1 FROM ${ownRows(parent.table)} p WHERE ${match}))${partlyNull}`;
   }
   const { count, samples } = await countRows(ctx, ownRows(child.table), where, sampleKeyExpr('r', fk.columns), sampleLimit(ctx, object));
@@ -267,6 +280,57 @@ async function judgeForeignKey(fk: ForeignKeySpec, state: RunState, ctx: JudgeCo
     location: fk.location,
   });
   return { rule, status: 'failed' };
+}
+
+interface KeyCollation {
+  column: string;
+  refColumn: string;
+  type: string;
+  childName: string;
+  parentName: string;
+  parentSql: string;
+  /** The collation (SQL) the comparison is made under when the two differ: the referenced column's. */
+  compareWith: string | null;
+  /** PostgreSQL 18 refuses the pair: different collations, one of them nondeterministic. */
+  incompatible: boolean;
+}
+
+/**
+ * The collations of each key column pair. Up to PostgreSQL 17 the check compares two columns of
+ * different collations under the referenced column's (ri_GenerateQualCollation); 18 refuses the
+ * foreign key (42P21) when they differ and either is nondeterministic, and otherwise compares as 17 did.
+ */
+async function keyCollations(ctx: JudgeContext, child: { schema: string; name: string }, columns: string[], parent: { schema: string; name: string }, refColumns: string[]): Promise<(KeyCollation | null)[]> {
+  const rows = (
+    await ctx.db.query<{ side: string; column: string; oid: string; schema: string | null; name: string | null; deterministic: boolean | null; type: string }>(
+      `SELECT s.side, a.attname::pg_catalog.text AS column, a.attcollation::pg_catalog.text AS oid, n.nspname::pg_catalog.text AS schema, co.collname::pg_catalog.text AS name,
+              co.collisdeterministic AS deterministic, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
+         FROM (VALUES ('child', ${relationOid('$1', '$2')}, $3::pg_catalog.text[]), ('parent', ${relationOid('$4', '$5')}, $6::pg_catalog.text[])) AS s(side, rel, cols)
+         JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.rel AND a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (s.cols)
+         LEFT JOIN pg_catalog.pg_collation co ON co.oid OPERATOR(pg_catalog.=) a.attcollation
+         LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) co.collnamespace`,
+      [child.schema, child.name, columns, parent.schema, parent.name, refColumns],
+    )
+  ).rows;
+  const find = (side: string, column: string) => rows.find((r) => r.side === side && r.column === column);
+  return columns.map((column, i) => {
+    const refColumn = refColumns[i] as string;
+    const c = find('child', column);
+    const p = find('parent', refColumn);
+    if (!c || !p || c.oid === '0' || p.oid === '0' || c.oid === p.oid || p.schema === null || p.name === null) return null;
+    const parentSql = qualifiedName(p.schema, p.name);
+    const nondeterministic = c.deterministic === false || p.deterministic === false;
+    return {
+      column,
+      refColumn,
+      type: c.type,
+      childName: c.schema && c.name ? displayName(c.schema, c.name) : c.oid,
+      parentName: displayName(p.schema, p.name),
+      parentSql,
+      compareWith: parentSql,
+      incompatible: nondeterministic && ctx.catalog.serverVersionNum >= 180000,
+    };
+  });
 }
 
 interface UniqueSpec {
@@ -801,10 +865,13 @@ async function judgeCatalogForeignKey(
   const userOperator = fk.equality.find((e) => !e.operator.startsWith('OPERATOR("pg_catalog".'));
   if (userOperator) return notJudged(rule, `the constraint compares with ${userOperator.operator}, not one of pg_catalog's: user code`);
   const cast = (col: string, type: string | null) => (type ? `${col}::${type}` : col);
+  // Columns of different collations compare under the referenced column's, as the server's check does.
+  const collations = await keyCollations(ctx, { schema: fk.schema, name: fk.table }, fk.columns, { schema: fk.refSchema, name: fk.refTable }, fk.refColumns);
   const match = fk.columns
     .map((c, i) => {
       const e = fk.equality[i] as { operator: string; parentCast: string | null; childCast: string | null };
-      return `${cast(`p.${quoteIdent(fk.refColumns[i] as string)}`, e.parentCast)} ${e.operator} ${cast(`r.${quoteIdent(c)}`, e.childCast)}`;
+      const collate = collations[i]?.compareWith ? ` COLLATE ${collations[i]?.compareWith}` : '';
+      return `${cast(`p.${quoteIdent(fk.refColumns[i] as string)}`, e.parentCast)} ${e.operator} ${cast(`r.${quoteIdent(c)}`, e.childCast)}${collate}`;
     })
     .join(' AND ');
   const keyNotNull = fk.columns.map((c) => `r.${quoteIdent(c)} IS NOT NULL`).join(' AND ');

@@ -45,6 +45,15 @@ const SETUP = [
   'CREATE TABLE b8 (id int PRIMARY KEY)',
   'INSERT INTO b8 VALUES (1), (2)',
   'CREATE TABLE b8e (id int PRIMARY KEY)',
+  // B17: a nondeterministic (case-insensitive) ICU collation, "C", and ICU's English.
+  `CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`,
+  'CREATE TABLE p17 (code text COLLATE "C" PRIMARY KEY)',
+  `INSERT INTO p17 VALUES ('a'), ('b')`,
+  'CREATE TABLE c17 (id int PRIMARY KEY, code text COLLATE "en-US-x-icu", cic text COLLATE ci)',
+  `INSERT INTO c17 VALUES (1, 'a', 'A'), (2, 'b', 'b')`,
+  'CREATE TABLE p17ci (code text COLLATE ci PRIMARY KEY)',
+  `INSERT INTO p17ci VALUES ('a')`,
+  'ALTER TABLE c17 ADD CONSTRAINT c17_nv FOREIGN KEY (code) REFERENCES p17 (code) NOT VALID',
 ];
 
 /** The lead's operational judges (locks, rewrites) are not what these tests are about. */
@@ -235,6 +244,36 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
     expect(messageAt(report, 6, 'preflight/not-immutable')).toMatch(/^ADD COLUMN g fails now \(42P17\): the generation expression of g calls to_char\(\) \(stable\)/);
     expect(outcomesAt(report, 8)).toEqual([{ rule: 'preflight/index-expressions', status: 'passed', note: 'no row of today makes the expression raise (whether PostgreSQL accepts the expression itself, IMMUTABLE, is not judged)' }]);
     expect(outcomesAt(report, 10)?.map((o) => [o.rule, o.status])).toEqual([['preflight/index-expressions', 'passed']]);
+  });
+
+  it('B17: ADD FOREIGN KEY between text columns of different collations is judged as the server does: compared under the referenced column\'s up to 17, refused (42P21) by 18 when one is nondeterministic', async () => {
+    const root = repository({
+      'db/b17.sql': [
+        'ALTER TABLE c17 ADD FOREIGN KEY (code) REFERENCES p17 (code);',
+        'ALTER TABLE c17 ADD FOREIGN KEY (cic) REFERENCES p17 (code);',
+        'ALTER TABLE c17 ADD FOREIGN KEY (code) REFERENCES p17ci (code);',
+        'ALTER TABLE c17 ADD FOREIGN KEY (cic) REFERENCES p17ci (code);',
+        'ALTER TABLE c17 VALIDATE CONSTRAINT c17_nv;',
+        '',
+      ].join('\n'),
+    });
+    const { report } = await preflightJson(db.url, root, ['db/b17.sql']);
+    const eighteen = Number.parseInt(report.database.serverVersion, 10) >= 18;
+    const object = (column: string, table: string) => ({ schema: 'public', table: 'c17', columns: [column], references: { schema: 'public', table, columns: ['code'] } });
+    // Deterministic both (en-US against "C"): equal means the same bytes, a and b are there.
+    expect(outcomesAt(report, 1)).toEqual([{ rule: 'preflight/orphans', status: 'passed' }]);
+    const orphans = (line: number, column: string, table: string, samples: string[]) => ({ rule: 'preflight/orphans', severity: 'error', at: `db/b17.sql:${line}`, count: 1, samples, object: object(column, table) });
+    const refused = (line: number, column: string, table: string) => ({ rule: 'preflight/key-collations', severity: 'error', at: `db/b17.sql:${line}`, count: null, samples: [], object: object(column, table) });
+    expect(failuresOf(report)).toEqual(
+      eighteen
+        ? // 18 refuses the mixed pairs; the same nondeterministic collation on both sides: 'A' matches 'a', 'b' is an orphan.
+          [refused(2, 'cic', 'p17'), refused(3, 'code', 'p17ci'), orphans(4, 'cic', 'p17ci', ['b'])]
+        : // 15: under "C" 'A' is not 'a'; under ci 'b' is not in p17ci; ci against ci: 'b' again.
+          [orphans(2, 'cic', 'p17', ['A']), orphans(3, 'code', 'p17ci', ['b']), orphans(4, 'cic', 'p17ci', ['b'])],
+    );
+    // VALIDATE of one between "en-US-x-icu" and "C" (it once made the judgement error, 42P22).
+    expect(outcomesAt(report, 5)).toEqual([{ rule: 'preflight/orphans', status: 'passed' }]);
+    if (eighteen) expect(messageAt(report, 2, 'preflight/key-collations')).toMatch(/^ADD FOREIGN KEY fails now \(42P21, PostgreSQL 18\): cic has collation public\.ci and code has pg_catalog\."C";.*ALTER COLUMN "cic" TYPE text COLLATE "pg_catalog"\."C"\), then add the foreign key$/);
   });
 
   it('A8: a bare name that a user function shadows by overload is user code: not evaluated, and a barrier', async () => {

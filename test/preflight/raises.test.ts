@@ -31,7 +31,8 @@ describe('preflight: seed 003, its migration judged before its index exists', ()
     ]);
     expect(report.findings.find((f) => f.checkId === 'preflight/index-expressions')?.message).toBe(
       'CREATE INDEX idx_models_meta_credits_per_1k fails now: its expression raises "invalid input syntax for type integer: "1.38"" [22P02] on 1 row of public.models (samples: primary key (id)). ' +
-        'Write it so that it cannot raise on the data it will meet (a ::numeric cast instead of ::int for JSON numbers), or repair the rows first',
+        'Write it so that it cannot raise on the data it will meet (a ::numeric cast instead of ::int for JSON numbers), or repair the rows first. ' +
+        "Instead: cast to numeric, which takes 1.38 where an integer cast raises: CREATE INDEX idx_models_meta_credits_per_1k ON public.models USING btree ((CAST(meta ->> 'creditsPer1kTokens' AS numeric)));",
     );
     // The fix: DROP INDEX is not judged (listed); the ::numeric index passes.
     // Each file builds its index on models, which writes then wait for, with no lock_timeout set (a warning).
@@ -111,7 +112,7 @@ describe('preflight: expressions that raise, and values that do not convert', ()
     ]);
     const b = await judge('b.sql');
     expect(findingsOf(b, 'preflight/type-changes')).toEqual([{ rule: 'preflight/type-changes', severity: 'error', at: 'b.sql:1', count: null, samples: [], object: codes('code') }]);
-    expect(b.findings[0]?.message).toBe('ALTER COLUMN code TYPE int4 fails now (42804): there is no assignment cast from text to int4, so PostgreSQL will not convert the column without USING (e.g. USING code::int4)');
+    expect(b.findings[0]?.message).toBe('ALTER COLUMN code TYPE int4 fails now (42804): there is no assignment cast from text to int4, so PostgreSQL will not convert the column without USING (e.g. USING code::int4). Instead: convert it explicitly: ALTER TABLE public.codes ALTER COLUMN code TYPE int USING code::int;');
     // 123456 does not fit numeric(5,2): a numeric overflow, rows not counted (not an integer cast).
     expect(findingsOf(await judge('c.sql'), 'preflight/type-changes')).toEqual([{ rule: 'preflight/type-changes', severity: 'error', at: 'c.sql:1', count: null, samples: [], object: codes('amount') }]);
     // The look-alike converts: every value is an integer.

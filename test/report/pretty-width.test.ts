@@ -107,6 +107,17 @@ describe('pretty output fits the width and cuts nothing', () => {
     }
   });
 
+  it('in colour too: the codes take no room, every line fits, and the text is the same as without colour', () => {
+    const accepted = finding({ baselined: true, fingerprint: 'fedcba9876543210' });
+    for (const width of [60, 80]) {
+      const coloured = renderPretty(report([finding(), accepted]), { chalk: makeChalk(3), width });
+      expect(coloured).toContain('\u001b[');
+      expect(Math.max(...coloured.split('\n').map(displayWidth))).toBeLessThanOrEqual(width);
+      // eslint-disable-next-line no-control-regex -- removing the colour codes to compare the text
+      expect(coloured.replace(/\u001b\[[0-9;]*m/g, '')).toBe(render(report([finding(), accepted]), width));
+    }
+  });
+
   it('measures wide characters as two cells', () => {
     const wide = finding({ object: { schema: 'public', table: '請求書明細テーブル名前がとても長い' } });
     expect(displayWidth('請求書')).toBe(6);

@@ -244,6 +244,14 @@ export function exitCodeForNew(report: AuditReport, failOn: FailOn, options: { a
   return exitCodeFor({ ...report, findings: report.findings.filter(isNewOrGrown) }, failOn, options);
 }
 
+/**
+ * What the summaries call the findings no baseline or ignore accepts: "new", except under --compare, where
+ * "new" means new since the earlier report and the lead line says how many are.
+ */
+export function unacceptedWord(report: Pick<AuditReport, 'comparison'>): string {
+  return report.comparison ? 'unaccepted' : 'new';
+}
+
 /** After a finding's count in the human formats: " (new)", " (was 3)" for a count that grew or shrank; else nothing. */
 export function changeNote(f: Finding): string {
   if (!f.change) return '';

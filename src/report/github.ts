@@ -3,7 +3,7 @@ import { describeObject } from '../object-names.js';
 import { checkCounts, sampledReason } from './sampled.js';
 import { visible, visibleLines } from '../escape.js';
 import { withAcceptedFailures } from './suppress.js';
-import { githubComparison } from './compare.js';
+import { githubComparison, unacceptedWord } from './compare.js';
 
 /** Escaping of a workflow command's message, as @actions/core does. */
 export function escapeData(text: string): string {
@@ -50,7 +50,7 @@ export function renderGithub(report: AuditReport): string {
   const s = report.summary;
   lines.push(
     `::notice title=integrity::${escapeData(
-      `${withAcceptedFailures(checkCounts(report), report)}; findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info; ${fresh.length} new, ${accepted.length} accepted (baseline or ignore)`,
+      `${withAcceptedFailures(checkCounts(report), report)}; findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info; ${fresh.length} ${unacceptedWord(report)}, ${accepted.length} accepted (baseline or ignore)`,
     )}`,
   );
   return `${lines.join('\n')}\n`;

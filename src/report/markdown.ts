@@ -3,7 +3,7 @@ import { describeObject } from '../object-names.js';
 import { checkCounts, sampledReason } from './sampled.js';
 import { visibleLines, visible } from '../escape.js';
 import { withAcceptedFailures } from './suppress.js';
-import { changeNote, markdownComparison } from './compare.js';
+import { changeNote, markdownComparison, unacceptedWord } from './compare.js';
 
 /** Text for a Markdown table cell: controls made visible, HTML and Markdown escaped, one line. */
 function cell(text: string): string {
@@ -22,7 +22,7 @@ export function renderMarkdown(report: AuditReport): string {
   const s = report.summary;
   const accepted = report.findings.filter((f) => f.baselined || f.ignored).length;
   const out = [
-    `### integrity: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info${accepted ? ` (${report.findings.length - accepted} new, ${accepted} accepted)` : ''}`,
+    `### integrity: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info${accepted ? ` (${report.findings.length - accepted} ${unacceptedWord(report)}, ${accepted} accepted)` : ''}`,
     '',
     ...markdownComparison(report, cell),
     `Database \`${visible(report.database.name)}\` (PostgreSQL ${visible(report.database.serverVersion)}) · ${withAcceptedFailures(checkCounts(report), report)} · ${report.durationMs} ms`,

@@ -2,7 +2,7 @@ import type { AuditReport } from '../findings.js';
 import { EXIT } from '../errors.js';
 import { sampledReason } from './sampled.js';
 import { slackEscape, visible } from '../escape.js';
-import { comparisonDetails, comparisonLead, webhookComparison } from './compare.js';
+import { comparisonDetails, comparisonLead, unacceptedWord, webhookComparison } from './compare.js';
 
 export interface NotifyResult {
   delivered: boolean;
@@ -34,7 +34,7 @@ export function notificationPayload(report: AuditReport, exitCode: number, probl
   const status = exitCode === 2 ? 'error' : exitCode === 1 ? 'failed' : sampled.length > 0 ? 'sampled' : 'passed';
   const s = report.summary;
   const fresh = report.findings.filter((f) => !f.baselined && !f.ignored);
-  const head = `integrity ${status} on ${report.database.name}: ${fresh.length} ${report.comparison ? 'unaccepted' : 'new'} finding(s) (${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info in all); checks ${s.checks.failed} failed, ${s.checks.error} errored${sampled.length > 0 ? `, ${sampled.length} sampled (not passed)` : ''}`;
+  const head = `integrity ${status} on ${report.database.name}: ${fresh.length} ${unacceptedWord(report)} finding(s) (${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info in all); checks ${s.checks.failed} failed, ${s.checks.error} errored${sampled.length > 0 ? `, ${sampled.length} sampled (not passed)` : ''}`;
   const lines = report.findings
     .filter((f) => !f.baselined && !f.ignored)
     .slice(0, 10)

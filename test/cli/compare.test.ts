@@ -103,6 +103,8 @@ describe('check --compare: what changed since an earlier run', () => {
 
     const github = await runCli(['check', '-d', db.url, ...CHECKS, '--compare', 'prev.json', '--format', 'github'], { cwd });
     expect(github.stdout.split('\n')[0]).toBe(`::notice title=integrity%3A what changed::${lead}%0A${fixedLine}%0A${notRechecked}`);
+    // The closing notice's count is of findings no baseline accepts: not "new", which the lead counts.
+    expect(github.stdout.trimEnd().split('\n').at(-1)).toMatch(/; findings: 4 error, 0 warning, 0 info; 4 unaccepted, 0 accepted \(baseline or ignore\)$/);
   });
 
   it('--fail-on-new: exit 1 on a new or grown finding, 0 when findings are only unchanged or shrunk, by --fail-on', async () => {

@@ -4,6 +4,7 @@ import { selectChecks } from '../engine/selection.js';
 import { resolveConnection } from '../db/connection.js';
 import type { AuditOptions } from '../engine/runner.js';
 import { UsageError } from '../errors.js';
+import { globToRegExp } from '../glob.js';
 import type { FailOn } from '../findings.js';
 import type { CliIO } from './io.js';
 
@@ -46,6 +47,7 @@ export function addAuditOptions(cmd: Command): Command {
     .option('--check <id>', 'run only this check (repeatable)', collect)
     .option('--skip <id>', 'do not run this check (repeatable)', collect)
     .option('--schema <name>', 'audit this schema (repeatable; default: every non-system schema)', collect)
+    .option('--table <pattern>', 'audit only tables matching this glob on schema.table, or on table when it has no dot (repeatable), e.g. --table public.orders --table \'billing.*\'', collect)
     .option('--deep', 'orphan-rows: verify every foreign key, not only the ones PostgreSQL is not guaranteeing; sequence-behind-data: also read columns no index leads (a scan)', false)
     .option('--amcheck', 'collation-drift: verify the indexes a collation change put at risk with the amcheck extension (bt_index_check, read-only; reads each such index and its table)', false)
     .option('--jobs <n>', 'parallel connections sharing one snapshot', integer('--jobs', 1, 64), 4)
@@ -68,6 +70,7 @@ export interface AuditCommandOptions {
   check?: string[];
   skip?: string[];
   schema?: string[];
+  table?: string[];
   deep: boolean;
   /** Absent for commands that do not offer it. */
   amcheck?: boolean;
@@ -118,7 +121,17 @@ export async function auditOptionsFrom(opts: AuditCommandOptions, io: CliIO, fai
     checkTimeoutMs: opts.checkTimeout,
     failOn,
     samplePercent,
+    ...(opts.table?.length ? { onlyTables: tableMatcher(opts.table) } : {}),
     ...(signal ? { signal } : {}),
   };
+}
+
+/** `--table` patterns: a glob on `schema.table`, or on the table's name alone when the pattern has no dot. */
+export function tableMatcher(patterns: string[]): (schema: string, table: string) => boolean {
+  const compiled = patterns.map((p) => {
+    if (p.trim() === '') throw new UsageError('--table needs a pattern, e.g. --table public.orders or --table \'orders*\'');
+    return { re: globToRegExp(p), qualified: p.includes('.') };
+  });
+  return (schema, table) => compiled.some((c) => c.re.test(c.qualified ? `${schema}.${table}` : table));
 }
 

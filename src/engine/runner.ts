@@ -406,16 +406,19 @@ export async function auditWith(session: AuditLanes, options: AuditOptions): Pro
 /** The catalog with only the tables `keep` keeps, and what belongs to them (see AuditOptions.onlyTables). */
 export function restrictedCatalog(catalog: Catalog, keep: AuditOptions['onlyTables']): Catalog {
   if (!keep) return catalog;
-  const kept = <T extends { schema: string; table: string }>(items: T[]) => items.filter((i) => keep(i.schema, i.table));
+  // A partition goes with its partitioned table, and what belongs to it too.
+  const keys = new Set([...catalog.tables, ...catalog.partitions].filter((t) => keep(t.schema, t.name) || (t.partitionOf !== null && keep(t.partitionOf.schema, t.partitionOf.name))).map((t) => JSON.stringify([t.schema, t.name])));
+  const kept = (schema: string, table: string) => keys.has(JSON.stringify([schema, table]));
+  const keptItems = <T extends { schema: string; table: string }>(items: T[]) => items.filter((i) => kept(i.schema, i.table));
   return {
     ...catalog,
-    tables: catalog.tables.filter((t) => keep(t.schema, t.name)),
-    partitions: catalog.partitions.filter((t) => keep(t.schema, t.name)),
-    foreignKeys: kept(catalog.foreignKeys),
-    uniqueConstraints: kept(catalog.uniqueConstraints),
-    checkConstraints: kept(catalog.checkConstraints),
-    indexes: kept(catalog.indexes),
-    triggers: kept(catalog.triggers),
+    tables: catalog.tables.filter((t) => kept(t.schema, t.name)),
+    partitions: catalog.partitions.filter((t) => kept(t.schema, t.name)),
+    foreignKeys: keptItems(catalog.foreignKeys),
+    uniqueConstraints: keptItems(catalog.uniqueConstraints),
+    checkConstraints: keptItems(catalog.checkConstraints),
+    indexes: keptItems(catalog.indexes),
+    triggers: keptItems(catalog.triggers),
   };
 }
 

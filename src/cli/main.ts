@@ -83,7 +83,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .option('--notify-required', 'exit 2 when the notification cannot be delivered', false)
     .option('--baseline <file>', 'findings recorded in this baseline (integrity baseline) do not fail the run unless their count grew')
     .option('--prune-baseline', 'with --baseline: rewrite it without the entries that no longer occur', false)
-    .option('--compare <previous.json>', 'mark each finding new, unchanged, grown or shrunk against an earlier --format json report, and list what was fixed since')
+    .option('--compare <file>', 'an earlier run\'s --format json report: mark each finding new, unchanged, grown or shrunk against it, and list what was fixed since')
     .option('--fail-on-new', 'with --compare: exit 1 only on new or grown findings at or above --fail-on', false)
     .option('--fix-sql <file>', 'write the repair script for the findings to FILE (- for stdout; the report then goes only to --output)')
     .option('--plan', 'print what each check would read and the planner\'s estimates (rows, pages), without running the audit', false)

@@ -18,6 +18,7 @@ import {
   type PreflightFindingInput,
   type RangeVar,
   type RunState,
+  type TransactionFrame,
 } from './judge.js';
 import type { PreflightRuleId } from './rules.js';
 import { judgeAlterType, judgeExpressionIndex, raisingRows } from './expression-judges.js';
@@ -715,7 +716,9 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
               : subtype === 'AT_ValidateConstraint'
                 ? 'preflight/orphans'
                 : 'preflight/not-judged';
-    if (subtype === 'AT_ColumnDefault') defaultActions(state).set(JSON.stringify([t.schema, t.name, String(cmd.name ?? '')]), cmd.def ? 'set' : 'dropped');
+    if (subtype === 'AT_ColumnDefault') {
+      defaultActions(state).set(JSON.stringify([t.schema, t.name, String(cmd.name ?? '')]), { action: cmd.def ? 'set' : 'dropped', made: { location: s.location, frame: state.transaction, savepoints: state.transaction?.savepoints.length ?? 0 } });
+    }
     // Data cannot make these fail, and they change no row: judged by what the rest of the run does
     // (a trigger left disabled) or by the DEFAULT they set (a placeholder), not here.
     if (['AT_ColumnDefault', 'AT_EnableTrig', 'AT_EnableAlwaysTrig', 'AT_EnableReplicaTrig', 'AT_DisableTrig', 'AT_EnableTrigAll', 'AT_DisableTrigAll', 'AT_EnableTrigUser', 'AT_DisableTrigUser'].includes(subtype)) continue;
@@ -917,7 +920,7 @@ export const judgeIndex: Judge = async (s, state, ctx, report) => {
   if (existing) return [{ rule: s.node.unique === true ? 'preflight/duplicates' : 'preflight/index-expressions', status: 'passed', note: `${existing} exists: IF NOT EXISTS skips the statement` }];
   const target = targetOf(rv, state, ctx);
   if (target.kind !== 'unknown' && typeof s.node.idxname === 'string') {
-    const made = ledgerOf(state).made.get(relationName(target.schema, s.node.idxname));
+    const made = stillMade(ledgerOf(state).made.get(relationName(target.schema, s.node.idxname)), state);
     if (s.node.if_not_exists === true && made) return [{ rule: 'preflight/names-taken', status: 'passed', note: `the run makes ${displayName(target.schema, s.node.idxname)} at ${at(made)}: IF NOT EXISTS skips the statement` }];
     const taken = s.node.if_not_exists === true ? null : await judgeIndexName(target, s.node.idxname, s, state, ctx, report);
     if (taken) return [taken];
@@ -1051,7 +1054,7 @@ async function judgePartitionKeys(t: Extract<Target, { kind: 'today' }>, columns
  * indexes on the column, a DROP TABLE its indexes and constraints); after a DROP ... CASCADE any may have.
  */
 interface NameLedger {
-  made: Map<string, StatementLocation>;
+  made: Map<string, Made>;
   freed: Set<string>;
   unsureTables: Set<string>;
   unsureAll: boolean;
@@ -1066,11 +1069,29 @@ function ledgerOf(state: RunState): NameLedger {
   }
   return ledger;
 }
+/**
+ * Where a name was made, and in which transaction block: a ROLLBACK (or ROLLBACK TO SAVEPOINT) undoes
+ * it, and RunState goes back to its snapshot in place, so a name counts as made only outside any block
+ * or inside the same block, with no savepoint set, that the statement judged now is in.
+ */
+export interface Made {
+  location: StatementLocation;
+  frame: TransactionFrame | null;
+  savepoints: number;
+}
+
+export function stillMade(made: Made | undefined, state: RunState): StatementLocation | null {
+  if (!made) return null;
+  if (made.frame !== state.transaction) return null;
+  if (made.frame !== null && (made.savepoints > 0 || made.frame.savepoints.length > 0)) return null;
+  return made.location;
+}
+
 const constraintName = (schema: string, table: string, name: string) => JSON.stringify(['constraint', schema, table, name]);
 const relationName = (schema: string, name: string) => JSON.stringify(['relation', schema, name]);
 
-function make(ledger: NameLedger, key: string, location: StatementLocation): void {
-  ledger.made.set(key, location);
+function make(ledger: NameLedger, key: string, location: StatementLocation, state: RunState): void {
+  ledger.made.set(key, { location, frame: state.transaction, savepoints: state.transaction?.savepoints.length ?? 0 });
   ledger.freed.delete(key);
 }
 function free(ledger: NameLedger, key: string): void {
@@ -1098,8 +1119,9 @@ const RELKINDS: Record<string, string> = { r: 'table', i: 'index', I: 'index', p
 async function relationTaken(ctx: JudgeContext, state: RunState, schema: string, name: string): Promise<string | null> {
   const ledger = ledgerOf(state);
   const key = relationName(schema, name);
-  const made = ledger.made.get(key);
+  const made = stillMade(ledger.made.get(key), state);
   if (made) return `the run makes a relation ${displayName(schema, name)} at ${at(made)}`;
+  if (ledger.made.has(key)) return null;
   if (ledger.freed.has(key) || ledger.unsureAll) return null;
   const today = await relationToday(ctx, schema, name);
   if (!today) return null;
@@ -1113,8 +1135,9 @@ async function relationTaken(ctx: JudgeContext, state: RunState, schema: string,
 async function constraintTaken(ctx: JudgeContext, state: RunState, t: Extract<Target, { kind: 'today' | 'created' }>, name: string): Promise<string | null> {
   const ledger = ledgerOf(state);
   const key = constraintName(t.schema, t.name, name);
-  const made = ledger.made.get(key);
+  const made = stillMade(ledger.made.get(key), state);
   if (made) return `the run adds a constraint ${name} to ${displayName(t.schema, t.name)} at ${at(made)}`;
+  if (ledger.made.has(key)) return null;
   if (t.kind === 'created' || ledger.freed.has(key) || ledger.unsureAll || ledger.unsureTables.has(tableKey(t.schema, t.name))) return null;
   const row = (
     await ctx.db.query<{ contype: string }>(
@@ -1140,8 +1163,8 @@ async function judgeConstraintName(t: Extract<Target, { kind: 'today' | 'created
   const asConstraint = asRelation ? null : await constraintTaken(ctx, state, t, name);
   // A name taken stays the earlier holder's: this statement fails and makes nothing.
   if (!asRelation && !asConstraint) {
-    make(ledger, constraintName(t.schema, t.name, name), s.location);
-    if (key) make(ledger, relationName(t.schema, name), s.location);
+    make(ledger, constraintName(t.schema, t.name, name), s.location, state);
+    if (key) make(ledger, relationName(t.schema, name), s.location, state);
     return null;
   }
   const code = asRelation ? '42P07' : '42710';
@@ -1163,7 +1186,7 @@ async function judgeConstraintName(t: Extract<Target, { kind: 'today' | 'created
 async function judgeIndexName(t: Extract<Target, { kind: 'today' | 'created' }>, name: string, s: MigrationStatement, state: RunState, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome | null> {
   const taken = await relationTaken(ctx, state, t.schema, name);
   if (!taken) {
-    make(ledgerOf(state), relationName(t.schema, name), s.location);
+    make(ledgerOf(state), relationName(t.schema, name), s.location, state);
     return null;
   }
   const rule = 'preflight/names-taken';
@@ -1198,7 +1221,7 @@ function freeDroppedNames(s: MigrationStatement, t: { schema: string; name: stri
 function recordCreatedNames(s: MigrationStatement, state: RunState, ctx: JudgeContext): void {
   const rel = resolveRelation((s.node.relation ?? {}) as RangeVar, state, ctx.catalog);
   const ledger = ledgerOf(state);
-  make(ledger, relationName(rel.schema, rel.name), s.location);
+  make(ledger, relationName(rel.schema, rel.name), s.location, state);
   const constraints: Node[] = [];
   for (const e of (s.node.tableElts as Node[] | undefined) ?? []) {
     if (isNode(e.Constraint)) constraints.push(e.Constraint as Node);
@@ -1206,8 +1229,8 @@ function recordCreatedNames(s: MigrationStatement, state: RunState, ctx: JudgeCo
   }
   for (const c of constraints) {
     if (typeof c.conname !== 'string') continue;
-    make(ledger, constraintName(rel.schema, rel.name, c.conname), s.location);
-    if (['CONSTR_PRIMARY', 'CONSTR_UNIQUE', 'CONSTR_EXCLUSION'].includes(String(c.contype))) make(ledger, relationName(rel.schema, c.conname), s.location);
+    make(ledger, constraintName(rel.schema, rel.name, c.conname), s.location, state);
+    if (['CONSTR_PRIMARY', 'CONSTR_UNIQUE', 'CONSTR_EXCLUSION'].includes(String(c.contype))) make(ledger, relationName(rel.schema, c.conname), s.location, state);
   }
 }
 
@@ -1238,10 +1261,10 @@ const followNames: Judge = async (s, state) => {
       if (s.node.renameType === 'OBJECT_TABCONSTRAINT' && typeof s.node.subname === 'string') {
         free(ledger, constraintName(schema, rv.relname ?? '', s.node.subname));
         free(ledger, relationName(schema, s.node.subname));
-        make(ledger, constraintName(schema, rv.relname ?? '', String(s.node.newname)), s.location);
+        make(ledger, constraintName(schema, rv.relname ?? '', String(s.node.newname)), s.location, state);
       } else if (s.node.renameType !== 'OBJECT_COLUMN') {
         free(ledger, relationName(schema, rv.relname ?? ''));
-        make(ledger, relationName(schema, String(s.node.newname)), s.location);
+        make(ledger, relationName(schema, String(s.node.newname)), s.location, state);
         // A table renamed takes its constraints along: its old and new names are not followed further.
         ledger.unsureTables.add(tableKey(schema, rv.relname ?? ''));
         ledger.unsureTables.add(tableKey(schema, String(s.node.newname)));
@@ -1251,9 +1274,9 @@ const followNames: Judge = async (s, state) => {
   return [notJudged('preflight/not-judged', `preflight does not judge ${statementLabel(s)} statements`)];
 };
 
-const defaults = new WeakMap<RunState, Map<string, 'set' | 'dropped'>>();
+const defaults = new WeakMap<RunState, Map<string, { action: 'set' | 'dropped'; made: Made }>>();
 /** The last SET or DROP DEFAULT of the run on each column (key: JSON [schema, table, column]), for a later ALTER COLUMN ... TYPE. */
-export function defaultActions(state: RunState): Map<string, 'set' | 'dropped'> {
+export function defaultActions(state: RunState): Map<string, { action: 'set' | 'dropped'; made: Made }> {
   let map = defaults.get(state);
   if (!map) {
     map = new Map();

@@ -13,6 +13,7 @@ import {
   reportForeignQualifier,
   rowKey,
   sampleLimit,
+  stillMade,
   userTypes,
   type Target,
 } from './data-judges.js';
@@ -309,7 +310,9 @@ async function judgeDefaultCast(s: MigrationStatement, t: Extract<Target, { kind
   const rule = 'preflight/default-casts';
   const cmds = ((s.node.cmds as Node[] | undefined) ?? []).map((c) => (c.AlterTableCmd ?? {}) as Node);
   if (cmds.some((c) => c.subtype === 'AT_ColumnDefault' && c.name === column && !c.def)) return null;
-  const earlier = defaultActions(state).get(JSON.stringify([t.schema, t.name, column]));
+  const recorded = defaultActions(state).get(JSON.stringify([t.schema, t.name, column]));
+  // One in a transaction block that may have been rolled back since is not taken as done.
+  const earlier = recorded && stillMade(recorded.made, state) ? recorded.action : null;
   if (earlier === 'dropped') return null;
   const dflt = (
     await ctx.db.query<{ expr: string }>(

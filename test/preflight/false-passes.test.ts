@@ -134,6 +134,11 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
     expect(outcomesAt(report, 11)?.map((o) => o.status)).toEqual(['not-judged']);
     expect(outcomesAt(report, 12)).toEqual([{ rule: 'preflight/names-taken', status: 'passed', note: 'the run makes public.b2_n at db/b2.sql:8: IF NOT EXISTS skips the statement' }]);
     expect(outcomesAt(report, 13)).toEqual([{ rule: 'preflight/check-violations', status: 'passed' }]);
+    // A name made in a block that is rolled back is free again; one made twice in the same block is taken.
+    const rolledBack = await alone('b2r', 'BEGIN;\nCREATE INDEX b2_r ON b2 (n);\nROLLBACK;\nCREATE INDEX b2_r ON b2 (m);\n');
+    expect(failuresOf(rolledBack)).toEqual([]);
+    const twice = await alone('b2t', 'BEGIN;\nCREATE INDEX b2_t ON b2 (n);\nCREATE INDEX b2_t ON b2 (m);\nCOMMIT;\n');
+    expect(failuresOf(twice).map((f) => [f.rule, f.at])).toEqual([['preflight/names-taken', 'db/b2t.sql:3']]);
   });
 
   /** Each migration in a run of its own: an ALTER COLUMN ... TYPE changes its table for whatever follows. */

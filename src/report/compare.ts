@@ -153,7 +153,7 @@ export function compareWithPrevious(report: AuditReport, previous: { file: strin
 }
 
 function toPreviousFinding(p: PreviousReport['findings'][number]): PreviousFinding {
-  return { fingerprint: p.fingerprint, checkId: p.checkId, severity: p.severity, message: p.message, object: p.object as FindingObject, count: p.count };
+  return { fingerprint: p.fingerprint, checkId: p.checkId, severity: p.severity, message: p.message, object: p.object, count: p.count };
 }
 
 /** One line when the earlier report is of another database, else null. */

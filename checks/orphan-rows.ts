@@ -434,8 +434,11 @@ async function removeOrphans(ctx: CheckContext<Options>, ref: Reference, finding
   // Reads, updates and deletes of the child's own rows (ONLY, as its foreign key covers); inserts name it plainly.
   const childRows = ownRows(ref.child);
   const childLabel = displayName(ref.child.schema, ref.child.name);
-  const quarantine = await quarantineFor(db, ref.child, finding.fingerprint);
   const strategy = strategyFor(ctx, ref);
+  // A sensitive table's rows that are only changed (their key set to NULL) are copied as the key and the
+  // changed columns; rows that are deleted are copied whole, or restoring them would lose the rest.
+  const partial = strategy === 'set-null' && ref.child.primaryKey && ctx.sensitiveTable(ref.child.schema, ref.child.name) ? [...ref.child.primaryKey, ...ref.columns.map((c) => c.name)] : undefined;
+  const quarantine = await quarantineFor(db, ref.child, finding.fingerprint, partial);
   const steps: RepairStep[] = [];
   const restore: string[] = [];
   const fp = finding.fingerprint;
@@ -517,7 +520,7 @@ UPDATE ${childRows} AS t SET ${sets} WHERE ${where};`,
     steps.push(lockStep(rememberOrphans, scripted.changed.filter((d) => !d.setColumns)));
     for (const dep of scripted.changed) {
       const depRows = ownRows(dep.table);
-      const depQuarantine = await quarantineFor(db, dep.table, fp);
+      const depQuarantine = await quarantineFor(db, dep.table, fp, dep.setColumns && dep.table.primaryKey && ctx.sensitiveTable(dep.table.schema, dep.table.name) ? [...dep.table.primaryKey, ...dep.setColumns] : undefined);
       steps.push({
         safety: 'destructive',
         phase: 'transaction',

@@ -535,7 +535,9 @@ async function clearPlaceholders(ctx: CheckContext<Options>, table: Table, plan:
       ],
     };
   }
-  const quarantine = await quarantineFor(db, table, finding.fingerprint);
+  // A sensitive table: its rows are changed, not deleted, so the key and the cleared column are all the restore needs.
+  const partial = table.primaryKey && ctx.sensitiveTable(table.schema, table.name) ? [...new Set([...table.primaryKey, column.name])] : undefined;
+  const quarantine = await quarantineFor(db, table, finding.fingerprint, partial);
   const what = isArray ? `remove the placeholder elements from ${displayName(column.name)} (NULL them in multidimensional arrays)` : `set ${displayName(column.name)} to NULL`;
   const clear = `${copyToQuarantine(quarantine, source, where, 'placeholder-uuid', finding.fingerprint)}\nUPDATE ${source} AS t SET ${quoteIdent(column.name)} = ${clearedValue(ctx, plan)} WHERE ${where};`;
   if (!table.primaryKey) {

@@ -34,6 +34,17 @@ function percentage(name: string) {
   };
 }
 
+/** A memory size as PostgreSQL writes one (`64MB`, `1GB`, `512kB`; a bare number is MB), in kB, from 1 MB to 64 GB. */
+export function memorySize(name: string) {
+  return (value: string): number => {
+    const m = /^\s*(\d+)\s*(kB|MB|GB)?\s*$/i.exec(value);
+    const unit = { kb: 1, mb: 1024, gb: 1024 * 1024 }[(m?.[2] ?? 'MB').toLowerCase() as 'kb'];
+    const kb = m ? Number(m[1]) * unit : NaN;
+    if (!Number.isSafeInteger(kb) || kb < 1024 || kb > 64 * 1024 * 1024) throw new InvalidArgumentError(`${name} must be a size from 1MB to 64GB, e.g. 256MB or 1GB`);
+    return kb;
+  };
+}
+
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** The options that say what to audit and how, shared by `check` and `fix`. */
@@ -51,6 +62,7 @@ export function addAuditOptions(cmd: Command): Command {
     .option('--deep', 'orphan-rows: verify every foreign key, not only the ones PostgreSQL is not guaranteeing; sequence-behind-data: also read columns no index leads (a scan)', false)
     .option('--amcheck', 'collation-drift: verify the indexes a collation change put at risk with the amcheck extension (bt_index_check, read-only; reads each such index and its table)', false)
     .option('--jobs <n>', 'parallel connections sharing one snapshot', integer('--jobs', 1, 64), 4)
+    .option('--work-mem <size>', 'memory the audit\'s joins may use across all its connections, e.g. 256MB or 1GB (each connection gets its share of it as work_mem, divided by hash_mem_multiplier; never less than the server\'s work_mem)', memorySize('--work-mem'))
     .option('--statement-timeout <ms>', 'cancel any audit query running longer than this', integer('--statement-timeout', 1, 86_400_000), 60_000)
     .option('--lock-timeout <ms>', 'give up waiting for a lock after this long', integer('--lock-timeout', 1, 86_400_000), 3_000)
     .option('--check-timeout <ms>', 'cut off a check (a plugin, say) still running after this long, and report it as an error', integer('--check-timeout', 1, 86_400_000), 1_800_000)
@@ -75,6 +87,8 @@ export interface AuditCommandOptions {
   /** Absent for commands that do not offer it. */
   amcheck?: boolean;
   jobs: number;
+  /** kB */
+  workMem?: number;
   statementTimeout: number;
   lockTimeout: number;
   checkTimeout: number;
@@ -116,6 +130,7 @@ export async function auditOptionsFrom(opts: AuditCommandOptions, io: CliIO, fai
     deep: opts.deep,
     amcheck: opts.amcheck ?? false,
     jobs: opts.jobs,
+    ...(opts.workMem ? { workMemKb: opts.workMem } : {}),
     statementTimeoutMs: opts.statementTimeout,
     lockTimeoutMs: opts.lockTimeout,
     checkTimeoutMs: opts.checkTimeout,

@@ -28,7 +28,16 @@ export interface SessionOptions {
   jobs: number;
   statementTimeoutMs: number;
   lockTimeoutMs: number;
+  /**
+   * `--work-mem`: the memory the audit's joins and sorts may use, in kB, across all its connections. Each
+   * connection gets its share, divided by hash_mem_multiplier (a hash may use that many times work_mem);
+   * never less than the server's own work_mem.
+   */
+  workMemKb?: number;
 }
+
+/** The default --work-mem: 256 MB across the audit's connections. */
+export const DEFAULT_WORK_MEM_KB = 256 * 1024;
 
 /**
  * Runs `work` on each item, spread over the audit's idle connections (in the same snapshot), the
@@ -463,10 +472,12 @@ async function beginReadOnly(client: pg.Client, options: SessionOptions, snapsho
   if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT ${pg.escapeLiteral(snapshot)}`);
   // set_config with is_local = true is SET LOCAL with bound values.
   const limits = await serverLimits(client);
+  const share = Math.floor((options.workMemKb ?? DEFAULT_WORK_MEM_KB) / Math.max(1, options.jobs) / Math.max(1, limits.hash_mem_multiplier));
   const values = [
     `${smallerLimit(options.statementTimeoutMs, limits.statement_timeout)}ms`,
     `${smallerLimit(options.lockTimeoutMs, limits.lock_timeout)}ms`,
     `${limits.idle_in_transaction_session_timeout}ms`,
+    `${Math.max(share, limits.work_mem, 64)}kB`,
   ];
   await client.query(AUDIT_SETTINGS_SQL, values);
   PINNED.set(client, pinnedSettings(values));
@@ -476,16 +487,21 @@ interface ServerLimits {
   statement_timeout: number;
   lock_timeout: number;
   idle_in_transaction_session_timeout: number;
+  /** kB */
+  work_mem: number;
+  hash_mem_multiplier: number;
 }
 
 /** The timeouts the session started with (the server's, the database's or the role's settings), in ms; 0 is none. */
 async function serverLimits(client: pg.Client): Promise<ServerLimits> {
   const res = await client.query<{ name: keyof ServerLimits; ms: string }>(
     `SELECT name, setting AS ms FROM pg_catalog.pg_settings
-      WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout')`,
+      WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'work_mem', 'hash_mem_multiplier')`,
   );
-  const limits: ServerLimits = { statement_timeout: 0, lock_timeout: 0, idle_in_transaction_session_timeout: 0 };
+  const limits: ServerLimits = { statement_timeout: 0, lock_timeout: 0, idle_in_transaction_session_timeout: 0, work_mem: 4096, hash_mem_multiplier: 1 };
   for (const r of res.rows) limits[r.name] = Number(r.ms) || 0;
+  // hash_mem_multiplier is PostgreSQL 13+: 1 before it (a hash then stays within work_mem).
+  if (!(limits.hash_mem_multiplier >= 1)) limits.hash_mem_multiplier = 1;
   return limits;
 }
 
@@ -543,7 +559,8 @@ function isOutOfSlots(err: unknown): boolean {
 
 /**
  * The settings of every audit transaction ($1 statement_timeout, $2 lock_timeout, $3
- * idle_in_transaction_session_timeout: each never looser than the one in force), as pg_dump pins its
+ * idle_in_transaction_session_timeout: each never looser than the one in force; $4 work_mem, the
+ * connection's share of --work-mem, so an anti-join's hash fits in one batch), as pg_dump pins its
  * session: `row_security = off` makes a table whose policies would hide rows an error instead of a
  * silent partial read, and a `search_path` of `pg_catalog, pg_temp` keeps every unqualified operator,
  * function and type on the system's own, so no object a user created runs inside the audit.
@@ -554,7 +571,7 @@ export const AUDIT_SETTINGS_SQL = `SELECT pg_catalog.set_config('statement_timeo
             pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true),
             pg_catalog.set_config('standard_conforming_strings', 'on', true),
             pg_catalog.set_config('DateStyle', 'ISO, MDY', true), pg_catalog.set_config('IntervalStyle', 'postgres', true),
-            pg_catalog.set_config('extra_float_digits', '3', true)`;
+            pg_catalog.set_config('extra_float_digits', '3', true), pg_catalog.set_config('work_mem', $4, true)`;
 
 /**
  * Each connection's settings as one statement with the values written in (ours: numbers and units), run

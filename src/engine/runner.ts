@@ -68,6 +68,8 @@ export interface AuditOptions {
    * only quarantines what the catalog it sees tells it of.
    */
   onlyTables?: (schema: string, table: string) => boolean;
+  /** `--work-mem` in kB, across all the audit's connections (see SessionOptions.workMemKb). */
+  workMemKb?: number;
 }
 
 /** The audit was stopped (SIGINT, SIGTERM); there is no report, and nothing it found counts as a pass. */
@@ -177,6 +179,7 @@ export async function runWithSession<T>(options: AuditOptions, work: (session: A
     jobs: options.jobs,
     statementTimeoutMs: options.statementTimeoutMs,
     lockTimeoutMs: options.lockTimeoutMs,
+    ...(options.workMemKb ? { workMemKb: options.workMemKb } : {}),
   });
   const onAbort = () => {
     void session.interrupt();

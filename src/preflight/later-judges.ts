@@ -174,7 +174,7 @@ export const judgeJsonIntCasts: Judge = async (s, state, ctx, report) => {
       rule,
       kind: 'json-int-cast',
       message:
-        `${flagged.map((f) => `${f.text} (${f.type}) in the ${f.where}`).join('; ')}: a JSON number with a fraction (1.38) or beyond the type's range, written later, makes that write fail with 22P02 or 22003, whatever today's rows hold (seed 003). ` +
+        `${flagged.map((f) => `${f.text} (${f.type}) in the ${f.where}`).join('; ')}: a JSON number with a fraction (1.38) or beyond the type's range, written later, makes that write fail with 22P02 or 22003, whatever today's rows hold (an index like this once failed in production the day a price of 1.38 arrived). ` +
         `Cast to numeric instead: ${fixedSql}`,
       object: { schema: rel.schema, table: rel.name, ...(columns.length === 1 ? { column: columns[0] as string } : { columns }), ...(s.kind === 'IndexStmt' && typeof s.node.idxname === 'string' ? { index: s.node.idxname } : {}) },
       count: null,
@@ -246,7 +246,7 @@ export const judgePlaceholderDefaults: Judge = async (s, state, ctx, report) => 
     report({
       rule,
       kind: 'placeholder-default',
-      message: `${d.column} gets DEFAULT '${value}', the placeholder ${placeholder}: every insert that omits ${d.column} will write a fake id (seed 000). Leave it without a DEFAULT (an insert that does not know the id then fails), or NULL`,
+      message: `${d.column} gets DEFAULT '${value}', the placeholder ${placeholder}: every insert that omits ${d.column} will write a fake id (a ledger once filled with rows attributed to nobody this way). Leave it without a DEFAULT (an insert that does not know the id then fails), or NULL`,
       object: { schema: rel.schema, table: rel.name, column: d.column },
       count: null,
       samples: [],

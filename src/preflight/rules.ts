@@ -55,13 +55,13 @@ export const PREFLIGHT_RULES = [
     id: 'preflight/json-int-casts',
     title: 'JSON text cast to an integer in an index, CHECK or generated column',
     severity: 'error',
-    description: 'The statement adds a cast of JSON text to smallint, integer or bigint that every later write evaluates: the first fractional value (1.38) makes writes fail with 22P02, whatever today\'s rows hold (seed 003).',
+    description: 'The statement adds a cast of JSON text to smallint, integer or bigint that every later write evaluates: the first fractional value (1.38) makes writes fail with 22P02, whatever today\'s rows hold, as an expression index on a JSON field once did in production when 1.38 arrived.',
   },
   {
     id: 'preflight/placeholder-defaults',
     title: 'A placeholder UUID as a column DEFAULT',
     severity: 'warning',
-    description: "The statement gives an id column a placeholder DEFAULT (the nil UUID, or placeholder-uuid's values): every insert that omits it will write a fake id (seed 000).",
+    description: "The statement gives an id column a placeholder DEFAULT (the nil UUID, or placeholder-uuid's values): every insert that omits it will write a fake id, as a ledger once did when a pricing lookup fell back to the nil UUID.",
   },
   {
     id: 'preflight/unvalidated-foreign-keys',

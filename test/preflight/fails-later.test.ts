@@ -40,7 +40,7 @@ describe('preflight: data that will make it fail later', () => {
       { rule: 'preflight/placeholder-defaults', severity: 'warning', at: 'p.sql:3', count: null, samples: [], object: { schema: 'public', table: 'orders', column: 'ref' } },
     ]);
     expect(report.findings.find((f) => f.location.line === 2)?.message).toBe(
-      "provider_id gets DEFAULT '00000000-0000-0000-0000-000000000000', the placeholder 00000000-0000-0000-0000-000000000000: every insert that omits provider_id will write a fake id (seed 000). Leave it without a DEFAULT (an insert that does not know the id then fails), or NULL",
+      "provider_id gets DEFAULT '00000000-0000-0000-0000-000000000000', the placeholder 00000000-0000-0000-0000-000000000000: every insert that omits provider_id will write a fake id (a ledger once filled with rows attributed to nobody this way). Leave it without a DEFAULT (an insert that does not know the id then fails), or NULL",
     );
     // A real id as the default is not a placeholder; note is not an id column.
     expect(outcomesAt(report, 'p.sql', 4)).toEqual([{ rule: 'preflight/nulls', status: 'passed' }, { rule: 'preflight/placeholder-defaults', status: 'passed' }]);

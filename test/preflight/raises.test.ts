@@ -147,7 +147,7 @@ describe('preflight: JSON text cast to an integer, which fails later writes what
       casts: [{ expression: "CAST(meta ->> 'creditsPer1kTokens' AS int)", castType: 'integer', column: 'meta', where: 'index key' }],
       instead: "CREATE INDEX idx_models_meta_credits_per_1k ON models USING btree ((CAST(meta ->> 'creditsPer1kTokens' AS numeric)))",
     });
-    expect(f?.message).toMatch(/^CAST\(meta ->> 'creditsPer1kTokens' AS int\) \(integer\) in the index key: a JSON number with a fraction \(1\.38\) .* \(seed 003\)\. Cast to numeric instead: CREATE INDEX/);
+    expect(f?.message).toMatch(/^CAST\(meta ->> 'creditsPer1kTokens' AS int\) \(integer\) in the index key: a JSON number with a fraction \(1\.38\) .* \(an index like this once failed in production the day a price of 1\.38 arrived\)\. Cast to numeric instead: CREATE INDEX/);
     expect(outcomesAt(report, 'seed-003/20251112120000_credits_index/migration.sql', 2)).toEqual([
       { rule: 'preflight/index-expressions', status: 'passed', note: PASSED },
       { rule: 'preflight/json-int-casts', status: 'failed' },

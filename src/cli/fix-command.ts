@@ -1,4 +1,4 @@
-import readline from 'node:readline/promises';
+import { confirm } from './confirm.js';
 import { UsageError, EXIT, errorMessage } from '../errors.js';
 import { AuditInterrupted, describeError, runAuditWithRepairs } from '../engine/runner.js';
 import { applyRepairs, outcomeOf, runnableSteps, verifyRepairs, type VerifyLine } from '../fix/execute.js';
@@ -28,14 +28,6 @@ function summaryLine(report: AuditReport): string {
   return `${report.findings.length} findings (${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info); ${checkCounts(report)}`;
 }
 
-async function confirm(question: string): Promise<boolean> {
-  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
 
 export async function fixCommand(opts: FixCommandOptions, io: CliIO): Promise<number> {
   const errLine = errorLine(io);

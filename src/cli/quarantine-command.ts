@@ -1,4 +1,4 @@
-import readline from 'node:readline/promises';
+import { confirm } from './confirm.js';
 import type pg from 'pg';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
@@ -188,14 +188,6 @@ export function parseAge(text: string): string {
   return `${Number(m[1])} ${unit}`;
 }
 
-async function confirm(question: string): Promise<boolean> {
-  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
 
 export async function purgeCommand(opts: PurgeOptions, io: CliIO): Promise<number> {
   let t: ConnectionTarget | undefined;

@@ -1421,14 +1421,26 @@ interface DomainFacts {
   userCode: string | null;
 }
 
+/** What a domain's CHECK (as pg_get_constraintdef writes it) calls beyond reading; one that does not parse is taken as calling anything. */
+function checkCodeBeyondReading(definition: string): string[] {
+  try {
+    const tree = parseSync(`ALTER DOMAIN pg_catalog.x ADD ${definition}`) as unknown;
+    return codeBeyondReading(tree, REFUSED_IN_EXPRESSIONS);
+  } catch {
+    return [`a CHECK not read here (${definition})`];
+  }
+}
+
 /** The domain a column type names (bare: the first schema of pg_catalog and the search_path that has the name), or null when it names no domain. */
 async function domainOf(ctx: JudgeContext, state: RunState, typeName: Node): Promise<DomainFacts | null> {
   if (Array.isArray(typeName.arrayBounds) && typeName.arrayBounds.length > 0) return null;
   const names = strings(typeName.names);
   const name = names[names.length - 1] ?? '';
+  // A bare name under a search_path the run made unknown could be any schema's type: not judged as a domain.
+  if (names.length === 1 && state.searchPathUnknown) return null;
   const schemas = names.length > 1 ? [names[names.length - 2] as string] : ['pg_catalog', ...state.searchPath];
   const row = (
-    await ctx.db.query<{ schema: string; name: string; domain: boolean; notNull: boolean; defaultExpr: string | null; userCode: string | null }>(
+    await ctx.db.query<{ schema: string; name: string; domain: boolean; notNull: boolean; defaultExpr: string | null; userCode: string | null; checks: string[] | null }>(
       `WITH RECURSIVE found AS (
          SELECT t.oid, n.nspname::pg_catalog.text AS schema, t.typname::pg_catalog.text AS name, t.typtype OPERATOR(pg_catalog.=) 'd' AS domain
            FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace
@@ -1451,13 +1463,19 @@ async function domainOf(ctx: JudgeContext, state: RunState, typeName: Node): Pro
                   WHERE d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass)
                     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid OPERATOR(pg_catalog.=) d.refobjid AND p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace)
                     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_operator o WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass AND o.oid OPERATOR(pg_catalog.=) d.refobjid AND o.oprnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace)
-              ) u) AS "userCode"
+              ) u) AS "userCode",
+              (SELECT pg_catalog.array_agg(pg_catalog.pg_get_constraintdef(k.oid))
+                 FROM chain c JOIN pg_catalog.pg_constraint k ON k.contypid OPERATOR(pg_catalog.=) c.oid WHERE k.contype OPERATOR(pg_catalog.=) 'c') AS checks
          FROM found f`,
       [name, schemas],
     )
   ).rows[0];
   if (!row || !row.domain) return null;
-  return { sql: qualifiedName(row.schema, row.name), name: displayName(row.schema, row.name), notNull: row.notNull, defaultExpr: row.defaultExpr, userCode: row.userCode };
+  // pg_depend records no dependency on pg_catalog's (pinned) functions: the CHECKs are read for those
+  // that run a query or SQL they are handed (query_to_xml) or act beyond the statement, user code too.
+  const acting = (row.checks ?? []).flatMap(checkCodeBeyondReading);
+  const userCode = row.userCode ?? (acting.length > 0 ? [...new Set(acting)].join(', ') : null);
+  return { sql: qualifiedName(row.schema, row.name), name: displayName(row.schema, row.name), notNull: row.notNull, defaultExpr: row.defaultExpr, userCode };
 }
 
 /** The SQL of a constant (a literal, possibly cast, or NULL) in `sql`, or null when it is anything else. */

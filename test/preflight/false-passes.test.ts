@@ -248,6 +248,10 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
         'CREATE INDEX ON b16 ((extract(year from d)));',
         'ALTER TABLE b16 ADD COLUMN g2 int GENERATED ALWAYS AS (id + 1) STORED;',
         "CREATE INDEX ON b16 ((ts AT TIME ZONE 'UTC'));",
+        'CREATE INDEX b16_day ON b16 ((ts::date));',
+        'CREATE INDEX ON b16 ((d::text));',
+        "CREATE INDEX ON b16 (((ts AT TIME ZONE 'UTC')::date));",
+        'CREATE INDEX ON b16 ((id::text));',
         '',
       ].join('\n'),
     });
@@ -262,7 +266,13 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
       mutable(5, b16()),
       mutable(6, b16({ column: 'g' })),
       mutable(7, { schema: 'public', table: 'gx', column: 'g' }),
+      // timestamptz to date reads TimeZone; a date's text, DateStyle.
+      mutable(11, b16({ index: 'b16_day' })),
+      mutable(12, b16()),
     ]);
+    expect(messageAt(report, 11, 'preflight/not-immutable')).toContain('calls the cast of ts (timestamp with time zone) to date (stable)');
+    expect(outcomesAt(report, 13)?.map((o) => [o.rule, o.status])).toEqual([['preflight/index-expressions', 'passed']]);
+    expect(outcomesAt(report, 14)?.map((o) => [o.rule, o.status])).toEqual([['preflight/index-expressions', 'passed']]);
     expect(messageAt(report, 1, 'preflight/not-immutable')).toMatch(/^CREATE INDEX fails now \(42P17\): its expression calls now\(\) \(stable\), and PostgreSQL takes only IMMUTABLE functions there \("functions in index expression must be marked IMMUTABLE"\), whatever the rows\. Index the columns themselves/);
     expect(messageAt(report, 2, 'preflight/not-immutable')).toMatch(/^CREATE INDEX b16_recent fails now \(42P17\): its WHERE calls now\(\) \(stable\).*"functions in index predicate must be marked IMMUTABLE"/);
     expect(messageAt(report, 3, 'preflight/not-immutable')).toContain('calls random() (volatile)');

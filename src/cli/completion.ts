@@ -17,10 +17,14 @@ interface FlagSpec {
 
 interface CommandSpec {
   name: string;
+  /** The words that lead to it, the program's name left out: `['quarantine', 'restore']`; `[]` for the program. */
+  path: string[];
   description: string;
   flags: FlagSpec[];
   /** The positional arguments' values (one entry for a variadic list). */
   argument: Values;
+  /** Its own commands (`quarantine list`), commander's implicit `help` among them. */
+  subcommands: CommandSpec[];
 }
 
 /** Options and arguments whose values are check ids; the rest are told apart by their choices or placeholder. */
@@ -31,19 +35,21 @@ const CHECK_ID_ARGUMENTS = new Set(['explain']);
 const PLAIN_WORD = /^[A-Za-z0-9_./:@%+=,-]+$/;
 
 /**
- * A completion script for `shell`, read from the commander program itself, so that every command,
- * option and choice the CLI accepts is offered and nothing else; check ids are those known now
- * (built-ins, and the config's plugins and SQL checks).
+ * A completion script for `shell`, read from the commander program itself, so that every command
+ * (and subcommand), option and choice the CLI accepts is offered and nothing else; check ids are those
+ * known now (built-ins, and the config's plugins and SQL checks).
  */
 export function completionScript(shell: CompletionShell, program: Command, checkIds: readonly string[]): string {
   const ids = checkIds.filter((id) => PLAIN_WORD.test(id));
-  const commands = program.commands.filter((c) => !isHidden(c)).map((c) => commandSpec(c, ids));
-  const root: CommandSpec = { name: program.name(), description: program.description(), flags: [...program.options.filter((o) => !o.hidden).map((o) => flagSpec(o, ids)), HELP_FLAG], argument: { kind: 'none' } };
-  // commander's implicit `help [command]`.
-  commands.push({ name: 'help', description: 'display help for a command', flags: [], argument: { kind: 'words', words: commands.map((c) => c.name) } });
-  if (shell === 'bash') return bashScript(root, commands);
-  if (shell === 'zsh') return zshScript(root, commands);
-  return fishScript(root, commands);
+  const root = commandSpec(program, [], ids);
+  if (shell === 'bash') return bashScript(root);
+  if (shell === 'zsh') return zshScript(root);
+  return fishScript(root);
+}
+
+/** The program and every command under it, parents first. */
+function allCommands(spec: CommandSpec): CommandSpec[] {
+  return [spec, ...spec.subcommands.flatMap(allCommands)];
 }
 
 const HELP_FLAG: FlagSpec = { short: '-h', long: '--help', description: 'display help', values: { kind: 'none' }, repeatable: false };
@@ -53,9 +59,21 @@ function isHidden(cmd: Command): boolean {
   return (cmd as unknown as { _hidden?: boolean })._hidden === true;
 }
 
-function commandSpec(cmd: Command, ids: string[]): CommandSpec {
+function commandSpec(cmd: Command, path: string[], ids: string[]): CommandSpec {
   const flags = cmd.options.filter((o) => !o.hidden && o.long).map((o) => flagSpec(o, ids));
-  return { name: cmd.name(), description: cmd.description(), flags: [...flags, HELP_FLAG], argument: argumentValues(cmd, cmd.registeredArguments[0], ids) };
+  const subcommands = cmd.commands.filter((c) => !isHidden(c)).map((c) => commandSpec(c, [...path, c.name()], ids));
+  if (subcommands.length > 0) {
+    // commander's implicit `help [command]`.
+    subcommands.push({ name: 'help', path: [...path, 'help'], description: 'display help for a command', flags: [], argument: { kind: 'words', words: subcommands.map((c) => c.name) }, subcommands: [] });
+  }
+  return {
+    name: cmd.name(),
+    path,
+    description: cmd.description(),
+    flags: [...flags, HELP_FLAG],
+    argument: subcommands.length > 0 ? { kind: 'none' } : argumentValues(cmd, cmd.registeredArguments[0], ids),
+    subcommands,
+  };
 }
 
 function flagSpec(option: Option, ids: string[]): FlagSpec {
@@ -104,25 +122,7 @@ const flagNames = (f: FlagSpec) => (f.short ? [f.short, f.long] : [f.long]);
 
 // bash -------------------------------------------------------------------------------------------
 
-function bashValueCase(flags: FlagSpec[]): string[] {
-  const out: string[] = [];
-  for (const f of flags) {
-    if (f.values.kind === 'none') continue;
-    const pattern = flagNames(f).join('|');
-    const reply =
-      f.values.kind === 'words'
-        ? `COMPREPLY=($(compgen -W '${f.values.words.join(' ')}' -- "$cur"))`
-        : f.values.kind === 'directories'
-          ? `COMPREPLY=($(compgen -d -- "$cur"))`
-          : f.values.kind === 'files'
-            ? `COMPREPLY=($(compgen -f -- "$cur"))`
-            : NO_FILES;
-    out.push(`        ${pattern}) ${reply}; return ;;`);
-  }
-  return out;
-}
-
-function bashArgument(values: Values): string {
+function bashReply(values: Values): string {
   if (values.kind === 'words') return `COMPREPLY=($(compgen -W '${values.words.join(' ')}' -- "$cur"))`;
   if (values.kind === 'directories') return `COMPREPLY=($(compgen -d -- "$cur"))`;
   if (values.kind === 'files') return `COMPREPLY=($(compgen -f -- "$cur"))`;
@@ -132,42 +132,50 @@ function bashArgument(values: Values): string {
 /** A value with nothing to offer (a URL, a number): no file names either, which `-o default` would add. */
 const NO_FILES = 'compopt +o default 2>/dev/null; COMPREPLY=()';
 
-function bashScript(root: CommandSpec, commands: CommandSpec[]): string {
+function bashCommandCase(c: CommandSpec): string[] {
+  const values = c.flags.filter((f) => f.values.kind !== 'none').map((f) => `        ${flagNames(f).join('|')}) ${bashReply(f.values)}; return ;;`);
+  const words: Values = c.subcommands.length > 0 ? { kind: 'words', words: c.subcommands.map((x) => x.name) } : c.argument;
+  return [
+    `    ${JSON.stringify(c.path.join(' '))})`,
+    ...(values.length > 0 ? ['      case "$prev" in', ...values, '      esac'] : []),
+    '      if [[ "$cur" == -* ]]; then',
+    `        COMPREPLY=($(compgen -W '${c.flags.flatMap(flagNames).join(' ')}' -- "$cur"))`,
+    '      else',
+    `        ${bashReply(words)}`,
+    '      fi',
+    '      return ;;',
+  ];
+}
+
+function bashScript(root: CommandSpec): string {
   const fn = `_${root.name.replace(/[^A-Za-z0-9_]/g, '_')}_completion`;
+  const commands = allCommands(root);
+  // The commands that have commands of their own: the word after one of them is a subcommand.
+  const groups = commands.filter((c) => c.subcommands.length > 0).map((c) => c.path.join(' '));
   const lines = [
     `# bash completion for ${root.name}, written by \`${root.name} completion bash\`.`,
     `# Load it now with: source <(${root.name} completion bash)`,
     `# or for every shell: ${root.name} completion bash > ~/.local/share/bash-completion/completions/${root.name}`,
     `${fn}() {`,
-    '  local cur prev cmd i',
+    '  local cur prev path w i',
     '  cur="${COMP_WORDS[COMP_CWORD]}"',
     '  prev="${COMP_WORDS[COMP_CWORD-1]}"',
-    '  cmd=""',
+    '  path=""',
     '  for ((i = 1; i < COMP_CWORD; i++)); do',
-    '    case "${COMP_WORDS[i]}" in',
-    '      -*) ;;',
-    '      *) cmd="${COMP_WORDS[i]}"; break ;;',
+    '    w="${COMP_WORDS[i]}"',
+    '    [[ "$w" == -* ]] && continue',
+    `    case "|${groups.join('|')}|" in`,
+    '      *"|$path|"*) path="${path:+$path }$w" ;;',
+    '      *) break ;;',
     '    esac',
     '  done',
-    '  case "$cmd" in',
-    '    "")',
-    `      COMPREPLY=($(compgen -W '${[...commands.map((c) => c.name), ...root.flags.flatMap(flagNames)].join(' ')}' -- "$cur"))`,
-    '      return ;;',
+    '  case "$path" in',
+    ...commands.flatMap(bashCommandCase),
+    '  esac',
+    '}',
+    `complete -o default -F ${fn} ${root.name}`,
+    '',
   ];
-  for (const c of commands) {
-    const values = bashValueCase(c.flags);
-    lines.push(`    ${c.name})`);
-    if (values.length > 0) lines.push('      case "$prev" in', ...values, '      esac');
-    lines.push(
-      '      if [[ "$cur" == -* ]]; then',
-      `        COMPREPLY=($(compgen -W '${c.flags.flatMap(flagNames).join(' ')}' -- "$cur"))`,
-      '      else',
-      `        ${bashArgument(c.argument)}`,
-      '      fi',
-      '      return ;;',
-    );
-  }
-  lines.push('  esac', '}', `complete -o default -F ${fn} ${root.name}`, '');
   return lines.join('\n');
 }
 
@@ -192,7 +200,36 @@ function zshFlag(f: FlagSpec): string {
   return zq(`${star}${f.long}${spec}`);
 }
 
-function zshScript(root: CommandSpec, commands: CommandSpec[]): string {
+/** The body completing `c`: its options and argument, or its subcommands and then, by name, theirs. */
+function zshBody(c: CommandSpec, indent: string): string[] {
+  const depth = c.path.length;
+  const flags = c.flags.map(zshFlag);
+  if (c.subcommands.length === 0) {
+    const argument = c.argument.kind === 'none' ? [] : [zq(`*${zshAction(c.argument, 'argument')}`)];
+    const specs = [...flags, ...argument];
+    return [`${indent}_arguments -s \\`, ...specs.map((x, i) => `${indent}  ${x}${i < specs.length - 1 ? ' \\' : ''}`)];
+  }
+  const list = `commands_${depth}`;
+  return [
+    `${indent}local -a ${list}`,
+    `${indent}${list}=(`,
+    ...c.subcommands.map((x) => `${indent}  ${zq(`${x.name}:${commandDescription(x.description).replace(/:/g, '\\:')}`)}`),
+    `${indent})`,
+    `${indent}_arguments -C \\`,
+    ...flags.map((x) => `${indent}  ${x} \\`),
+    `${indent}  '1: :->command_${depth}' \\`,
+    `${indent}  '*:: :->args_${depth}'`,
+    `${indent}case $state in`,
+    `${indent}  command_${depth}) _describe -t commands 'command' ${list} ;;`,
+    `${indent}  args_${depth})`,
+    `${indent}    case $words[1] in`,
+    ...c.subcommands.flatMap((x) => [`${indent}      ${x.name})`, ...zshBody(x, `${indent}        `), `${indent}        ;;`]),
+    `${indent}    esac ;;`,
+    `${indent}esac`,
+  ];
+}
+
+function zshScript(root: CommandSpec): string {
   const fn = `_${root.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
   const lines = [
     `#compdef ${root.name}`,
@@ -201,25 +238,11 @@ function zshScript(root: CommandSpec, commands: CommandSpec[]): string {
     `${fn}() {`,
     '  local curcontext="$curcontext" state line',
     '  typeset -A opt_args',
-    '  local -a commands',
-    '  commands=(',
-    ...commands.map((c) => `    ${zq(`${c.name}:${commandDescription(c.description).replace(/:/g, '\\:')}`)}`),
-    '  )',
-    '  _arguments -C \\',
-    ...root.flags.map((f) => `    ${zshFlag(f)} \\`),
-    "    '1: :->command' \\",
-    "    '*:: :->args'",
-    '  case $state in',
-    "    command) _describe -t commands 'command' commands ;;",
-    '    args)',
-    '      case $words[1] in',
+    ...zshBody(root, '  '),
+    '}',
+    `${fn} "$@"`,
+    '',
   ];
-  for (const c of commands) {
-    const argument = c.argument.kind === 'none' ? [] : [`        ${zq(`*${zshAction(c.argument, 'argument')}`)}`];
-    const specs = [...c.flags.map((f) => `        ${zshFlag(f)}`), ...argument];
-    lines.push(`        ${c.name})`, '          _arguments -s \\', ...specs.map((s, i) => `  ${s}${i < specs.length - 1 ? ' \\' : ''}`), '          ;;');
-  }
-  lines.push('      esac ;;', '  esac', '}', `${fn} "$@"`, '');
   return lines.join('\n');
 }
 
@@ -228,24 +251,46 @@ function zshScript(root: CommandSpec, commands: CommandSpec[]): string {
 /** A fish single-quoted word: only \ and ' are special inside. */
 const fq = (s: string) => `'${s.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 
-function fishScript(root: CommandSpec, commands: CommandSpec[]): string {
+function fishScript(root: CommandSpec): string {
   const c = `complete -c ${root.name}`;
-  const names = commands.map((x) => x.name).join(' ');
+  const using = `__${root.name.replace(/[^A-Za-z0-9_]/g, '_')}_using`;
+  const when = (words: string[], exact: boolean) => `-n ${fq([using, ...(exact ? [] : ['-p']), ...words].join(' '))}`;
   const lines = [
     `# fish completion for ${root.name}, written by \`${root.name} completion fish\`.`,
     `# Save it with: ${root.name} completion fish > ~/.config/fish/completions/${root.name}.fish`,
     `${c} -f`,
-    ...commands.map((x) => `${c} -n __fish_use_subcommand -a ${x.name} -d ${fq(commandDescription(x.description))}`),
-    ...root.flags.map((f) => `${c} -n __fish_use_subcommand ${fishFlag(f)}`),
+    '# Whether the words typed so far, options left out, are exactly the arguments (-p: start with them).',
+    `function ${using}`,
+    '    set -l prefix 0',
+    '    if test "$argv[1]" = -p',
+    '        set prefix 1',
+    '        set -e argv[1]',
+    '    end',
+    '    set -l path',
+    '    for w in (commandline -opc)[2..-1]',
+    "        string match -q -- '-*' $w; or set -a path $w",
+    '    end',
+    '    if test $prefix = 1',
+    '        test (count $path) -ge (count $argv); or return 1',
+    '        for i in (seq (count $argv))',
+    '            test "$path[$i]" = "$argv[$i]"; or return 1',
+    '        end',
+    '        return 0',
+    '    end',
+    '    test "$path" = "$argv"',
+    'end',
   ];
-  for (const x of commands) {
-    const when = `-n ${fq(`__fish_seen_subcommand_from ${x.name}`)}`;
-    for (const f of x.flags) lines.push(`${c} ${when} ${fishFlag(f)}`);
+  for (const x of allCommands(root)) {
+    const group = x.subcommands.length > 0;
+    // A command with subcommands is complete once one is typed: its options are offered only before.
+    const at = when(x.path, group);
+    for (const sub of x.subcommands) lines.push(`${c} ${when(x.path, true)} -a ${sub.name} -d ${fq(commandDescription(sub.description))}`);
+    for (const f of x.flags) lines.push(`${c} ${at} ${fishFlag(f)}`);
     const a = x.argument;
-    if (a.kind === 'words') lines.push(`${c} ${when} -a ${fq(a.words.join(' '))}`);
-    if (a.kind === 'files' || a.kind === 'directories') lines.push(`${c} ${when} -F`);
+    if (a.kind === 'words') lines.push(`${c} ${at} -a ${fq(a.words.join(' '))}`);
+    if (a.kind === 'files' || a.kind === 'directories') lines.push(`${c} ${at} -F`);
   }
-  lines.push(`# commands: ${names}`, '');
+  lines.push('');
   return lines.join('\n');
 }
 

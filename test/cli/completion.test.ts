@@ -22,16 +22,15 @@ function has(program: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${program}`]).status === 0;
 }
 
-/** The commands `integrity --help` lists, and the long options each one's --help lists: what the scripts must offer. */
-async function helpSurface(): Promise<Map<string, string[]>> {
-  const root = (await cli(['--help'])).stdout;
-  const commands = [...(root.split('Commands:')[1] ?? '').matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1] as string);
-  const surface = new Map<string, string[]>();
-  for (const command of commands.filter((c) => c !== 'help')) {
-    const help = (await cli([command, '--help'])).stdout;
+/** The commands `integrity --help` lists (and theirs, as `quarantine restore`), and the long options each one's --help lists: what the scripts must offer. */
+async function helpSurface(path: string[] = [], surface = new Map<string, string[]>()): Promise<Map<string, string[]>> {
+  const help = (await cli([...path, '--help'])).stdout;
+  if (path.length > 0) {
     const options = help.split('Options:')[1]?.split(/\n\n/)[0] ?? '';
-    surface.set(command, [...new Set([...options.matchAll(/(?:^|[ ,])(--[a-z][a-z-]*)/gm)].map((m) => m[1] as string))]);
+    surface.set(path.join(' '), [...new Set([...options.matchAll(/(?:^|[ ,])(--[a-z][a-z-]*)/gm)].map((m) => m[1] as string))]);
   }
+  const commands = [...(help.split('Commands:')[1] ?? '').matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1] as string);
+  for (const command of commands.filter((c) => c !== 'help')) await helpSurface([...path, command], surface);
   return surface;
 }
 
@@ -45,15 +44,18 @@ describe('integrity completion', () => {
   it('offers every command and every option of each, as --help lists them', async () => {
     const surface = await helpSurface();
     // The surface read from --help is itself checked, so an empty parse cannot pass.
-    expect([...surface.keys()]).toEqual(['check', 'fix', 'baseline', 'init', 'preflight', 'list', 'explain', 'new-check', 'demo', 'completion']);
+    for (const command of ['check', 'fix', 'baseline', 'init', 'preflight', 'list', 'explain', 'new-check', 'demo', 'completion', 'quarantine list', 'quarantine restore']) {
+      expect([...surface.keys()]).toContain(command);
+    }
     expect(surface.get('check')).toContain('--deep');
     expect(surface.get('check')).toContain('--fail-on');
+    expect(surface.get('quarantine restore')).toContain('--finding');
     for (const shell of ['bash', 'zsh', 'fish']) {
       const run = await cli(['completion', shell]);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(EXIT.ok);
       for (const [command, options] of surface) {
-        expect(run.stdout, `${shell}: ${command}`).toMatch(new RegExp(`\\b${command}\\b`));
+        expect(run.stdout, `${shell}: ${command}`).toMatch(new RegExp(`\\b${command.split(' ').at(-1)}\\b`));
         for (const option of options) {
           // fish writes `-l deep`, the others `--deep`.
           const spelled = shell === 'fish' ? `-l ${option.slice(2)} ` : option;
@@ -81,6 +83,11 @@ describe('integrity completion', () => {
     expect(complete(['integrity', 'explain', 'users'])).toEqual(['users-without-profiles']);
     expect(complete(['integrity', 'completion', ''])).toEqual(['bash', 'zsh', 'fish']);
     expect(complete(['integrity', 'check', '--jobs', ''])).toEqual([]);
+    // A command's own commands, and their options (not those of the top-level `list`).
+    expect(complete(['integrity', 'quarantine', ''])).toEqual(['list', 'restore', 'purge', 'help']);
+    expect(complete(['integrity', 'quarantine', 'restore', '--fi'])).toEqual(['--finding']);
+    expect(complete(['integrity', 'quarantine', 'list', '--con'])).toEqual(['--connect-timeout']);
+    expect(complete(['integrity', 'list', '--con'])).toEqual(['--config']);
   });
 
   it.skipIf(!has('zsh'))('zsh -n accepts the zsh script (skipped when zsh is not installed)', async () => {
@@ -104,6 +111,12 @@ describe('integrity completion', () => {
     expect(complete('integrity check --de')).toEqual(['--deep']);
     expect(complete('integrity explain orph')).toEqual(['orphan-rows']);
     expect(complete('integrity completion ').sort()).toEqual(['bash', 'fish', 'zsh']);
+    expect(complete('integrity quarantine ').sort()).toEqual(['help', 'list', 'purge', 'restore']);
+    expect(complete('integrity quarantine restore --fi')).toEqual(['--finding']);
+    expect(complete('integrity list --con')).toEqual(['--config']);
+    // The helper deciding where the words stand raises no error in fish.
+    const errors = spawnSync('fish', ['--no-config', '-c', `source ${JSON.stringify(file)}; complete -C 'integrity '`], { encoding: 'utf8' }).stderr;
+    expect(errors).toBe('');
   });
 
   it("completes the ids of the config's own checks too", async () => {

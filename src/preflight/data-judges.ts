@@ -1459,6 +1459,41 @@ interface DomainFacts {
   userCode: string | null;
 }
 
+/**
+ * Whether every type of the name outside pg_catalog (or in the schema given) is a domain that runs no
+ * user code when a value is made of it: a pg_catalog base type, CHECKs and a DEFAULT that call only
+ * pg_catalog's functions and operators, none of them one that runs a query or acts beyond the statement.
+ * For the barrier: a statement making values of such a domain writes nowhere else.
+ */
+export async function harmlessDomain(ctx: JudgeContext, schema: string | null, name: string): Promise<boolean> {
+  if (ctx.userCasts.length > 0) return false;
+  const schemas = schema
+    ? [schema]
+    : (
+        await ctx.db.query<{ schema: string }>(
+          `SELECT DISTINCT n.nspname::pg_catalog.text AS schema FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace
+            WHERE t.typname::pg_catalog.text OPERATOR(pg_catalog.=) $1 AND n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog'`,
+          [name],
+        )
+      ).rows.map((r) => r.schema);
+  if (schemas.length === 0) return false;
+  for (const one of schemas) {
+    const facts = await domainFacts(ctx, name, [one]);
+    if (!facts || facts.userCode) return false;
+    if (facts.defaultExpr !== null && defaultCodeBeyondReading(facts.defaultExpr)) return false;
+  }
+  return true;
+}
+
+/** Whether a domain's DEFAULT (as pg_get_expr writes it) calls beyond reading; one that does not parse is taken as calling anything. */
+function defaultCodeBeyondReading(expr: string): boolean {
+  try {
+    return codeBeyondReading(parseSync(`SELECT ${expr}`) as unknown, REFUSED_IN_EXPRESSIONS).length > 0;
+  } catch {
+    return true;
+  }
+}
+
 /** What a domain's CHECK (as pg_get_constraintdef writes it) calls beyond reading; one that does not parse is taken as calling anything. */
 function checkCodeBeyondReading(definition: string): string[] {
   try {
@@ -1477,6 +1512,11 @@ async function domainOf(ctx: JudgeContext, state: RunState, typeName: Node): Pro
   // A bare name under a search_path the run made unknown could be any schema's type: not judged as a domain.
   if (names.length === 1 && state.searchPathUnknown) return null;
   const schemas = names.length > 1 ? [names[names.length - 2] as string] : ['pg_catalog', ...state.searchPath];
+  return domainFacts(ctx, name, schemas);
+}
+
+/** The first type named `name` in the schemas (in their order), as DomainFacts when it is a domain. */
+async function domainFacts(ctx: JudgeContext, name: string, schemas: string[]): Promise<DomainFacts | null> {
   const row = (
     await ctx.db.query<{ schema: string; name: string; domain: boolean; notNull: boolean; defaultExpr: string | null; userCode: string | null; checks: string[] | null }>(
       `WITH RECURSIVE found AS (

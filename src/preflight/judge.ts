@@ -612,6 +612,7 @@ const DDL_WITH_EXPRESSIONS = new Set(['AlterTableStmt', 'IndexStmt', 'CreateStmt
 async function userFunctionsCalled(node: Node, ctx: JudgeContext, kind: string): Promise<string[]> {
   const qualified = new Set<string>();
   const bare = { functions: new Set<string>(), operators: new Set<string>(), types: new Set<string>() };
+  const qualifiedTypes = new Map<string, [string, string]>();
   const namesOf = (list: unknown): string[] => (Array.isArray(list) ? (list as Node[]).map((x) => String((x.String as Node | undefined)?.sval ?? '')) : []);
   const walk = (n: unknown): void => {
     if (Array.isArray(n)) n.forEach(walk);
@@ -628,7 +629,7 @@ async function userFunctionsCalled(node: Node, ctx: JudgeContext, kind: string):
       const typed = [isNode(n.TypeCast) ? (n.TypeCast as Node).typeName : undefined, kind === 'AlterTableStmt' && isNode(n.ColumnDef) ? (n.ColumnDef as Node).typeName : undefined];
       for (const t of typed) {
         const ty = namesOf(isNode(t) ? (t as Node).names : undefined);
-        if (ty.length > 1 && ty[0] !== 'pg_catalog') qualified.add(`type ${ty.join('.')}`);
+        if (ty.length > 1 && ty[0] !== 'pg_catalog') qualifiedTypes.set(`type ${ty.join('.')}`, [ty[ty.length - 2] as string, ty[ty.length - 1] as string]);
         else if (ty.length === 1) bare.types.add(ty[0] as string);
       }
       Object.values(n).forEach(walk);
@@ -658,7 +659,13 @@ async function userFunctionsCalled(node: Node, ctx: JudgeContext, kind: string):
       else if (shadows.get(`o:${b}`)) qualified.add(`operator ${b} (${shadows.get(`o:${b}`) ?? ''} has the name too, outside pg_catalog)`);
     }
     // The parser's own spellings of pg_catalog types (int, integer, varchar, ...) reach pg_catalog by other names.
-    for (const b of bare.types) if (!known.has(`t:${b}`) && !SQL_TYPE_NAMES.has(b.toLowerCase())) qualified.add(`type ${b}`);
+    for (const b of bare.types) if (!known.has(`t:${b}`) && !SQL_TYPE_NAMES.has(b.toLowerCase())) qualifiedTypes.set(`type ${b}`, ['', b]);
+  }
+  // A domain whose values are made by pg_catalog's code alone (its base type's input, CHECKs of
+  // pg_catalog's functions) runs no user code. Imported here, not at the top: data-judges imports this module.
+  if (qualifiedTypes.size > 0) {
+    const { harmlessDomain } = await import('./data-judges.js');
+    for (const [label, [schema, name]] of qualifiedTypes) if (!(await harmlessDomain(ctx, schema === '' ? null : schema, name))) qualified.add(label);
   }
   return [...qualified].sort();
 }

@@ -231,6 +231,12 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
     expect(outcomesAt(of('user'), 1)?.[0]).toEqual({ rule: 'preflight/domain-constraints', status: 'not-judged', reason: "the domain public.duser runs function public.trap(integer), not pg_catalog's: its constraints are not evaluated" });
     expect(failuresOf(of('user'))).toEqual([]);
     expect(JSON.stringify(of('query'))).not.toContain('DOMAIN TRAP RAN');
+    // A domain of pg_catalog's code alone is no barrier for what follows; one calling user code is.
+    const after = await alone('b8-after', 'ALTER TABLE b8 ADD COLUMN c dpos DEFAULT 1;\nALTER TABLE b8 ADD CONSTRAINT b8_id CHECK (id > 1);\n');
+    expect(failuresOf(after).map((f) => [f.rule, f.at, f.count])).toEqual([['preflight/check-violations', 'db/b8-after.sql:2', 1]]);
+    const barred = await alone('b8-barred', 'ALTER TABLE b8 ADD COLUMN c duser DEFAULT 1;\nALTER TABLE b8 ADD CONSTRAINT b8_id CHECK (id > 1);\n');
+    expect(outcomesAt(barred, 2)?.map((o) => o.status)).toEqual(['not-judged']);
+    expect(JSON.stringify(barred)).not.toContain('DOMAIN TRAP RAN');
     expect(outcomesAt(of('query'), 1)?.[0]).toEqual({ rule: 'preflight/domain-constraints', status: 'not-judged', reason: "the domain public.dquery runs function query_to_xml(), not pg_catalog's: its constraints are not evaluated" });
   });
 

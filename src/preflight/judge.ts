@@ -939,7 +939,12 @@ async function judgeStatement(
   await ctx.raw.query('SAVEPOINT integrity_preflight');
   try {
     // SET LOCAL within the savepoint: ROLLBACK TO SAVEPOINT takes it back, so the next judgement starts from ours.
-    for (const [name, value] of apply) await ctx.raw.query('SELECT pg_catalog.set_config($1, $2, true)', [name, value]);
+    const refused = await applySettings(ctx, apply);
+    if (refused) {
+      await ctx.raw.query('ROLLBACK TO SAVEPOINT integrity_preflight');
+      await ctx.raw.query('RELEASE SAVEPOINT integrity_preflight');
+      return [{ rule: 'preflight/not-judged', status: 'not-judged', reason: refused }];
+    }
     const outcomes = await judge(s, state, ctx, (f) => mine.push(f));
     await ctx.raw.query(apply.length > 0 ? 'ROLLBACK TO SAVEPOINT integrity_preflight' : 'RELEASE SAVEPOINT integrity_preflight');
     if (apply.length > 0) await ctx.raw.query('RELEASE SAVEPOINT integrity_preflight');
@@ -955,6 +960,19 @@ async function judgeStatement(
   }
 }
 
+/** Sets the migration's values for this judgement (SET LOCAL); why not, when the server refuses one. */
+async function applySettings(ctx: JudgeContext, apply: [string, string][]): Promise<string | null> {
+  for (const [name, value] of apply) {
+    try {
+      await ctx.raw.query('SELECT pg_catalog.set_config($1, $2, true)', [name, value]);
+    } catch (err) {
+      const message = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
+      return `the migration's ${name} ${JSON.stringify(value)} is refused by the server (${message}): the statement is not evaluated under it`;
+    }
+  }
+  return null;
+}
+
 /**
  * The migration's DateStyle, IntervalStyle and TimeZone where they are not ours: a conversion between
  * text and a date, time or interval is evaluated under them. One not known makes the statement not judged.
@@ -964,7 +982,10 @@ function dateTimeSettings(state: RunState): { apply: [string, string][] } | { un
   for (const name of DATETIME_SETTINGS) {
     const v = state.setting(name);
     if ('unknown' in v) return { unknown: `${v.unknown}: a conversion between text and a date, time or interval may read differently under it` };
-    if (v.value !== state.defaults.ours[name]) apply.push([name, v.value]);
+    if (v.value === state.defaults.ours[name]) continue;
+    // A DateStyle SET in the run may give one half ('German', 'DMY'): the other half is the session's, so its default goes first.
+    if (name === 'datestyle' && v.location && state.defaults.values.datestyle !== state.defaults.ours.datestyle) apply.push([name, state.defaults.values.datestyle]);
+    apply.push([name, v.value]);
   }
   return { apply };
 }

@@ -238,6 +238,14 @@ describe('preflight follows what the migration session does', () => {
     expect(findingsOf(report, 'preflight/type-changes').map((f) => [f.at, f.count])).toEqual([['db/dates.sql:4', null]]);
     expect(report.findings.find((f) => f.checkId === 'preflight/type-changes')?.message).toContain('date/time field value out of range: "13/02/2026"');
 
+    // A value the server refuses (the SET itself fails): nothing is evaluated under it.
+    const refused = repository({ 'db/tz.sql': "SET TimeZone = 'Mars/Olympus';\nALTER TABLE u ADD CONSTRAINT u_pos CHECK (n > 0);\n" });
+    const third = await preflightJson(db.url, refused, ['db/tz.sql']);
+    expect(verdict(third.report, 'db/tz.sql', 2)).toEqual([
+      [expect.objectContaining({ rule: 'preflight/not-judged', status: 'not-judged', reason: expect.stringMatching(/^the migration's timezone "Mars\/Olympus" is refused by the server \(invalid value for parameter "TimeZone": "Mars\/Olympus"\)/) })],
+    ]);
+    expect(third.run.code).toBe(0);
+
     const other = repository({ 'db/dates.sql': 'ALTER TABLE t ALTER COLUMN d TYPE date USING d::date;\n' });
     const second = await preflightJson(odd.url, other, ['db/dates.sql']);
     expect(findingsOf(second.report, 'preflight/type-changes')).toEqual([]);

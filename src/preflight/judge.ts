@@ -928,6 +928,8 @@ async function judgeStatement(
       object,
       count: null,
       samples: [],
+      // The kind tells the report's "Instead" writer this is no matter of rows to repair first.
+      details: { kind: 'set-returning', functions: srf.functions },
       location: s.location,
     });
     return [{ rule: srf.rule, status: 'failed' }];

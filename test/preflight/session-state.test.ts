@@ -272,10 +272,10 @@ describe('preflight follows what the migration session does', () => {
         .filter((f) => f.checkId !== 'preflight/not-judged' && f.severity === 'error')
         .map((f) => [f.checkId, f.location.line, f.message]),
     ).toEqual([
-      ['preflight/check-violations', 1, expect.stringMatching(/^ALTER TABLE fails now \(0A000\): set-returning functions are not allowed in check constraints \(generate_series\), whatever the rows/)],
+      ['preflight/check-violations', 1, 'ALTER TABLE fails now (0A000): set-returning functions are not allowed in check constraints (generate_series), whatever the rows'],
       ['preflight/check-violations', 4, expect.stringMatching(/^ADD CHECK \(n > 5\) fails now \(23514\): 1 row of public\.u violate/)],
-      ['preflight/index-expressions', 2, expect.stringMatching(/^CREATE INDEX fails now \(0A000\): set-returning functions are not allowed in index expressions \(jsonb_array_elements\), whatever the rows/)],
-      ['preflight/type-changes', 3, expect.stringMatching(/^ALTER TABLE fails now \(0A000\): set-returning functions are not allowed in transform expressions \(unnest\), whatever the rows/)],
+      ['preflight/index-expressions', 2, 'CREATE INDEX fails now (0A000): set-returning functions are not allowed in index expressions (jsonb_array_elements), whatever the rows'],
+      ['preflight/type-changes', 3, 'ALTER TABLE fails now (0A000): set-returning functions are not allowed in transform expressions (unnest), whatever the rows'],
     ]);
   });
 

@@ -365,7 +365,11 @@ async function judgeUniqueCollisions(s: MigrationStatement, t: Extract<Target, {
               ${ctx.catalog.serverVersionNum >= 150000 ? 'i.indnullsnotdistinct' : 'false'} AS "nullsNotDistinct"
          FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
         WHERE i.indrelid OPERATOR(pg_catalog.=) ${relationOid('$1', '$2')} AND i.indisunique
-          AND (SELECT a.attnum FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attname OPERATOR(pg_catalog.=) $3) OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[])
+          AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attname OPERATOR(pg_catalog.=) $3
+                        AND (a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[])
+                             -- in an expression or the predicate: the index depends on the column
+                             OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid OPERATOR(pg_catalog.=) i.indexrelid
+                                          AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid OPERATOR(pg_catalog.=) i.indrelid AND d.refobjsubid OPERATOR(pg_catalog.=) a.attnum)))
         ORDER BY 1`,
       [t.schema, t.name, column],
     )

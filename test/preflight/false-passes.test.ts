@@ -32,6 +32,9 @@ const SETUP = [
   'CREATE TABLE b6 (id int PRIMARY KEY, v numeric UNIQUE, w numeric)',
   'INSERT INTO b6 VALUES (1, 1.2, 1.1), (2, 1.4, 2), (3, 2, 3), (4, 3.1, 4), (5, 3.2, 4.4)',
   'CREATE UNIQUE INDEX b6_w ON b6 (w)',
+  'CREATE TABLE b6e (id int PRIMARY KEY, v numeric)',
+  'INSERT INTO b6e VALUES (1, 1.2), (2, 1.4)',
+  'CREATE UNIQUE INDEX b6e_v ON b6e ((v + 0))',
   // B16
   'CREATE TABLE b16 (id int PRIMARY KEY, ts timestamptz, d date)',
   `INSERT INTO b16 VALUES (1, '2026-01-01 10:00+00', '2026-01-01')`,
@@ -195,6 +198,10 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
     const passed = [{ rule: 'preflight/type-changes', status: 'passed' }];
     expect(outcomesAt(await alone('b6n', 'ALTER TABLE b6 ALTER COLUMN w TYPE numeric(10,1);\n'), 1)).toEqual(passed);
     expect(outcomesAt(await alone('b6x', 'ALTER TABLE b6 ALTER COLUMN v TYPE bigint USING (v * 10)::bigint;\n'), 1)).toEqual(passed);
+    // A unique index on an expression of the column is rebuilt too (1.2 + 0 and 1.4 + 0 are both 1 then): not judged, not passed.
+    expect(outcomesAt(await alone('b6e', 'ALTER TABLE b6e ALTER COLUMN v TYPE integer;\n'), 1)).toEqual([
+      { rule: 'preflight/type-changes', status: 'not-judged', reason: 'the conversion passes, but the unique index b6e_v (on an expression, partial, or with an operator class of its own) is rebuilt over the new values: whether they stay distinct there is not judged' },
+    ]);
   });
 
   it('B8: ADD COLUMN of a NOT NULL domain without a default (23502), or with a DEFAULT its CHECK rejects (23514), on a table with rows; a domain calling user code is not evaluated', async () => {

@@ -39,6 +39,12 @@ const ODD_DEFAULTS = [
   `CREATE TABLE t (id int PRIMARY KEY, n int, d text)`,
   `INSERT INTO t VALUES (1, 1, '01/02/2026'), (2, NULL, '13/02/2026')`,
   `DO $$ BEGIN EXECUTE pg_catalog.format('ALTER DATABASE %I SET standard_conforming_strings = off', current_database()); EXECUTE pg_catalog.format('ALTER DATABASE %I SET DateStyle = %L', current_database(), 'ISO, DMY'); END $$`,
+  // The role's setting in this database wins over the database's own.
+  'CREATE SCHEMA app2',
+  'CREATE TABLE app2.items (id int, sku text)',
+  `INSERT INTO app2.items VALUES (1, 'z'), (2, 'z'), (3, 'y'), (4, 'y')`,
+  'CREATE TABLE public.items (id int, sku text)',
+  `DO $$ BEGIN EXECUTE pg_catalog.format('ALTER DATABASE %I SET search_path = public', current_database()); EXECUTE pg_catalog.format('ALTER ROLE %I IN DATABASE %I SET search_path = app2, public', current_user, current_database()); END $$`,
 ];
 
 const verdict = (report: PreflightReport, file: string, line: number) =>
@@ -132,6 +138,14 @@ describe('preflight follows what the migration session does', () => {
         },
       ],
     ]);
+  });
+
+  it('B11: the role\'s setting in the database is read from pg_db_role_setting, not from our session (which PGOPTIONS may have set)', async () => {
+    const root = repository({ 'db/role.sql': 'CREATE UNIQUE INDEX items_sku ON items (sku);\n' });
+    const run = await cli(['preflight', '-d', odd.url, '--format', 'json', 'db/role.sql'], root, { PGOPTIONS: '-c search_path=public' });
+    const report = JSON.parse(run.stdout) as PreflightReport;
+    expect(findingsOf(report, 'preflight/duplicates').map((f) => [f.at, f.object.schema, f.count, f.samples])).toEqual([['db/role.sql:1', 'app2', 4, ['y', 'z']]]);
+    expect(run.code).toBe(1);
   });
 
   it('B12: DROP SCHEMA ... CASCADE and DROP TABLE: the tables are gone; CREATE TABLE of them again is not "already exists"', async () => {

@@ -14,6 +14,9 @@ const SETUP = [
   `CREATE FUNCTION public.lower(public.d) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'LOWER TRAP RAN'; END $$`,
   'CREATE TABLE a8 (id int PRIMARY KEY, col public.d, n int)',
   `INSERT INTO a8 VALUES (1, 'A', NULL)`,
+  // And an operator: col ~~ 'A%'::text picks public.~~(public.d, text), which raises.
+  `CREATE FUNCTION public.like_trap(public.d, text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'LIKE TRAP RAN'; END $$`,
+  'CREATE OPERATOR public.~~ (leftarg = public.d, rightarg = text, function = public.like_trap)',
   // B1: partitioned by day; sub-partitioned by k below.
   'CREATE TABLE ev (id int, k int, day date) PARTITION BY RANGE (day)',
   `CREATE TABLE ev_1 PARTITION OF ev FOR VALUES FROM ('2020-01-01') TO ('2030-01-01')`,
@@ -382,5 +385,13 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
     ]);
     expect(outcomesAt(report, 3)?.map((o) => o.status)).toEqual(['not-judged']);
     expect(failuresOf(report)).toEqual([]);
+    const operator = await alone('a8op', "ALTER TABLE a8 ADD CONSTRAINT a8_like CHECK (col ~~ 'A%'::text);\nALTER TABLE a8 ALTER COLUMN n SET NOT NULL;\n");
+    expect(JSON.stringify(operator)).not.toContain('LIKE TRAP RAN');
+    expect(outcomesAt(operator, 1)).toEqual([
+      { rule: 'preflight/check-violations', status: 'not-judged', reason: 'not judged: the CHECK expression uses a name that operator public.~~ also has, outside pg_catalog: the one the migration resolves to may be user code' },
+    ]);
+    expect(outcomesAt(operator, 2)?.[0]?.reason).toBe(
+      "the ALTER TABLE at db/a8op.sql:1 may change any table's rows before this runs (it calls operator ~~ (OPERATOR(public.~~) has the name too, outside pg_catalog), which may write to any table)",
+    );
   });
 });

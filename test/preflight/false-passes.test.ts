@@ -160,6 +160,9 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
     expect(failuresOf(rolledBack)).toEqual([]);
     const twice = await alone('b2t', 'BEGIN;\nCREATE INDEX b2_t ON b2 (n);\nCREATE INDEX b2_t ON b2 (m);\nCOMMIT;\n');
     expect(failuresOf(twice).map((f) => [f.rule, f.at])).toEqual([['preflight/names-taken', 'db/b2t.sql:3']]);
+    // The usual two steps: an index built first, then the constraint taking it (and its name).
+    const usingIndex = await alone('b2u', 'CREATE UNIQUE INDEX CONCURRENTLY b2_m_key ON b2 (m);\nALTER TABLE b2 ADD CONSTRAINT b2_m_key UNIQUE USING INDEX b2_m_key;\n');
+    expect(failuresOf(usingIndex)).toEqual([]);
   });
 
   /** Each migration in a run of its own: an ALTER COLUMN ... TYPE changes its table for whatever follows. */

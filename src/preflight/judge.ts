@@ -836,14 +836,14 @@ function recordTransaction(s: MigrationStatement, state: RunState, effectsInFile
       return;
     case 'TRANS_STMT_COMMIT':
       if (!frame) state.localSettings.clear();
-      else if (frame.abortedBy) rollBack(state, frame, s, barrier);
+      else if (frame.abortedBy) rollBack(state, frame, barrier);
       else {
         state.transaction = null;
         state.localSettings.clear();
       }
       break;
     case 'TRANS_STMT_ROLLBACK':
-      if (frame) rollBack(state, frame, s, barrier);
+      if (frame) rollBack(state, frame, barrier);
       else if (effectsInFile) barrier(toolTransaction);
       state.localSettings.clear();
       break;
@@ -881,11 +881,10 @@ function lastSavepoint(frame: TransactionFrame, name: string): number {
 }
 
 /** ROLLBACK (or COMMIT of an aborted block): back to the state at BEGIN. */
-function rollBack(state: RunState, frame: TransactionFrame, s: MigrationStatement, barrier: (why: string) => void): void {
+function rollBack(state: RunState, frame: TransactionFrame, barrier: (why: string) => void): void {
   state.restore(frame.atBegin);
   state.transaction = null;
   if (frame.afterEffects) barrier(`if the migration tool runs the file in one transaction, this also undoes the statements of the file before the BEGIN at ${at(frame.begin)}: which is not known`);
-  void s;
 }
 
 /**

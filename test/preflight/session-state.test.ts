@@ -104,6 +104,21 @@ describe('preflight follows what the migration session does', () => {
     ]);
   });
 
+  it('B9: a ROLLBACK after BEGIN, with statements before the BEGIN in its file, may undo them too (a tool\'s transaction around the file): a barrier', async () => {
+    const root = repository({ 'db/wrapped.sql': 'UPDATE u SET n = 1;\nBEGIN;\nCREATE TABLE x2 (id int);\nROLLBACK;\nALTER TABLE t ALTER COLUMN n SET NOT NULL;\n' });
+    const { report } = await preflightJson(db.url, root, ['db/wrapped.sql']);
+    expect(verdict(report, 'db/wrapped.sql', 5)).toEqual([
+      [
+        {
+          rule: 'preflight/nulls',
+          status: 'not-judged',
+          reason:
+            "the ROLLBACK at db/wrapped.sql:4 may change any table's rows before this runs (if the migration tool runs the file in one transaction, this also undoes the statements of the file before the BEGIN at db/wrapped.sql:2: which is not known)",
+        },
+      ],
+    ]);
+  });
+
   it('B10/B11: search_path starts at the database\'s default; "$user", RESET, DEFAULT, SET LOCAL and set_config are followed', async () => {
     const root = repository({
       // The database's default is app, public: items is app.items, with a duplicate.

@@ -1316,6 +1316,8 @@ async function certainlyMutable(ctx: JudgeContext, exprs: unknown[], table: { sc
   const found: string[] = [];
   const calls: { name: string; args: number }[] = [];
   const casts: { column: string; type: string }[] = [];
+  /** Calls whose every argument is a column (its name) or a string literal (null): resolvable by the columns' types. */
+  const typedCalls: { name: string; args: (string | null)[] }[] = [];
   const walk = (n: unknown): void => {
     if (Array.isArray(n)) n.forEach(walk);
     else if (isNode(n)) {
@@ -1328,6 +1330,11 @@ async function certainlyMutable(ctx: JudgeContext, exprs: unknown[], table: { sc
         const names = strings(call.funcname);
         const bare = names.length === 1 || (names.length === 2 && names[0] === 'pg_catalog');
         if (bare) calls.push({ name: names[names.length - 1] as string, args: Array.isArray(call.args) ? call.args.length : 0 });
+        const args = Array.isArray(call.args) ? (call.args as Node[]) : [];
+        const simple = args.map((a) => (isNode(a.ColumnRef) ? (strings((a.ColumnRef as Node).fields).pop() ?? '') : isNode(a.A_Const) && isNode((a.A_Const as Node).sval) ? null : undefined));
+        if (bare && args.length > 0 && simple.some((a) => typeof a === 'string') && simple.every((a) => a !== undefined) && !call.func_variadic && !call.agg_star) {
+          typedCalls.push({ name: names[names.length - 1] as string, args: simple as (string | null)[] });
+        }
       }
       if (isNode(n.TypeCast)) {
         const cast = n.TypeCast as Node;
@@ -1360,7 +1367,49 @@ async function certainlyMutable(ctx: JudgeContext, exprs: unknown[], table: { sc
     for (const r of rows) found.push(`${r.name}() (${r.volatility.includes('v') ? 'volatile' : 'stable'})`);
   }
   if (casts.length > 0 && table) found.push(...(await mutableCasts(ctx, table, casts)));
+  if (typedCalls.length > 0 && table) found.push(...(await mutableByArgumentTypes(ctx, table, typedCalls.filter((c) => !found.some((f) => f.startsWith(`${c.name}() `))))));
   return [...new Set(found)];
+}
+
+/**
+ * Calls whose name has IMMUTABLE and other overloads, told apart by the arguments' types: when the
+ * columns passed are of pg_catalog base types and exactly one pg_catalog overload takes those types
+ * exactly where the columns are (a string literal taking any), PostgreSQL picks that one (the most exact
+ * matches): date_trunc('day', a timestamptz column) is date_trunc(text, timestamptz), STABLE. A name
+ * another schema also has is not claimed.
+ */
+async function mutableByArgumentTypes(ctx: JudgeContext, table: { schema: string; name: string }, calls: { name: string; args: (string | null)[] }[]): Promise<string[]> {
+  if (calls.length === 0) return [];
+  const columns = [...new Set(calls.flatMap((c) => c.args.filter((a): a is string => a !== null)))];
+  const types = new Map(
+    (
+      await ctx.db.query<{ column: string; oid: string }>(
+        `SELECT a.attname::pg_catalog.text AS column, a.atttypid::pg_catalog.text AS oid FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+          WHERE a.attrelid OPERATOR(pg_catalog.=) ${relationOid('$1', '$2')} AND a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.text[]) AND NOT a.attisdropped
+            AND t.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND t.typtype OPERATOR(pg_catalog.=) 'b'`,
+        [table.schema, table.name, columns],
+      )
+    ).rows.map((r) => [r.column, r.oid]),
+  );
+  const found: string[] = [];
+  for (const call of calls) {
+    if (call.args.some((a) => a !== null && !types.has(a))) continue;
+    const rows = (
+      await ctx.db.query<{ signature: string; volatility: string }>(
+        `SELECT pg_catalog.format('%s(%s)', p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS signature, p.provolatile::pg_catalog.text AS volatility
+           FROM pg_catalog.pg_proc p
+          WHERE p.proname::pg_catalog.text OPERATOR(pg_catalog.=) $1 AND p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND p.prokind OPERATOR(pg_catalog.=) 'f'
+            AND p.pronargs OPERATOR(pg_catalog.=) $2 AND p.provariadic OPERATOR(pg_catalog.=) 0
+            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc o WHERE o.proname OPERATOR(pg_catalog.=) p.proname AND o.pronamespace OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace)
+            AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest($3::pg_catalog.text[]) WITH ORDINALITY AS w(oid, i)
+                             WHERE w.oid IS NOT NULL AND (p.proargtypes::pg_catalog.oid[])[w.i OPERATOR(pg_catalog.-) 1] OPERATOR(pg_catalog.<>) w.oid::pg_catalog.oid)`,
+        [call.name, call.args.length, call.args.map((a) => (a === null ? null : (types.get(a) ?? null)))],
+      )
+    ).rows;
+    const only = rows.length === 1 ? rows[0] : undefined;
+    if (only && only.volatility !== 'i') found.push(`${only.signature} (${only.volatility === 'v' ? 'volatile' : 'stable'})`);
+  }
+  return found;
 }
 
 /**

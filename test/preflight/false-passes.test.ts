@@ -271,6 +271,8 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
         'CREATE INDEX ON b16 ((d::text));',
         "CREATE INDEX ON b16 (((ts AT TIME ZONE 'UTC')::date));",
         'CREATE INDEX ON b16 ((id::text));',
+        "CREATE INDEX ON b16 ((date_trunc('day', ts)));",
+        "CREATE INDEX ON b16 ((date_part('year', d)));",
         '',
       ].join('\n'),
     });
@@ -288,7 +290,11 @@ describe('preflight: statements PostgreSQL rejects are not passed (issue 14)', (
       // timestamptz to date reads TimeZone; a date's text, DateStyle.
       mutable(11, b16({ index: 'b16_day' })),
       mutable(12, b16()),
+      // date_trunc has IMMUTABLE overloads, but for a timestamptz column PostgreSQL picks date_trunc(text, timestamptz).
+      mutable(15, b16()),
     ]);
+    expect(messageAt(report, 15, 'preflight/not-immutable')).toContain('calls date_trunc(text, timestamp with time zone) (stable)');
+    expect(outcomesAt(report, 16)?.map((o) => [o.rule, o.status])).toEqual([['preflight/index-expressions', 'passed']]);
     expect(messageAt(report, 11, 'preflight/not-immutable')).toContain('calls the cast of ts (timestamp with time zone) to date (stable)');
     expect(outcomesAt(report, 13)?.map((o) => [o.rule, o.status])).toEqual([['preflight/index-expressions', 'passed']]);
     expect(outcomesAt(report, 14)?.map((o) => [o.rule, o.status])).toEqual([['preflight/index-expressions', 'passed']]);

@@ -753,7 +753,9 @@ export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges
         const note = `search_path's "$user" is taken as ${state.defaults.role}, the role preflight connects as: the migration is assumed to run as that role`;
         for (const o of outcomes) if (!o.note && (o.status === 'passed' || o.status === 'failed')) o.note = note;
       }
-      if (s.kind === 'TransactionStmt') recordTransaction(s, state, effectsInFile);
+      if (outcomes.some((o) => REJECTED.has(o))) {
+        // The server rejects it before it does anything: it changes nothing for what follows.
+      } else if (s.kind === 'TransactionStmt') recordTransaction(s, state, effectsInFile);
       else recordEffects(s, state, ctx.catalog);
       if (s.kind !== 'TransactionStmt' && s.kind !== 'VariableSetStmt') effectsInFile = true;
       if (misparsed && !state.barrier) state.barrier = { location: s.location, statement, why: misparsed };
@@ -778,6 +780,13 @@ export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges
   end?.(state, verdicts, (f) => findings.push(f));
   return { verdicts, findings, searchPaths };
 }
+
+/** Outcomes saying the server rejects the statement whatever the data (syntax, a set-returning function): it has no effects. */
+const REJECTED = new WeakSet<Outcome>();
+const rejected = (o: Outcome): Outcome => {
+  REJECTED.add(o);
+  return o;
+};
 
 /** Rules whose failure is the statement's error when it runs (not a hazard for later, not a lock). */
 const STATEMENT_FAILS = new Set<string>([
@@ -913,7 +922,7 @@ async function judgeStatement(
       details: { features: syntax.map((f) => f.feature), serverVersionNum: ctx.catalog.serverVersionNum },
       location: s.location,
     });
-    return [{ rule: 'preflight/syntax', status: 'failed' }];
+    return [rejected({ rule: 'preflight/syntax', status: 'failed' })];
   }
   if (NOTHING_TO_JUDGE.has(s.kind)) return [];
   const judge = judges[s.kind];
@@ -931,7 +940,7 @@ async function judgeStatement(
       details: { kind: 'set-returning', functions: srf.functions },
       location: s.location,
     });
-    return [{ rule: srf.rule, status: 'failed' }];
+    return [rejected({ rule: srf.rule, status: 'failed' })];
   }
   const settings = dateTimeSettings(state);
   if ('unknown' in settings && s.kind !== 'CreateStmt') return [{ rule: 'preflight/not-judged', status: 'not-judged', reason: settings.unknown }];

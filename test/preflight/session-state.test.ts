@@ -220,6 +220,9 @@ describe('preflight follows what the migration session does', () => {
         "SELECT * FROM JSON_TABLE('[1]'::jsonb, '$[*]' COLUMNS (v int PATH '$')) AS j;",
         'MERGE INTO u USING t ON u.id = t.id WHEN MATCHED THEN UPDATE SET n = t.n RETURNING u.id;',
         'ALTER TABLE t ALTER COLUMN n SET EXPRESSION AS (id * 2);',
+        // Rejected on 15, it creates nothing: the ALTER after it meets no table.
+        'CREATE TABLE later (id int CHECK (id < 1_000));',
+        'ALTER TABLE later ADD PRIMARY KEY (id);',
         '',
       ].join('\n'),
     });
@@ -227,7 +230,10 @@ describe('preflight follows what the migration session does', () => {
     const version = Number(/^(\d+)/.exec(report.database.serverVersion)?.[1]);
     const syntax = findingsOf(report, 'preflight/syntax').map((f) => f.at);
     if (version === 15) {
-      expect(syntax).toEqual(['db/new.sql:1', 'db/new.sql:2', 'db/new.sql:4', 'db/new.sql:5', 'db/new.sql:6', 'db/new.sql:7']);
+      expect(syntax).toEqual(['db/new.sql:1', 'db/new.sql:2', 'db/new.sql:4', 'db/new.sql:5', 'db/new.sql:6', 'db/new.sql:7', 'db/new.sql:8']);
+      expect(verdict(report, 'db/new.sql', 9)).toEqual([
+        [expect.objectContaining({ status: 'not-judged', reason: expect.stringMatching(/^no table later \(looked for in app, public\) exists today/) })],
+      ]);
       expect(report.findings.find((f) => f.checkId === 'preflight/syntax')?.message).toBe(
         "ALTER TABLE fails now (42601): PostgreSQL 15 does not accept numeric literals with underscores (1_000) (new in PostgreSQL 16); preflight's parser is PostgreSQL 17's",
       );
@@ -238,6 +244,7 @@ describe('preflight follows what the migration session does', () => {
         'JSON_TABLE (new in PostgreSQL 17)',
         'MERGE ... RETURNING (new in PostgreSQL 17)',
         'ALTER COLUMN ... SET EXPRESSION (new in PostgreSQL 17)',
+        'numeric literals with underscores (1_000) (new in PostgreSQL 16)',
       ]);
     } else {
       // PostgreSQL 18 (the embedded server) accepts all of it.

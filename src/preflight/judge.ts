@@ -102,6 +102,10 @@ export class RunState {
   readonly droppedSchemas = new Map<string, StatementLocation>();
   /** Schemas created by an earlier statement. */
   readonly createdSchemas = new Set<string>();
+  /** SET ROLE / SET SESSION AUTHORIZATION of the run ("$user" is the current role); null: the connecting role. */
+  role: SettingValue | null = null;
+  /** SET LOCAL ROLE's, until the transaction ends. */
+  localRole: SettingValue | null = null;
   /** The explicit transaction block (BEGIN) the run is in, with the state to go back to; null outside one. */
   transaction: TransactionFrame | null = null;
 
@@ -370,6 +374,7 @@ const at = (l: StatementLocation) => `${l.file}:${l.line}`;
 function recordSet(s: MigrationStatement, state: RunState): void {
   const kind = String(s.node.kind);
   const name = String(s.node.name ?? '').toLowerCase();
+  if (name === 'role' || name === 'session_authorization' || kind === 'VAR_RESET_ALL') recordRole(s, state, kind, name);
   const names: FollowedSetting[] = kind === 'VAR_RESET_ALL' ? [...FOLLOWED_SETTINGS] : (FOLLOWED_SETTINGS as readonly string[]).includes(name) ? [name as FollowedSetting] : [];
   for (const setting of names) {
     let value: SettingValue & { location?: StatementLocation };
@@ -385,6 +390,28 @@ function recordSet(s: MigrationStatement, state: RunState): void {
     else state.localSettings.set(setting, { unknown: `the SET LOCAL ${setting} at ${at(s.location)} is outside BEGIN ... COMMIT: it does nothing, unless the migration tool runs the file in one transaction (then it lasts to the end of the file)` });
   }
   refreshSearchPath(state);
+}
+
+/** SET ROLE, SET SESSION AUTHORIZATION and their RESET: who "$user" in search_path is. */
+function recordRole(s: MigrationStatement, state: RunState, kind: string, name: string): void {
+  const args = Array.isArray(s.node.args) ? (s.node.args as Node[]) : [];
+  const given = kind === 'VAR_SET_VALUE' ? setValueText(name, args) : null;
+  const value: SettingValue | null =
+    kind === 'VAR_SET_VALUE'
+      ? given === null
+        ? { unknown: `the SET ${name} at ${at(s.location)} names a role preflight does not read` }
+        : given.toLowerCase() === 'none'
+          ? null
+          : { value: given }
+      : kind === 'VAR_SET_DEFAULT' || kind === 'VAR_RESET' || kind === 'VAR_RESET_ALL'
+        ? null
+        : { unknown: `the SET ${name} at ${at(s.location)} is of a form preflight does not follow` };
+  if (s.node.is_local === true && state.transaction) state.localRole = value ?? { value: state.defaults.role };
+  else if (s.node.is_local === true) state.localRole = { unknown: `the SET LOCAL ${name} at ${at(s.location)} is outside BEGIN ... COMMIT: whether it lasts depends on the migration tool` };
+  else {
+    state.role = value;
+    state.localRole = null;
+  }
 }
 
 /** set_config(name, value, is_local) in any statement: the setting it names (or, named by an expression, every followed one) is not known after it. */
@@ -418,9 +445,16 @@ export function refreshSearchPath(state: RunState): void {
     state.searchPath = [];
     return;
   }
+  const schemas = parseSearchPath(v.value);
+  const role = state.localRole ?? state.role ?? { value: state.defaults.role };
+  if (schemas.includes('$user') && 'unknown' in role) {
+    state.searchPathUnknown = `search_path holds "$user", and ${role.unknown}`;
+    state.searchPath = [];
+    return;
+  }
   state.searchPathUnknown = null;
-  state.searchPath = parseSearchPath(v.value)
-    .map((x) => (x === '$user' ? state.defaults.role : x))
+  state.searchPath = schemas
+    .map((x) => (x === '$user' ? ('value' in role ? role.value : '') : x))
     .filter((x) => x !== '' && x !== 'pg_catalog' && x !== 'pg_temp');
 }
 
@@ -772,8 +806,8 @@ export async function judgeAll(files: MigrationFile[], ctx: JudgeContext, judges
       searchPaths.push(pathHere);
     }
     // A migration tool's own transaction around the file ends with it, and SET LOCAL outside BEGIN with that.
-    if (!state.transaction && state.localSettings.size > 0) {
-      state.localSettings.clear();
+    if (!state.transaction && (state.localSettings.size > 0 || state.localRole)) {
+      endLocal(state);
       refreshSearchPath(state);
     }
   }
@@ -808,7 +842,7 @@ function endsAbortedBlock(s: MigrationStatement): boolean {
 /** Whether an unqualified name landed in the schema "$user" names. */
 function userSchemaResolved(state: RunState, schema: string): boolean {
   const v = state.setting('search_path');
-  return state.defaults.role !== '' && schema === state.defaults.role && 'value' in v && parseSearchPath(v.value).includes('$user') && !parseSearchPath(v.value).includes(schema);
+  return state.role === null && state.localRole === null && state.defaults.role !== '' && schema === state.defaults.role && 'value' in v && parseSearchPath(v.value).includes('$user') && !parseSearchPath(v.value).includes(schema);
 }
 
 /**
@@ -844,17 +878,17 @@ function recordTransaction(s: MigrationStatement, state: RunState, effectsInFile
       if (!frame) state.transaction = { begin: s.location, atBegin: state.snapshot(), savepoints: [], abortedBy: null, afterEffects: effectsInFile };
       return;
     case 'TRANS_STMT_COMMIT':
-      if (!frame) state.localSettings.clear();
+      if (!frame) endLocal(state);
       else if (frame.abortedBy) rollBack(state, frame, barrier);
       else {
         state.transaction = null;
-        state.localSettings.clear();
+        endLocal(state);
       }
       break;
     case 'TRANS_STMT_ROLLBACK':
       if (frame) rollBack(state, frame, barrier);
       else if (effectsInFile) barrier(toolTransaction);
-      state.localSettings.clear();
+      endLocal(state);
       break;
     case 'TRANS_STMT_SAVEPOINT':
       if (frame) frame.savepoints.push({ name: String(s.node.savepoint_name ?? ''), state: state.snapshot() });
@@ -882,6 +916,12 @@ function recordTransaction(s: MigrationStatement, state: RunState, effectsInFile
       state.transaction = null;
   }
   refreshSearchPath(state);
+}
+
+/** The end of a transaction: SET LOCAL's values go. */
+function endLocal(state: RunState): void {
+  state.localSettings.clear();
+  state.localRole = null;
 }
 
 function lastSavepoint(frame: TransactionFrame, name: string): number {

@@ -127,9 +127,11 @@ describe('preflight follows what the migration session does', () => {
       'db/c.sql': 'SET search_path = public;\nRESET search_path;\nCREATE UNIQUE INDEX items_c1 ON items (sku);\nSET search_path = public;\nSET search_path TO DEFAULT;\nCREATE UNIQUE INDEX items_c2 ON items (sku);\n',
       'db/d.sql': 'BEGIN;\nSET LOCAL search_path = public;\nCREATE UNIQUE INDEX items_d1 ON items (sku);\nCOMMIT;\nCREATE UNIQUE INDEX items_d2 ON items (sku);\n',
       // The path is the empty schema scratch now, where items does not exist: CREATE TABLE does not fail, and preflight does not say it does.
+      // "$user" is the current role: after SET ROLE app, schema app (the role app must exist for the migration to run; preflight takes the SET as written).
+      'db/f.sql': 'SET search_path = "$user", public;\nSET ROLE app;\nCREATE UNIQUE INDEX items_f1 ON items (sku);\nRESET ROLE;\nCREATE UNIQUE INDEX items_f2 ON items (sku);\n',
       'db/e.sql': "SELECT pg_catalog.set_config('search_path', 'scratch', false);\nCREATE TABLE items (id int);\n",
     });
-    const { report } = await preflightJson(db.url, root, ['db/a.sql', 'db/b.sql', 'db/c.sql', 'db/d.sql', 'db/e.sql']);
+    const { report } = await preflightJson(db.url, root, ['db/a.sql', 'db/b.sql', 'db/c.sql', 'db/d.sql', 'db/f.sql', 'db/e.sql']);
     const role = report.database.user;
     expect(findingsOf(report, 'preflight/duplicates').map((f) => [f.at, f.object.schema, f.count])).toEqual([
       ['db/a.sql:1', 'app', 2],
@@ -137,6 +139,8 @@ describe('preflight follows what the migration session does', () => {
       ['db/c.sql:3', 'app', 2],
       ['db/c.sql:6', 'app', 2],
       ['db/d.sql:5', 'app', 2],
+      ['db/f.sql:3', 'app', 2],
+      ['db/f.sql:5', role, 3],
     ]);
     expect(verdict(report, 'db/b.sql', 2)).toEqual([
       [{ rule: 'preflight/duplicates', status: 'failed', note: `search_path's "$user" is taken as ${role}, the role preflight connects as: the migration is assumed to run as that role` }],

@@ -16,10 +16,23 @@ export interface PlannedScan {
   rows: number;
 }
 
+/** A hash or sort the planner expects not to fit in memory: it would spill to disk in batches. */
+export interface PlannedSpill {
+  node: 'Hash' | 'Sort';
+  /** The planner's estimate of what it holds: rows times their width, plus PostgreSQL's per-tuple overhead. */
+  bytes: number;
+  /** What it may use: work_mem, times hash_mem_multiplier for a hash. */
+  limitBytes: number;
+  /** Batches a hash would be cut into (a power of two), or sort runs merged from disk. */
+  batches: number;
+}
+
 export interface PlannedQuery {
   /** The table the query is about: the first relation it reads. */
   object: string;
   scans: PlannedScan[];
+  /** Hashes and sorts that would spill at this session's work_mem (raise --work-mem). */
+  spills?: PlannedSpill[];
   /** The planner's total cost, in its own units (sequential page reads). */
   cost: number;
   sql: string;
@@ -58,6 +71,7 @@ interface ExplainNode {
   Schema?: string;
   'Index Name'?: string;
   'Plan Rows': number;
+  'Plan Width'?: number;
   'Total Cost': number;
   'Actual Loops'?: number;
   Plans?: ExplainNode[];
@@ -70,6 +84,28 @@ function scansOf(node: ExplainNode, out: PlannedScan[] = []): PlannedScan[] {
     out.push({ schema: node.Schema, relation: node['Relation Name'], method: node['Node Type'], index, reads, rows: Math.round(node['Plan Rows']) });
   }
   for (const child of node.Plans ?? []) scansOf(child, out);
+  return out;
+}
+
+/** Memory the session's hashes and sorts may use, in bytes. */
+interface MemoryLimits {
+  workMem: number;
+  hashMemMultiplier: number;
+}
+
+/**
+ * The hashes and sorts of a plan that would not fit: a tuple in a hash table costs its width (aligned to
+ * 8) plus about 40 bytes of header and bucket (nodeHash.c ExecChooseHashTableSize), a sorted one about 24.
+ */
+function spillsOf(node: ExplainNode, limits: MemoryLimits, out: PlannedSpill[] = []): PlannedSpill[] {
+  const type = node['Node Type'];
+  if (type === 'Hash' || type === 'Sort') {
+    const width = Math.ceil((node['Plan Width'] ?? 0) / 8) * 8;
+    const bytes = Math.round(node['Plan Rows'] * (width + (type === 'Hash' ? 40 : 24)));
+    const limitBytes = type === 'Hash' ? Math.round(limits.workMem * limits.hashMemMultiplier) : limits.workMem;
+    if (bytes > limitBytes) out.push({ node: type, bytes, limitBytes, batches: type === 'Hash' ? 2 ** Math.ceil(Math.log2(bytes / limitBytes)) : Math.ceil(bytes / limitBytes) });
+  }
+  for (const child of node.Plans ?? []) spillsOf(child, limits, out);
   return out;
 }
 
@@ -104,11 +140,22 @@ async function readsOnlyMetadata(db: Queryable, scans: PlannedScan[]): Promise<b
  */
 class ExplainingQueryable implements Queryable {
   readonly queries: PlannedQuery[] = [];
+  private limits: MemoryLimits | null = null;
   /** `runsMetadataReads`: a built-in check's, whose catalog queries call only pg_catalog's code; a plugin's query is only EXPLAINed. */
   constructor(
     private readonly db: Queryable,
     private readonly runsMetadataReads: boolean,
   ) {}
+
+  private async memoryLimits(): Promise<MemoryLimits> {
+    if (!this.limits) {
+      const res = await this.db.query<{ w: string; m: string }>(
+        `SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem'))::pg_catalog.text AS w, pg_catalog.current_setting('hash_mem_multiplier', true) AS m`,
+      );
+      this.limits = { workMem: Number(res.rows[0]?.w ?? 4 * 1024 * 1024), hashMemMultiplier: Number(res.rows[0]?.m ?? 1) || 1 };
+    }
+    return this.limits;
+  }
 
   async query<R>(sql: string, params?: unknown[]): Promise<QueryResultLike<R>> {
     if (!READS.test(sql)) return this.db.query<R>(sql, params);
@@ -118,7 +165,8 @@ class ExplainingQueryable implements Queryable {
       const scans = scansOf(plan);
       if (this.runsMetadataReads && (await readsOnlyMetadata(this.db, scans))) return this.db.query<R>(sql, params);
       const first = scans[0];
-      this.queries.push({ object: first ? `${first.schema}.${first.relation}` : '(no table)', scans, cost: Math.round(plan['Total Cost']), sql });
+      const spills = spillsOf(plan, await this.memoryLimits());
+      this.queries.push({ object: first ? `${first.schema}.${first.relation}` : '(no table)', scans, ...(spills.length ? { spills } : {}), cost: Math.round(plan['Total Cost']), sql });
     }
     return { rows: [] };
   }

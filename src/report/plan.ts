@@ -45,7 +45,8 @@ export function renderPlanPretty(plan: AuditPlan, chalk: ChalkInstance, width: n
         ]);
       }
     });
-    out.push(`${head}  ${chalk.dim(`${check.queries.length} quer${check.queries.length === 1 ? 'y' : 'ies'}`)}\n${table.toString()}\n`);
+    const spills = check.queries.flatMap((q, i) => (q.spills ?? []).map((sp) => `  query ${i + 1}: its ${sp.node.toLowerCase()} of about ${formatBytes(sp.bytes)} exceeds the ${formatBytes(sp.limitBytes)} it may use${sp.node === 'Hash' ? ` (work_mem x hash_mem_multiplier): ${sp.batches} batches` : ' (work_mem): it sorts on disk'}; a larger --work-mem keeps it in memory`));
+    out.push(`${head}  ${chalk.dim(`${check.queries.length} quer${check.queries.length === 1 ? 'y' : 'ies'}`)}\n${table.toString()}\n${spills.length ? `${chalk.yellow(spills.join('\n'))}\n` : ''}`);
   }
   out.push(
     `${plan.totals.queries} queries would read at most ${count(plan.totals.pages)} pages (${formatBytes(plan.totals.bytes)}); planner cost ${count(plan.totals.cost)}.\n` +

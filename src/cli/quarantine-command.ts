@@ -12,7 +12,8 @@ import { pinSession } from '../fix/execute.js';
 import { QUARANTINE_SCHEMA, literal } from '../fix/quarantine.js';
 import { quoteIdent } from '../db/quote.js';
 import { inventory, sourceLabel, type HeldFinding } from '../quarantine/inventory.js';
-import { RestoreRefused, assertRestorable, dependencyOrder, restoreRows, type RestoredTable } from '../quarantine/restore.js';
+import { RestoreRefused, assertRestorable, changeableColumns, dependencyOrder, restoreRows, type RestoredTable } from '../quarantine/restore.js';
+import { loadProject } from '../registry.js';
 import { errorLine, type CliIO } from './io.js';
 import { integer, positiveNumber } from './audit-options.js';
 
@@ -147,14 +148,22 @@ export async function restoreCommand(opts: RestoreOptions, io: CliIO): Promise<n
   let t: ConnectionTarget | undefined;
   try {
     t = target(opts, io);
+    const relations = await configRelations(io);
     const restored = await inTransaction(t, opts, true, async (client, catalog) => {
+      const found = (await inventory(client, catalog)).filter((h) => h.fingerprint === opts.finding);
+      assertRestorable(found, opts.finding);
+      // Held until COMMIT: a repair writing to the same quarantine table, another restore or a purge waits,
+      // so the rows read are exactly the rows deleted after. Then read again, under the lock.
+      for (const name of new Set(found.map((h) => h.table.name))) await client.query(`LOCK TABLE ONLY ${name} IN SHARE ROW EXCLUSIVE MODE`);
       const held = (await inventory(client, catalog)).filter((h) => h.fingerprint === opts.finding);
       assertRestorable(held, opts.finding);
+      // A deferred foreign key would only object at COMMIT, after the savepoints: have it object at once.
+      await client.query('SET CONSTRAINTS ALL IMMEDIATE');
       const out: RestoredTable[] = [];
       for (const h of dependencyOrder(held, catalog)) {
         await client.query('SAVEPOINT integrity_restore');
         try {
-          out.push(await restoreRows(client, h));
+          out.push(await restoreRows(client, h, changeableColumns(h.checkId, h.source as NonNullable<typeof h.source>, catalog, relations)));
           await client.query('RELEASE SAVEPOINT integrity_restore');
         } catch (err) {
           await client.query('ROLLBACK TO SAVEPOINT integrity_restore');
@@ -180,6 +189,15 @@ export async function restoreCommand(opts: RestoreOptions, io: CliIO): Promise<n
   }
 }
 
+/** The config's declared relations (a repair of orphan-rows may have set their columns to NULL); none without a config. */
+async function configRelations(io: CliIO): Promise<{ schema?: string; table: string; columns: string[] }[]> {
+  try {
+    return (await loadProject(undefined, io.cwd)).config.relations;
+  } catch {
+    return [];
+  }
+}
+
 /** `30d`, `12h`, `2w`, `90m` as a PostgreSQL interval literal. */
 export function parseAge(text: string): string {
   const m = /^(\d+)(m|h|d|w)$/.exec(text.trim());
@@ -197,26 +215,33 @@ export async function purgeCommand(opts: PurgeOptions, io: CliIO): Promise<numbe
     t = target(opts, io);
     const conn = t;
     // Counted first, in its own read-only transaction, so the question names what will go.
-    const counted = await inTransaction(conn, opts, false, async (client, catalog) => ({ value: await purgeable(client, await inventory(client, catalog), age, opts.finding), commit: false }));
-    const total = counted.reduce((n, c) => n + c.rows, 0);
+    // The cutoff is fixed when the rows are counted: what is deleted after the question is what it named.
+    const counted = await inTransaction(conn, opts, false, async (client, catalog) => {
+      const cutoff = (await client.query<{ c: string }>(`SELECT (pg_catalog.now() OPERATOR(pg_catalog.-) ${literal(age)}::pg_catalog.interval)::pg_catalog.text AS c`)).rows[0]?.c ?? '';
+      return { value: { cutoff, tables: await purgeable(client, await inventory(client, catalog), cutoff, opts.finding) }, commit: false };
+    });
+    const total = counted.tables.reduce((n, c) => n + c.rows, 0);
     if (total === 0) {
       io.stdout.write(`Nothing to purge: no quarantined row was copied more than ${opts.olderThan} ago.\n`);
       return EXIT.ok;
     }
-    if (!opts.yes && !(await confirm(`Delete ${total} quarantined row(s) from ${new Set(counted.map((c) => c.h.table.relname)).size} table(s) of ${QUARANTINE_SCHEMA}, for good? [y/N] `))) {
+    if (!opts.yes && !(await confirm(`Delete ${total} quarantined row(s) from ${new Set(counted.tables.map((c) => c.h.table.relname)).size} table(s) of ${QUARANTINE_SCHEMA}, for good? [y/N] `))) {
       io.stdout.write('Nothing was deleted.\n');
       return EXIT.ok;
     }
     const deleted = await inTransaction(conn, opts, true, async (client, catalog) => {
       const held = await inventory(client, catalog);
       let n = 0;
-      for (const table of new Map(held.filter((h) => !h.table.foreign).map((h) => [h.table.relname, h.table])).values()) {
+      const named = new Set(counted.tables.map((c) => c.h.table.relname));
+      for (const table of new Map(held.filter((h) => !h.table.foreign && named.has(h.table.relname)).map((h) => [h.table.relname, h.table])).values()) {
+        // Locked first: a repair writing to it meanwhile waits, so the table is never dropped with its new rows.
+        await client.query(`LOCK TABLE ONLY ${table.name} IN ACCESS EXCLUSIVE MODE`);
         const res = await client.query(
-          `DELETE FROM ${table.name} AS q WHERE q.${quoteIdent(table.meta.at)} OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) ${literal(age)}::pg_catalog.interval)${opts.finding ? ` AND q.${quoteIdent(table.meta.finding)} OPERATOR(pg_catalog.=) ${literal(opts.finding)}` : ''}`,
+          `DELETE FROM ONLY ${table.name} AS q WHERE q.${quoteIdent(table.meta.at)} OPERATOR(pg_catalog.<) ${literal(counted.cutoff)}::pg_catalog.timestamptz${opts.finding ? ` AND q.${quoteIdent(table.meta.finding)} OPERATOR(pg_catalog.=) ${literal(opts.finding)}` : ''}`,
         );
         n += res.rowCount ?? 0;
         // A quarantine table left empty goes too; the next repair that needs it creates it again.
-        const left = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${table.name}) AS any`);
+        const left = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ONLY ${table.name}) AS any`);
         if (left.rows[0]?.any === false) await client.query(`DROP TABLE ${table.name}`);
       }
       return { value: n, commit: true };
@@ -228,12 +253,12 @@ export async function purgeCommand(opts: PurgeOptions, io: CliIO): Promise<numbe
   }
 }
 
-async function purgeable(client: pg.Client, held: HeldFinding[], age: string, finding: string | undefined): Promise<{ h: HeldFinding; rows: number }[]> {
+async function purgeable(client: pg.Client, held: HeldFinding[], cutoff: string, finding: string | undefined): Promise<{ h: HeldFinding; rows: number }[]> {
   const out: { h: HeldFinding; rows: number }[] = [];
   for (const h of held) {
     if (h.table.foreign || (finding && h.fingerprint !== finding)) continue;
     const res = await client.query<{ n: string }>(
-      `SELECT pg_catalog.count(*)::pg_catalog.text AS n FROM ${h.table.name} AS q WHERE q.${quoteIdent(h.table.meta.finding)} OPERATOR(pg_catalog.=) ${literal(h.fingerprint)} AND q.${quoteIdent(h.table.meta.at)} OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) ${literal(age)}::pg_catalog.interval)`,
+      `SELECT pg_catalog.count(*)::pg_catalog.text AS n FROM ONLY ${h.table.name} AS q WHERE q.${quoteIdent(h.table.meta.finding)} OPERATOR(pg_catalog.=) ${literal(h.fingerprint)} AND q.${quoteIdent(h.table.meta.at)} OPERATOR(pg_catalog.<) ${literal(cutoff)}::pg_catalog.timestamptz`,
     );
     const rows = Number(res.rows[0]?.n ?? 0);
     if (rows > 0) out.push({ h, rows });

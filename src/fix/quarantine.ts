@@ -110,7 +110,7 @@ export async function quarantineFor(db: Queryable, table: Table, fingerprint: st
  * when rows are inserted (a trigger, rule, constraint, index, default, generated or identity column,
  * row-level security, inheritance), or that is not a plain permanent table.
  */
-const SOMEONE_ELSES = (c: string) => `(${c}.relkind OPERATOR(pg_catalog.<>) 'r' OR ${c}.relpersistence OPERATOR(pg_catalog.<>) 'p' OR ${c}.relrowsecurity
+export const SOMEONE_ELSES = (c: string) => `(${c}.relkind OPERATOR(pg_catalog.<>) 'r' OR ${c}.relpersistence OPERATOR(pg_catalog.<>) 'p' OR ${c}.relrowsecurity
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid OPERATOR(pg_catalog.=) ${c}.oid)
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class OPERATOR(pg_catalog.=) ${c}.oid)
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid OPERATOR(pg_catalog.=) ${c}.oid)

@@ -1,7 +1,7 @@
 import type { Catalog, Table } from '../db/catalog.js';
 import { displayName, qualifiedName, quoteIdent } from '../db/quote.js';
 import type { Queryable } from '../db/session.js';
-import { QUARANTINE_SCHEMA, quarantineRelname } from '../fix/quarantine.js';
+import { QUARANTINE_SCHEMA, SOMEONE_ELSES, quarantineRelname } from '../fix/quarantine.js';
 
 /** One quarantine table of ours: its three columns of our own, and the copied columns after them. */
 export interface QuarantineTable {
@@ -10,8 +10,10 @@ export interface QuarantineTable {
   name: string;
   meta: { at: string; check: string; finding: string };
   columns: { name: string; type: string }[];
-  /** Another role's table, or one with a trigger, a rule or an index: listed, never written to or restored from. */
+  /** Another role's table, or one with a trigger, a rule, an index, a child: listed, never written to or restored from. */
   foreign: boolean;
+  /** Whether its rows can be read without running anyone's code (a plain table without row-level security). */
+  readable: boolean;
 }
 
 /** What a quarantine table holds for one finding. */
@@ -28,14 +30,15 @@ export interface HeldFinding {
 
 /** The quarantine tables whose first three columns are ours (when, which check, which finding). */
 async function quarantineTables(db: Queryable): Promise<QuarantineTable[]> {
-  const res = await db.query<{ relname: string; columns: string[]; types: string[]; foreign: boolean }>(
+  const res = await db.query<{ relname: string; columns: string[]; types: string[]; foreign: boolean; readable: boolean }>(
     `SELECT c.relname::pg_catalog.text AS relname,
             ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
             ARRAY(SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped ORDER BY a.attnum) AS types,
             (c.relowner OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
-             OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid)
-             OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class OPERATOR(pg_catalog.=) c.oid)
-             OR c.relkind OPERATOR(pg_catalog.<>) 'r') AS foreign
+             OR ${SOMEONE_ELSES('c')}) AS foreign,
+            -- A plain table's rows can be read without running anything of its owner's (no trigger fires on a
+            -- SELECT, and row_security is off); a view's or a foreign table's could not.
+            (c.relkind OPERATOR(pg_catalog.=) 'r' AND NOT c.relrowsecurity) AS readable
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
       WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'f']::pg_catalog."char"[])
       ORDER BY 1`,
@@ -52,6 +55,7 @@ async function quarantineTables(db: Queryable): Promise<QuarantineTable[]> {
       meta: { at, check, finding },
       columns: r.columns.slice(3).map((name, i) => ({ name, type: r.types[i + 3] as string })),
       foreign: r.foreign,
+      readable: r.readable,
     });
   }
   return ours;
@@ -69,7 +73,7 @@ function sourceOf(catalog: Catalog, relname: string, fingerprint: string): Table
 export async function inventory(db: Queryable, catalog: Catalog): Promise<HeldFinding[]> {
   const held: HeldFinding[] = [];
   for (const table of await quarantineTables(db)) {
-    if (table.foreign) {
+    if (!table.readable) {
       held.push({ table, fingerprint: '', checkId: '', rows: 0, first: '', last: '', source: null });
       continue;
     }
@@ -78,7 +82,7 @@ export async function inventory(db: Queryable, catalog: Catalog): Promise<HeldFi
       `SELECT q.${quoteIdent(m.finding)} AS finding, q.${quoteIdent(m.check)} AS check, pg_catalog.count(*)::pg_catalog.text AS rows,
               pg_catalog.to_char(pg_catalog.min(q.${quoteIdent(m.at)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS first,
               pg_catalog.to_char(pg_catalog.max(q.${quoteIdent(m.at)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS last
-         FROM ${table.name} q GROUP BY 1, 2 ORDER BY 4, 1`,
+         FROM ONLY ${table.name} q GROUP BY 1, 2 ORDER BY 4, 1`,
     );
     for (const r of res.rows) {
       held.push({ table, fingerprint: r.finding, checkId: r.check, rows: Number(r.rows), first: r.first, last: r.last, source: sourceOf(catalog, table.relname, r.finding) });

@@ -155,6 +155,32 @@ describe('integrity quarantine: list, restore, purge', () => {
     ]);
   });
 
+  it('a key used again by another row since is refused, not merged; a json column compares; a table of another owner holding the finding stops the restore', async () => {
+    const root = repository({ 'integrity.config.json': CONFIG });
+    await query(db.url, `ALTER TABLE "Billing Dept"."Invoice Line" ADD COLUMN meta json`);
+    expect((await cli(['fix', '-d', db.url, '--check', 'orphan-rows', '--apply', '--yes'], root)).code).toBe(0);
+    const fingerprint = (await list(root)).find((h) => h.source?.table === 'Invoice Line')?.fingerprint as string;
+    // A new row takes id 11, with NULLs where the copy has values: not the row the repair removed.
+    await query(db.url, `INSERT INTO "Billing Dept"."Invoice Line" (id) VALUES (11)`);
+    const reused = await cli(['quarantine', 'restore', '-d', db.url, '--finding', fingerprint], root);
+    expect(reused.code).toBe(1);
+    expect(reused.stderr).toMatch(/1 of the rows copied from "Billing Dept"\."Invoice Line" have a row of the same primary key in it now that has NULL in customer_id, note, which no repair of orphan-rows sets to NULL/);
+    expect(await query(db.url, `SELECT id, customer_id, note FROM "Billing Dept"."Invoice Line" WHERE id = 11`)).toEqual([{ id: 11, customer_id: null, note: null }]);
+    await query(db.url, `DELETE FROM "Billing Dept"."Invoice Line" WHERE id = 11`);
+    // Another role's quarantine table holding the finding's rows: nothing is restored from any table.
+    const items = (await query<{ relname: string }>(db.url, `SELECT relname FROM pg_class WHERE relnamespace = 'integrity_quarantine'::regnamespace AND relname LIKE 'items%'`))[0]?.relname as string;
+    await query(db.url, `CREATE FUNCTION public.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$`);
+    await query(db.url, `CREATE TRIGGER planted BEFORE INSERT ON integrity_quarantine."${items}" FOR EACH ROW EXECUTE FUNCTION public.noop()`);
+    const foreign = await cli(['quarantine', 'restore', '-d', db.url, '--finding', fingerprint], root);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toMatch(/holds rows of this finding but is not integrity's .*nothing was restored/);
+    expect(await query(db.url, `SELECT count(*)::int AS n FROM "Billing Dept"."Invoice Line"`)).toEqual([{ n: 1 }]);
+    await query(db.url, `DROP TRIGGER planted ON integrity_quarantine."${items}"`);
+    const restored = await cli(['quarantine', 'restore', '-d', db.url, '--finding', fingerprint], root);
+    expect(restored.code, restored.stderr).toBe(0);
+    await query(db.url, `ALTER TABLE "Billing Dept"."Invoice Line" DROP COLUMN meta`);
+  });
+
   it('purge: asks (without a terminal, needs --yes), keeps what is newer than --older-than, drops emptied tables', async () => {
     const root = repository({ 'integrity.config.json': CONFIG });
     expect((await cli(['fix', '-d', db.url, '--check', 'orphan-rows', '--apply', '--yes'], root)).code).toBe(0);

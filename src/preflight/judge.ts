@@ -832,6 +832,13 @@ const STATEMENT_FAILS = new Set<string>([
   'preflight/index-expressions',
   'preflight/type-changes',
   'preflight/syntax',
+  'preflight/partition-keys',
+  'preflight/names-taken',
+  'preflight/not-immutable',
+  'preflight/key-collations',
+  'preflight/default-casts',
+  'preflight/domain-constraints',
+  'preflight/invalid-references',
 ]);
 
 /** The statements an aborted block still runs: the ones that end it or go back to a savepoint. */

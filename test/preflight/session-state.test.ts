@@ -337,4 +337,14 @@ describe('preflight follows what the migration session does', () => {
       expect(out.stdout).not.toContain('samples:');
     }
   });
+
+  it('a statement failing on any rule that makes PostgreSQL refuse it (a name taken, here) aborts the rest of its block too', async () => {
+    const root = repository({ 'db/m.sql': 'BEGIN;\nALTER TABLE public.u ADD CONSTRAINT u_pkey UNIQUE (n);\nALTER TABLE public.t ALTER COLUMN n SET NOT NULL;\nCOMMIT;\n' });
+    const { report } = await preflightJson(db.url, root, ['db/m.sql']);
+    expect(findingsOf(report, 'preflight/names-taken').map((f) => f.at)).toEqual(['db/m.sql:2']);
+    expect(findingsOf(report, 'preflight/nulls')).toEqual([]);
+    expect(verdict(report, 'db/m.sql', 3)).toEqual([
+      [{ rule: 'preflight/not-judged', status: 'not-judged', reason: 'the ALTER TABLE at db/m.sql:2 fails, which aborts the transaction block: this statement does not run (25P02)' }],
+    ]);
+  });
 });

@@ -231,18 +231,7 @@ export async function judgeAlterType(s: MigrationStatement, t: Extract<Target, {
   } else {
     // Without USING the value goes through an assignment cast: with none (text to integer), the
     // statement fails on any table, empty or not (42804).
-    const cast = (
-      await ctx.db.query<{ ok: boolean; from: string }>(
-        `SELECT pg_catalog.format_type(a.atttypid, NULL) AS from,
-                (a.atttypid OPERATOR(pg_catalog.=) t.oid
-                 OR t.typcategory OPERATOR(pg_catalog.=) 'S'
-                 OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE c.castsource OPERATOR(pg_catalog.=) (SELECT CASE WHEN st.typtype OPERATOR(pg_catalog.=) 'd' THEN st.typbasetype ELSE st.oid END FROM pg_catalog.pg_type st WHERE st.oid OPERATOR(pg_catalog.=) a.atttypid) AND c.casttarget OPERATOR(pg_catalog.=) t.oid AND c.castcontext IN ('a', 'i'))) AS ok
-           FROM pg_catalog.pg_attribute a, pg_catalog.pg_type t
-          WHERE a.attrelid OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2)
-            AND a.attname OPERATOR(pg_catalog.=) $3 AND t.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace AND t.typname::pg_catalog.text OPERATOR(pg_catalog.=) $4`,
-        [t.schema, t.name, column, target.name],
-      )
-    ).rows[0];
+    const cast = await assignmentCast(ctx, t.schema, t.name, column, target.name);
     if (cast && !cast.ok) {
       report({
         rule,

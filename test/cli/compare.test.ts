@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { adminUrl, query, useDatabase } from '../helpers/db.js';
 import { reportSchema } from '../helpers/report-schema.js';
+import { webhookReceiver } from '../helpers/webhook.js';
 
 /** The checks every run here selects: what differs between runs is the data, and which of them could run. */
 const CHECKS = ['--check', 'orphan-rows', '--check', 'users-without-profiles', '--schema', 'public', '--schema', 'auth'];
@@ -208,18 +208,8 @@ describe('check --compare: what changed since an earlier run', () => {
   });
 
   it('the webhook leads with what changed and carries the comparison', async () => {
-    const received: Record<string, unknown>[] = [];
-    const server = http.createServer((req, res) => {
-      let data = '';
-      req.on('data', (c) => (data += String(c)));
-      req.on('end', () => {
-        received.push(JSON.parse(data) as Record<string, unknown>);
-        res.end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    closers.push(() => server.close());
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
+    const { url, received, close } = await webhookReceiver();
+    closers.push(close);
     const run = await runCli(['check', '-d', db.url, ...CHECKS, '--compare', 'now.json', '--fail-on-new', '--notify-webhook', url, '--notify-on', 'always'], { cwd });
     expect(run.code).toBe(0);
     expect(received).toHaveLength(1);

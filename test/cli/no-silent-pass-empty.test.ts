@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { CHECKS } from '../../checks/index.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { useDatabase } from '../helpers/db.js';
 import { reportSchema } from '../helpers/report-schema.js';
+import { webhookReceiver } from '../helpers/webhook.js';
 
 /**
  * "No silent pass": an audit that covered no table, or ran no check, proves nothing. It says so in one
@@ -103,22 +103,12 @@ describe('every check skipped or deselected', () => {
 
 describe('the nightly alert hears about an empty audit', () => {
   const empty = useDatabase('nsp_empty_notify');
-  const servers: http.Server[] = [];
-  afterAll(() => servers.forEach((s) => s.close()));
+  const servers: (() => void)[] = [];
+  afterAll(() => servers.forEach((close) => close()));
 
   it('posts status error with the reason', async () => {
-    const received: Record<string, unknown>[] = [];
-    const server = http.createServer((req, res) => {
-      let data = '';
-      req.on('data', (c) => (data += String(c)));
-      req.on('end', () => {
-        received.push(JSON.parse(data) as Record<string, unknown>);
-        res.end();
-      });
-    });
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
+    const { url, received, close } = await webhookReceiver();
+    servers.push(close);
     const r = await run(['check', '-d', empty.url, '--notify-webhook', url]);
     expect(r.code).toBe(2);
     expect(received).toHaveLength(1);

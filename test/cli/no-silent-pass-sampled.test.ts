@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { useDatabase } from '../helpers/db.js';
 import { reportSchema } from '../helpers/report-schema.js';
+import { webhookReceiver } from '../helpers/webhook.js';
 
 /**
  * "No silent pass" under --sample-percent: a check that found nothing in the share it read is
@@ -26,8 +26,8 @@ describe('--sample-percent on a clean database', () => {
        INSERT INTO c SELECT gen_random_uuid(), id FROM p;`,
     ],
   });
-  const servers: http.Server[] = [];
-  afterAll(() => servers.forEach((s) => s.close()));
+  const servers: (() => void)[] = [];
+  afterAll(() => servers.forEach((close) => close()));
   const run = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(['check', '-d', db.url, ...CHECKED, ...args], { env: { HOME, ...env } });
 
   it('without it, both checks pass (so the sampled runs below can tell)', async () => {
@@ -96,18 +96,8 @@ describe('--sample-percent on a clean database', () => {
   });
 
   it('the webhook says sampled, not passed, with a line per check', async () => {
-    const received: Record<string, unknown>[] = [];
-    const server = http.createServer((req, res) => {
-      let data = '';
-      req.on('data', (c) => (data += String(c)));
-      req.on('end', () => {
-        received.push(JSON.parse(data) as Record<string, unknown>);
-        res.end();
-      });
-    });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
+    const { url, received, close } = await webhookReceiver();
+    servers.push(close);
     expect((await run(['--sample-percent', '50', '--notify-webhook', url, '--notify-on', 'always'])).code).toBe(0);
     expect(received[0]?.status).toBe('sampled');
     const text = String(received[0]?.text).split('\n');

@@ -7,11 +7,12 @@ import { CREATE_QUARANTINE_SCHEMA, QUARANTINE_SCHEMA } from './quarantine.js';
 import type { RepairStep } from './types.js';
 import type { AuditReport, Finding } from '../findings.js';
 
-/** One connection, one transaction; checks run one after another, each in a savepoint. */
-class TransactionLanes implements AuditLanes {
+/** One connection, one transaction; checks run one after another, each in a savepoint (fix --verify, preflight's repairs). */
+export class TransactionLanes implements AuditLanes {
   constructor(
-    private readonly client: pg.Client,
+    private readonly client: Queryable,
     readonly serverVersion: string,
+    readonly systemIdentifier: string | null = null,
   ) {}
 
   get primary(): Queryable {

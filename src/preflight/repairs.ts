@@ -1,8 +1,9 @@
 import type { CheckDefinition } from '../check.js';
 import { findTable, tableKey, type Catalog } from '../db/catalog.js';
-import { sequentialFanOut, sequentialSettledFanOut, type FanOut, type Queryable, type SettledFanOut } from '../db/session.js';
+import type { Queryable } from '../db/session.js';
 import type { Relation } from '../config/relations.js';
-import { auditWith, type AuditLanes, type AuditOptions, type RepairEntry } from '../engine/runner.js';
+import { auditWith, type AuditOptions, type RepairEntry } from '../engine/runner.js';
+import { TransactionLanes } from '../fix/execute.js';
 import { errorMessage } from '../errors.js';
 import { compareFindings, type Finding, type FindingObject } from '../findings.js';
 import { builtInChecks } from '../registry.js';
@@ -124,34 +125,6 @@ function tablesToSee(catalog: Catalog, wanted: Wanted[]): Set<string> {
   return seen;
 }
 
-/** The preflight's connection as the engine's lanes: the checks one after another, each in a savepoint. */
-class PreflightLanes implements AuditLanes {
-  constructor(
-    private readonly db: Queryable,
-    readonly serverVersion: string,
-    readonly systemIdentifier: string | null,
-  ) {}
-
-  get primary(): Queryable {
-    return this.db;
-  }
-
-  async runAll<T>(tasks: ((db: Queryable, fanOut: FanOut, settledFanOut: SettledFanOut) => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
-    const out: PromiseSettledResult<T>[] = [];
-    for (const task of tasks) {
-      await this.db.query('SAVEPOINT integrity_preflight_repair');
-      try {
-        const value = await task(this.db, sequentialFanOut(this.db), sequentialSettledFanOut(this.db));
-        await this.db.query('RELEASE SAVEPOINT integrity_preflight_repair');
-        out.push({ status: 'fulfilled', value });
-      } catch (reason) {
-        await this.db.query('ROLLBACK TO SAVEPOINT integrity_preflight_repair').catch(() => undefined);
-        out.push({ status: 'rejected', reason });
-      }
-    }
-    return out;
-  }
-}
 
 async function attachRepairs(report: PreflightReport, ctx: RepairHookContext): Promise<RepairEntry[]> {
   const wanted = wantedRepairs(report, ctx.catalog);
@@ -194,7 +167,7 @@ async function attachRepairs(report: PreflightReport, ctx: RepairHookContext): P
   };
   let outcome;
   try {
-    outcome = await auditWith(new PreflightLanes(ctx.db, ctx.session.serverVersion, ctx.session.systemIdentifier ?? null), options);
+    outcome = await auditWith(new TransactionLanes(ctx.db, ctx.session.serverVersion, ctx.session.systemIdentifier ?? null), options);
   } catch (err) {
     for (const w of wanted) note(w.finding, `the repair could not be written: ${errorMessage(err).split('\n')[0] ?? ''}`);
     return [];

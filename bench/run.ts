@@ -1,6 +1,6 @@
 /**
  * The benchmark: `npm run bench` (see the README). Generates the synthetic database at each scale, measures
- * the audit against the floor and the naive peer, the wide schema's catalog phase, checks the audit's
+ * the audit against the floor and the peers users would otherwise run (dbt's and Soda's SQL), the wide schema's catalog phase, checks the audit's
  * counts against the planted ones, prints a table and writes bench/results.json.
  */
 import { spawn } from 'node:child_process';
@@ -16,7 +16,7 @@ import { createDatabase } from '../src/demo/fixtures.js';
 import { generate, plantedAt, sizesAt } from './generate.js';
 import { compareWithPlanted, type AuditReportShape } from './compare.js';
 import { median, runOnConnections, timed } from './pool.js';
-import { yardsticks } from './peers.js';
+import { PEERS, yardsticks, type PeerName } from './peers.js';
 import { generateWide, measureCatalog, type CatalogFigures } from './wide.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -41,7 +41,7 @@ function positiveNumber(value: string): number {
 
 function parseOptions(argv: string[]): Options {
   const program = new Command('bench')
-    .description('Measure integrity against the floor and a naive peer on a generated database.')
+    .description('Measure integrity against the floor and the dbt and Soda peers on a generated database.')
     .option('-d, --database-url <url>', 'a PostgreSQL server to generate on, as a superuser (default: an embedded one); its databases integrity_bench and integrity_bench_wide are replaced')
     .option('--scales <list>', 'comma-separated scale factors', (v) => v.split(',').map(positiveNumber), [0.1, 1])
     .option('--runs <n>', 'runs of each measurement; medians are reported', (v) => Math.round(positiveNumber(v)), 3)
@@ -93,16 +93,19 @@ interface ScaleFigures {
   generateMs: number;
   auditMs: number;
   floorMs: number;
+  /** The fastest peer's time: the tool the audit has to beat. */
   naiveMs: number;
+  naivePeer: PeerName;
   naiveQueries: number;
   floorQueries: number;
   auditOverFloor: number;
   naiveOverAudit: number;
+  peers: Record<PeerName, { ms: number; queries: number; overAudit: number }>;
   maxRssMb: number;
   countsExact: boolean;
   problems: string[];
   checkMs: Record<string, number>;
-  samples: { audit: number[]; floor: number[]; naive: number[]; rssMb: number[] };
+  samples: { audit: number[]; floor: number[]; rssMb: number[] } & Record<PeerName, number[]>;
 }
 
 async function benchScale(serverUrl: string, scale: number, options: Options, log: (s: string) => void): Promise<ScaleFigures> {
@@ -115,10 +118,10 @@ async function benchScale(serverUrl: string, scale: number, options: Options, lo
   const planted = plantedAt(sizes, gen.value);
   log(`scale ${scale}: generated in ${(gen.ms / 1000).toFixed(1)} s`);
 
-  const { floor, naive } = await yardsticks(url);
+  const { floor, peers } = await yardsticks(url);
   // One unmeasured pass, so that every measurement starts from the same warm cache.
   await runOnConnections(url, options.jobs, floor);
-  const samples = { audit: [] as number[], floor: [] as number[], naive: [] as number[], rssMb: [] as number[] };
+  const samples = { audit: [] as number[], floor: [] as number[], rssMb: [] as number[], dbt: [] as number[], soda: [] as number[] };
   const problems = new Set<string>();
   const checkMs: Record<string, number[]> = {};
   for (let run = 1; run <= options.runs; run++) {
@@ -128,14 +131,19 @@ async function benchScale(serverUrl: string, scale: number, options: Options, lo
     for (const p of compareWithPlanted(audit.report, planted)) problems.add(p);
     for (const c of audit.report.checks) (checkMs[c.id] ??= []).push(c.durationMs);
     samples.floor.push((await timed(() => runOnConnections(url, options.jobs, floor))).ms);
-    samples.naive.push((await timed(() => runOnConnections(url, options.jobs, naive.map((q) => q.sql)))).ms);
+    for (const peer of PEERS) samples[peer].push((await timed(() => runOnConnections(url, options.jobs, peers[peer].map((q) => q.sql)))).ms);
     log(
-      `scale ${scale} run ${run}: audit ${(audit.ms / 1000).toFixed(2)} s (${audit.maxRssMb.toFixed(0)} MB), floor ${((samples.floor.at(-1) ?? 0) / 1000).toFixed(2)} s, naive ${((samples.naive.at(-1) ?? 0) / 1000).toFixed(2)} s`,
+      `scale ${scale} run ${run}: audit ${(audit.ms / 1000).toFixed(2)} s (${audit.maxRssMb.toFixed(0)} MB), floor ${((samples.floor.at(-1) ?? 0) / 1000).toFixed(2)} s, ` +
+        PEERS.map((peer) => `${peer} ${((samples[peer].at(-1) ?? 0) / 1000).toFixed(2)} s`).join(', '),
     );
   }
   const auditMs = median(samples.audit);
   const floorMs = median(samples.floor);
-  const naiveMs = median(samples.naive);
+  const peerFigures = Object.fromEntries(
+    PEERS.map((peer) => [peer, { ms: Math.round(median(samples[peer])), queries: peers[peer].length, overAudit: round2(median(samples[peer]) / auditMs) }]),
+  ) as Record<PeerName, { ms: number; queries: number; overAudit: number }>;
+  const naivePeer = [...PEERS].sort((a, b) => peerFigures[a].ms - peerFigures[b].ms)[0] as PeerName;
+  const naiveMs = median(samples[naivePeer]);
   return {
     scale,
     rows: { ...sizes },
@@ -143,10 +151,12 @@ async function benchScale(serverUrl: string, scale: number, options: Options, lo
     auditMs: Math.round(auditMs),
     floorMs: Math.round(floorMs),
     naiveMs: Math.round(naiveMs),
-    naiveQueries: naive.length,
+    naivePeer,
+    naiveQueries: peers[naivePeer].length,
     floorQueries: floor.length,
     auditOverFloor: round2(auditMs / floorMs),
     naiveOverAudit: round2(naiveMs / auditMs),
+    peers: peerFigures,
     maxRssMb: Math.round(median(samples.rssMb)),
     countsExact: problems.size === 0,
     problems: [...problems],
@@ -154,7 +164,8 @@ async function benchScale(serverUrl: string, scale: number, options: Options, lo
     samples: {
       audit: samples.audit.map(Math.round),
       floor: samples.floor.map(Math.round),
-      naive: samples.naive.map(Math.round),
+      dbt: samples.dbt.map(Math.round),
+      soda: samples.soda.map(Math.round),
       rssMb: samples.rssMb.map(Math.round),
     },
   };
@@ -257,15 +268,14 @@ async function main(): Promise<void> {
 }
 
 function printTable(scales: ScaleFigures[], wide: WideFigures | null, rssSpread: number): void {
-  const table = new Table({ head: ['scale', 'audit --deep', 'floor', 'audit / floor', 'naive', 'naive / audit', 'peak RSS', 'counts'] });
+  const table = new Table({ head: ['scale', 'audit --deep', 'floor', 'audit / floor', ...PEERS.flatMap((p) => [p, `${p} / audit`]), 'peak RSS', 'counts'] });
   for (const s of scales) {
     table.push([
       String(s.scale),
       `${(s.auditMs / 1000).toFixed(2)} s`,
       `${(s.floorMs / 1000).toFixed(2)} s`,
       s.auditOverFloor.toFixed(2),
-      `${(s.naiveMs / 1000).toFixed(2)} s`,
-      s.naiveOverAudit.toFixed(2),
+      ...PEERS.flatMap((p) => [`${(s.peers[p].ms / 1000).toFixed(2)} s`, s.peers[p].overAudit.toFixed(2)]),
       `${s.maxRssMb} MB`,
       s.countsExact ? 'exact' : 'WRONG',
     ]);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  btreeIndexLeading,
   copyToQuarantine,
   createQuarantineTable,
   defineCheck,
@@ -9,6 +10,7 @@ import {
   findTable,
   locateTable,
   moveToQuarantine,
+  mostlyAllVisible,
   ownRows,
   qualifiedName,
   QUARANTINE_SCHEMA,
@@ -27,6 +29,7 @@ import {
   type ForeignKey,
   type KeyEquality,
   type MatchType,
+  type PlanMethod,
   type Queryable,
   type Relation,
   type Repair,
@@ -167,6 +170,8 @@ function outsideTable(fk: ForeignKey): Table {
     name: fk.refTable,
     kind: fk.refKind,
     estimatedRows: 0,
+    pages: 0,
+    allVisiblePages: 0,
     columns: [],
     primaryKey: null,
     // Not known; were its policies to hide rows, the read fails under row_security = off rather than mislead.
@@ -223,6 +228,28 @@ function violationSql(ref: Reference, alias: string): string {
     : `(${allSet}) AND ${missingParent}`;
 }
 
+/**
+ * Where both keys are btree-indexed in the same column order and both tables are mostly all-visible,
+ * the cheapest exact verification is a merge anti-join of two index-only scans: it reads each index once,
+ * in order, and holds nothing in memory. The planner's statistics often prefer a hash of the parent,
+ * which costs a full read of the child's heap and, for a large parent, batches spilled to disk (measured
+ * in bench/: 3.0 s for the hash, 0.8 s for the merge, 5M rows against 1M). Elsewhere the planner chooses.
+ */
+function joinMethodsToAvoid(ctx: CheckContext<Options>, ref: Reference): PlanMethod[] {
+  if (ctx.samplePercent !== null) return [];
+  // A cast or a collation other than the index's would keep the index from supplying the join's order.
+  const plainEquality = ref.columns.every((col, i) => {
+    const parentCol = ref.parentColumns[i] as Column;
+    const eq = ref.equality?.[i];
+    const sameCollation = col.collation?.schema === parentCol.collation?.schema && col.collation?.name === parentCol.collation?.name;
+    return sameCollation && (eq ? eq.parentCast === null && eq.childCast === null && eq.operator === `OPERATOR(${quoteIdent('pg_catalog')}.=)` : col.baseType === parentCol.baseType);
+  });
+  if (!plainEquality || !mostlyAllVisible(ref.child) || !mostlyAllVisible(ref.parent)) return [];
+  const names = (cols: Column[]) => cols.map((col) => col.name);
+  if (!btreeIndexLeading(ctx.catalog, ref.child, names(ref.columns)) || !btreeIndexLeading(ctx.catalog, ref.parent, names(ref.parentColumns))) return [];
+  return ['hashjoin', 'nestloop'];
+}
+
 function cast(expr: string, type: string | null): string {
   // The type name comes from format_type() in the audit's own session: qualified wherever it must be.
   return type === null ? expr : `(${expr})::${type}`;
@@ -239,6 +266,7 @@ async function verify(ctx: CheckContext<Options>, ref: Reference, db: Queryable)
       WHERE ${violation}
       ORDER BY ${ref.columns.map((col) => c(col)).join(', ')} LIMIT $1`,
     [ctx.sampleSize],
+    { avoid: joinMethodsToAvoid(ctx, ref) },
   );
   if (res.rows.length === 0) return null;
   const count = scaleCount(Number(res.rows[0]?.n), ctx.samplePercent);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  btreeIndexLeading,
   copyToQuarantine,
   createQuarantineTable,
   defineCheck,
@@ -203,6 +204,8 @@ function honouredConvention(plan: ColumnPlan): boolean {
 interface TableScan {
   table: Table;
   plans: ColumnPlan[];
+  /** An index lookup of one indexed uuid column, rather than a scan of the table. */
+  lookup: boolean;
 }
 
 export default defineCheck({
@@ -228,7 +231,11 @@ SELECT id, 12 FROM providers WHERE name = 'openai';`,
   async run(ctx) {
     const plan = planScans(ctx);
     const found = await ctx.each(
-      plan.scans.map((scan) => ({ item: scan, weight: Math.max(0, scan.table.estimatedRows), object: displayName(scan.table.schema, scan.table.name) })),
+      plan.scans.map((scan) => ({
+        item: scan,
+        weight: scan.lookup ? 1 : Math.max(0, scan.table.estimatedRows),
+        object: scan.lookup ? displayName(scan.table.schema, scan.table.name, (scan.plans[0] as ColumnPlan).column.name) : displayName(scan.table.schema, scan.table.name),
+      })),
       async (scan, db) => {
         ctx.progress(displayName(scan.table.schema, scan.table.name));
         return scanTable(ctx, scan, db);
@@ -236,7 +243,7 @@ SELECT id, 12 FROM providers WHERE name = 'openai';`,
     );
     ctx.note(
       [
-        `scanned ${plan.scans.length} tables, ${plan.columnsChecked} id columns, for ${ctx.options.values.join(', ')}`,
+        `scanned ${plan.scans.filter((x) => !x.lookup).length} tables and looked up ${plan.scans.filter((x) => x.lookup).length} indexed columns, ${plan.columnsChecked} id columns in all, for ${ctx.options.values.join(', ')}`,
         ...(plan.byConvention.length > 0 ? [`not reported, by convention: ${plan.byConvention.join(', ')}`] : []),
         ...(plan.unreadable.length > 0 ? [`not read: ${plan.unreadable.join(', ')}`] : []),
       ].join('; '),
@@ -272,8 +279,16 @@ function planScans(ctx: CheckContext<Options>): ScanPlan {
     out.defaults.push(...placeholderDefaults(ctx, table, checked));
     const scanned = checked.filter((p) => valuesFor(ctx.options, p.shape).length > 0);
     if (scanned.length === 0) continue;
-    if (table.unreadable) out.unreadable.push(`${displayName(table.schema, table.name)} (${table.unreadable})`);
-    else out.scans.push({ table, plans: scanned });
+    if (table.unreadable) {
+      out.unreadable.push(`${displayName(table.schema, table.name)} (${table.unreadable})`);
+      continue;
+    }
+    // A uuid column with a btree index of its own is answered by probing the index for each placeholder
+    // (what a query per column gets for free); the table is scanned only for the columns left, if any.
+    const lookups = ctx.samplePercent === null ? scanned.filter((p) => p.shape === 'uuid' && btreeIndexLeading(ctx.catalog, table, [p.column.name])) : [];
+    for (const p of lookups) out.scans.push({ table, plans: [p], lookup: true });
+    const rest = scanned.filter((p) => !lookups.includes(p));
+    if (rest.length > 0) out.scans.push({ table, plans: rest, lookup: false });
   }
   return out;
 }

@@ -33,8 +33,8 @@ export type {
 export type { Repair, RepairStep } from './fix/types.js';
 
 // The database handle and the catalog snapshot a check reads.
-export type { Queryable, QueryResultLike } from './db/session.js';
-export { findColumn, findTable, locateTable, tableKey, tablesNamed } from './db/catalog.js';
+export type { PlanMethod, Queryable, QueryOptions, QueryResultLike } from './db/session.js';
+export { btreeIndexLeading, findColumn, findTable, locateTable, mostlyAllVisible, tableKey, tablesNamed } from './db/catalog.js';
 export type {
   Catalog,
   CheckConstraint,

@@ -42,6 +42,12 @@ export interface Table {
   name: string;
   kind: 'table' | 'partitioned table';
   estimatedRows: number;
+  /**
+   * pg_class.relpages and relallvisible as of the last VACUUM or ANALYZE (0 for a partitioned table): how
+   * much a scan reads, and how much of it an index-only scan can skip. Statistics, never a guarantee.
+   */
+  pages: number;
+  allVisiblePages: number;
   columns: Column[];
   primaryKey: string[] | null;
   /** Row-level security: whether policies apply, and whether this audit's role sees every row anyway. */
@@ -125,6 +131,12 @@ export interface Index {
   table: string;
   method: string;
   unique: boolean;
+  /** indisvalid: an index left invalid by a failed CREATE INDEX CONCURRENTLY is never used by the planner. */
+  valid: boolean;
+  /** The key columns in order (INCLUDE columns left out), null where a key is an expression. */
+  keyColumns: (string | null)[];
+  /** pg_class.relpages of the index: what a full index scan reads. */
+  pages: number;
   expressionTree: string | null;
   predicateTree: string | null;
 }
@@ -263,6 +275,8 @@ interface ColumnRow {
   table: string;
   relkind: string;
   est_rows: number;
+  pages: number;
+  all_visible: number;
   attnum: number;
   attname: string;
   type: string;
@@ -298,7 +312,7 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: T
             c.relpersistence = 'u' AS unlogged, pg_catalog.pg_is_in_recovery() AS in_recovery,
             pn.nspname AS parent_schema, pc.relname AS parent_name,
             EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ch WHERE ch.inhparent = c.oid) AND c.relkind = 'r' AS has_children,
-            greatest(c.reltuples, 0)::float8 AS est_rows,
+            greatest(c.reltuples, 0)::float8 AS est_rows, c.relpages::float8 AS pages, c.relallvisible::float8 AS all_visible,
             a.attnum::int AS attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
             coalesce(bt.typname, t.typname)::text AS base_type, a.attnotnull,
             d.adbin::text AS default_tree,
@@ -333,6 +347,8 @@ async function loadTables(db: Queryable, schemas: string[]): Promise<{ tables: T
         name: r.table,
         kind: r.relkind === 'p' ? 'partitioned table' : 'table',
         estimatedRows: Number(r.est_rows),
+        pages: Number(r.pages),
+        allVisiblePages: Number(r.all_visible),
         columns: [],
         primaryKey: null,
         rowSecurity: { enabled: r.rls, forced: r.rls_forced, readableWhole: r.readable_whole },
@@ -526,6 +542,9 @@ interface IndexRow {
   name: string;
   method: string;
   unique: boolean;
+  valid: boolean;
+  key_columns: (string | null)[];
+  pages: number;
   exprs: string | null;
   pred: string | null;
 }
@@ -534,7 +553,11 @@ async function loadIndexes(db: Queryable, schemas: string[]): Promise<Index[]> {
   const res = await db.query<IndexRow>(
     `SELECT n.nspname AS schema, c.relname AS table, i.relname AS name,
             am.amname AS method,
-            x.indisunique AS unique, x.indexprs::text AS exprs, x.indpred::text AS pred
+            x.indisunique AS unique, x.indisvalid AS valid, i.relpages::float8 AS pages,
+            ARRAY(SELECT ka.attname::text FROM pg_catalog.generate_series(0, x.indnkeyatts - 1) AS k
+                    LEFT JOIN pg_catalog.pg_attribute ka ON ka.attrelid = x.indrelid AND ka.attnum = x.indkey[k] AND x.indkey[k] <> 0
+                   ORDER BY k) AS key_columns,
+            x.indexprs::text AS exprs, x.indpred::text AS pred
        FROM pg_catalog.pg_index x
        JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
        JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
@@ -554,6 +577,9 @@ async function loadIndexes(db: Queryable, schemas: string[]): Promise<Index[]> {
     table: r.table,
     method: r.method,
     unique: r.unique,
+    valid: r.valid,
+    keyColumns: r.key_columns,
+    pages: Number(r.pages),
     expressionTree: r.exprs,
     predicateTree: r.pred,
   }));
@@ -721,4 +747,32 @@ export function describeRowSecurity(entries: RowSecurityEntry[], role: string): 
   return blocked.length === 0
     ? `${head}; role ${role} reads all of them whole`
     : `${head}; role ${role} cannot read ${blocked.length} of them whole (${blocked.map(name).join(', ')}): checks that need them will be errors. Audit as a role with BYPASSRLS, or as the owner of tables without FORCE`;
+}
+
+/**
+ * A valid, non-partial btree index of the table whose first key columns are `columns`, in that order:
+ * one the planner can read in key order, or probe for a value, to answer a question about them. The
+ * smallest such index, since a scan of it reads every page. Undefined when there is none.
+ */
+export function btreeIndexLeading(catalog: Catalog, table: { schema: string; name: string }, columns: readonly string[]): Index | undefined {
+  return catalog.indexes
+    .filter(
+      (ix) =>
+        ix.schema === table.schema &&
+        ix.table === table.name &&
+        ix.method === 'btree' &&
+        ix.valid &&
+        ix.predicateTree === null &&
+        columns.length > 0 &&
+        columns.every((c, i) => ix.keyColumns[i] === c),
+    )
+    .sort((a, b) => a.pages - b.pages)[0];
+}
+
+/**
+ * Whether an index-only scan of the table would rarely visit its heap: at least `share` of its pages were
+ * all-visible at the last VACUUM. A partitioned table has no pages of its own and never is.
+ */
+export function mostlyAllVisible(table: Table, share = 0.9): boolean {
+  return table.kind === 'table' && table.pages > 0 && table.allVisiblePages >= share * table.pages;
 }

@@ -21,7 +21,25 @@ export interface QueryResultLike<R> {
 
 /** The only thing a check may do with the database: run a read-only query with bound values. */
 export interface Queryable {
-  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResultLike<R>>;
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResultLike<R>>;
+}
+
+/**
+ * Plan methods a query may ask the planner not to use, for that query only. `parallel`: no parallel
+ * workers (max_parallel_workers_per_gather = 0); the rest are the planner's enable_* settings.
+ */
+export type PlanMethod = 'hashjoin' | 'mergejoin' | 'nestloop' | 'hashagg' | 'sort' | 'seqscan' | 'bitmapscan' | 'parallel';
+
+export const PLAN_METHODS: readonly PlanMethod[] = ['hashjoin', 'mergejoin', 'nestloop', 'hashagg', 'sort', 'seqscan', 'bitmapscan', 'parallel'];
+
+export interface QueryOptions {
+  /**
+   * Methods the planner should avoid for this one query: a check that knows its data better than the
+   * statistics do (a merge of two index-only scans over a hash that would spill, say) says so here. It
+   * changes how PostgreSQL reads, never what the query returns; the planner still uses a method it has
+   * no alternative to. Honoured by the handles an audit gives its checks; another Queryable may ignore it.
+   */
+  avoid?: readonly PlanMethod[];
 }
 
 export interface SessionOptions {

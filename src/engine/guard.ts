@@ -1,5 +1,5 @@
 import { parse } from '@libpg-query/parser';
-import type { Queryable, QueryResultLike } from '../db/session.js';
+import { PLAN_METHODS, type PlanMethod, type Queryable, type QueryOptions, type QueryResultLike } from '../db/session.js';
 import { ACTING_FUNCTIONS, calledFunctions } from '../db/acting-functions.js';
 import { errorMessage } from '../errors.js';
 
@@ -65,6 +65,27 @@ export async function refusalOf(sql: string): Promise<Refusal | null> {
   return verdict;
 }
 
+const SETTINGS: Record<PlanMethod, [string, string]> = {
+  hashjoin: ['enable_hashjoin', 'off'],
+  mergejoin: ['enable_mergejoin', 'off'],
+  nestloop: ['enable_nestloop', 'off'],
+  hashagg: ['enable_hashagg', 'off'],
+  sort: ['enable_sort', 'off'],
+  seqscan: ['enable_seqscan', 'off'],
+  bitmapscan: ['enable_bitmapscan', 'off'],
+  parallel: ['max_parallel_workers_per_gather', '0'],
+};
+
+/** The planner settings for QueryOptions.avoid: only names from this table ever reach the SET. */
+function planSettings(avoid: readonly PlanMethod[] | undefined): [string, string][] {
+  if (avoid === undefined) return [];
+  if (!Array.isArray(avoid)) throw new RefusedStatement('options.avoid must be an array of plan methods');
+  return [...new Set<unknown>(avoid)].map((method) => {
+    if (typeof method !== 'string' || !(PLAN_METHODS as readonly string[]).includes(method)) throw new RefusedStatement(`options.avoid: unknown plan method ${JSON.stringify(String(method)).slice(0, 40)} (one of ${PLAN_METHODS.join(', ')})`);
+    return SETTINGS[method as PlanMethod];
+  });
+}
+
 /**
  * The handles one check is given: every query is read-checked first, and once the check is over (done,
  * or cut off by --check-timeout) the handles refuse everything, so that code still running in the
@@ -76,14 +97,22 @@ export class CheckHandles {
 
   wrap(db: Queryable): Queryable {
     return {
-      query: async <R>(sql: string, params?: unknown[]): Promise<QueryResultLike<R>> => {
+      query: async <R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResultLike<R>> => {
         if (this.closedReason) throw new RefusedStatement(this.closedReason);
         const refusal = await refusalOf(sql);
         if (refusal) throw new RefusedStatement(refusal);
+        const settings = planSettings(options?.avoid);
         if (this.closedReason) throw new RefusedStatement(this.closedReason);
         this.running.set(db, (this.running.get(db) ?? 0) + 1);
         try {
-          return await db.query<R>(sql, params);
+          if (settings.length === 0) return await db.query<R>(sql, params);
+          await db.query(settings.map(([name, off]) => `SET LOCAL ${name} = ${off}`).join('; '));
+          const res = await db.query<R>(sql, params);
+          // On an error the transaction is aborted and the savepoint around the check or item is rolled
+          // back, which undoes the SET LOCAL too. The audit never sets these itself, so DEFAULT is the value
+          // the session had (the server's, the role's or the connection's).
+          await db.query(settings.map(([name]) => `SET LOCAL ${name} TO DEFAULT`).join('; '));
+          return res;
         } finally {
           const n = (this.running.get(db) ?? 1) - 1;
           if (n === 0) this.running.delete(db);

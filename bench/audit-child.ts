@@ -3,6 +3,7 @@
  * process's peak resident set size: the client's memory is measured on the real command, nothing else.
  */
 import { createWriteStream } from 'node:fs';
+import '../src/cli/v8-flags.js';
 import { main } from '../src/cli/main.js';
 
 const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import '../dist/src/cli/v8-flags.js';
 import { main } from '../dist/src/cli/main.js';
 
 const code = await main(process.argv.slice(2), {

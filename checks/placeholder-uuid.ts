@@ -230,8 +230,28 @@ SELECT id, 12 FROM providers WHERE name = 'openai';`,
   samplesTables: true,
   async run(ctx) {
     const plan = planScans(ctx);
+    const { batches, alone } = batchSmallTables(plan.scans);
+    // Small tables are read many to a query: on a schema of thousands of tables the round trips, not the
+    // rows, are the cost. A batch that fails (a lock timeout on one table, say) is read again table by table,
+    // so that the failure costs only the table that caused it.
+    const batched = await ctx.each(
+      batches.map((batch) => ({
+        item: batch,
+        weight: batch.reduce((n, scan) => n + Math.max(1, scan.table.estimatedRows), 0),
+        object: `${batch.length} small tables from ${displayName((batch[0] as TableScan).table.schema, (batch[0] as TableScan).table.name)}`,
+      })),
+      async (batch, db) => {
+        ctx.progress(displayName((batch[0] as TableScan).table.schema, (batch[0] as TableScan).table.name));
+        const hits = await readHitsOf(ctx, batch, db);
+        const out: Finding[] = [];
+        for (const [i, scan] of batch.entries()) out.push(...(await findingsOf(ctx, scan.table, hits[i] ?? [], db)));
+        return out;
+      },
+      () => null,
+    );
+    const retried = batches.filter((_, i) => batched[i] === null).flat();
     const found = await ctx.each(
-      plan.scans.map((scan) => ({
+      [...alone, ...retried].map((scan) => ({
         item: scan,
         weight: scan.lookup ? 1 : Math.max(0, scan.table.estimatedRows),
         object: scan.lookup ? displayName(scan.table.schema, scan.table.name, (scan.plans[0] as ColumnPlan).column.name) : displayName(scan.table.schema, scan.table.name),
@@ -248,9 +268,45 @@ SELECT id, 12 FROM providers WHERE name = 'openai';`,
         ...(plan.unreadable.length > 0 ? [`not read: ${plan.unreadable.join(', ')}`] : []),
       ].join('; '),
     );
-    return [...plan.defaults, ...found.flatMap((f) => f ?? [])];
+    return [...plan.defaults, ...batched.flatMap((f) => f ?? []), ...found.flatMap((f) => f ?? [])];
   },
 });
+
+/** A table read in a batch with others: at most this many pages by the statistics (1 MB of 8 kB pages). */
+const SMALL_TABLE_PAGES = 128;
+const SMALL_TABLE_ROWS = 20_000;
+/** Per batch: at most this many tables, and this many pages in all. */
+const BATCH_TABLES = 100;
+const BATCH_PAGES = 1024;
+
+/**
+ * Groups the scans of small plain tables into batches; lookups, large tables and partitioned ones (whose
+ * size is their partitions') are read alone. By the statistics: a table larger than they say is still
+ * read whole and exactly, only in a batch.
+ */
+function batchSmallTables(scans: TableScan[]): { batches: TableScan[][]; alone: TableScan[] } {
+  const alone: TableScan[] = [];
+  const batches: TableScan[][] = [];
+  let current: TableScan[] = [];
+  let pages = 0;
+  for (const scan of scans) {
+    const small = !scan.lookup && scan.table.kind === 'table' && scan.table.pages <= SMALL_TABLE_PAGES && scan.table.estimatedRows <= SMALL_TABLE_ROWS;
+    if (!small) {
+      alone.push(scan);
+      continue;
+    }
+    if (current.length >= BATCH_TABLES || pages + scan.table.pages > BATCH_PAGES) {
+      batches.push(current);
+      current = [];
+      pages = 0;
+    }
+    current.push(scan);
+    pages += scan.table.pages;
+  }
+  if (current.length > 0) batches.push(current);
+  // A batch of one is a table read alone.
+  return { batches: batches.filter((b) => b.length > 1), alone: [...alone, ...batches.filter((b) => b.length === 1).flat()] };
+}
 
 interface ScanPlan {
   scans: TableScan[];
@@ -373,7 +429,10 @@ function heldValues(plan: ColumnPlan, alias: string, values: string[], bind: Bin
 
 /** One scan of the table's own rows on `db` (any of the audit's connections), for all of its id columns. */
 async function scanTable(ctx: CheckContext<Options>, { table, plans }: TableScan, db: Queryable): Promise<Finding[]> {
-  const hits = await readHits(ctx, table, plans, db);
+  return findingsOf(ctx, table, (await readHitsOf(ctx, [{ table, plans }], db))[0] ?? [], db);
+}
+
+async function findingsOf(ctx: CheckContext<Options>, table: Table, hits: ColumnHits[], db: Queryable): Promise<Finding[]> {
   // One value only: a column holding both the nil and the max UUID is not a constant of anything.
   const candidates = hits.filter((h) => h.plan.role === 'value' && h.byValue.size === 1 && scaleCount(h.rows, ctx.samplePercent) >= CONSTANT_MIN_ROWS);
   const nonNull = await countNonNull(ctx, table, candidates.map((h) => h.plan.column), db);
@@ -384,52 +443,65 @@ async function scanTable(ctx: CheckContext<Options>, { table, plans }: TableScan
   });
 }
 
-async function readHits(ctx: CheckContext<Options>, table: Table, plans: ColumnPlan[], db: Queryable): Promise<ColumnHits[]> {
-  const params: unknown[] = [];
-  const bind: Bind = (value, type) => {
-    params.push(value);
-    return `$${params.length}::${type}`;
-  };
+/** A table's matching rows, one record per matching column, tagged `tag` (its place in a batch). */
+function hitsSelect(ctx: CheckContext<Options>, table: Table, plans: ColumnPlan[], bind: Bind, tag: number): string {
   const columns = plans.map((plan, i) => {
     const values = valuesFor(ctx.options, plan.shape);
     return { i, test: matchTest(plan, 't', values, bind), held: heldValues(plan, 't', values, bind) };
   });
   const sampleExpr = table.primaryKey ? sampleKeyExpr('t', table.primaryKey) : 't.ctid::pg_catalog.text';
   const sampleOrder = table.primaryKey ? table.primaryKey.map((c) => `t.${quoteIdent(c)}`).join(', ') : 't.ctid';
+  return `SELECT ${Number(tag)}::pg_catalog.int4 AS tbl, v.i, v.held, (${sampleExpr})::pg_catalog.text AS sample,
+              pg_catalog.row_number() OVER (PARTITION BY v.i ORDER BY ${sampleOrder}) AS ord
+         FROM ${ownRows(table)} AS t${tableSample(ctx.samplePercent)}
+        CROSS JOIN LATERAL (VALUES ${columns.map((c) => `(${c.i}, CASE WHEN ${c.test} THEN ${c.held} END)`).join(', ')}) AS v(i, held)
+        WHERE v.held IS NOT NULL AND (${columns.map((c) => c.test).join(' OR ')})`;
+}
+
+/**
+ * The hits of several tables in one query (one branch per table): per table and column, the rows holding
+ * a placeholder, each once, with the first samples in key order; then the rows holding each spelling.
+ */
+async function readHitsOf(ctx: CheckContext<Options>, scans: { table: Table; plans: ColumnPlan[] }[], db: Queryable): Promise<ColumnHits[][]> {
+  const params: unknown[] = [];
+  const bind: Bind = (value, type) => {
+    params.push(value);
+    return `$${params.length}::${type}`;
+  };
+  const branches = scans.map((scan, tag) => hitsSelect(ctx, scan.table, scan.plans, bind, tag));
   params.push(ctx.sampleSize);
   const sampleLimit = `$${params.length}::pg_catalog.int4`;
   // A row yields one record per matching column, so the first branch counts each row once per column; the
   // second counts the rows holding each spelling.
-  const res = await db.query<{ i: number; val: string | null; n: string; samples: string[] | null }>(
+  const res = await db.query<{ tbl: number; i: number; val: string | null; n: string; samples: string[] | null }>(
     `WITH hits AS MATERIALIZED (
-       SELECT v.i, v.held, ${sampleExpr} AS sample,
-              pg_catalog.row_number() OVER (PARTITION BY v.i ORDER BY ${sampleOrder}) AS ord
-         FROM ${ownRows(table)} AS t${tableSample(ctx.samplePercent)}
-        CROSS JOIN LATERAL (VALUES ${columns.map((c) => `(${c.i}, CASE WHEN ${c.test} THEN ${c.held} END)`).join(', ')}) AS v(i, held)
-        WHERE v.held IS NOT NULL AND (${columns.map((c) => c.test).join(' OR ')})
+       ${branches.join('\n     UNION ALL\n       ')}
      )
-     SELECT i, NULL::pg_catalog.text AS val, pg_catalog.count(*) AS n,
+     SELECT tbl, i, NULL::pg_catalog.text AS val, pg_catalog.count(*) AS n,
             pg_catalog.array_agg(sample ORDER BY ord) FILTER (WHERE ord OPERATOR(pg_catalog.<=) ${sampleLimit}) AS samples
-       FROM hits GROUP BY i
+       FROM hits GROUP BY tbl, i
      UNION ALL
-     SELECT h.i, u.val COLLATE pg_catalog."C", pg_catalog.count(*), NULL
+     SELECT h.tbl, h.i, u.val COLLATE pg_catalog."C", pg_catalog.count(*), NULL
        FROM hits AS h CROSS JOIN LATERAL pg_catalog.unnest(h.held) AS u(val)
-      GROUP BY h.i, u.val COLLATE pg_catalog."C"
-     ORDER BY 1, 2 NULLS FIRST`,
+      GROUP BY h.tbl, h.i, u.val COLLATE pg_catalog."C"
+     ORDER BY 1, 2, 3 NULLS FIRST`,
     params,
   );
-  const byColumn = new Map<number, ColumnHits>();
+  const byColumn = scans.map(() => new Map<number, ColumnHits>());
   for (const r of res.rows) {
-    const entry = byColumn.get(r.i) ?? { plan: plans[r.i] as ColumnPlan, rows: 0, byValue: new Map<string, number>(), samples: [] };
+    const plans = scans[r.tbl]?.plans;
+    const columns = byColumn[r.tbl];
+    if (!plans || !columns) continue;
+    const entry = columns.get(r.i) ?? { plan: plans[r.i] as ColumnPlan, rows: 0, byValue: new Map<string, number>(), samples: [] };
     if (r.val === null) {
       entry.rows = Number(r.n);
       entry.samples = r.samples ?? [];
     } else {
       entry.byValue.set(r.val, Number(r.n));
     }
-    byColumn.set(r.i, entry);
+    columns.set(r.i, entry);
   }
-  return [...byColumn.entries()].sort((a, b) => a[0] - b[0]).map(([, entry]) => entry);
+  return byColumn.map((columns) => [...columns.entries()].sort((a, b) => a[0] - b[0]).map(([, entry]) => entry));
 }
 
 /** Non-null rows of each column, read from the same pages as the hits (--sample is repeatable). */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { parse } from '@libpg-query/parser';
 import { PLAN_METHODS, type PlanMethod, type Queryable, type QueryOptions, type QueryResultLike } from '../db/session.js';
 import { ACTING_FUNCTIONS, calledFunctions } from '../db/acting-functions.js';
@@ -33,7 +34,10 @@ const verdicts = new Map<string, Refusal | null>();
  * which refuses it on the server.
  */
 export async function refusalOf(sql: string): Promise<Refusal | null> {
-  const known = verdicts.get(sql);
+  // Keyed by digest: the texts themselves (one per table, on a schema of thousands) would be most of the
+  // cache's memory.
+  const key = createHash('sha256').update(sql).digest('base64');
+  const known = verdicts.get(key);
   if (known !== undefined) return known;
   let verdict: Refusal | null;
   try {
@@ -61,7 +65,7 @@ export async function refusalOf(sql: string): Promise<Refusal | null> {
       : { reason: `the query could not be checked, so it was not sent (${errorMessage(err).split('\n')[0]})` };
   }
   if (verdicts.size > 10_000) verdicts.clear();
-  verdicts.set(sql, verdict);
+  verdicts.set(key, verdict);
   return verdict;
 }
 

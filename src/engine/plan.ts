@@ -14,6 +14,8 @@ export interface PlannedScan {
   reads: string;
   /** The planner's estimate of the rows this node returns (all loops, all workers). */
   rows: number;
+  /** The index is probed for given values (an Index Cond other than IS NOT NULL) rather than read whole. */
+  lookup: boolean;
 }
 
 /** A hash or sort the planner expects not to fit in memory: it would spill to disk in batches. */
@@ -33,6 +35,13 @@ export interface PlannedQuery {
   scans: PlannedScan[];
   /** Hashes and sorts that would spill at this session's work_mem (raise --work-mem). */
   spills?: PlannedSpill[];
+  /**
+   * How the query reads, in words: "merge anti-join of two index-only scans", "hash anti-join (4 batches)",
+   * "index lookup", "one scan of the table", with ", N parallel workers" where the planner uses them.
+   */
+  strategy: string;
+  /** Estimated pages read: the whole relation for a scan, about one page per row found for a lookup. */
+  pages: number;
   /** The planner's total cost, in its own units (sequential page reads). */
   cost: number;
   sql: string;
@@ -65,23 +74,37 @@ export interface AuditPlan {
   role: string;
 }
 
-interface ExplainNode {
+export interface ExplainNode {
   'Node Type': string;
   'Relation Name'?: string;
   Schema?: string;
   'Index Name'?: string;
   'Plan Rows': number;
   'Plan Width'?: number;
+  'Join Type'?: string;
+  'Index Cond'?: string;
+  'Recheck Cond'?: string;
+  'Workers Planned'?: number;
   'Total Cost': number;
   'Actual Loops'?: number;
   Plans?: ExplainNode[];
+}
+
+function bitmapIndexNames(node: ExplainNode): string[] {
+  return (node.Plans ?? []).flatMap((child) => [...(child['Node Type'] === 'Bitmap Index Scan' && child['Index Name'] ? [child['Index Name']] : []), ...bitmapIndexNames(child)]);
 }
 
 function scansOf(node: ExplainNode, out: PlannedScan[] = []): PlannedScan[] {
   if (node['Relation Name'] && node.Schema) {
     const index = node['Index Name'] ?? null;
     const reads = node['Node Type'] === 'Index Only Scan' && index ? index : node['Relation Name'];
-    out.push({ schema: node.Schema, relation: node['Relation Name'], method: node['Node Type'], index, reads, rows: Math.round(node['Plan Rows']) });
+    // An index read only for its non-null entries is read whole. A bitmap heap scan reads the pages its
+    // bitmap index scans found: a lookup, named by their indexes.
+    const bitmap = node['Node Type'] === 'Bitmap Heap Scan';
+    const cond = (bitmap ? node['Recheck Cond'] : node['Index Cond']) ?? '';
+    const lookup = cond !== '' && !/^\(?[^()]*IS NOT NULL\)?$/.test(cond);
+    const bitmapIndexes = bitmap ? [...new Set(bitmapIndexNames(node))].join(', ') || null : null;
+    out.push({ schema: node.Schema, relation: node['Relation Name'], method: node['Node Type'], index: index ?? bitmapIndexes, reads, rows: Math.round(node['Plan Rows']), lookup });
   }
   for (const child of node.Plans ?? []) scansOf(child, out);
   return out;
@@ -107,6 +130,40 @@ function spillsOf(node: ExplainNode, limits: MemoryLimits, out: PlannedSpill[] =
   }
   for (const child of node.Plans ?? []) spillsOf(child, limits, out);
   return out;
+}
+
+function findNode(node: ExplainNode, test: (n: ExplainNode) => boolean): ExplainNode | undefined {
+  if (test(node)) return node;
+  for (const child of node.Plans ?? []) {
+    const found = findNode(child, test);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+const JOIN_NAMES: Record<string, string> = { 'Merge Join': 'merge', 'Hash Join': 'hash', 'Nested Loop': 'nested-loop' };
+
+/** The plan in words, for --plan: the join that decides the cost, else how the table is read. */
+export function strategyOf(plan: ExplainNode, spills: PlannedSpill[]): string {
+  const workers = findNode(plan, (n) => (n['Workers Planned'] ?? 0) > 0)?.['Workers Planned'];
+  const parallel = workers ? `, ${workers} parallel worker${workers === 1 ? '' : 's'}` : '';
+  // A join of two relations: a nested loop over a VALUES list or a function's rows reads one table.
+  const joinsRelations = (n: ExplainNode) => JOIN_NAMES[n['Node Type']] !== undefined && (n.Plans ?? []).filter((side) => scansOf(side).length > 0).length >= 2;
+  const join = findNode(plan, (n) => joinsRelations(n) && /Anti|Semi/.test(n['Join Type'] ?? '')) ?? findNode(plan, joinsRelations);
+  if (join) {
+    const kind = (join['Join Type'] ?? '').toLowerCase().replace(/\s+/g, '-');
+    const sides = (join.Plans ?? []).map((side) => scansOf(side)[0]?.method);
+    const inputs = sides.length === 2 && sides.every((m) => m === 'Index Only Scan') ? ' of two index-only scans' : join['Node Type'] === 'Nested Loop' && sides[1]?.startsWith('Index') ? ', probing an index per row' : '';
+    const hashSpill = join['Node Type'] === 'Hash Join' ? spills.find((sp) => sp.node === 'Hash') : undefined;
+    const batches = hashSpill ? ` (${hashSpill.batches} batches on disk)` : join['Node Type'] === 'Hash Join' ? ' (in memory)' : '';
+    return `${JOIN_NAMES[join['Node Type']] as string} ${kind ? `${kind}-` : ''}join${inputs}${batches}${parallel}`;
+  }
+  const scans = scansOf(plan);
+  if (scans.length > 0 && scans.every((sc) => sc.lookup || sc.schema === 'pg_catalog')) return `index lookup${parallel}`;
+  const first = scans[0];
+  if (!first) return 'no table read';
+  if (first.method === 'Index Only Scan') return `one index-only scan of ${first.reads}${parallel}`;
+  return `one scan of the table${parallel}`;
 }
 
 const READS = /^\s*(\(?\s*SELECT|WITH)\b/i;
@@ -166,7 +223,15 @@ class ExplainingQueryable implements Queryable {
       if (this.runsMetadataReads && (await readsOnlyMetadata(this.db, scans))) return this.db.query<R>(sql, params);
       const first = scans[0];
       const spills = spillsOf(plan, await this.memoryLimits());
-      this.queries.push({ object: first ? `${first.schema}.${first.relation}` : '(no table)', scans, ...(spills.length ? { spills } : {}), cost: Math.round(plan['Total Cost']), sql });
+      this.queries.push({
+        object: first ? `${first.schema}.${first.relation}` : '(no table)',
+        scans,
+        ...(spills.length ? { spills } : {}),
+        strategy: strategyOf(plan, spills),
+        pages: 0,
+        cost: Math.round(plan['Total Cost']),
+        sql,
+      });
     }
     return { rows: [] };
   }
@@ -216,28 +281,37 @@ export async function planAudit(options: AuditOptions): Promise<AuditPlan> {
     });
     const seen = new Map<string, { schema: string; relation: string }>();
     for (const q of checks.flatMap((c) => c.queries)) for (const s of q.scans) seen.set(`${s.schema}.${s.reads}`, { schema: s.schema, relation: s.reads });
+    // pg_relation_size() takes ACCESS SHARE on the relation, which EXPLAIN already holds for every one of them
+    // until the end of this transaction: the current size, rather than the last VACUUM's relpages.
     const sizes = await session.primary.query<{ schema: string; relation: string; pages: number; bytes: string; rows: number }>(
       `SELECT n.nspname AS schema, c.relname AS relation,
-              (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int)::int AS pages,
-              pg_catalog.pg_relation_size(c.oid)::text AS bytes,
-              greatest(c.reltuples, 0)::float8 AS rows
-         FROM unnest($1::text[], $2::text[]) AS r(schema, relation)
-         JOIN pg_catalog.pg_namespace n ON n.nspname = r.schema
-         JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.relation
+              (pg_catalog.pg_relation_size(c.oid) OPERATOR(pg_catalog./) pg_catalog.current_setting('block_size')::pg_catalog.int8)::pg_catalog.int4 AS pages,
+              pg_catalog.pg_relation_size(c.oid)::pg_catalog.text AS bytes,
+              GREATEST(c.reltuples, 0::pg_catalog.float4)::pg_catalog.float8 AS rows
+         FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])) AS r(schema, relation)
+         JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) r.schema
+         JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid AND c.relname OPERATOR(pg_catalog.=) r.relation
         ORDER BY pg_catalog.pg_relation_size(c.oid) DESC, 1, 2`,
       [[...seen.values()].map((s) => s.schema), [...seen.values()].map((s) => s.relation)],
     );
     const relations = sizes.rows.map((r) => ({ schema: r.schema, relation: r.relation, pages: r.pages, bytes: Number(r.bytes), estimatedRows: Math.round(r.rows) }));
     const queries = checks.flatMap((c) => c.queries);
-    // An upper bound: each query reads each of its relations at most once (an index probe reads far less).
+    // Estimated reads: a relation read whole once per query; a lookup about a page per row it finds.
     const byName = new Map(relations.map((r) => [`${r.schema}.${r.relation}`, r]));
     let pages = 0;
     let bytes = 0;
+    const blockSize = relations.find((r) => r.pages > 0);
+    const pageBytes = blockSize ? blockSize.bytes / blockSize.pages : 8192;
     for (const q of queries) {
-      for (const name of new Set(q.scans.map((s) => `${s.schema}.${s.reads}`))) {
-        pages += byName.get(name)?.pages ?? 0;
-        bytes += byName.get(name)?.bytes ?? 0;
+      const read = new Map<string, number>();
+      for (const s of q.scans) {
+        const size = byName.get(`${s.schema}.${s.reads}`)?.pages ?? 0;
+        const n = s.lookup ? Math.min(size, Math.max(1, s.rows)) : size;
+        read.set(`${s.schema}.${s.reads}`, Math.max(read.get(`${s.schema}.${s.reads}`) ?? 0, n));
       }
+      q.pages = [...read.values()].reduce((a, b) => a + b, 0);
+      pages += q.pages;
+      bytes += q.pages * pageBytes;
     }
     return {
       checks,

@@ -45,12 +45,13 @@ export function renderPlanPretty(plan: AuditPlan, chalk: ChalkInstance, width: n
         ]);
       }
     });
+    const strategies = check.queries.map((q, i) => `  query ${i + 1}: ${visible(q.strategy)}; about ${count(q.pages)} pages (${formatBytes(q.pages * 8192)})`);
     const spills = check.queries.flatMap((q, i) => (q.spills ?? []).map((sp) => `  query ${i + 1}: its ${sp.node.toLowerCase()} of about ${formatBytes(sp.bytes)} exceeds the ${formatBytes(sp.limitBytes)} it may use${sp.node === 'Hash' ? ` (work_mem x hash_mem_multiplier): ${sp.batches} batches` : ' (work_mem): it sorts on disk'}; a larger --work-mem keeps it in memory`));
-    out.push(`${head}  ${chalk.dim(`${check.queries.length} quer${check.queries.length === 1 ? 'y' : 'ies'}`)}\n${table.toString()}\n${spills.length ? `${chalk.yellow(spills.join('\n'))}\n` : ''}`);
+    out.push(`${head}  ${chalk.dim(`${check.queries.length} quer${check.queries.length === 1 ? 'y' : 'ies'}`)}\n${table.toString()}\n${strategies.join('\n')}\n${spills.length ? `${chalk.yellow(spills.join('\n'))}\n` : ''}`);
   }
   out.push(
-    `${plan.totals.queries} queries would read at most ${count(plan.totals.pages)} pages (${formatBytes(plan.totals.bytes)}); planner cost ${count(plan.totals.cost)}.\n` +
-      'Rows out are the planner\'s estimates from the last ANALYZE; pages and sizes are the relations\' current sizes. Nothing was read.\n',
+    `${plan.totals.queries} queries would read about ${count(plan.totals.pages)} pages (${formatBytes(plan.totals.bytes)}); planner cost ${count(plan.totals.cost)}.\n` +
+      'Rows out are the planner\'s estimates, pages and sizes the relations\' current sizes: a scan reads its relation whole, a lookup about a page per row. Nothing was read.\n',
   );
   const rls = visible(describeRowSecurity(plan.rowSecurity, plan.role));
   out.push(`${plan.rowSecurity.some((e) => !e.readableWhole) ? chalk.yellow(rls) : rls}\n`);

@@ -176,7 +176,7 @@ describe('every human format escapes control characters from data, names and the
           title: 'Orphans',
           status: 'planned',
           reason: null,
-          queries: [{ object: HOSTILE, cost: 1, sql: 'SELECT 1', scans: [{ schema: HOSTILE, relation: `r${HOSTILE}`, method: 'Seq Scan', index: `i${HOSTILE}`, reads: `r${HOSTILE}`, rows: 1 }] }],
+          queries: [{ object: HOSTILE, cost: 1, sql: 'SELECT 1', strategy: `one scan of ${HOSTILE}`, pages: 1, scans: [{ schema: HOSTILE, relation: `r${HOSTILE}`, method: 'Seq Scan', index: `i${HOSTILE}`, reads: `r${HOSTILE}`, rows: 1, lookup: false }] }],
         },
         { id: 'placeholder-uuid', title: 'Placeholders', status: 'error', reason: `cannot plan ${HOSTILE}`, queries: [] },
       ],

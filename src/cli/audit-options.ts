@@ -62,7 +62,7 @@ export function addAuditOptions(cmd: Command): Command {
     .option('--deep', 'orphan-rows: verify every foreign key, not only the ones PostgreSQL is not guaranteeing; sequence-behind-data: also read columns no index leads (a scan)', false)
     .option('--amcheck', 'collation-drift: verify the indexes a collation change put at risk with the amcheck extension (bt_index_check, read-only; reads each such index and its table)', false)
     .option('--jobs <n>', 'parallel connections sharing one snapshot', integer('--jobs', 1, 64), 4)
-    .option('--work-mem <size>', 'memory the audit\'s joins may use across all its connections, e.g. 256MB or 1GB (each connection gets its share of it as work_mem, divided by hash_mem_multiplier; never less than the server\'s work_mem)', memorySize('--work-mem'))
+    .option('--work-mem <size>', 'memory the audit\'s joins may use across all its connections and their parallel workers, e.g. 256MB or 1GB (default 512MB; each process gets its share of it as work_mem, divided by hash_mem_multiplier; never less than the server\'s work_mem)', memorySize('--work-mem'))
     .option('--statement-timeout <ms>', 'cancel any audit query running longer than this', integer('--statement-timeout', 1, 86_400_000), 60_000)
     .option('--lock-timeout <ms>', 'give up waiting for a lock after this long', integer('--lock-timeout', 1, 86_400_000), 3_000)
     .option('--check-timeout <ms>', 'cut off a check (a plugin, say) still running after this long, and report it as an error', integer('--check-timeout', 1, 86_400_000), 1_800_000)

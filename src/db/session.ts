@@ -55,7 +55,7 @@ export interface SessionOptions {
 }
 
 /** The default --work-mem: 256 MB across the audit's connections. */
-export const DEFAULT_WORK_MEM_KB = 256 * 1024;
+export const DEFAULT_WORK_MEM_KB = 512 * 1024;
 
 /**
  * Runs `work` on each item, spread over the audit's idle connections (in the same snapshot), the
@@ -490,7 +490,10 @@ async function beginReadOnly(client: pg.Client, options: SessionOptions, snapsho
   if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT ${pg.escapeLiteral(snapshot)}`);
   // set_config with is_local = true is SET LOCAL with bound values.
   const limits = await serverLimits(client);
-  const share = Math.floor((options.workMemKb ?? DEFAULT_WORK_MEM_KB) / Math.max(1, options.jobs) / Math.max(1, limits.hash_mem_multiplier));
+  // Every process of a parallel query gets work_mem of its own (a parallel hash shares the sum): the
+  // user's total is divided among the connections and the workers each may start.
+  const participants = Math.max(1, options.jobs) * (1 + limits.max_parallel_workers_per_gather);
+  const share = Math.floor((options.workMemKb ?? DEFAULT_WORK_MEM_KB) / participants / Math.max(1, limits.hash_mem_multiplier));
   const values = [
     `${smallerLimit(options.statementTimeoutMs, limits.statement_timeout)}ms`,
     `${smallerLimit(options.lockTimeoutMs, limits.lock_timeout)}ms`,
@@ -508,15 +511,16 @@ interface ServerLimits {
   /** kB */
   work_mem: number;
   hash_mem_multiplier: number;
+  max_parallel_workers_per_gather: number;
 }
 
 /** The timeouts the session started with (the server's, the database's or the role's settings), in ms; 0 is none. */
 async function serverLimits(client: pg.Client): Promise<ServerLimits> {
   const res = await client.query<{ name: keyof ServerLimits; ms: string }>(
     `SELECT name, setting AS ms FROM pg_catalog.pg_settings
-      WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'work_mem', 'hash_mem_multiplier')`,
+      WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'work_mem', 'hash_mem_multiplier', 'max_parallel_workers_per_gather')`,
   );
-  const limits: ServerLimits = { statement_timeout: 0, lock_timeout: 0, idle_in_transaction_session_timeout: 0, work_mem: 4096, hash_mem_multiplier: 1 };
+  const limits: ServerLimits = { statement_timeout: 0, lock_timeout: 0, idle_in_transaction_session_timeout: 0, work_mem: 4096, hash_mem_multiplier: 1, max_parallel_workers_per_gather: 0 };
   for (const r of res.rows) limits[r.name] = Number(r.ms) || 0;
   // hash_mem_multiplier is PostgreSQL 13+: 1 before it (a hash then stays within work_mem).
   if (!(limits.hash_mem_multiplier >= 1)) limits.hash_mem_multiplier = 1;

@@ -85,6 +85,7 @@ export interface ExplainNode {
   'Index Cond'?: string;
   'Recheck Cond'?: string;
   'Workers Planned'?: number;
+  'Parallel Aware'?: boolean;
   'Total Cost': number;
   'Actual Loops'?: number;
   Plans?: ExplainNode[];
@@ -120,15 +121,19 @@ interface MemoryLimits {
  * The hashes and sorts of a plan that would not fit: a tuple in a hash table costs its width (aligned to
  * 8) plus about 40 bytes of header and bucket (nodeHash.c ExecChooseHashTableSize), a sorted one about 24.
  */
-function spillsOf(node: ExplainNode, limits: MemoryLimits, out: PlannedSpill[] = []): PlannedSpill[] {
+function spillsOf(node: ExplainNode, limits: MemoryLimits, out: PlannedSpill[] = [], participants = 1): PlannedSpill[] {
   const type = node['Node Type'];
   if (type === 'Hash' || type === 'Sort') {
     const width = Math.ceil((node['Plan Width'] ?? 0) / 8) * 8;
-    const bytes = Math.round(node['Plan Rows'] * (width + (type === 'Hash' ? 40 : 24)));
-    const limitBytes = type === 'Hash' ? Math.round(limits.workMem * limits.hashMemMultiplier) : limits.workMem;
+    // Plan Rows of a parallel node is per process; a parallel hash is one table the processes share, and
+    // each contributes its work_mem x hash_mem_multiplier to it.
+    const shared = type === 'Hash' && node['Parallel Aware'] === true ? participants : 1;
+    const bytes = Math.round(node['Plan Rows'] * shared * (width + (type === 'Hash' ? 40 : 24)));
+    const limitBytes = type === 'Hash' ? Math.round(limits.workMem * limits.hashMemMultiplier * shared) : limits.workMem;
     if (bytes > limitBytes) out.push({ node: type, bytes, limitBytes, batches: type === 'Hash' ? 2 ** Math.ceil(Math.log2(bytes / limitBytes)) : Math.ceil(bytes / limitBytes) });
   }
-  for (const child of node.Plans ?? []) spillsOf(child, limits, out);
+  const below = node['Node Type'] === 'Gather' || node['Node Type'] === 'Gather Merge' ? 1 + (node['Workers Planned'] ?? 0) : participants;
+  for (const child of node.Plans ?? []) spillsOf(child, limits, out, below);
   return out;
 }
 

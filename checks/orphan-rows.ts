@@ -244,7 +244,11 @@ function joinMethodsToAvoid(ctx: CheckContext<Options>, ref: Reference): PlanMet
     const sameCollation = col.collation?.schema === parentCol.collation?.schema && col.collation?.name === parentCol.collation?.name;
     return sameCollation && (eq ? eq.parentCast === null && eq.childCast === null && eq.operator === `OPERATOR(${quoteIdent('pg_catalog')}.=)` : col.baseType === parentCol.baseType);
   });
-  if (!plainEquality || !mostlyAllVisible(ref.child) || !mostlyAllVisible(ref.parent)) return [];
+  // A merge join trusts the indexes' order. A collation's order can change under an index (a new glibc
+  // or ICU, see collation-drift), where a hash join, comparing for equality only, would still be right:
+  // only keys whose order no library decides (no collation, or C/POSIX) are merged.
+  const orderFixed = ref.columns.every((col) => col.collation === null || (col.collation.schema === 'pg_catalog' && (col.collation.name === 'C' || col.collation.name === 'POSIX')));
+  if (!plainEquality || !orderFixed || !mostlyAllVisible(ref.child) || !mostlyAllVisible(ref.parent)) return [];
   const names = (cols: Column[]) => cols.map((col) => col.name);
   if (!btreeIndexLeading(ctx.catalog, ref.child, names(ref.columns)) || !btreeIndexLeading(ctx.catalog, ref.parent, names(ref.parentColumns))) return [];
   return ['hashjoin', 'nestloop'];

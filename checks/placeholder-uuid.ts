@@ -230,7 +230,7 @@ SELECT id, 12 FROM providers WHERE name = 'openai';`,
   samplesTables: true,
   async run(ctx) {
     const plan = planScans(ctx);
-    const { batches, alone } = batchSmallTables(plan.scans);
+    const { batches, alone } = batchSmallTables(ctx.catalog, plan.scans);
     // Small tables are read many to a query: on a schema of thousands of tables the round trips, not the
     // rows, are the cost. A batch that fails (a lock timeout on one table, say) is read again table by table,
     // so that the failure costs only the table that caused it.
@@ -275,33 +275,44 @@ SELECT id, 12 FROM providers WHERE name = 'openai';`,
 /** A table read in a batch with others: at most this many pages by the statistics (1 MB of 8 kB pages). */
 const SMALL_TABLE_PAGES = 128;
 const SMALL_TABLE_ROWS = 20_000;
-/** Per batch: at most this many tables, and this many pages in all. */
-const BATCH_TABLES = 100;
+/**
+ * Per batch: at most this many pages, and this many relations locked. Planning a query locks each table
+ * it reads and every index of each (ACCESS SHARE), until the batch is done; 64 is the server's default
+ * max_locks_per_transaction, so a batch takes no more of the shared lock table than one transaction may.
+ */
 const BATCH_PAGES = 1024;
+const BATCH_LOCKS = 64;
 
 /**
  * Groups the scans of small plain tables into batches; lookups, large tables and partitioned ones (whose
- * size is their partitions') are read alone. By the statistics: a table larger than they say is still
- * read whole and exactly, only in a batch.
+ * size is their partitions') are read alone. By the statistics: a table larger than they say (never
+ * analyzed since a bulk load, say) is still read whole and exactly, only in a batch, whose failure (a
+ * statement timeout) sends its tables to be read one by one.
  */
-function batchSmallTables(scans: TableScan[]): { batches: TableScan[][]; alone: TableScan[] } {
+function batchSmallTables(catalog: Catalog, scans: TableScan[]): { batches: TableScan[][]; alone: TableScan[] } {
+  const indexCount = new Map<string, number>();
+  for (const ix of catalog.indexes) indexCount.set(`${ix.schema}\0${ix.table}`, (indexCount.get(`${ix.schema}\0${ix.table}`) ?? 0) + 1);
   const alone: TableScan[] = [];
   const batches: TableScan[][] = [];
   let current: TableScan[] = [];
   let pages = 0;
+  let locks = 0;
   for (const scan of scans) {
     const small = !scan.lookup && scan.table.kind === 'table' && scan.table.pages <= SMALL_TABLE_PAGES && scan.table.estimatedRows <= SMALL_TABLE_ROWS;
-    if (!small) {
+    const relations = 1 + (indexCount.get(`${scan.table.schema}\0${scan.table.name}`) ?? 0);
+    if (!small || relations > BATCH_LOCKS / 2) {
       alone.push(scan);
       continue;
     }
-    if (current.length >= BATCH_TABLES || pages + scan.table.pages > BATCH_PAGES) {
+    if (pages + scan.table.pages > BATCH_PAGES || locks + relations > BATCH_LOCKS) {
       batches.push(current);
       current = [];
       pages = 0;
+      locks = 0;
     }
     current.push(scan);
     pages += scan.table.pages;
+    locks += relations;
   }
   if (current.length > 0) batches.push(current);
   // A batch of one is a table read alone.

@@ -135,6 +135,12 @@ export interface Index {
   valid: boolean;
   /** The key columns in order (INCLUDE columns left out), null where a key is an expression. */
   keyColumns: (string | null)[];
+  /**
+   * Per key: whether it orders and compares as the column's type does by default: the type's default
+   * operator class, the column's own collation, ascending with NULLs last. Only such a key answers `=`
+   * and supplies the order a merge join of the plain column needs.
+   */
+  keyPlain: boolean[];
   /** pg_class.relpages of the index: what a full index scan reads. */
   pages: number;
   expressionTree: string | null;
@@ -544,6 +550,7 @@ interface IndexRow {
   unique: boolean;
   valid: boolean;
   key_columns: (string | null)[];
+  key_plain: boolean[];
   pages: number;
   exprs: string | null;
   pred: string | null;
@@ -557,6 +564,11 @@ async function loadIndexes(db: Queryable, schemas: string[]): Promise<Index[]> {
             ARRAY(SELECT ka.attname::text FROM pg_catalog.generate_series(0, x.indnkeyatts - 1) AS k
                     LEFT JOIN pg_catalog.pg_attribute ka ON ka.attrelid = x.indrelid AND ka.attnum = x.indkey[k] AND x.indkey[k] <> 0
                    ORDER BY k) AS key_columns,
+            ARRAY(SELECT coalesce(opc.opcdefault AND x.indcollation[k] = ka.attcollation AND x.indoption[k] = 0, false)
+                    FROM pg_catalog.generate_series(0, x.indnkeyatts - 1) AS k
+                    LEFT JOIN pg_catalog.pg_attribute ka ON ka.attrelid = x.indrelid AND ka.attnum = x.indkey[k] AND x.indkey[k] <> 0
+                    LEFT JOIN pg_catalog.pg_opclass opc ON opc.oid = x.indclass[k]
+                   ORDER BY k) AS key_plain,
             x.indexprs::text AS exprs, x.indpred::text AS pred
        FROM pg_catalog.pg_index x
        JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
@@ -579,6 +591,7 @@ async function loadIndexes(db: Queryable, schemas: string[]): Promise<Index[]> {
     unique: r.unique,
     valid: r.valid,
     keyColumns: r.key_columns,
+    keyPlain: r.key_plain,
     pages: Number(r.pages),
     expressionTree: r.exprs,
     predicateTree: r.pred,
@@ -750,7 +763,8 @@ export function describeRowSecurity(entries: RowSecurityEntry[], role: string): 
 }
 
 /**
- * A valid, non-partial btree index of the table whose first key columns are `columns`, in that order:
+ * A valid, non-partial btree index of the table whose first key columns are `columns`, in that order,
+ * each with its type's default operator class and order and the column's collation (see Index.keyPlain):
  * one the planner can read in key order, or probe for a value, to answer a question about them. The
  * smallest such index, since a scan of it reads every page. Undefined when there is none.
  */
@@ -764,7 +778,7 @@ export function btreeIndexLeading(catalog: Catalog, table: { schema: string; nam
         ix.valid &&
         ix.predicateTree === null &&
         columns.length > 0 &&
-        columns.every((c, i) => ix.keyColumns[i] === c),
+        columns.every((c, i) => ix.keyColumns[i] === c && ix.keyPlain[i] === true),
     )
     .sort((a, b) => a.pages - b.pages)[0];
 }

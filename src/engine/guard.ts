@@ -80,7 +80,15 @@ const SETTINGS: Record<PlanMethod, [string, string]> = {
   parallel: ['max_parallel_workers_per_gather', '0'],
 };
 
-/** The planner settings for QueryOptions.avoid: only names from this table ever reach the SET. */
+function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/**
+ * The planner settings for QueryOptions.avoid: only names from this table ever reach the SET. The
+ * settings are the connection's, so a check that runs queries concurrently on one handle may see one
+ * query's hints on another: plans change, results never do.
+ */
 function planSettings(avoid: readonly PlanMethod[] | undefined): [string, string][] {
   if (avoid === undefined) return [];
   if (!Array.isArray(avoid)) throw new RefusedStatement('options.avoid must be an array of plan methods');
@@ -110,12 +118,16 @@ export class CheckHandles {
         this.running.set(db, (this.running.get(db) ?? 0) + 1);
         try {
           if (settings.length === 0) return await db.query<R>(sql, params);
+          // SHOW, not a SELECT: --plan EXPLAINs every SELECT, and passes other statements through.
+          const before: string[] = [];
+          for (const [name] of settings) before.push(String(Object.values((await db.query<Record<string, unknown>>(`SHOW ${name}`)).rows[0] ?? {})[0] ?? ''));
           await db.query(settings.map(([name, off]) => `SET LOCAL ${name} = ${off}`).join('; '));
+          // A check cut off meanwhile (--check-timeout) found nothing running to cancel: its query is not sent.
+          if (this.closedReason) throw new RefusedStatement(this.closedReason);
           const res = await db.query<R>(sql, params);
           // On an error the transaction is aborted and the savepoint around the check or item is rolled
-          // back, which undoes the SET LOCAL too. The audit never sets these itself, so DEFAULT is the value
-          // the session had (the server's, the role's or the connection's).
-          await db.query(settings.map(([name]) => `SET LOCAL ${name} TO DEFAULT`).join('; '));
+          // back, which undoes the SET LOCAL too.
+          await db.query(settings.map(([name], i) => `SET LOCAL ${name} = ${quoteLiteral(before[i] ?? '')}`).join('; '));
           return res;
         } finally {
           const n = (this.running.get(db) ?? 1) - 1;

@@ -12,7 +12,7 @@ export interface PlannedScan {
   index: string | null;
   /** What the node reads page by page: the index for an index-only scan, else the table. */
   reads: string;
-  /** The planner's estimate of the rows this node returns (all loops, all workers). */
+  /** The planner's estimate of the rows this node returns, over all the times it runs (per parallel process). */
   rows: number;
   /** The index is probed for given values (an Index Cond other than IS NOT NULL) rather than read whole. */
   lookup: boolean;
@@ -95,7 +95,8 @@ function bitmapIndexNames(node: ExplainNode): string[] {
   return (node.Plans ?? []).flatMap((child) => [...(child['Node Type'] === 'Bitmap Index Scan' && child['Index Name'] ? [child['Index Name']] : []), ...bitmapIndexNames(child)]);
 }
 
-function scansOf(node: ExplainNode, out: PlannedScan[] = []): PlannedScan[] {
+/** `loops`: how many times the node runs (EXPLAIN's Plan Rows are per run): a nested loop runs its inner side once per outer row. */
+function scansOf(node: ExplainNode, out: PlannedScan[] = [], loops = 1): PlannedScan[] {
   if (node['Relation Name'] && node.Schema) {
     const index = node['Index Name'] ?? null;
     const reads = node['Node Type'] === 'Index Only Scan' && index ? index : node['Relation Name'];
@@ -105,9 +106,10 @@ function scansOf(node: ExplainNode, out: PlannedScan[] = []): PlannedScan[] {
     const cond = (bitmap ? node['Recheck Cond'] : node['Index Cond']) ?? '';
     const lookup = cond !== '' && !/^\(?[^()]*IS NOT NULL\)?$/.test(cond);
     const bitmapIndexes = bitmap ? [...new Set(bitmapIndexNames(node))].join(', ') || null : null;
-    out.push({ schema: node.Schema, relation: node['Relation Name'], method: node['Node Type'], index: index ?? bitmapIndexes, reads, rows: Math.round(node['Plan Rows']), lookup });
+    out.push({ schema: node.Schema, relation: node['Relation Name'], method: node['Node Type'], index: index ?? bitmapIndexes, reads, rows: Math.round(node['Plan Rows'] * loops), lookup });
   }
-  for (const child of node.Plans ?? []) scansOf(child, out);
+  const children = node.Plans ?? [];
+  children.forEach((child, i) => scansOf(child, out, node['Node Type'] === 'Nested Loop' && i === 1 ? loops * Math.max(1, children[0]?.['Plan Rows'] ?? 1) : loops));
   return out;
 }
 

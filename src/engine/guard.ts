@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { parse } from '@libpg-query/parser';
 import { PLAN_METHODS, type PlanMethod, type Queryable, type QueryOptions, type QueryResultLike } from '../db/session.js';
 import { ACTING_FUNCTIONS, calledFunctions } from '../db/acting-functions.js';
+import { quoteLiteral } from '../db/quote.js';
 import { errorMessage } from '../errors.js';
 
 /** A statement a check may not run: it never reaches the server. */
@@ -79,10 +80,6 @@ const SETTINGS: Record<PlanMethod, [string, string]> = {
   bitmapscan: ['enable_bitmapscan', 'off'],
   parallel: ['max_parallel_workers_per_gather', '0'],
 };
-
-function quoteLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
-}
 
 /**
  * The planner settings for QueryOptions.avoid: only names from this table ever reach the SET. The

@@ -2,7 +2,8 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { compareWithPlanted, UNCONFIGURED_CHECKS, type AuditReportShape } from '../../bench/compare.js';
 import { every, generate, plantedAt, sizesAt } from '../../bench/generate.js';
-import { audit, useDatabase } from '../helpers/db.js';
+import { yardsticks } from '../../bench/peers.js';
+import { audit, query, useDatabase } from '../helpers/db.js';
 
 describe('the benchmark\'s own arithmetic', () => {
   it('counts 1..n congruent to r modulo m exactly', () => {
@@ -86,5 +87,23 @@ describe('the benchmark\'s generator', () => {
     // The foreign keys broken by the load are valid in the catalog: without --deep they are trusted.
     const shallow = await audit(db.url, { checks: ['orphan-rows'] });
     expect(shallow.findings.map((f) => `${f.object.table}.${f.object.column}`)).toEqual(['stored_files.message_id']);
+  });
+
+  it('the peers\' SQL (dbt\'s relationships tests, Soda\'s reference checks) finds the planted orphans too: they are timed answering the same question', async () => {
+    const planted = plantedAt(sizesAt(0.0002)).filter((p) => p.check === 'orphan-rows' && p.column !== null);
+    expect(planted.length).toBeGreaterThan(0);
+    const { peers, floor } = await yardsticks(db.url);
+    expect(floor.length).toBeGreaterThan(0);
+    for (const p of planted) {
+      const dbt = peers.dbt.find((q) => q.label === `relationships ${p.table}(${p.column})`);
+      const soda = peers.soda.find((q) => q.label === `reference ${p.table}(${p.column})`);
+      expect(dbt, p.table).toBeDefined();
+      expect(soda, p.table).toBeDefined();
+      const [failures] = await query<{ failures: string }>(db.url, dbt?.sql as string);
+      expect(Number(failures?.failures), `dbt ${p.table}.${p.column}`).toBe(p.count);
+      expect((await query(db.url, soda?.sql as string)).length, `soda ${p.table}.${p.column}`).toBe(p.count);
+    }
+    // Every peer query runs.
+    for (const q of [...peers.dbt, ...peers.soda]) await query(db.url, q.sql);
   });
 });

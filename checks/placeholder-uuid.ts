@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   btreeIndexLeading,
+  indexesOf,
   copyToQuarantine,
   createQuarantineTable,
   defineCheck,
@@ -277,11 +278,12 @@ const SMALL_TABLE_PAGES = 128;
 const SMALL_TABLE_ROWS = 20_000;
 /**
  * Per batch: at most this many pages, and this many relations locked. Planning a query locks each table
- * it reads and every index of each (ACCESS SHARE), until the batch is done; 64 is the server's default
- * max_locks_per_transaction, so a batch takes no more of the shared lock table than one transaction may.
+ * it reads and every index of each (ACCESS SHARE), until the batch is done. The shared lock table holds
+ * max_locks_per_transaction (64 by default) times max_connections; past its 16 fast-path slots a backend
+ * takes from it, so a batch of 128 takes at most 112, and --jobs 4 of them 448 of the default 6,400.
  */
 const BATCH_PAGES = 1024;
-const BATCH_LOCKS = 64;
+const BATCH_LOCKS = 128;
 
 /**
  * Groups the scans of small plain tables into batches; lookups, large tables and partitioned ones (whose
@@ -290,8 +292,6 @@ const BATCH_LOCKS = 64;
  * statement timeout) sends its tables to be read one by one.
  */
 function batchSmallTables(catalog: Catalog, scans: TableScan[]): { batches: TableScan[][]; alone: TableScan[] } {
-  const indexCount = new Map<string, number>();
-  for (const ix of catalog.indexes) indexCount.set(`${ix.schema}\0${ix.table}`, (indexCount.get(`${ix.schema}\0${ix.table}`) ?? 0) + 1);
   const alone: TableScan[] = [];
   const batches: TableScan[][] = [];
   let current: TableScan[] = [];
@@ -299,7 +299,7 @@ function batchSmallTables(catalog: Catalog, scans: TableScan[]): { batches: Tabl
   let locks = 0;
   for (const scan of scans) {
     const small = !scan.lookup && scan.table.kind === 'table' && scan.table.pages <= SMALL_TABLE_PAGES && scan.table.estimatedRows <= SMALL_TABLE_ROWS;
-    const relations = 1 + (indexCount.get(`${scan.table.schema}\0${scan.table.name}`) ?? 0);
+    const relations = 1 + indexesOf(catalog, scan.table).length;
     if (!small || relations > BATCH_LOCKS / 2) {
       alone.push(scan);
       continue;

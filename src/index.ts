@@ -34,7 +34,7 @@ export type { Repair, RepairStep } from './fix/types.js';
 
 // The database handle and the catalog snapshot a check reads.
 export type { PlanMethod, Queryable, QueryOptions, QueryResultLike } from './db/session.js';
-export { btreeIndexLeading, findColumn, findTable, locateTable, mostlyAllVisible, tableKey, tablesNamed } from './db/catalog.js';
+export { btreeIndexLeading, findColumn, indexesOf, findTable, locateTable, mostlyAllVisible, tableKey, tablesNamed } from './db/catalog.js';
 export type {
   Catalog,
   CheckConstraint,

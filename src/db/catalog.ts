@@ -762,6 +762,24 @@ export function describeRowSecurity(entries: RowSecurityEntry[], role: string): 
     : `${head}; role ${role} cannot read ${blocked.length} of them whole (${blocked.map(name).join(', ')}): checks that need them will be errors. Audit as a role with BYPASSRLS, or as the owner of tables without FORCE`;
 }
 
+const INDEXES_BY_TABLE = new WeakMap<Catalog, Map<string, Index[]>>();
+
+/** The indexes of one table, from a map built once per catalog (a schema may hold tens of thousands). */
+export function indexesOf(catalog: Catalog, table: { schema: string; name: string }): Index[] {
+  let byTable = INDEXES_BY_TABLE.get(catalog);
+  if (!byTable) {
+    byTable = new Map();
+    for (const ix of catalog.indexes) {
+      const key = tableKey(ix.schema, ix.table);
+      const list = byTable.get(key);
+      if (list) list.push(ix);
+      else byTable.set(key, [ix]);
+    }
+    INDEXES_BY_TABLE.set(catalog, byTable);
+  }
+  return byTable.get(tableKey(table.schema, table.name)) ?? [];
+}
+
 /**
  * A valid, non-partial btree index of the table whose first key columns are `columns`, in that order,
  * each with its type's default operator class and order and the column's collation (see Index.keyPlain):
@@ -769,11 +787,9 @@ export function describeRowSecurity(entries: RowSecurityEntry[], role: string): 
  * smallest such index, since a scan of it reads every page. Undefined when there is none.
  */
 export function btreeIndexLeading(catalog: Catalog, table: { schema: string; name: string }, columns: readonly string[]): Index | undefined {
-  return catalog.indexes
+  return indexesOf(catalog, table)
     .filter(
       (ix) =>
-        ix.schema === table.schema &&
-        ix.table === table.name &&
         ix.method === 'btree' &&
         ix.valid &&
         ix.predicateTree === null &&

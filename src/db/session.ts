@@ -30,8 +30,6 @@ export interface Queryable {
  */
 export type PlanMethod = 'hashjoin' | 'mergejoin' | 'nestloop' | 'hashagg' | 'sort' | 'seqscan' | 'bitmapscan' | 'parallel';
 
-export const PLAN_METHODS: readonly PlanMethod[] = ['hashjoin', 'mergejoin', 'nestloop', 'hashagg', 'sort', 'seqscan', 'bitmapscan', 'parallel'];
-
 export interface QueryOptions {
   /**
    * Methods the planner should avoid for this one query: a check that knows its data better than the

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parse } from '@libpg-query/parser';
-import { PLAN_METHODS, type PlanMethod, type Queryable, type QueryOptions, type QueryResultLike } from '../db/session.js';
+import { type PlanMethod, type Queryable, type QueryOptions, type QueryResultLike } from '../db/session.js';
 import { ACTING_FUNCTIONS, calledFunctions } from '../db/acting-functions.js';
 import { quoteLiteral } from '../db/quote.js';
 import { errorMessage } from '../errors.js';
@@ -90,7 +90,7 @@ function planSettings(avoid: readonly PlanMethod[] | undefined): [string, string
   if (avoid === undefined) return [];
   if (!Array.isArray(avoid)) throw new RefusedStatement('options.avoid must be an array of plan methods');
   return [...new Set<unknown>(avoid)].map((method) => {
-    if (typeof method !== 'string' || !(PLAN_METHODS as readonly string[]).includes(method)) throw new RefusedStatement(`options.avoid: unknown plan method ${JSON.stringify(String(method)).slice(0, 40)} (one of ${PLAN_METHODS.join(', ')})`);
+    if (typeof method !== 'string' || !Object.hasOwn(SETTINGS, method)) throw new RefusedStatement(`options.avoid: unknown plan method ${JSON.stringify(String(method)).slice(0, 40)} (one of ${Object.keys(SETTINGS).join(', ')})`);
     return SETTINGS[method as PlanMethod];
   });
 }
